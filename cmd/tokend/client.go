@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tokend/tokend/internal/oauth"
+	"github.com/tokend/tokend/internal/registry"
+	"github.com/tokend/tokend/internal/store"
+)
+
+func clientCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("client: want create, list, show, delete or rotate-secret")
+	}
+	fs := newFlagSet("client "+args[0], stderr)
+	data := dataFlag(fs)
+	asJSON := fs.Bool("json", false, "print JSON with RFC 7591 field names")
+	var spec registry.Spec
+	var grants stringList
+	if args[0] == "create" {
+		fs.StringVar(&spec.Name, "name", "", "client name")
+		fs.StringVar(&spec.ID, "id", "", "client_id to use (default: generated)")
+		fs.Var(&grants, "grant", "grant type the client may use (repeatable): client_credentials, password, refresh_token, "+registry.GrantJWTBearer)
+		fs.StringVar(&spec.AuthMethod, "auth-method", registry.AuthBasic, "client_secret_basic, client_secret_post or none (public client)")
+		fs.StringVar(&spec.TokenFormat, "token-format", registry.FormatOpaque, "opaque or jwt")
+		fs.BoolVar(&spec.CanIntrospect, "can-introspect", false, "may introspect any client's tokens (a resource server)")
+		fs.DurationVar(&spec.AccessTokenTTL, "access-token-ttl", 0, "lifetime of user access tokens (default: server's)")
+		fs.DurationVar(&spec.AppAccessTokenTTL, "app-token-ttl", 0, "lifetime of client_credentials tokens (default: server's)")
+		fs.DurationVar(&spec.RefreshTokenTTL, "refresh-token-ttl", 0, "lifetime of refresh tokens (default: server's)")
+	}
+	pos, err := parseArgs(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	st, err := openStore(*data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	now := time.Now()
+
+	needID := func() (string, error) {
+		if len(pos) != 1 {
+			return "", fmt.Errorf("client %s: want exactly one client ID", args[0])
+		}
+		return pos[0], nil
+	}
+	switch args[0] {
+	case "create":
+		if spec.Name == "" {
+			return errors.New("client create: --name is required")
+		}
+		spec.GrantTypes = grants
+		c, secret, err := registry.New(spec, now)
+		if err != nil {
+			return err
+		}
+		if err := st.CreateClient(ctx, c); err != nil {
+			return err
+		}
+		return printClient(stdout, c, secret, *asJSON)
+	case "list":
+		cs, err := st.ListClients(ctx)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			infos := make([]oauth.ClientInfo, len(cs))
+			for i, c := range cs {
+				infos[i] = oauth.ClientInformation(c, "")
+			}
+			return printJSON(stdout, infos)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "CLIENT_ID\tNAME\tAUTH\tFORMAT\tGRANTS")
+		for _, c := range cs {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, c.AuthMethod, c.TokenFormat, strings.Join(c.GrantTypes, ","))
+		}
+		return tw.Flush()
+	case "show":
+		id, err := needID()
+		if err != nil {
+			return err
+		}
+		c, err := st.GetClient(ctx, id)
+		if err != nil {
+			return clientErr(id, err)
+		}
+		return printClient(stdout, c, "", *asJSON)
+	case "delete":
+		id, err := needID()
+		if err != nil {
+			return err
+		}
+		res, err := st.DeleteClient(ctx, id, store.Revocation{Time: now, Reason: store.ReasonClientDeleted, Actor: "admin"})
+		if err != nil {
+			return clientErr(id, err)
+		}
+		fmt.Fprintf(stdout, "deleted client %s; revoked %d grants (%d tokens)\n", id, res.Grants, res.Tokens)
+		return nil
+	case "rotate-secret":
+		id, err := needID()
+		if err != nil {
+			return err
+		}
+		var secret string
+		var updated store.Client
+		res, err := st.UpdateClient(ctx, id, func(c store.Client) (store.Client, error) {
+			if c.Public() {
+				return c, errors.New("a public client has no secret")
+			}
+			s, stored, err := registry.NewSecret("")
+			if err != nil {
+				return c, err
+			}
+			secret, c.SecretHash, c.UpdatedAt = s, stored, now
+			updated = c
+			return c, nil
+		}, &store.Revocation{Time: now, Reason: store.ReasonSecretRotated, Actor: "admin"})
+		if err != nil {
+			return clientErr(id, err)
+		}
+		if !*asJSON {
+			fmt.Fprintf(stdout, "revoked %d grants (%d tokens) of the old secret\n", res.Grants, res.Tokens)
+		}
+		return printClient(stdout, updated, secret, *asJSON)
+	default:
+		return fmt.Errorf("client: unknown subcommand %q", args[0])
+	}
+}
+
+func clientErr(id string, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no client %q", id)
+	}
+	return err
+}
+
+func printClient(w io.Writer, c store.Client, secret string, asJSON bool) error {
+	info := oauth.ClientInformation(c, secret)
+	if asJSON {
+		return printJSON(w, info)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "client_id:\t%s\n", c.ID)
+	if secret != "" {
+		fmt.Fprintf(tw, "client_secret:\t%s\t(shown once: only its hash is kept)\n", secret)
+	}
+	fmt.Fprintf(tw, "name:\t%s\n", c.Name)
+	fmt.Fprintf(tw, "auth method:\t%s\n", c.AuthMethod)
+	fmt.Fprintf(tw, "grant types:\t%s\n", strings.Join(c.GrantTypes, " "))
+	fmt.Fprintf(tw, "token format:\t%s\n", c.TokenFormat)
+	fmt.Fprintf(tw, "can introspect:\t%t\n", c.CanIntrospect)
+	return tw.Flush()
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

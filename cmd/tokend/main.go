@@ -1,0 +1,67 @@
+// Command tokend is an OAuth 2.0 authorization server whose centre is token
+// revocation. Run `tokend serve` to start it, `tokend help` for the rest.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `tokend: an OAuth 2.0 authorization server built around token revocation.
+
+Usage:
+  tokend serve [flags]                 run the server (https://localhost:9443)
+  tokend client create --name N [...]  register a client
+  tokend client list|show ID|delete ID|rotate-secret ID
+  tokend user add NAME --password-stdin [--admin]
+  tokend user passwd NAME --password-stdin | disable NAME | delete NAME | list
+  tokend version
+
+Every command takes --data DIR (TOKEND_DATA, default ./tokend-data).
+Run "tokend COMMAND -h" for a command's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "tokend:", err)
+		os.Exit(1)
+	}
+}
+
+// run executes one command line; main only adds the process around it, so
+// tests can call run directly.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stdout, stderr)
+	case "client":
+		return clientCommand(ctx, args[1:], stdout, stderr)
+	case "user":
+		return userCommand(ctx, args[1:], stdin, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "tokend", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+}

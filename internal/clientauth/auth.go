@@ -1,0 +1,179 @@
+package clientauth
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/tokend/tokend/internal/store"
+)
+
+// Authentication methods of RFC 7591 §2 (token_endpoint_auth_method).
+const (
+	MethodBasic = "client_secret_basic"
+	MethodPost  = "client_secret_post"
+	MethodNone  = "none"
+)
+
+// Credentials are what a request presented to identify its client.
+type Credentials struct {
+	ClientID string
+	Secret   string
+	Method   string // MethodBasic, MethodPost or MethodNone
+}
+
+// ErrNoCredentials: the request named no client at all.
+var ErrNoCredentials = errors.New("clientauth: no client credentials")
+
+// Failure is why an authentication failed. Reason is for the log and the
+// error description; it never contains the secret.
+type Failure struct {
+	Reason string
+	// RetryAfter is set when the caller is refused for having failed too
+	// often (answered with 429).
+	RetryAfter time.Duration
+}
+
+func (f *Failure) Error() string { return "clientauth: " + f.Reason }
+
+// Parse reads the client credentials of r, whose form has already been
+// parsed into form. Credentials in both the Authorization header and the
+// body are refused (RFC 6749 §2.3: one method per request); a client_id in
+// the body that repeats the header's is tolerated, since common client
+// libraries send it.
+func Parse(r *http.Request, form url.Values) (Credentials, error) {
+	auth := r.Header.Get("Authorization")
+	if auth != "" {
+		id, secret, err := parseBasic(auth)
+		if err != nil {
+			return Credentials{}, err
+		}
+		if form.Has("client_secret") || form.Has("client_assertion") {
+			return Credentials{}, &Failure{Reason: "credentials in both the Authorization header and the body"}
+		}
+		if form.Has("client_id") && form.Get("client_id") != id {
+			return Credentials{}, &Failure{Reason: "client_id in the body differs from the Authorization header"}
+		}
+		return Credentials{ClientID: id, Secret: secret, Method: MethodBasic}, nil
+	}
+	id := form.Get("client_id")
+	if id == "" {
+		if form.Has("client_secret") {
+			return Credentials{}, &Failure{Reason: "client_secret without client_id"}
+		}
+		return Credentials{}, ErrNoCredentials
+	}
+	if form.Has("client_secret") {
+		return Credentials{ClientID: id, Secret: form.Get("client_secret"), Method: MethodPost}, nil
+	}
+	return Credentials{ClientID: id, Method: MethodNone}, nil
+}
+
+// parseBasic decodes an HTTP Basic header. RFC 6749 §2.3.1 has the client
+// id and secret form-urlencoded before base64; an id or secret that does
+// not unescape is taken as it is, as most servers do.
+func parseBasic(header string) (id, secret string, err error) {
+	const prefix = "basic "
+	if len(header) < len(prefix) || !strings.EqualFold(header[:len(prefix)], prefix) {
+		return "", "", &Failure{Reason: "Authorization header is not HTTP Basic"}
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(header[len(prefix):]))
+	if err != nil {
+		return "", "", &Failure{Reason: "Authorization header is not valid base64"}
+	}
+	idPart, secretPart, ok := strings.Cut(string(raw), ":")
+	if !ok || idPart == "" {
+		return "", "", &Failure{Reason: "Authorization header is not client_id:client_secret"}
+	}
+	return unescape(idPart), unescape(secretPart), nil
+}
+
+func unescape(s string) string {
+	if u, err := url.QueryUnescape(s); err == nil {
+		return u
+	}
+	return s
+}
+
+// ClientGetter is the part of the store authentication needs.
+type ClientGetter interface {
+	GetClient(ctx context.Context, id string) (store.Client, error)
+}
+
+// SecretVerifier checks a presented secret against its stored form.
+type SecretVerifier interface {
+	Verify(stored, secret string) bool
+}
+
+// Authenticator checks credentials against the registered clients.
+type Authenticator struct {
+	Clients  ClientGetter
+	Verifier SecretVerifier
+	// Limiter, when not nil, refuses clients and remote addresses that
+	// failed too often, and counts their failures.
+	Limiter *Limiter
+}
+
+// Authenticate returns the client that creds identify. remoteAddr is the
+// request's RemoteAddr, used to rate-limit failures per address. A store
+// failure is returned as it is (wrapped), so the caller can answer 503; any
+// authentication failure is a *Failure.
+func (a *Authenticator) Authenticate(ctx context.Context, creds Credentials, remoteAddr string) (store.Client, error) {
+	clientKey, addrKey := "client:"+creds.ClientID, "addr:"+hostOf(remoteAddr)
+	if a.Limiter != nil {
+		if wait, blocked := a.Limiter.Blocked(clientKey, addrKey); blocked {
+			return store.Client{}, &Failure{Reason: "too many failed authentications", RetryAfter: wait}
+		}
+	}
+	c, reason, err := a.check(ctx, creds)
+	if err != nil {
+		return store.Client{}, err
+	}
+	if reason != "" {
+		if a.Limiter != nil {
+			a.Limiter.Fail(clientKey, addrKey)
+		}
+		return store.Client{}, &Failure{Reason: reason}
+	}
+	return c, nil
+}
+
+func (a *Authenticator) check(ctx context.Context, creds Credentials) (c store.Client, reason string, err error) {
+	c, err = a.Clients.GetClient(ctx, creds.ClientID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return c, "unknown client", nil
+	case err != nil:
+		return c, "", fmt.Errorf("clientauth: look up client: %w", err)
+	case c.Disabled:
+		return c, "client is disabled", nil
+	}
+	if creds.Method == MethodNone {
+		if !c.Public() {
+			return c, "client authentication required", nil
+		}
+		return c, "", nil
+	}
+	if c.Public() {
+		return c, "public client presented a secret", nil
+	}
+	if !a.Verifier.Verify(c.SecretHash, creds.Secret) {
+		return c, "wrong client secret", nil
+	}
+	return c, "", nil
+}
+
+// hostOf strips the port from a RemoteAddr, so one host's connections share
+// one rate-limit key.
+func hostOf(remoteAddr string) string {
+	if host, _, err := net.SplitHostPort(remoteAddr); err == nil {
+		return host
+	}
+	return remoteAddr
+}

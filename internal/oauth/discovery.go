@@ -1,0 +1,62 @@
+package oauth
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/tokend/tokend/internal/clientauth"
+)
+
+// metadata is the authorization server metadata of RFC 8414 §2.
+type metadata struct {
+	Issuer                            string   `json:"issuer"`
+	TokenEndpoint                     string   `json:"token_endpoint"`
+	RevocationEndpoint                string   `json:"revocation_endpoint"`
+	RevocationEndpointAuthMethods     []string `json:"revocation_endpoint_auth_methods_supported"`
+	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
+	IntrospectionEndpointAuthMethods  []string `json:"introspection_endpoint_auth_methods_supported"`
+	RegistrationEndpoint              string   `json:"registration_endpoint"`
+	GrantTypesSupported               []string `json:"grant_types_supported"`
+	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	ResponseTypesSupported            []string `json:"response_types_supported"`
+	JWKSURI                           string   `json:"jwks_uri,omitempty"`
+}
+
+// Metadata paths: RFC 8414, OpenID Connect Discovery, and WSO2 IS's.
+var metadataPaths = []string{
+	"/.well-known/oauth-authorization-server",
+	"/.well-known/openid-configuration",
+	"/oauth2/token/.well-known/openid-configuration",
+}
+
+func (e *Endpoints) mountDiscovery(mux *http.ServeMux) {
+	for _, p := range metadataPaths {
+		mux.Handle("GET "+p, e.handle(e.discovery))
+	}
+}
+
+func (e *Endpoints) metadata() metadata {
+	authMethods := []string{clientauth.MethodBasic, clientauth.MethodPost, clientauth.MethodNone}
+	return metadata{
+		Issuer:                            e.cfg.Issuer,
+		TokenEndpoint:                     e.cfg.Issuer + PathToken,
+		RevocationEndpoint:                e.cfg.Issuer + PathRevoke,
+		RevocationEndpointAuthMethods:     authMethods,
+		IntrospectionEndpoint:             e.cfg.Issuer + PathIntrospect,
+		IntrospectionEndpointAuthMethods:  []string{clientauth.MethodBasic, clientauth.MethodPost, "bearer"},
+		RegistrationEndpoint:              e.cfg.Issuer + PathRegister,
+		GrantTypesSupported:               []string{GrantClientCredentials, GrantPassword, GrantRefreshToken},
+		TokenEndpointAuthMethodsSupported: authMethods,
+		// No authorization endpoint yet, so no response types; RFC 8414
+		// makes the member required, and an empty list says exactly that.
+		ResponseTypesSupported: []string{},
+	}
+}
+
+// discovery serves the server metadata (RFC 8414 §3).
+func (e *Endpoints) discovery(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	w.Header().Set("Content-Type", contentTypeJSON)
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	return json.NewEncoder(w).Encode(e.metadata())
+}

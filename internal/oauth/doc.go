@@ -1,0 +1,7 @@
+// Package oauth implements the protocol endpoints of tokend: token
+// (RFC 6749), revocation (RFC 7009, WSO2-compatible), introspection
+// (RFC 7662), metadata (RFC 8414), dynamic client registration (RFC 7591 at
+// WSO2's path). One file per endpoint; errors.go holds the one error type of
+// RFC 6749 §5.2 and its single writer. It knows no SQL: storage is reached
+// through package store, client authentication through package clientauth.
+package oauth

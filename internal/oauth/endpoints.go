@@ -1,0 +1,256 @@
+package oauth
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tokend/tokend/internal/clientauth"
+	"github.com/tokend/tokend/internal/identity"
+	"github.com/tokend/tokend/internal/revocation"
+	"github.com/tokend/tokend/internal/store"
+)
+
+// Config holds what the endpoints depend on. Zero durations take the
+// defaults below.
+type Config struct {
+	// Issuer is the server's issuer identifier (RFC 8414 §2), e.g.
+	// https://localhost:9443; endpoint URLs are built from it.
+	Issuer string
+	Store  store.Store
+	Auth   *clientauth.Authenticator
+	Engine *revocation.Engine
+	// UserLimiter, when not nil, throttles password guessing per username.
+	UserLimiter *clientauth.Limiter
+	Logger      *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// AdminToken authorises the admin endpoints as a Bearer token.
+	AdminToken string
+	// AccessTokenTTL and RefreshTokenTTL are the default lifetimes.
+	AccessTokenTTL  time.Duration
+	RefreshTokenTTL time.Duration
+	// RevokeHeaders turns on the WSO2 RevokedAccessToken,
+	// RevokedRefreshToken and AuthorizedUser response headers.
+	RevokeHeaders bool
+	// RetryAfter is what a 503 asks the client to wait.
+	RetryAfter time.Duration
+}
+
+// Default token lifetimes (issue: access 3600 s, refresh 86400 s).
+const (
+	DefaultAccessTokenTTL  = time.Hour
+	DefaultRefreshTokenTTL = 24 * time.Hour
+)
+
+// Endpoints serves the OAuth endpoints.
+type Endpoints struct {
+	cfg        Config
+	log        *slog.Logger
+	adminToken [sha256.Size]byte
+}
+
+// New returns the endpoints for cfg.
+func New(cfg Config) *Endpoints {
+	if cfg.AccessTokenTTL == 0 {
+		cfg.AccessTokenTTL = DefaultAccessTokenTTL
+	}
+	if cfg.RefreshTokenTTL == 0 {
+		cfg.RefreshTokenTTL = DefaultRefreshTokenTTL
+	}
+	if cfg.RetryAfter == 0 {
+		cfg.RetryAfter = time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Engine == nil {
+		cfg.Engine = &revocation.Engine{Store: cfg.Store, Now: cfg.Now}
+	}
+	cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
+	e := &Endpoints{cfg: cfg, log: cfg.Logger}
+	if cfg.AdminToken != "" {
+		e.adminToken = sha256.Sum256([]byte(cfg.AdminToken))
+	}
+	return e
+}
+
+// Paths of the endpoints; WSO2 IS's where it has one.
+const (
+	PathToken      = "/oauth2/token"
+	PathRevoke     = "/oauth2/revoke"
+	PathIntrospect = "/oauth2/introspect"
+	PathRegister   = "/api/identity/oauth2/dcr/v1.1/register"
+)
+
+// Mount registers every endpoint on mux.
+func (e *Endpoints) Mount(mux *http.ServeMux) {
+	e.mountForm(mux, PathToken, e.token)
+	e.mountForm(mux, PathRevoke, e.revoke)
+	e.mountForm(mux, PathIntrospect, e.introspect)
+	e.mountDiscovery(mux)
+	e.mountRegister(mux)
+}
+
+// mountForm mounts a POST form endpoint with its CORS preflight and a 405
+// for every other method.
+func (e *Endpoints) mountForm(mux *http.ServeMux, path string, h func(http.ResponseWriter, *http.Request) error) {
+	mux.Handle("POST "+path, withCORS(e.handle(h)))
+	mux.Handle("OPTIONS "+path, http.HandlerFunc(preflight))
+	mux.Handle(path, withCORS(e.handle(func(http.ResponseWriter, *http.Request) error {
+		return ErrMethodNotAllowed(http.MethodPost)
+	})))
+}
+
+// corsAllowHeaders is what the seed shows WSO2 IS allowing.
+const corsAllowHeaders = "authorization,Access-Control-Allow-Origin,Content-Type,SOAPAction,Authorization"
+
+// setCORS sets the CORS and security headers the seed shows on every answer
+// of a form endpoint. Browsers may call the form endpoints from any origin:
+// they use no cookies, so there is no ambient authority to protect.
+func setCORS(h http.Header, r *http.Request) {
+	h.Set("Access-Control-Allow-Methods", http.MethodPost)
+	h.Set("Access-Control-Allow-Headers", corsAllowHeaders)
+	if r.Header.Get("Origin") != "" {
+		h.Set("Access-Control-Allow-Origin", "*")
+	}
+}
+
+func withCORS(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setCORS(w.Header(), r)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// preflight answers a CORS preflight request.
+func preflight(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	setCORS(h, r)
+	h.Set("Access-Control-Max-Age", "86400")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handle adapts a handler that returns an error: the one place errors
+// become responses.
+func (e *Endpoints) handle(h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			WriteError(w, r, e.log, e.storeError(err))
+		}
+	})
+}
+
+// storeError maps a store outage to 503 temporarily_unavailable (RFC 7009
+// §2.2.1) so that no failure to commit is ever mistaken for success.
+func (e *Endpoints) storeError(err error) error {
+	var oe *Error
+	if errors.As(err, &oe) {
+		return err
+	}
+	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		return ErrTemporarilyUnavailable(e.cfg.RetryAfter, err)
+	}
+	return err
+}
+
+// caller is who made an authenticated request: a client, or the admin.
+type caller struct {
+	client store.Client
+	admin  bool
+}
+
+// authenticate identifies the client of a form request (client
+// authentication done once, for every endpoint). With allowAdmin, the
+// admin Bearer token is accepted too (introspection).
+func (e *Endpoints) authenticate(r *http.Request, form url.Values, allowAdmin bool) (caller, error) {
+	if allowAdmin && e.isAdminBearer(r) {
+		return caller{admin: true}, nil
+	}
+	creds, err := clientauth.Parse(r, form)
+	if err != nil {
+		return caller{}, e.authError(err)
+	}
+	c, err := e.cfg.Auth.Authenticate(r.Context(), creds, r.RemoteAddr)
+	if err != nil {
+		return caller{}, e.authError(err)
+	}
+	return caller{client: c}, nil
+}
+
+func (e *Endpoints) authError(err error) error {
+	var f *clientauth.Failure
+	switch {
+	case errors.Is(err, clientauth.ErrNoCredentials):
+		return ErrInvalidClient("client authentication is required").WithCause(err)
+	case errors.As(err, &f) && f.RetryAfter > 0:
+		return ErrTooManyRequests(f.RetryAfter).WithCause(err)
+	case errors.As(err, &f):
+		return ErrInvalidClient("client authentication failed").WithCause(err)
+	default:
+		return err
+	}
+}
+
+// isAdminBearer reports whether r carries the admin token as a Bearer
+// token. Both sides are hashed first so the compare is constant-time
+// whatever the lengths.
+func (e *Endpoints) isAdminBearer(r *http.Request) bool {
+	if e.cfg.AdminToken == "" {
+		return false
+	}
+	tok, ok := bearer(r)
+	if !ok {
+		return false
+	}
+	got := sha256.Sum256([]byte(tok))
+	return subtle.ConstantTimeCompare(got[:], e.adminToken[:]) == 1
+}
+
+// bearer returns the token of an "Authorization: Bearer" header (RFC 6750 §2.1).
+func bearer(r *http.Request) (string, bool) {
+	const prefix = "bearer "
+	h := r.Header.Get("Authorization")
+	if len(h) <= len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
+		return "", false
+	}
+	return strings.TrimSpace(h[len(prefix):]), true
+}
+
+// dummyPasswordHash is verified against when a username is unknown, so an
+// unknown user costs as much as a wrong password.
+var dummyPasswordHash = sync.OnceValue(func() string {
+	h, _ := identity.HashPassword("tokend dummy password")
+	return h
+})
+
+// verifyUserPassword is shared by the password grant and admin Basic
+// authentication; it keeps the argon2id cost out of reach of an unknown
+// username by hashing against a fixed dummy hash.
+func (e *Endpoints) verifyUserPassword(ctx context.Context, username, password string) (store.User, bool, error) {
+	u, err := e.cfg.Store.GetUser(ctx, username)
+	if errors.Is(err, store.ErrNotFound) {
+		_, _ = identity.VerifyPassword(dummyPasswordHash(), password)
+		return store.User{}, false, nil
+	}
+	if err != nil {
+		return store.User{}, false, err
+	}
+	ok, err := identity.VerifyPassword(u.PasswordHash, password)
+	if err != nil {
+		return store.User{}, false, err
+	}
+	return u, ok && !u.Disabled, nil
+}

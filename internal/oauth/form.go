@@ -1,0 +1,68 @@
+package oauth
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+)
+
+// MaxFormBytes bounds the body of every form endpoint; a larger body is
+// answered 413 without being read past the limit.
+const MaxFormBytes = 64 << 10
+
+// credentialParams must never travel in a URL, where proxies and logs would
+// keep them (RFC 6749 §2.3.1, RFC 7009 §2.1).
+var credentialParams = []string{"token", "client_secret", "password", "refresh_token", "assertion", "client_assertion"}
+
+// parseForm reads an application/x-www-form-urlencoded POST body strictly:
+// a wrong content type, a repeated parameter (RFC 6749 §3.1), a credential
+// in the query string or a body over MaxFormBytes is an error.
+func parseForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, ErrInvalidRequest("content type must be application/x-www-form-urlencoded")
+	}
+	if r.URL.RawQuery != "" {
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			return nil, ErrInvalidRequest("malformed query string")
+		}
+		for _, p := range credentialParams {
+			if q.Has(p) {
+				return nil, ErrInvalidRequest("parameter %s must be sent in the request body, not in the URL", p)
+			}
+		}
+	}
+	if r.ContentLength > MaxFormBytes {
+		return nil, ErrBodyTooLarge(MaxFormBytes)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxFormBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, ErrBodyTooLarge(MaxFormBytes)
+		}
+		return nil, ErrInvalidRequest("could not read the request body")
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, ErrInvalidRequest("malformed form body")
+	}
+	for name, vs := range form {
+		if len(vs) > 1 {
+			return nil, ErrInvalidRequest("parameter %s is repeated", name)
+		}
+	}
+	return form, nil
+}
+
+// required returns the single value of a parameter that must be present.
+func required(form url.Values, name string) (string, error) {
+	v := form.Get(name)
+	if v == "" {
+		return "", ErrInvalidRequest("missing parameter %s", name)
+	}
+	return v, nil
+}

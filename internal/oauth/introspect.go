@@ -1,0 +1,89 @@
+package oauth
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/tokend/tokend/internal/store"
+	"github.com/tokend/tokend/internal/token"
+)
+
+// introspection is an RFC 7662 §2.2 response. Only Active is sent for an
+// inactive token.
+type introspection struct {
+	Active    bool   `json:"active"`
+	Scope     string `json:"scope,omitempty"`
+	ClientID  string `json:"client_id,omitempty"`
+	Username  string `json:"username,omitempty"`
+	Subject   string `json:"sub,omitempty"`
+	TokenType string `json:"token_type,omitempty"`
+	ExpiresAt int64  `json:"exp,omitempty"`
+	IssuedAt  int64  `json:"iat,omitempty"`
+	NotBefore int64  `json:"nbf,omitempty"`
+	Issuer    string `json:"iss,omitempty"`
+	JTI       string `json:"jti,omitempty"`
+}
+
+// introspect is the introspection endpoint (RFC 7662). A client sees its
+// own tokens; a client registered with can_introspect (a resource server)
+// or the admin sees any. Every other token, and every token that is
+// unknown, expired, rotated or revoked, is {"active":false}: the answer
+// never tells a caller that a token it may not see exists.
+func (e *Endpoints) introspect(w http.ResponseWriter, r *http.Request) error {
+	form, err := parseForm(w, r)
+	if err != nil {
+		return err
+	}
+	who, err := e.authenticate(r, form, true)
+	if err != nil {
+		return err
+	}
+	raw, err := required(form, "token")
+	if err != nil {
+		return err
+	}
+	inactive := introspection{}
+	kind, ok := token.Parse(raw)
+	if !ok {
+		return writeJSON(w, http.StatusOK, inactive)
+	}
+	rec, err := e.cfg.Store.LookupToken(r.Context(), store.HashToken(raw))
+	if errors.Is(err, store.ErrNotFound) {
+		return writeJSON(w, http.StatusOK, inactive)
+	}
+	if err != nil {
+		return err
+	}
+	mayRead := who.admin || who.client.CanIntrospect || rec.ClientID == who.client.ID
+	if !mayRead || rec.Kind != kind || !rec.Active(e.cfg.Now()) {
+		return writeJSON(w, http.StatusOK, inactive)
+	}
+	if rec.ClientID != who.client.ID {
+		// A disabled or deleted client's tokens are not honoured. The
+		// caller's own client was checked when it authenticated.
+		owner, err := e.cfg.Store.GetClient(r.Context(), rec.ClientID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err != nil || owner.Disabled {
+			return writeJSON(w, http.StatusOK, inactive)
+		}
+	}
+	tokenType := "Bearer"
+	if rec.Kind == store.RefreshToken {
+		tokenType = "refresh_token"
+	}
+	return writeJSON(w, http.StatusOK, introspection{
+		Active:    true,
+		Scope:     rec.Scope,
+		ClientID:  rec.ClientID,
+		Username:  rec.Username,
+		Subject:   rec.Subject,
+		TokenType: tokenType,
+		ExpiresAt: rec.ExpiresAt.Unix(),
+		IssuedAt:  rec.IssuedAt.Unix(),
+		NotBefore: rec.IssuedAt.Unix(),
+		Issuer:    e.cfg.Issuer,
+		JTI:       rec.JTI,
+	})
+}

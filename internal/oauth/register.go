@@ -1,0 +1,271 @@
+package oauth
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/tokend/tokend/internal/registry"
+	"github.com/tokend/tokend/internal/store"
+)
+
+// maxRegistrationBytes bounds a registration request's JSON body.
+const maxRegistrationBytes = 64 << 10
+
+// registration is the client metadata of RFC 7591 §2 with the WSO2 IS
+// extensions that mean something here. Unknown members are ignored
+// (RFC 7591 §2).
+type registration struct {
+	ClientName              string   `json:"client_name"`
+	GrantTypes              []string `json:"grant_types"`
+	RedirectURIs            []string `json:"redirect_uris"`
+	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
+
+	ExtParamClientID     string `json:"ext_param_client_id"`
+	ExtParamClientSecret string `json:"ext_param_client_secret"`
+	ExtTokenType         string `json:"ext_token_type"`
+	TokenTypeExtension   string `json:"token_type_extension"` // WSO2's older name of ext_token_type
+	ExtPublicClient      *bool  `json:"ext_public_client"`
+	ExtAppTokenLifetime  *int64 `json:"ext_application_token_lifetime"`
+	ExtUserTokenLifetime *int64 `json:"ext_user_token_lifetime"`
+	ExtRefreshLifetime   *int64 `json:"ext_refresh_token_lifetime"`
+}
+
+// ClientInfo is the client information response (RFC 7591 §3.2.1).
+type ClientInfo struct {
+	ClientID                string   `json:"client_id"`
+	ClientSecret            string   `json:"client_secret,omitempty"`
+	ClientSecretExpiresAt   *int64   `json:"client_secret_expires_at,omitempty"`
+	ClientIDIssuedAt        int64    `json:"client_id_issued_at"`
+	ClientName              string   `json:"client_name"`
+	GrantTypes              []string `json:"grant_types"`
+	RedirectURIs            []string `json:"redirect_uris"`
+	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
+	ExtTokenType            string   `json:"ext_token_type"`
+	ExtPublicClient         bool     `json:"ext_public_client"`
+	ExtAppTokenLifetime     int64    `json:"ext_application_token_lifetime"`
+	ExtUserTokenLifetime    int64    `json:"ext_user_token_lifetime"`
+	ExtRefreshLifetime      int64    `json:"ext_refresh_token_lifetime"`
+}
+
+func (e *Endpoints) mountRegister(mux *http.ServeMux) {
+	mux.Handle("POST "+PathRegister, e.handle(e.admin(e.registerCreate)))
+	mux.Handle("GET "+PathRegister+"/{client_id}", e.handle(e.admin(e.registerGet)))
+	mux.Handle("PUT "+PathRegister+"/{client_id}", e.handle(e.admin(e.registerUpdate)))
+	mux.Handle("DELETE "+PathRegister+"/{client_id}", e.handle(e.admin(e.registerDelete)))
+}
+
+// spec turns the metadata into a registry.Spec.
+func (m registration) spec() registry.Spec {
+	s := registry.Spec{
+		ID:                m.ExtParamClientID,
+		Name:              m.ClientName,
+		Secret:            m.ExtParamClientSecret,
+		AuthMethod:        m.TokenEndpointAuthMethod,
+		GrantTypes:        m.GrantTypes,
+		RedirectURIs:      m.RedirectURIs,
+		AccessTokenTTL:    seconds(m.ExtUserTokenLifetime),
+		AppAccessTokenTTL: seconds(m.ExtAppTokenLifetime),
+		RefreshTokenTTL:   seconds(m.ExtRefreshLifetime),
+	}
+	if m.ExtPublicClient != nil && *m.ExtPublicClient {
+		s.AuthMethod = registry.AuthNone
+	}
+	tokenType := m.ExtTokenType
+	if tokenType == "" {
+		tokenType = m.TokenTypeExtension
+	}
+	// WSO2 names the formats "JWT" and "Default" (opaque).
+	switch tokenType {
+	case "JWT", "jwt":
+		s.TokenFormat = registry.FormatJWT
+	case "", "Default", "default", "opaque":
+		s.TokenFormat = registry.FormatOpaque
+	default:
+		s.TokenFormat = tokenType // refused by the registry with its reason
+	}
+	return s
+}
+
+func seconds(p *int64) time.Duration {
+	if p == nil || *p <= 0 {
+		return 0
+	}
+	if *p > int64(10*365*24*time.Hour/time.Second) {
+		return -1 // refused as out of range
+	}
+	return time.Duration(*p) * time.Second
+}
+
+// ClientInformation describes c with RFC 7591 field names; secret is
+// included only when given (it is shown once, at creation or rotation).
+func ClientInformation(c store.Client, secret string) ClientInfo {
+	resp := ClientInfo{
+		ClientID:                c.ID,
+		ClientSecret:            secret,
+		ClientIDIssuedAt:        c.CreatedAt.Unix(),
+		ClientName:              c.Name,
+		GrantTypes:              c.GrantTypes,
+		RedirectURIs:            c.RedirectURIs,
+		TokenEndpointAuthMethod: c.AuthMethod,
+		ExtTokenType:            "Default",
+		ExtPublicClient:         c.Public(),
+		ExtAppTokenLifetime:     int64(c.AppAccessTokenTTL / time.Second),
+		ExtUserTokenLifetime:    int64(c.AccessTokenTTL / time.Second),
+		ExtRefreshLifetime:      int64(c.RefreshTokenTTL / time.Second),
+	}
+	if c.TokenFormat == registry.FormatJWT {
+		resp.ExtTokenType = "JWT"
+	}
+	if secret != "" {
+		never := int64(0) // RFC 7591 §3.2.1: 0 means the secret does not expire
+		resp.ClientSecretExpiresAt = &never
+	}
+	if resp.RedirectURIs == nil {
+		resp.RedirectURIs = []string{}
+	}
+	return resp
+}
+
+func readRegistration(w http.ResponseWriter, r *http.Request) (registration, error) {
+	var m registration
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRegistrationBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return m, ErrBodyTooLarge(maxRegistrationBytes)
+		}
+		return m, ErrInvalidRequest("could not read the request body")
+	}
+	if err := json.Unmarshal(body, &m); err != nil {
+		return m, ErrInvalidClientMetadata("the body is not valid client metadata JSON")
+	}
+	return m, nil
+}
+
+func metadataError(err error) error {
+	var inv *registry.InvalidError
+	if errors.As(err, &inv) {
+		return ErrInvalidClientMetadata("%s", inv.Reason)
+	}
+	return err
+}
+
+// registerCreate registers a client (RFC 7591 §3.1).
+func (e *Endpoints) registerCreate(w http.ResponseWriter, r *http.Request) error {
+	m, err := readRegistration(w, r)
+	if err != nil {
+		return err
+	}
+	c, secret, err := registry.New(m.spec(), e.cfg.Now())
+	if err != nil {
+		return metadataError(err)
+	}
+	if err := e.cfg.Store.CreateClient(r.Context(), c); errors.Is(err, store.ErrAlreadyExists) {
+		return ErrInvalidClientMetadata("client_id %s is taken", c.ID)
+	} else if err != nil {
+		return fmt.Errorf("oauth: create client: %w", err)
+	}
+	w.Header().Set("Location", e.cfg.Issuer+PathRegister+"/"+c.ID)
+	return writeJSON(w, http.StatusCreated, ClientInformation(c, secret))
+}
+
+// registerGet reads a registration (RFC 7592 §2.1). Only the secret's hash
+// is stored, so the secret is not returned.
+func (e *Endpoints) registerGet(w http.ResponseWriter, r *http.Request) error {
+	c, err := e.cfg.Store.GetClient(r.Context(), r.PathValue("client_id"))
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrNotFound("no such client")
+	}
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, ClientInformation(c, ""))
+}
+
+// registerUpdate replaces a registration's metadata (RFC 7592 §2.2). A new
+// ext_param_client_secret replaces the secret and revokes every grant of
+// the client, as a rotation does.
+func (e *Endpoints) registerUpdate(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("client_id")
+	m, err := readRegistration(w, r)
+	if err != nil {
+		return err
+	}
+	spec := m.spec()
+	if spec.ID != "" && spec.ID != id {
+		return ErrInvalidClientMetadata("client_id cannot be changed")
+	}
+	spec.ID = id
+	var rotate *store.Revocation
+	var secret string
+	if spec.Secret != "" {
+		rotate = &store.Revocation{Time: e.cfg.Now(), Reason: store.ReasonSecretRotated, Actor: "admin"}
+	}
+	var updated store.Client
+	_, err = e.cfg.Store.UpdateClient(r.Context(), id, func(c store.Client) (store.Client, error) {
+		wasPublic := c.Public()
+		if err := registry.Apply(&c, spec); err != nil {
+			return c, err
+		}
+		if spec.Secret != "" || (wasPublic && c.AuthMethod != registry.AuthNone) {
+			s, stored, err := registry.NewSecret(spec.Secret)
+			if err != nil {
+				return c, err
+			}
+			secret, c.SecretHash = s, stored
+		}
+		c.UpdatedAt = e.cfg.Now()
+		updated = c
+		return c, nil
+	}, rotate)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return ErrNotFound("no such client")
+	case err != nil:
+		return metadataError(err)
+	}
+	return writeJSON(w, http.StatusOK, ClientInformation(updated, secret))
+}
+
+// registerDelete removes a client and revokes all its grants (RFC 7592 §2.3).
+func (e *Endpoints) registerDelete(w http.ResponseWriter, r *http.Request) error {
+	_, err := e.cfg.Store.DeleteClient(r.Context(), r.PathValue("client_id"), store.Revocation{
+		Time: e.cfg.Now(), Reason: store.ReasonClientDeleted, Actor: "admin",
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrNotFound("no such client")
+	}
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// admin guards an admin endpoint: the admin Bearer token, or HTTP Basic
+// credentials of a user with the admin flag.
+func (e *Endpoints) admin(h func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if e.isAdminBearer(r) {
+			return h(w, r)
+		}
+		if name, pw, ok := r.BasicAuth(); ok {
+			u, ok, err := e.verifyUserPassword(r.Context(), name, pw)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return ErrUnauthorized(`Basic realm="tokend"`)
+			}
+			if !u.Admin {
+				return ErrForbidden("the user is not an administrator")
+			}
+			return h(w, r)
+		}
+		return ErrUnauthorized(`Bearer realm="tokend"`)
+	}
+}

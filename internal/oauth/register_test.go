@@ -1,0 +1,175 @@
+package oauth_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/tokend/tokend/internal/identity"
+	"github.com/tokend/tokend/internal/oauth"
+)
+
+func (h *harness) json(method, path, body string, headers ...string) response {
+	h.t.Helper()
+	req, err := http.NewRequestWithContext(h.t.Context(), method, h.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for _, hv := range headers {
+		if hv == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(hv, ":")
+		req.Header.Set(k, strings.TrimSpace(v))
+	}
+	return h.do(req)
+}
+
+const adminBearer = "Authorization: Bearer " + testAdminToken
+
+func TestRegisterWSO2Client(t *testing.T) {
+	h := newHarness(t)
+	// The body WSO2's DCR documentation shows, with its extensions.
+	body := `{"client_name":"playground_2","grant_types":["password","client_credentials","refresh_token"],
+		"redirect_uris":["http://localhost:8080/playground2/oauth2client"],
+		"ext_param_client_id":"provided_client_id0001","ext_param_client_secret":"provided_secret0001",
+		"ext_token_type":"JWT","ext_application_token_lifetime":1200,"ext_user_token_lifetime":900,
+		"ext_refresh_token_lifetime":7200,"backchannel_logout_uri":"https://ignored.example","unknown":{"x":1}}`
+	r := h.json(http.MethodPost, oauth.PathRegister, body, adminBearer)
+	if r.status != http.StatusCreated {
+		t.Fatalf("status %d body %s", r.status, r.body)
+	}
+	m := r.json(t)
+	if m["client_id"] != "provided_client_id0001" || m["client_secret"] != "provided_secret0001" ||
+		m["client_name"] != "playground_2" || m["ext_token_type"] != "JWT" {
+		t.Errorf("registration response %v", m)
+	}
+	c, err := h.store.GetClient(t.Context(), "provided_client_id0001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(c.SecretHash, "provided_secret0001") || !strings.HasPrefix(c.SecretHash, "$argon2id$") {
+		t.Errorf("chosen secret stored as %q; want an argon2id hash", c.SecretHash)
+	}
+	if c.AppAccessTokenTTL.Seconds() != 1200 || c.AccessTokenTTL.Seconds() != 900 || c.RefreshTokenTTL.Seconds() != 7200 {
+		t.Errorf("lifetimes %v %v %v", c.AppAccessTokenTTL, c.AccessTokenTTL, c.RefreshTokenTTL)
+	}
+	// The chosen secret works at the token endpoint.
+	tk := h.token("provided_client_id0001", "provided_secret0001", "grant_type=client_credentials")
+	if tk.ExpiresIn != 1200 {
+		t.Errorf("expires_in %v; want the application token lifetime 1200", tk.ExpiresIn)
+	}
+
+	// GET does not return the secret: only its hash is kept.
+	g := h.json(http.MethodGet, oauth.PathRegister+"/provided_client_id0001", "", adminBearer)
+	if g.status != http.StatusOK || g.json(t)["client_secret"] != nil {
+		t.Errorf("GET: %d %s", g.status, g.body)
+	}
+	// Duplicate client_id.
+	dup := h.json(http.MethodPost, oauth.PathRegister, body, adminBearer)
+	checkOAuthError(t, dup, http.StatusBadRequest, oauth.CodeInvalidClientMetadata)
+
+	// PUT with a new secret rotates it and revokes the client's grants.
+	p := h.json(http.MethodPut, oauth.PathRegister+"/provided_client_id0001",
+		`{"client_name":"renamed","grant_types":["client_credentials"],"ext_param_client_secret":"another_secret02"}`, adminBearer)
+	if p.status != http.StatusOK || p.json(t)["client_name"] != "renamed" {
+		t.Fatalf("PUT: %d %s", p.status, p.body)
+	}
+	if h.active(tk.Access) {
+		t.Error("token of the old secret still active after a secret change")
+	}
+
+	// DELETE removes the client and revokes its tokens.
+	tk2 := h.token("provided_client_id0001", "another_secret02", "grant_type=client_credentials")
+	d := h.json(http.MethodDelete, oauth.PathRegister+"/provided_client_id0001", "", adminBearer)
+	if d.status != http.StatusNoContent {
+		t.Fatalf("DELETE: %d %s", d.status, d.body)
+	}
+	if h.active(tk2.Access) {
+		t.Error("token of a deleted client still active")
+	}
+	if g := h.json(http.MethodGet, oauth.PathRegister+"/provided_client_id0001", "", adminBearer); g.status != http.StatusNotFound {
+		t.Errorf("GET after DELETE: %d", g.status)
+	}
+}
+
+func TestRegisterPublicAndGenerated(t *testing.T) {
+	h := newHarness(t)
+	r := h.json(http.MethodPost, oauth.PathRegister, `{"client_name":"spa","ext_public_client":true,"grant_types":["password","refresh_token"]}`, adminBearer)
+	if r.status != http.StatusCreated {
+		t.Fatalf("status %d body %s", r.status, r.body)
+	}
+	m := r.json(t)
+	if m["client_secret"] != nil || m["token_endpoint_auth_method"] != "none" || m["ext_public_client"] != true {
+		t.Errorf("public registration %v", m)
+	}
+	r = h.json(http.MethodPost, oauth.PathRegister, `{"client_name":"backend","grant_types":["client_credentials"]}`, adminBearer)
+	m = r.json(t)
+	id, secret := str(m["client_id"]), str(m["client_secret"])
+	if len(id) != 28 || len(secret) < 43 {
+		t.Fatalf("generated id %q / secret of %d chars", id, len(secret))
+	}
+	c, _ := h.store.GetClient(t.Context(), id)
+	if !strings.HasPrefix(c.SecretHash, "sha256$") {
+		t.Errorf("generated secret stored as %q; want sha256$", c.SecretHash)
+	}
+	h.token(id, secret, "grant_type=client_credentials")
+}
+
+func TestRegisterBadInput(t *testing.T) {
+	h := newHarness(t)
+	cases := []struct{ name, body string }{
+		{"not json", `{"client_name":`},
+		{"unknown grant", `{"client_name":"x","grant_types":["authorization_code_magic"]}`},
+		{"public with client_credentials", `{"client_name":"x","ext_public_client":true,"grant_types":["client_credentials"]}`},
+		{"bad token type", `{"client_name":"x","ext_token_type":"SAML"}`},
+		{"bad client id", `{"client_name":"x","ext_param_client_id":"a b/c"}`},
+		{"short chosen secret", `{"client_name":"x","ext_param_client_secret":"short"}`},
+		{"wrong type", `{"client_name":12}`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			checkOAuthError(t, h.json(http.MethodPost, oauth.PathRegister, c.body, adminBearer), http.StatusBadRequest, oauth.CodeInvalidClientMetadata)
+		})
+	}
+}
+
+func TestRegisterRequiresAdmin(t *testing.T) {
+	h := newHarness(t)
+	u, err := identity.NewUser("root", "admin password", true, h.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.store.CreateUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	h.user("plain", "plain password")
+	body := `{"client_name":"x"}`
+	cases := []struct {
+		name   string
+		header string
+		status int
+	}{
+		{"none", "", http.StatusUnauthorized},
+		{"wrong bearer", "Authorization: Bearer nope", http.StatusUnauthorized},
+		{"wrong password", basic("root", "nope"), http.StatusUnauthorized},
+		{"non-admin user", basic("plain", "plain password"), http.StatusForbidden},
+		{"admin user", basic("root", "admin password"), http.StatusCreated},
+		{"admin token", adminBearer, http.StatusCreated},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := h.json(http.MethodPost, oauth.PathRegister, body, c.header)
+			if r.status != c.status {
+				t.Errorf("status %d; want %d (%s)", r.status, c.status, r.body)
+			}
+		})
+	}
+	for _, m := range []string{http.MethodGet, http.MethodPut, http.MethodDelete} {
+		r := h.json(m, oauth.PathRegister+"/anything", body)
+		if r.status != http.StatusUnauthorized {
+			t.Errorf("%s without credentials: %d; want 401", m, r.status)
+		}
+	}
+}

@@ -1,0 +1,265 @@
+package oauth
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tokend/tokend/internal/store"
+	"github.com/tokend/tokend/internal/token"
+)
+
+// Grant types of RFC 6749 §4 and RFC 7523 §2.1.
+const (
+	GrantClientCredentials = "client_credentials"
+	GrantPassword          = "password"
+	GrantRefreshToken      = "refresh_token"
+	GrantJWTBearer         = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+)
+
+// tokenResponse is a successful access token response (RFC 6749 §5.1).
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+}
+
+// token is the token endpoint (RFC 6749 §3.2).
+func (e *Endpoints) token(w http.ResponseWriter, r *http.Request) error {
+	form, err := parseForm(w, r)
+	if err != nil {
+		return err
+	}
+	who, err := e.authenticate(r, form, false)
+	if err != nil {
+		return err
+	}
+	grantType, err := required(form, "grant_type")
+	if err != nil {
+		return err
+	}
+	c := who.client
+	var issue func(http.ResponseWriter, *http.Request, store.Client, url.Values) error
+	switch grantType {
+	case GrantClientCredentials:
+		issue = e.clientCredentials
+	case GrantPassword:
+		issue = e.password
+	case GrantRefreshToken:
+		issue = e.refresh
+	default:
+		return ErrUnsupportedGrantType("grant type %q is not supported", grantType)
+	}
+	if !slices.Contains(c.GrantTypes, grantType) {
+		return ErrUnauthorizedClient("the client may not use the %s grant", grantType)
+	}
+	return issue(w, r, c, form)
+}
+
+// clientCredentials issues an access token for the client itself; no
+// refresh token (RFC 6749 §4.4.3).
+func (e *Endpoints) clientCredentials(w http.ResponseWriter, r *http.Request, c store.Client, form url.Values) error {
+	if c.Public() {
+		return ErrUnauthorizedClient("a public client may not use the client_credentials grant")
+	}
+	scope, err := scopeParam(form)
+	if err != nil {
+		return err
+	}
+	ttl := firstNonZero(c.AppAccessTokenTTL, e.cfg.AccessTokenTTL)
+	g := store.Grant{ClientID: c.ID, Subject: c.ID, Scope: scope}
+	return e.issueNew(w, r, g, ttl, 0)
+}
+
+// password is the resource owner password credentials grant (RFC 6749 §4.3).
+func (e *Endpoints) password(w http.ResponseWriter, r *http.Request, c store.Client, form url.Values) error {
+	username, err := required(form, "username")
+	if err != nil {
+		return err
+	}
+	password, err := required(form, "password")
+	if err != nil {
+		return err
+	}
+	scope, err := scopeParam(form)
+	if err != nil {
+		return err
+	}
+	userKey := "user:" + username
+	if e.cfg.UserLimiter != nil {
+		if wait, blocked := e.cfg.UserLimiter.Blocked(userKey); blocked {
+			return ErrTooManyRequests(wait)
+		}
+	}
+	u, ok, err := e.verifyUserPassword(r.Context(), username, password)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if e.cfg.UserLimiter != nil {
+			e.cfg.UserLimiter.Fail(userKey)
+		}
+		return ErrInvalidGrant("invalid username or password")
+	}
+	g := store.Grant{ClientID: c.ID, Subject: u.ID, Username: u.Username, Scope: scope}
+	ttl := firstNonZero(c.AccessTokenTTL, e.cfg.AccessTokenTTL)
+	refreshTTL := time.Duration(0)
+	if slices.Contains(c.GrantTypes, GrantRefreshToken) {
+		refreshTTL = firstNonZero(c.RefreshTokenTTL, e.cfg.RefreshTokenTTL)
+	}
+	return e.issueNew(w, r, g, ttl, refreshTTL)
+}
+
+// issueNew creates a grant with an access token and, when refreshTTL > 0,
+// a refresh token, and answers with them once they are committed.
+func (e *Endpoints) issueNew(w http.ResponseWriter, r *http.Request, g store.Grant, ttl, refreshTTL time.Duration) error {
+	now := e.cfg.Now()
+	id, err := newGrantID()
+	if err != nil {
+		return err
+	}
+	g.ID, g.CreatedAt = id, now
+	resp, tokens, err := mintPair(g.ID, now, ttl, refreshTTL)
+	if err != nil {
+		return err
+	}
+	g.ExpiresAt = latestExpiry(tokens)
+	resp.Scope = g.Scope
+	if err := e.cfg.Store.CreateGrant(r.Context(), g, tokens); err != nil {
+		return fmt.Errorf("oauth: store grant: %w", err)
+	}
+	return writeJSON(w, http.StatusOK, resp)
+}
+
+// refresh exchanges a refresh token for a new access token and a new
+// refresh token (RFC 6749 §6); the presented one is rotated out, and
+// presenting it again revokes the whole grant (RFC 9700 §4.14.2).
+func (e *Endpoints) refresh(w http.ResponseWriter, r *http.Request, c store.Client, form url.Values) error {
+	raw, err := required(form, "refresh_token")
+	if err != nil {
+		return err
+	}
+	if kind, ok := token.Parse(raw); !ok || kind != store.RefreshToken {
+		return ErrInvalidGrant("invalid refresh token")
+	}
+	h := store.HashToken(raw)
+	rec, err := e.cfg.Store.LookupToken(r.Context(), h)
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrInvalidGrant("invalid refresh token")
+	}
+	if err != nil {
+		return err
+	}
+	if rec.ClientID != c.ID {
+		return ErrInvalidGrant("the refresh token was not issued to this client")
+	}
+	if form.Has("scope") {
+		if err := withinScope(rec.Scope, form.Get("scope")); err != nil {
+			return err
+		}
+	}
+	now := e.cfg.Now()
+	ttl := firstNonZero(c.AccessTokenTTL, e.cfg.AccessTokenTTL)
+	if rec.Username == "" {
+		ttl = firstNonZero(c.AppAccessTokenTTL, e.cfg.AccessTokenTTL)
+	}
+	resp, tokens, err := mintPair(rec.GrantID, now, ttl, firstNonZero(c.RefreshTokenTTL, e.cfg.RefreshTokenTTL))
+	if err != nil {
+		return err
+	}
+	_, err = e.cfg.Store.RotateRefresh(r.Context(), h, now, tokens, store.Revocation{
+		Time: now, Reason: store.ReasonRefreshReuse, Actor: c.ID,
+	})
+	switch {
+	case errors.Is(err, store.ErrRefreshReused):
+		return ErrInvalidGrant("the refresh token was already used; its grant has been revoked").WithCause(err)
+	case errors.Is(err, store.ErrNotFound):
+		return ErrInvalidGrant("invalid refresh token")
+	case err != nil:
+		return fmt.Errorf("oauth: rotate refresh token: %w", err)
+	}
+	// Scope is kept per grant: a refresh never widens it, and the new
+	// tokens carry the grant's scope, which is what introspection reports.
+	resp.Scope = rec.Scope
+	return writeJSON(w, http.StatusOK, resp)
+}
+
+// mintPair mints an access token and, when refreshTTL > 0, a refresh token
+// for the grant.
+func mintPair(grantID string, now time.Time, ttl, refreshTTL time.Duration) (tokenResponse, []store.Token, error) {
+	access, err := token.New(store.AccessToken)
+	if err != nil {
+		return tokenResponse{}, nil, err
+	}
+	resp := tokenResponse{AccessToken: access, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second)}
+	tokens := []store.Token{{Hash: store.HashToken(access), Kind: store.AccessToken, GrantID: grantID, IssuedAt: now, ExpiresAt: now.Add(ttl)}}
+	if refreshTTL > 0 {
+		refresh, err := token.New(store.RefreshToken)
+		if err != nil {
+			return tokenResponse{}, nil, err
+		}
+		resp.RefreshToken = refresh
+		tokens = append(tokens, store.Token{Hash: store.HashToken(refresh), Kind: store.RefreshToken, GrantID: grantID, IssuedAt: now, ExpiresAt: now.Add(refreshTTL)})
+	}
+	return resp, tokens, nil
+}
+
+func latestExpiry(tokens []store.Token) time.Time {
+	var t time.Time
+	for _, tok := range tokens {
+		if tok.ExpiresAt.After(t) {
+			t = tok.ExpiresAt
+		}
+	}
+	return t
+}
+
+// newGrantID returns a random grant identifier (128 bits).
+func newGrantID() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// scopeParam validates the optional scope parameter (RFC 6749 §3.3).
+func scopeParam(form url.Values) (string, error) {
+	s := form.Get("scope")
+	for _, tok := range strings.Fields(s) {
+		for _, ch := range tok {
+			if ch < 0x21 || ch == '"' || ch == '\\' || ch > 0x7e {
+				return "", ErrInvalidScope("scope contains an invalid character")
+			}
+		}
+	}
+	return strings.Join(strings.Fields(s), " "), nil
+}
+
+// withinScope checks that requested does not exceed granted (RFC 6749 §6).
+func withinScope(granted, requested string) error {
+	have := strings.Fields(granted)
+	for _, s := range strings.Fields(requested) {
+		if !slices.Contains(have, s) {
+			return ErrInvalidScope("scope %q exceeds the scope of the grant", s)
+		}
+	}
+	return nil
+}
+
+func firstNonZero(ds ...time.Duration) time.Duration {
+	for _, d := range ds {
+		if d > 0 {
+			return d
+		}
+	}
+	return 0
+}

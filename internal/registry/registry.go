@@ -1,0 +1,197 @@
+package registry
+
+import (
+	"crypto/rand"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/tokend/tokend/internal/identity"
+	"github.com/tokend/tokend/internal/store"
+)
+
+// Grant types a client may be registered for.
+const (
+	GrantClientCredentials = "client_credentials"
+	GrantPassword          = "password"
+	GrantRefreshToken      = "refresh_token"
+	GrantJWTBearer         = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+)
+
+var knownGrants = []string{GrantClientCredentials, GrantPassword, GrantRefreshToken, GrantJWTBearer}
+
+// Token endpoint authentication methods (RFC 7591 §2).
+const (
+	AuthBasic = "client_secret_basic"
+	AuthPost  = "client_secret_post"
+	AuthNone  = "none"
+)
+
+// Token formats.
+const (
+	FormatOpaque = "opaque"
+	FormatJWT    = "jwt"
+)
+
+// Spec is what a registration asks for. Zero fields take defaults.
+type Spec struct {
+	ID           string // chosen client_id; generated when empty
+	Name         string
+	Secret       string // chosen secret (stored with argon2id); generated when empty
+	AuthMethod   string // AuthBasic (default), AuthPost or AuthNone (public client)
+	GrantTypes   []string
+	RedirectURIs []string
+	TokenFormat  string // FormatOpaque (default) or FormatJWT
+	// CanIntrospect lets the client introspect any client's tokens (a
+	// resource server).
+	CanIntrospect     bool
+	AccessTokenTTL    time.Duration
+	AppAccessTokenTTL time.Duration
+	RefreshTokenTTL   time.Duration
+}
+
+// InvalidError says which metadata is wrong (RFC 7591 §3.2.2
+// invalid_client_metadata).
+type InvalidError struct{ Reason string }
+
+func (e *InvalidError) Error() string { return "registry: " + e.Reason }
+
+func invalid(format string, args ...any) error {
+	return &InvalidError{Reason: fmt.Sprintf(format, args...)}
+}
+
+// New builds the client spec describes. The returned secret is the
+// plain-text client secret, to be shown once; "" for a public client.
+func New(spec Spec, now time.Time) (c store.Client, secret string, err error) {
+	if spec.ID == "" {
+		if spec.ID, err = NewClientID(); err != nil {
+			return c, "", err
+		}
+	}
+	c = store.Client{ID: spec.ID, CreatedAt: now, UpdatedAt: now}
+	if err := Apply(&c, spec); err != nil {
+		return store.Client{}, "", err
+	}
+	if c.AuthMethod != AuthNone {
+		if secret, c.SecretHash, err = NewSecret(spec.Secret); err != nil {
+			return store.Client{}, "", err
+		}
+	}
+	return c, secret, nil
+}
+
+// Apply validates spec and writes its metadata into c, leaving ID, secret
+// and timestamps alone (an update of a registration).
+func Apply(c *store.Client, spec Spec) error {
+	if err := validID(spec.ID); err != nil {
+		return err
+	}
+	if len(spec.Name) > 200 {
+		return invalid("client_name is longer than 200 characters")
+	}
+	method := spec.AuthMethod
+	if method == "" {
+		method = AuthBasic
+	}
+	if !slices.Contains([]string{AuthBasic, AuthPost, AuthNone}, method) {
+		return invalid("token_endpoint_auth_method %q is not supported", method)
+	}
+	public := method == AuthNone
+	if public && spec.Secret != "" {
+		return invalid("a public client has no secret")
+	}
+	grants := slices.Clone(spec.GrantTypes)
+	if len(grants) == 0 {
+		grants = []string{GrantPassword, GrantRefreshToken}
+		if !public {
+			grants = append([]string{GrantClientCredentials}, grants...)
+		}
+	}
+	slices.Sort(grants)
+	grants = slices.Compact(grants)
+	for _, g := range grants {
+		if !slices.Contains(knownGrants, g) {
+			return invalid("grant type %q is not supported", g)
+		}
+		if public && g == GrantClientCredentials {
+			return invalid("a public client may not use the client_credentials grant")
+		}
+	}
+	format := spec.TokenFormat
+	if format == "" {
+		format = FormatOpaque
+	}
+	if format != FormatOpaque && format != FormatJWT {
+		return invalid("token format %q is not supported (opaque or jwt)", format)
+	}
+	for _, d := range []time.Duration{spec.AccessTokenTTL, spec.AppAccessTokenTTL, spec.RefreshTokenTTL} {
+		if d < 0 || d > 10*365*24*time.Hour {
+			return invalid("token lifetime out of range")
+		}
+	}
+	if public && c.SecretHash != "" {
+		c.SecretHash = ""
+	}
+	c.Name = spec.Name
+	c.AuthMethod = method
+	c.GrantTypes = grants
+	c.RedirectURIs = slices.Clone(spec.RedirectURIs)
+	c.TokenFormat = format
+	c.CanIntrospect = spec.CanIntrospect
+	c.AccessTokenTTL = spec.AccessTokenTTL
+	c.AppAccessTokenTTL = spec.AppAccessTokenTTL
+	c.RefreshTokenTTL = spec.RefreshTokenTTL
+	return nil
+}
+
+// NewSecret returns a client secret and its stored form: a generated one
+// (256 bits, SHA-256) when chosen is empty, else chosen stored with
+// argon2id since an admin's choice may be weak.
+func NewSecret(chosen string) (secret, stored string, err error) {
+	if chosen == "" {
+		return identity.NewClientSecret()
+	}
+	if len(chosen) < 8 || len(chosen) > 512 {
+		return "", "", invalid("a chosen client secret must be 8 to 512 characters")
+	}
+	stored, err = identity.HashChosenSecret(chosen)
+	return chosen, stored, err
+}
+
+// validID accepts what is safe in a URL path, a form and a Basic header:
+// RFC 3986 unreserved characters, 1 to 128 of them. Empty means "generate".
+func validID(id string) error {
+	if len(id) > 128 {
+		return invalid("client_id is longer than 128 characters")
+	}
+	for i := 0; i < len(id); i++ {
+		ch := id[i]
+		ok := ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '.' || ch == '_' || ch == '~'
+		if !ok {
+			return invalid("client_id may hold only letters, digits and -._~")
+		}
+	}
+	return nil
+}
+
+// NewClientID returns a random client identifier of 28 base62 characters,
+// shaped like WSO2 IS's (about 166 bits).
+func NewClientID() (string, error) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	const n = 28
+	out := make([]byte, 0, n)
+	buf := make([]byte, 2*n)
+	for len(out) < n {
+		if _, err := rand.Read(buf); err != nil {
+			return "", err
+		}
+		for _, b := range buf {
+			// Rejection sampling: 248 = 4*62, so values below it map
+			// uniformly onto the alphabet.
+			if b < 248 && len(out) < n {
+				out = append(out, alphabet[b%62])
+			}
+		}
+	}
+	return string(out), nil
+}

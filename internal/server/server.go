@@ -1,0 +1,132 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config says how to serve.
+type Config struct {
+	// Addr is the listen address, e.g. "localhost:9443".
+	Addr string
+	// TLS is the certificate to serve; nil serves plain HTTP (behind a TLS
+	// proxy, and in tests).
+	TLS *tls.Certificate
+	// Ready reports whether the store is reachable (/readyz).
+	Ready  func(ctx context.Context) error
+	Logger *slog.Logger
+	// ShutdownTimeout bounds how long in-flight requests may take to
+	// finish after a stop signal.
+	ShutdownTimeout time.Duration
+}
+
+// Handler wraps the application routes of mux with the health endpoints
+// and the middleware every request goes through.
+func Handler(cfg Config, mux *http.ServeMux) http.Handler {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if cfg.Ready != nil {
+			if err := cfg.Ready(ctx); err != nil {
+				log.WarnContext(ctx, "not ready", slog.String("cause", err.Error()))
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = w.Write([]byte("store unreachable\n"))
+				return
+			}
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	return withRecover(log, withRequestLog(log, withSecurityHeaders(mux)))
+}
+
+// Serve listens on cfg.Addr and serves h until ctx is done, then stops
+// accepting, lets requests in flight finish (up to ShutdownTimeout) and
+// returns. ready, if not nil, is called with the bound address once the
+// listener is open.
+func Serve(ctx context.Context, cfg Config, h http.Handler, ready func(addr net.Addr)) error {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("server: listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	if cfg.TLS != nil {
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*cfg.TLS}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+	}
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	timeout := cfg.ShutdownTimeout
+	if timeout == 0 {
+		timeout = 15 * time.Second
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("server: shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// LoadOrCreateAdminToken returns the admin token kept at path, creating a
+// random one (256 bits, file mode 0600) when there is none.
+func LoadOrCreateAdminToken(path string) (token string, created bool, err error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if t := strings.TrimSpace(string(b)); t != "" {
+			return t, false, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", false, err
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", false, err
+	}
+	token = base64.RawURLEncoding.EncodeToString(raw)
+	if err := writeFileAtomic(path, []byte(token+"\n"), 0o600); err != nil {
+		return "", false, err
+	}
+	return token, true, nil
+}

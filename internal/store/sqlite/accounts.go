@@ -1,0 +1,303 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tokend/tokend/internal/store"
+)
+
+const (
+	clientColumns = `id, name, secret_hash, auth_method, grant_types, redirect_uris, token_format,
+		can_introspect, access_token_ttl, app_access_token_ttl, refresh_token_ttl, disabled, created_at, updated_at`
+	qGetClient    = `SELECT ` + clientColumns + ` FROM clients WHERE id = ?`
+	qListClients  = `SELECT ` + clientColumns + ` FROM clients ORDER BY id`
+	qInsertClient = `INSERT INTO clients (` + clientColumns + `) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)`
+	qUpdateClient = `UPDATE clients SET name = ?2, secret_hash = ?3, auth_method = ?4, grant_types = ?5,
+		redirect_uris = ?6, token_format = ?7, can_introspect = ?8, access_token_ttl = ?9,
+		app_access_token_ttl = ?10, refresh_token_ttl = ?11, disabled = ?12, created_at = ?13, updated_at = ?14
+		WHERE id = ?1`
+	qDeleteClient = `DELETE FROM clients WHERE id = ?`
+
+	userColumns  = `id, username, password_hash, admin, disabled, created_at, updated_at`
+	qGetUser     = `SELECT ` + userColumns + ` FROM users WHERE username = ?`
+	qGetUserByID = `SELECT ` + userColumns + ` FROM users WHERE id = ?`
+	qListUsers   = `SELECT ` + userColumns + ` FROM users ORDER BY username`
+	qInsertUser  = `INSERT INTO users (` + userColumns + `) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`
+	qUpdateUser  = `UPDATE users SET username = ?2, password_hash = ?3, admin = ?4, disabled = ?5, created_at = ?6, updated_at = ?7 WHERE id = ?1`
+	qDeleteUser  = `DELETE FROM users WHERE username = ? RETURNING id`
+)
+
+type scanner interface{ Scan(dest ...any) error }
+
+func ms(t time.Time) int64     { return t.UnixMilli() }
+func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+func nullMS(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return fromMS(v.Int64)
+}
+
+func clientArgs(c store.Client) ([]any, error) {
+	grantTypes, err := jsonList(c.GrantTypes)
+	if err != nil {
+		return nil, err
+	}
+	redirectURIs, err := jsonList(c.RedirectURIs)
+	if err != nil {
+		return nil, err
+	}
+	return []any{c.ID, c.Name, c.SecretHash, c.AuthMethod, grantTypes, redirectURIs, c.TokenFormat,
+		c.CanIntrospect, int64(c.AccessTokenTTL), int64(c.AppAccessTokenTTL), int64(c.RefreshTokenTTL),
+		c.Disabled, ms(c.CreatedAt), ms(c.UpdatedAt)}, nil
+}
+
+func scanClient(sc scanner) (store.Client, error) {
+	var c store.Client
+	var grantTypes, redirectURIs string
+	var access, app, refresh, created, updated int64
+	err := sc.Scan(&c.ID, &c.Name, &c.SecretHash, &c.AuthMethod, &grantTypes, &redirectURIs, &c.TokenFormat,
+		&c.CanIntrospect, &access, &app, &refresh, &c.Disabled, &created, &updated)
+	if err != nil {
+		return c, err
+	}
+	if c.GrantTypes, err = parseList(grantTypes); err != nil {
+		return c, fmt.Errorf("client %q grant_types: %w", c.ID, err)
+	}
+	if c.RedirectURIs, err = parseList(redirectURIs); err != nil {
+		return c, fmt.Errorf("client %q redirect_uris: %w", c.ID, err)
+	}
+	c.AccessTokenTTL, c.AppAccessTokenTTL, c.RefreshTokenTTL = time.Duration(access), time.Duration(app), time.Duration(refresh)
+	c.CreatedAt, c.UpdatedAt = fromMS(created), fromMS(updated)
+	return c, nil
+}
+
+func jsonList(l []string) (string, error) {
+	if len(l) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(l)
+	return string(b), err
+}
+
+func parseList(s string) ([]string, error) {
+	var l []string
+	if err := json.Unmarshal([]byte(s), &l); err != nil || len(l) == 0 {
+		return nil, err
+	}
+	return l, nil
+}
+
+func userArgs(u store.User) []any {
+	return []any{u.ID, u.Username, u.PasswordHash, u.Admin, u.Disabled, ms(u.CreatedAt), ms(u.UpdatedAt)}
+}
+
+func scanUser(sc scanner) (store.User, error) {
+	var u store.User
+	var created, updated int64
+	err := sc.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Admin, &u.Disabled, &created, &updated)
+	u.CreatedAt, u.UpdatedAt = fromMS(created), fromMS(updated)
+	return u, err
+}
+
+// notFound turns sql.ErrNoRows into store.ErrNotFound, saying what was missing.
+func notFound(err error, what string, key string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s %q: %w", what, key, store.ErrNotFound)
+	}
+	return mapErr(err)
+}
+
+// CreateClient stores a new client, or fails with store.ErrAlreadyExists.
+func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
+	args, err := clientArgs(c)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, func(t *tx) error {
+		_, err := t.exec(s.w.insertClient, args...)
+		return err
+	})
+}
+
+// GetClient returns the client with that ID, or store.ErrNotFound.
+func (s *Store) GetClient(ctx context.Context, id string) (store.Client, error) {
+	c, err := scanClient(s.r.getClient.QueryRowContext(ctx, id))
+	if err != nil {
+		return store.Client{}, notFound(err, "client", id)
+	}
+	return c, nil
+}
+
+// ListClients returns every client, by ID.
+func (s *Store) ListClients(ctx context.Context) ([]store.Client, error) {
+	return list(ctx, s.r.listClients, scanClient)
+}
+
+// UpdateClient applies fn to the stored client, and revokes the client's
+// live grants when revoke is not nil, in one transaction. fn runs on the
+// writer goroutine and holds up every other write while it runs: it must
+// be quick (hash a new secret before the call, not inside fn). fn may not
+// change the client's ID.
+func (s *Store) UpdateClient(ctx context.Context, id string, fn func(store.Client) (store.Client, error), revoke *store.Revocation) (store.RevokeResult, error) {
+	var res store.RevokeResult
+	err := s.write(ctx, func(t *tx) error {
+		old, err := scanClient(t.queryRow(s.w.getClient, id))
+		if err != nil {
+			return notFound(err, "client", id)
+		}
+		c, err := fn(old)
+		if err != nil {
+			return err
+		}
+		if c.ID != id {
+			return fmt.Errorf("sqlite: UpdateClient may not change a client's ID (%q to %q)", id, c.ID)
+		}
+		args, err := clientArgs(c)
+		if err != nil {
+			return err
+		}
+		if _, err := t.exec(s.w.updateClient, args...); err != nil {
+			return err
+		}
+		if revoke != nil {
+			res, err = s.revoke(t, byClient, *revoke, id)
+		}
+		return err
+	})
+	if err != nil {
+		return store.RevokeResult{}, err
+	}
+	return res, nil
+}
+
+// DeleteClient removes the client and revokes its live grants atomically.
+func (s *Store) DeleteClient(ctx context.Context, id string, rev store.Revocation) (store.RevokeResult, error) {
+	var res store.RevokeResult
+	err := s.write(ctx, func(t *tx) error {
+		r, err := t.exec(s.w.deleteClient, id)
+		if err != nil {
+			return err
+		}
+		n, err := r.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("client %q: %w", id, store.ErrNotFound)
+		}
+		res, err = s.revoke(t, byClient, rev, id)
+		return err
+	})
+	if err != nil {
+		return store.RevokeResult{}, err
+	}
+	return res, nil
+}
+
+// CreateUser stores a new user, or fails with store.ErrAlreadyExists if
+// the ID or the username is taken.
+func (s *Store) CreateUser(ctx context.Context, u store.User) error {
+	args := userArgs(u)
+	return s.write(ctx, func(t *tx) error {
+		_, err := t.exec(s.w.insertUser, args...)
+		return err
+	})
+}
+
+// GetUser returns the user with that username, or store.ErrNotFound.
+func (s *Store) GetUser(ctx context.Context, username string) (store.User, error) {
+	u, err := scanUser(s.r.getUser.QueryRowContext(ctx, username))
+	if err != nil {
+		return store.User{}, notFound(err, "user", username)
+	}
+	return u, nil
+}
+
+// GetUserByID returns the user with that ID, or store.ErrNotFound.
+func (s *Store) GetUserByID(ctx context.Context, id string) (store.User, error) {
+	u, err := scanUser(s.r.getUserByID.QueryRowContext(ctx, id))
+	if err != nil {
+		return store.User{}, notFound(err, "user ID", id)
+	}
+	return u, nil
+}
+
+// ListUsers returns every user, by username.
+func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
+	return list(ctx, s.r.listUsers, scanUser)
+}
+
+// UpdateUser applies fn to the stored user, and revokes the user's live
+// grants when revoke is not nil, in one transaction. fn may rename the
+// user (store.ErrAlreadyExists if the name is taken) but not change the ID.
+// Like UpdateClient's, fn runs on the writer goroutine and must be quick:
+// hash a new password before the call.
+func (s *Store) UpdateUser(ctx context.Context, username string, fn func(store.User) (store.User, error), revoke *store.Revocation) (store.RevokeResult, error) {
+	var res store.RevokeResult
+	err := s.write(ctx, func(t *tx) error {
+		old, err := scanUser(t.queryRow(s.w.getUser, username))
+		if err != nil {
+			return notFound(err, "user", username)
+		}
+		u, err := fn(old)
+		if err != nil {
+			return err
+		}
+		if u.ID != old.ID {
+			return fmt.Errorf("sqlite: UpdateUser may not change a user's ID (%q to %q)", old.ID, u.ID)
+		}
+		if _, err := t.exec(s.w.updateUser, userArgs(u)...); err != nil {
+			return err
+		}
+		if revoke != nil {
+			res, err = s.revoke(t, bySubject, *revoke, u.ID)
+		}
+		return err
+	})
+	if err != nil {
+		return store.RevokeResult{}, err
+	}
+	return res, nil
+}
+
+// DeleteUser removes the user and revokes the user's live grants atomically.
+func (s *Store) DeleteUser(ctx context.Context, username string, rev store.Revocation) (store.RevokeResult, error) {
+	var res store.RevokeResult
+	err := s.write(ctx, func(t *tx) error {
+		var id string
+		if err := t.queryRow(s.w.deleteUser, username).Scan(&id); err != nil {
+			return notFound(err, "user", username)
+		}
+		var err error
+		res, err = s.revoke(t, bySubject, rev, id)
+		return err
+	})
+	if err != nil {
+		return store.RevokeResult{}, err
+	}
+	return res, nil
+}
+
+// list runs a read query and scans every row.
+func list[T any](ctx context.Context, st *sql.Stmt, scan func(scanner) (T, error)) ([]T, error) {
+	rows, err := st.QueryContext(ctx)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, mapErr(err)
+		}
+		out = append(out, v)
+	}
+	return out, mapErr(rows.Err())
+}

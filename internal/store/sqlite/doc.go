@@ -1,0 +1,33 @@
+// Package sqlite is tokend's embedded default store: one SQLite file in WAL
+// mode, through the pure-Go driver modernc.org/sqlite, so the binary stays
+// static. It implements store.Store and passes the storetest suite.
+//
+// # One writer, group commit
+//
+// SQLite lets one transaction write at a time, and with synchronous=FULL
+// every commit waits for an fsync: the promise that a nil error means the
+// write is on disk. Many connections each committing their own write would
+// queue on the database lock and pay one fsync per write (and fail with
+// "database is locked" under load). Instead one writer goroutine owns the
+// only write connection. Every write method hands it an op and waits; the
+// writer takes the first op, drains the ops queued meanwhile (up to
+// Options.MaxBatch), runs them in ONE transaction, each under a SAVEPOINT of
+// its own so that a failing op is undone alone, commits once, and only then
+// answers every caller. Under load a batch grows to cover the writes that
+// arrived during the previous fsync, so one fsync makes many revocations
+// durable: durability does not cost throughput.
+//
+// Reads go to a separate pool of query_only connections and run in
+// parallel with each other and with the writer (WAL readers see the last
+// commit and never block it).
+//
+// Another process (the tokend CLI next to a running server) may open the
+// same file: transactions begin IMMEDIATE and wait up to busy_timeout for
+// the other process's writer, so neither sees "database is locked".
+//
+// # Representation
+//
+// Times are unix milliseconds, durations nanoseconds, string lists JSON
+// arrays; see migrations/0001_init.sql. The schema is a series of numbered
+// migrations embedded in the binary and applied by Open.
+package sqlite

@@ -1,0 +1,296 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tokend/tokend/internal/store"
+)
+
+const (
+	qInsertGrant = `INSERT INTO grants (id, client_id, subject, username, scope, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`
+	qInsertToken = `INSERT INTO tokens (hash, kind, grant_id, jti, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`
+	// qLookupToken is the one query of LookupToken: the token joined with
+	// its grant, which says whether it is revoked.
+	qLookupToken = `SELECT t.kind, t.grant_id, t.jti, t.issued_at, t.expires_at, t.rotated_at,
+			g.client_id, g.subject, g.username, g.scope, g.revoked_at, g.expires_at
+		FROM tokens t JOIN grants g ON g.id = t.grant_id WHERE t.hash = ?`
+	qMarkRotated = `UPDATE tokens SET rotated_at = ? WHERE hash = ?`
+	qExtendGrant = `UPDATE grants SET expires_at = max(expires_at, ?) WHERE id = ?`
+	qEvents      = `SELECT seq, time, grant_id, client_id, subject, reason, actor, tokens
+		FROM revocation_events WHERE seq > ? ORDER BY seq LIMIT ?`
+)
+
+// A revocation is two statements whatever it covers: one INSERT ... SELECT
+// appends an event for every live grant that matches, counting the grant's
+// live tokens and RETURNING what the caller reports, and one UPDATE marks
+// the same grants revoked. The writer runs one transaction at a time, so
+// both see the same grants. Parameters: ?1 time, ?2 reason, ?3 actor, ?4
+// and ?5 the key.
+type revokeBy int
+
+const (
+	byGrant         revokeBy = iota // ?4 grant ID; the grant whatever its expiry
+	bySubject                       // ?4 subject; live grants only
+	byClient                        // ?4 client ID; live grants only
+	bySubjectClient                 // ?4 subject, ?5 client ID; live grants only
+	numRevokeBy
+)
+
+// A bulk revocation covers the live grants: not revoked and not expired at
+// the revocation's time. An expired grant has no live token left; revoking
+// it would only add noise to the log before the sweep deletes it.
+var revokeConds = [numRevokeBy]string{
+	byGrant:         `g.id = ?4`,
+	bySubject:       `g.subject = ?4 AND g.expires_at > ?1`,
+	byClient:        `g.client_id = ?4 AND g.expires_at > ?1`,
+	bySubjectClient: `g.subject = ?4 AND g.client_id = ?5 AND g.expires_at > ?1`,
+}
+
+func revokeSQL(cond string) (events, grants string) {
+	events = `INSERT INTO revocation_events (time, grant_id, client_id, subject, reason, actor, tokens)
+		SELECT ?1, g.id, g.client_id, g.subject, ?2, ?3,
+			(SELECT count(*) FROM tokens t WHERE t.grant_id = g.id AND t.expires_at > ?1 AND t.rotated_at IS NULL)
+		FROM grants g WHERE g.revoked_at IS NULL AND ` + cond + `
+		ORDER BY g.created_at, g.id
+		RETURNING seq, tokens`
+	grants = `UPDATE grants AS g SET revoked_at = ?1 WHERE g.revoked_at IS NULL AND ` + cond
+	return events, grants
+}
+
+type revokeStmts struct{ events, grants *sql.Stmt }
+
+// revoke revokes the grants that by and key select, within t.
+func (s *Store) revoke(t *tx, by revokeBy, rev store.Revocation, key ...any) (store.RevokeResult, error) {
+	args := append([]any{ms(rev.Time), rev.Reason, rev.Actor}, key...)
+	rows, err := t.query(s.w.revoke[by].events, args...)
+	if err != nil {
+		return store.RevokeResult{}, err
+	}
+	var res store.RevokeResult
+	for rows.Next() {
+		var seq int64
+		var n int
+		if err := rows.Scan(&seq, &n); err != nil {
+			rows.Close()
+			return store.RevokeResult{}, err
+		}
+		res.Grants++
+		res.Tokens += n
+		res.Seq = max(res.Seq, seq)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return store.RevokeResult{}, err
+	}
+	if res.Grants == 0 {
+		return res, nil
+	}
+	if _, err := t.exec(s.w.revoke[by].grants, args...); err != nil {
+		return store.RevokeResult{}, err
+	}
+	return res, nil
+}
+
+// CreateGrant stores g with its first tokens, atomically. A token's
+// GrantID may be left empty; the grant's ExpiresAt is raised to cover its
+// longest-lived token.
+func (s *Store) CreateGrant(ctx context.Context, g store.Grant, tokens []store.Token) error {
+	if g.ID == "" {
+		return errors.New("sqlite: CreateGrant: empty grant ID")
+	}
+	exp, err := checkTokens(g.ID, tokens)
+	if err != nil {
+		return err
+	}
+	exp = max(exp, ms(g.ExpiresAt))
+	return s.write(ctx, func(t *tx) error {
+		if _, err := t.exec(s.w.insertGrant, g.ID, g.ClientID, g.Subject, g.Username, g.Scope, ms(g.CreatedAt), exp); err != nil {
+			return err
+		}
+		return s.insertTokens(t, g.ID, tokens)
+	})
+}
+
+// checkTokens checks that tokens may join grant grantID, and returns their
+// latest expiry.
+func checkTokens(grantID string, tokens []store.Token) (latest int64, err error) {
+	latest = ms(time.Time{})
+	for _, tok := range tokens {
+		if tok.GrantID != "" && tok.GrantID != grantID {
+			return 0, fmt.Errorf("sqlite: token of grant %q stored with grant %q", tok.GrantID, grantID)
+		}
+		if tok.Kind != store.AccessToken && tok.Kind != store.RefreshToken {
+			return 0, fmt.Errorf("sqlite: unknown token kind %q", tok.Kind)
+		}
+		latest = max(latest, ms(tok.ExpiresAt))
+	}
+	return latest, nil
+}
+
+func (s *Store) insertTokens(t *tx, grantID string, tokens []store.Token) error {
+	for _, tok := range tokens {
+		var jti sql.NullString
+		if tok.JTI != "" {
+			jti = sql.NullString{String: tok.JTI, Valid: true}
+		}
+		if _, err := t.exec(s.w.insertToken, tok.Hash[:], string(tok.Kind), grantID, jti, ms(tok.IssuedAt), ms(tok.ExpiresAt)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scanToken scans a qLookupToken row for the token h; it returns the
+// grant's expiry too.
+func scanToken(sc scanner, h store.Hash) (store.TokenRecord, int64, error) {
+	r := store.TokenRecord{Token: store.Token{Hash: h}}
+	var kind string
+	var jti sql.NullString
+	var issued, expires, grantExpires int64
+	var rotated, revoked sql.NullInt64
+	err := sc.Scan(&kind, &r.GrantID, &jti, &issued, &expires, &rotated,
+		&r.ClientID, &r.Subject, &r.Username, &r.Scope, &revoked, &grantExpires)
+	if err != nil {
+		return store.TokenRecord{}, 0, err
+	}
+	r.Kind, r.JTI = store.TokenKind(kind), jti.String
+	r.IssuedAt, r.ExpiresAt = fromMS(issued), fromMS(expires)
+	r.Rotated = rotated.Valid
+	r.Revoked, r.RevokedAt = revoked.Valid, nullMS(revoked)
+	return r, grantExpires, nil
+}
+
+// LookupToken returns the token with hash h in whatever state, or
+// store.ErrNotFound. One indexed read on the read pool.
+func (s *Store) LookupToken(ctx context.Context, h store.Hash) (store.TokenRecord, error) {
+	r, _, err := scanToken(s.r.lookupToken.QueryRowContext(ctx, h[:]), h)
+	if err != nil {
+		return store.TokenRecord{}, notFound(err, "token", "")
+	}
+	return r, nil
+}
+
+// RotateRefresh exchanges the refresh token old for tokens, in one op:
+//
+//   - old unknown, or not a refresh token: store.ErrNotFound;
+//   - old rotated already: reuse (RFC 9700 §4.14.2). The grant is revoked
+//     with reuse unless it is revoked already, the revocation is committed,
+//     and the answer is store.ErrRefreshReused;
+//   - grant revoked, or old or the grant expired at now: store.ErrNotFound;
+//   - otherwise old is marked rotated at now, tokens join its grant (their
+//     GrantID may be empty), and the grant's ExpiresAt rises to cover them.
+//
+// On success it returns old's record as it now is (Rotated is true).
+func (s *Store) RotateRefresh(ctx context.Context, old store.Hash, now time.Time, tokens []store.Token, reuse store.Revocation) (store.TokenRecord, error) {
+	var rec store.TokenRecord
+	err := s.write(ctx, func(t *tx) error {
+		r, grantExpires, err := scanToken(t.queryRow(s.w.lookupToken, old[:]), old)
+		if err != nil {
+			return notFound(err, "refresh token", "")
+		}
+		if r.Kind != store.RefreshToken {
+			return fmt.Errorf("%w: not a refresh token", store.ErrNotFound)
+		}
+		if r.Rotated {
+			if !r.Revoked {
+				if _, err := s.revoke(t, byGrant, reuse, r.GrantID); err != nil {
+					return err
+				}
+			}
+			return &commitAnyway{store.ErrRefreshReused}
+		}
+		if r.Revoked || !now.Before(r.ExpiresAt) || ms(now) >= grantExpires {
+			return fmt.Errorf("%w: refresh token revoked or expired", store.ErrNotFound)
+		}
+		exp, err := checkTokens(r.GrantID, tokens)
+		if err != nil {
+			return err
+		}
+		if _, err := t.exec(s.w.markRotated, ms(now), old[:]); err != nil {
+			return err
+		}
+		if err := s.insertTokens(t, r.GrantID, tokens); err != nil {
+			return err
+		}
+		if _, err := t.exec(s.w.extendGrant, exp, r.GrantID); err != nil {
+			return err
+		}
+		r.Rotated = true
+		rec = r
+		return nil
+	})
+	if err != nil {
+		return store.TokenRecord{}, err
+	}
+	return rec, nil
+}
+
+// RevokeGrant revokes the grant, whatever its expiry, and appends one
+// event; a revoked or unknown grant gives a zero result.
+func (s *Store) RevokeGrant(ctx context.Context, grantID string, rev store.Revocation) (store.RevokeResult, error) {
+	var res store.RevokeResult
+	err := s.write(ctx, func(t *tx) error {
+		var err error
+		res, err = s.revoke(t, byGrant, rev, grantID)
+		return err
+	})
+	if err != nil {
+		return store.RevokeResult{}, err
+	}
+	return res, nil
+}
+
+// RevokeMatching revokes every live grant that f selects, one event per
+// grant, in one transaction. An empty filter is an error.
+func (s *Store) RevokeMatching(ctx context.Context, f store.Filter, rev store.Revocation) (store.RevokeResult, error) {
+	var by revokeBy
+	var key []any
+	switch {
+	case f.Subject != "" && f.ClientID != "":
+		by, key = bySubjectClient, []any{f.Subject, f.ClientID}
+	case f.Subject != "":
+		by, key = bySubject, []any{f.Subject}
+	case f.ClientID != "":
+		by, key = byClient, []any{f.ClientID}
+	default:
+		return store.RevokeResult{}, errors.New("sqlite: RevokeMatching needs a subject or a client ID")
+	}
+	var res store.RevokeResult
+	err := s.write(ctx, func(t *tx) error {
+		var err error
+		res, err = s.revoke(t, by, rev, key...)
+		return err
+	})
+	if err != nil {
+		return store.RevokeResult{}, err
+	}
+	return res, nil
+}
+
+// Events returns up to limit events with Seq > since, oldest first; a limit
+// of zero or less means no limit.
+func (s *Store) Events(ctx context.Context, since int64, limit int) ([]store.Event, error) {
+	if limit <= 0 {
+		limit = -1
+	}
+	rows, err := s.r.events.QueryContext(ctx, since, limit)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var evs []store.Event
+	for rows.Next() {
+		var e store.Event
+		var at int64
+		if err := rows.Scan(&e.Seq, &at, &e.GrantID, &e.ClientID, &e.Subject, &e.Reason, &e.Actor, &e.Tokens); err != nil {
+			return nil, mapErr(err)
+		}
+		e.Time = fromMS(at)
+		evs = append(evs, e)
+	}
+	return evs, mapErr(rows.Err())
+}

@@ -1,0 +1,68 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+)
+
+// readStmts run on the read pool; database/sql prepares each once per
+// connection.
+type readStmts struct {
+	getClient, listClients          *sql.Stmt
+	getUser, getUserByID, listUsers *sql.Stmt
+	lookupToken, events             *sql.Stmt
+}
+
+// writeStmts run on the write connection, inside the writer's transactions.
+type writeStmts struct {
+	savepoint, release, rollbackTo                      *sql.Stmt
+	getClient, insertClient, updateClient, deleteClient *sql.Stmt
+	getUser, insertUser, updateUser, deleteUser         *sql.Stmt
+	insertGrant, insertToken                            *sql.Stmt
+	lookupToken, markRotated, extendGrant               *sql.Stmt
+	revoke                                              [numRevokeBy]revokeStmts
+}
+
+// prepare prepares every statement the store runs, so that the hot paths
+// (LookupToken, CreateGrant, RevokeGrant, RotateRefresh) parse no SQL.
+func (s *Store) prepare(ctx context.Context) error {
+	r := &preparer{ctx: ctx, s: s, db: s.rdb}
+	s.r = readStmts{
+		getClient:   r.prep(qGetClient),
+		listClients: r.prep(qListClients),
+		getUser:     r.prep(qGetUser),
+		getUserByID: r.prep(qGetUserByID),
+		listUsers:   r.prep(qListUsers),
+		lookupToken: r.prep(qLookupToken),
+		events:      r.prep(qEvents),
+	}
+	w := &preparer{ctx: ctx, s: s, db: s.wdb}
+	s.w = writeStmts{
+		// One savepoint name serves every op: an op's savepoint is released
+		// (or rolled back to and released) before the next op's opens.
+		savepoint:    w.prep(`SAVEPOINT op`),
+		release:      w.prep(`RELEASE op`),
+		rollbackTo:   w.prep(`ROLLBACK TO op`),
+		getClient:    w.prep(qGetClient),
+		insertClient: w.prep(qInsertClient),
+		updateClient: w.prep(qUpdateClient),
+		deleteClient: w.prep(qDeleteClient),
+		getUser:      w.prep(qGetUser),
+		insertUser:   w.prep(qInsertUser),
+		updateUser:   w.prep(qUpdateUser),
+		deleteUser:   w.prep(qDeleteUser),
+		insertGrant:  w.prep(qInsertGrant),
+		insertToken:  w.prep(qInsertToken),
+		lookupToken:  w.prep(qLookupToken),
+		markRotated:  w.prep(qMarkRotated),
+		extendGrant:  w.prep(qExtendGrant),
+	}
+	for by, cond := range revokeConds {
+		events, grants := revokeSQL(cond)
+		s.w.revoke[by] = revokeStmts{events: w.prep(events), grants: w.prep(grants)}
+	}
+	if r.err != nil {
+		return r.err
+	}
+	return w.err
+}

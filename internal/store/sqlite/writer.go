@@ -1,0 +1,235 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"runtime/debug"
+)
+
+// An op is one write: fn runs on the writer goroutine inside the batch's
+// transaction, under a savepoint of its own. Whatever fn computes for its
+// caller (a RevokeResult, a TokenRecord) the caller reads only after a nil
+// reply, which comes after the COMMIT.
+type op struct {
+	ctx  context.Context
+	fn   func(*tx) error
+	done chan error // buffered: the writer never waits for a caller that left
+}
+
+// commitAnyway is what an op returns when its writes must be committed
+// although the call fails: the writer releases its savepoint like a
+// success's and, once the batch is durable, answers err. If the COMMIT
+// fails, the caller gets the commit's error instead. RotateRefresh uses it
+// for refresh-token reuse, whose revocation must persist (RFC 9700 §4.14.2).
+type commitAnyway struct{ err error }
+
+func (e *commitAnyway) Error() string { return e.err.Error() }
+func (e *commitAnyway) Unwrap() error { return e.err }
+
+// opPanic carries a panic of an op's fn (e.g. UpdateClient's callback)
+// back to its caller, which panics again on its own goroutine.
+type opPanic struct {
+	value any
+	stack []byte
+}
+
+func (p *opPanic) Error() string { return fmt.Sprintf("panic in store op: %v", p.value) }
+
+// write hands fn to the writer and waits for the batch holding it to
+// commit. It fails at once, writing nothing, if ctx is done already. If ctx
+// ends while the op waits in the queue the writer skips it; if it ends
+// later the write may still commit, but write returns ctx.Err().
+func (s *Store) write(ctx context.Context, fn func(*tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	o := &op{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return errClosed
+	}
+	s.senders.Add(1)
+	s.mu.RUnlock()
+	select {
+	case s.ops <- o:
+		s.senders.Done()
+	case <-ctx.Done():
+		s.senders.Done()
+		return ctx.Err()
+	}
+	select {
+	case err := <-o.done:
+		if p, ok := err.(*opPanic); ok {
+			panic(fmt.Sprintf("%v\n\nop goroutine stack:\n%s", p.value, p.stack))
+		}
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// run is the writer goroutine: it commits batches until s.ops is closed and
+// drained.
+func (s *Store) run() {
+	defer close(s.done)
+	batch := make([]*op, 0, s.maxBatch)
+	for first := range s.ops {
+		batch = append(batch[:0], first)
+	drain:
+		for len(batch) < s.maxBatch {
+			select {
+			case o, ok := <-s.ops:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, o)
+			default:
+				break drain
+			}
+		}
+		s.commit(batch)
+		clear(batch) // let the ops and their results be collected
+	}
+}
+
+// commit runs batch in one transaction and answers every op.
+func (s *Store) commit(batch []*op) {
+	ctx := context.Background() // never an op's: interrupting a statement could roll the whole batch back
+	results := make([]error, len(batch))
+	pending := make([]bool, len(batch)) // the op's writes are in the transaction, awaiting COMMIT
+	defer func() {
+		for i, o := range batch {
+			o.done <- results[i]
+		}
+	}()
+	live := 0
+	for i, o := range batch {
+		if results[i] = o.ctx.Err(); results[i] == nil {
+			live++
+		}
+	}
+	if live == 0 {
+		return
+	}
+
+	sqlTx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		err = unavailable("begin", mapErr(err))
+		s.log.Error("sqlite: cannot begin a write transaction", "err", err, "batch", len(batch))
+		for i := range batch {
+			if results[i] == nil {
+				results[i] = err
+			}
+		}
+		return
+	}
+	t := &tx{ctx: ctx, tx: sqlTx, stmts: make(map[*sql.Stmt]*sql.Stmt)}
+	// abort gives up the transaction after a savepoint failed, which means
+	// SQLite rolled the transaction back already (I/O error, disk full):
+	// nothing of this batch can commit.
+	abort := func(from int, err error) {
+		sqlTx.Rollback() //nolint:errcheck // the transaction may be gone already
+		err = unavailable("batch aborted", mapErr(err))
+		s.log.Error("sqlite: write batch aborted", "err", err, "batch", len(batch))
+		for i := range batch {
+			if pending[i] || i >= from {
+				results[i] = err
+			}
+		}
+	}
+	n := 0
+	for i, o := range batch {
+		if results[i] != nil {
+			continue
+		}
+		if results[i] = o.ctx.Err(); results[i] != nil { // ended while earlier ops ran
+			continue
+		}
+		if _, err := t.exec(s.w.savepoint); err != nil {
+			abort(i, err)
+			return
+		}
+		err := runOp(o.fn, t)
+		var keep *commitAnyway
+		if err == nil || errors.As(err, &keep) {
+			if _, rerr := t.exec(s.w.release); rerr != nil {
+				abort(i, rerr)
+				return
+			}
+			if keep != nil {
+				err = keep.err
+			}
+			results[i], pending[i] = err, true
+			n++
+			continue
+		}
+		results[i] = mapErr(err)
+		if _, rerr := t.exec(s.w.rollbackTo); rerr != nil {
+			abort(i+1, rerr)
+			return
+		}
+		if _, rerr := t.exec(s.w.release); rerr != nil {
+			abort(i+1, rerr)
+			return
+		}
+	}
+	if n == 0 {
+		sqlTx.Rollback() //nolint:errcheck // nothing to keep
+		return
+	}
+	if err := sqlTx.Commit(); err != nil {
+		err = unavailable("commit", mapErr(err))
+		s.log.Error("sqlite: commit failed", "err", err, "batch", n)
+		for i := range batch {
+			if pending[i] {
+				results[i] = err
+			}
+		}
+		return
+	}
+	if s.onCommit != nil {
+		s.onCommit(n)
+	}
+}
+
+// runOp calls fn, turning a panic into an *opPanic.
+func runOp(fn func(*tx) error, t *tx) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &opPanic{value: v, stack: debug.Stack()}
+		}
+	}()
+	return fn(t)
+}
+
+// tx is the batch's transaction as an op sees it: it runs the store's
+// prepared statements, each bound to the transaction once per batch.
+type tx struct {
+	ctx   context.Context
+	tx    *sql.Tx
+	stmts map[*sql.Stmt]*sql.Stmt
+}
+
+func (t *tx) stmt(st *sql.Stmt) *sql.Stmt {
+	ts, ok := t.stmts[st]
+	if !ok {
+		ts = t.tx.StmtContext(t.ctx, st)
+		t.stmts[st] = ts
+	}
+	return ts
+}
+
+func (t *tx) exec(st *sql.Stmt, args ...any) (sql.Result, error) {
+	return t.stmt(st).ExecContext(t.ctx, args...)
+}
+
+func (t *tx) query(st *sql.Stmt, args ...any) (*sql.Rows, error) {
+	return t.stmt(st).QueryContext(t.ctx, args...)
+}
+
+func (t *tx) queryRow(st *sql.Stmt, args ...any) *sql.Row {
+	return t.stmt(st).QueryRowContext(t.ctx, args...)
+}

@@ -1,0 +1,377 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tokend/tokend/internal/store"
+)
+
+func testGrants(t *testing.T, open opener) {
+	t.Run("create and lookup", func(t *testing.T) {
+		s := open(t)
+		f := newFamily("g1", "c1", "u1")
+		createFamily(t, s, f)
+		cc := newFamily("g2", "c2", "c2") // a client_credentials grant: one access token, no username
+		cc.grant.Username, cc.access.JTI = "", ""
+		if err := s.CreateGrant(t.Context(), cc.grant, []store.Token{cc.access}); err != nil {
+			t.Fatalf("CreateGrant: %v", err)
+		}
+		for _, c := range []struct {
+			name string
+			tok  store.Token
+			want store.TokenRecord
+		}{
+			{"access", f.access, f.record(f.access)},
+			{"refresh", f.refresh, f.record(f.refresh)},
+			{"client credentials", cc.access, cc.record(cc.access)},
+		} {
+			got, err := s.LookupToken(t.Context(), c.tok.Hash)
+			if err != nil {
+				t.Fatalf("LookupToken(%s): %v", c.name, err)
+			}
+			if diff := cmp.Diff(got, c.want); diff != "" {
+				t.Errorf("LookupToken(%s) (-got +want):\n%s", c.name, diff)
+			}
+		}
+		wantAbsent(t, s, cc.refresh.Hash, store.HashToken("unknown"))
+	})
+
+	t.Run("duplicate grant id", func(t *testing.T) {
+		s := open(t)
+		createFamily(t, s, newFamily("g1", "c1", "u1"))
+		dup := newFamily("g1", "c2", "u2")
+		dup.access.Hash, dup.refresh.Hash = store.HashToken("other access"), store.HashToken("other refresh")
+		if err := s.CreateGrant(t.Context(), dup.grant, dup.tokens()); !errors.Is(err, store.ErrAlreadyExists) {
+			t.Errorf("CreateGrant = %v; want ErrAlreadyExists", err)
+		}
+		wantAbsent(t, s, dup.access.Hash, dup.refresh.Hash)
+	})
+
+	t.Run("duplicate token hash", func(t *testing.T) {
+		s := open(t)
+		f := newFamily("g1", "c1", "u1")
+		createFamily(t, s, f)
+		dup := newFamily("g2", "c1", "u1")
+		dup.refresh.Hash = f.refresh.Hash
+		if err := s.CreateGrant(t.Context(), dup.grant, dup.tokens()); !errors.Is(err, store.ErrAlreadyExists) {
+			t.Errorf("CreateGrant = %v; want ErrAlreadyExists", err)
+		}
+		wantAbsent(t, s, dup.access.Hash) // the whole grant was refused
+		if got := lookup(t, s, f.refresh.Hash); got.GrantID != "g1" {
+			t.Errorf("refresh token now belongs to %q; want g1", got.GrantID)
+		}
+	})
+}
+
+func testRevokeGrant(t *testing.T, open opener) {
+	rev := store.Revocation{Time: at(150 * time.Minute), Reason: store.ReasonClientRequest, Actor: "c1"}
+
+	t.Run("revoke twice", func(t *testing.T) {
+		s := open(t)
+		f, other := newFamily("g1", "c1", "u1"), newFamily("g2", "c1", "u1")
+		createFamily(t, s, f)
+		createFamily(t, s, other)
+		// At 2h the refresh token rotates: the first access token (1h) has
+		// expired, the first refresh token is rotated; at 2h30 only the new
+		// access (till 3h) and refresh tokens count.
+		a2, r2 := f.next(2, at(2*time.Hour))
+		if _, err := s.RotateRefresh(t.Context(), f.refresh.Hash, at(2*time.Hour), []store.Token{a2, r2}, store.Revocation{}); err != nil {
+			t.Fatalf("RotateRefresh: %v", err)
+		}
+		res, err := s.RevokeGrant(t.Context(), "g1", rev)
+		if err != nil {
+			t.Fatalf("RevokeGrant: %v", err)
+		}
+		evs := events(t, s)
+		wantResult(t, "RevokeGrant", res, store.RevokeResult{Grants: 1, Tokens: 2, Seq: lastSeq(evs)})
+		if res.Seq == 0 {
+			t.Error("RevokeGrant returned Seq 0")
+		}
+		wantEvents(t, evs, []store.Event{event(f, rev, 2)})
+		wantRevoked(t, s, rev.Time, f.access.Hash, f.refresh.Hash, a2.Hash, r2.Hash)
+		wantNotRevoked(t, s, other.access.Hash, other.refresh.Hash)
+
+		later := rev
+		later.Time = at(3 * time.Hour)
+		res, err = s.RevokeGrant(t.Context(), "g1", later)
+		if err != nil {
+			t.Fatalf("second RevokeGrant: %v", err)
+		}
+		wantResult(t, "second RevokeGrant", res, store.RevokeResult{})
+		if evs2 := events(t, s); len(evs2) != 1 {
+			t.Errorf("got %d events after the second RevokeGrant; want 1", len(evs2))
+		}
+		wantRevoked(t, s, rev.Time, f.access.Hash) // the first revocation's time stays
+
+		rec := lookup(t, s, r2.Hash)
+		want := f.record(r2)
+		want.Revoked, want.RevokedAt = true, rev.Time
+		if diff := cmp.Diff(rec, want); diff != "" {
+			t.Errorf("LookupToken of a revoked token (-got +want):\n%s", diff)
+		}
+		if rec.Active(at(2 * time.Hour)) {
+			t.Error("a revoked token is Active")
+		}
+	})
+
+	t.Run("unknown grant", func(t *testing.T) {
+		s := open(t)
+		res, err := s.RevokeGrant(t.Context(), "nope", rev)
+		if err != nil {
+			t.Fatalf("RevokeGrant: %v", err)
+		}
+		wantResult(t, "RevokeGrant", res, store.RevokeResult{})
+		if evs := events(t, s); len(evs) != 0 {
+			t.Errorf("events = %+v; want none", evs)
+		}
+	})
+}
+
+func testRotateRefresh(t *testing.T, open opener) {
+	reuse := store.Revocation{Time: at(3 * time.Hour), Reason: store.ReasonRefreshReuse, Actor: "c1"}
+	rotate := func(t *testing.T, s store.Store, old store.Hash, now time.Time, toks ...store.Token) (store.TokenRecord, error) {
+		t.Helper()
+		r := reuse
+		r.Time = now
+		return s.RotateRefresh(t.Context(), old, now, toks, r)
+	}
+
+	t.Run("happy path", func(t *testing.T) {
+		s := open(t)
+		f := newFamily("g1", "c1", "u1")
+		createFamily(t, s, f)
+		a2, r2 := f.next(2, at(time.Hour))
+		a2.GrantID, r2.GrantID = "", "" // the new tokens join old's grant
+		got, err := rotate(t, s, f.refresh.Hash, at(time.Hour), a2, r2)
+		if err != nil {
+			t.Fatalf("RotateRefresh: %v", err)
+		}
+		// RotateRefresh returns old as it is after the rotation.
+		want := f.record(f.refresh)
+		want.Rotated = true
+		if diff := cmp.Diff(got, want); diff != "" {
+			t.Errorf("RotateRefresh (-got +want):\n%s", diff)
+		}
+		if diff := cmp.Diff(lookup(t, s, f.refresh.Hash), want); diff != "" {
+			t.Errorf("LookupToken(old) (-got +want):\n%s", diff)
+		}
+		a2.GrantID, r2.GrantID = "g1", "g1"
+		for _, tok := range []store.Token{a2, r2} {
+			if diff := cmp.Diff(lookup(t, s, tok.Hash), f.record(tok)); diff != "" {
+				t.Errorf("LookupToken(new %s) (-got +want):\n%s", tok.Kind, diff)
+			}
+		}
+		wantNotRevoked(t, s, f.access.Hash) // the old access token lives on until it expires
+
+		// r2 outlives the grant's first ExpiresAt (24h): rotating it at 24h30
+		// works only if the first rotation moved ExpiresAt to 25h.
+		a3, r3 := f.next(3, at(24*time.Hour+30*time.Minute))
+		if _, err := rotate(t, s, r2.Hash, at(24*time.Hour+30*time.Minute), a3, r3); err != nil {
+			t.Errorf("RotateRefresh after the grant's first expiry: %v", err)
+		}
+		if evs := events(t, s); len(evs) != 0 {
+			t.Errorf("events = %+v; want none", evs)
+		}
+		// The grant now ends at 48h30, so a bulk revocation at 30h still covers it.
+		revAt := store.Revocation{Time: at(30 * time.Hour), Reason: store.ReasonAdmin, Actor: "admin"}
+		if res, err := s.RevokeMatching(t.Context(), store.Filter{Subject: "u1"}, revAt); err != nil || res.Grants != 1 || res.Tokens != 1 {
+			t.Errorf("RevokeMatching after rotations = %+v, %v; want 1 grant, 1 token (r3)", res, err)
+		}
+	})
+
+	t.Run("reuse", func(t *testing.T) {
+		s := open(t)
+		f, other := newFamily("g1", "c1", "u1"), newFamily("g2", "c1", "u1")
+		createFamily(t, s, f)
+		createFamily(t, s, other)
+		a2, r2 := f.next(2, at(time.Hour))
+		if _, err := rotate(t, s, f.refresh.Hash, at(time.Hour), a2, r2); err != nil {
+			t.Fatalf("RotateRefresh: %v", err)
+		}
+		// At 90m the old refresh token comes back: a2 (till 2h) and r2 are live.
+		a3, r3 := f.next(3, at(90*time.Minute))
+		if _, err := rotate(t, s, f.refresh.Hash, at(90*time.Minute), a3, r3); !errors.Is(err, store.ErrRefreshReused) {
+			t.Fatalf("RotateRefresh of a rotated token = %v; want ErrRefreshReused", err)
+		}
+		reused := reuse
+		reused.Time = at(90 * time.Minute)
+		wantEvents(t, events(t, s), []store.Event{event(f, reused, 2)})
+		wantRevoked(t, s, reused.Time, f.access.Hash, f.refresh.Hash, a2.Hash, r2.Hash)
+		wantAbsent(t, s, a3.Hash, r3.Hash)
+		wantNotRevoked(t, s, other.refresh.Hash)
+
+		// Once revoked, the family is dead: the live refresh token is not
+		// found, and the reused one is still reported, with no second event.
+		if _, err := rotate(t, s, r2.Hash, at(2*time.Hour), a3, r3); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("RotateRefresh of r2 = %v; want ErrNotFound", err)
+		}
+		if _, err := rotate(t, s, f.refresh.Hash, at(2*time.Hour), a3, r3); !errors.Is(err, store.ErrRefreshReused) {
+			t.Errorf("RotateRefresh of the reused token again = %v; want ErrRefreshReused", err)
+		}
+		if evs := events(t, s); len(evs) != 1 {
+			t.Errorf("got %d events; want 1", len(evs))
+		}
+		wantAbsent(t, s, a3.Hash, r3.Hash)
+	})
+
+	for _, c := range []struct {
+		name  string
+		old   func(f family) store.Hash
+		now   time.Time
+		setup func(t *testing.T, s store.Store)
+	}{
+		{"unknown token", func(family) store.Hash { return store.HashToken("nope") }, at(time.Hour), nil},
+		{"access token", func(f family) store.Hash { return f.access.Hash }, at(time.Minute), nil},
+		{"expired token", func(f family) store.Hash { return f.refresh.Hash }, at(24 * time.Hour), nil},
+		{"revoked grant", func(f family) store.Hash { return f.refresh.Hash }, at(2 * time.Hour), func(t *testing.T, s store.Store) {
+			if _, err := s.RevokeGrant(t.Context(), "g1", store.Revocation{Time: at(time.Hour), Reason: store.ReasonAdmin, Actor: "admin"}); err != nil {
+				t.Fatalf("RevokeGrant: %v", err)
+			}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := open(t)
+			f := newFamily("g1", "c1", "u1")
+			createFamily(t, s, f)
+			if c.setup != nil {
+				c.setup(t, s)
+			}
+			before := events(t, s)
+			a2, r2 := f.next(2, c.now)
+			if rec, err := rotate(t, s, c.old(f), c.now, a2, r2); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("RotateRefresh = %+v, %v; want ErrNotFound", rec, err)
+			}
+			wantAbsent(t, s, a2.Hash, r2.Hash)
+			if rec := lookup(t, s, f.refresh.Hash); rec.Rotated {
+				t.Error("refresh token marked rotated")
+			}
+			if evs := events(t, s); len(evs) != len(before) {
+				t.Errorf("got %d events; want %d", len(evs), len(before))
+			}
+		})
+	}
+}
+
+func testRevokeMatching(t *testing.T, open opener) {
+	rev := store.Revocation{Time: at(30 * time.Minute), Reason: store.ReasonAdmin, Actor: "admin"}
+	// Live grants of every client × subject pair, plus in each pair's image
+	// an expired grant and a revoked one that no filter may count.
+	fams := []family{
+		newFamily("c1u1", "c1", "u1"), newFamily("c1u2", "c1", "u2"),
+		newFamily("c2u1", "c2", "u1"), newFamily("c2u2", "c2", "u2"),
+	}
+	setup := func(t *testing.T) store.Store {
+		s := open(t)
+		for _, f := range fams {
+			createFamily(t, s, f)
+			x := newFamily(f.grant.ID+"-expired", f.grant.ClientID, f.grant.Subject)
+			x.grant.ExpiresAt, x.access.ExpiresAt, x.refresh.ExpiresAt = at(time.Minute), at(time.Minute), at(time.Minute)
+			createFamily(t, s, x)
+			r := newFamily(f.grant.ID+"-revoked", f.grant.ClientID, f.grant.Subject)
+			createFamily(t, s, r)
+			if _, err := s.RevokeGrant(t.Context(), r.grant.ID, store.Revocation{Time: at(time.Minute), Reason: store.ReasonAdmin, Actor: "admin"}); err != nil {
+				t.Fatalf("RevokeGrant: %v", err)
+			}
+		}
+		return s
+	}
+	for _, c := range []struct {
+		name   string
+		filter store.Filter
+		want   []string // grant IDs revoked
+	}{
+		{"subject", store.Filter{Subject: "u1"}, []string{"c1u1", "c2u1"}},
+		{"client", store.Filter{ClientID: "c1"}, []string{"c1u1", "c1u2"}},
+		{"both", store.Filter{Subject: "u2", ClientID: "c2"}, []string{"c2u2"}},
+		{"no match", store.Filter{Subject: "u3"}, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := setup(t)
+			before := len(events(t, s))
+			res, err := s.RevokeMatching(t.Context(), c.filter, rev)
+			if err != nil {
+				t.Fatalf("RevokeMatching: %v", err)
+			}
+			evs := events(t, s)[before:]
+			var want []store.Event
+			for _, f := range fams {
+				revoked := false
+				for _, id := range c.want {
+					revoked = revoked || f.grant.ID == id
+				}
+				if revoked {
+					want = append(want, event(f, rev, 2))
+					wantRevoked(t, s, rev.Time, f.access.Hash, f.refresh.Hash)
+				} else {
+					wantNotRevoked(t, s, f.access.Hash, f.refresh.Hash)
+				}
+				wantNotRevoked(t, s, store.HashToken(f.grant.ID+"-expired/refresh"))
+				wantRevoked(t, s, at(time.Minute), store.HashToken(f.grant.ID+"-revoked/refresh"))
+			}
+			wantEventSet(t, evs, want)
+			wantResult(t, "RevokeMatching", res, store.RevokeResult{Grants: len(want), Tokens: 2 * len(want), Seq: lastSeq(evs)})
+		})
+	}
+
+	t.Run("empty filter", func(t *testing.T) {
+		s := setup(t)
+		before := len(events(t, s))
+		if res, err := s.RevokeMatching(t.Context(), store.Filter{}, rev); err == nil {
+			t.Errorf("RevokeMatching(empty filter) = %+v, nil; want an error", res)
+		}
+		wantNotRevoked(t, s, fams[0].access.Hash)
+		if got := len(events(t, s)); got != before {
+			t.Errorf("got %d events; want %d", got, before)
+		}
+	})
+}
+
+func testEvents(t *testing.T, open opener) {
+	s := open(t)
+	reasons := []string{store.ReasonClientRequest, store.ReasonAdmin, store.ReasonUserDisabled, store.ReasonPasswordChange, store.ReasonClientDeleted}
+	var want []store.Event
+	var seqs []int64
+	for i, reason := range reasons {
+		f := newFamily(fmt.Sprintf("g%d", i), fmt.Sprintf("c%d", i), fmt.Sprintf("u%d", i))
+		createFamily(t, s, f)
+		// Later events may carry earlier times: the log is ordered by Seq.
+		rev := store.Revocation{Time: at(time.Duration(30-i) * time.Minute), Reason: reason, Actor: fmt.Sprintf("actor%d", i)}
+		res, err := s.RevokeGrant(t.Context(), f.grant.ID, rev)
+		if err != nil {
+			t.Fatalf("RevokeGrant: %v", err)
+		}
+		want = append(want, event(f, rev, 2))
+		seqs = append(seqs, res.Seq)
+	}
+	all := events(t, s)
+	wantEvents(t, all, want)
+	for i := range all {
+		if all[i].Seq != seqs[i] {
+			t.Errorf("event %d: Seq %d; want %d as RevokeGrant returned", i, all[i].Seq, seqs[i])
+		}
+	}
+	for _, c := range []struct {
+		since int64
+		limit int
+		want  []store.Event
+	}{
+		{0, 2, all[:2]},
+		{seqs[0], 2, all[1:3]},
+		{seqs[1], 100, all[2:]},
+		{seqs[4], 100, nil},
+		{seqs[4] + 1000, 1, nil},
+	} {
+		got, err := s.Events(t.Context(), c.since, c.limit)
+		if err != nil {
+			t.Fatalf("Events(%d, %d): %v", c.since, c.limit, err)
+		}
+		if diff := cmp.Diff(got, c.want, cmpOpts...); diff != "" {
+			t.Errorf("Events(%d, %d) (-got +want):\n%s", c.since, c.limit, diff)
+		}
+	}
+}
