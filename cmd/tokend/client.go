@@ -110,17 +110,16 @@ func clientCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 		if err != nil {
 			return err
 		}
-		var secret string
+		secret, stored, err := registry.NewSecret("")
+		if err != nil {
+			return err
+		}
 		var updated store.Client
 		res, err := st.UpdateClient(ctx, id, func(c store.Client) (store.Client, error) {
 			if c.Public() {
 				return c, errors.New("a public client has no secret")
 			}
-			s, stored, err := registry.NewSecret("")
-			if err != nil {
-				return c, err
-			}
-			secret, c.SecretHash, c.UpdatedAt = s, stored, now
+			c.SecretHash, c.UpdatedAt = stored, now
 			updated = c
 			return c, nil
 		}, &store.Revocation{Time: now, Reason: store.ReasonSecretRotated, Actor: "admin"})

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -169,11 +170,23 @@ func (a *Authenticator) check(ctx context.Context, creds Credentials) (c store.C
 	return c, "", nil
 }
 
-// hostOf strips the port from a RemoteAddr, so one host's connections share
-// one rate-limit key.
+// hostOf is the rate-limit key of a RemoteAddr: the IPv4 address, or the
+// IPv6 /64 (one subscriber commonly holds a whole /64, so keying by full
+// address would give an attacker 2^64 fresh keys).
 func hostOf(remoteAddr string) string {
-	if host, _, err := net.SplitHostPort(remoteAddr); err == nil {
+	host := remoteAddr
+	if h, _, err := net.SplitHostPort(remoteAddr); err == nil {
+		host = h
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
 		return host
 	}
-	return remoteAddr
+	addr = addr.Unmap()
+	if addr.Is6() {
+		if p, err := addr.Prefix(64); err == nil {
+			return p.String()
+		}
+	}
+	return addr.String()
 }

@@ -44,7 +44,7 @@ func (c *clock) Advance(d time.Duration) {
 
 // harness is a tokend server over real HTTP on a real SQLite file.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *httptest.Server
 	store *sqlite.Store
 	clock *clock
@@ -54,7 +54,7 @@ type harnessOption func(*oauth.Config)
 
 func withoutRevokeHeaders(c *oauth.Config) { c.RevokeHeaders = false }
 
-func newHarness(t *testing.T, opts ...harnessOption) *harness {
+func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	t.Helper()
 	st, err := sqlite.Open(filepath.Join(t.TempDir(), "tokend.db"), sqlite.Options{})
 	if err != nil {
@@ -121,7 +121,7 @@ type response struct {
 	body   string
 }
 
-func (r response) json(t *testing.T) map[string]any {
+func (r response) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal([]byte(r.body), &m); err != nil {
@@ -168,7 +168,7 @@ func basic(id, secret string) string {
 
 type tokens struct {
 	Access, Refresh, Scope string
-	ExpiresIn          float64
+	ExpiresIn              float64
 }
 
 // token runs the token endpoint and fails the test unless it answers 200.

@@ -201,8 +201,13 @@ func (e *Endpoints) registerUpdate(w http.ResponseWriter, r *http.Request) error
 	}
 	spec.ID = id
 	var rotate *store.Revocation
-	var secret string
+	var secret, storedSecret string
 	if spec.Secret != "" {
+		// Hash (argon2id) before the update: its callback runs on the
+		// store's single writer and must not hold it up.
+		if secret, storedSecret, err = registry.NewSecret(spec.Secret); err != nil {
+			return metadataError(err)
+		}
 		rotate = &store.Revocation{Time: e.cfg.Now(), Reason: store.ReasonSecretRotated, Actor: "admin"}
 	}
 	var updated store.Client
@@ -211,8 +216,13 @@ func (e *Endpoints) registerUpdate(w http.ResponseWriter, r *http.Request) error
 		if err := registry.Apply(&c, spec); err != nil {
 			return c, err
 		}
-		if spec.Secret != "" || (wasPublic && c.AuthMethod != registry.AuthNone) {
-			s, stored, err := registry.NewSecret(spec.Secret)
+		switch {
+		case storedSecret != "":
+			c.SecretHash = storedSecret
+		case wasPublic && c.AuthMethod != registry.AuthNone:
+			// A public client turned confidential needs a secret; a
+			// generated one hashes with SHA-256, quick enough here.
+			s, stored, err := registry.NewSecret("")
 			if err != nil {
 				return c, err
 			}

@@ -105,10 +105,11 @@ func scanUser(sc scanner) (store.User, error) {
 	return u, err
 }
 
-// notFound turns sql.ErrNoRows into store.ErrNotFound, saying what was missing.
-func notFound(err error, what string, key string) error {
+// notFound turns sql.ErrNoRows into store.ErrNotFound, saying what was
+// missing, and maps other errors with mapErr.
+func notFound(err error, what string) error {
 	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%s %q: %w", what, key, store.ErrNotFound)
+		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
 	}
 	return mapErr(err)
 }
@@ -129,7 +130,7 @@ func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
 func (s *Store) GetClient(ctx context.Context, id string) (store.Client, error) {
 	c, err := scanClient(s.r.getClient.QueryRowContext(ctx, id))
 	if err != nil {
-		return store.Client{}, notFound(err, "client", id)
+		return store.Client{}, notFound(err, fmt.Sprintf("client %q", id))
 	}
 	return c, nil
 }
@@ -149,7 +150,7 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(store.Clien
 	err := s.write(ctx, func(t *tx) error {
 		old, err := scanClient(t.queryRow(s.w.getClient, id))
 		if err != nil {
-			return notFound(err, "client", id)
+			return notFound(err, fmt.Sprintf("client %q", id))
 		}
 		c, err := fn(old)
 		if err != nil {
@@ -214,7 +215,7 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 func (s *Store) GetUser(ctx context.Context, username string) (store.User, error) {
 	u, err := scanUser(s.r.getUser.QueryRowContext(ctx, username))
 	if err != nil {
-		return store.User{}, notFound(err, "user", username)
+		return store.User{}, notFound(err, fmt.Sprintf("user %q", username))
 	}
 	return u, nil
 }
@@ -223,7 +224,7 @@ func (s *Store) GetUser(ctx context.Context, username string) (store.User, error
 func (s *Store) GetUserByID(ctx context.Context, id string) (store.User, error) {
 	u, err := scanUser(s.r.getUserByID.QueryRowContext(ctx, id))
 	if err != nil {
-		return store.User{}, notFound(err, "user ID", id)
+		return store.User{}, notFound(err, fmt.Sprintf("user ID %q", id))
 	}
 	return u, nil
 }
@@ -243,7 +244,7 @@ func (s *Store) UpdateUser(ctx context.Context, username string, fn func(store.U
 	err := s.write(ctx, func(t *tx) error {
 		old, err := scanUser(t.queryRow(s.w.getUser, username))
 		if err != nil {
-			return notFound(err, "user", username)
+			return notFound(err, fmt.Sprintf("user %q", username))
 		}
 		u, err := fn(old)
 		if err != nil {
@@ -272,7 +273,7 @@ func (s *Store) DeleteUser(ctx context.Context, username string, rev store.Revoc
 	err := s.write(ctx, func(t *tx) error {
 		var id string
 		if err := t.queryRow(s.w.deleteUser, username).Scan(&id); err != nil {
-			return notFound(err, "user", username)
+			return notFound(err, fmt.Sprintf("user %q", username))
 		}
 		var err error
 		res, err = s.revoke(t, bySubject, rev, id)

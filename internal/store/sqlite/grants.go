@@ -169,7 +169,7 @@ func scanToken(sc scanner, h store.Hash) (store.TokenRecord, int64, error) {
 func (s *Store) LookupToken(ctx context.Context, h store.Hash) (store.TokenRecord, error) {
 	r, _, err := scanToken(s.r.lookupToken.QueryRowContext(ctx, h[:]), h)
 	if err != nil {
-		return store.TokenRecord{}, notFound(err, "token", "")
+		return store.TokenRecord{}, notFound(err, "token")
 	}
 	return r, nil
 }
@@ -190,7 +190,7 @@ func (s *Store) RotateRefresh(ctx context.Context, old store.Hash, now time.Time
 	err := s.write(ctx, func(t *tx) error {
 		r, grantExpires, err := scanToken(t.queryRow(s.w.lookupToken, old[:]), old)
 		if err != nil {
-			return notFound(err, "refresh token", "")
+			return notFound(err, "refresh token")
 		}
 		if r.Kind != store.RefreshToken {
 			return fmt.Errorf("%w: not a refresh token", store.ErrNotFound)

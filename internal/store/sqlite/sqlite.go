@@ -145,6 +145,9 @@ func dsn(path string, writer bool) string {
 		// FULL: in WAL mode, NORMAL would let a power loss undo the last
 		// commits; a nil error from a write means the commit is on disk.
 		q.Add("_pragma", "synchronous(full)")
+		// Each op's SAVEPOINT keeps a statement journal of the pages it
+		// changes; in memory, not in a temporary file.
+		q.Add("_pragma", "temp_store(memory)")
 		q.Set("_txlock", "immediate")
 	} else {
 		q.Add("_pragma", "query_only(1)")

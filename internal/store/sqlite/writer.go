@@ -166,6 +166,9 @@ func (s *Store) commit(batch []*op) {
 			n++
 			continue
 		}
+		if p, ok := err.(*opPanic); ok {
+			s.log.Error("sqlite: store op panicked; rolled back", "panic", p.value)
+		}
 		results[i] = mapErr(err)
 		if _, rerr := t.exec(s.w.rollbackTo); rerr != nil {
 			abort(i+1, rerr)

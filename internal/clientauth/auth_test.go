@@ -1,0 +1,76 @@
+package clientauth
+
+import (
+	"encoding/base64"
+	"errors"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	b64 := func(s string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(s)) }
+	cases := []struct {
+		name   string
+		header string
+		form   string
+		want   Credentials
+		fail   bool
+		none   bool
+	}{
+		{name: "basic", header: b64("app:s3cret"), want: Credentials{"app", "s3cret", MethodBasic}},
+		{name: "basic form-encoded (RFC 6749 §2.3.1)", header: b64("my%3Aapp:a%2Bb"), want: Credentials{"my:app", "a+b", MethodBasic}},
+		{name: "basic secret with colon", header: b64("app:a:b"), want: Credentials{"app", "a:b", MethodBasic}},
+		{name: "basic lowercase scheme", header: "basic " + base64.StdEncoding.EncodeToString([]byte("app:x")), want: Credentials{"app", "x", MethodBasic}},
+		{name: "basic and same client_id in body", header: b64("app:x"), form: "client_id=app", want: Credentials{"app", "x", MethodBasic}},
+		{name: "post", form: "client_id=app&client_secret=x", want: Credentials{"app", "x", MethodPost}},
+		{name: "public", form: "client_id=app", want: Credentials{"app", "", MethodNone}},
+		{name: "nothing", none: true},
+		{name: "basic and body secret", header: b64("app:x"), form: "client_secret=x", fail: true},
+		{name: "basic and other client_id", header: b64("app:x"), form: "client_id=other", fail: true},
+		{name: "not base64", header: "Basic !!!", fail: true},
+		{name: "no colon", header: b64("app"), fail: true},
+		{name: "empty id", header: b64(":x"), fail: true},
+		{name: "bearer", header: "Bearer abc", fail: true},
+		{name: "secret without id", form: "client_secret=x", fail: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/", nil)
+			if c.header != "" {
+				r.Header.Set("Authorization", c.header)
+			}
+			form, _ := url.ParseQuery(c.form)
+			got, err := Parse(r, form)
+			var f *Failure
+			switch {
+			case c.none:
+				if !errors.Is(err, ErrNoCredentials) {
+					t.Errorf("err %v; want ErrNoCredentials", err)
+				}
+			case c.fail:
+				if !errors.As(err, &f) {
+					t.Errorf("err %v; want a *Failure", err)
+				}
+			case err != nil:
+				t.Errorf("err %v", err)
+			case got != c.want:
+				t.Errorf("got %+v; want %+v", got, c.want)
+			}
+		})
+	}
+}
+
+func TestHostOf(t *testing.T) {
+	for in, want := range map[string]string{
+		"127.0.0.1:5555":             "127.0.0.1",
+		"[::ffff:10.0.0.1]:80":       "10.0.0.1",
+		"[2001:db8:1:2:3:4:5:6]:443": "2001:db8:1:2::/64",
+		"[2001:db8:1:2:ffff::1]:443": "2001:db8:1:2::/64",
+		"not-an-address":             "not-an-address",
+	} {
+		if got := hostOf(in); got != want {
+			t.Errorf("hostOf(%q) = %q; want %q", in, got, want)
+		}
+	}
+}
