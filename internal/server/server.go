@@ -13,6 +13,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/tokend/tokend/internal/atomicfile"
 )
 
 // Config says how to serve.
@@ -125,7 +127,7 @@ func LoadOrCreateAdminToken(path string) (token string, created bool, err error)
 		return "", false, err
 	}
 	token = base64.RawURLEncoding.EncodeToString(raw)
-	if err := writeFileAtomic(path, []byte(token+"\n"), 0o600); err != nil {
+	if err := atomicfile.Write(path, []byte(token+"\n"), 0o600); err != nil {
 		return "", false, err
 	}
 	return token, true, nil
