@@ -29,15 +29,32 @@ var metadataPaths = []string{
 	"/oauth2/token/.well-known/openid-configuration",
 }
 
+// PathJWKS is where the signing keys are published (WSO2 IS's path).
+const PathJWKS = "/oauth2/jwks"
+
 func (e *Endpoints) mountDiscovery(mux *http.ServeMux) {
 	for _, p := range metadataPaths {
 		mux.Handle("GET "+p, e.handle(e.discovery))
 	}
+	if e.cfg.JWT != nil {
+		mux.Handle("GET "+PathJWKS, e.handle(e.jwks))
+	}
+}
+
+// jwks publishes every key whose tokens may still be alive (RFC 7517 §5).
+// Resource servers cache it and fetch again on an unknown kid, so a short
+// max-age is enough.
+func (e *Endpoints) jwks(w http.ResponseWriter, r *http.Request) error {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Content-Type", "application/jwk-set+json")
+	h.Set("Cache-Control", "public, max-age=300")
+	return json.NewEncoder(w).Encode(e.cfg.JWT.Keys.JWKS())
 }
 
 func (e *Endpoints) metadata() metadata {
 	authMethods := []string{clientauth.MethodBasic, clientauth.MethodPost, clientauth.MethodNone}
-	return metadata{
+	m := metadata{
 		Issuer:                            e.cfg.Issuer,
 		TokenEndpoint:                     e.cfg.Issuer + PathToken,
 		RevocationEndpoint:                e.cfg.Issuer + PathRevoke,
@@ -51,6 +68,13 @@ func (e *Endpoints) metadata() metadata {
 		// makes the member required, and an empty list says exactly that.
 		ResponseTypesSupported: []string{},
 	}
+	if e.cfg.JWT != nil {
+		m.JWKSURI = e.cfg.Issuer + PathJWKS
+	}
+	if e.cfg.Assertions != nil {
+		m.GrantTypesSupported = append(m.GrantTypesSupported, GrantJWTBearer)
+	}
+	return m
 }
 
 // discovery serves the server metadata (RFC 8414 §3).

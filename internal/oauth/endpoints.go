@@ -12,10 +12,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tokend/tokend/internal/assertion"
 	"github.com/tokend/tokend/internal/clientauth"
 	"github.com/tokend/tokend/internal/identity"
 	"github.com/tokend/tokend/internal/revocation"
+	"github.com/tokend/tokend/internal/statuslist"
 	"github.com/tokend/tokend/internal/store"
+	"github.com/tokend/tokend/internal/token"
 )
 
 // Config holds what the endpoints depend on. Zero durations take the
@@ -42,6 +45,18 @@ type Config struct {
 	RevokeHeaders bool
 	// RetryAfter is what a 503 asks the client to wait.
 	RetryAfter time.Duration
+	// JWT mints and verifies JWT access tokens (RFC 9068) for clients
+	// whose token format is jwt; nil issues opaque tokens to every client.
+	JWT *token.JWTs
+	// JWTAudience is the aud of JWT access tokens; the client_id when empty.
+	JWTAudience string
+	// StatusIndexes allocates each JWT its Token Status List index; nil
+	// leaves the status claim out.
+	StatusIndexes *statuslist.Allocator
+	// Assertions verifies the assertions of the JWT bearer grant (RFC
+	// 7523); nil disables the grant. Its Audiences default to the token
+	// endpoint and the issuer.
+	Assertions *assertion.Verifier
 }
 
 // Default token lifetimes (issue: access 3600 s, refresh 86400 s).
@@ -75,9 +90,14 @@ func New(cfg Config) *Endpoints {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Engine == nil {
-		cfg.Engine = &revocation.Engine{Store: cfg.Store, Now: cfg.Now}
+		cfg.Engine = &revocation.Engine{Store: cfg.Store, JWT: cfg.JWT, Now: cfg.Now}
 	}
 	cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
+	if cfg.Assertions != nil && len(cfg.Assertions.Audiences) == 0 {
+		a := *cfg.Assertions
+		a.Audiences = []string{cfg.Issuer + PathToken, cfg.Issuer}
+		cfg.Assertions = &a
+	}
 	e := &Endpoints{cfg: cfg, log: cfg.Logger}
 	if cfg.AdminToken != "" {
 		e.adminToken = sha256.Sum256([]byte(cfg.AdminToken))

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/tokend/tokend/internal/revocation"
 	"github.com/tokend/tokend/internal/store"
-	"github.com/tokend/tokend/internal/token"
 )
 
 // introspection is an RFC 7662 §2.2 response. Only Active is sent for an
@@ -43,7 +43,7 @@ func (e *Endpoints) introspect(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	inactive := introspection{}
-	kind, ok := token.Parse(raw)
+	kind, ok := revocation.Recognise(e.cfg.JWT, raw)
 	if !ok {
 		return writeJSON(w, http.StatusOK, inactive)
 	}

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -11,6 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tokend/tokend/internal/assertion"
+	"github.com/tokend/tokend/internal/registry"
+	"github.com/tokend/tokend/internal/statuslist"
 	"github.com/tokend/tokend/internal/store"
 	"github.com/tokend/tokend/internal/token"
 )
@@ -55,6 +59,11 @@ func (e *Endpoints) token(w http.ResponseWriter, r *http.Request) error {
 		issue = e.password
 	case GrantRefreshToken:
 		issue = e.refresh
+	case GrantJWTBearer:
+		if e.cfg.Assertions == nil {
+			return ErrUnsupportedGrantType("the JWT bearer grant is not enabled")
+		}
+		issue = e.jwtBearer
 	default:
 		return ErrUnsupportedGrantType("grant type %q is not supported", grantType)
 	}
@@ -76,7 +85,7 @@ func (e *Endpoints) clientCredentials(w http.ResponseWriter, r *http.Request, c 
 	}
 	ttl := firstNonZero(c.AppAccessTokenTTL, e.cfg.AccessTokenTTL)
 	g := store.Grant{ClientID: c.ID, Subject: c.ID, Scope: scope}
-	return e.issueNew(w, r, g, ttl, 0)
+	return e.issueNew(w, r, c, g, ttl, 0)
 }
 
 // password is the resource owner password credentials grant (RFC 6749 §4.3).
@@ -115,19 +124,49 @@ func (e *Endpoints) password(w http.ResponseWriter, r *http.Request, c store.Cli
 	if slices.Contains(c.GrantTypes, GrantRefreshToken) {
 		refreshTTL = firstNonZero(c.RefreshTokenTTL, e.cfg.RefreshTokenTTL)
 	}
-	return e.issueNew(w, r, g, ttl, refreshTTL)
+	return e.issueNew(w, r, c, g, ttl, refreshTTL)
+}
+
+// jwtBearer is the JWT bearer grant (RFC 7523 §2.1): a trusted issuer's
+// signed assertion about a subject is exchanged for tokens for that
+// subject. Public clients may use it without a secret. Each refusal is
+// invalid_grant with the precise reason (RFC 7523 §3.1).
+func (e *Endpoints) jwtBearer(w http.ResponseWriter, r *http.Request, c store.Client, form url.Values) error {
+	raw, err := required(form, "assertion")
+	if err != nil {
+		return err
+	}
+	scope, err := scopeParam(form)
+	if err != nil {
+		return err
+	}
+	a, err := e.cfg.Assertions.Verify(r.Context(), raw)
+	var refused *assertion.Error
+	if errors.As(err, &refused) {
+		return ErrInvalidGrant("%s", refused.Reason).WithCause(err)
+	}
+	if err != nil {
+		return err
+	}
+	g := store.Grant{ClientID: c.ID, Subject: a.Subject, Username: a.Subject, Scope: scope}
+	ttl := firstNonZero(c.AccessTokenTTL, e.cfg.AccessTokenTTL)
+	refreshTTL := time.Duration(0)
+	if slices.Contains(c.GrantTypes, GrantRefreshToken) {
+		refreshTTL = firstNonZero(c.RefreshTokenTTL, e.cfg.RefreshTokenTTL)
+	}
+	return e.issueNew(w, r, c, g, ttl, refreshTTL)
 }
 
 // issueNew creates a grant with an access token and, when refreshTTL > 0,
 // a refresh token, and answers with them once they are committed.
-func (e *Endpoints) issueNew(w http.ResponseWriter, r *http.Request, g store.Grant, ttl, refreshTTL time.Duration) error {
+func (e *Endpoints) issueNew(w http.ResponseWriter, r *http.Request, c store.Client, g store.Grant, ttl, refreshTTL time.Duration) error {
 	now := e.cfg.Now()
 	id, err := newGrantID()
 	if err != nil {
 		return err
 	}
 	g.ID, g.CreatedAt = id, now
-	resp, tokens, err := mintPair(g.ID, now, ttl, refreshTTL)
+	resp, tokens, err := e.mintPair(r.Context(), c, g, now, ttl, refreshTTL)
 	if err != nil {
 		return err
 	}
@@ -171,7 +210,8 @@ func (e *Endpoints) refresh(w http.ResponseWriter, r *http.Request, c store.Clie
 	if rec.Username == "" {
 		ttl = firstNonZero(c.AppAccessTokenTTL, e.cfg.AccessTokenTTL)
 	}
-	resp, tokens, err := mintPair(rec.GrantID, now, ttl, firstNonZero(c.RefreshTokenTTL, e.cfg.RefreshTokenTTL))
+	g := store.Grant{ID: rec.GrantID, ClientID: rec.ClientID, Subject: rec.Subject, Username: rec.Username, Scope: rec.Scope}
+	resp, tokens, err := e.mintPair(r.Context(), c, g, now, ttl, firstNonZero(c.RefreshTokenTTL, e.cfg.RefreshTokenTTL))
 	if err != nil {
 		return err
 	}
@@ -192,24 +232,73 @@ func (e *Endpoints) refresh(w http.ResponseWriter, r *http.Request, c store.Clie
 	return writeJSON(w, http.StatusOK, resp)
 }
 
-// mintPair mints an access token and, when refreshTTL > 0, a refresh token
-// for the grant.
-func mintPair(grantID string, now time.Time, ttl, refreshTTL time.Duration) (tokenResponse, []store.Token, error) {
-	access, err := token.New(store.AccessToken)
+// mintPair mints an access token (opaque, or a JWT for a client whose
+// token format is jwt) and, when refreshTTL > 0, an opaque refresh token,
+// for the grant g.
+func (e *Endpoints) mintPair(ctx context.Context, c store.Client, g store.Grant, now time.Time, ttl, refreshTTL time.Duration) (tokenResponse, []store.Token, error) {
+	access := store.Token{Kind: store.AccessToken, GrantID: g.ID, IssuedAt: now, ExpiresAt: now.Add(ttl)}
+	var raw string
+	var err error
+	if c.TokenFormat == registry.FormatJWT && e.cfg.JWT != nil {
+		raw, err = e.mintJWT(ctx, c, g, &access)
+	} else {
+		raw, err = token.New(store.AccessToken)
+	}
 	if err != nil {
 		return tokenResponse{}, nil, err
 	}
-	resp := tokenResponse{AccessToken: access, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second)}
-	tokens := []store.Token{{Hash: store.HashToken(access), Kind: store.AccessToken, GrantID: grantID, IssuedAt: now, ExpiresAt: now.Add(ttl)}}
+	access.Hash = store.HashToken(raw)
+	resp := tokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second)}
+	tokens := []store.Token{access}
 	if refreshTTL > 0 {
 		refresh, err := token.New(store.RefreshToken)
 		if err != nil {
 			return tokenResponse{}, nil, err
 		}
 		resp.RefreshToken = refresh
-		tokens = append(tokens, store.Token{Hash: store.HashToken(refresh), Kind: store.RefreshToken, GrantID: grantID, IssuedAt: now, ExpiresAt: now.Add(refreshTTL)})
+		tokens = append(tokens, store.Token{Hash: store.HashToken(refresh), Kind: store.RefreshToken, GrantID: g.ID, IssuedAt: now, ExpiresAt: now.Add(refreshTTL)})
 	}
 	return resp, tokens, nil
+}
+
+// mintJWT mints a JWT access token (RFC 9068) for the grant and records
+// its jti and status list index in t, so it is revoked, cascaded and
+// introspected exactly like an opaque token.
+func (e *Endpoints) mintJWT(ctx context.Context, c store.Client, g store.Grant, t *store.Token) (string, error) {
+	jti, err := token.NewJTI()
+	if err != nil {
+		return "", err
+	}
+	claims := token.AccessClaims{
+		Subject:   g.Subject,
+		Audience:  token.Audience{e.audience(c)},
+		ClientID:  c.ID,
+		Scope:     g.Scope,
+		Username:  g.Username,
+		IssuedAt:  t.IssuedAt.Unix(),
+		ExpiresAt: t.ExpiresAt.Unix(),
+		JTI:       jti,
+	}
+	if e.cfg.StatusIndexes != nil {
+		idx, err := e.cfg.StatusIndexes.Next(ctx)
+		if err != nil {
+			return "", fmt.Errorf("oauth: status list index: %w", err)
+		}
+		list, bit := statuslist.Locate(idx)
+		claims.Status = &token.Status{StatusList: token.StatusListRef{Index: bit, URI: statuslist.URI(e.cfg.Issuer, list)}}
+		t.StatusIndex = idx
+	}
+	t.JTI = jti
+	return e.cfg.JWT.Mint(claims)
+}
+
+// audience is the aud of a client's JWT access tokens: the configured
+// audience, or the client itself (as WSO2 IS does) when none is set.
+func (e *Endpoints) audience(c store.Client) string {
+	if e.cfg.JWTAudience != "" {
+		return e.cfg.JWTAudience
+	}
+	return c.ID
 }
 
 func latestExpiry(tokens []store.Token) time.Time {

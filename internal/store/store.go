@@ -93,7 +93,11 @@ type Token struct {
 	Kind      TokenKind
 	GrantID   string
 	JTI       string // set for JWT access tokens
-	IssuedAt  time.Time
+	// StatusIndex is the token's index in the Token Status List
+	// (draft-ietf-oauth-status-list), from ReserveStatusIndexes; 0 when
+	// the token has none (opaque tokens).
+	StatusIndex int64
+	IssuedAt    time.Time
 	ExpiresAt time.Time
 }
 
@@ -144,7 +148,8 @@ type RevokeResult struct {
 	Seq    int64 // sequence number of the last event appended; 0 if none
 }
 
-// Event is one entry of the revocation log.
+// Event is one entry of the revocation log: the audit trail, and what
+// resource servers learn revocations from (the feed, the status lists).
 type Event struct {
 	Seq      int64
 	Time     time.Time
@@ -153,7 +158,17 @@ type Event struct {
 	Subject  string
 	Reason   string
 	Actor    string
-	Tokens   int
+	Tokens   int // how many tokens the revocation covered
+	// What it covered, for resource servers that cache or validate tokens
+	// themselves: every token of the grant unexpired at Time (rotated ones
+	// included: a resource server may still hold them), by hash, and the
+	// jti and status index of those that are JWTs.
+	TokenHashes   []Hash
+	JTIs          []string
+	StatusIndexes []int64
+	// ExpiresAt is the expiry of the longest-lived covered token: after it,
+	// a resource server may forget the event.
+	ExpiresAt time.Time
 }
 
 // Filter selects grants for a bulk revocation. At least one field is set.
@@ -211,4 +226,59 @@ type Store interface {
 	RevokeMatching(ctx context.Context, f Filter, rev Revocation) (RevokeResult, error)
 	// Events returns up to limit events with Seq > since, oldest first.
 	Events(ctx context.Context, since int64, limit int) ([]Event, error)
+}
+
+// Issuer is a trusted issuer of JWT assertions for the JWT bearer grant
+// (RFC 7523 §2.1).
+type Issuer struct {
+	Issuer string // the "iss" the assertions carry
+	// Exactly one of JWKS (a JSON Web Key Set document) and JWKSURI is set.
+	JWKS    []byte
+	JWKSURI string
+	// SubjectClaim names the claim whose value becomes the token's
+	// subject; "sub" when empty.
+	SubjectClaim string
+	CreatedAt    time.Time
+}
+
+// Issuers stores the trusted issuers of the JWT bearer grant and the jtis
+// of the assertions already used, so none is accepted twice.
+type Issuers interface {
+	CreateIssuer(ctx context.Context, iss Issuer) error // ErrAlreadyExists
+	GetIssuer(ctx context.Context, iss string) (Issuer, error)
+	ListIssuers(ctx context.Context) ([]Issuer, error)
+	DeleteIssuer(ctx context.Context, iss string) error // ErrNotFound
+	// UseJTI records the jti of an assertion from issuer until expiresAt.
+	// It returns ErrAlreadyExists when that jti was recorded before and has
+	// not expired at now (a replay).
+	UseJTI(ctx context.Context, issuer, jti string, expiresAt, now time.Time) error
+}
+
+// Maintenance keeps the tables proportional to the live tokens.
+type Maintenance interface {
+	// DeleteExpired deletes up to limit grants whose ExpiresAt is before
+	// now, with their tokens, and the used assertion jtis that expired. It
+	// is called repeatedly in small batches so no lock is held for long.
+	DeleteExpired(ctx context.Context, now time.Time, limit int) (SweepResult, error)
+	// DeleteEventsBefore deletes up to limit events older than before.
+	DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int, error)
+	// Stats counts the live (unexpired, unrevoked) grants and tokens at now.
+	Stats(ctx context.Context, now time.Time) (Stats, error)
+	// ReserveStatusIndexes reserves n consecutive Token Status List
+	// indexes and returns the first. Indexes start at 1 and are never
+	// handed out twice, by any process sharing the database.
+	ReserveStatusIndexes(ctx context.Context, n int) (first int64, err error)
+}
+
+// SweepResult says what one sweep batch deleted.
+type SweepResult struct {
+	Grants int
+	Tokens int
+	JTIs   int
+}
+
+// Stats are the live counts of the store.
+type Stats struct {
+	LiveGrants int64
+	LiveTokens int64
 }
