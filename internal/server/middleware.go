@@ -54,23 +54,36 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 // one line per request. The line holds the method, the path (never the
 // query, which could hold a token someone wrongly put there), the status,
 // the duration and the id; never a header or a body.
-func withRequestLog(log *slog.Logger, next http.Handler) http.Handler {
+//
+// observe, when not nil, is told of every request with the route pattern
+// the mux matched (metrics).
+func withRequestLog(log *slog.Logger, observe func(route string, status int, d time.Duration), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := newRequestID()
 		w.Header().Set("X-Request-Id", id)
 		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
 		rec := &statusRecorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r.WithContext(ctx))
+		inner := r.WithContext(ctx)
+		next.ServeHTTP(rec, inner)
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
+		d := time.Since(start)
+		route := inner.Pattern // set by the mux on the request it routed
+		if route == "" {
+			route = "unmatched"
+		}
+		if observe != nil {
+			observe(route, rec.status, d)
+		}
 		log.LogAttrs(ctx, slog.LevelInfo, "request",
 			slog.String("method", r.Method),
+			slog.String("route", route),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status),
 			slog.Int("bytes", rec.bytes),
-			slog.Duration("duration", time.Since(start)),
+			slog.Duration("duration", d),
 			slog.String("remote", r.RemoteAddr),
 		)
 	})
@@ -105,6 +118,52 @@ func withRecover(log *slog.Logger, next http.Handler) http.Handler {
 				_, _ = w.Write([]byte(`{"error":"server_error","error_description":"internal error"}` + "\n"))
 			}
 		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// admission bounds the requests being served at once, so that overload
+// turns into quick 503s instead of an unbounded queue and growing latency
+// for everyone. A request waits at most wait for a slot.
+type admission struct {
+	slots  chan struct{}
+	wait   time.Duration
+	reject func()
+}
+
+// exempt paths are never refused: probes and metrics must answer under load.
+var exempt = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
+
+func (a *admission) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if exempt[r.URL.Path] {
+			next.ServeHTTP(w, r)
+			return
+		}
+		select {
+		case a.slots <- struct{}{}:
+		default:
+			t := time.NewTimer(a.wait)
+			select {
+			case a.slots <- struct{}{}:
+				t.Stop()
+			case <-t.C:
+				if a.reject != nil {
+					a.reject()
+				}
+				h := w.Header()
+				h.Set("Retry-After", "1")
+				h.Set("Content-Type", "application/json;charset=UTF-8")
+				h.Set("Cache-Control", "no-store")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = w.Write([]byte(`{"error":"temporarily_unavailable","error_description":"the server is overloaded; retry later"}` + "\n"))
+				return
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			}
+		}
+		defer func() { <-a.slots }()
 		next.ServeHTTP(w, r)
 	})
 }

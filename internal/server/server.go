@@ -30,6 +30,15 @@ type Config struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to
 	// finish after a stop signal.
 	ShutdownTimeout time.Duration
+	// MaxInFlight bounds the requests served at once (admission control);
+	// 0 means no bound. A request that finds no slot within QueueWait is
+	// answered 503 temporarily_unavailable with Retry-After.
+	MaxInFlight int
+	QueueWait   time.Duration
+	// Observe, when set, is told of every request (metrics); OnReject of
+	// every request refused by admission control.
+	Observe  func(route string, status int, d time.Duration)
+	OnReject func()
 }
 
 // Handler wraps the application routes of mux with the health endpoints
@@ -57,7 +66,15 @@ func Handler(cfg Config, mux *http.ServeMux) http.Handler {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	return withRecover(log, withRequestLog(log, withSecurityHeaders(mux)))
+	var h http.Handler = mux
+	if cfg.MaxInFlight > 0 {
+		wait := cfg.QueueWait
+		if wait == 0 {
+			wait = 50 * time.Millisecond
+		}
+		h = (&admission{slots: make(chan struct{}, cfg.MaxInFlight), wait: wait, reject: cfg.OnReject}).wrap(h)
+	}
+	return withRecover(log, withRequestLog(log, cfg.Observe, withSecurityHeaders(h)))
 }
 
 // Serve listens on cfg.Addr and serves h until ctx is done, then stops

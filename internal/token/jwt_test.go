@@ -179,9 +179,16 @@ func TestKeyringFilesAndReopen(t *testing.T) {
 	if err != nil || again.Active().ID != kid {
 		t.Fatalf("reopen: %v, active %s; want the same key %s", err, again.Active().ID, kid)
 	}
-	// Opening with another algorithm rotates to a key of that algorithm.
+	// Opening with another algorithm changes nothing (the CLI's `keys
+	// list` must not rotate); EnsureActive rotates to that algorithm.
 	rsa, err := OpenKeyring(dir, RS256, nil)
-	if err != nil || rsa.Active().Alg != RS256 || rsa.Active().ID == kid {
+	if err != nil || rsa.Active().ID != kid {
+		t.Fatalf("open with another alg: %v; active %+v; want %s untouched", err, rsa.Active(), kid)
+	}
+	if err := rsa.EnsureActive(ES256); err != nil || rsa.Active().ID != kid {
+		t.Fatalf("EnsureActive of the same alg rotated: %v", err)
+	}
+	if err := rsa.EnsureActive(RS256); err != nil || rsa.Active().Alg != RS256 || rsa.Active().ID == kid {
 		t.Fatalf("alg change: %v; active %+v", err, rsa.Active())
 	}
 	if len(rsa.Keys()) != 2 || rsa.Keys()[1].RetiredAt.IsZero() {

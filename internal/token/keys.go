@@ -89,9 +89,8 @@ const expiryMargin = time.Hour
 // another process.
 const reloadEvery = time.Second
 
-// OpenKeyring opens the keyring in dir, creating a key of alg when there is
-// no active key or the active key has another algorithm (which retires it).
-// now may be nil.
+// OpenKeyring opens the keyring in dir, creating a first key of alg when
+// it has none. now may be nil.
 func OpenKeyring(dir, alg string, now func() time.Time) (*Keyring, error) {
 	if now == nil {
 		now = time.Now
@@ -101,7 +100,7 @@ func OpenKeyring(dir, alg string, now func() time.Time) (*Keyring, error) {
 	}
 	k := &Keyring{dir: dir, now: now}
 	err := k.locked(func(metas []keyMeta) ([]keyMeta, error) {
-		if len(metas) > 0 && metas[0].RetiredAt.IsZero() && metas[0].Alg == alg {
+		if len(metas) > 0 {
 			return nil, nil
 		}
 		return k.addKey(metas, alg)
@@ -110,6 +109,21 @@ func OpenKeyring(dir, alg string, now func() time.Time) (*Keyring, error) {
 		return nil, err
 	}
 	return k, k.reload(true)
+}
+
+// EnsureActive rotates to a new key of alg unless the active key already
+// has that algorithm: the server's --jwt-alg takes effect at start.
+func (k *Keyring) EnsureActive(alg string) error {
+	err := k.locked(func(metas []keyMeta) ([]keyMeta, error) {
+		if len(metas) > 0 && metas[0].RetiredAt.IsZero() && metas[0].Alg == alg {
+			return nil, nil
+		}
+		return k.addKey(metas, alg)
+	})
+	if err != nil {
+		return err
+	}
+	return k.reload(true)
 }
 
 // Rotate makes a new key of alg the active one; the old key is retired and

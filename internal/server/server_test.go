@@ -1,0 +1,97 @@
+package server
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestHandlerHeadersLogAndObserve(t *testing.T) {
+	var logBuf bytes.Buffer
+	var mu sync.Mutex
+	var routes []string
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /oauth2/revoke", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusTeapot)
+	})
+	h := Handler(Config{
+		Logger: slog.New(slog.NewJSONHandler(&logBuf, nil)),
+		Observe: func(route string, status int, d time.Duration) {
+			mu.Lock()
+			routes = append(routes, route)
+			mu.Unlock()
+		},
+	}, mux)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/oauth2/revoke?token=tka_secretvalue", nil))
+	if rec.Code != http.StatusTeapot {
+		t.Fatalf("status %d", rec.Code)
+	}
+	for k, want := range map[string]string{"X-Content-Type-Options": "nosniff", "X-XSS-Protection": "1; mode=block"} {
+		if got := rec.Header().Get(k); got != want {
+			t.Errorf("%s = %q; want %q", k, got, want)
+		}
+	}
+	if rec.Header().Get("X-Request-Id") == "" {
+		t.Error("no X-Request-Id")
+	}
+	line := logBuf.String()
+	if strings.Contains(line, "tka_secretvalue") {
+		t.Errorf("the log line holds the query string: %s", line)
+	}
+	if !strings.Contains(line, `"route":"POST /oauth2/revoke"`) || !strings.Contains(line, `"status":418`) {
+		t.Errorf("log line %s lacks route or status", line)
+	}
+	if len(routes) != 1 || routes[0] != "POST /oauth2/revoke" {
+		t.Errorf("observed %v", routes)
+	}
+}
+
+func TestAdmissionControl(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{}, 4)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-release
+	})
+	rejected := 0
+	h := Handler(Config{MaxInFlight: 2, QueueWait: 10 * time.Millisecond, OnReject: func() { rejected++ }}, mux)
+	var wg sync.WaitGroup
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/slow", nil))
+		}()
+	}
+	<-entered
+	<-entered
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/slow", nil))
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+		t.Errorf("third request: %d, Retry-After %q; want 503 with Retry-After", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	if !strings.Contains(rec.Body.String(), "temporarily_unavailable") || rejected != 1 {
+		t.Errorf("body %q, rejected %d", rec.Body.String(), rejected)
+	}
+	// Probes are never refused.
+	probe := httptest.NewRecorder()
+	h.ServeHTTP(probe, httptest.NewRequest("GET", "/healthz", nil))
+	if probe.Code != http.StatusOK {
+		t.Errorf("/healthz under load: %d", probe.Code)
+	}
+	close(release)
+	wg.Wait()
+	ok := httptest.NewRecorder()
+	go func() { <-entered }()
+	h.ServeHTTP(ok, httptest.NewRequest("GET", "/slow", nil))
+	if ok.Code != http.StatusOK {
+		t.Errorf("after the load: %d", ok.Code)
+	}
+}
