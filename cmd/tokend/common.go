@@ -58,11 +58,15 @@ func dbFile(dataDir string) string { return filepath.Join(dataDir, "tokend.db") 
 
 // openStore opens the embedded store of a data folder, creating the folder
 // (mode 0700: it holds keys and the admin token) when missing.
-func openStore(dataDir string) (*sqlite.Store, error) {
+func openStore(dataDir string, opts ...sqlite.Options) (*sqlite.Store, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data folder: %w", err)
 	}
-	return sqlite.Open(dbFile(dataDir), sqlite.Options{})
+	var o sqlite.Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	return sqlite.Open(dbFile(dataDir), o)
 }
 
 // parseArgs parses flags that may come before or after positional

@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
@@ -18,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 )
 
 // tokendBin is the real binary, built once for the end-to-end tests.
@@ -329,6 +334,50 @@ func TestSeedCurlCommands(t *testing.T) {
 		checkSeedAnswer(t, r, map[string]string{"RevokedAccessToken": access, "AuthorizedUser": "admin@carbon.super"})
 		if in.active(access) {
 			t.Error("token still active")
+		}
+	})
+
+	t.Run("JWT bearer grant, then the seed's JWT-grant revocation", func(t *testing.T) {
+		var pub struct {
+			ID string `json:"client_id"`
+		}
+		out := in.tokend("", "client", "create", "--name", "mobile", "--auth-method", "none", "--token-format", "jwt",
+			"--grant", "urn:ietf:params:oauth:grant-type:jwt-bearer", "--json")
+		if err := json.Unmarshal([]byte(out), &pub); err != nil {
+			t.Fatal(err)
+		}
+		idpKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		set, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &idpKey.PublicKey, KeyID: "idp", Algorithm: "ES256", Use: "sig"}}})
+		jwksFile := filepath.Join(t.TempDir(), "idp-jwks.json")
+		if err := os.WriteFile(jwksFile, set, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		in.tokend("", "issuer", "add", "--iss", "https://idp.example", "--jwks-file", jwksFile)
+
+		signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: idpKey, KeyID: "idp"}}, nil)
+		now := time.Now()
+		claims, _ := json.Marshal(map[string]any{"iss": "https://idp.example", "sub": "admin@carbon.super",
+			"aud": in.base + "/oauth2/token", "exp": now.Add(5 * time.Minute).Unix(), "iat": now.Unix(), "jti": "e2e-1"})
+		jws, _ := signer.Sign(claims)
+		assertion, _ := jws.CompactSerialize()
+		status, m := in.postForm("/oauth2/token", "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&client_id="+pub.ID+"&assertion="+assertion)
+		if status != http.StatusOK {
+			t.Fatalf("jwt bearer grant: %d %v", status, m)
+		}
+		access := m["access_token"].(string)
+		if strings.Count(access, ".") != 2 {
+			t.Fatalf("access token %q is not a JWT", access)
+		}
+		// The seed's last command, with -v to read the headers and the
+		// certificate trusted through CURL_CA_BUNDLE instead of -k.
+		line := `curl -v -X POST -H "Content-Type: application/x-www-form-urlencoded;charset=UTF-8" -d "token=` + access + `&token_type_hint=access_token&client_id=` + pub.ID + `" https://localhost:9443/oauth2/revoke`
+		r := in.curl(line, "CURL_CA_BUNDLE="+filepath.Join(in.data, "tls", "cert.pem"))
+		checkSeedAnswer(t, r, map[string]string{"RevokedAccessToken": access, "AuthorizedUser": "admin@carbon.super"})
+		if in.active(access) {
+			t.Error("JWT still active after revocation")
 		}
 	})
 

@@ -24,6 +24,12 @@ Usage:
   tokend client list|show ID|delete ID|rotate-secret ID
   tokend user add NAME --password-stdin [--admin]
   tokend user passwd NAME --password-stdin | disable NAME | delete NAME | list
+  tokend keys list | rotate [--alg RS256|ES256|EdDSA]
+  tokend issuer add --iss URL (--jwks-file F | --jwks-uri URL) [--subject-claim sub] | list | delete --iss URL
+  tokend revoke [--subject S | --user NAME] [--client C] [--reason R] [--json]
+                                       revoke every grant of a subject, a client, or the pair
+  tokend audit [--since SEQ] [--limit N] [--json]   read the revocation log
+  tokend gc [--audit-retention 2160h]  delete expired grants and old log events now
   tokend version
 
 Every command takes --data DIR (TOKEND_DATA, default ./tokend-data).
@@ -54,6 +60,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return clientCommand(ctx, args[1:], stdout, stderr)
 	case "user":
 		return userCommand(ctx, args[1:], stdin, stdout, stderr)
+	case "keys":
+		return keysCommand(ctx, args[1:], stdout, stderr)
+	case "issuer":
+		return issuerCommand(ctx, args[1:], stdout, stderr)
+	case "revoke":
+		return revokeCommand(ctx, args[1:], stdout, stderr)
+	case "audit":
+		return auditCommand(ctx, args[1:], stdout, stderr)
+	case "gc":
+		return gcCommand(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "tokend", version)
 		return nil

@@ -7,16 +7,26 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/tokend/tokend/internal/admin"
+	"github.com/tokend/tokend/internal/adminauth"
+	"github.com/tokend/tokend/internal/assertion"
 	"github.com/tokend/tokend/internal/clientauth"
+	"github.com/tokend/tokend/internal/feed"
 	"github.com/tokend/tokend/internal/identity"
+	"github.com/tokend/tokend/internal/metrics"
 	"github.com/tokend/tokend/internal/oauth"
+	"github.com/tokend/tokend/internal/scim"
 	"github.com/tokend/tokend/internal/server"
-	"net/http"
+	"github.com/tokend/tokend/internal/statuslist"
+	"github.com/tokend/tokend/internal/store/sqlite"
+	"github.com/tokend/tokend/internal/sweep"
+	"github.com/tokend/tokend/internal/token"
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -32,6 +42,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	refreshTTL := fs.Duration("refresh-token-ttl", envDuration("TOKEND_REFRESH_TOKEN_TTL", oauth.DefaultRefreshTokenTTL), "default refresh token lifetime (env TOKEND_REFRESH_TOKEN_TTL)")
 	authFailLimit := fs.Int("auth-fail-limit", 20, "failed client authentications allowed per client and per address in each --auth-fail-window")
 	authFailWindow := fs.Duration("auth-fail-window", time.Minute, "window of --auth-fail-limit")
+	jwtAlg := fs.String("jwt-alg", jwtAlgDefault(), "algorithm JWT access tokens are signed with: RS256, ES256 or EdDSA (env TOKEND_JWT_ALG)")
+	jwtAudience := fs.String("jwt-audience", envOr("TOKEND_JWT_AUDIENCE", ""), "aud of JWT access tokens; the client_id when empty (env TOKEND_JWT_AUDIENCE)")
+	maxInFlight := fs.Int("max-inflight", 256, "requests served at once; more wait up to --queue-wait, then get 503 with Retry-After (0: no bound)")
+	queueWait := fs.Duration("queue-wait", 50*time.Millisecond, "how long a request waits for a slot when --max-inflight are being served")
+	sweepInterval := fs.Duration("sweep-interval", envDuration("TOKEND_SWEEP_INTERVAL", sweep.DefaultInterval), "time between two sweeps of expired grants and old log events (env TOKEND_SWEEP_INTERVAL)")
+	auditRetention := fs.Duration("audit-retention", envDuration("TOKEND_AUDIT_RETENTION", sweep.DefaultRetention), "how long revocation log events are kept; negative: forever (env TOKEND_AUDIT_RETENTION)")
 	logFormat := fs.String("log-format", envOr("TOKEND_LOG_FORMAT", "text"), "text or json (env TOKEND_LOG_FORMAT)")
 	logLevel := fs.String("log-level", envOr("TOKEND_LOG_LEVEL", "info"), "debug, info, warn or error (env TOKEND_LOG_LEVEL)")
 	if _, err := parseArgs(fs, args); err != nil {
@@ -45,16 +61,22 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	st, err := openStore(*data)
+	m := metrics.New()
+	db, err := openStore(*data, sqlite.Options{Logger: log, OnCommit: m.Committed})
 	if err != nil {
 		return err
 	}
 	// Close after the server has stopped: it commits what is pending.
 	defer func() {
-		if err := st.Close(); err != nil {
+		if err := db.Close(); err != nil {
 			log.Error("close store", slog.String("cause", err.Error()))
 		}
 	}()
+	// The revocation feed follows the log in the store; every revocation
+	// made through st nudges it at once.
+	hub := feed.New(feed.Config{Source: db, Logger: log})
+	st := feed.Nudging{Store: metrics.Store{Store: db, M: m}, Nudge: hub.Nudge}
+	go m.RefreshLive(ctx, st, 30*time.Second, log)
 
 	adminToken, adminSource, err := adminToken(*data)
 	if err != nil {
@@ -82,7 +104,30 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		*issuer = scheme + "://" + issuerHost(*addr)
 	}
 
+	keys, err := token.OpenKeyring(keysDir(*data), *jwtAlg, nil)
+	if err != nil {
+		return err
+	}
+	if err := keys.EnsureActive(*jwtAlg); err != nil {
+		return err
+	}
+	jwts := &token.JWTs{Keys: keys, Issuer: *issuer}
+
+	// The status lists are built from the whole log before serving, then
+	// kept current by the hub. The hub stops before the store closes, and
+	// with it the revocation streams, so shutdown does not wait on them.
+	lists := statuslist.NewLists(statuslist.ListsConfig{Issuer: *issuer, Keys: keys})
+	hub.Subscribe(lists.Apply)
+	hubCtx, stopHub := context.WithCancel(ctx)
+	defer func() { stopHub(); hub.Wait() }()
+	if err := hub.Start(hubCtx); err != nil {
+		return fmt.Errorf("revocation log: %w", err)
+	}
+
 	limiter := clientauth.NewLimiter(*authFailLimit, *authFailWindow, nil)
+	// Password guesses are counted per username and address whichever
+	// endpoint they hit: the password grant or an admin endpoint.
+	userLimiter := clientauth.NewLimiter(*authFailLimit, *authFailWindow, nil)
 	endpoints := oauth.New(oauth.Config{
 		Issuer: *issuer,
 		Store:  st,
@@ -91,16 +136,36 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			Verifier: identity.NewSecretVerifier(5*time.Minute, nil),
 			Limiter:  limiter,
 		},
-		UserLimiter:     clientauth.NewLimiter(*authFailLimit, *authFailWindow, nil),
+		UserLimiter:     userLimiter,
 		Logger:          log,
 		AdminToken:      adminToken,
 		AccessTokenTTL:  *accessTTL,
 		RefreshTokenTTL: *refreshTTL,
 		RevokeHeaders:   *revokeHeaders == "wso2",
+		OnAuthFailure:   m.AuthFailed,
+		JWT:             jwts,
+		JWTAudience:     *jwtAudience,
+		StatusIndexes:   &statuslist.Allocator{Store: st},
+		Assertions:      &assertion.Verifier{Issuers: st},
+		Feed:            hub,
+		StatusLists:     lists,
 	})
 	mux := http.NewServeMux()
 	endpoints.Mount(mux)
-	cfg := server.Config{Addr: *addr, TLS: cert, Ready: st.Ping, Logger: log}
+	authz := adminauth.New(adminauth.Config{Token: adminToken, Users: st, Limiter: userLimiter})
+	admin.New(admin.Config{Store: st, Auth: authz, Issuer: *issuer, Logger: log}).Mount(mux)
+	scim.New(scim.Config{Store: st, Auth: authz, BaseURL: *issuer, Logger: log}).Mount(mux)
+	stopSweep, err := startSweep(ctx, st, *sweepInterval, *auditRetention, log)
+	if err != nil {
+		return err
+	}
+	defer stopSweep() // before the store closes
+	mux.Handle("GET /metrics", m.Handler())
+	cfg := server.Config{
+		Addr: *addr, TLS: cert, Ready: st.Ping, Logger: log,
+		MaxInFlight: *maxInFlight, QueueWait: *queueWait,
+		Observe: m.ObserveRequest, OnReject: m.Rejected,
+	}
 	return server.Serve(ctx, cfg, server.Handler(cfg, mux), func(a net.Addr) {
 		log.Info("tokend listening",
 			slog.String("addr", a.String()),

@@ -20,6 +20,10 @@ type metadata struct {
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
 	ResponseTypesSupported            []string `json:"response_types_supported"`
 	JWKSURI                           string   `json:"jwks_uri,omitempty"`
+	// The revocation feed (tokend's own members): the Server-Sent Events
+	// stream and the JSON page for polling.
+	RevocationFeedEndpoint   string `json:"revocation_feed_endpoint,omitempty"`
+	RevocationEventsEndpoint string `json:"revocation_events_endpoint,omitempty"`
 }
 
 // Metadata paths: RFC 8414, OpenID Connect Discovery, and WSO2 IS's.
@@ -73,6 +77,10 @@ func (e *Endpoints) metadata() metadata {
 	}
 	if e.cfg.Assertions != nil {
 		m.GrantTypesSupported = append(m.GrantTypesSupported, GrantJWTBearer)
+	}
+	if e.cfg.Feed != nil {
+		m.RevocationFeedEndpoint = e.cfg.Issuer + PathRevocationStream
+		m.RevocationEventsEndpoint = e.cfg.Issuer + PathRevocationEvents
 	}
 	return m
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tokend/tokend/internal/assertion"
 	"github.com/tokend/tokend/internal/clientauth"
+	"github.com/tokend/tokend/internal/feed"
 	"github.com/tokend/tokend/internal/identity"
 	"github.com/tokend/tokend/internal/revocation"
 	"github.com/tokend/tokend/internal/statuslist"
@@ -57,6 +58,16 @@ type Config struct {
 	// 7523); nil disables the grant. Its Audiences default to the token
 	// endpoint and the issuer.
 	Assertions *assertion.Verifier
+	// OnAuthFailure, when set, is called for every failed client
+	// authentication (metrics).
+	OnAuthFailure func()
+	// Feed, when set, serves the revocation feed to resource servers:
+	// GET /oauth2/revocations/stream (Server-Sent Events) and
+	// GET /oauth2/revocations (polling).
+	Feed *feed.Hub
+	// StatusLists, when set, serves the Token Status Lists at
+	// GET /oauth2/statuslists/{id}.
+	StatusLists *statuslist.Lists
 }
 
 // Default token lifetimes (issue: access 3600 s, refresh 86400 s).
@@ -120,6 +131,8 @@ func (e *Endpoints) Mount(mux *http.ServeMux) {
 	e.mountForm(mux, PathIntrospect, e.introspect)
 	e.mountDiscovery(mux)
 	e.mountRegister(mux)
+	e.mountFeed(mux)
+	e.mountStatusLists(mux)
 }
 
 // mountForm mounts a POST form endpoint with its CORS preflight and a 405
@@ -218,6 +231,9 @@ func (e *Endpoints) authError(err error) error {
 	case errors.As(err, &f) && f.RetryAfter > 0:
 		return ErrTooManyRequests(f.RetryAfter).WithCause(err)
 	case errors.As(err, &f):
+		if e.cfg.OnAuthFailure != nil {
+			e.cfg.OnAuthFailure()
+		}
 		return ErrInvalidClient("client authentication failed").WithCause(err)
 	default:
 		return err

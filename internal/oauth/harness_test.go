@@ -1,6 +1,7 @@
 package oauth_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 	"github.com/tokend/tokend/internal/server"
 	"github.com/tokend/tokend/internal/store"
 	"github.com/tokend/tokend/internal/store/sqlite"
+	"github.com/tokend/tokend/internal/token"
 )
 
 const testAdminToken = "test-admin-token-0123456789"
@@ -48,6 +51,22 @@ type harness struct {
 	srv   *httptest.Server
 	store *sqlite.Store
 	clock *clock
+	cfg   oauth.Config
+}
+
+// cfgJWT is the harness's JWT minter and verifier (withJWT).
+func (h *harness) cfgJWT() *token.JWTs { return h.cfg.JWT }
+
+// countingStore counts token lookups, to show which requests never reach
+// the store.
+type countingStore struct {
+	store.Store
+	lookups atomic.Int64
+}
+
+func (c *countingStore) LookupToken(ctx context.Context, h store.Hash) (store.TokenRecord, error) {
+	c.lookups.Add(1)
+	return c.Store.LookupToken(ctx, h)
 }
 
 type harnessOption func(*oauth.Config)
@@ -61,8 +80,10 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 		t.Fatal(err)
 	}
 	clk := &clock{now: time.Now().Truncate(time.Second)}
+	srv := httptest.NewUnstartedServer(nil)
 	cfg := oauth.Config{
-		Store: st,
+		Issuer: "http://" + srv.Listener.Addr().String(),
+		Store:  st,
 		Auth: &clientauth.Authenticator{
 			Clients:  st,
 			Verifier: identity.NewSecretVerifier(time.Minute, clk.Now),
@@ -77,8 +98,6 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 		o(&cfg)
 	}
 	mux := http.NewServeMux()
-	srv := httptest.NewUnstartedServer(nil)
-	cfg.Issuer = "http://" + srv.Listener.Addr().String()
 	oauth.New(cfg).Mount(mux)
 	srv.Config.Handler = server.Handler(server.Config{Ready: st.Ping}, mux)
 	srv.Start()
@@ -88,7 +107,7 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 			t.Errorf("close store: %v", err)
 		}
 	})
-	return &harness{t: t, srv: srv, store: st, clock: clk}
+	return &harness{t: t, srv: srv, store: st, clock: clk, cfg: cfg}
 }
 
 // client registers a client and returns its id and secret.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tokend/tokend/internal/adminauth"
 	"github.com/tokend/tokend/internal/registry"
 	"github.com/tokend/tokend/internal/store"
 )
@@ -208,7 +209,7 @@ func (e *Endpoints) registerUpdate(w http.ResponseWriter, r *http.Request) error
 		if secret, storedSecret, err = registry.NewSecret(spec.Secret); err != nil {
 			return metadataError(err)
 		}
-		rotate = &store.Revocation{Time: e.cfg.Now(), Reason: store.ReasonSecretRotated, Actor: "admin"}
+		rotate = &store.Revocation{Time: e.cfg.Now(), Reason: store.ReasonSecretRotated, Actor: adminActor(r)}
 	}
 	var updated store.Client
 	_, err = e.cfg.Store.UpdateClient(r.Context(), id, func(c store.Client) (store.Client, error) {
@@ -244,7 +245,7 @@ func (e *Endpoints) registerUpdate(w http.ResponseWriter, r *http.Request) error
 // registerDelete removes a client and revokes all its grants (RFC 7592 §2.3).
 func (e *Endpoints) registerDelete(w http.ResponseWriter, r *http.Request) error {
 	_, err := e.cfg.Store.DeleteClient(r.Context(), r.PathValue("client_id"), store.Revocation{
-		Time: e.cfg.Now(), Reason: store.ReasonClientDeleted, Actor: "admin",
+		Time: e.cfg.Now(), Reason: store.ReasonClientDeleted, Actor: adminActor(r),
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return ErrNotFound("no such client")
@@ -256,26 +257,16 @@ func (e *Endpoints) registerDelete(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
-// admin guards an admin endpoint: the admin Bearer token, or HTTP Basic
-// credentials of a user with the admin flag.
+// admin guards an admin endpoint with package adminauth: the admin Bearer
+// token, or HTTP Basic credentials of a user with the admin flag. It is
+// called once per route, when the routes are mounted.
 func (e *Endpoints) admin(h func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
+	authz := e.adminAuthorizer()
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if e.isAdminBearer(r) {
-			return h(w, r)
+		p, err := authz.Authorize(r)
+		if err != nil {
+			return AdminError(err)
 		}
-		if name, pw, ok := r.BasicAuth(); ok {
-			u, ok, err := e.verifyUserPassword(r.Context(), name, pw)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return ErrUnauthorized(`Basic realm="tokend"`)
-			}
-			if !u.Admin {
-				return ErrForbidden("the user is not an administrator")
-			}
-			return h(w, r)
-		}
-		return ErrUnauthorized(`Bearer realm="tokend"`)
+		return h(w, r.WithContext(adminauth.NewContext(r.Context(), p)))
 	}
 }

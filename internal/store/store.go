@@ -180,6 +180,9 @@ type Filter struct {
 // Store is the persistence every backend provides. Every method is safe for
 // concurrent use. Writes that return nil are durable: committed to disk.
 type Store interface {
+	Issuers
+	Maintenance
+
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	// Close flushes pending writes and releases the database.

@@ -17,6 +17,14 @@
 // arrived during the previous fsync, so one fsync makes many revocations
 // durable: durability does not cost throughput.
 //
+// The savepoints have a cost: SQLite copies every page an op changes into
+// the statement journal first. A batch of one op needs none (if the op
+// fails, the transaction is rolled back), and an op that changes thousands
+// of pages, a batch of the expiry sweep, is "solo": the writer commits it in
+// a transaction of its own, between batches, so that it never pays for a
+// savepoint. The ops queued behind it wait for its commit, so each sweep
+// batch is kept small (DeleteExpired's limit; see BenchmarkDeleteExpired).
+//
 // Reads go to a separate pool of query_only connections and run in
 // parallel with each other and with the writer (WAL readers see the last
 // commit and never block it).
@@ -28,6 +36,9 @@
 // # Representation
 //
 // Times are unix milliseconds, durations nanoseconds, string lists JSON
-// arrays; see migrations/0001_init.sql. The schema is a series of numbered
-// migrations embedded in the binary and applied by Open.
+// arrays; see migrations/0001_init.sql. What an event covers is a BLOB of
+// concatenated 32-byte token hashes and two JSON arrays (jtis, status
+// indexes), computed by the INSERT that appends the event; see
+// migrations/0002_coverage_issuers_maintenance.sql. The schema is a series
+// of numbered migrations embedded in the binary and applied by Open.
 package sqlite

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -13,21 +14,25 @@ import (
 const (
 	qInsertGrant = `INSERT INTO grants (id, client_id, subject, username, scope, created_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`
-	qInsertToken = `INSERT INTO tokens (hash, kind, grant_id, jti, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`
+	qInsertToken = `INSERT INTO tokens (hash, kind, grant_id, jti, status_index, issued_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`
 	// qLookupToken is the one query of LookupToken: the token joined with
 	// its grant, which says whether it is revoked.
-	qLookupToken = `SELECT t.kind, t.grant_id, t.jti, t.issued_at, t.expires_at, t.rotated_at,
+	qLookupToken = `SELECT t.kind, t.grant_id, t.jti, t.status_index, t.issued_at, t.expires_at, t.rotated_at,
 			g.client_id, g.subject, g.username, g.scope, g.revoked_at, g.expires_at
 		FROM tokens t JOIN grants g ON g.id = t.grant_id WHERE t.hash = ?`
 	qMarkRotated = `UPDATE tokens SET rotated_at = ? WHERE hash = ?`
 	qExtendGrant = `UPDATE grants SET expires_at = max(expires_at, ?) WHERE id = ?`
-	qEvents      = `SELECT seq, time, grant_id, client_id, subject, reason, actor, tokens
+	qEvents      = `SELECT seq, time, grant_id, client_id, subject, reason, actor, tokens,
+			token_hashes, jtis, status_indexes, expires_at
 		FROM revocation_events WHERE seq > ? ORDER BY seq LIMIT ?`
 )
 
 // A revocation is two statements whatever it covers: one INSERT ... SELECT
-// appends an event for every live grant that matches, counting the grant's
-// live tokens and RETURNING what the caller reports, and one UPDATE marks
+// appends an event for every live grant that matches, with what it covers
+// (the grant's tokens unexpired at the revocation's time, rotated ones
+// included, gathered in the same pass over the grant's tokens that counts
+// the live ones) and RETURNING what the caller reports, and one UPDATE marks
 // the same grants revoked. The writer runs one transaction at a time, so
 // both see the same grants. Parameters: ?1 time, ?2 reason, ?3 actor, ?4
 // and ?5 the key.
@@ -52,10 +57,17 @@ var revokeConds = [numRevokeBy]string{
 }
 
 func revokeSQL(cond string) (events, grants string) {
-	events = `INSERT INTO revocation_events (time, grant_id, client_id, subject, reason, actor, tokens)
+	events = `INSERT INTO revocation_events (time, grant_id, client_id, subject, reason, actor, tokens,
+			token_hashes, jtis, status_indexes, expires_at)
 		SELECT ?1, g.id, g.client_id, g.subject, ?2, ?3,
-			(SELECT count(*) FROM tokens t WHERE t.grant_id = g.id AND t.expires_at > ?1 AND t.rotated_at IS NULL)
-		FROM grants g WHERE g.revoked_at IS NULL AND ` + cond + `
+			count(t.hash) FILTER (WHERE t.rotated_at IS NULL),
+			unhex(group_concat(hex(t.hash), '') FILTER (WHERE t.hash IS NOT NULL)),
+			json_group_array(t.jti) FILTER (WHERE t.jti IS NOT NULL),
+			json_group_array(t.status_index) FILTER (WHERE t.status_index IS NOT NULL),
+			max(t.expires_at)
+		FROM grants g LEFT JOIN tokens t ON t.grant_id = g.id AND t.expires_at > ?1
+		WHERE g.revoked_at IS NULL AND ` + cond + `
+		GROUP BY g.id
 		ORDER BY g.created_at, g.id
 		RETURNING seq, tokens`
 	grants = `UPDATE grants AS g SET revoked_at = ?1 WHERE g.revoked_at IS NULL AND ` + cond
@@ -137,7 +149,11 @@ func (s *Store) insertTokens(t *tx, grantID string, tokens []store.Token) error 
 		if tok.JTI != "" {
 			jti = sql.NullString{String: tok.JTI, Valid: true}
 		}
-		if _, err := t.exec(s.w.insertToken, tok.Hash[:], string(tok.Kind), grantID, jti, ms(tok.IssuedAt), ms(tok.ExpiresAt)); err != nil {
+		var idx sql.NullInt64
+		if tok.StatusIndex != 0 {
+			idx = sql.NullInt64{Int64: tok.StatusIndex, Valid: true}
+		}
+		if _, err := t.exec(s.w.insertToken, tok.Hash[:], string(tok.Kind), grantID, jti, idx, ms(tok.IssuedAt), ms(tok.ExpiresAt)); err != nil {
 			return err
 		}
 	}
@@ -150,14 +166,14 @@ func scanToken(sc scanner, h store.Hash) (store.TokenRecord, int64, error) {
 	r := store.TokenRecord{Token: store.Token{Hash: h}}
 	var kind string
 	var jti sql.NullString
+	var idx, rotated, revoked sql.NullInt64
 	var issued, expires, grantExpires int64
-	var rotated, revoked sql.NullInt64
-	err := sc.Scan(&kind, &r.GrantID, &jti, &issued, &expires, &rotated,
+	err := sc.Scan(&kind, &r.GrantID, &jti, &idx, &issued, &expires, &rotated,
 		&r.ClientID, &r.Subject, &r.Username, &r.Scope, &revoked, &grantExpires)
 	if err != nil {
 		return store.TokenRecord{}, 0, err
 	}
-	r.Kind, r.JTI = store.TokenKind(kind), jti.String
+	r.Kind, r.JTI, r.StatusIndex = store.TokenKind(kind), jti.String, idx.Int64
 	r.IssuedAt, r.ExpiresAt = fromMS(issued), fromMS(expires)
 	r.Rotated = rotated.Valid
 	r.Revoked, r.RevokedAt = revoked.Valid, nullMS(revoked)
@@ -284,13 +300,56 @@ func (s *Store) Events(ctx context.Context, since int64, limit int) ([]store.Eve
 	defer rows.Close()
 	var evs []store.Event
 	for rows.Next() {
-		var e store.Event
-		var at int64
-		if err := rows.Scan(&e.Seq, &at, &e.GrantID, &e.ClientID, &e.Subject, &e.Reason, &e.Actor, &e.Tokens); err != nil {
+		e, err := scanEvent(rows)
+		if err != nil {
 			return nil, mapErr(err)
 		}
-		e.Time = fromMS(at)
 		evs = append(evs, e)
 	}
 	return evs, mapErr(rows.Err())
+}
+
+// scanEvent scans a qEvents row.
+func scanEvent(sc scanner) (store.Event, error) {
+	var e store.Event
+	var at int64
+	var hashes []byte
+	var jtis, indexes string
+	var expires sql.NullInt64
+	err := sc.Scan(&e.Seq, &at, &e.GrantID, &e.ClientID, &e.Subject, &e.Reason, &e.Actor, &e.Tokens,
+		&hashes, &jtis, &indexes, &expires)
+	if err != nil {
+		return e, err
+	}
+	e.Time, e.ExpiresAt = fromMS(at), nullMS(expires)
+	const n = len(store.Hash{})
+	if len(hashes)%n != 0 {
+		return e, fmt.Errorf("event %d: token_hashes of %d bytes", e.Seq, len(hashes))
+	}
+	if len(hashes) > 0 {
+		e.TokenHashes = make([]store.Hash, len(hashes)/n)
+		for i := range e.TokenHashes {
+			e.TokenHashes[i] = store.Hash(hashes[i*n : (i+1)*n])
+		}
+	}
+	if e.JTIs, err = parseJSON[string](jtis); err != nil {
+		return e, fmt.Errorf("event %d jtis: %w", e.Seq, err)
+	}
+	if e.StatusIndexes, err = parseJSON[int64](indexes); err != nil {
+		return e, fmt.Errorf("event %d status_indexes: %w", e.Seq, err)
+	}
+	return e, nil
+}
+
+// parseJSON parses a JSON array; an empty one gives nil, without the
+// decoder's cost (most events have no jti and no status index).
+func parseJSON[T any](s string) ([]T, error) {
+	if s == "[]" {
+		return nil, nil
+	}
+	var l []T
+	if err := json.Unmarshal([]byte(s), &l); err != nil {
+		return nil, err
+	}
+	return l, nil
 }

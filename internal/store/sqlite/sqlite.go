@@ -60,7 +60,11 @@ type Store struct {
 	closeErr  error
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store       = (*Store)(nil)
+	_ store.Issuers     = (*Store)(nil)
+	_ store.Maintenance = (*Store)(nil)
+)
 
 // Open opens the database file at path, creating it (readable by its owner
 // only) if missing, applies pending migrations and starts the writer.

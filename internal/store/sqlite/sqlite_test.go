@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -70,6 +72,10 @@ func TestReopen(t *testing.T) {
 	if err != nil {
 		t.Fatalf("RevokeGrant: %v", err)
 	}
+	first, err := s.ReserveStatusIndexes(t.Context(), 100)
+	if err != nil {
+		t.Fatalf("ReserveStatusIndexes: %v", err)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -91,6 +97,10 @@ func TestReopen(t *testing.T) {
 	evs, err := s.Events(t.Context(), 0, 10)
 	if err != nil || len(evs) != 1 || evs[0].Seq != res.Seq {
 		t.Errorf("Events after reopen = %+v, %v; want one event, Seq %d", evs, err, res.Seq)
+	}
+	// Status list indexes reserved before are not handed out again.
+	if next, err := s.ReserveStatusIndexes(t.Context(), 1); err != nil || next < first+100 {
+		t.Errorf("ReserveStatusIndexes after reopen = %d, %v; want %d or more", next, err, first+100)
 	}
 	// Seq numbers are never reused, even once the log is emptied.
 	g2, toks2 := grant("g2")
@@ -161,7 +171,9 @@ func TestTwoProcesses(t *testing.T) {
 		s := openTest(t, path, Options{})
 		fmt.Println("ready")
 		bufio.NewReader(os.Stdin).ReadString('\n') // wait for the parent's go
-		writeGrants(t, s, "child", n)
+		for _, first := range writeGrants(t, s, "child", n) {
+			fmt.Println("reserved", first)
+		}
 		return
 	}
 	path := filepath.Join(t.TempDir(), "tokend.db")
@@ -186,7 +198,7 @@ func TestTwoProcesses(t *testing.T) {
 		t.Fatalf("child said %q, %v; want ready", line, err)
 	}
 	fmt.Fprintln(stdin, "go")
-	writeGrants(t, s, "parent", n)
+	firsts := writeGrants(t, s, "parent", n)
 	rest, _ := io.ReadAll(out)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("child process: %v\n%s%s", err, rest, stderr.String())
@@ -195,15 +207,48 @@ func TestTwoProcesses(t *testing.T) {
 	if err != nil || len(evs) != 2*n {
 		t.Errorf("Events = %d events, %v; want %d", len(evs), err, 2*n)
 	}
+	// The two processes' status list reservations never overlap.
+	for line := range strings.Lines(string(rest)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "reserved "); ok {
+			first, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				t.Fatalf("child said %q", line)
+			}
+			firsts = append(firsts, first)
+		}
+	}
+	if len(firsts) != 2*n {
+		t.Fatalf("got %d reservations; want %d", len(firsts), 2*n)
+	}
+	slices.Sort(firsts)
+	for i := 1; i < len(firsts); i++ {
+		if firsts[i] < firsts[i-1]+reserveN {
+			t.Errorf("reservations starting at %d and %d overlap", firsts[i-1], firsts[i])
+		}
+	}
 }
 
-// writeGrants creates, rotates and revokes n grants from 8 goroutines.
-func writeGrants(t *testing.T, s *Store, prefix string, n int) {
+// reserveN is the size of writeGrants' status list reservations.
+const reserveN = 7
+
+// writeGrants creates, rotates and revokes n grants from 8 goroutines,
+// each time reserving reserveN status list indexes; it returns the first
+// index of each reservation.
+func writeGrants(t *testing.T, s *Store, prefix string, n int) []int64 {
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firsts []int64
 	ids := make(chan string)
 	for range 8 {
 		wg.Go(func() {
 			for id := range ids {
+				first, err := s.ReserveStatusIndexes(t.Context(), reserveN)
+				if err != nil {
+					t.Errorf("ReserveStatusIndexes: %v", err)
+				}
+				mu.Lock()
+				firsts = append(firsts, first)
+				mu.Unlock()
 				g, toks := grant(id)
 				if err := s.CreateGrant(t.Context(), g, toks); err != nil {
 					t.Errorf("CreateGrant(%s): %v", id, err)
@@ -226,6 +271,7 @@ func writeGrants(t *testing.T, s *Store, prefix string, n int) {
 	}
 	close(ids)
 	wg.Wait()
+	return firsts
 }
 
 // block occupies the writer until the returned release is called, and
@@ -326,6 +372,51 @@ func TestBatch(t *testing.T) {
 	defer mu.Unlock()
 	if want := []int{1, 1, 3}; fmt.Sprint(batches) != fmt.Sprint(want) {
 		t.Errorf("batch sizes = %v; want %v (setup, blocker, a+g1+c)", batches, want)
+	}
+}
+
+// TestSolo queues ops behind a blocked writer with a solo op among them:
+// the solo op is committed alone, between the batches of the ops queued
+// before and after it.
+func TestSolo(t *testing.T) {
+	var mu sync.Mutex
+	var batches []int
+	s := openTest(t, filepath.Join(t.TempDir(), "tokend.db"), Options{OnCommit: func(n int) {
+		mu.Lock()
+		defer mu.Unlock()
+		batches = append(batches, n)
+	}})
+	release := block(t, s)
+	var wg sync.WaitGroup
+	errs := make([]error, 5)
+	for i := range 5 {
+		waitQueued(t, s, i) // keep the queue in order
+		wg.Go(func() {
+			if i == 2 {
+				errs[i] = s.writeSolo(t.Context(), func(t *tx) error {
+					_, err := t.exec(s.w.insertClient, "solo", "", "", "", "[]", "[]", "", false, 0, 0, 0, false, 0, 0)
+					return err
+				})
+				return
+			}
+			errs[i] = s.CreateClient(t.Context(), store.Client{ID: fmt.Sprint(i)})
+		})
+	}
+	waitQueued(t, s, 5)
+	release()
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("op %d: %v", i, err)
+		}
+	}
+	if cs, err := s.ListClients(t.Context()); err != nil || len(cs) != 5 {
+		t.Errorf("ListClients = %d clients, %v; want 5", len(cs), err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []int{1, 2, 1, 2}; fmt.Sprint(batches) != fmt.Sprint(want) {
+		t.Errorf("batch sizes = %v; want %v (blocker, 0+1, solo, 3+4)", batches, want)
 	}
 }
 
@@ -522,4 +613,182 @@ func BenchmarkRevokeGrant(b *testing.B) {
 		})
 		c.report(b)
 	})
+}
+
+// bulkGrants stores n grants prefix0 ... prefix(n-1) of client c1 and
+// subject sub, created at epoch, each with a JWT access token (jti and
+// status index) and a refresh token, expiring in the order they were
+// created: grant i and its tokens at exp + i/100 ms. Three INSERT ...
+// SELECT statements over a recursive CTE in one transaction, bypassing the
+// writer, which must be idle: a million tokens in seconds. Benchmark setup
+// only.
+func bulkGrants(tb testing.TB, s *Store, prefix, sub string, n int, exp time.Time) {
+	tb.Helper()
+	const series = `WITH RECURSIVE c(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM c WHERE n + 1 < :n) `
+	tx, err := s.wdb.Begin()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer tx.Rollback()
+	for _, q := range []string{
+		series + `INSERT INTO grants (id, client_id, subject, username, scope, created_at, expires_at)
+			SELECT :prefix || n, 'c1', :sub, 'alice', 'openid', :created, :exp + n / 100 FROM c`,
+		// Sorted by hash, the tokens append to the primary key's b-tree
+		// instead of landing all over it.
+		series + `INSERT INTO tokens (hash, kind, grant_id, jti, status_index, issued_at, expires_at)
+			SELECT * FROM (SELECT randomblob(32), 'access_token', :prefix || n, :prefix || n || '-jti', n + 1, :created, :exp + n / 100 FROM c) ORDER BY 1`,
+		series + `INSERT INTO tokens (hash, kind, grant_id, jti, status_index, issued_at, expires_at)
+			SELECT * FROM (SELECT randomblob(32), 'refresh_token', :prefix || n, NULL, NULL, :created, :exp + n / 100 FROM c) ORDER BY 1`,
+	} {
+		if _, err := tx.Exec(q, sql.Named("n", n), sql.Named("prefix", prefix), sql.Named("sub", sub),
+			sql.Named("created", ms(epoch)), sql.Named("exp", ms(exp))); err != nil {
+			tb.Fatalf("bulk insert: %v", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// BenchmarkDeleteExpired drains a million expired tokens (500,000 grants)
+// in batches of limit grants, beside 10,000 live grants that must stay.
+// Each DeleteExpired call is one solo write op: the writer is held for the
+// op and its commit, and a revocation that arrives meanwhile waits for
+// both, so the benchmark reports the mean and the longest call as well as
+// the throughput. The "revoking" cases also revoke a live grant every
+// millisecond during the drain and report the revocations' latency.
+func BenchmarkDeleteExpired(b *testing.B) {
+	const expired, live = 500_000, 10_000
+	now := epoch.Add(2 * time.Hour)
+	for _, c := range []struct {
+		limit    int
+		revoking bool
+	}{{1000, false}, {DefaultSweepLimit, false}, {100, false}, {1000, true}, {DefaultSweepLimit, true}} {
+		name := fmt.Sprintf("batch=%d", c.limit)
+		if c.revoking {
+			name += "/revoking"
+		}
+		b.Run(name, func(b *testing.B) {
+			var tokens, batches int
+			var held, maxHeld time.Duration
+			var revokes []time.Duration
+			for range b.N {
+				b.StopTimer()
+				s := openTest(b, filepath.Join(b.TempDir(), "tokend.db"), Options{})
+				bulkGrants(b, s, "x", "u1", expired, epoch.Add(time.Hour))
+				bulkGrants(b, s, "live", "u2", live, epoch.Add(24*time.Hour))
+				stop, done := make(chan struct{}), make(chan []time.Duration)
+				if c.revoking {
+					go func() { done <- revokeEveryMillisecond(b, s, "live", stop) }()
+				}
+				b.StartTimer()
+				for {
+					start := time.Now()
+					res, err := s.DeleteExpired(context.Background(), now, c.limit)
+					d := time.Since(start)
+					if err != nil {
+						b.Fatalf("DeleteExpired: %v", err)
+					}
+					if res.Grants == 0 {
+						break
+					}
+					tokens += res.Tokens
+					batches++
+					held += d
+					maxHeld = max(maxHeld, d)
+				}
+				b.StopTimer()
+				var n int
+				if c.revoking {
+					close(stop)
+					lat := <-done
+					n = len(lat)
+					revokes = append(revokes, lat...)
+				}
+				st, err := s.Stats(context.Background(), now)
+				if err != nil || st.LiveGrants != int64(live-n) {
+					b.Fatalf("Stats after the drain = %+v, %v; want %d live grants", st, err, live-n)
+				}
+				s.Close()
+			}
+			if tokens != b.N*2*expired {
+				b.Fatalf("deleted %d tokens; want %d", tokens, b.N*2*expired)
+			}
+			b.ReportMetric(float64(tokens)/b.Elapsed().Seconds(), "tokens/s")
+			b.ReportMetric(float64(held.Microseconds())/1000/float64(batches), "ms/batch")
+			b.ReportMetric(float64(maxHeld.Microseconds())/1000, "max-ms/batch")
+			if len(revokes) > 0 {
+				slices.Sort(revokes)
+				b.ReportMetric(float64(revokes[len(revokes)/2].Microseconds())/1000, "p50-ms/revoke")
+				b.ReportMetric(float64(revokes[len(revokes)*99/100].Microseconds())/1000, "p99-ms/revoke")
+				b.ReportMetric(float64(revokes[len(revokes)-1].Microseconds())/1000, "max-ms/revoke")
+			}
+		})
+	}
+}
+
+// revokeEveryMillisecond revokes grant prefix0, prefix1, ... one a
+// millisecond until stop is closed, and returns each revocation's latency.
+func revokeEveryMillisecond(b *testing.B, s *Store, prefix string, stop <-chan struct{}) []time.Duration {
+	var lat []time.Duration
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return lat
+		case <-tick.C:
+		}
+		start := time.Now()
+		if res, err := s.RevokeGrant(context.Background(), fmt.Sprint(prefix, i), rev); err != nil || res.Grants != 1 {
+			b.Errorf("RevokeGrant = %+v, %v", res, err)
+			return lat
+		}
+		lat = append(lat, time.Since(start))
+	}
+}
+
+// BenchmarkRevokeMatchingSubject10k revokes the 10,000 live grants (a JWT
+// access token and a refresh token each) of one subject in one
+// RevokeMatching call, among 100,000 grants of other subjects: 10,000
+// events, each with its coverage, and 10,000 grants marked, in one write.
+func BenchmarkRevokeMatchingSubject10k(b *testing.B) {
+	const n = 10_000
+	s := openTest(b, filepath.Join(b.TempDir(), "tokend.db"), Options{})
+	for i := range 10 {
+		bulkGrants(b, s, fmt.Sprintf("other%d-", i), fmt.Sprint("other", i), n, epoch.Add(24*time.Hour))
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		sub := fmt.Sprint("u", i)
+		bulkGrants(b, s, sub+"-", sub, n, epoch.Add(24*time.Hour))
+		b.StartTimer()
+		res, err := s.RevokeMatching(context.Background(), store.Filter{Subject: sub}, rev)
+		if err != nil || res.Grants != n || res.Tokens != 2*n {
+			b.Fatalf("RevokeMatching = %+v, %v; want %d grants, %d tokens", res, err, n, 2*n)
+		}
+	}
+	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "grants/s")
+}
+
+// BenchmarkEvents reads the log in pages of 1000 events, each covering a
+// JWT access token (jti and status index) and a refresh token: what the
+// feed and the status lists do.
+func BenchmarkEvents(b *testing.B) {
+	const n = 10_000
+	s := openTest(b, filepath.Join(b.TempDir(), "tokend.db"), Options{})
+	bulkGrants(b, s, "g", "u1", n, epoch.Add(24*time.Hour))
+	if res, err := s.RevokeMatching(context.Background(), store.Filter{Subject: "u1"}, rev); err != nil || res.Grants != n {
+		b.Fatalf("RevokeMatching = %+v, %v", res, err)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		since := int64(i%(n/1000)) * 1000
+		evs, err := s.Events(context.Background(), since, 1000)
+		if err != nil || len(evs) != 1000 || len(evs[0].TokenHashes) != 2 || len(evs[0].JTIs) != 1 || len(evs[0].StatusIndexes) != 1 {
+			b.Fatalf("Events = %d events, %v", len(evs), err)
+		}
+	}
+	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "events/s")
 }

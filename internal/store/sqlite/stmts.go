@@ -11,6 +11,9 @@ type readStmts struct {
 	getClient, listClients          *sql.Stmt
 	getUser, getUserByID, listUsers *sql.Stmt
 	lookupToken, events             *sql.Stmt
+	getIssuer, listIssuers          *sql.Stmt
+	anyExpired, anyEventsBefore     *sql.Stmt
+	stats                           *sql.Stmt
 }
 
 // writeStmts run on the write connection, inside the writer's transactions.
@@ -21,6 +24,9 @@ type writeStmts struct {
 	insertGrant, insertToken                            *sql.Stmt
 	lookupToken, markRotated, extendGrant               *sql.Stmt
 	revoke                                              [numRevokeBy]revokeStmts
+	insertIssuer, deleteIssuer, useJTI                  *sql.Stmt
+	expiredGrants, deleteGrantTokens, deleteGrants      *sql.Stmt
+	deleteUsedJTIs, deleteEvents, reserve               *sql.Stmt
 }
 
 // prepare prepares every statement the store runs, so that the hot paths
@@ -28,13 +34,18 @@ type writeStmts struct {
 func (s *Store) prepare(ctx context.Context) error {
 	r := &preparer{ctx: ctx, s: s, db: s.rdb}
 	s.r = readStmts{
-		getClient:   r.prep(qGetClient),
-		listClients: r.prep(qListClients),
-		getUser:     r.prep(qGetUser),
-		getUserByID: r.prep(qGetUserByID),
-		listUsers:   r.prep(qListUsers),
-		lookupToken: r.prep(qLookupToken),
-		events:      r.prep(qEvents),
+		getClient:       r.prep(qGetClient),
+		listClients:     r.prep(qListClients),
+		getUser:         r.prep(qGetUser),
+		getUserByID:     r.prep(qGetUserByID),
+		listUsers:       r.prep(qListUsers),
+		lookupToken:     r.prep(qLookupToken),
+		events:          r.prep(qEvents),
+		getIssuer:       r.prep(qGetIssuer),
+		listIssuers:     r.prep(qListIssuers),
+		anyExpired:      r.prep(qAnyExpired),
+		anyEventsBefore: r.prep(qAnyEventsBefore),
+		stats:           r.prep(qStats),
 	}
 	w := &preparer{ctx: ctx, s: s, db: s.wdb}
 	s.w = writeStmts{
@@ -56,6 +67,16 @@ func (s *Store) prepare(ctx context.Context) error {
 		lookupToken:  w.prep(qLookupToken),
 		markRotated:  w.prep(qMarkRotated),
 		extendGrant:  w.prep(qExtendGrant),
+
+		insertIssuer:      w.prep(qInsertIssuer),
+		deleteIssuer:      w.prep(qDeleteIssuer),
+		useJTI:            w.prep(qUseJTI),
+		expiredGrants:     w.prep(qExpiredGrants),
+		deleteGrantTokens: w.prep(qDeleteGrantTokens),
+		deleteGrants:      w.prep(qDeleteGrants),
+		deleteUsedJTIs:    w.prep(qDeleteUsedJTIs),
+		deleteEvents:      w.prep(qDeleteEvents),
+		reserve:           w.prep(qReserve),
 	}
 	for by, cond := range revokeConds {
 		events, grants := revokeSQL(cond)

@@ -16,6 +16,8 @@ type op struct {
 	ctx  context.Context
 	fn   func(*tx) error
 	done chan error // buffered: the writer never waits for a caller that left
+	// solo: the op runs in a transaction of its own (see writeSolo).
+	solo bool
 }
 
 // commitAnyway is what an op returns when its writes must be committed
@@ -42,10 +44,22 @@ func (p *opPanic) Error() string { return fmt.Sprintf("panic in store op: %v", p
 // ends while the op waits in the queue the writer skips it; if it ends
 // later the write may still commit, but write returns ctx.Err().
 func (s *Store) write(ctx context.Context, fn func(*tx) error) error {
+	return s.send(ctx, &op{ctx: ctx, fn: fn, done: make(chan error, 1)})
+}
+
+// writeSolo is write for a large op, one that changes thousands of pages
+// (a sweep batch): the writer commits it in a transaction of its own,
+// never batched with other ops, so that it runs without a savepoint. It
+// still waits its turn in the queue, and the ops queued behind it wait for
+// its commit.
+func (s *Store) writeSolo(ctx context.Context, fn func(*tx) error) error {
+	return s.send(ctx, &op{ctx: ctx, fn: fn, done: make(chan error, 1), solo: true})
+}
+
+func (s *Store) send(ctx context.Context, o *op) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	o := &op{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -72,17 +86,31 @@ func (s *Store) write(ctx context.Context, fn func(*tx) error) error {
 }
 
 // run is the writer goroutine: it commits batches until s.ops is closed and
-// drained.
+// drained. A solo op is a batch of its own: it ends the batch being drained
+// and waits to be the next one.
 func (s *Store) run() {
 	defer close(s.done)
 	batch := make([]*op, 0, s.maxBatch)
-	for first := range s.ops {
+	var next *op // a solo op that ended the last batch
+	for {
+		first := next
+		next = nil
+		if first == nil {
+			var ok bool
+			if first, ok = <-s.ops; !ok {
+				return
+			}
+		}
 		batch = append(batch[:0], first)
 	drain:
-		for len(batch) < s.maxBatch {
+		for !first.solo && len(batch) < s.maxBatch {
 			select {
 			case o, ok := <-s.ops:
 				if !ok {
+					break drain
+				}
+				if o.solo {
+					next = o
 					break drain
 				}
 				batch = append(batch, o)
@@ -140,6 +168,11 @@ func (s *Store) commit(batch []*op) {
 			}
 		}
 	}
+	// One op alone needs no savepoint: if it fails, the transaction is
+	// rolled back. The savepoint is not free: SQLite copies every page an op
+	// changes into the statement journal, which for an op that changes
+	// thousands of pages costs more than the op itself.
+	alone := live == 1
 	n := 0
 	for i, o := range batch {
 		if results[i] != nil {
@@ -148,16 +181,20 @@ func (s *Store) commit(batch []*op) {
 		if results[i] = o.ctx.Err(); results[i] != nil { // ended while earlier ops ran
 			continue
 		}
-		if _, err := t.exec(s.w.savepoint); err != nil {
-			abort(i, err)
-			return
+		if !alone {
+			if _, err := t.exec(s.w.savepoint); err != nil {
+				abort(i, err)
+				return
+			}
 		}
 		err := runOp(o.fn, t)
 		var keep *commitAnyway
 		if err == nil || errors.As(err, &keep) {
-			if _, rerr := t.exec(s.w.release); rerr != nil {
-				abort(i, rerr)
-				return
+			if !alone {
+				if _, rerr := t.exec(s.w.release); rerr != nil {
+					abort(i, rerr)
+					return
+				}
 			}
 			if keep != nil {
 				err = keep.err
@@ -170,6 +207,9 @@ func (s *Store) commit(batch []*op) {
 			s.log.Error("sqlite: store op panicked; rolled back", "panic", p.value)
 		}
 		results[i] = mapErr(err)
+		if alone {
+			continue // n == 0: rolled back below
+		}
 		if _, rerr := t.exec(s.w.rollbackTo); rerr != nil {
 			abort(i+1, rerr)
 			return

@@ -170,7 +170,7 @@ func testClients(t *testing.T, open opener) {
 		evs := events(t, s)
 		wantResult(t, "UpdateClient", res, store.RevokeResult{Grants: 2, Tokens: 2, Seq: lastSeq(evs)})
 		// The access tokens expired at 1h; the refresh tokens still count.
-		wantEventSet(t, evs[1:], []store.Event{event(g.a, rotated, 1), event(g.b, rotated, 1)})
+		wantEventSet(t, evs[1:], []store.Event{event(g.a, rotated, 1, g.a.refresh), event(g.b, rotated, 1, g.b.refresh)})
 		wantRevoked(t, s, rotated.Time, g.a.access.Hash, g.a.refresh.Hash, g.b.access.Hash, g.b.refresh.Hash)
 		wantNotRevoked(t, s, g.c.access.Hash, g.c.refresh.Hash, g.x.refresh.Hash)
 		wantRevoked(t, s, at(time.Minute), g.r.refresh.Hash)
@@ -202,7 +202,7 @@ func testClients(t *testing.T, open opener) {
 		}
 		evs := events(t, s)
 		wantResult(t, "DeleteClient", res, store.RevokeResult{Grants: 2, Tokens: 2, Seq: lastSeq(evs)})
-		wantEventSet(t, evs[1:], []store.Event{event(g.a, deleted, 1), event(g.b, deleted, 1)})
+		wantEventSet(t, evs[1:], []store.Event{event(g.a, deleted, 1, g.a.refresh), event(g.b, deleted, 1, g.b.refresh)})
 		if _, err := s.GetClient(t.Context(), "c1"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("GetClient after delete = %v; want ErrNotFound", err)
 		}
@@ -338,7 +338,7 @@ func testUsers(t *testing.T, open opener) {
 		}
 		evs := events(t, s)
 		wantResult(t, "UpdateUser", res, store.RevokeResult{Grants: 2, Tokens: 2, Seq: lastSeq(evs)})
-		wantEventSet(t, evs, []store.Event{event(g.a, pwChange, 1), event(g.c, pwChange, 1)})
+		wantEventSet(t, evs, []store.Event{event(g.a, pwChange, 1, g.a.refresh), event(g.c, pwChange, 1, g.c.refresh)})
 		wantRevoked(t, s, pwChange.Time, g.a.access.Hash, g.a.refresh.Hash, g.c.access.Hash, g.c.refresh.Hash)
 		wantNotRevoked(t, s, g.b.access.Hash, g.b.refresh.Hash, g.x.refresh.Hash)
 		if got, err := s.GetUser(t.Context(), "alice"); err != nil || got.PasswordHash != "$argon2id$new" {
@@ -391,7 +391,7 @@ func testUsers(t *testing.T, open opener) {
 		}
 		evs := events(t, s)
 		wantResult(t, "DeleteUser", res, store.RevokeResult{Grants: 2, Tokens: 2, Seq: lastSeq(evs)})
-		wantEventSet(t, evs, []store.Event{event(g.a, deleted, 1), event(g.c, deleted, 1)})
+		wantEventSet(t, evs, []store.Event{event(g.a, deleted, 1, g.a.refresh), event(g.c, deleted, 1, g.c.refresh)})
 		for _, get := range []func() (store.User, error){
 			func() (store.User, error) { return s.GetUser(t.Context(), "alice") },
 			func() (store.User, error) { return s.GetUserByID(t.Context(), "u1") },

@@ -233,7 +233,7 @@ func testConcurrency(t *testing.T, open opener) {
 		var want []store.Event
 		for _, f := range fams {
 			wantRevoked(t, s, at(time.Minute), f.access.Hash, f.refresh.Hash)
-			want = append(want, event(f, store.Revocation{Time: at(time.Minute), Reason: store.ReasonClientRequest, Actor: f.grant.ClientID}, 2))
+			want = append(want, event(f, store.Revocation{Time: at(time.Minute), Reason: store.ReasonClientRequest, Actor: f.grant.ClientID}, 2, f.tokens()...))
 		}
 		wantEventSet(t, events(t, s), want)
 	})

@@ -1,9 +1,11 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"testing"
 	"time"
 
@@ -45,6 +47,13 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("RotateRefresh", func(t *testing.T) { t.Parallel(); testRotateRefresh(t, newStore) })
 	t.Run("RevokeMatching", func(t *testing.T) { t.Parallel(); testRevokeMatching(t, newStore) })
 	t.Run("Events", func(t *testing.T) { t.Parallel(); testEvents(t, newStore) })
+	t.Run("EventCoverage", func(t *testing.T) { t.Parallel(); testEventCoverage(t, newStore) })
+	t.Run("Issuers", func(t *testing.T) { t.Parallel(); testIssuers(t, newStore) })
+	t.Run("UseJTI", func(t *testing.T) { t.Parallel(); testUseJTI(t, newStore) })
+	t.Run("DeleteExpired", func(t *testing.T) { t.Parallel(); testDeleteExpired(t, newStore) })
+	t.Run("DeleteEventsBefore", func(t *testing.T) { t.Parallel(); testDeleteEventsBefore(t, newStore) })
+	t.Run("Stats", func(t *testing.T) { t.Parallel(); testStats(t, newStore) })
+	t.Run("ReserveStatusIndexes", func(t *testing.T) { t.Parallel(); testReserveStatusIndexes(t, newStore) })
 	t.Run("CancelledContext", func(t *testing.T) { t.Parallel(); testCancelled(t, newStore) })
 	t.Run("Concurrency", func(t *testing.T) { t.Parallel(); testConcurrency(t, newStore) })
 }
@@ -63,7 +72,8 @@ func at(d time.Duration) time.Time { return epoch.Add(d) }
 var cmpOpts = []cmp.Option{cmpopts.EquateEmpty()}
 
 // family is a grant with a first access and refresh token, issued at epoch:
-// the access token lives 1h, the refresh token and the grant 24h.
+// the access token (a JWT: it has a jti and a status list index) lives 1h,
+// the refresh token and the grant 24h.
 type family struct {
 	grant   store.Grant
 	access  store.Token
@@ -78,7 +88,7 @@ func newFamily(id, clientID, subject string) family {
 		},
 		access: store.Token{
 			Hash: store.HashToken(id + "/access"), Kind: store.AccessToken, GrantID: id,
-			JTI: id + "-jti", IssuedAt: epoch, ExpiresAt: at(time.Hour),
+			JTI: id + "-jti", StatusIndex: statusIndex(id), IssuedAt: epoch, ExpiresAt: at(time.Hour),
 		},
 		refresh: store.Token{
 			Hash: store.HashToken(id + "/refresh"), Kind: store.RefreshToken, GrantID: id,
@@ -88,6 +98,14 @@ func newFamily(id, clientID, subject string) family {
 }
 
 func (f family) tokens() []store.Token { return []store.Token{f.access, f.refresh} }
+
+// statusIndex gives the access token of the family named id a status list
+// index of its own.
+func statusIndex(id string) int64 {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return 1 + int64(h.Sum32())
+}
 
 // record is what LookupToken should return for tok of f while nothing
 // happened to it.
@@ -184,18 +202,42 @@ func lastSeq(evs []store.Event) int64 {
 	return evs[len(evs)-1].Seq
 }
 
-// event is the event that revoking f with rev and tokens live tokens writes.
-func event(f family, rev store.Revocation, tokens int) store.Event {
-	return store.Event{
+// event is the event that revoking f with rev writes when tokens of f's
+// tokens are live (unexpired and not rotated) and covered are those
+// unexpired at rev.Time, rotated ones included.
+func event(f family, rev store.Revocation, tokens int, covered ...store.Token) store.Event {
+	e := store.Event{
 		Time: rev.Time, GrantID: f.grant.ID, ClientID: f.grant.ClientID, Subject: f.grant.Subject,
 		Reason: rev.Reason, Actor: rev.Actor, Tokens: tokens,
 	}
+	for _, tok := range covered {
+		e.TokenHashes = append(e.TokenHashes, tok.Hash)
+		if tok.JTI != "" {
+			e.JTIs = append(e.JTIs, tok.JTI)
+		}
+		if tok.StatusIndex != 0 {
+			e.StatusIndexes = append(e.StatusIndexes, tok.StatusIndex)
+		}
+		if tok.ExpiresAt.After(e.ExpiresAt) {
+			e.ExpiresAt = tok.ExpiresAt
+		}
+	}
+	return e
 }
+
+// eventOpts compare events ignoring Seq (the suite checks it apart) and
+// the order of what an event covers, which the suite does not fix.
+var eventOpts = append([]cmp.Option{
+	cmpopts.IgnoreFields(store.Event{}, "Seq"),
+	cmpopts.SortSlices(func(a, b store.Hash) bool { return bytes.Compare(a[:], b[:]) < 0 }),
+	cmpopts.SortSlices(func(a, b string) bool { return a < b }),
+	cmpopts.SortSlices(func(a, b int64) bool { return a < b }),
+}, cmpOpts...)
 
 // wantEvents compares evs, ignoring Seq, with want, in order.
 func wantEvents(t *testing.T, evs, want []store.Event) {
 	t.Helper()
-	if diff := cmp.Diff(evs, want, append(cmpOpts, cmpopts.IgnoreFields(store.Event{}, "Seq"))...); diff != "" {
+	if diff := cmp.Diff(evs, want, eventOpts...); diff != "" {
 		t.Errorf("events (-got +want):\n%s", diff)
 	}
 }
@@ -204,7 +246,7 @@ func wantEvents(t *testing.T, evs, want []store.Event) {
 func wantEventSet(t *testing.T, evs, want []store.Event) {
 	t.Helper()
 	byGrant := cmpopts.SortSlices(func(a, b store.Event) bool { return a.GrantID < b.GrantID })
-	if diff := cmp.Diff(evs, want, append(cmpOpts, byGrant, cmpopts.IgnoreFields(store.Event{}, "Seq"))...); diff != "" {
+	if diff := cmp.Diff(evs, want, append([]cmp.Option{byGrant}, eventOpts...)...); diff != "" {
 		t.Errorf("events (-got +want):\n%s", diff)
 	}
 }

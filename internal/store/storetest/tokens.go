@@ -17,7 +17,7 @@ func testGrants(t *testing.T, open opener) {
 		f := newFamily("g1", "c1", "u1")
 		createFamily(t, s, f)
 		cc := newFamily("g2", "c2", "c2") // a client_credentials grant: one access token, no username
-		cc.grant.Username, cc.access.JTI = "", ""
+		cc.grant.Username, cc.access.JTI, cc.access.StatusIndex = "", "", 0
 		if err := s.CreateGrant(t.Context(), cc.grant, []store.Token{cc.access}); err != nil {
 			t.Fatalf("CreateGrant: %v", err)
 		}
@@ -92,7 +92,8 @@ func testRevokeGrant(t *testing.T, open opener) {
 		if res.Seq == 0 {
 			t.Error("RevokeGrant returned Seq 0")
 		}
-		wantEvents(t, evs, []store.Event{event(f, rev, 2)})
+		// f.access expired at 1h; f.refresh is rotated but unexpired.
+		wantEvents(t, evs, []store.Event{event(f, rev, 2, f.refresh, a2, r2)})
 		wantRevoked(t, s, rev.Time, f.access.Hash, f.refresh.Hash, a2.Hash, r2.Hash)
 		wantNotRevoked(t, s, other.access.Hash, other.refresh.Hash)
 
@@ -200,7 +201,7 @@ func testRotateRefresh(t *testing.T, open opener) {
 		}
 		reused := reuse
 		reused.Time = at(90 * time.Minute)
-		wantEvents(t, events(t, s), []store.Event{event(f, reused, 2)})
+		wantEvents(t, events(t, s), []store.Event{event(f, reused, 2, f.refresh, a2, r2)})
 		wantRevoked(t, s, reused.Time, f.access.Hash, f.refresh.Hash, a2.Hash, r2.Hash)
 		wantAbsent(t, s, a3.Hash, r3.Hash)
 		wantNotRevoked(t, s, other.refresh.Hash)
@@ -305,7 +306,7 @@ func testRevokeMatching(t *testing.T, open opener) {
 					revoked = revoked || f.grant.ID == id
 				}
 				if revoked {
-					want = append(want, event(f, rev, 2))
+					want = append(want, event(f, rev, 2, f.tokens()...))
 					wantRevoked(t, s, rev.Time, f.access.Hash, f.refresh.Hash)
 				} else {
 					wantNotRevoked(t, s, f.access.Hash, f.refresh.Hash)
@@ -345,7 +346,7 @@ func testEvents(t *testing.T, open opener) {
 		if err != nil {
 			t.Fatalf("RevokeGrant: %v", err)
 		}
-		want = append(want, event(f, rev, 2))
+		want = append(want, event(f, rev, 2, f.tokens()...))
 		seqs = append(seqs, res.Seq)
 	}
 	all := events(t, s)
@@ -374,4 +375,64 @@ func testEvents(t *testing.T, open opener) {
 			t.Errorf("Events(%d, %d) (-got +want):\n%s", c.since, c.limit, diff)
 		}
 	}
+}
+
+// testEventCoverage pins down what an event says it covered: every token of
+// the grant unexpired at the revocation's time (ExpiresAt after it), rotated
+// ones included, by hash; the jtis and the status list indexes of those of
+// them that have one, each list on its own (in no fixed order); and the
+// latest expiry among them, or the zero time when it covered no token.
+// Tokens still counts only the live ones (unexpired and not rotated).
+func testEventCoverage(t *testing.T, open opener) {
+	t.Run("rotated family", func(t *testing.T) {
+		s := open(t)
+		f := newFamily("g1", "c1", "u1")
+		createFamily(t, s, f)
+		// At 30m the refresh token rotates into a JWT with a jti and a status
+		// index (a2, till 1h30) and r2; at 50m r2 rotates into a JWT with a
+		// jti only (a3, till 1h50) and r3 (till 24h50).
+		a2, r2 := f.next(2, at(30*time.Minute))
+		a2.JTI, a2.StatusIndex = "g1-jti-2", 1001
+		a3, r3 := f.next(3, at(50*time.Minute))
+		a3.JTI = "g1-jti-3"
+		if _, err := s.RotateRefresh(t.Context(), f.refresh.Hash, at(30*time.Minute), []store.Token{a2, r2}, store.Revocation{}); err != nil {
+			t.Fatalf("RotateRefresh: %v", err)
+		}
+		if _, err := s.RotateRefresh(t.Context(), r2.Hash, at(50*time.Minute), []store.Token{a3, r3}, store.Revocation{}); err != nil {
+			t.Fatalf("RotateRefresh: %v", err)
+		}
+		// Revoked at 1h10: f.access expired at 1h, and neither its jti nor its
+		// status index is covered; f.refresh and r2 are rotated, and covered.
+		rev := store.Revocation{Time: at(70 * time.Minute), Reason: store.ReasonClientRequest, Actor: "c1"}
+		res, err := s.RevokeGrant(t.Context(), "g1", rev)
+		if err != nil {
+			t.Fatalf("RevokeGrant: %v", err)
+		}
+		wantResult(t, "RevokeGrant", res, store.RevokeResult{Grants: 1, Tokens: 3, Seq: res.Seq})
+		wantEvents(t, events(t, s), []store.Event{{
+			Time: rev.Time, GrantID: "g1", ClientID: "c1", Subject: "u1", Reason: rev.Reason, Actor: rev.Actor,
+			Tokens:        3, // a2, a3, r3
+			TokenHashes:   []store.Hash{f.refresh.Hash, a2.Hash, r2.Hash, a3.Hash, r3.Hash},
+			JTIs:          []string{"g1-jti-2", "g1-jti-3"},
+			StatusIndexes: []int64{1001},
+			ExpiresAt:     at(24*time.Hour + 50*time.Minute),
+		}})
+		// The record a status index came from is unchanged by the revocation.
+		if got := lookup(t, s, a2.Hash); got.JTI != "g1-jti-2" || got.StatusIndex != 1001 {
+			t.Errorf("LookupToken(a2): JTI, StatusIndex = %q, %d; want g1-jti-2, 1001", got.JTI, got.StatusIndex)
+		}
+	})
+
+	t.Run("nothing unexpired", func(t *testing.T) {
+		s := open(t)
+		f := newFamily("g1", "c1", "u1")
+		createFamily(t, s, f)
+		// At 24h the refresh token expires, exactly: RevokeGrant still revokes
+		// the grant, and the event covers no token.
+		rev := store.Revocation{Time: at(24 * time.Hour), Reason: store.ReasonAdmin, Actor: "admin"}
+		if res, err := s.RevokeGrant(t.Context(), "g1", rev); err != nil || res.Grants != 1 || res.Tokens != 0 {
+			t.Fatalf("RevokeGrant = %+v, %v; want 1 grant, 0 tokens", res, err)
+		}
+		wantEvents(t, events(t, s), []store.Event{event(f, rev, 0)}) // no hashes, jtis, indexes; zero ExpiresAt
+	})
 }

@@ -1,0 +1,584 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tokend/tokend/internal/oauth"
+)
+
+// The operations, by the names the table prints.
+const (
+	opCeiling           = "ceiling (bare net/http)"
+	opIssueOpaque       = "issue opaque (client_credentials)"
+	opIssueJWTRS256     = "issue JWT RS256"
+	opIssueJWTES256     = "issue JWT ES256"
+	opRevoke            = "revoke (distinct tokens)"
+	opIntrospectActive  = "introspect active"
+	opIntrospectRevoked = "introspect revoked"
+	opRefresh           = "refresh (rotation)"
+)
+
+// opKeys are the names --ops takes, in the order the operations run.
+var opKeys = []struct{ key, name string }{
+	{"issue", opIssueOpaque},
+	{"jwt-rs256", opIssueJWTRS256},
+	{"introspect", opIntrospectActive},
+	{"revoke", opRevoke},
+	{"introspect-revoked", opIntrospectRevoked},
+	{"refresh", opRefresh},
+	{"jwt-es256", opIssueJWTES256},
+}
+
+// benchConfig is what the flags of a load run say.
+type benchConfig struct {
+	tokend    string // tokend binary; built when empty
+	target    string // URL of a running server; empty: start one
+	data      string // data folder of the target (for the CLI), or of the started server
+	backend   string // sqlite or postgres
+	dsn       string
+	ops       map[string]bool
+	duration  time.Duration
+	workers   int
+	preissue  int  // tokens for the revocation pool; 0: enough for 3× the issuance rate
+	active    int  // tokens introspected while active, in turn
+	raw       bool // the minimal HTTP/1.1 client instead of net/http's
+	serverCPU int  // -1: not pinned
+	logLevel  string
+	keep      bool // keep the temporary folder
+	stdout    io.Writer
+	stderr    io.Writer
+}
+
+// bench is one load run.
+type bench struct {
+	cfg    benchConfig
+	bin    string
+	tmp    string
+	client *http.Client
+	rows   []*result
+	ceil   *result
+	cpu    cpuMeter
+	logf   func(format string, args ...any)
+}
+
+func runBench(ctx context.Context, cfg benchConfig) error {
+	b := &bench{cfg: cfg, client: loadClient(cfg.workers)}
+	loadavg := loadAvg()
+	b.logf = func(format string, args ...any) {
+		fmt.Fprintf(cfg.stderr, "tokend-bench: "+format+"\n", args...)
+	}
+	tmp, err := os.MkdirTemp("", "tokend-bench-")
+	if err != nil {
+		return err
+	}
+	b.tmp = tmp
+	if cfg.keep {
+		b.logf("keeping %s", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
+	b.bin = cfg.tokend
+	if b.bin == "" {
+		b.logf("building tokend")
+		if b.bin, err = buildTokend(ctx, tmp); err != nil {
+			return err
+		}
+	}
+	if cfg.data == "" {
+		cfg.data = filepath.Join(tmp, "data")
+		b.cfg.data = cfg.data
+	}
+
+	if err := b.measureCeiling(ctx); err != nil {
+		return fmt.Errorf("ceiling: %w", err)
+	}
+	if err := b.measureServer(ctx); err != nil {
+		return err
+	}
+
+	m := thisMachine()
+	m.backend = cfg.backend
+	m.loadavg = loadavg
+	if v := goVersionOf(b.bin); v != "" && v != m.goVer {
+		m.goVer += " (tokend: " + v + ")"
+	}
+	m.workers, m.dur = cfg.workers, cfg.duration
+	m.client = "net/http client"
+	if cfg.raw {
+		m.client = "raw HTTP/1.1 client"
+	}
+	switch {
+	case cfg.target != "":
+		m.pinning = "server not started by the program (--target)"
+	case cfg.serverCPU >= 0:
+		m.pinning = "server and ceiling pinned to CPU 0, load generator to CPU 1 (taskset)"
+	default:
+		m.pinning = "not pinned"
+	}
+	if cfg.backend == "sqlite" {
+		m.backend += " (WAL, synchronous=FULL: a 200 means on disk)"
+	}
+	writeReport(cfg.stdout, m, b.ceil, b.rows)
+	return nil
+}
+
+// ceilingBody is the form the ceiling reads: a revocation's, with a token
+// of the real length.
+var ceilingBody = "token=tka_" + strings.Repeat("x", 49) + "&token_type_hint=access_token"
+
+func (b *bench) measureCeiling(ctx context.Context) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	p, err := startProc(ctx, pinned(b.cfg.serverCPU, self, "ceiling", "--addr", "127.0.0.1:0"), filepath.Join(b.tmp, "ceiling.log"))
+	if err != nil {
+		return err
+	}
+	defer p.stop()
+	b.logf("measuring the ceiling at %s", p.url)
+	ph := phase{
+		name: opCeiling,
+		path: oauth.PathRevoke,
+		auth: "Basic " + base64.StdEncoding.EncodeToString([]byte("client:secret")),
+		body: func(int) (string, bool) { return ceilingBody, true },
+	}
+	b.ceil = ph.run(ctx, b.gen(p.url), b.cfg.workers, b.cfg.duration, cpuMeter{serverPID: p.pid()})
+	return nil
+}
+
+// server is a tokend under test: one started by the program, or the
+// --target.
+type server struct {
+	url string
+	p   *proc // nil for a --target
+}
+
+func (s *server) stop() {
+	if s.p != nil {
+		s.p.stop()
+	}
+}
+
+func (b *bench) cpuOf(s *server) cpuMeter {
+	if s.p == nil {
+		return cpuMeter{}
+	}
+	return cpuMeter{serverPID: s.p.pid()}
+}
+
+// storeArgs are the flags that select the backend, for serve and the CLI.
+func (b *bench) storeArgs() []string {
+	if b.cfg.backend == "postgres" {
+		return []string{"--dsn", b.cfg.dsn}
+	}
+	return nil
+}
+
+// startServer starts tokend serve on the data folder with JWTs signed
+// with alg, or returns the --target.
+func (b *bench) startServer(ctx context.Context, alg string) (*server, error) {
+	if b.cfg.target != "" {
+		return &server{url: strings.TrimSuffix(b.cfg.target, "/")}, nil
+	}
+	args := []string{b.bin, "serve", "--insecure-http", "--addr", "127.0.0.1:0", "--data", b.cfg.data}
+	if alg != "" {
+		args = append(args, "--jwt-alg", alg)
+	}
+	args = append(args, b.storeArgs()...)
+	if b.cfg.logLevel != "" {
+		args = append(args, "--log-level", b.cfg.logLevel)
+	}
+	p, err := startProc(ctx, pinned(b.cfg.serverCPU, args...), filepath.Join(b.tmp, "tokend"+alg+".log"))
+	if err != nil {
+		if b.cfg.backend == "postgres" {
+			return nil, fmt.Errorf("tokend serve refused the PostgreSQL backend (--dsn); does this tokend have it?\n%w", err)
+		}
+		return nil, err
+	}
+	b.logf("tokend (%s) at %s", strings.Join(args[1:], " "), p.url)
+	return &server{url: p.url, p: p}, nil
+}
+
+// gen returns the generator of a timed phase against base.
+func (b *bench) gen(base string) generator {
+	if b.cfg.raw && strings.HasPrefix(base, "http://") {
+		if g, err := newRawGen(base, b.cfg.workers); err == nil {
+			return g
+		}
+	}
+	return newHTTPGen(b.client, base, b.cfg.workers)
+}
+
+func (b *bench) want(names ...string) bool {
+	for _, n := range names {
+		if b.cfg.ops[n] {
+			return true
+		}
+	}
+	return false
+}
+
+func (b *bench) createClient(ctx context.Context, name string, extra ...string) (client, error) {
+	return createClient(ctx, b.bin, b.cfg.data, name, append(extra, b.storeArgs()...)...)
+}
+
+// measureServer runs the operations against tokend: everything but ES256
+// on a server that signs with RS256, then ES256 on the same data folder
+// with a server that signs with ES256 (the algorithm is the server's).
+func (b *bench) measureServer(ctx context.Context) error {
+	opaque, err := b.createClient(ctx, "bench-opaque")
+	if err != nil {
+		return err
+	}
+	var jwtc client
+	if b.want(opIssueJWTRS256, opIssueJWTES256) {
+		if jwtc, err = b.createClient(ctx, "bench-jwt", "--token-format", "jwt", "--grant", "client_credentials"); err != nil {
+			return err
+		}
+	}
+	const user, password = "bench", "bench-password"
+	if b.want(opRefresh) {
+		if _, err := cli(ctx, b.bin, b.cfg.data, password+"\n", append([]string{"user", "add", user, "--password-stdin"}, b.storeArgs()...)...); err != nil {
+			return err
+		}
+	}
+
+	if b.cfg.target != "" {
+		// One server, one algorithm: JWT issuance is measured once, named
+		// by the algorithm the target signs with.
+		srv, _ := b.startServer(ctx, "")
+		return b.measureFirst(ctx, srv, opaque, jwtc, user, password)
+	}
+	if b.want(opIssueOpaque, opIssueJWTRS256, opIntrospectActive, opRevoke, opIntrospectRevoked, opRefresh) {
+		alg := "" // the server's default, unless RS256 is measured
+		if b.want(opIssueJWTRS256) {
+			alg = "RS256"
+		}
+		srv, err := b.startServer(ctx, alg)
+		if err != nil {
+			return err
+		}
+		err = b.measureFirst(ctx, srv, opaque, jwtc, user, password)
+		srv.stop()
+		if err != nil {
+			return err
+		}
+	}
+	if b.want(opIssueJWTES256) {
+		srv, err := b.startServer(ctx, "ES256")
+		if err != nil {
+			return err
+		}
+		defer srv.stop()
+		return b.measureJWT(ctx, srv, jwtc, "ES256")
+	}
+	return nil
+}
+
+// measureFirst measures every operation but JWT ES256 issuance on srv.
+func (b *bench) measureFirst(ctx context.Context, srv *server, opaque, jwtc client, user, password string) error {
+	w := b.cfg.workers
+	d := b.cfg.duration
+	cpu := b.cpuOf(srv)
+	auth := opaque.basic()
+	revokePool := &pool{}
+
+	if b.want(opIssueOpaque) {
+		issued := make([][]string, w)
+		ph := phase{
+			name: opIssueOpaque,
+			path: oauth.PathToken,
+			auth: auth,
+			body: func(int) (string, bool) { return "grant_type=client_credentials", true },
+			check: func(w int, body []byte) bool {
+				t, ok := jsonString(body, "access_token")
+				if ok {
+					issued[w] = append(issued[w], t)
+				}
+				return ok
+			},
+		}
+		b.logf("measuring %s", ph.name)
+		b.rows = append(b.rows, ph.run(ctx, b.gen(srv.url), w, d, cpu))
+		// The tokens issued just now are distinct and active: the start
+		// of the revocation pool.
+		revokePool.tokens = slices.Concat(issued...)
+	}
+	switch {
+	case b.cfg.target != "" && b.want(opIssueJWTRS256, opIssueJWTES256):
+		if err := b.measureJWT(ctx, srv, jwtc, ""); err != nil {
+			return err
+		}
+	case b.want(opIssueJWTRS256):
+		if err := b.measureJWT(ctx, srv, jwtc, "RS256"); err != nil {
+			return err
+		}
+	}
+	if b.want(opIntrospectActive) {
+		active, err := issueMany(ctx, b.client, srv.url, auth, b.cfg.active, w)
+		if err != nil {
+			return fmt.Errorf("pre-issue tokens to introspect: %w", err)
+		}
+		ph := phase{
+			name:  opIntrospectActive,
+			path:  oauth.PathIntrospect,
+			auth:  auth,
+			body:  cycle(active, w),
+			check: func(_ int, body []byte) bool { return bytes.Contains(body, []byte(`"active":true`)) },
+		}
+		b.logf("measuring %s", ph.name)
+		b.rows = append(b.rows, ph.run(ctx, b.gen(srv.url), w, d, cpu))
+	}
+	if b.want(opRevoke, opIntrospectRevoked) {
+		want := b.cfg.preissue
+		if want == 0 {
+			want = max(20000, 3*len(revokePool.tokens))
+		}
+		if n := want - len(revokePool.tokens); n > 0 {
+			b.logf("pre-issuing %d tokens to revoke", n)
+			more, err := issueMany(ctx, b.client, srv.url, auth, n, w)
+			if err != nil {
+				return fmt.Errorf("pre-issue tokens to revoke: %w", err)
+			}
+			revokePool.tokens = append(revokePool.tokens, more...)
+		}
+	}
+	var revoked []string
+	if b.want(opRevoke) {
+		last := make([]string, w)
+		done := make([][]string, w)
+		ph := phase{
+			name: opRevoke,
+			path: oauth.PathRevoke,
+			auth: auth,
+			body: func(w int) (string, bool) {
+				t, ok := revokePool.take()
+				last[w] = t
+				return "token=" + t + "&token_type_hint=access_token", ok
+			},
+			check: func(w int, _ []byte) bool {
+				done[w] = append(done[w], last[w])
+				return true
+			},
+		}
+		b.logf("measuring %s (%d tokens in the pool)", ph.name, len(revokePool.tokens))
+		b.rows = append(b.rows, ph.run(ctx, b.gen(srv.url), w, d, cpu))
+		revoked = slices.Concat(done...)
+	}
+	if b.want(opIntrospectRevoked) {
+		if len(revoked) == 0 {
+			// Revocation was not measured: revoke some tokens untimed.
+			n := min(b.cfg.active, len(revokePool.tokens))
+			toks := revokePool.tokens[:n]
+			if err := revokeMany(ctx, b.client, srv.url, auth, toks, w); err != nil {
+				return err
+			}
+			revoked = toks
+		}
+		ph := phase{
+			name:  opIntrospectRevoked,
+			path:  oauth.PathIntrospect,
+			auth:  auth,
+			body:  cycle(revoked, w),
+			check: func(_ int, body []byte) bool { return bytes.Contains(body, []byte(`"active":false`)) },
+		}
+		b.logf("measuring %s (%d revoked tokens, in turn)", ph.name, len(revoked))
+		b.rows = append(b.rows, ph.run(ctx, b.gen(srv.url), w, d, cpu))
+	}
+	if b.want(opRefresh) {
+		// One password grant per worker, each worker walking its own chain
+		// of rotations: every refresh token is used exactly once.
+		chain, err := passwordGrants(ctx, b.client, srv.url, auth, user, password, w)
+		if err != nil {
+			return fmt.Errorf("pre-issue refresh tokens (password grant): %w", err)
+		}
+		ph := phase{
+			name: opRefresh,
+			path: oauth.PathToken,
+			auth: auth,
+			body: func(w int) (string, bool) {
+				t := chain[w]
+				chain[w] = "" // spent; a failed refresh ends this worker's chain
+				return "grant_type=refresh_token&refresh_token=" + t, t != ""
+			},
+			check: func(w int, body []byte) bool {
+				t, ok := jsonString(body, "refresh_token")
+				chain[w] = t
+				return ok
+			},
+		}
+		b.logf("measuring %s", ph.name)
+		r := ph.run(ctx, b.gen(srv.url), w, d, cpu)
+		if r.exhausted && r.errors > 0 {
+			r.note = "a worker stopped when its refresh failed (its chain broke)"
+		}
+		b.rows = append(b.rows, r)
+	}
+	b.client.CloseIdleConnections()
+	return nil
+}
+
+// measureJWT measures JWT issuance on srv; alg names the row ("" on a
+// --target: read from the first token's header).
+func (b *bench) measureJWT(ctx context.Context, srv *server, c client, alg string) error {
+	auth := c.basic()
+	got, err := issueMany(ctx, b.client, srv.url, auth, 1, 1)
+	if err != nil {
+		return fmt.Errorf("JWT issuance: %w", err)
+	}
+	hdrAlg, err := jwtAlg(got[0])
+	if err != nil {
+		return fmt.Errorf("JWT issuance: %w", err)
+	}
+	if alg != "" && hdrAlg != alg {
+		return fmt.Errorf("JWT issuance: a server started with --jwt-alg %s signed with %s", alg, hdrAlg)
+	}
+	name := "issue JWT " + hdrAlg
+	ph := phase{
+		name:  name,
+		path:  oauth.PathToken,
+		auth:  auth,
+		body:  func(int) (string, bool) { return "grant_type=client_credentials", true },
+		check: func(_ int, body []byte) bool { return bytes.Contains(body, []byte(`"access_token":"ey`)) },
+	}
+	b.logf("measuring %s", ph.name)
+	b.rows = append(b.rows, ph.run(ctx, b.gen(srv.url), b.cfg.workers, b.cfg.duration, b.cpuOf(srv)))
+	return nil
+}
+
+// jwtAlg returns the alg of a JWT's header.
+func jwtAlg(jwt string) (string, error) {
+	h, _, ok := strings.Cut(jwt, ".")
+	if !ok {
+		return "", fmt.Errorf("not a JWT: %.12q…", jwt)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(h)
+	if err != nil {
+		return "", fmt.Errorf("JWT header: %w", err)
+	}
+	var hdr struct {
+		Alg string `json:"alg"`
+	}
+	if err := json.Unmarshal(raw, &hdr); err != nil {
+		return "", fmt.Errorf("JWT header: %w", err)
+	}
+	return hdr.Alg, nil
+}
+
+// cycle returns a body function that introspects tokens in turn, each
+// worker starting at its own place.
+func cycle(tokens []string, workers int) func(int) (string, bool) {
+	next := make([]int, workers)
+	for w := range next {
+		next[w] = w * len(tokens) / workers
+	}
+	return func(w int) (string, bool) {
+		if len(tokens) == 0 {
+			return "", false
+		}
+		t := tokens[next[w]%len(tokens)]
+		next[w]++
+		return "token=" + t, true
+	}
+}
+
+// issueMany gets n client_credentials access tokens, untimed, with up to
+// workers requests at a time. Any failure is an error: the measurements
+// need every token.
+func issueMany(ctx context.Context, c *http.Client, base, auth string, n, workers int) ([]string, error) {
+	out := make([]string, n)
+	err := parallel(ctx, n, workers, func(i int, buf *bytes.Buffer) error {
+		status, body, err := post(ctx, c, base+oauth.PathToken, auth, "grant_type=client_credentials", buf)
+		if err != nil {
+			return err
+		}
+		t, ok := jsonString(body, "access_token")
+		if status != http.StatusOK || !ok {
+			return fmt.Errorf("token endpoint answered %d %.200s", status, body)
+		}
+		out[i] = t
+		return nil
+	})
+	return out, err
+}
+
+// revokeMany revokes tokens, untimed.
+func revokeMany(ctx context.Context, c *http.Client, base, auth string, tokens []string, workers int) error {
+	return parallel(ctx, len(tokens), workers, func(i int, buf *bytes.Buffer) error {
+		status, body, err := post(ctx, c, base+oauth.PathRevoke, auth, "token="+tokens[i], buf)
+		if err != nil {
+			return err
+		}
+		if status != http.StatusOK {
+			return fmt.Errorf("revocation endpoint answered %d %.200s", status, body)
+		}
+		return nil
+	})
+}
+
+// passwordGrants gets n refresh tokens with the password grant.
+func passwordGrants(ctx context.Context, c *http.Client, base, auth, user, password string, n int) ([]string, error) {
+	out := make([]string, n)
+	form := url.Values{"grant_type": {"password"}, "username": {user}, "password": {password}}.Encode()
+	err := parallel(ctx, n, min(n, 8), func(i int, buf *bytes.Buffer) error {
+		status, body, err := post(ctx, c, base+oauth.PathToken, auth, form, buf)
+		if err != nil {
+			return err
+		}
+		t, ok := jsonString(body, "refresh_token")
+		if status != http.StatusOK || !ok {
+			return fmt.Errorf("password grant answered %d %.200s", status, body)
+		}
+		out[i] = t
+		return nil
+	})
+	return out, err
+}
+
+// parallel calls f for 0..n-1 on up to workers goroutines and returns the
+// first error.
+func parallel(parent context.Context, n, workers int, f func(i int, buf *bytes.Buffer) error) error {
+	var (
+		next    atomic.Int64
+		wg      sync.WaitGroup
+		errOnce sync.Once
+		first   error
+	)
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	for range min(workers, n) {
+		wg.Go(func() {
+			var buf bytes.Buffer
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := f(i, &buf); err != nil {
+					errOnce.Do(func() { first = err; cancel() })
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return parent.Err()
+}

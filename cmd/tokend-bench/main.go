@@ -1,0 +1,164 @@
+// Command tokend-bench measures tokend: a load program that starts the real
+// tokend binary, measures each operation against the ceiling of a bare
+// net/http handler on the same core, and prints a Markdown table; and a
+// crash test that kills the server with SIGKILL under load and checks
+// that nothing it acknowledged was lost.
+//
+//	tokend-bench [--duration 10s] [--workers 64] [--ops issue,revoke,...]
+//	tokend-bench crash [--rounds 20] [--concurrency 16]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// pinnedEnv marks the process that has re-executed itself under taskset.
+const pinnedEnv = "TOKEND_BENCH_PINNED"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "tokend-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "crash":
+			return crashCommand(ctx, args[1:], stdout, stderr)
+		case "ceiling": // hidden: the ceiling's child process
+			return ceiling(ctx, args[1:], stdout, stderr)
+		}
+	}
+	return benchCommand(ctx, args, stdout, stderr)
+}
+
+func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("tokend-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var keys []string
+	for _, k := range opKeys {
+		keys = append(keys, k.key)
+	}
+	cfg := benchConfig{stdout: stdout, stderr: stderr}
+	fs.StringVar(&cfg.tokend, "tokend", "", "tokend binary (default: go build ./cmd/tokend into a temporary folder)")
+	fs.StringVar(&cfg.target, "target", "", "URL of a running tokend to measure instead of starting one (needs --data)")
+	fs.StringVar(&cfg.data, "data", "", "data folder of the --target, where the CLI creates the clients (default: a fresh temporary one)")
+	fs.StringVar(&cfg.backend, "backend", "sqlite", "sqlite or postgres")
+	fs.StringVar(&cfg.dsn, "dsn", "", "PostgreSQL connection string, passed to tokend as --dsn (with --backend postgres)")
+	ops := fs.String("ops", strings.Join(keys, ","), "operations to measure, comma-separated: "+strings.Join(keys, ", ")+"; the ceiling always runs")
+	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long each operation is measured")
+	fs.IntVar(&cfg.workers, "workers", 64, "concurrent workers, one keep-alive connection each")
+	fs.IntVar(&cfg.preissue, "preissue", 0, "tokens pre-issued (untimed) for the revocation phase, each revoked once (default: 3× what the issuance phase issued, at least 20000)")
+	fs.IntVar(&cfg.active, "introspect-tokens", 2000, "active tokens the introspection phase asks about in turn")
+	clientKind := fs.String("client", "raw", "load generator's HTTP client: raw (a minimal HTTP/1.1 client, cheap enough not to be the bottleneck) or net/http")
+	pin := fs.Bool("pin", true, "pin the server to CPU 0 and the load generator to CPU 1 with taskset")
+	fs.StringVar(&cfg.logLevel, "server-log-level", "", "--log-level for tokend serve (default: tokend's own, info, which logs every request)")
+	fs.BoolVar(&cfg.keep, "keep", false, "keep the temporary folder (data, logs)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	switch *clientKind {
+	case "raw":
+		cfg.raw = true
+	case "net/http":
+	default:
+		return fmt.Errorf("--client must be raw or net/http, not %q", *clientKind)
+	}
+	cfg.ops = map[string]bool{}
+	for k := range strings.SplitSeq(*ops, ",") {
+		k = strings.TrimSpace(k)
+		if k == "" {
+			continue
+		}
+		i := slices.IndexFunc(opKeys, func(o struct{ key, name string }) bool { return o.key == k })
+		if i < 0 {
+			return fmt.Errorf("--ops: unknown operation %q (want %s)", k, strings.Join(keys, ", "))
+		}
+		cfg.ops[opKeys[i].name] = true
+	}
+	switch {
+	case cfg.backend != "sqlite" && cfg.backend != "postgres":
+		return fmt.Errorf("--backend must be sqlite or postgres, not %q", cfg.backend)
+	case cfg.backend == "postgres" && cfg.dsn == "":
+		return errors.New("--backend postgres needs --dsn")
+	case cfg.target != "" && cfg.data == "":
+		return errors.New("--target needs --data: the clients are created with the CLI on the target's data folder")
+	case cfg.workers < 1 || cfg.duration <= 0:
+		return errors.New("--workers and --duration must be positive")
+	}
+
+	cfg.serverCPU = -1
+	if *pin {
+		switch {
+		case os.Getenv(pinnedEnv) != "":
+			cfg.serverCPU = 0
+		case runtime.NumCPU() < 2:
+			fmt.Fprintln(stderr, "tokend-bench: one CPU: not pinning")
+		default:
+			// Re-run this program on CPU 1. The Go runtime sizes
+			// GOMAXPROCS by the CPUs it may use, so the generator gets one.
+			if err := execPinned(1); err != nil {
+				return fmt.Errorf("--pin: %w (use --pin=false to run unpinned)", err)
+			}
+		}
+	}
+	if cfg.target != "" {
+		cfg.serverCPU = -1
+	}
+	return runBench(ctx, cfg)
+}
+
+// execPinned replaces this process by itself run under taskset on cpu.
+// It returns only on failure.
+func execPinned(cpu int) error {
+	taskset, err := exec.LookPath("taskset")
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	argv := append(pinned(cpu, self), os.Args[1:]...)
+	env := append(os.Environ(), pinnedEnv+"=1")
+	return syscall.Exec(taskset, argv, env)
+}
+
+func crashCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("tokend-bench crash", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := crashConfig{stdout: stdout, stderr: stderr}
+	fs.StringVar(&cfg.tokend, "tokend", "", "tokend binary (default: go build ./cmd/tokend into a temporary folder)")
+	fs.IntVar(&cfg.rounds, "rounds", 20, "kill-and-restart rounds")
+	fs.IntVar(&cfg.concurrency, "concurrency", 16, "workers issuing and revoking tokens")
+	fs.DurationVar(&cfg.minDelay, "min-delay", 50*time.Millisecond, "earliest kill after a round starts")
+	fs.DurationVar(&cfg.maxDelay, "max-delay", 500*time.Millisecond, "latest kill after a round starts")
+	fs.Uint64Var(&cfg.seed, "seed", 0, "random seed, to repeat a run (default: from the clock)")
+	fs.BoolVar(&cfg.keep, "keep", false, "keep the data folder and the server's log")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if cfg.rounds < 1 || cfg.concurrency < 1 || cfg.minDelay < 0 || cfg.maxDelay < cfg.minDelay {
+		return errors.New("want --rounds ≥ 1, --concurrency ≥ 1 and 0 ≤ --min-delay ≤ --max-delay")
+	}
+	return runCrash(ctx, cfg)
+}

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tokend/tokend/internal/token"
+)
+
+// keysDir is where a data folder keeps its JWT signing keys.
+func keysDir(dataDir string) string { return filepath.Join(dataDir, "keys") }
+
+// jwtAlgFlag is the default of --jwt-alg / --alg.
+func jwtAlgDefault() string { return envOr("TOKEND_JWT_ALG", token.RS256) }
+
+func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("keys: want list or rotate")
+	}
+	fs := newFlagSet("keys "+args[0], stderr)
+	data := dataFlag(fs)
+	alg := fs.String("alg", jwtAlgDefault(), "algorithm of the new key: RS256, ES256 or EdDSA (env TOKEND_JWT_ALG)")
+	if _, err := parseArgs(fs, args[1:]); err != nil {
+		return err
+	}
+	ring, err := token.OpenKeyring(keysDir(*data), *alg, nil)
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "list":
+	case "rotate":
+		key, err := ring.Rotate(*alg)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "new signing key %s (%s); a running server signs with it within a second\n", key.ID, key.Alg)
+	default:
+		return fmt.Errorf("keys: unknown subcommand %q", args[0])
+	}
+	now := time.Now()
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KID\tALG\tCREATED\tSTATE")
+	for i, k := range ring.Keys() {
+		state := "active"
+		switch {
+		case i > 0 && now.Before(k.LastExpiry):
+			state = "retired, published until " + k.LastExpiry.Format(time.RFC3339)
+		case i > 0:
+			state = "retired, unpublished"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.Alg, k.CreatedAt.Format(time.RFC3339), state)
+	}
+	return tw.Flush()
+}

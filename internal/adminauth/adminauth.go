@@ -1,0 +1,217 @@
+package adminauth
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tokend/tokend/internal/clientauth"
+	"github.com/tokend/tokend/internal/identity"
+	"github.com/tokend/tokend/internal/store"
+)
+
+// Realm is the realm of the WWW-Authenticate challenges.
+const Realm = "tokend"
+
+// The challenges sent with a 401 (RFC 9110 §11.6.1). Without credentials
+// both schemes are offered; a wrong Bearer token is answered with the
+// RFC 6750 §3.1 error code.
+const (
+	challengeBearer       = `Bearer realm="` + Realm + `"`
+	challengeBearerFailed = `Bearer realm="` + Realm + `", error="invalid_token"`
+	challengeBasic        = `Basic realm="` + Realm + `", charset="UTF-8"`
+)
+
+// Users is the part of the store the authorizer reads.
+type Users interface {
+	GetUser(ctx context.Context, username string) (store.User, error)
+}
+
+// Config says what the authorizer accepts.
+type Config struct {
+	// Token is the admin token; empty disables Bearer authentication.
+	Token string
+	// Users looks up admin users for HTTP Basic; nil disables Basic.
+	Users Users
+	// Limiter, when not nil, counts failed attempts per username and per
+	// address and refuses a key that failed too often. Share it with the
+	// password grant so that a password is throttled the same everywhere.
+	Limiter *clientauth.Limiter
+}
+
+// Authorizer checks admin credentials. It is safe for concurrent use.
+type Authorizer struct {
+	cfg   Config
+	token [sha256.Size]byte
+}
+
+// New returns an Authorizer for cfg.
+func New(cfg Config) *Authorizer {
+	a := &Authorizer{cfg: cfg}
+	if cfg.Token != "" {
+		a.token = sha256.Sum256([]byte(cfg.Token))
+	}
+	return a
+}
+
+// Principal is who an authorized admin request came from.
+type Principal struct {
+	// Username is the admin user's name; "" for the admin token.
+	Username string
+}
+
+// Actor is the principal as the revocation log records it: "admin" for
+// the admin token, the username for an admin user.
+func (p Principal) Actor() string {
+	if p.Username == "" {
+		return "admin"
+	}
+	return p.Username
+}
+
+// Error is a refused admin request: 401 (no or wrong credentials), 403 (a
+// valid user who is not an admin) or 429 (too many failures). Reason is
+// safe to show the caller; it never holds a credential.
+type Error struct {
+	Status int
+	Reason string
+	// Challenges are the WWW-Authenticate values of a 401.
+	Challenges []string
+	// RetryAfter is set on a 429.
+	RetryAfter time.Duration
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("adminauth: %d %s", e.Status, e.Reason) }
+
+// Header returns the headers the refusal must be sent with.
+func (e *Error) Header() http.Header {
+	h := http.Header{}
+	for _, c := range e.Challenges {
+		h.Add("WWW-Authenticate", c)
+	}
+	return h
+}
+
+func unauthorized(reason string, challenges ...string) *Error {
+	return &Error{Status: http.StatusUnauthorized, Reason: reason, Challenges: challenges}
+}
+
+// Authorize returns the principal of r, or an *Error saying why r is
+// refused. Any other error is a failure of the store (wrapped; it may be
+// store.ErrUnavailable), which the caller answers as 503 or 500.
+func (a *Authorizer) Authorize(r *http.Request) (Principal, error) {
+	auth := r.Header.Get("Authorization")
+	scheme, cred, _ := strings.Cut(auth, " ")
+	addrKey := clientauth.AddressKey(r.RemoteAddr)
+	switch {
+	case auth == "":
+		return Principal{}, unauthorized("admin credentials are required", challengeBearer, challengeBasic)
+	case strings.EqualFold(scheme, "Bearer"):
+		if err := a.blocked(addrKey); err != nil {
+			return Principal{}, err
+		}
+		if a.cfg.Token != "" {
+			got := sha256.Sum256([]byte(strings.TrimSpace(cred)))
+			if subtle.ConstantTimeCompare(got[:], a.token[:]) == 1 {
+				return Principal{}, nil
+			}
+		}
+		a.fail(addrKey)
+		return Principal{}, unauthorized("invalid admin token", challengeBearerFailed)
+	case strings.EqualFold(scheme, "Basic") && a.cfg.Users != nil:
+		name, pw, ok := r.BasicAuth()
+		if !ok || name == "" {
+			if err := a.blocked(addrKey); err != nil {
+				return Principal{}, err
+			}
+			a.fail(addrKey)
+			return Principal{}, unauthorized("malformed Basic credentials", challengeBasic)
+		}
+		userKey := clientauth.UserKey(name)
+		if err := a.blocked(userKey, addrKey); err != nil {
+			return Principal{}, err
+		}
+		u, ok, err := a.verify(r.Context(), name, pw)
+		if err != nil {
+			return Principal{}, err
+		}
+		if !ok {
+			a.fail(userKey, addrKey)
+			return Principal{}, unauthorized("invalid username or password", challengeBasic)
+		}
+		if !u.Admin {
+			return Principal{}, &Error{Status: http.StatusForbidden, Reason: "the user is not an administrator"}
+		}
+		return Principal{Username: u.Username}, nil
+	default:
+		if err := a.blocked(addrKey); err != nil {
+			return Principal{}, err
+		}
+		a.fail(addrKey)
+		return Principal{}, unauthorized("unsupported authorization scheme", challengeBearer, challengeBasic)
+	}
+}
+
+func (a *Authorizer) blocked(keys ...string) error {
+	if a.cfg.Limiter == nil {
+		return nil
+	}
+	if wait, blocked := a.cfg.Limiter.Blocked(keys...); blocked {
+		return &Error{Status: http.StatusTooManyRequests, Reason: "too many failed authentication attempts", RetryAfter: wait}
+	}
+	return nil
+}
+
+func (a *Authorizer) fail(keys ...string) {
+	if a.cfg.Limiter != nil {
+		a.cfg.Limiter.Fail(keys...)
+	}
+}
+
+// dummyHash is verified against when the username is unknown, so an
+// unknown user costs the same argon2id run as a wrong password.
+var dummyHash = sync.OnceValue(func() string {
+	h, err := identity.HashPassword("tokend adminauth dummy password")
+	if err != nil {
+		panic("adminauth: hash the dummy password: " + err.Error())
+	}
+	return h
+})
+
+// verify checks a user's password; ok is false for an unknown or disabled
+// user and a wrong password alike.
+func (a *Authorizer) verify(ctx context.Context, name, pw string) (store.User, bool, error) {
+	u, err := a.cfg.Users.GetUser(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		_, _ = identity.VerifyPassword(dummyHash(), pw)
+		return store.User{}, false, nil
+	}
+	if err != nil {
+		return store.User{}, false, fmt.Errorf("adminauth: look up user: %w", err)
+	}
+	ok, err := identity.VerifyPassword(u.PasswordHash, pw)
+	if err != nil {
+		return store.User{}, false, fmt.Errorf("adminauth: verify password: %w", err)
+	}
+	return u, ok && !u.Disabled, nil
+}
+
+type principalKey struct{}
+
+// NewContext returns ctx carrying p, for handlers behind the guard.
+func NewContext(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// FromContext returns the principal NewContext stored, and whether there
+// was one.
+func FromContext(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}

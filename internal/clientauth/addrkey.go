@@ -1,0 +1,11 @@
+package clientauth
+
+// AddressKey is the Limiter key of a request's RemoteAddr: the IPv4
+// address, or the IPv6 /64, as Authenticator counts failures. Other
+// callers that rate-limit failed authentications per address (the admin
+// endpoints) use it so that an address is keyed the same way everywhere.
+func AddressKey(remoteAddr string) string { return "addr:" + hostOf(remoteAddr) }
+
+// UserKey is the Limiter key of a username, as the password grant counts
+// failed sign-ins: one key per user whichever endpoint was guessed at.
+func UserKey(username string) string { return "user:" + username }

@@ -1,0 +1,21 @@
+// Package feed follows the revocation log and hands its events, as they
+// land, to whoever must learn of revocations: the Server-Sent Events stream
+// and the polling endpoint that resource servers read, and the Token Status
+// Lists.
+//
+// A Hub learns that the log has grown in three ways: Nudge, called in-process
+// right after a revocation commits (Nudging is a store decorator that does
+// it for every revoking call); a poll of the store every few hundred
+// milliseconds, for revocations made by another process (the CLI, another
+// instance); and an optional Notifier (PostgreSQL LISTEN/NOTIFY). However it
+// is woken, it reads the log from the last sequence number it has seen, so a
+// lost or duplicated wake-up loses nothing.
+//
+// The hub keeps the most recent events in memory and serves readers from
+// there; a reader who resumes from further back is served from the store.
+//
+// The log's sequence numbers must appear in commit order: a backend may not
+// make an event visible after one with a higher sequence number (SQLite's
+// single writer guarantees it; a backend whose sequences can commit out of
+// order must serialise the appends to the log).
+package feed

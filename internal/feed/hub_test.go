@@ -1,0 +1,239 @@
+package feed
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tokend/tokend/internal/store"
+)
+
+// memLog is an in-memory revocation log.
+type memLog struct {
+	mu    sync.Mutex
+	evs   []store.Event
+	reads atomic.Int64
+	fail  bool
+}
+
+func (l *memLog) add(n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for range n {
+		seq := int64(len(l.evs) + 1)
+		l.evs = append(l.evs, store.Event{Seq: seq, GrantID: "g", StatusIndexes: []int64{seq}})
+	}
+}
+
+func (l *memLog) Events(_ context.Context, since int64, limit int) ([]store.Event, error) {
+	l.reads.Add(1)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.fail {
+		return nil, errors.New("log unreachable")
+	}
+	var out []store.Event
+	for _, e := range l.evs {
+		if e.Seq > since && (limit <= 0 || len(out) < limit) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func seqs(evs []store.Event) []int64 {
+	out := make([]int64, len(evs))
+	for i, e := range evs {
+		out[i] = e.Seq
+	}
+	return out
+}
+
+func startHub(t *testing.T, cfg Config) *Hub {
+	t.Helper()
+	h := New(cfg)
+	ctx, cancel := context.WithCancel(t.Context())
+	t.Cleanup(func() { cancel(); h.Wait() })
+	if err := h.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// waitFor reads from since until it has n events or the deadline passes.
+func waitFor(t *testing.T, h *Hub, since int64, n int, within time.Duration) []store.Event {
+	t.Helper()
+	deadline := time.After(within)
+	var got []store.Event
+	for len(got) < n {
+		evs, wait, err := h.Read(t.Context(), since, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) > 0 {
+			got = append(got, evs...)
+			since = evs[len(evs)-1].Seq
+			continue
+		}
+		select {
+		case <-wait:
+		case <-deadline:
+			t.Fatalf("got %d events %v; want %d within %v", len(got), seqs(got), n, within)
+		}
+	}
+	return got
+}
+
+func TestStartReplaysTheLogToListeners(t *testing.T) {
+	log := &memLog{}
+	log.add(25)
+	h := New(Config{Source: log, Batch: 10, Ring: 8, Poll: time.Hour})
+	var seen []int64
+	h.Subscribe(func(evs []store.Event) { seen = append(seen, seqs(evs)...) })
+	ctx, cancel := context.WithCancel(t.Context())
+	defer func() { cancel(); h.Wait() }()
+	if err := h.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 25 || seen[0] != 1 || seen[24] != 25 {
+		t.Errorf("listener saw %v; want 1..25", seen)
+	}
+	if h.Last() != 25 {
+		t.Errorf("Last = %d; want 25", h.Last())
+	}
+	// The ring holds the last 8; a read from further back goes to the log.
+	before := log.reads.Load()
+	evs, _, err := h.Read(t.Context(), 20, 0)
+	if err != nil || len(evs) != 5 || log.reads.Load() != before {
+		t.Errorf("Read(20) = %v, %v with %d log reads; want 21..25 from memory", seqs(evs), err, log.reads.Load()-before)
+	}
+	evs, _, err = h.Read(t.Context(), 3, 4)
+	if err != nil || len(evs) != 4 || evs[0].Seq != 4 || log.reads.Load() != before+1 {
+		t.Errorf("Read(3, 4) = %v, %v; want 4..7 from the log", seqs(evs), err)
+	}
+}
+
+func TestNudgeWakesReadersAtOnce(t *testing.T) {
+	log := &memLog{}
+	h := startHub(t, Config{Source: log, Poll: time.Hour})
+	evs, wait, err := h.Read(t.Context(), 0, 0)
+	if err != nil || len(evs) != 0 {
+		t.Fatalf("first read: %v, %v", seqs(evs), err)
+	}
+	done := make(chan []store.Event)
+	go func() {
+		<-wait
+		evs, _, _ = h.Read(t.Context(), 0, 0)
+		done <- evs
+	}()
+	log.add(2)
+	start := time.Now()
+	h.Nudge()
+	select {
+	case evs := <-done:
+		if len(evs) != 2 {
+			t.Errorf("woken with %v; want 1, 2", seqs(evs))
+		}
+		if d := time.Since(start); d > 100*time.Millisecond {
+			t.Errorf("nudge took %v", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a nudge did not wake the reader")
+	}
+}
+
+func TestPollFindsEventsOfOtherProcesses(t *testing.T) {
+	log := &memLog{}
+	h := startHub(t, Config{Source: log, Poll: 10 * time.Millisecond})
+	log.add(3) // nobody nudges
+	got := waitFor(t, h, 0, 3, 2*time.Second)
+	if got[2].Seq != 3 {
+		t.Errorf("got %v", seqs(got))
+	}
+}
+
+func TestRingEvictionKeepsReadsComplete(t *testing.T) {
+	log := &memLog{}
+	h := startHub(t, Config{Source: log, Poll: time.Hour, Ring: 4, Batch: 3})
+	for range 5 {
+		log.add(7)
+		h.Nudge()
+	}
+	got := waitFor(t, h, 0, 35, 2*time.Second)
+	for i, e := range got {
+		if e.Seq != int64(i+1) {
+			t.Fatalf("event %d has seq %d: a gap or a repeat in %v", i, e.Seq, seqs(got))
+		}
+	}
+}
+
+func TestLogOutageIsRetried(t *testing.T) {
+	log := &memLog{}
+	h := startHub(t, Config{Source: log, Poll: 5 * time.Millisecond})
+	log.mu.Lock()
+	log.fail = true
+	log.mu.Unlock()
+	log.add(1)
+	time.Sleep(30 * time.Millisecond)
+	log.mu.Lock()
+	log.fail = false
+	log.mu.Unlock()
+	waitFor(t, h, 0, 1, 2*time.Second)
+}
+
+// chanNotifier calls nudge whenever the test sends on c.
+type chanNotifier struct {
+	c     chan struct{}
+	calls atomic.Int64
+}
+
+func (n *chanNotifier) Listen(ctx context.Context, nudge func()) error {
+	if n.calls.Add(1) == 1 {
+		return errors.New("connection refused") // restarted by the hub
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-n.c:
+			nudge()
+		}
+	}
+}
+
+func TestNotifierNudges(t *testing.T) {
+	log := &memLog{}
+	n := &chanNotifier{c: make(chan struct{})}
+	h := startHub(t, Config{Source: log, Poll: time.Hour, Notifier: n})
+	log.add(1)
+	n.c <- struct{}{} // blocks until the restarted Listen receives it
+	waitFor(t, h, 0, 1, 2*time.Second)
+	if n.calls.Load() != 2 {
+		t.Errorf("Listen called %d times; want 2", n.calls.Load())
+	}
+}
+
+func TestStopEndsDone(t *testing.T) {
+	h := New(Config{Source: &memLog{}})
+	ctx, cancel := context.WithCancel(t.Context())
+	if err := h.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	h.Wait()
+	select {
+	case <-h.Done():
+	default:
+		t.Error("Done not closed after the hub stopped")
+	}
+}
+
+func TestStartFails(t *testing.T) {
+	h := New(Config{Source: &memLog{fail: true}})
+	if err := h.Start(t.Context()); err == nil {
+		t.Error("Start succeeded on an unreadable log")
+	}
+}

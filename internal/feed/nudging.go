@@ -1,0 +1,81 @@
+package feed
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/tokend/tokend/internal/store"
+)
+
+// Nudging decorates a store.Store so that every call that revokes calls
+// Nudge once it has committed: the hub then reads the new events at once
+// instead of at its next poll. Wrap the store the endpoints, the admin API
+// and SCIM use, and give the hub the store itself.
+type Nudging struct {
+	store.Store
+	// Nudge is called after each committed revocation; Hub.Nudge.
+	Nudge func()
+}
+
+// nudgeIf nudges after a committed call that may have revoked. A nudge
+// that finds nothing new costs one read of the log, so it is not worth
+// trusting RevokeResult.Seq to tell.
+func (s Nudging) nudgeIf(err error, revoked bool) {
+	if err == nil && revoked {
+		s.Nudge()
+	}
+}
+
+// UpdateClient nudges when revoke is set: rotating a secret revokes the
+// client's grants.
+func (s Nudging) UpdateClient(ctx context.Context, id string, fn func(store.Client) (store.Client, error), revoke *store.Revocation) (store.RevokeResult, error) {
+	res, err := s.Store.UpdateClient(ctx, id, fn, revoke)
+	s.nudgeIf(err, revoke != nil)
+	return res, err
+}
+
+// DeleteClient nudges: deleting a client revokes its grants.
+func (s Nudging) DeleteClient(ctx context.Context, id string, rev store.Revocation) (store.RevokeResult, error) {
+	res, err := s.Store.DeleteClient(ctx, id, rev)
+	s.nudgeIf(err, true)
+	return res, err
+}
+
+// UpdateUser nudges when revoke is set (a password change, a disable).
+func (s Nudging) UpdateUser(ctx context.Context, username string, fn func(store.User) (store.User, error), revoke *store.Revocation) (store.RevokeResult, error) {
+	res, err := s.Store.UpdateUser(ctx, username, fn, revoke)
+	s.nudgeIf(err, revoke != nil)
+	return res, err
+}
+
+// DeleteUser nudges: deleting a user revokes the user's grants.
+func (s Nudging) DeleteUser(ctx context.Context, username string, rev store.Revocation) (store.RevokeResult, error) {
+	res, err := s.Store.DeleteUser(ctx, username, rev)
+	s.nudgeIf(err, true)
+	return res, err
+}
+
+// RevokeGrant nudges once the revocation committed.
+func (s Nudging) RevokeGrant(ctx context.Context, grantID string, rev store.Revocation) (store.RevokeResult, error) {
+	res, err := s.Store.RevokeGrant(ctx, grantID, rev)
+	s.nudgeIf(err, true)
+	return res, err
+}
+
+// RevokeMatching nudges once the revocation committed.
+func (s Nudging) RevokeMatching(ctx context.Context, f store.Filter, rev store.Revocation) (store.RevokeResult, error) {
+	res, err := s.Store.RevokeMatching(ctx, f, rev)
+	s.nudgeIf(err, true)
+	return res, err
+}
+
+// RotateRefresh nudges on ErrRefreshReused: the store revoked the grant
+// before returning it.
+func (s Nudging) RotateRefresh(ctx context.Context, old store.Hash, now time.Time, tokens []store.Token, reuse store.Revocation) (store.TokenRecord, error) {
+	rec, err := s.Store.RotateRefresh(ctx, old, now, tokens, reuse)
+	if errors.Is(err, store.ErrRefreshReused) {
+		s.Nudge()
+	}
+	return rec, err
+}

@@ -1,0 +1,145 @@
+package metrics
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tokend/tokend/internal/store"
+)
+
+// Metrics holds tokend's collectors, registered on their own registry (no
+// global state).
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	requests     *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
+	revocations  *prometheus.CounterVec
+	revokedToks  *prometheus.CounterVec
+	authFailures prometheus.Counter
+	batchSize    prometheus.Histogram
+	swept        *prometheus.CounterVec
+	sweeps       prometheus.Counter
+	liveTokens   prometheus.Gauge
+	liveGrants   prometheus.Gauge
+	rejected     prometheus.Counter
+}
+
+// New creates the collectors and registers them with the Go and process
+// collectors on a fresh registry.
+func New() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tokend_http_requests_total", Help: "HTTP requests by endpoint and status code.",
+		}, []string{"endpoint", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "tokend_http_request_duration_seconds", Help: "HTTP request latency by endpoint.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"endpoint"}),
+		revocations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tokend_revocations_total", Help: "Grants revoked, by reason.",
+		}, []string{"reason"}),
+		revokedToks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tokend_revoked_tokens_total", Help: "Unexpired tokens covered by revocations, by reason.",
+		}, []string{"reason"}),
+		authFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tokend_client_auth_failures_total", Help: "Failed client authentications.",
+		}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "tokend_group_commit_batch_size", Help: "Writes committed together in one transaction.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
+		}),
+		swept: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tokend_sweep_deleted_total", Help: "Rows deleted by the expiry sweep, by kind.",
+		}, []string{"kind"}),
+		sweeps: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tokend_sweep_batches_total", Help: "Sweep batches run.",
+		}),
+		liveTokens: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tokend_live_tokens", Help: "Unexpired, unrevoked tokens (refreshed periodically).",
+		}),
+		liveGrants: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tokend_live_grants", Help: "Unexpired, unrevoked grants (refreshed periodically).",
+		}),
+		rejected: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tokend_overload_rejections_total", Help: "Requests refused with 503 by admission control.",
+		}),
+	}
+	m.Registry.MustRegister(m.requests, m.latency, m.revocations, m.revokedToks, m.authFailures,
+		m.batchSize, m.swept, m.sweeps, m.liveTokens, m.liveGrants, m.rejected,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
+}
+
+// ObserveRequest records one request; endpoint is the route pattern the
+// mux matched, never the raw path, so clients cannot mint label values.
+func (m *Metrics) ObserveRequest(endpoint string, code int, d time.Duration) {
+	m.requests.WithLabelValues(endpoint, strconv.Itoa(code)).Inc()
+	m.latency.WithLabelValues(endpoint).Observe(d.Seconds())
+}
+
+// AuthFailed counts a failed client authentication.
+func (m *Metrics) AuthFailed() { m.authFailures.Inc() }
+
+// Rejected counts a request refused by admission control.
+func (m *Metrics) Rejected() { m.rejected.Inc() }
+
+// Committed records the size of one group commit.
+func (m *Metrics) Committed(batch int) { m.batchSize.Observe(float64(batch)) }
+
+// Swept records one sweep batch.
+func (m *Metrics) Swept(r store.SweepResult) {
+	m.sweeps.Inc()
+	m.swept.WithLabelValues("grants").Add(float64(r.Grants))
+	m.swept.WithLabelValues("tokens").Add(float64(r.Tokens))
+	m.swept.WithLabelValues("jtis").Add(float64(r.JTIs))
+}
+
+// Revoked records a revocation of reason.
+func (m *Metrics) Revoked(reason string, r store.RevokeResult) {
+	if r.Grants == 0 {
+		return
+	}
+	m.revocations.WithLabelValues(reason).Add(float64(r.Grants))
+	m.revokedToks.WithLabelValues(reason).Add(float64(r.Tokens))
+}
+
+// StatsSource counts the live rows; store.Maintenance provides it.
+type StatsSource interface {
+	Stats(ctx context.Context, now time.Time) (store.Stats, error)
+}
+
+// RefreshLive sets the live gauges from src every interval until ctx ends.
+// Counting is a scan of an index, so it runs in the background rather than
+// at every scrape.
+func (m *Metrics) RefreshLive(ctx context.Context, src StatsSource, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		st, err := src.Stats(ctx, time.Now())
+		if err == nil {
+			m.liveTokens.Set(float64(st.LiveTokens))
+			m.liveGrants.Set(float64(st.LiveGrants))
+		} else if ctx.Err() == nil && log != nil {
+			log.Warn("metrics: count live tokens", slog.String("cause", err.Error()))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,83 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/tokend/tokend/internal/store"
+)
+
+// Store decorates a store.Store, counting every revocation by reason
+// wherever it comes from (a client's request, refresh reuse, a password
+// change, an admin), since they all pass through these methods.
+type Store struct {
+	store.Store
+	M *Metrics
+}
+
+func (s Store) UpdateClient(ctx context.Context, id string, fn func(store.Client) (store.Client, error), revoke *store.Revocation) (store.RevokeResult, error) {
+	res, err := s.Store.UpdateClient(ctx, id, fn, revoke)
+	if err == nil && revoke != nil {
+		s.M.Revoked(revoke.Reason, res)
+	}
+	return res, err
+}
+
+func (s Store) DeleteClient(ctx context.Context, id string, rev store.Revocation) (store.RevokeResult, error) {
+	res, err := s.Store.DeleteClient(ctx, id, rev)
+	if err == nil {
+		s.M.Revoked(rev.Reason, res)
+	}
+	return res, err
+}
+
+func (s Store) UpdateUser(ctx context.Context, username string, fn func(store.User) (store.User, error), revoke *store.Revocation) (store.RevokeResult, error) {
+	res, err := s.Store.UpdateUser(ctx, username, fn, revoke)
+	if err == nil && revoke != nil {
+		s.M.Revoked(revoke.Reason, res)
+	}
+	return res, err
+}
+
+func (s Store) DeleteUser(ctx context.Context, username string, rev store.Revocation) (store.RevokeResult, error) {
+	res, err := s.Store.DeleteUser(ctx, username, rev)
+	if err == nil {
+		s.M.Revoked(rev.Reason, res)
+	}
+	return res, err
+}
+
+func (s Store) RevokeGrant(ctx context.Context, grantID string, rev store.Revocation) (store.RevokeResult, error) {
+	res, err := s.Store.RevokeGrant(ctx, grantID, rev)
+	if err == nil {
+		s.M.Revoked(rev.Reason, res)
+	}
+	return res, err
+}
+
+func (s Store) RevokeMatching(ctx context.Context, f store.Filter, rev store.Revocation) (store.RevokeResult, error) {
+	res, err := s.Store.RevokeMatching(ctx, f, rev)
+	if err == nil {
+		s.M.Revoked(rev.Reason, res)
+	}
+	return res, err
+}
+
+func (s Store) RotateRefresh(ctx context.Context, old store.Hash, now time.Time, tokens []store.Token, reuse store.Revocation) (store.TokenRecord, error) {
+	rec, err := s.Store.RotateRefresh(ctx, old, now, tokens, reuse)
+	if errors.Is(err, store.ErrRefreshReused) {
+		// The store revoked the family; the exact token count is not
+		// returned, so count the grant.
+		s.M.Revoked(reuse.Reason, store.RevokeResult{Grants: 1})
+	}
+	return rec, err
+}
+
+func (s Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (store.SweepResult, error) {
+	res, err := s.Store.DeleteExpired(ctx, now, limit)
+	if err == nil {
+		s.M.Swept(res)
+	}
+	return res, err
+}

@@ -1,0 +1,245 @@
+package oauth
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/tokend/tokend/internal/feed"
+	"github.com/tokend/tokend/internal/store"
+)
+
+// Paths of the revocation feed.
+const (
+	PathRevocationStream = "/oauth2/revocations/stream"
+	PathRevocationEvents = "/oauth2/revocations"
+)
+
+// Feed limits.
+const (
+	// HeartbeatInterval is how often an idle stream sends a comment line,
+	// so proxies keep it open and readers can tell a dead connection.
+	HeartbeatInterval = 15 * time.Second
+	// MaxStreams bounds the streams open at once; past it, 503.
+	MaxStreams = 1024
+	// DefaultEventsLimit and MaxEventsLimit bound a page of the polling
+	// endpoint.
+	DefaultEventsLimit = 100
+	MaxEventsLimit     = 1000
+	// expiredSkip is how long after the expiry of every token it covers
+	// an event is still sent: resource servers whose clock is behind ours
+	// still need it. Older events are left out; their ids still advance.
+	expiredSkip = 5 * time.Minute
+	// streamWriteTimeout bounds one write to a stream.
+	streamWriteTimeout = 30 * time.Second
+)
+
+// streams counts the open streams of every Endpoints (MaxStreams).
+var streams atomic.Int64
+
+// mountFeed mounts the revocation feed: a Server-Sent Events stream and a
+// JSON page for polling.
+func (e *Endpoints) mountFeed(mux *http.ServeMux) {
+	if e.cfg.Feed == nil {
+		return
+	}
+	mux.Handle("GET "+PathRevocationStream, e.handle(e.revocationStream))
+	mux.Handle("GET "+PathRevocationEvents, e.handle(e.revocationEvents))
+}
+
+// feedCaller authenticates a reader of the feed: the admin Bearer token, or
+// a confidential client registered with can_introspect (a resource server)
+// by HTTP Basic. The feed shows every client's revocations, so it is open
+// to exactly those who may introspect any token.
+func (e *Endpoints) feedCaller(r *http.Request) error {
+	who, err := e.authenticate(r, url.Values{}, true)
+	if err != nil {
+		return err
+	}
+	if who.admin || (who.client.CanIntrospect && !who.client.Public()) {
+		return nil
+	}
+	return ErrForbidden("the client may not read the revocation feed; it needs can_introspect")
+}
+
+// since reads where a reader resumes: Last-Event-ID (the SSE reconnect
+// header), else ?since=, else 0 (the whole log).
+func since(r *http.Request) (int64, error) {
+	v := r.Header.Get("Last-Event-ID")
+	if v == "" {
+		v = r.URL.Query().Get("since")
+	}
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil || n < 0 {
+		return 0, ErrInvalidRequest("since and Last-Event-ID must be a sequence number")
+	}
+	return n, nil
+}
+
+// live reports whether an event is still worth sending: some token it
+// covers may be unexpired somewhere.
+func (e *Endpoints) live(ev store.Event) bool {
+	return ev.ExpiresAt.IsZero() || e.cfg.Now().Before(ev.ExpiresAt.Add(expiredSkip))
+}
+
+// revocationStream is GET /oauth2/revocations/stream: one Server-Sent
+// Event per revocation (WHATWG HTML §9.2), in log order, from the position
+// the reader gives:
+//
+//	id: 42
+//	event: revocation
+//	data: {"seq":42,"time":"...","jti":[...],"token_hashes":[...],...}
+//
+// After the events logged before it connected, a reader gets one "ready"
+// event (data {"seq":N}): from then on it is current. Idle streams carry a
+// comment line every HeartbeatInterval. A stream ends when the reader goes,
+// or when the server stops; readers reconnect with Last-Event-ID.
+func (e *Endpoints) revocationStream(w http.ResponseWriter, r *http.Request) error {
+	if err := e.feedCaller(r); err != nil {
+		return err
+	}
+	cursor, err := since(r)
+	if err != nil {
+		return err
+	}
+	if streams.Add(1) > MaxStreams {
+		streams.Add(-1)
+		return ErrTemporarilyUnavailable(5*time.Second, errors.New("too many revocation streams"))
+	}
+	defer streams.Add(-1)
+
+	ctx := r.Context()
+	hub := e.cfg.Feed
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	w.WriteHeader(http.StatusOK)
+
+	var buf []byte
+	send := func() bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+		if _, err := w.Write(buf); err != nil {
+			return false
+		}
+		buf = buf[:0]
+		return rc.Flush() == nil
+	}
+	// retry: how long a browser's EventSource waits before reconnecting.
+	buf = append(buf, "retry: 1000\n: tokend revocation feed\n\n"...)
+	if !send() {
+		return nil
+	}
+	heartbeat := time.NewTicker(HeartbeatInterval)
+	defer heartbeat.Stop()
+	ready := false
+	for {
+		evs, wait, err := hub.Read(ctx, cursor, 256)
+		if err != nil {
+			if ctx.Err() == nil {
+				e.log.WarnContext(ctx, "revocation stream: read the log", slog.String("cause", err.Error()))
+			}
+			return nil // the reader reconnects and resumes
+		}
+		for _, ev := range evs {
+			cursor = ev.Seq
+			if !e.live(ev) {
+				continue
+			}
+			data, err := json.Marshal(feed.NewMessage(ev, e.cfg.Issuer))
+			if err != nil {
+				return nil
+			}
+			buf = strconv.AppendInt(append(buf, "id: "...), ev.Seq, 10)
+			buf = append(buf, "\nevent: revocation\ndata: "...)
+			buf = append(append(buf, data...), "\n\n"...)
+		}
+		if len(evs) > 0 {
+			if len(buf) > 0 && !send() {
+				return nil
+			}
+			continue
+		}
+		if !ready {
+			// Everything up to cursor has been sent. The id carries the
+			// cursor past events left out as expired.
+			ready = true
+			buf = strconv.AppendInt(append(buf, "id: "...), cursor, 10)
+			buf = strconv.AppendInt(append(buf, "\nevent: ready\ndata: {\"seq\":"...), cursor, 10)
+			buf = append(buf, "}\n\n"...)
+			if !send() {
+				return nil
+			}
+		}
+		select {
+		case <-wait:
+		case <-heartbeat.C:
+			buf = append(buf, ":\n\n"...)
+			if !send() {
+				return nil
+			}
+		case <-ctx.Done():
+			return nil
+		case <-hub.Done():
+			return nil
+		}
+	}
+}
+
+// eventsPage is the answer of GET /oauth2/revocations.
+type eventsPage struct {
+	Events []feed.Message `json:"events"`
+	// NextSince is the since of the next request: the sequence number of
+	// the last event examined (events of long-expired tokens are left out
+	// but still move it).
+	NextSince int64 `json:"next_since"`
+	// LastSeq is the newest sequence number the server knows; NextSince <
+	// LastSeq means there is more to read.
+	LastSeq int64 `json:"last_seq"`
+}
+
+// revocationEvents is GET /oauth2/revocations?since=SEQ&limit=N: the
+// events with a sequence number above since, oldest first, as JSON, for
+// readers that poll instead of streaming.
+func (e *Endpoints) revocationEvents(w http.ResponseWriter, r *http.Request) error {
+	if err := e.feedCaller(r); err != nil {
+		return err
+	}
+	cursor, err := since(r)
+	if err != nil {
+		return err
+	}
+	limit := DefaultEventsLimit
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return ErrInvalidRequest("limit must be a positive number")
+		}
+		limit = min(n, MaxEventsLimit)
+	}
+	// Read last first: events read after it are at most newer.
+	last := e.cfg.Feed.Last()
+	evs, _, err := e.cfg.Feed.Read(r.Context(), cursor, limit)
+	if err != nil {
+		return err
+	}
+	page := eventsPage{Events: []feed.Message{}, NextSince: cursor}
+	for _, ev := range evs {
+		page.NextSince = ev.Seq
+		if e.live(ev) {
+			page.Events = append(page.Events, feed.NewMessage(ev, e.cfg.Issuer))
+		}
+	}
+	page.LastSeq = max(last, page.NextSince)
+	return writeJSON(w, http.StatusOK, page)
+}

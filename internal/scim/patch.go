@@ -1,0 +1,198 @@
+package scim
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/tokend/tokend/internal/adminauth"
+)
+
+// PATCH operations (RFC 7644 §3.5.2); op names are case-insensitive, as
+// some clients send "Replace".
+const (
+	opAdd     = "add"
+	opReplace = "replace"
+	opRemove  = "remove"
+)
+
+// patch is PATCH /scim2/Users/{id} (RFC 7644 §3.5.2) with a PatchOp body.
+// add and replace set password, active or userName, by path
+// ({"op":"replace","path":"active","value":false}) or with a value object
+// and no path ({"op":"replace","value":{"active":false}}). Other attributes
+// of the User schemas are accepted and ignored, as in POST and PUT; a path
+// of no schema is 400 invalidPath, a remove without a path 400 noTarget,
+// and removing a stored attribute 400 mutability. The operations apply
+// together, in one transaction, and answer 200 with the user.
+func (s *Users) patch(w http.ResponseWriter, r *http.Request, p adminauth.Principal) error {
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	c, err := decodePatch(body)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	if c == (changes{}) {
+		u, err := s.byID(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, resource(u, s.base))
+	}
+	u, err := s.apply(r.Context(), id, c, p)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, resource(u, s.base))
+}
+
+// decodePatch reads a PatchOp message into the changes it makes; a later
+// operation on an attribute wins over an earlier one.
+func decodePatch(body []byte) (changes, error) {
+	var c changes
+	m, err := decodeObject(body)
+	if err != nil {
+		return c, err
+	}
+	var ops json.RawMessage
+	hasSchemas := false
+	for name, value := range m {
+		switch strings.ToLower(name) {
+		case "schemas":
+			if err := checkSchemas(value, SchemaPatchOp); err != nil {
+				return c, err
+			}
+			hasSchemas = true
+		case "operations":
+			ops = value
+		default:
+			return c, errSyntax(fmt.Sprintf("unknown member %q of a PatchOp", name))
+		}
+	}
+	if !hasSchemas {
+		return c, errValue(`schemas is required and must hold "` + SchemaPatchOp + `"`)
+	}
+	var list []json.RawMessage
+	if err := json.Unmarshal(ops, &list); err != nil || len(list) == 0 {
+		return c, errSyntax("Operations must be a non-empty array")
+	}
+	for _, raw := range list {
+		if err := c.patchOp(raw); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// patchOp applies one operation to c.
+func (c *changes) patchOp(raw json.RawMessage) error {
+	m, err := decodeObject(raw)
+	if err != nil {
+		return errSyntax("each operation must be a JSON object")
+	}
+	var op, path string
+	var value json.RawMessage
+	hasPath := false
+	for name, v := range m {
+		switch strings.ToLower(name) {
+		case "op":
+			if json.Unmarshal(v, &op) != nil {
+				return errSyntax("op must be a string")
+			}
+		case "path":
+			if json.Unmarshal(v, &path) != nil {
+				return errPath("path must be a string")
+			}
+			hasPath = true
+		case "value":
+			value = v
+		default:
+			return errSyntax(fmt.Sprintf("unknown member %q of an operation", name))
+		}
+	}
+	op = strings.ToLower(op)
+	switch op {
+	case opAdd, opReplace, opRemove:
+	default:
+		return errSyntax(fmt.Sprintf("unsupported op %q: want add, replace or remove", op))
+	}
+	if !hasPath {
+		if op == opRemove {
+			return newError(http.StatusBadRequest, TypeNoTarget, "remove needs a path")
+		}
+		return c.setObject(value)
+	}
+	k, sub, err := targetOf(path)
+	if err != nil {
+		return err
+	}
+	switch {
+	case k == attrIgnored:
+		return nil
+	case sub:
+		return errPath(fmt.Sprintf("%q has no sub-attributes", path))
+	case op == opRemove:
+		return newError(http.StatusBadRequest, TypeMutability, fmt.Sprintf("%s cannot be removed", path))
+	case value == nil || isNull(value):
+		return errValue(fmt.Sprintf("%s needs a value", path))
+	}
+	return c.set(k, path, value)
+}
+
+// setObject applies the value object of an add or replace without a path:
+// each member is an attribute to set.
+func (c *changes) setObject(value json.RawMessage) error {
+	if value == nil || !isObject(value) {
+		return errValue("an add or replace without a path needs an object value")
+	}
+	m, err := decodeObject(value)
+	if err != nil {
+		return errValue("an add or replace without a path needs an object value")
+	}
+	for name, v := range m {
+		switch k := attribute(name); k {
+		case attrUnknown:
+			return errPath(fmt.Sprintf("unknown attribute %q", name))
+		case attrIgnored, attrSchemas:
+		default:
+			if isNull(v) {
+				return errValue(fmt.Sprintf("%s needs a value", name))
+			}
+			if err := c.set(k, name, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// targetOf resolves a PATCH path (RFC 7644 §3.5.2: attrPath, optionally
+// with a value filter or a sub-attribute) to the kind of its attribute,
+// and whether it goes below the attribute. The schemas attribute cannot
+// be a target.
+func targetOf(path string) (k attrKind, sub bool, err error) {
+	p := strings.TrimSpace(path)
+	if hasPrefixFold(p, SchemaEnterpriseUser) {
+		return attrIgnored, false, nil
+	}
+	if hasPrefixFold(p, SchemaUser+":") {
+		p = p[len(SchemaUser)+1:]
+	}
+	base := p
+	if i := strings.IndexAny(p, "[."); i >= 0 {
+		base, sub = p[:i], true
+	}
+	switch k = attribute(base); k {
+	case attrUnknown, attrSchemas:
+		return 0, false, errPath(fmt.Sprintf("unknown attribute path %q", path))
+	}
+	return k, sub, nil
+}
+
+// hasPrefixFold reports whether s begins with prefix, ignoring case.
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}

@@ -1,0 +1,269 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/tokend/tokend/internal/store"
+)
+
+const (
+	clientColumns = `id, name, secret_hash, auth_method, grant_types, redirect_uris, token_format,
+		can_introspect, access_token_ttl, app_access_token_ttl, refresh_token_ttl, disabled, created_at, updated_at`
+	qGetClient       = `SELECT ` + clientColumns + ` FROM clients WHERE id = $1`
+	qGetClientLocked = qGetClient + ` FOR UPDATE`
+	qListClients     = `SELECT ` + clientColumns + ` FROM clients ORDER BY id`
+	qInsertClient    = `INSERT INTO clients (` + clientColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+	qUpdateClient    = `UPDATE clients SET name = $2, secret_hash = $3, auth_method = $4, grant_types = $5,
+		redirect_uris = $6, token_format = $7, can_introspect = $8, access_token_ttl = $9,
+		app_access_token_ttl = $10, refresh_token_ttl = $11, disabled = $12, created_at = $13, updated_at = $14
+		WHERE id = $1`
+	qDeleteClient = `DELETE FROM clients WHERE id = $1`
+
+	userColumns    = `id, username, password_hash, admin, disabled, created_at, updated_at`
+	qGetUser       = `SELECT ` + userColumns + ` FROM users WHERE username = $1`
+	qGetUserLocked = qGetUser + ` FOR UPDATE`
+	qGetUserByID   = `SELECT ` + userColumns + ` FROM users WHERE id = $1`
+	qListUsers     = `SELECT ` + userColumns + ` FROM users ORDER BY username`
+	qInsertUser    = `INSERT INTO users (` + userColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7)`
+	qUpdateUser    = `UPDATE users SET username = $2, password_hash = $3, admin = $4, disabled = $5, created_at = $6, updated_at = $7 WHERE id = $1`
+	qDeleteUser    = `DELETE FROM users WHERE username = $1 RETURNING id`
+)
+
+func clientArgs(c store.Client) []any {
+	return []any{c.ID, c.Name, c.SecretHash, c.AuthMethod, list(c.GrantTypes), list(c.RedirectURIs), c.TokenFormat,
+		c.CanIntrospect, int64(c.AccessTokenTTL), int64(c.AppAccessTokenTTL), int64(c.RefreshTokenTTL),
+		c.Disabled, c.CreatedAt, c.UpdatedAt}
+}
+
+// list is l for a NOT NULL text[] column: never nil.
+func list(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
+func scanClient(row pgx.Row) (store.Client, error) {
+	var c store.Client
+	var access, app, refresh int64
+	err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.AuthMethod, &c.GrantTypes, &c.RedirectURIs, &c.TokenFormat,
+		&c.CanIntrospect, &access, &app, &refresh, &c.Disabled, &c.CreatedAt, &c.UpdatedAt)
+	if err != nil {
+		return store.Client{}, err
+	}
+	if len(c.GrantTypes) == 0 {
+		c.GrantTypes = nil
+	}
+	if len(c.RedirectURIs) == 0 {
+		c.RedirectURIs = nil
+	}
+	c.AccessTokenTTL, c.AppAccessTokenTTL, c.RefreshTokenTTL = time.Duration(access), time.Duration(app), time.Duration(refresh)
+	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
+	return c, nil
+}
+
+func userArgs(u store.User) []any {
+	return []any{u.ID, u.Username, u.PasswordHash, u.Admin, u.Disabled, u.CreatedAt, u.UpdatedAt}
+}
+
+func scanUser(row pgx.Row) (store.User, error) {
+	var u store.User
+	err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Admin, &u.Disabled, &u.CreatedAt, &u.UpdatedAt)
+	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+	return u, err
+}
+
+// CreateClient stores a new client, or fails with store.ErrAlreadyExists.
+func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
+	b := &pgx.Batch{}
+	b.Queue(qInsertClient, clientArgs(c)...)
+	return s.batch(ctx, b)
+}
+
+// GetClient returns the client with that ID, or store.ErrNotFound.
+func (s *Store) GetClient(ctx context.Context, id string) (store.Client, error) {
+	if err := s.usable(ctx); err != nil {
+		return store.Client{}, err
+	}
+	c, err := scanClient(s.pool.QueryRow(ctx, qGetClient, id))
+	if err != nil {
+		return store.Client{}, s.notFound(ctx, err, fmt.Sprintf("client %q", id))
+	}
+	return c, nil
+}
+
+// ListClients returns every client, by ID.
+func (s *Store) ListClients(ctx context.Context) ([]store.Client, error) {
+	return query(ctx, s, qListClients, scanClient)
+}
+
+// UpdateClient applies fn to the stored client, and revokes the client's
+// live grants when revoke is not nil, in one transaction of two round
+// trips: the first reads the client and locks its row, fn runs, the second
+// writes and commits. fn runs while the row is locked, so it should be
+// quick (hash a new secret before the call, not inside fn); it may not
+// change the client's ID.
+func (s *Store) UpdateClient(ctx context.Context, id string, fn func(store.Client) (store.Client, error), revoke *store.Revocation) (store.RevokeResult, error) {
+	var res store.RevokeResult
+	err := s.inTx(ctx, func(t *tx) error {
+		var old store.Client
+		b := &pgx.Batch{}
+		queueRow(b, qGetClientLocked, func(row pgx.Row) (err error) { old, err = scanClient(row); return err }, id)
+		if err := t.send(b, false); err != nil {
+			return s.notFound(ctx, err, fmt.Sprintf("client %q", id))
+		}
+		c, err := fn(old)
+		if err != nil {
+			return err
+		}
+		if c.ID != id {
+			return fmt.Errorf("postgres: UpdateClient may not change a client's ID (%q to %q)", id, c.ID)
+		}
+		b = &pgx.Batch{}
+		b.Queue(qUpdateClient, clientArgs(c)...).Exec(exactlyOne("updating the client"))
+		if revoke != nil {
+			s.queueRevoke(b, byClient, *revoke, &res, id)
+		}
+		return t.send(b, true)
+	})
+	if err != nil {
+		return store.RevokeResult{}, err
+	}
+	return res, nil
+}
+
+// DeleteClient removes the client and revokes its live grants atomically.
+func (s *Store) DeleteClient(ctx context.Context, id string, rev store.Revocation) (store.RevokeResult, error) {
+	var res store.RevokeResult
+	err := s.inTx(ctx, func(t *tx) error {
+		var deleted int64
+		b := &pgx.Batch{}
+		b.Queue(qDeleteClient, id).Exec(func(ct pgconn.CommandTag) error { deleted = ct.RowsAffected(); return nil })
+		if err := t.send(b, false); err != nil {
+			return err
+		}
+		if deleted == 0 {
+			return fmt.Errorf("client %q: %w", id, store.ErrNotFound)
+		}
+		b = &pgx.Batch{}
+		s.queueRevoke(b, byClient, rev, &res, id)
+		return t.send(b, true)
+	})
+	if err != nil {
+		return store.RevokeResult{}, err
+	}
+	return res, nil
+}
+
+// CreateUser stores a new user, or fails with store.ErrAlreadyExists if
+// the ID or the username is taken.
+func (s *Store) CreateUser(ctx context.Context, u store.User) error {
+	b := &pgx.Batch{}
+	b.Queue(qInsertUser, userArgs(u)...)
+	return s.batch(ctx, b)
+}
+
+// GetUser returns the user with that username, or store.ErrNotFound.
+func (s *Store) GetUser(ctx context.Context, username string) (store.User, error) {
+	if err := s.usable(ctx); err != nil {
+		return store.User{}, err
+	}
+	u, err := scanUser(s.pool.QueryRow(ctx, qGetUser, username))
+	if err != nil {
+		return store.User{}, s.notFound(ctx, err, fmt.Sprintf("user %q", username))
+	}
+	return u, nil
+}
+
+// GetUserByID returns the user with that ID, or store.ErrNotFound.
+func (s *Store) GetUserByID(ctx context.Context, id string) (store.User, error) {
+	if err := s.usable(ctx); err != nil {
+		return store.User{}, err
+	}
+	u, err := scanUser(s.pool.QueryRow(ctx, qGetUserByID, id))
+	if err != nil {
+		return store.User{}, s.notFound(ctx, err, fmt.Sprintf("user ID %q", id))
+	}
+	return u, nil
+}
+
+// ListUsers returns every user, by username.
+func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
+	return query(ctx, s, qListUsers, scanUser)
+}
+
+// UpdateUser applies fn to the stored user, and revokes the user's live
+// grants when revoke is not nil, in one transaction of two round trips,
+// like UpdateClient. fn may rename the user (store.ErrAlreadyExists if the
+// name is taken) but not change the ID; it should be quick: hash a new
+// password before the call.
+func (s *Store) UpdateUser(ctx context.Context, username string, fn func(store.User) (store.User, error), revoke *store.Revocation) (store.RevokeResult, error) {
+	var res store.RevokeResult
+	err := s.inTx(ctx, func(t *tx) error {
+		var old store.User
+		b := &pgx.Batch{}
+		queueRow(b, qGetUserLocked, func(row pgx.Row) (err error) { old, err = scanUser(row); return err }, username)
+		if err := t.send(b, false); err != nil {
+			return s.notFound(ctx, err, fmt.Sprintf("user %q", username))
+		}
+		u, err := fn(old)
+		if err != nil {
+			return err
+		}
+		if u.ID != old.ID {
+			return fmt.Errorf("postgres: UpdateUser may not change a user's ID (%q to %q)", old.ID, u.ID)
+		}
+		b = &pgx.Batch{}
+		b.Queue(qUpdateUser, userArgs(u)...).Exec(exactlyOne("updating the user"))
+		if revoke != nil {
+			s.queueRevoke(b, bySubject, *revoke, &res, u.ID)
+		}
+		return t.send(b, true)
+	})
+	if err != nil {
+		return store.RevokeResult{}, err
+	}
+	return res, nil
+}
+
+// DeleteUser removes the user and revokes the user's live grants
+// atomically.
+func (s *Store) DeleteUser(ctx context.Context, username string, rev store.Revocation) (store.RevokeResult, error) {
+	var res store.RevokeResult
+	err := s.inTx(ctx, func(t *tx) error {
+		var id string
+		b := &pgx.Batch{}
+		queueRow(b, qDeleteUser, func(row pgx.Row) error { return row.Scan(&id) }, username)
+		if err := t.send(b, false); err != nil {
+			return s.notFound(ctx, err, fmt.Sprintf("user %q", username))
+		}
+		b = &pgx.Batch{}
+		s.queueRevoke(b, bySubject, rev, &res, id)
+		return t.send(b, true)
+	})
+	if err != nil {
+		return store.RevokeResult{}, err
+	}
+	return res, nil
+}
+
+// query runs a read query without arguments and scans every row.
+func query[T any](ctx context.Context, s *Store, sql string, scan func(pgx.Row) (T, error)) ([]T, error) {
+	if err := s.usable(ctx); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, sql)
+	if err != nil {
+		return nil, s.mapErr(ctx, err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (T, error) { return scan(row) })
+	if err != nil {
+		return nil, s.mapErr(ctx, err)
+	}
+	return out, nil
+}

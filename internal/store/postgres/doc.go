@@ -1,0 +1,39 @@
+// Package postgres is tokend's scale-out store: one PostgreSQL database,
+// through pgx v5 and its pool, shared by any number of tokend processes.
+// It implements store.Store, store.Issuers and store.Maintenance, and
+// passes the storetest suite.
+//
+// # Schema
+//
+// Numbered migrations (migrations/NNNN_name.sql) are embedded in the binary
+// and applied by Open, each in one transaction, under an advisory lock, so
+// that several processes starting at once against one new database apply
+// each exactly once. Options.Schema puts the tables in a schema of their
+// own.
+//
+// # Durability and round trips
+//
+// A nil error from a write means PostgreSQL committed it with
+// synchronous_commit on (the store turns it on for its sessions if the
+// server has it off). PostgreSQL flushes the commits of concurrent
+// transactions together, so revocations from many requests share WAL
+// flushes without a writer goroutine of our own. A commit whose answer
+// did not arrive is an error wrapping store.ErrUnavailable, never a
+// success.
+//
+// Each call sends its statements in one pgx batch (one round trip) that
+// PostgreSQL runs as one transaction: LookupToken, CreateGrant, RevokeGrant
+// and RevokeMatching take one round trip each, RotateRefresh and the
+// account updates, which must read before they decide what to write, two.
+//
+// # Concurrency
+//
+// The grant's row lock is the lock of its token family: a rotation takes
+// it before it reads the refresh token, and a revocation before it counts
+// the tokens it covers. So of parallel rotations of one token exactly one
+// wins and the others see reuse, and a revocation racing a rotation covers
+// the rotation's new tokens. Revocation events get their sequence numbers
+// under a shared advisory lock that Events takes exclusively for a moment,
+// so that a reader resuming from a sequence number never skips an event
+// committed late (see Store.Events).
+package postgres

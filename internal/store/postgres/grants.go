@@ -1,0 +1,420 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tokend/tokend/internal/store"
+)
+
+const (
+	qInsertGrant = `INSERT INTO grants (id, client_id, subject, username, scope, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`
+	// qInsertTokens inserts a grant's tokens, one array per column, in one
+	// statement. $1 is the grant; an empty jti and a zero status index are
+	// stored as NULL.
+	qInsertTokens = `INSERT INTO tokens (hash, kind, grant_id, jti, status_index, issued_at, expires_at)
+		SELECT u.hash, u.kind, $1, nullif(u.jti, ''), nullif(u.status_index, 0), u.issued_at, u.expires_at
+		FROM unnest($2::bytea[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[], $7::timestamptz[])
+			AS u (hash, kind, jti, status_index, issued_at, expires_at)`
+	// qLookupToken is the one query of LookupToken: the token joined with
+	// its grant, which says whether it is revoked.
+	qLookupToken = `SELECT t.kind, t.grant_id, coalesce(t.jti, ''), coalesce(t.status_index, 0),
+			t.issued_at, t.expires_at, t.rotated_at IS NOT NULL,
+			g.client_id, g.subject, g.username, g.scope, g.revoked_at, g.expires_at
+		FROM tokens t JOIN grants g ON g.id = t.grant_id WHERE t.hash = $1`
+	// qLockFamily takes the row lock of the grant of token $1: the lock of
+	// its family (see migrations/0001_init.sql).
+	qLockFamily  = `SELECT 1 FROM tokens t JOIN grants g ON g.id = t.grant_id WHERE t.hash = $1 FOR UPDATE OF g`
+	qMarkRotated = `UPDATE tokens SET rotated_at = $2 WHERE hash = $1 AND rotated_at IS NULL`
+	qExtendGrant = `UPDATE grants SET expires_at = greatest(expires_at, $2) WHERE id = $1`
+)
+
+// A revocation is three statements in one round trip, whatever it covers:
+//
+//  1. an UPDATE marks the live grants that match revoked, and so takes
+//     their row locks, in the order of their IDs (two bulk revocations that
+//     overlap cannot deadlock). A rotation of one of them in progress holds
+//     the lock; the UPDATE waits for it to commit and then sees its tokens.
+//  2. the transaction takes the revocation log's advisory lock, shared, so
+//     that Events can wait for it (see Events).
+//  3. an INSERT ... SELECT appends one event per grant that statement 1
+//     revoked: the rows whose current version this transaction wrote (xmin
+//     is its ID). It runs with a snapshot taken after statement 1 got its
+//     locks, so it counts every token the rotations committed, and stores
+//     what each event covered.
+//
+// Parameters of statement 1: $1 the time, $2 and $3 the key; of statement
+// 3: $1 the time, $2 the reason, $3 the actor, $4 and $5 the key.
+type revokeBy int
+
+const (
+	byGrant         revokeBy = iota // the grant whatever its expiry
+	bySubject                       // live grants only
+	byClient                        // live grants only
+	bySubjectClient                 // live grants only
+	numRevokeBy
+)
+
+// keyConds select the grants of a revocation by key, the key's first
+// parameter being $n.
+var keyConds = [numRevokeBy]func(n int) string{
+	byGrant:         func(n int) string { return fmt.Sprintf("g.id = $%d", n) },
+	bySubject:       func(n int) string { return fmt.Sprintf("g.subject = $%d", n) },
+	byClient:        func(n int) string { return fmt.Sprintf("g.client_id = $%d", n) },
+	bySubjectClient: func(n int) string { return fmt.Sprintf("g.subject = $%d AND g.client_id = $%d", n, n+1) },
+}
+
+type revokeSQL struct{ mark, events string }
+
+// revokeSQLs are the statements of each kind of revocation.
+var revokeSQLs = func() (sqls [numRevokeBy]revokeSQL) {
+	for by, cond := range keyConds {
+		var mark string
+		if revokeBy(by) == byGrant {
+			mark = `UPDATE grants g SET revoked_at = $1 WHERE ` + cond(2) + ` AND g.revoked_at IS NULL`
+		} else {
+			// A bulk revocation covers the live grants: not revoked and not
+			// expired at the revocation's time. An expired grant has no live
+			// token left; revoking it would only add noise to the log before
+			// the sweep deletes it.
+			mark = `UPDATE grants SET revoked_at = $1
+				WHERE revoked_at IS NULL AND id IN (
+					SELECT g.id FROM grants g
+					WHERE ` + cond(2) + ` AND g.revoked_at IS NULL AND g.expires_at > $1
+					ORDER BY g.id FOR UPDATE)`
+		}
+		sqls[by] = revokeSQL{
+			mark: mark,
+			events: `INSERT INTO revocation_events (time, grant_id, client_id, subject, reason, actor,
+					tokens, token_hashes, jtis, status_indexes, expires_at)
+				SELECT $1, g.id, g.client_id, g.subject, $2, $3, c.live, c.hashes, c.jtis, c.indexes, c.expires_at
+				FROM grants g CROSS JOIN LATERAL (
+					SELECT count(*) FILTER (WHERE t.rotated_at IS NULL) AS live,
+						coalesce(array_agg(t.hash ORDER BY t.issued_at, t.hash), '{}') AS hashes,
+						coalesce(array_agg(t.jti ORDER BY t.issued_at, t.hash) FILTER (WHERE t.jti IS NOT NULL), '{}') AS jtis,
+						coalesce(array_agg(t.status_index ORDER BY t.issued_at, t.hash) FILTER (WHERE t.status_index IS NOT NULL), '{}') AS indexes,
+						max(t.expires_at) AS expires_at
+					FROM tokens t WHERE t.grant_id = g.id AND t.expires_at > $1
+				) c
+				WHERE ` + cond(4) + ` AND g.xmin = pg_current_xact_id_if_assigned()::xid
+				ORDER BY g.created_at, g.id
+				RETURNING seq, tokens`,
+		}
+	}
+	return sqls
+}()
+
+// queueRevoke queues on b the statements that revoke the grants that by and
+// key select; res holds the result once b has run.
+func (s *Store) queueRevoke(b *pgx.Batch, by revokeBy, rev store.Revocation, res *store.RevokeResult, key ...any) {
+	q := revokeSQLs[by]
+	b.Queue(q.mark, append([]any{rev.Time}, key...)...)
+	b.Queue(`SELECT pg_advisory_xact_lock_shared($1, $2)`, s.eventsLock.class, s.eventsLock.schema)
+	b.Queue(q.events, append([]any{rev.Time, rev.Reason, rev.Actor}, key...)...).Query(func(rows pgx.Rows) error {
+		*res = store.RevokeResult{}
+		for rows.Next() {
+			var seq int64
+			var n int
+			if err := rows.Scan(&seq, &n); err != nil {
+				return err
+			}
+			res.Grants++
+			res.Tokens += n
+			res.Seq = max(res.Seq, seq)
+		}
+		return rows.Err()
+	})
+}
+
+// CreateGrant stores g with its first tokens, atomically, in one round
+// trip. A token's GrantID may be left empty; the grant's ExpiresAt is
+// raised to cover its longest-lived token.
+func (s *Store) CreateGrant(ctx context.Context, g store.Grant, tokens []store.Token) error {
+	if g.ID == "" {
+		return errors.New("postgres: CreateGrant: empty grant ID")
+	}
+	latest, err := checkTokens(g.ID, tokens)
+	if err != nil {
+		return err
+	}
+	if latest.After(g.ExpiresAt) {
+		g.ExpiresAt = latest
+	}
+	b := &pgx.Batch{}
+	b.Queue(qInsertGrant, g.ID, g.ClientID, g.Subject, g.Username, g.Scope, g.CreatedAt, g.ExpiresAt)
+	queueTokens(b, g.ID, tokens)
+	return s.batch(ctx, b)
+}
+
+// checkTokens checks that tokens may join grant grantID, and returns their
+// latest expiry.
+func checkTokens(grantID string, tokens []store.Token) (latest time.Time, err error) {
+	for _, tok := range tokens {
+		if tok.GrantID != "" && tok.GrantID != grantID {
+			return time.Time{}, fmt.Errorf("postgres: token of grant %q stored with grant %q", tok.GrantID, grantID)
+		}
+		if tok.Kind != store.AccessToken && tok.Kind != store.RefreshToken {
+			return time.Time{}, fmt.Errorf("postgres: unknown token kind %q", tok.Kind)
+		}
+		if tok.StatusIndex < 0 {
+			return time.Time{}, fmt.Errorf("postgres: negative status index %d", tok.StatusIndex)
+		}
+		if tok.ExpiresAt.After(latest) {
+			latest = tok.ExpiresAt
+		}
+	}
+	return latest, nil
+}
+
+// queueTokens queues on b the statement that inserts tokens into grantID.
+func queueTokens(b *pgx.Batch, grantID string, tokens []store.Token) {
+	if len(tokens) == 0 {
+		return
+	}
+	n := len(tokens)
+	hashes, kinds, jtis := make([][]byte, n), make([]string, n), make([]string, n)
+	indexes, issued, expires := make([]int64, n), make([]time.Time, n), make([]time.Time, n)
+	for i, tok := range tokens {
+		hashes[i], kinds[i], jtis[i] = tok.Hash[:], string(tok.Kind), tok.JTI
+		indexes[i], issued[i], expires[i] = tok.StatusIndex, tok.IssuedAt, tok.ExpiresAt
+	}
+	b.Queue(qInsertTokens, grantID, hashes, kinds, jtis, indexes, issued, expires)
+}
+
+// tokenRow is a qLookupToken row: the record, and its grant's expiry.
+type tokenRow struct {
+	rec          store.TokenRecord
+	grantExpires time.Time
+}
+
+func scanToken(row pgx.Row, h store.Hash) (tokenRow, error) {
+	r := tokenRow{rec: store.TokenRecord{Token: store.Token{Hash: h}}}
+	var kind string
+	var revoked *time.Time
+	err := row.Scan(&kind, &r.rec.GrantID, &r.rec.JTI, &r.rec.StatusIndex, &r.rec.IssuedAt, &r.rec.ExpiresAt, &r.rec.Rotated,
+		&r.rec.ClientID, &r.rec.Subject, &r.rec.Username, &r.rec.Scope, &revoked, &r.grantExpires)
+	if err != nil {
+		return tokenRow{}, err
+	}
+	r.rec.Kind = store.TokenKind(kind)
+	r.rec.IssuedAt, r.rec.ExpiresAt, r.grantExpires = r.rec.IssuedAt.UTC(), r.rec.ExpiresAt.UTC(), r.grantExpires.UTC()
+	if revoked != nil {
+		r.rec.Revoked, r.rec.RevokedAt = true, revoked.UTC()
+	}
+	return r, nil
+}
+
+// LookupToken returns the token with hash h in whatever state, or
+// store.ErrNotFound. One query, one round trip.
+func (s *Store) LookupToken(ctx context.Context, h store.Hash) (store.TokenRecord, error) {
+	if err := s.usable(ctx); err != nil {
+		return store.TokenRecord{}, err
+	}
+	r, err := scanToken(s.pool.QueryRow(ctx, qLookupToken, h[:]), h)
+	if err != nil {
+		return store.TokenRecord{}, s.notFound(ctx, err, "token")
+	}
+	return r.rec, nil
+}
+
+// RotateRefresh exchanges the refresh token old for tokens:
+//
+//   - old unknown, or not a refresh token: store.ErrNotFound;
+//   - old rotated already: reuse (RFC 9700 §4.14.2). The grant is revoked
+//     with reuse unless it is revoked already, the revocation is committed,
+//     and the answer is store.ErrRefreshReused;
+//   - grant revoked, or old or the grant expired at now: store.ErrNotFound;
+//   - otherwise old is marked rotated at now, tokens join its grant (their
+//     GrantID may be empty), and the grant's ExpiresAt rises to cover them.
+//
+// On success it returns old's record as it now is (Rotated is true).
+//
+// Two round trips. The first begins the transaction, takes the row lock of
+// old's grant, which every rotation and revocation of the family takes
+// first, and then reads old and its grant afresh: a rotation or revocation
+// that held the lock has committed, and its effect is seen. The second
+// writes what the first found called for, and commits.
+func (s *Store) RotateRefresh(ctx context.Context, old store.Hash, now time.Time, tokens []store.Token, reuse store.Revocation) (store.TokenRecord, error) {
+	for _, tok := range tokens {
+		if tok.Kind != store.AccessToken && tok.Kind != store.RefreshToken {
+			return store.TokenRecord{}, fmt.Errorf("postgres: unknown token kind %q", tok.Kind)
+		}
+	}
+	var rec store.TokenRecord
+	err := s.inTx(ctx, func(t *tx) error {
+		var r tokenRow
+		var lookupErr error
+		b := &pgx.Batch{}
+		b.Queue(qLockFamily, old[:])
+		b.Queue(qLookupToken, old[:]).QueryRow(func(row pgx.Row) error {
+			r, lookupErr = scanToken(row, old)
+			if errors.Is(lookupErr, pgx.ErrNoRows) {
+				return nil // not an error of the batch
+			}
+			return lookupErr
+		})
+		if err := t.send(b, false); err != nil {
+			return err
+		}
+		if lookupErr != nil {
+			return fmt.Errorf("refresh token: %w", store.ErrNotFound)
+		}
+		if r.rec.Kind != store.RefreshToken {
+			return fmt.Errorf("%w: not a refresh token", store.ErrNotFound)
+		}
+		if r.rec.Rotated {
+			if r.rec.Revoked {
+				return store.ErrRefreshReused
+			}
+			var res store.RevokeResult
+			b := &pgx.Batch{}
+			s.queueRevoke(b, byGrant, reuse, &res, r.rec.GrantID)
+			if err := t.send(b, true); err != nil {
+				return err
+			}
+			return store.ErrRefreshReused // committed
+		}
+		if r.rec.Revoked || !now.Before(r.rec.ExpiresAt) || !now.Before(r.grantExpires) {
+			return fmt.Errorf("%w: refresh token revoked or expired", store.ErrNotFound)
+		}
+		latest, err := checkTokens(r.rec.GrantID, tokens)
+		if err != nil {
+			return err
+		}
+		b = &pgx.Batch{}
+		b.Queue(qMarkRotated, old[:], now).Exec(exactlyOne("marking the refresh token rotated"))
+		queueTokens(b, r.rec.GrantID, tokens)
+		b.Queue(qExtendGrant, r.rec.GrantID, latest)
+		if err := t.send(b, true); err != nil {
+			return err
+		}
+		r.rec.Rotated = true
+		rec = r.rec
+		return nil
+	})
+	if err != nil {
+		return store.TokenRecord{}, err
+	}
+	return rec, nil
+}
+
+// RevokeGrant revokes the grant, whatever its expiry, and appends one
+// event, in one round trip; a revoked or unknown grant gives a zero result.
+// Of many concurrent calls for one grant exactly one revokes it: the others
+// wait for its row lock, then find it revoked.
+func (s *Store) RevokeGrant(ctx context.Context, grantID string, rev store.Revocation) (store.RevokeResult, error) {
+	var res store.RevokeResult
+	b := &pgx.Batch{}
+	s.queueRevoke(b, byGrant, rev, &res, grantID)
+	if err := s.batch(ctx, b); err != nil {
+		return store.RevokeResult{}, err
+	}
+	return res, nil
+}
+
+// RevokeMatching revokes every live grant that f selects, one event per
+// grant, in one transaction and one round trip. An empty filter is an
+// error.
+func (s *Store) RevokeMatching(ctx context.Context, f store.Filter, rev store.Revocation) (store.RevokeResult, error) {
+	var by revokeBy
+	var key []any
+	switch {
+	case f.Subject != "" && f.ClientID != "":
+		by, key = bySubjectClient, []any{f.Subject, f.ClientID}
+	case f.Subject != "":
+		by, key = bySubject, []any{f.Subject}
+	case f.ClientID != "":
+		by, key = byClient, []any{f.ClientID}
+	default:
+		return store.RevokeResult{}, errors.New("postgres: RevokeMatching needs a subject or a client ID")
+	}
+	var res store.RevokeResult
+	b := &pgx.Batch{}
+	s.queueRevoke(b, by, rev, &res, key...)
+	if err := s.batch(ctx, b); err != nil {
+		return store.RevokeResult{}, err
+	}
+	return res, nil
+}
+
+const qEvents = `SELECT seq, time, grant_id, client_id, subject, reason, actor, tokens,
+		token_hashes, jtis, status_indexes, expires_at
+	FROM revocation_events WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3`
+
+// Events returns up to limit events with Seq > since, oldest first; a limit
+// of zero or less means no limit.
+//
+// A reader that resumes from the last Seq it saw must never skip an event.
+// Sequence numbers are taken in one order and committed in another: an
+// event with Seq 11 may be visible before the one with Seq 10 commits. So
+// Events returns only events up to a horizon below which nothing is in
+// flight. Every revocation holds the revocation log's advisory lock,
+// shared, from before it takes its numbers until it has committed. Events
+// takes the lock exclusively, which waits for the revocations in flight to
+// commit, reads the last number taken, and lets go at once; every event
+// numbered up to there has committed or never will, and Events reads
+// those. The lock is held for one short statement, so readers delay
+// revocations only by that; events committed meanwhile with higher numbers
+// are returned by the next call.
+func (s *Store) Events(ctx context.Context, since int64, limit int) ([]store.Event, error) {
+	var horizon int64
+	b := &pgx.Batch{}
+	b.Queue(`SELECT pg_advisory_xact_lock($1, $2)`, s.eventsLock.class, s.eventsLock.schema)
+	queueRow(b, `SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM revocation_seq`,
+		func(row pgx.Row) error { return row.Scan(&horizon) })
+	if err := s.batch(ctx, b); err != nil {
+		return nil, err
+	}
+	if horizon <= since {
+		return nil, nil
+	}
+	var lim *int
+	if limit > 0 {
+		lim = &limit
+	}
+	rows, err := s.pool.Query(ctx, qEvents, since, horizon, lim)
+	if err != nil {
+		return nil, s.mapErr(ctx, err)
+	}
+	evs, err := pgx.CollectRows(rows, scanEvent)
+	if err != nil {
+		return nil, s.mapErr(ctx, err)
+	}
+	return evs, nil
+}
+
+func scanEvent(row pgx.CollectableRow) (store.Event, error) {
+	var e store.Event
+	var hashes [][]byte
+	var expires *time.Time
+	err := row.Scan(&e.Seq, &e.Time, &e.GrantID, &e.ClientID, &e.Subject, &e.Reason, &e.Actor, &e.Tokens,
+		&hashes, &e.JTIs, &e.StatusIndexes, &expires)
+	if err != nil {
+		return store.Event{}, err
+	}
+	e.Time = e.Time.UTC()
+	if expires != nil {
+		e.ExpiresAt = expires.UTC()
+	}
+	if len(hashes) > 0 {
+		e.TokenHashes = make([]store.Hash, len(hashes))
+		for i, h := range hashes {
+			if len(h) != len(store.Hash{}) {
+				return store.Event{}, fmt.Errorf("postgres: event %d: token hash of %d bytes", e.Seq, len(h))
+			}
+			e.TokenHashes[i] = store.Hash(h)
+		}
+	}
+	if len(e.JTIs) == 0 {
+		e.JTIs = nil
+	}
+	if len(e.StatusIndexes) == 0 {
+		e.StatusIndexes = nil
+	}
+	return e, nil
+}

@@ -1,0 +1,176 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tokend/tokend/internal/store"
+)
+
+// DefaultSweepLimit is the batch DeleteExpired and DeleteEventsBefore use
+// when given a limit of zero or less. A batch of 1000 grants (2000 tokens)
+// holds the writer for a few milliseconds; see BenchmarkDeleteExpired.
+const DefaultSweepLimit = 250
+
+const (
+	// qAnyExpired tells, on the read pool, whether a sweep would delete
+	// anything: an idle sweep costs one read, not a write.
+	qAnyExpired = `SELECT EXISTS (SELECT 1 FROM grants WHERE expires_at < ?1)
+		OR EXISTS (SELECT 1 FROM used_jtis WHERE expires_at <= ?1)`
+	qExpiredGrants = `SELECT id FROM grants WHERE expires_at < ? LIMIT ?`
+	// The batch's grant IDs come as one JSON array, so a batch is three
+	// statements whatever its size. The tokens are deleted by name rather
+	// than by the foreign key's cascade, to count them; the cascade then
+	// finds none.
+	qDeleteGrantTokens = `DELETE FROM tokens WHERE grant_id IN (SELECT value FROM json_each(?))`
+	qDeleteGrants      = `DELETE FROM grants WHERE id IN (SELECT value FROM json_each(?))`
+	qDeleteUsedJTIs    = `DELETE FROM used_jtis WHERE (issuer, jti) IN
+		(SELECT issuer, jti FROM used_jtis WHERE expires_at <= ?1 LIMIT ?2)`
+	qAnyEventsBefore = `SELECT EXISTS (SELECT 1 FROM revocation_events WHERE time < ?)`
+	qDeleteEvents    = `DELETE FROM revocation_events WHERE seq IN
+		(SELECT seq FROM revocation_events WHERE time < ? LIMIT ?)`
+	// qStats is one statement so that both counts come from one snapshot.
+	qStats = `SELECT
+		(SELECT count(*) FROM grants WHERE revoked_at IS NULL AND expires_at > ?1),
+		(SELECT count(*) FROM grants g JOIN tokens t ON t.grant_id = g.id
+			WHERE g.revoked_at IS NULL AND g.expires_at > ?1 AND t.expires_at > ?1 AND t.rotated_at IS NULL)`
+	qReserve = `UPDATE counters SET value = value + ?2 WHERE name = ?1 RETURNING value - ?2`
+)
+
+// DeleteExpired deletes up to limit grants that expired before now, with
+// their tokens, and up to limit used assertion jtis expired at now
+// (expiresAt not after now), in one write op: while it runs, revocations
+// wait behind it, so limit keeps it short (DefaultSweepLimit when limit is
+// zero or less). Call it until it returns a zero SweepResult. A revoked
+// grant stays until it expires, so that lookups keep answering "revoked";
+// events are not touched (see DeleteEventsBefore). When nothing has
+// expired it costs one read and takes no write lock.
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (store.SweepResult, error) {
+	if limit <= 0 {
+		limit = DefaultSweepLimit
+	}
+	var found bool
+	if err := s.r.anyExpired.QueryRowContext(ctx, ms(now)).Scan(&found); err != nil {
+		return store.SweepResult{}, mapErr(err)
+	}
+	if !found {
+		return store.SweepResult{}, nil
+	}
+	var res store.SweepResult
+	err := s.writeSolo(ctx, func(t *tx) error {
+		var err error
+		res, err = s.sweep(t, ms(now), limit)
+		return err
+	})
+	if err != nil {
+		return store.SweepResult{}, err
+	}
+	return res, nil
+}
+
+// sweep is DeleteExpired's op.
+func (s *Store) sweep(t *tx, now int64, limit int) (store.SweepResult, error) {
+	var res store.SweepResult
+	rows, err := t.query(s.w.expiredGrants, now, limit)
+	if err != nil {
+		return res, err
+	}
+	ids := make([]string, 0, limit)
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return res, err
+		}
+		ids = append(ids, id)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return res, err
+	}
+	if len(ids) > 0 {
+		batch, err := json.Marshal(ids)
+		if err != nil {
+			return res, err
+		}
+		if res.Tokens, err = affected(t.exec(s.w.deleteGrantTokens, batch)); err != nil {
+			return res, err
+		}
+		if res.Grants, err = affected(t.exec(s.w.deleteGrants, batch)); err != nil {
+			return res, err
+		}
+	}
+	res.JTIs, err = affected(t.exec(s.w.deleteUsedJTIs, now, limit))
+	return res, err
+}
+
+// affected returns the number of rows an exec changed.
+func affected(r sql.Result, err error) (int, error) {
+	if err != nil {
+		return 0, err
+	}
+	n, err := r.RowsAffected()
+	return int(n), err
+}
+
+// DeleteEventsBefore deletes up to limit events whose Time is before
+// before (DefaultSweepLimit when limit is zero or less), in one write op,
+// and returns how many it deleted. Sequence numbers are never reused.
+func (s *Store) DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		limit = DefaultSweepLimit
+	}
+	var found bool
+	if err := s.r.anyEventsBefore.QueryRowContext(ctx, ms(before)).Scan(&found); err != nil {
+		return 0, mapErr(err)
+	}
+	if !found {
+		return 0, nil
+	}
+	var n int
+	err := s.write(ctx, func(t *tx) error {
+		var err error
+		n, err = affected(t.exec(s.w.deleteEvents, ms(before), limit))
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// Stats counts, at now, the live grants (not revoked, ExpiresAt after now)
+// and their live tokens (also unexpired and not rotated). It reads every
+// live grant and token: a metric to sample now and then, not per request.
+func (s *Store) Stats(ctx context.Context, now time.Time) (store.Stats, error) {
+	var st store.Stats
+	if err := s.r.stats.QueryRowContext(ctx, ms(now)).Scan(&st.LiveGrants, &st.LiveTokens); err != nil {
+		return store.Stats{}, mapErr(err)
+	}
+	return st, nil
+}
+
+// counterStatusIndex names the counters row of the status list indexes.
+const counterStatusIndex = "status_index"
+
+// ReserveStatusIndexes reserves n consecutive Token Status List indexes
+// and returns the first. The counter is a row that the reservation
+// advances in a committed write, under the database's write lock: no index
+// is handed out twice, by this process or another on the same file, before
+// or after a restart. Indexes start at 1.
+func (s *Store) ReserveStatusIndexes(ctx context.Context, n int) (int64, error) {
+	if n < 1 {
+		return 0, fmt.Errorf("sqlite: ReserveStatusIndexes(%d): want n >= 1", n)
+	}
+	var first int64
+	err := s.write(ctx, func(t *tx) error {
+		return notFound(t.queryRow(s.w.reserve, counterStatusIndex, n).Scan(&first), "counter "+counterStatusIndex)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return first, nil
+}

@@ -1,0 +1,149 @@
+package sqlite
+
+import (
+	"database/sql"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/tokend/tokend/internal/store"
+)
+
+// TestMigration0002 upgrades a file written by the first schema: the
+// events logged then get their coverage from the tokens still stored.
+func TestMigration0002(t *testing.T) {
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "tokend.db")
+	db, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT`); err != nil {
+		t.Fatal(err)
+	}
+	if err := apply(t.Context(), db, ms[0]); err != nil {
+		t.Fatal(err)
+	}
+	a1, r1, a2, x := store.HashToken("a1"), store.HashToken("r1"), store.HashToken("a2"), store.HashToken("x")
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO grants VALUES ('g1', 'c1', 'u1', 'alice', 'openid', 0, 90000, 60000),
+			('g2', 'c1', 'u1', 'alice', 'openid', 0, 1000, 60000)`, nil},
+		// At the revocation (60s): a1 has expired, a2 is live, r1 is rotated.
+		{`INSERT INTO tokens VALUES (?, 'access_token', 'g1', 'jti-1', 0, 30000, NULL),
+			(?, 'refresh_token', 'g1', NULL, 0, 90000, 40000),
+			(?, 'access_token', 'g1', 'jti-2', 40000, 70000, NULL),
+			(?, 'access_token', 'g2', NULL, 0, 1000, NULL)`,
+			[]any{a1[:], r1[:], a2[:], x[:]}},
+		{`INSERT INTO revocation_events (time, grant_id, client_id, subject, reason, actor, tokens)
+			VALUES (60000, 'g1', 'c1', 'u1', 'admin', 'admin', 1), (60000, 'g2', 'c1', 'u1', 'admin', 'admin', 0)`, nil},
+	} {
+		if _, err := db.Exec(q.sql, q.args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	s := openTest(t, path, Options{})
+	evs, err := s.Events(t.Context(), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := func(grant string, tokens int) store.Event {
+		return store.Event{Time: time.UnixMilli(60000).UTC(), GrantID: grant, ClientID: "c1", Subject: "u1",
+			Reason: "admin", Actor: "admin", Tokens: tokens}
+	}
+	want := []store.Event{ev("g1", 1), ev("g2", 0)}
+	want[0].TokenHashes = []store.Hash{r1, a2}
+	want[0].JTIs = []string{"jti-2"}
+	want[0].ExpiresAt = time.UnixMilli(90000).UTC()
+	opts := []cmp.Option{
+		cmpopts.IgnoreFields(store.Event{}, "Seq"), cmpopts.EquateEmpty(),
+		cmpopts.SortSlices(func(a, b store.Hash) bool { return string(a[:]) < string(b[:]) }),
+	}
+	if diff := cmp.Diff(evs, want, opts...); diff != "" {
+		t.Errorf("events after migrating (-got +want):\n%s", diff)
+	}
+	if rec, err := s.LookupToken(t.Context(), a2); err != nil || rec.StatusIndex != 0 || rec.JTI != "jti-2" {
+		t.Errorf("LookupToken(a2) = %+v, %v; want jti-2 and no status index", rec, err)
+	}
+	if first, err := s.ReserveStatusIndexes(t.Context(), 1); err != nil || first != 1 {
+		t.Errorf("ReserveStatusIndexes = %d, %v; want 1", first, err)
+	}
+}
+
+// TestQueryPlans checks that the statements on the revoke and sweep paths
+// find their rows through an index: a full scan of tokens would hold the
+// writer, and the revocations queued behind it, for seconds.
+func TestQueryPlans(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "tokend.db"), Options{})
+	queries := []string{qExpiredGrants, qDeleteGrantTokens, qDeleteGrants, qDeleteUsedJTIs, qDeleteEvents,
+		qAnyExpired, qAnyEventsBefore, qUseJTI, qReserve}
+	for _, cond := range revokeConds {
+		events, grants := revokeSQL(cond)
+		queries = append(queries, events, grants)
+	}
+	for _, q := range queries {
+		rows, err := s.wdb.Query("EXPLAIN QUERY PLAN "+q, "[]", 1, 2, 3, 4)
+		if err != nil {
+			t.Fatalf("EXPLAIN %s: %v", q, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		for _, step := range plan {
+			if strings.HasPrefix(step, "SCAN ") && step != "SCAN CONSTANT ROW" && !strings.HasPrefix(step, "SCAN json_each") {
+				t.Errorf("%s\nscans a table:\n\t%s", q, strings.Join(plan, "\n\t"))
+			}
+		}
+	}
+}
+
+// TestSweepIdle: when nothing has expired, DeleteExpired and
+// DeleteEventsBefore read and do not write, so a sweeper may call them
+// often without taking the write lock.
+func TestSweepIdle(t *testing.T) {
+	var commits atomic.Int64
+	s := openTest(t, filepath.Join(t.TempDir(), "tokend.db"), Options{OnCommit: func(int) { commits.Add(1) }})
+	g, toks := grant("g1")
+	if err := s.CreateGrant(t.Context(), g, toks); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RevokeGrant(t.Context(), "g1", rev); err != nil {
+		t.Fatal(err)
+	}
+	before := commits.Load()
+	if res, err := s.DeleteExpired(t.Context(), epoch, 0); err != nil || res != (store.SweepResult{}) {
+		t.Errorf("DeleteExpired = %+v, %v; want nothing", res, err)
+	}
+	if n, err := s.DeleteEventsBefore(t.Context(), rev.Time, 0); err != nil || n != 0 {
+		t.Errorf("DeleteEventsBefore = %d, %v; want 0", n, err)
+	}
+	if n := commits.Load() - before; n != 0 {
+		t.Errorf("%d commits; want none", n)
+	}
+	// Once there is something to delete, a limit of 0 means the default.
+	if res, err := s.DeleteExpired(t.Context(), epoch.Add(25*time.Hour), 0); err != nil || res.Grants != 1 {
+		t.Errorf("DeleteExpired(limit 0) = %+v, %v; want 1 grant", res, err)
+	}
+	if n, err := s.DeleteEventsBefore(t.Context(), rev.Time.Add(time.Millisecond), 0); err != nil || n != 1 {
+		t.Errorf("DeleteEventsBefore(limit 0) = %d, %v; want 1", n, err)
+	}
+}

@@ -1,0 +1,310 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tokend/tokend/internal/store"
+)
+
+// expiring returns a family whose grant and tokens all expire at exp.
+func expiring(id, clientID, subject string, exp time.Time) family {
+	f := newFamily(id, clientID, subject)
+	f.grant.ExpiresAt, f.access.ExpiresAt, f.refresh.ExpiresAt = exp, exp, exp
+	return f
+}
+
+func sweep(t *testing.T, s store.Store, now time.Time, limit int) store.SweepResult {
+	t.Helper()
+	res, err := s.DeleteExpired(t.Context(), now, limit)
+	if err != nil {
+		t.Fatalf("DeleteExpired(%v, %d): %v", now.Sub(epoch), limit, err)
+	}
+	return res
+}
+
+// testDeleteExpired pins down the sweep: DeleteExpired(now, limit) deletes
+// the grants whose ExpiresAt is before now (a grant expiring at now stays)
+// with all their tokens, and the used jtis expired at now (expiry at or
+// before now), at most limit grants and at most limit jtis a call, and
+// exactly that many while that many remain, so a zero SweepResult means
+// nothing is left. It deletes nothing else: not a live grant, not an
+// expired token of a live grant, not a revoked grant that has not expired
+// (its lookups keep answering "revoked"), and no event.
+func testDeleteExpired(t *testing.T, open opener) {
+	now := at(2 * time.Hour)
+
+	t.Run("deletes exactly the expired", func(t *testing.T) {
+		s := open(t)
+		live := newFamily("live", "c1", "u1")
+		expired := expiring("expired", "c1", "u1", at(time.Hour))
+		revokedLive := newFamily("revoked-live", "c1", "u1")
+		revokedExpired := expiring("revoked-expired", "c1", "u1", at(time.Hour))
+		edge := expiring("edge", "c1", "u1", now) // expires at now: not before it
+		// rotated would have expired at 1h, but its rotation at 30m moved its
+		// ExpiresAt to 24h30; its first tokens expired, and stay with it.
+		rotated := expiring("rotated", "c1", "u1", at(time.Hour))
+		for _, f := range []family{live, expired, revokedLive, revokedExpired, edge, rotated} {
+			createFamily(t, s, f)
+		}
+		a2, r2 := rotated.next(2, at(30*time.Minute))
+		if _, err := s.RotateRefresh(t.Context(), rotated.refresh.Hash, at(30*time.Minute), []store.Token{a2, r2}, store.Revocation{}); err != nil {
+			t.Fatalf("RotateRefresh: %v", err)
+		}
+		revoked := store.Revocation{Time: at(10 * time.Minute), Reason: store.ReasonAdmin, Actor: "admin"}
+		for _, id := range []string{"revoked-live", "revoked-expired"} {
+			if _, err := s.RevokeGrant(t.Context(), id, revoked); err != nil {
+				t.Fatalf("RevokeGrant(%s): %v", id, err)
+			}
+		}
+		for _, j := range []struct {
+			jti string
+			exp time.Time
+		}{{"old", at(time.Hour)}, {"edge", now}, {"live", at(3 * time.Hour)}} {
+			if err := s.UseJTI(t.Context(), "iss", j.jti, j.exp, epoch); err != nil {
+				t.Fatalf("UseJTI(%s): %v", j.jti, err)
+			}
+		}
+		before := events(t, s)
+
+		if got, want := sweep(t, s, now, 100), (store.SweepResult{Grants: 2, Tokens: 4, JTIs: 2}); got != want {
+			t.Errorf("DeleteExpired = %+v; want %+v", got, want)
+		}
+		wantAbsent(t, s, expired.access.Hash, expired.refresh.Hash, revokedExpired.access.Hash, revokedExpired.refresh.Hash)
+		wantNotRevoked(t, s, live.access.Hash, live.refresh.Hash, edge.access.Hash, edge.refresh.Hash,
+			rotated.access.Hash, rotated.refresh.Hash, a2.Hash, r2.Hash)
+		wantRevoked(t, s, revoked.Time, revokedLive.access.Hash, revokedLive.refresh.Hash)
+		if diff := cmp.Diff(events(t, s), before, cmpOpts...); diff != "" {
+			t.Errorf("events after DeleteExpired (-got +want):\n%s", diff)
+		}
+		if err := s.UseJTI(t.Context(), "iss", "live", at(4*time.Hour), now); !errors.Is(err, store.ErrAlreadyExists) {
+			t.Errorf("UseJTI of the unexpired jti after DeleteExpired = %v; want ErrAlreadyExists", err)
+		}
+		if got := sweep(t, s, now, 100); got != (store.SweepResult{}) {
+			t.Errorf("second DeleteExpired = %+v; want nothing", got)
+		}
+		// The revoked grant goes once it has expired.
+		if got, want := sweep(t, s, at(24*time.Hour+time.Millisecond), 100), (store.SweepResult{Grants: 3, Tokens: 6, JTIs: 1}); got != want {
+			t.Errorf("DeleteExpired at 24h = %+v; want %+v (live, revoked-live, edge; jti live)", got, want)
+		}
+		wantAbsent(t, s, live.refresh.Hash, revokedLive.refresh.Hash, edge.refresh.Hash)
+		wantNotRevoked(t, s, r2.Hash, rotated.access.Hash)
+	})
+
+	t.Run("limit", func(t *testing.T) {
+		s := open(t)
+		var fams []family
+		for i := range 5 {
+			f := expiring(fmt.Sprintf("x%d", i), "c1", "u1", at(time.Hour))
+			createFamily(t, s, f)
+			fams = append(fams, f)
+		}
+		live := newFamily("live", "c1", "u1")
+		createFamily(t, s, live)
+		for i := range 3 {
+			if err := s.UseJTI(t.Context(), "iss", fmt.Sprint("j", i), at(time.Hour), epoch); err != nil {
+				t.Fatalf("UseJTI: %v", err)
+			}
+		}
+		var got []store.SweepResult
+		for range 10 {
+			res := sweep(t, s, now, 2)
+			got = append(got, res)
+			if res == (store.SweepResult{}) {
+				break
+			}
+		}
+		want := []store.SweepResult{{Grants: 2, Tokens: 4, JTIs: 2}, {Grants: 2, Tokens: 4, JTIs: 1}, {Grants: 1, Tokens: 2}, {}}
+		if diff := cmp.Diff(got, want); diff != "" {
+			t.Errorf("DeleteExpired results, limit 2 (-got +want):\n%s", diff)
+		}
+		for _, f := range fams {
+			wantAbsent(t, s, f.access.Hash, f.refresh.Hash)
+		}
+		wantNotRevoked(t, s, live.access.Hash, live.refresh.Hash)
+	})
+
+	t.Run("cancelled context", func(t *testing.T) {
+		s := open(t)
+		f := expiring("x", "c1", "u1", at(time.Hour))
+		createFamily(t, s, f)
+		if res, err := s.DeleteExpired(cancelled(t), now, 100); !errors.Is(err, context.Canceled) {
+			t.Errorf("DeleteExpired with a cancelled context = %+v, %v; want context.Canceled", res, err)
+		}
+		wantNotRevoked(t, s, f.access.Hash, f.refresh.Hash)
+	})
+}
+
+// testDeleteEventsBefore checks that DeleteEventsBefore(before, limit)
+// deletes the events whose Time is before before, whatever their Seq (an
+// event at before stays), at most limit a call and exactly that many while
+// that many remain; that it revokes and un-revokes nothing; and that a Seq
+// is never handed out again once its event is deleted.
+func testDeleteEventsBefore(t *testing.T, open opener) {
+	s := open(t)
+	// Events in Seq order at 10m, 20m, 5m, 30m.
+	var fams []family
+	for i, m := range []int{10, 20, 5, 30} {
+		f := newFamily(fmt.Sprint("g", i), "c1", "u1")
+		createFamily(t, s, f)
+		fams = append(fams, f)
+		rev := store.Revocation{Time: at(time.Duration(m) * time.Minute), Reason: store.ReasonAdmin, Actor: "admin"}
+		if _, err := s.RevokeGrant(t.Context(), f.grant.ID, rev); err != nil {
+			t.Fatalf("RevokeGrant: %v", err)
+		}
+	}
+	all := events(t, s)
+	if len(all) != 4 {
+		t.Fatalf("got %d events; want 4", len(all))
+	}
+	deleteBefore := func(before time.Time, limit, want int) {
+		t.Helper()
+		n, err := s.DeleteEventsBefore(t.Context(), before, limit)
+		if err != nil || n != want {
+			t.Errorf("DeleteEventsBefore(%v, %d) = %d, %v; want %d", before.Sub(epoch), limit, n, err, want)
+		}
+	}
+	deleteBefore(at(20*time.Minute), 1, 1)
+	deleteBefore(at(20*time.Minute), 5, 1)
+	deleteBefore(at(20*time.Minute), 5, 0)
+	if diff := cmp.Diff(events(t, s), []store.Event{all[1], all[3]}, cmpOpts...); diff != "" {
+		t.Errorf("events left (-got +want):\n%s", diff)
+	}
+	for i, f := range fams {
+		wantRevoked(t, s, all[i].Time, f.access.Hash, f.refresh.Hash)
+	}
+
+	if n, err := s.DeleteEventsBefore(cancelled(t), at(time.Hour), 5); !errors.Is(err, context.Canceled) {
+		t.Errorf("DeleteEventsBefore with a cancelled context = %d, %v; want context.Canceled", n, err)
+	}
+	deleteBefore(at(time.Hour), 5, 2)
+	if evs := events(t, s); len(evs) != 0 {
+		t.Errorf("events = %+v; want none", evs)
+	}
+	f := newFamily("after", "c1", "u1")
+	createFamily(t, s, f)
+	res, err := s.RevokeGrant(t.Context(), "after", store.Revocation{Time: at(time.Hour), Reason: store.ReasonAdmin, Actor: "admin"})
+	if err != nil || res.Seq <= all[3].Seq {
+		t.Errorf("RevokeGrant after the log was emptied = %+v, %v; want Seq > %d", res, err, all[3].Seq)
+	}
+}
+
+// testStats checks the live counts: a grant is live at now when it is not
+// revoked and its ExpiresAt is after now; a token when its grant is live,
+// it is not rotated, and its ExpiresAt is after now.
+func testStats(t *testing.T, open opener) {
+	s := open(t)
+	stats := func(now time.Time, want store.Stats) {
+		t.Helper()
+		got, err := s.Stats(t.Context(), now)
+		if err != nil || got != want {
+			t.Errorf("Stats(%v) = %+v, %v; want %+v", now.Sub(epoch), got, err, want)
+		}
+	}
+	stats(epoch, store.Stats{})
+
+	a, b := newFamily("a", "c1", "u1"), newFamily("b", "c1", "u2")
+	c, d := expiring("c", "c2", "u3", at(time.Hour)), newFamily("d", "c2", "u4")
+	for _, f := range []family{a, b, c, d} {
+		createFamily(t, s, f)
+	}
+	// b rotates at 30m: a2 lives till 1h30, r2 till 24h30; b's refresh
+	// token is rotated.
+	a2, r2 := b.next(2, at(30*time.Minute))
+	if _, err := s.RotateRefresh(t.Context(), b.refresh.Hash, at(30*time.Minute), []store.Token{a2, r2}, store.Revocation{}); err != nil {
+		t.Fatalf("RotateRefresh: %v", err)
+	}
+	if _, err := s.RevokeGrant(t.Context(), "d", store.Revocation{Time: at(10 * time.Minute), Reason: store.ReasonAdmin, Actor: "admin"}); err != nil {
+		t.Fatalf("RevokeGrant: %v", err)
+	}
+	stats(at(45*time.Minute), store.Stats{LiveGrants: 3, LiveTokens: 7}) // a: 2; b: access, a2, r2; c: 2
+	stats(at(time.Hour), store.Stats{LiveGrants: 2, LiveTokens: 3})      // a: refresh; b: a2, r2; c expired at 1h
+	stats(at(90*time.Minute), store.Stats{LiveGrants: 2, LiveTokens: 2}) // a: refresh; b: r2
+	stats(at(24*time.Hour), store.Stats{LiveGrants: 1, LiveTokens: 1})   // b: r2
+	stats(at(24*time.Hour+30*time.Minute), store.Stats{})                // all expired
+
+	if _, err := s.RevokeMatching(t.Context(), store.Filter{Subject: "u1"}, store.Revocation{Time: at(100 * time.Minute), Reason: store.ReasonAdmin, Actor: "admin"}); err != nil {
+		t.Fatalf("RevokeMatching: %v", err)
+	}
+	stats(at(100*time.Minute), store.Stats{LiveGrants: 1, LiveTokens: 1}) // b: r2
+	if res := sweep(t, s, at(100*time.Minute), 100); res.Grants != 1 {
+		t.Errorf("DeleteExpired = %+v; want c deleted", res)
+	}
+	stats(at(100*time.Minute), store.Stats{LiveGrants: 1, LiveTokens: 1})
+}
+
+// testReserveStatusIndexes checks that status list indexes start at 1 and
+// are never handed out twice: each reservation of n starts at or after
+// the end of every earlier one (gaps are allowed), also when many run at
+// once; n < 1 is an error.
+func testReserveStatusIndexes(t *testing.T, open opener) {
+	t.Run("sequential", func(t *testing.T) {
+		s := open(t)
+		reserve := func(n int) int64 {
+			t.Helper()
+			first, err := s.ReserveStatusIndexes(t.Context(), n)
+			if err != nil {
+				t.Fatalf("ReserveStatusIndexes(%d): %v", n, err)
+			}
+			return first
+		}
+		if first := reserve(1); first != 1 {
+			t.Errorf("first ReserveStatusIndexes(1) = %d; want 1", first)
+		}
+		next := int64(2)
+		for _, n := range []int{10, 1, 1000, 3} {
+			if first := reserve(n); first < next {
+				t.Errorf("ReserveStatusIndexes(%d) = %d; want %d or more", n, first, next)
+			} else {
+				next = first + int64(n)
+			}
+		}
+		for _, n := range []int{0, -1} {
+			if first, err := s.ReserveStatusIndexes(t.Context(), n); err == nil {
+				t.Errorf("ReserveStatusIndexes(%d) = %d, nil; want an error", n, first)
+			}
+		}
+		if first, err := s.ReserveStatusIndexes(cancelled(t), 5); !errors.Is(err, context.Canceled) {
+			t.Errorf("ReserveStatusIndexes with a cancelled context = %d, %v; want context.Canceled", first, err)
+		}
+		if first := reserve(5); first < next {
+			t.Errorf("ReserveStatusIndexes(5) = %d; want %d or more", first, next)
+		}
+	})
+
+	t.Run("parallel", func(t *testing.T) {
+		s := open(t)
+		const callers, n = 50, 10
+		firsts := make([]int64, callers)
+		var mu sync.Mutex
+		var errs []error
+		parallel(callers, func(i int) {
+			first, err := s.ReserveStatusIndexes(t.Context(), n)
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+			firsts[i] = first
+		})
+		if len(errs) > 0 {
+			t.Fatalf("ReserveStatusIndexes: %v", errors.Join(errs...))
+		}
+		slices.Sort(firsts)
+		if firsts[0] < 1 {
+			t.Errorf("a reservation starts at %d; want 1 or more", firsts[0])
+		}
+		for i := 1; i < callers; i++ {
+			if firsts[i] < firsts[i-1]+n {
+				t.Errorf("reservations [%d, %d) and [%d, %d) overlap", firsts[i-1], firsts[i-1]+n, firsts[i], firsts[i]+n)
+			}
+		}
+	})
+}

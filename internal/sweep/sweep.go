@@ -1,0 +1,178 @@
+package sweep
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/tokend/tokend/internal/store"
+)
+
+// Defaults of Config.
+const (
+	DefaultInterval  = time.Minute
+	DefaultRetention = 90 * 24 * time.Hour // the issue: 90 days of log
+	DefaultBatchSize = 1000
+	DefaultPause     = 5 * time.Millisecond
+)
+
+// Maintenance is the part of store.Maintenance a sweep uses.
+type Maintenance interface {
+	DeleteExpired(ctx context.Context, now time.Time, limit int) (store.SweepResult, error)
+	DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int, error)
+}
+
+// Config says what to sweep and how often. Zero fields take the defaults.
+type Config struct {
+	Store Maintenance
+	// Interval is the time between two sweeps of Run.
+	Interval time.Duration
+	// Retention is how long log events are kept; a negative value keeps
+	// them forever.
+	Retention time.Duration
+	// BatchSize is how many grants (or events) one store call deletes.
+	BatchSize int
+	// Pause is the wait between two batches, which leaves the store's
+	// writer to other work; a negative value does not wait.
+	Pause time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// After is the timer of Run and of the pause; nil means time.After.
+	After  func(time.Duration) <-chan time.Time
+	Logger *slog.Logger
+	// OnSweep, when not nil, is called after every sweep of Run (metrics).
+	OnSweep func(Result, error)
+}
+
+// Result is what one sweep deleted.
+type Result struct {
+	Grants  int // expired grants, with their tokens
+	Tokens  int
+	JTIs    int // used assertion jtis past their expiry
+	Events  int // log events older than the retention window
+	Batches int // store calls made
+}
+
+// Sweeper runs sweeps.
+type Sweeper struct{ cfg Config }
+
+// New returns a Sweeper for cfg.
+func New(cfg Config) *Sweeper {
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.Retention == 0 {
+		cfg.Retention = DefaultRetention
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = DefaultBatchSize
+	}
+	if cfg.Pause == 0 {
+		cfg.Pause = DefaultPause
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.After == nil {
+		cfg.After = time.After
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Sweeper{cfg: cfg}
+}
+
+// Once runs one full sweep at the clock's current time: expired grants in
+// batches until a batch comes back short, then log events past the
+// retention window likewise. It returns what it deleted, also when it
+// stops early on an error or the end of ctx.
+func (s *Sweeper) Once(ctx context.Context) (Result, error) {
+	var res Result
+	now := s.cfg.Now()
+	limit := s.cfg.BatchSize
+	for {
+		if res.Batches > 0 {
+			if err := s.pause(ctx); err != nil {
+				return res, err
+			}
+		}
+		b, err := s.cfg.Store.DeleteExpired(ctx, now, limit)
+		res.Batches++
+		res.Grants += b.Grants
+		res.Tokens += b.Tokens
+		res.JTIs += b.JTIs
+		if err != nil {
+			return res, fmt.Errorf("sweep: delete expired: %w", err)
+		}
+		if b.Grants < limit && b.JTIs < limit {
+			break
+		}
+	}
+	if s.cfg.Retention < 0 {
+		return res, nil
+	}
+	before := now.Add(-s.cfg.Retention)
+	for {
+		if err := s.pause(ctx); err != nil {
+			return res, err
+		}
+		n, err := s.cfg.Store.DeleteEventsBefore(ctx, before, limit)
+		res.Batches++
+		res.Events += n
+		if err != nil {
+			return res, fmt.Errorf("sweep: delete old events: %w", err)
+		}
+		if n < limit {
+			return res, nil
+		}
+	}
+}
+
+// pause waits between two batches, or returns ctx's error.
+func (s *Sweeper) pause(ctx context.Context) error {
+	if s.cfg.Pause < 0 {
+		return ctx.Err()
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.cfg.After(s.cfg.Pause):
+		return nil
+	}
+}
+
+// Run sweeps once at once, then every Interval, until ctx ends; a failed
+// sweep is logged and the next one tries again. It logs one line per
+// sweep with its counts (at error level when it failed).
+func (s *Sweeper) Run(ctx context.Context) {
+	for {
+		start := time.Now()
+		res, err := s.Once(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		s.log(ctx, res, err, time.Since(start))
+		if s.cfg.OnSweep != nil {
+			s.cfg.OnSweep(res, err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.cfg.After(s.cfg.Interval):
+		}
+	}
+}
+
+func (s *Sweeper) log(ctx context.Context, res Result, err error, took time.Duration) {
+	attrs := []slog.Attr{
+		slog.Int("grants", res.Grants), slog.Int("tokens", res.Tokens), slog.Int("jtis", res.JTIs),
+		slog.Int("events", res.Events), slog.Int("batches", res.Batches), slog.Duration("duration", took),
+	}
+	level := slog.LevelInfo
+	if err != nil {
+		level = slog.LevelError
+		attrs = append(attrs, slog.String("cause", err.Error()))
+	}
+	s.cfg.Logger.LogAttrs(ctx, level, "sweep", attrs...)
+}

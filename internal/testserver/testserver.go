@@ -1,0 +1,326 @@
+// Package testserver runs a whole tokend, the OAuth endpoints with the
+// admin API and SCIM, over real HTTP on a real SQLite file, with a clock
+// the test sets. It is for tests of the revocation lifecycle across
+// packages; each package's own harness stays in its _test files.
+package testserver
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tokend/tokend/internal/admin"
+	"github.com/tokend/tokend/internal/adminauth"
+	"github.com/tokend/tokend/internal/clientauth"
+	"github.com/tokend/tokend/internal/identity"
+	"github.com/tokend/tokend/internal/oauth"
+	"github.com/tokend/tokend/internal/registry"
+	"github.com/tokend/tokend/internal/scim"
+	"github.com/tokend/tokend/internal/server"
+	"github.com/tokend/tokend/internal/store"
+	"github.com/tokend/tokend/internal/store/sqlite"
+)
+
+// AdminToken is the server's admin token.
+const AdminToken = "testserver-admin-token-0123456789"
+
+// AdminBearer is the Authorization header of the admin token.
+const AdminBearer = "Authorization: Bearer " + AdminToken
+
+// FailLimit is how many failed authentications a username, a client or an
+// address may make in a minute, unless WithFailLimit says otherwise.
+const FailLimit = 5
+
+// Option changes how New sets the server up.
+type Option func(*options)
+
+type options struct{ failLimit int }
+
+// WithFailLimit sets how many failed authentications a key may make in a
+// minute, for tests that make many on purpose.
+func WithFailLimit(n int) Option { return func(o *options) { o.failLimit = n } }
+
+// Clock is a settable time source.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// Server is a running tokend.
+type Server struct {
+	t     testing.TB
+	srv   *httptest.Server
+	Store *sqlite.Store
+	Clock *Clock
+	// URL is the server's base URL, also its issuer.
+	URL string
+}
+
+// New starts a server; it stops when the test ends.
+func New(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	o := options{failLimit: FailLimit}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "tokend.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &Clock{now: time.Now().Truncate(time.Second)}
+	srv := httptest.NewUnstartedServer(nil)
+	issuer := "http://" + srv.Listener.Addr().String()
+	users := clientauth.NewLimiter(o.failLimit, time.Minute, clk.Now)
+	authz := adminauth.New(adminauth.Config{Token: AdminToken, Users: st, Limiter: users})
+	mux := http.NewServeMux()
+	oauth.New(oauth.Config{
+		Issuer: issuer,
+		Store:  st,
+		Auth: &clientauth.Authenticator{
+			Clients:  st,
+			Verifier: identity.NewSecretVerifier(time.Minute, clk.Now),
+			Limiter:  clientauth.NewLimiter(o.failLimit, time.Minute, clk.Now),
+		},
+		UserLimiter: users,
+		Now:         clk.Now,
+		AdminToken:  AdminToken,
+	}).Mount(mux)
+	admin.New(admin.Config{Store: st, Auth: authz, Issuer: issuer, Now: clk.Now}).Mount(mux)
+	scim.New(scim.Config{Store: st, Auth: authz, BaseURL: issuer, Now: clk.Now}).Mount(mux)
+	srv.Config.Handler = server.Handler(server.Config{Ready: st.Ping}, mux)
+	srv.Start()
+	t.Cleanup(func() {
+		srv.Close()
+		if err := st.Close(); err != nil {
+			t.Errorf("close store: %v", err)
+		}
+	})
+	return &Server{t: t, srv: srv, Store: st, Clock: clk, URL: issuer}
+}
+
+// Response is an answer, read whole.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   string
+}
+
+// JSON decodes the body into v, failing the test if it is not JSON.
+func (r Response) JSON(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(r.Body), v); err != nil {
+		t.Fatalf("body %q is not JSON: %v", r.Body, err)
+	}
+}
+
+// Map decodes the body as a JSON object.
+func (r Response) Map(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	r.JSON(t, &m)
+	return m
+}
+
+// Do sends a request; headers are "Name: value" strings, empty ones
+// skipped. A body is sent as application/json unless a Content-Type
+// header says otherwise.
+func (s *Server) Do(method, path, body string, headers ...string) Response {
+	s.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(s.t.Context(), method, s.URL+path, rd)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for _, hv := range headers {
+		if hv == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(hv, ":")
+		req.Header.Set(k, strings.TrimSpace(v))
+	}
+	resp, err := s.srv.Client().Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return Response{Status: resp.StatusCode, Header: resp.Header, Body: string(b)}
+}
+
+// Post sends a form.
+func (s *Server) Post(path, form string, headers ...string) Response {
+	s.t.Helper()
+	return s.Do(http.MethodPost, path, form, append([]string{"Content-Type: application/x-www-form-urlencoded"}, headers...)...)
+}
+
+// Basic is the Authorization header of HTTP Basic credentials.
+func Basic(id, secret string) string {
+	return "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+secret))
+}
+
+// Client registers a confidential client for every grant this server
+// issues, and returns its id and secret.
+func (s *Server) Client(name string) (id, secret string) {
+	s.t.Helper()
+	c, secret, err := registry.New(registry.Spec{
+		Name:       name,
+		GrantTypes: []string{registry.GrantClientCredentials, registry.GrantPassword, registry.GrantRefreshToken},
+	}, s.Clock.Now())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if err := s.Store.CreateClient(s.t.Context(), c); err != nil {
+		s.t.Fatal(err)
+	}
+	return c.ID, secret
+}
+
+// Password is the password of the users User makes.
+const Password = "correct horse battery"
+
+// User adds a user with Password and returns it.
+func (s *Server) User(name string, isAdmin bool) store.User {
+	s.t.Helper()
+	u, err := identity.NewUser(name, Password, isAdmin, s.Clock.Now())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if err := s.Store.CreateUser(s.t.Context(), u); err != nil {
+		s.t.Fatal(err)
+	}
+	return u
+}
+
+// Tokens are an access and a refresh token of one grant, with the client
+// they were issued to.
+type Tokens struct {
+	ClientID, Secret string
+	Access, Refresh  string
+}
+
+// PasswordTokens signs user in at the client with the password grant.
+func (s *Server) PasswordTokens(clientID, secret, user string) Tokens {
+	s.t.Helper()
+	return s.token(clientID, secret, "grant_type=password&username="+url.QueryEscape(user)+"&password="+url.QueryEscape(Password))
+}
+
+// ClientTokens runs the client_credentials grant.
+func (s *Server) ClientTokens(clientID, secret string) Tokens {
+	s.t.Helper()
+	return s.token(clientID, secret, "grant_type=client_credentials")
+}
+
+func (s *Server) token(clientID, secret, form string) Tokens {
+	s.t.Helper()
+	r := s.Post(oauth.PathToken, form, Basic(clientID, secret))
+	if r.Status != http.StatusOK {
+		s.t.Fatalf("token: status %d, body %s", r.Status, r.Body)
+	}
+	var body struct {
+		Access  string `json:"access_token"`
+		Refresh string `json:"refresh_token"`
+	}
+	r.JSON(s.t, &body)
+	return Tokens{ClientID: clientID, Secret: secret, Access: body.Access, Refresh: body.Refresh}
+}
+
+// Active introspects tok with the admin token.
+func (s *Server) Active(tok string) bool {
+	s.t.Helper()
+	r := s.Post(oauth.PathIntrospect, "token="+url.QueryEscape(tok), AdminBearer)
+	if r.Status != http.StatusOK {
+		s.t.Fatalf("introspect: status %d, body %s", r.Status, r.Body)
+	}
+	return r.Map(s.t)["active"] == true
+}
+
+// Refresh presents tk's refresh token at the token endpoint with tk's
+// client and returns the answer; it does not fail the test.
+func (s *Server) Refresh(tk Tokens) Response {
+	s.t.Helper()
+	return s.Post(oauth.PathToken, "grant_type=refresh_token&refresh_token="+url.QueryEscape(tk.Refresh), Basic(tk.ClientID, tk.Secret))
+}
+
+// Events reads the whole revocation log through GET /admin/revocations.
+func (s *Server) Events() []admin.Event {
+	s.t.Helper()
+	r := s.Do(http.MethodGet, admin.PathRevocations+"?limit=1000", "", AdminBearer)
+	if r.Status != http.StatusOK {
+		s.t.Fatalf("events: status %d, body %s", r.Status, r.Body)
+	}
+	var evs []admin.Event
+	r.JSON(s.t, &evs)
+	return evs
+}
+
+// CheckRevoked fails the test unless every token of tks is revoked: each
+// introspects inactive, the store has its grant revoked, and its refresh
+// token is refused at the token endpoint.
+func (s *Server) CheckRevoked(t testing.TB, tks ...Tokens) {
+	t.Helper()
+	for _, tk := range tks {
+		for _, tok := range []string{tk.Access, tk.Refresh} {
+			if tok == "" {
+				continue
+			}
+			if s.Active(tok) {
+				t.Errorf("token of client %s introspects active; want inactive", tk.ClientID)
+			}
+			rec, err := s.Store.LookupToken(t.Context(), store.HashToken(tok))
+			if err != nil || !rec.Revoked {
+				t.Errorf("token of client %s: stored revoked = %v (err %v); want true", tk.ClientID, rec.Revoked, err)
+			}
+		}
+		if tk.Refresh == "" {
+			continue
+		}
+		r := s.Refresh(tk)
+		code, _ := r.Map(t)["error"].(string)
+		if r.Status != http.StatusBadRequest && r.Status != http.StatusUnauthorized || code != oauth.CodeInvalidGrant && code != oauth.CodeInvalidClient {
+			t.Errorf("refresh of a revoked grant of client %s: %d %s; want 400 invalid_grant (or 401 invalid_client for a deleted client)", tk.ClientID, r.Status, r.Body)
+		}
+	}
+}
+
+// CheckLive fails the test unless every token of tks introspects active.
+func (s *Server) CheckLive(t testing.TB, tks ...Tokens) {
+	t.Helper()
+	for _, tk := range tks {
+		for _, tok := range []string{tk.Access, tk.Refresh} {
+			if tok != "" && !s.Active(tok) {
+				t.Errorf("token of client %s introspects inactive; want active (untouched)", tk.ClientID)
+			}
+		}
+	}
+}

@@ -1,0 +1,294 @@
+package rs
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Claims are what the middleware learned about the token of a request.
+type Claims struct {
+	Issuer   string
+	Subject  string
+	Audience []string
+	ClientID string
+	// Scope is the space-separated scope of the token.
+	Scope     string
+	Username  string
+	JTI       string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	// Introspected is true for an opaque token, whose claims came from
+	// the introspection endpoint; false for a JWT verified locally.
+	Introspected bool
+}
+
+// Scopes returns the token's scopes.
+func (c *Claims) Scopes() []string { return strings.Fields(c.Scope) }
+
+// HasScope reports whether the token was granted scope s.
+func (c *Claims) HasScope(s string) bool { return slices.Contains(c.Scopes(), s) }
+
+// missing returns the scopes of want the token lacks, space-separated.
+func (c *Claims) missing(want []string) string {
+	var lack []string
+	for _, s := range want {
+		if !c.HasScope(s) {
+			lack = append(lack, s)
+		}
+	}
+	return strings.Join(lack, " ")
+}
+
+type claimsKey struct{}
+
+// ClaimsFrom returns the claims of the token the middleware accepted for
+// the request whose context ctx is.
+func ClaimsFrom(ctx context.Context) (*Claims, bool) {
+	c, ok := ctx.Value(claimsKey{}).(*Claims)
+	return c, ok
+}
+
+// RS checks access tokens; see the package documentation. Its methods are
+// safe for concurrent use.
+type RS struct {
+	cfg     Config
+	meta    *discovery
+	keys    *keyCache
+	lists   *listCache
+	intro   *introCache
+	revoked *revokedSet
+	feed    *follower // nil without credentials or with DisableFeed
+
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+}
+
+// New returns an RS for cfg and, when cfg has client credentials, starts
+// following the revocation feed in the background until Close. It makes no
+// request itself: the server's metadata and keys are fetched when first
+// needed, so a resource server may start before its authorization server.
+func New(cfg Config) (*RS, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	r := &RS{cfg: cfg, revoked: newRevokedSet()}
+	r.meta = &discovery{rs: r}
+	r.keys = &keyCache{rs: r, refetch: refetchEvery}
+	r.lists = &listCache{rs: r, lists: map[string]*statusList{}}
+	r.intro = &introCache{entries: map[[sha256.Size]byte]introEntry{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.stop = cancel
+	if cfg.hasCredentials() && !cfg.DisableFeed {
+		r.feed = newFollower(r)
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			r.feed.run(ctx)
+		}()
+	}
+	return r, nil
+}
+
+// Close stops following the feed. The RS still checks tokens afterwards,
+// from the status lists and introspection.
+func (r *RS) Close() error {
+	r.stop()
+	r.wg.Wait()
+	return nil
+}
+
+// FeedHealthy reports whether the revocation feed is connected, has
+// caught up with the log and has been heard from recently: while it is,
+// JWTs are checked without any request to the authorization server.
+func (r *RS) FeedHealthy() bool { return r.feed != nil && r.feed.healthy() }
+
+// WaitFeed waits until the feed has caught up with the revocation log (at
+// start, the revocations of every token still alive), or ctx is done. A
+// resource server may call it before it starts serving; it does not have
+// to, as JWTs are checked against the status lists meanwhile.
+func (r *RS) WaitFeed(ctx context.Context) error {
+	if r.feed == nil {
+		return errors.New("rs: no revocation feed (no client credentials, or DisableFeed)")
+	}
+	for {
+		changed := r.feed.changed() // before the check: no wake-up is lost
+		if r.feed.healthy() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-changed:
+		}
+	}
+}
+
+// Middleware returns next guarded by bearer token authentication (RFC 6750
+// §2.1): a request whose token is missing, invalid, expired, revoked or
+// short of RequiredScopes is refused with the §3 error, and next sees the
+// token's claims through ClaimsFrom.
+func (r *RS) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		raw, e := bearerToken(req)
+		if e != nil {
+			writeError(w, e)
+			return
+		}
+		c, err := r.Check(req.Context(), raw)
+		if err != nil {
+			writeError(w, asError(err))
+			return
+		}
+		next.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), claimsKey{}, c)))
+	})
+}
+
+// RequireScopes returns middleware that refuses, with 403
+// insufficient_scope, a request whose token lacks any of scopes. It goes
+// inside RS.Middleware, on the routes that need more than RequiredScopes.
+func RequireScopes(scopes ...string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			c, ok := ClaimsFrom(req.Context())
+			if !ok {
+				writeError(w, noToken())
+				return
+			}
+			if lack := c.missing(scopes); lack != "" {
+				writeError(w, insufficientScope(scopes))
+				return
+			}
+			next.ServeHTTP(w, req)
+		})
+	}
+}
+
+func insufficientScope(scopes []string) *Error {
+	return &Error{Status: http.StatusForbidden, Code: CodeInsufficientScope,
+		Description: "the token lacks a required scope", Scope: strings.Join(scopes, " ")}
+}
+
+// Check validates an access token as the middleware does and returns its
+// claims. Its errors are *Error.
+func (r *RS) Check(ctx context.Context, token string) (*Claims, error) {
+	var c *Claims
+	var err error
+	if looksLikeJWT(token) {
+		c, err = r.checkJWT(ctx, token)
+	} else {
+		c, err = r.checkOpaque(ctx, token)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if lack := c.missing(r.cfg.RequiredScopes); lack != "" {
+		return nil, insufficientScope(r.cfg.RequiredScopes)
+	}
+	return c, nil
+}
+
+func asError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return unavailable("the token could not be checked", err)
+}
+
+// bearerToken reads the token of an "Authorization: Bearer" header (RFC
+// 6750 §2.1). Tokens in the body or the query (§2.2, §2.3) are not
+// accepted.
+func bearerToken(req *http.Request) (string, *Error) {
+	hs := req.Header.Values("Authorization")
+	if len(hs) == 0 {
+		return "", noToken()
+	}
+	if len(hs) > 1 {
+		return "", &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: "more than one Authorization header"}
+	}
+	scheme, tok, ok := strings.Cut(hs[0], " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", noToken() // another scheme: no bearer credentials
+	}
+	tok = strings.TrimSpace(tok)
+	if !ok || tok == "" || strings.ContainsAny(tok, " \t") {
+		return "", &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: "malformed Bearer authorization header"}
+	}
+	return tok, nil
+}
+
+// looksLikeJWT tells a compact JWS from an opaque token by its shape.
+func looksLikeJWT(s string) bool {
+	return strings.Count(s, ".") == 2 && strings.HasPrefix(s, "eyJ")
+}
+
+// revokedSet holds what the feed said was revoked, until the covered
+// tokens expire.
+type revokedSet struct {
+	mu     sync.RWMutex
+	jtis   map[string]time.Time
+	hashes map[[sha256.Size]byte]time.Time
+}
+
+func newRevokedSet() *revokedSet {
+	return &revokedSet{jtis: map[string]time.Time{}, hashes: map[[sha256.Size]byte]time.Time{}}
+}
+
+func (s *revokedSet) has(jti string, hash [sha256.Size]byte) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if jti != "" {
+		if _, ok := s.jtis[jti]; ok {
+			return true
+		}
+	}
+	_, ok := s.hashes[hash]
+	return ok
+}
+
+func (s *revokedSet) add(jtis []string, hashes [][sha256.Size]byte, until time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, j := range jtis {
+		s.jtis[j] = later(s.jtis[j], until)
+	}
+	for _, h := range hashes {
+		s.hashes[h] = later(s.hashes[h], until)
+	}
+}
+
+// prune forgets what expired before t.
+func (s *revokedSet) prune(t time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, exp := range s.jtis {
+		if exp.Before(t) {
+			delete(s.jtis, k)
+		}
+	}
+	for k, exp := range s.hashes {
+		if exp.Before(t) {
+			delete(s.hashes, k)
+		}
+	}
+}
+
+func (s *revokedSet) size() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.jtis) + len(s.hashes)
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
