@@ -89,16 +89,16 @@ type Grant struct {
 
 // Token is one issued token, stored by hash.
 type Token struct {
-	Hash      Hash
-	Kind      TokenKind
-	GrantID   string
-	JTI       string // set for JWT access tokens
+	Hash    Hash
+	Kind    TokenKind
+	GrantID string
+	JTI     string // set for JWT access tokens
 	// StatusIndex is the token's index in the Token Status List
 	// (draft-ietf-oauth-status-list), from ReserveStatusIndexes; 0 when
 	// the token has none (opaque tokens).
 	StatusIndex int64
 	IssuedAt    time.Time
-	ExpiresAt time.Time
+	ExpiresAt   time.Time
 }
 
 // TokenRecord is a token as a lookup returns it: the token joined with the
