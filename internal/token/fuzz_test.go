@@ -1,6 +1,7 @@
 package token
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -49,6 +50,32 @@ func FuzzParse(f *testing.F) {
 		}
 		if again, ok := Parse(s); !ok || again != kind {
 			t.Fatalf("Parse(%q) is not stable: %q, %v", s, again, ok)
+		}
+	})
+}
+
+// FuzzVerifyJWT: the JWT verifier never panics and accepts nothing but our
+// own tokens. Seeds are our tokens and mutilations of them.
+func FuzzVerifyJWT(f *testing.F) {
+	j, clk := newJWTs(f, ES256)
+	good, err := j.Mint(claimsAt(clk.Now()))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add(good[:len(good)-5])
+	f.Add("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.")
+	f.Add("eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln")
+	f.Fuzz(func(t *testing.T, raw string) {
+		c, err := j.Verify(raw)
+		if err != nil {
+			if !errors.Is(err, ErrNotOurs) {
+				t.Fatalf("error %v is not ErrNotOurs", err)
+			}
+			return
+		}
+		if c.Issuer != j.Issuer || c.JTI == "" {
+			t.Fatalf("accepted claims %+v", c)
 		}
 	})
 }
