@@ -20,7 +20,7 @@ func clientCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return errors.New("client: want create, list, show, delete or rotate-secret")
 	}
 	fs := newFlagSet("client "+args[0], stderr)
-	data := dataFlag(fs)
+	dataFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON with RFC 7591 field names")
 	var spec registry.Spec
 	var grants stringList
@@ -39,7 +39,7 @@ func clientCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	st, err := openStore(*data)
+	st, err := openStore(ctx, fs)
 	if err != nil {
 		return err
 	}

@@ -1,14 +1,18 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
+	"github.com/tokend/tokend/internal/store"
+	"github.com/tokend/tokend/internal/store/postgres"
 	"github.com/tokend/tokend/internal/store/sqlite"
 )
 
@@ -48,25 +52,38 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// dataFlag adds --data to fs.
+// dataFlag adds --data and --dsn to fs; openStore reads both back.
 func dataFlag(fs *flag.FlagSet) *string {
-	return fs.String("data", envOr("TOKEND_DATA", "./tokend-data"), "data folder (env TOKEND_DATA)")
+	fs.String("dsn", envOr("TOKEND_DSN", ""), "PostgreSQL DSN (postgres://...); empty uses the embedded SQLite in --data (env TOKEND_DSN)")
+	return fs.String("data", envOr("TOKEND_DATA", "./tokend-data"), "data folder: SQLite database, keys, TLS certificate, admin token (env TOKEND_DATA)")
 }
 
 // dbFile is the SQLite database inside a data folder.
 func dbFile(dataDir string) string { return filepath.Join(dataDir, "tokend.db") }
 
-// openStore opens the embedded store of a data folder, creating the folder
-// (mode 0700: it holds keys and the admin token) when missing.
-func openStore(dataDir string, opts ...sqlite.Options) (*sqlite.Store, error) {
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data folder: %w", err)
-	}
-	var o sqlite.Options
+// storeOptions tune the backend a server opens; the CLI leaves them zero.
+type storeOptions struct {
+	Logger   *slog.Logger
+	OnCommit func(batch int) // SQLite group commits (metrics)
+}
+
+// openStore opens the store named by the --dsn and --data flags of fs:
+// PostgreSQL when a DSN is given, else the embedded SQLite of the data
+// folder (created, mode 0700, when missing: it also holds keys and the
+// admin token).
+func openStore(ctx context.Context, fs *flag.FlagSet, opts ...storeOptions) (store.Store, error) {
+	var o storeOptions
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	return sqlite.Open(dbFile(dataDir), o)
+	dataDir := fs.Lookup("data").Value.String()
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data folder: %w", err)
+	}
+	if dsn := fs.Lookup("dsn").Value.String(); dsn != "" {
+		return postgres.Open(ctx, dsn, postgres.Options{Logger: o.Logger})
+	}
+	return sqlite.Open(dbFile(dataDir), sqlite.Options{Logger: o.Logger, OnCommit: o.OnCommit})
 }
 
 // parseArgs parses flags that may come before or after positional

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -188,6 +189,7 @@ func (in *instance) active(tok string) bool {
 type curlResult struct {
 	status  int
 	headers http.Header
+	raw     []string // header lines as sent, names spelt as the server spelt them
 	body    string
 }
 
@@ -215,6 +217,7 @@ func (in *instance) curl(line string, env ...string) curlResult {
 			continue
 		}
 		if k, v, ok := strings.Cut(l, ":"); ok {
+			res.raw = append(res.raw, l)
 			res.headers.Add(k, strings.TrimSpace(v))
 		}
 	}
@@ -245,6 +248,10 @@ func checkSeedAnswer(t *testing.T, r curlResult, revoked map[string]string) {
 	for _, k := range []string{"RevokedAccessToken", "RevokedRefreshToken", "AuthorizedUser"} {
 		if got := r.headers.Get(k); got != revoked[k] {
 			t.Errorf("%s: %q; want %q", k, got, revoked[k])
+		}
+		// The seed's spelling, exactly: scripts grep for it.
+		if want, ok := revoked[k]; ok && !slices.Contains(r.raw, k+": "+want) {
+			t.Errorf("no header line %q in %q", k+": "+want, r.raw)
 		}
 	}
 }

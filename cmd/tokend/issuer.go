@@ -20,7 +20,7 @@ func issuerCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return errors.New("issuer: want add, list or delete")
 	}
 	fs := newFlagSet("issuer "+args[0], stderr)
-	data := dataFlag(fs)
+	dataFlag(fs)
 	iss := fs.String("iss", "", "the issuer identifier its assertions carry in iss")
 	jwksFile := fs.String("jwks-file", "", "a JWK Set document holding the issuer's public keys")
 	jwksURI := fs.String("jwks-uri", "", "the https URL of the issuer's JWK Set")
@@ -29,7 +29,7 @@ func issuerCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	st, err := openStore(*data)
+	st, err := openStore(ctx, fs)
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,7 @@ import (
 // both, as POST /admin/revocations does, recorded with actor "admin".
 func revokeCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("revoke", stderr)
-	data := dataFlag(fs)
+	dataFlag(fs)
 	var b revocation.Bulk
 	fs.StringVar(&b.Subject, "subject", "", "subject of the grants: a user's ID (the sub of its tokens), or a client ID for client_credentials grants")
 	fs.StringVar(&b.Username, "user", "", "username whose grants to revoke (instead of --subject)")
@@ -36,7 +36,7 @@ func revokeCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if b.Subject == "" && b.Username == "" && b.ClientID == "" {
 		return errors.New("revoke: give --subject, --user or --client (revoking everything is not one command)")
 	}
-	st, err := openStore(*data)
+	st, err := openStore(ctx, fs)
 	if err != nil {
 		return err
 	}
@@ -61,7 +61,7 @@ func revokeCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 // from the store directly.
 func auditCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("audit", stderr)
-	data := dataFlag(fs)
+	dataFlag(fs)
 	since := fs.Int64("since", 0, "show events with a sequence number above this")
 	limit := fs.Int("limit", admin.DefaultEventLimit, "show at most this many events; 0 for all")
 	asJSON := fs.Bool("json", false, "print a JSON array, as GET /admin/revocations does")
@@ -75,7 +75,7 @@ func auditCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *since < 0 || *limit < 0 {
 		return errors.New("audit: --since and --limit must not be negative")
 	}
-	st, err := openStore(*data)
+	st, err := openStore(ctx, fs)
 	if err != nil {
 		return err
 	}
@@ -103,7 +103,7 @@ func auditCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 // every --sweep-interval.
 func gcCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("gc", stderr)
-	data := dataFlag(fs)
+	dataFlag(fs)
 	retention := fs.Duration("audit-retention", envDuration("TOKEND_AUDIT_RETENTION", sweep.DefaultRetention), "delete revocation log events older than this; negative keeps them (env TOKEND_AUDIT_RETENTION)")
 	batch := fs.Int("batch", sweep.DefaultBatchSize, "grants or events deleted per transaction")
 	pos, err := parseArgs(fs, args)
@@ -116,7 +116,7 @@ func gcCommand(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *retention == 0 {
 		return errors.New("gc: --audit-retention must not be 0 (it would delete the whole log); use a negative value to keep it")
 	}
-	st, err := openStore(*data)
+	st, err := openStore(ctx, fs)
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,6 @@ import (
 	"github.com/tokend/tokend/internal/scim"
 	"github.com/tokend/tokend/internal/server"
 	"github.com/tokend/tokend/internal/statuslist"
-	"github.com/tokend/tokend/internal/store/sqlite"
 	"github.com/tokend/tokend/internal/sweep"
 	"github.com/tokend/tokend/internal/token"
 )
@@ -62,7 +61,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	m := metrics.New()
-	db, err := openStore(*data, sqlite.Options{Logger: log, OnCommit: m.Committed})
+	db, err := openStore(ctx, fs, storeOptions{Logger: log, OnCommit: m.Committed})
 	if err != nil {
 		return err
 	}

@@ -19,14 +19,14 @@ func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		return errors.New("user: want add, passwd, disable, enable, delete or list")
 	}
 	fs := newFlagSet("user "+args[0], stderr)
-	data := dataFlag(fs)
+	dataFlag(fs)
 	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
 	admin := fs.Bool("admin", false, "the user administers tokend (dynamic client registration)")
 	pos, err := parseArgs(fs, args[1:])
 	if err != nil {
 		return err
 	}
-	st, err := openStore(*data)
+	st, err := openStore(ctx, fs)
 	if err != nil {
 		return err
 	}

@@ -44,13 +44,16 @@ func (e *Endpoints) revoke(w http.ResponseWriter, r *http.Request) error {
 
 	h := w.Header()
 	if out.Revoked && e.cfg.RevokeHeaders {
+		// Assigned to the map, not with Set, so the names go out spelt as
+		// WSO2 IS spells them (Set would send "Revokedaccesstoken"); HTTP
+		// header names are case-insensitive, but scripts grep for these.
 		switch {
 		case out.Kind == store.AccessToken:
-			h.Set("RevokedAccessToken", raw)
+			h["RevokedAccessToken"] = []string{raw}
 		case !who.client.Public():
-			h.Set("RevokedRefreshToken", raw)
+			h["RevokedRefreshToken"] = []string{raw}
 		}
-		h.Set("AuthorizedUser", authorizedUser(out.Token))
+		h["AuthorizedUser"] = []string{authorizedUser(out.Token)}
 	}
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
