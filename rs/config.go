@@ -46,8 +46,8 @@ type Config struct {
 	RequiredScopes []string
 
 	// HTTPClient makes every request to the authorization server; nil
-	// means a client of its own. Its Timeout must be zero, as the feed is
-	// one long request; RequestTimeout bounds the others.
+	// means a client of its own. Its Timeout is ignored for the feed,
+	// which is one long request; RequestTimeout bounds the others.
 	HTTPClient *http.Client
 	// RequestTimeout bounds each request to the authorization server but
 	// the feed. 0 means 10 seconds.

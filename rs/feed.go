@@ -135,7 +135,7 @@ func (f *follower) connect(ctx context.Context) error {
 	// A connection that goes silent (no event, no heartbeat) is dead.
 	idle := time.AfterFunc(r.cfg.RequestTimeout, cancel)
 	defer idle.Stop()
-	resp, err := r.cfg.HTTPClient.Do(req)
+	resp, err := r.feedClient.Do(req)
 	if err != nil {
 		return err
 	}

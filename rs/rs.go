@@ -64,6 +64,8 @@ type RS struct {
 	intro   *introCache
 	revoked *revokedSet
 	feed    *follower // nil without credentials or with DisableFeed
+	// feedClient is HTTPClient without its Timeout.
+	feedClient *http.Client
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -86,6 +88,9 @@ func New(cfg Config) (*RS, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r.stop = cancel
 	if cfg.hasCredentials() && !cfg.DisableFeed {
+		fc := *cfg.HTTPClient
+		fc.Timeout = 0
+		r.feedClient = &fc
 		r.feed = newFollower(r)
 		r.wg.Add(1)
 		go func() {

@@ -340,3 +340,15 @@ func TestMetadataIssuerMismatch(t *testing.T) {
 		t.Errorf("body %v", body)
 	}
 }
+
+// A client Timeout, which would cut the long feed request, is not applied
+// to the feed.
+func TestHTTPClientTimeoutSparesTheFeed(t *testing.T) {
+	a := newFakeAS(t)
+	r := newRS(t, a, func(c *Config) { c.HTTPClient = &http.Client{Timeout: 50 * time.Millisecond} })
+	waitFeed(t, r)
+	time.Sleep(200 * time.Millisecond)
+	if !r.FeedHealthy() || a.feedConnects.Load() != 1 {
+		t.Errorf("healthy %v after %d connections; want true after 1", r.FeedHealthy(), a.feedConnects.Load())
+	}
+}

@@ -67,7 +67,7 @@ func (c *listCache) revoked(ctx context.Context, uri string, idx int64) (bool, e
 	defer l.mu.Unlock()
 	now := time.Now()
 	if l.lst == nil || now.After(l.fetchedAt.Add(l.ttl)) {
-		if now.Sub(l.lastTry) >= retryEvery || l.lst == nil && l.lastError == nil {
+		if now.Sub(l.lastTry) >= retryEvery {
 			l.lastTry = now
 			l.lastError = c.fetch(ctx, uri, l)
 		}

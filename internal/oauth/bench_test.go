@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tokend/tokend/internal/oauth"
+	"github.com/tokend/tokend/internal/token"
 )
 
 // The benchmarks go through real HTTP (keep-alive) and a real SQLite file
@@ -83,6 +84,50 @@ func BenchmarkIntrospect(b *testing.B) {
 		for pb.Next() {
 			if r := h.post(oauth.PathIntrospect, "token="+tok, auth); r.status != http.StatusOK {
 				b.Errorf("introspect: %d", r.status)
+			}
+		}
+	})
+}
+
+// BenchmarkIssueJWT issues JWT access tokens (client_credentials) signed
+// with each algorithm; compare with token.BenchmarkRawSign.
+func BenchmarkIssueJWT(b *testing.B) {
+	for _, alg := range token.SupportedAlgs {
+		b.Run(alg, func(b *testing.B) {
+			h := newHarness(b, withJWT(b, alg))
+			id, secret := h.client(jwtClient("bench"))
+			auth := basic(id, secret)
+			b.SetParallelism(benchParallelism)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if r := h.post(oauth.PathToken, "grant_type=client_credentials", auth); r.status != http.StatusOK {
+						b.Errorf("token: %d", r.status)
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkRevokeJWT revokes distinct, pre-issued JWT access tokens: the
+// signature check comes before the store.
+func BenchmarkRevokeJWT(b *testing.B) {
+	h := newHarness(b, withJWT(b, token.ES256))
+	id, secret := h.client(jwtClient("bench"))
+	auth := basic(id, secret)
+	toks := make([]string, b.N)
+	for i := range toks {
+		toks[i] = h.token(id, secret, "grant_type=client_credentials").Access
+	}
+	var next atomic.Int64
+	b.SetParallelism(benchParallelism)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			tok := toks[next.Add(1)-1]
+			if r := h.post(oauth.PathRevoke, "token="+tok, auth); r.status != http.StatusOK || r.header.Get("RevokedAccessToken") == "" {
+				b.Errorf("revoke: %d", r.status)
 			}
 		}
 	})
