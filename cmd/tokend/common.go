@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tokend/tokend/internal/feed"
 	"github.com/tokend/tokend/internal/store"
 	"github.com/tokend/tokend/internal/store/postgres"
 	"github.com/tokend/tokend/internal/store/sqlite"
@@ -67,23 +68,41 @@ type storeOptions struct {
 	OnCommit func(batch int) // SQLite group commits (metrics)
 }
 
+// backend is an opened store and, for PostgreSQL, how the instances that
+// share it tell each other of revocations at once (LISTEN/NOTIFY). With
+// SQLite both are nil: one server per data folder, and the CLI's
+// revocations reach it by polling.
+type backend struct {
+	store.Store
+	notifier feed.Notifier // wakes this instance's feed
+	notify   func()        // wakes the other instances' feeds
+}
+
 // openStore opens the store named by the --dsn and --data flags of fs:
 // PostgreSQL when a DSN is given, else the embedded SQLite of the data
 // folder (created, mode 0700, when missing: it also holds keys and the
 // admin token).
-func openStore(ctx context.Context, fs *flag.FlagSet, opts ...storeOptions) (store.Store, error) {
+func openStore(ctx context.Context, fs *flag.FlagSet, opts ...storeOptions) (backend, error) {
 	var o storeOptions
 	if len(opts) > 0 {
 		o = opts[0]
 	}
 	dataDir := fs.Lookup("data").Value.String()
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data folder: %w", err)
+		return backend{}, fmt.Errorf("create data folder: %w", err)
 	}
 	if dsn := fs.Lookup("dsn").Value.String(); dsn != "" {
-		return postgres.Open(ctx, dsn, postgres.Options{Logger: o.Logger})
+		pg, err := postgres.Open(ctx, dsn, postgres.Options{Logger: o.Logger})
+		if err != nil {
+			return backend{}, err
+		}
+		return backend{Store: pg, notifier: pg, notify: pg.Notify}, nil
 	}
-	return sqlite.Open(dbFile(dataDir), sqlite.Options{Logger: o.Logger, OnCommit: o.OnCommit})
+	db, err := sqlite.Open(dbFile(dataDir), sqlite.Options{Logger: o.Logger, OnCommit: o.OnCommit})
+	if err != nil {
+		return backend{}, err
+	}
+	return backend{Store: db}, nil
 }
 
 // parseArgs parses flags that may come before or after positional

@@ -73,8 +73,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}()
 	// The revocation feed follows the log in the store; every revocation
 	// made through st nudges it at once.
-	hub := feed.New(feed.Config{Source: db, Logger: log})
-	st := feed.Nudging{Store: metrics.Store{Store: db, M: m}, Nudge: hub.Nudge}
+	hub := feed.New(feed.Config{Source: db, Notifier: db.notifier, Logger: log})
+	nudge := hub.Nudge
+	if db.notify != nil {
+		nudge = func() { hub.Nudge(); db.notify() }
+	}
+	st := feed.Nudging{Store: metrics.Store{Store: db, M: m}, Nudge: nudge}
 	go m.RefreshLive(ctx, st, 30*time.Second, log)
 
 	adminToken, adminSource, err := adminToken(*data)

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -164,5 +165,33 @@ func TestReserveStatusIndexesConcurrent(t *testing.T) {
 	}
 	if _, err := stores[0].ReserveStatusIndexes(t.Context(), 0); err == nil {
 		t.Error("ReserveStatusIndexes(0) = nil error")
+	}
+}
+
+// TestNotifyReachesListener: a Notify on one store wakes Listen on another
+// store of the same database (two tokend instances).
+func TestNotifyReachesListener(t *testing.T) {
+	schema := freshSchema(t)
+	a := openTest(t, schema, Options{})
+	b := openTest(t, schema, Options{})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	woken := make(chan struct{}, 16)
+	done := make(chan error, 1)
+	go func() { done <- b.Listen(ctx, func() { woken <- struct{}{} }) }()
+	select {
+	case <-woken: // the nudge Listen gives once it is listening
+	case <-time.After(10 * time.Second):
+		t.Fatal("Listen did not start")
+	}
+	a.Notify()
+	select {
+	case <-woken:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a notification from another store did not arrive")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Listen after cancel: %v", err)
 	}
 }

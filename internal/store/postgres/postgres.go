@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -54,6 +55,11 @@ type Store struct {
 	// eventsLock is the key of the advisory lock that orders appends to the
 	// revocation log with reads of it; see Events.
 	eventsLock lockKey
+
+	// Notifications to other instances (notify.go).
+	notifyOnce sync.Once
+	notifyCh   chan struct{}
+	stop       chan struct{} // closed by Close
 }
 
 var (
@@ -134,7 +140,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &Store{log: opts.Logger, pool: pool}
+	s := &Store{log: opts.Logger, pool: pool, stop: make(chan struct{})}
 	schema, err := s.migrate(ctx, opts.Schema)
 	if err != nil {
 		pool.Close()
@@ -156,6 +162,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // to return theirs. It may be called more than once.
 func (s *Store) Close() error {
 	if s.closed.CompareAndSwap(false, true) {
+		close(s.stop)
 		s.pool.Close()
 	}
 	return nil
