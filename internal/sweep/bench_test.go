@@ -12,9 +12,10 @@ import (
 	"github.com/tokend/tokend/internal/sweep"
 )
 
-// BenchmarkSweep1MExpiredTokens: one full sweep (batches of 1000 grants,
-// no pause) over 500,000 expired grants of two tokens each, 1,000,000
-// tokens, in SQLite. Run it with -benchtime=1x: seeding takes a while.
+// BenchmarkSweep1MExpiredTokens: one full sweep (batches of
+// DefaultBatchSize grants, no pause) over 500,000 expired grants of two
+// tokens each, 1,000,000 tokens, in SQLite. Run it with -benchtime=1x:
+// seeding takes a while.
 func BenchmarkSweep1MExpiredTokens(b *testing.B) {
 	const grants = 500_000
 	for b.Loop() {

@@ -201,7 +201,7 @@ func TestRunSweepsEveryInterval(t *testing.T) {
 	<-done
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if last := f.calls[len(f.calls)-2]; last != "expired "+t0.Add(2*time.Minute).Format(time.RFC3339)+" 1000" {
+	if last := f.calls[len(f.calls)-2]; last != "expired "+t0.Add(2*time.Minute).Format(time.RFC3339)+" "+strconv.Itoa(sweep.DefaultBatchSize) {
 		t.Errorf("last sweep's call %q; want it at the clock's time, t0+2m", last)
 	}
 }
