@@ -58,9 +58,13 @@ type benchConfig struct {
 	raw       bool // the minimal HTTP/1.1 client instead of net/http's
 	serverCPU int  // -1: not pinned
 	logLevel  string
-	keep      bool // keep the temporary folder
-	stdout    io.Writer
-	stderr    io.Writer
+	// gomaxprocs, when positive, is the server's GOMAXPROCS: under
+	// taskset the Go runtime gives it one P, and a goroutine blocked in
+	// fsync holds that P until the runtime's monitor takes it back.
+	gomaxprocs int
+	keep       bool // keep the temporary folder
+	stdout     io.Writer
+	stderr     io.Writer
 }
 
 // bench is one load run.
@@ -71,8 +75,10 @@ type bench struct {
 	client *http.Client
 	rows   []*result
 	ceil   *result
-	cpu    cpuMeter
 	logf   func(format string, args ...any)
+
+	opaque, jwt    client // registered by setup
+	user, password string
 }
 
 func runBench(ctx context.Context, cfg benchConfig) error {
@@ -103,6 +109,9 @@ func runBench(ctx context.Context, cfg benchConfig) error {
 		b.cfg.data = cfg.data
 	}
 
+	if err := b.setup(ctx); err != nil {
+		return err
+	}
 	if err := b.measureCeiling(ctx); err != nil {
 		return fmt.Errorf("ceiling: %w", err)
 	}
@@ -122,8 +131,10 @@ func runBench(ctx context.Context, cfg benchConfig) error {
 		m.client = "raw HTTP/1.1 client"
 	}
 	switch {
+	case cfg.target != "" && cfg.serverCPU >= 0:
+		m.pinning = "ceiling pinned to CPU 0, load generator to CPU 1 (taskset); the --target runs where it was started"
 	case cfg.target != "":
-		m.pinning = "server not started by the program (--target)"
+		m.pinning = "not pinned; the --target runs where it was started"
 	case cfg.serverCPU >= 0:
 		m.pinning = "server and ceiling pinned to CPU 0, load generator to CPU 1 (taskset)"
 	default:
@@ -131,6 +142,9 @@ func runBench(ctx context.Context, cfg benchConfig) error {
 	}
 	if cfg.backend == "sqlite" {
 		m.backend += " (WAL, synchronous=FULL: a 200 means on disk)"
+	}
+	if cfg.gomaxprocs > 0 && cfg.target == "" {
+		m.pinning += fmt.Sprintf("; tokend run with GOMAXPROCS=%d", cfg.gomaxprocs)
 	}
 	writeReport(cfg.stdout, m, b.ceil, b.rows)
 	return nil
@@ -145,7 +159,7 @@ func (b *bench) measureCeiling(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := startProc(ctx, pinned(b.cfg.serverCPU, self, "ceiling", "--addr", "127.0.0.1:0"), filepath.Join(b.tmp, "ceiling.log"))
+	p, err := startProc(ctx, pinned(b.cfg.serverCPU, self, "ceiling", "--addr", "127.0.0.1:0"), nil, filepath.Join(b.tmp, "ceiling.log"))
 	if err != nil {
 		return err
 	}
@@ -203,12 +217,13 @@ func (b *bench) startServer(ctx context.Context, alg string) (*server, error) {
 	if b.cfg.logLevel != "" {
 		args = append(args, "--log-level", b.cfg.logLevel)
 	}
-	p, err := startProc(ctx, pinned(b.cfg.serverCPU, args...), filepath.Join(b.tmp, "tokend"+alg+".log"))
+	var env []string
+	if b.cfg.gomaxprocs > 0 {
+		env = append(env, fmt.Sprintf("GOMAXPROCS=%d", b.cfg.gomaxprocs))
+	}
+	p, err := startProc(ctx, pinned(b.cfg.serverCPU, args...), env, filepath.Join(b.tmp, "tokend"+alg+".log"))
 	if err != nil {
-		if b.cfg.backend == "postgres" {
-			return nil, fmt.Errorf("tokend serve refused the PostgreSQL backend (--dsn); does this tokend have it?\n%w", err)
-		}
-		return nil, err
+		return nil, b.explain(err)
 	}
 	b.logf("tokend (%s) at %s", strings.Join(args[1:], " "), p.url)
 	return &server{url: p.url, p: p}, nil
@@ -234,30 +249,51 @@ func (b *bench) want(names ...string) bool {
 }
 
 func (b *bench) createClient(ctx context.Context, name string, extra ...string) (client, error) {
-	return createClient(ctx, b.bin, b.cfg.data, name, append(extra, b.storeArgs()...)...)
+	c, err := createClient(ctx, b.bin, b.cfg.data, name, append(extra, b.storeArgs()...)...)
+	return c, b.explain(err)
+}
+
+// setup registers the clients and the user of the run with the CLI.
+func (b *bench) setup(ctx context.Context) error {
+	var err error
+	if b.opaque, err = b.createClient(ctx, "bench-opaque"); err != nil {
+		return err
+	}
+	if b.want(opIssueJWTRS256, opIssueJWTES256) {
+		if b.jwt, err = b.createClient(ctx, "bench-jwt", "--token-format", "jwt", "--grant", "client_credentials"); err != nil {
+			return err
+		}
+	}
+	// A name of its own: a --target's data folder or a PostgreSQL database
+	// may hold the user of an earlier run.
+	b.user, b.password = fmt.Sprintf("bench-%d", time.Now().UnixNano()), "bench-password"
+	if b.want(opRefresh) {
+		if _, err := b.cli(ctx, b.password+"\n", "user", "add", b.user, "--password-stdin"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cli runs a tokend CLI command on the run's store.
+func (b *bench) cli(ctx context.Context, stdin string, args ...string) ([]byte, error) {
+	out, err := cli(ctx, b.bin, b.cfg.data, stdin, append(args, b.storeArgs()...)...)
+	return out, b.explain(err)
+}
+
+// explain adds a hint to the error of a tokend that does not know --dsn.
+func (b *bench) explain(err error) error {
+	if err != nil && b.cfg.backend == "postgres" && strings.Contains(err.Error(), "-dsn") {
+		return fmt.Errorf("this tokend does not take --dsn (it has no PostgreSQL backend): %w", err)
+	}
+	return err
 }
 
 // measureServer runs the operations against tokend: everything but ES256
 // on a server that signs with RS256, then ES256 on the same data folder
 // with a server that signs with ES256 (the algorithm is the server's).
 func (b *bench) measureServer(ctx context.Context) error {
-	opaque, err := b.createClient(ctx, "bench-opaque")
-	if err != nil {
-		return err
-	}
-	var jwtc client
-	if b.want(opIssueJWTRS256, opIssueJWTES256) {
-		if jwtc, err = b.createClient(ctx, "bench-jwt", "--token-format", "jwt", "--grant", "client_credentials"); err != nil {
-			return err
-		}
-	}
-	const user, password = "bench", "bench-password"
-	if b.want(opRefresh) {
-		if _, err := cli(ctx, b.bin, b.cfg.data, password+"\n", append([]string{"user", "add", user, "--password-stdin"}, b.storeArgs()...)...); err != nil {
-			return err
-		}
-	}
-
+	opaque, jwtc, user, password := b.opaque, b.jwt, b.user, b.password
 	if b.cfg.target != "" {
 		// One server, one algorithm: JWT issuance is measured once, named
 		// by the algorithm the target signs with.

@@ -91,7 +91,7 @@ func runCrash(ctx context.Context, cfg crashConfig) error {
 	led := &ledger{active: map[string]bool{}, revoked: map[string]bool{}, uncertain: map[string]bool{}}
 	start := func() (*proc, string, error) {
 		p, err := startProc(ctx, []string{bin, "serve", "--insecure-http", "--addr", "127.0.0.1:0", "--data", data, "--log-level", "warn"},
-			filepath.Join(tmp, "tokend.log"))
+			nil, filepath.Join(tmp, "tokend.log"))
 		if err != nil {
 			return nil, "", err
 		}

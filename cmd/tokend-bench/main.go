@@ -70,6 +70,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	pin := fs.Bool("pin", true, "pin the server to CPU 0 and the load generator to CPU 1 with taskset")
 	fs.StringVar(&cfg.logLevel, "server-log-level", "", "--log-level for tokend serve (default: tokend's own, info, which logs every request)")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the temporary folder (data, logs)")
+	fs.IntVar(&cfg.gomaxprocs, "server-gomaxprocs", 0, "GOMAXPROCS of tokend serve (default: the Go runtime's, 1 when pinned to one CPU)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -120,9 +121,6 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 				return fmt.Errorf("--pin: %w (use --pin=false to run unpinned)", err)
 			}
 		}
-	}
-	if cfg.target != "" {
-		cfg.serverCPU = -1
 	}
 	return runBench(ctx, cfg)
 }

@@ -54,16 +54,16 @@ func pinned(cpu int, argv ...string) []string {
 	return append([]string{"taskset", "-c", strconv.Itoa(cpu)}, argv...)
 }
 
-// startProc starts argv, sends its standard error to logPath, and waits
+// startProc starts argv with env added to the environment, sends its standard error to logPath, and waits
 // for the line that says where it listens. A process that exits first is
 // an error that quotes the end of its log.
-func startProc(ctx context.Context, argv []string, logPath string) (*proc, error) {
+func startProc(ctx context.Context, argv []string, env []string, logPath string) (*proc, error) {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = childEnv()
+	cmd.Env = append(childEnv(), env...)
 	cmd.Stderr = logf
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -144,6 +144,13 @@ func childEnv() []string {
 	return env
 }
 
+// lastLine returns the last line of s that is not blank: the error a
+// command printed after its usage.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
 // tail returns the last n bytes of a file, for error messages.
 func tail(path string, n int64) string {
 	b, err := os.ReadFile(path)
@@ -165,7 +172,7 @@ func cli(ctx context.Context, bin, data string, stdin string, args ...string) ([
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("tokend %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("tokend %s: %w: %s", strings.Join(args[:2], " "), err, lastLine(stderr.String()))
 	}
 	return stdout.Bytes(), nil
 }

@@ -59,7 +59,7 @@ func (f *fakeIssuers) GetIssuer(_ context.Context, iss string) (store.Issuer, er
 }
 
 func (f *fakeIssuers) ListIssuers(context.Context) ([]store.Issuer, error) { return nil, nil }
-func (f *fakeIssuers) DeleteIssuer(context.Context, string) error         { return nil }
+func (f *fakeIssuers) DeleteIssuer(context.Context, string) error          { return nil }
 
 func (f *fakeIssuers) UseJTI(_ context.Context, issuer, jti string, exp, now time.Time) error {
 	f.mu.Lock()
