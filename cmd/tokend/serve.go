@@ -146,12 +146,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		RefreshTokenTTL: *refreshTTL,
 		RevokeHeaders:   *revokeHeaders == "wso2",
 		OnAuthFailure:   m.AuthFailed,
-		JWT:             jwts,
-		JWTAudience:     *jwtAudience,
-		StatusIndexes:   &statuslist.Allocator{Store: st},
-		Assertions:      &assertion.Verifier{Issuers: st},
-		Feed:            hub,
-		StatusLists:     lists,
+
+		GlobalTokenRevocationPath: admin.PathGlobalTokenRevocation,
+		JWT:                       jwts,
+		JWTAudience:               *jwtAudience,
+		StatusIndexes:             &statuslist.Allocator{Store: st},
+		Assertions:                &assertion.Verifier{Issuers: st},
+		Feed:                      hub,
+		StatusLists:               lists,
 	})
 	mux := http.NewServeMux()
 	endpoints.Mount(mux)

@@ -21,7 +21,7 @@ func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	fs := newFlagSet("user "+args[0], stderr)
 	dataFlag(fs)
 	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
-	admin := fs.Bool("admin", false, "the user administers tokend (dynamic client registration)")
+	admin := fs.Bool("admin", false, "the user administers tokend: client registration, SCIM, bulk revocation and the audit log, with HTTP Basic")
 	pos, err := parseArgs(fs, args[1:])
 	if err != nil {
 		return err

@@ -24,6 +24,8 @@ type metadata struct {
 	// stream and the JSON page for polling.
 	RevocationFeedEndpoint   string `json:"revocation_feed_endpoint,omitempty"`
 	RevocationEventsEndpoint string `json:"revocation_events_endpoint,omitempty"`
+	// draft-parecki-oauth-global-token-revocation §6.
+	GlobalTokenRevocationEndpoint string `json:"global_token_revocation_endpoint,omitempty"`
 }
 
 // Metadata paths: RFC 8414, OpenID Connect Discovery, and WSO2 IS's.
@@ -81,6 +83,9 @@ func (e *Endpoints) metadata() metadata {
 	if e.cfg.Feed != nil {
 		m.RevocationFeedEndpoint = e.cfg.Issuer + PathRevocationStream
 		m.RevocationEventsEndpoint = e.cfg.Issuer + PathRevocationEvents
+	}
+	if e.cfg.GlobalTokenRevocationPath != "" {
+		m.GlobalTokenRevocationEndpoint = e.cfg.Issuer + e.cfg.GlobalTokenRevocationPath
 	}
 	return m
 }

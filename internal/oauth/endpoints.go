@@ -61,6 +61,9 @@ type Config struct {
 	// OnAuthFailure, when set, is called for every failed client
 	// authentication (metrics).
 	OnAuthFailure func()
+	// GlobalTokenRevocationPath, when set, is advertised in the metadata
+	// as global_token_revocation_endpoint (served by package admin).
+	GlobalTokenRevocationPath string
 	// Feed, when set, serves the revocation feed to resource servers:
 	// GET /oauth2/revocations/stream (Server-Sent Events) and
 	// GET /oauth2/revocations (polling).
