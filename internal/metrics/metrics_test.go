@@ -1,0 +1,66 @@
+package metrics_test
+
+import (
+	"io"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tokend/tokend/internal/metrics"
+	"github.com/tokend/tokend/internal/store"
+	"github.com/tokend/tokend/internal/store/sqlite"
+)
+
+// scrape returns the exposition text of m.
+func scrape(t *testing.T, m *metrics.Metrics) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	b, _ := io.ReadAll(rec.Body)
+	return string(b)
+}
+
+func TestRevocationsCountedByReason(t *testing.T) {
+	m := metrics.New()
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "t.db"), sqlite.Options{OnCommit: m.Committed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st := metrics.Store{Store: db, M: m}
+	now := time.Now()
+	for _, id := range []string{"g1", "g2"} {
+		g := store.Grant{ID: id, ClientID: "c", Subject: "s", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		tok := store.Token{Hash: store.HashToken(id), Kind: store.AccessToken, IssuedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if err := st.CreateGrant(t.Context(), g, []store.Token{tok}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rev := store.Revocation{Time: now, Reason: store.ReasonClientRequest, Actor: "c"}
+	for _, id := range []string{"g1", "g1"} { // the second is a no-op
+		if _, err := st.RevokeGrant(t.Context(), id, rev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.RevokeMatching(t.Context(), store.Filter{Subject: "s"}, store.Revocation{Time: now, Reason: store.ReasonAdmin, Actor: "admin"}); err != nil {
+		t.Fatal(err)
+	}
+	m.ObserveRequest("POST /oauth2/revoke", 200, 3*time.Millisecond)
+	m.AuthFailed()
+
+	text := scrape(t, m)
+	for _, want := range []string{
+		`tokend_revocations_total{reason="client_request"} 1`,
+		`tokend_revocations_total{reason="admin"} 1`,
+		`tokend_revoked_tokens_total{reason="client_request"} 1`,
+		`tokend_http_requests_total{code="200",endpoint="POST /oauth2/revoke"} 1`,
+		`tokend_client_auth_failures_total 1`,
+		`tokend_group_commit_batch_size_count`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
