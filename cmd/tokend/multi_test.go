@@ -359,3 +359,97 @@ func restartPostgres(t *testing.T) {
 	t.Fatal("PostgreSQL did not come back")
 }
 
+
+// TestPostgresOutage: with PostgreSQL stopped for 10 s during revocation
+// load, a revocation is answered 200 only when it committed, else 503
+// temporarily_unavailable with Retry-After (RFC 7009 §2.2.1); tokend
+// recovers by itself, and every 200 is still revoked afterwards. It stops
+// the shared PostgreSQL, so it runs only with TOKEND_TEST_PG_RESTART=1.
+func TestPostgresOutage(t *testing.T) {
+	if os.Getenv("TOKEND_TEST_PG_RESTART") != "1" {
+		t.Skip("stops PostgreSQL: set TOKEND_TEST_PG_RESTART=1")
+	}
+	c := startCluster(t, 1)
+	ctx := t.Context()
+	id, secret, err := c.nodes[0].CreateClient(ctx, "--dsn", c.dsn, "--name", "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+secret))
+	var pool []string
+	for i := 0; i < 400; i++ {
+		a, _ := c.tokens(0, auth, "grant_type=client_credentials")
+		pool = append(pool, a)
+	}
+	version, err := os.ReadDir("/etc/postgresql")
+	if err != nil || len(version) == 0 {
+		t.Fatalf("no local PostgreSQL cluster: %v", err)
+	}
+	pgctl := func(action string) {
+		if out, err := exec.Command("pg_ctlcluster", "--skip-systemctl-redirect", version[0].Name(), "main", action).CombinedOutput(); err != nil {
+			t.Fatalf("pg_ctlcluster %s: %v\n%s", action, err, out)
+		}
+	}
+	var acked []string
+	var unavailable int
+	stopped := make(chan struct{})
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		pgctl("stop")
+		close(stopped)
+		time.Sleep(10 * time.Second)
+		pgctl("start")
+	}()
+	defer func() { _ = exec.Command("pg_ctlcluster", "--skip-systemctl-redirect", version[0].Name(), "main", "start").Run() }()
+	client := &http.Client{Timeout: 30 * time.Second}
+	deadline := time.Now().Add(25 * time.Second)
+	for i, tok := range pool {
+		if time.Now().After(deadline) {
+			break
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, c.nodes[0].URL+"/oauth2/revoke", strings.NewReader("token="+tok))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Authorization", auth)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("revocation %d: %v", i, err)
+		}
+		var body map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusOK:
+			acked = append(acked, tok)
+		case http.StatusServiceUnavailable:
+			unavailable++
+			if body["error"] != "temporarily_unavailable" || resp.Header.Get("Retry-After") == "" {
+				t.Errorf("503 without temporarily_unavailable and Retry-After: %v %v", body, resp.Header)
+			}
+		default:
+			t.Errorf("revocation %d: status %d %v; want 200 or 503", i, resp.StatusCode, body)
+		}
+		time.Sleep(40 * time.Millisecond)
+	}
+	<-stopped
+	if unavailable == 0 {
+		t.Error("no 503 while PostgreSQL was stopped")
+	}
+	// tokend recovers by itself once PostgreSQL is back.
+	for i := 0; ; i++ {
+		if exec.Command("pg_isready", "-h", "127.0.0.1", "-q").Run() == nil {
+			if status, _ := c.form(0, "/oauth2/introspect", "token=x", "Bearer "+multiAdminToken); status == http.StatusOK {
+				break
+			}
+		}
+		if i > 300 {
+			t.Fatal("tokend did not recover after PostgreSQL came back")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, tok := range acked {
+		if c.active(0, tok) {
+			t.Fatal("a revocation answered 200 during the outage was lost")
+		}
+	}
+	t.Logf("%d revocations acknowledged, %d answered 503 during a 10 s outage", len(acked), unavailable)
+}
