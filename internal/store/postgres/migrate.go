@@ -5,12 +5,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/tokend/tokend/internal/store/migration"
 )
 
 // The schema, as numbered migrations: migrations/NNNN_name.sql, applied in
@@ -19,41 +16,6 @@ import (
 //
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
-
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded migrations in order, checking that they
-// are numbered 1, 2, 3, ... without gaps or repeats.
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || !strings.HasSuffix(e.Name(), ".sql") {
-			return nil, fmt.Errorf("migration file %q is not named NNNN_name.sql", e.Name())
-		}
-		b, err := fs.ReadFile(migrationFiles, "migrations/"+e.Name())
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %s: want version %d", m.name, i+1)
-		}
-	}
-	return ms, nil
-}
 
 // migrate creates schema (unless it is empty) and applies the pending
 // migrations in it. It returns the name of the schema that holds the
@@ -65,7 +27,7 @@ func migrations() ([]migration, error) {
 // and then find the migration recorded. A process that dies mid-way holds
 // no lock: its transaction rolls back and the lock goes with it.
 func (s *Store) migrate(ctx context.Context, schema string) (string, error) {
-	ms, err := migrations()
+	ms, err := migration.Load(migrationFiles, "migrations")
 	if err != nil {
 		return "", err
 	}
@@ -127,10 +89,10 @@ func (s *Store) migrate(ctx context.Context, schema string) (string, error) {
 	for _, m := range ms[latest:] {
 		applied, err := s.apply(ctx, conn.Conn(), schema, key, m)
 		if err != nil {
-			return "", fmt.Errorf("migration %s: %w", m.name, err)
+			return "", fmt.Errorf("migration %s: %w", m.Name, err)
 		}
 		if applied {
-			s.log.InfoContext(ctx, "applied schema migration", "schema", schema, "version", m.version, "name", m.name)
+			s.log.InfoContext(ctx, "applied schema migration", "schema", schema, "version", m.Version, "name", m.Name)
 		}
 	}
 	return schema, nil
@@ -138,13 +100,13 @@ func (s *Store) migrate(ctx context.Context, schema string) (string, error) {
 
 // apply applies m in one transaction, unless another process has applied
 // it meanwhile. The statements run with search_path set to schema alone.
-func (s *Store) apply(ctx context.Context, conn *pgx.Conn, schema string, key lockKey, m migration) (applied bool, err error) {
+func (s *Store) apply(ctx context.Context, conn *pgx.Conn, schema string, key lockKey, m migration.Migration) (applied bool, err error) {
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, key.class, key.schema); err != nil {
 			return err
 		}
 		var done bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+pgx.Identifier{schema, "schema_migrations"}.Sanitize()+` WHERE version = $1)`, m.version).Scan(&done); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+pgx.Identifier{schema, "schema_migrations"}.Sanitize()+` WHERE version = $1)`, m.Version).Scan(&done); err != nil {
 			return err
 		}
 		if done {
@@ -155,10 +117,10 @@ func (s *Store) apply(ctx context.Context, conn *pgx.Conn, schema string, key lo
 		}
 		// No arguments: pgx sends the file with the simple protocol, which
 		// runs its several statements in order.
-		if _, err := tx.Exec(ctx, m.sql); err != nil {
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
 			return err
 		}
 		applied = true

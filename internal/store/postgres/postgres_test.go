@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tokend/tokend/internal/store"
+	"github.com/tokend/tokend/internal/store/migration"
 	"github.com/tokend/tokend/internal/store/storetest"
 )
 
@@ -145,7 +146,7 @@ func (h logCounter) WithGroup(string) slog.Handler      { return h }
 // Open succeeds, and each migration is applied exactly once.
 func TestConcurrentOpen(t *testing.T) {
 	schema := freshSchema(t)
-	ms, err := migrations()
+	ms, err := migration.Load(migrationFiles, "migrations")
 	if err != nil {
 		t.Fatal(err)
 	}

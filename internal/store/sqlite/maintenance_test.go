@@ -12,12 +12,13 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/tokend/tokend/internal/store"
+	"github.com/tokend/tokend/internal/store/migration"
 )
 
 // TestMigration0002 upgrades a file written by the first schema: the
 // events logged then get their coverage from the tokens still stored.
 func TestMigration0002(t *testing.T) {
-	ms, err := migrations()
+	ms, err := migration.Load(migrationFiles, "migrations")
 	if err != nil {
 		t.Fatal(err)
 	}

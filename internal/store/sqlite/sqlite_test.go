@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/tokend/tokend/internal/store"
+	"github.com/tokend/tokend/internal/store/migration"
 	"github.com/tokend/tokend/internal/store/storetest"
 )
 
@@ -128,7 +129,7 @@ func TestFileMode(t *testing.T) {
 }
 
 func TestMigrations(t *testing.T) {
-	ms, err := migrations()
+	ms, err := migration.Load(migrationFiles, "migrations")
 	if err != nil {
 		t.Fatalf("migrations: %v", err)
 	}
