@@ -359,7 +359,6 @@ func restartPostgres(t *testing.T) {
 	t.Fatal("PostgreSQL did not come back")
 }
 
-
 // TestPostgresOutage: with PostgreSQL stopped for 10 s during revocation
 // load, a revocation is answered 200 only when it committed, else 503
 // temporarily_unavailable with Retry-After (RFC 7009 §2.2.1); tokend
@@ -400,7 +399,9 @@ func TestPostgresOutage(t *testing.T) {
 		time.Sleep(10 * time.Second)
 		pgctl("start")
 	}()
-	defer func() { _ = exec.Command("pg_ctlcluster", "--skip-systemctl-redirect", version[0].Name(), "main", "start").Run() }()
+	defer func() {
+		_ = exec.Command("pg_ctlcluster", "--skip-systemctl-redirect", version[0].Name(), "main", "start").Run()
+	}()
 	client := &http.Client{Timeout: 30 * time.Second}
 	deadline := time.Now().Add(25 * time.Second)
 	for i, tok := range pool {
