@@ -55,7 +55,9 @@ type Config struct {
 
 	// IntrospectionCacheTTL is how long an introspection answer is
 	// reused (never past the token's expiry); the feed drops the answer
-	// of a revoked token at once. 0 means 30 seconds; negative, no cache.
+	// of a revoked token at once, and while the feed is down (followed
+	// but not connected and caught up) no answer is reused. 0 means 30
+	// seconds; negative, no cache.
 	IntrospectionCacheTTL time.Duration
 	// Leeway is the clock skew tolerated on exp and nbf. 0 means none.
 	Leeway time.Duration

@@ -101,7 +101,10 @@ func (r *RS) checkOpaque(ctx context.Context, raw string) (*Claims, error) {
 // through the cache.
 func (r *RS) introspect(ctx context.Context, raw string, hash [sha256.Size]byte) (bool, *Claims, error) {
 	ttl := r.cfg.IntrospectionCacheTTL
-	if ttl > 0 {
+	// A cached answer is trusted because the feed drops it when the token
+	// is revoked. While the feed is down, nothing would: ask every time.
+	trustCache := r.feed == nil || r.feed.healthy()
+	if ttl > 0 && trustCache {
 		if e, ok := r.intro.get(hash, r.now()); ok {
 			return e.claims != nil, e.claims, nil
 		}

@@ -352,3 +352,31 @@ func TestHTTPClientTimeoutSparesTheFeed(t *testing.T) {
 		t.Errorf("healthy %v after %d connections; want true after 1", r.FeedHealthy(), a.feedConnects.Load())
 	}
 }
+
+// TestOpaqueCacheUnusedWhileFeedIsDown: the feed is what makes a cached
+// introspection answer safe to reuse; with the feed down, a revocation
+// would go unseen for the cache's whole TTL, so every request asks.
+func TestOpaqueCacheUnusedWhileFeedIsDown(t *testing.T) {
+	a := newFakeAS(t)
+	exp := time.Now().Add(time.Hour).Unix()
+	a.set(func(a *fakeAS) {
+		a.feedDown = true
+		a.active["tka_live"] = map[string]any{"active": true, "sub": "bob", "scope": "read", "exp": exp}
+	})
+	r := newRS(t, a, nil)
+	h := r.Middleware(echo)
+	for range 3 {
+		if got := call(t, h, "Bearer tka_live"); got.status != 200 {
+			t.Fatalf("live opaque token: %+v", got)
+		}
+	}
+	if n := a.introspections.Load(); n != 3 {
+		t.Errorf("%d introspections for 3 requests with the feed down; want 3", n)
+	}
+	// Revoked at the authorization server while the feed is still down:
+	// refused at once, not after the cache's TTL.
+	a.set(func(a *fakeAS) { delete(a.active, "tka_live") })
+	if got := call(t, h, "Bearer tka_live"); got.status != 401 {
+		t.Errorf("revoked while the feed is down: %+v", got)
+	}
+}

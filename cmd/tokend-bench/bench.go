@@ -59,6 +59,8 @@ type benchConfig struct {
 	// fsync holds that P until the runtime's monitor takes it back.
 	gomaxprocs int
 	keep       bool // keep the temporary folder
+	fill       int  // live tokens put into the store before the server starts
+	overload   int  // >1: each phase again with this many times the workers
 	stdout     io.Writer
 	stderr     io.Writer
 }
@@ -108,6 +110,9 @@ func runBench(ctx context.Context, cfg benchConfig) error {
 	if err := b.setup(ctx); err != nil {
 		return err
 	}
+	if err := b.fillStore(ctx, cfg.fill); err != nil {
+		return err
+	}
 	if err := b.measureCeiling(ctx); err != nil {
 		return fmt.Errorf("ceiling: %w", err)
 	}
@@ -121,7 +126,7 @@ func runBench(ctx context.Context, cfg benchConfig) error {
 	if v := goVersionOf(b.bin); v != "" && v != m.goVer {
 		m.goVer += " (tokend: " + v + ")"
 	}
-	m.workers, m.dur = cfg.workers, cfg.duration
+	m.workers, m.dur, m.fill = cfg.workers, cfg.duration, cfg.fill
 	m.client = "net/http client"
 	if cfg.raw {
 		m.client = "raw HTTP/1.1 client"
@@ -226,14 +231,38 @@ func (b *bench) startServer(ctx context.Context, alg string) (*server, error) {
 }
 
 // gen returns the generator of a timed phase against base.
-func (b *bench) gen(base string) generator {
+func (b *bench) gen(base string) generator { return b.genN(base, b.cfg.workers) }
+
+// genN returns a generator of workers connections against base.
+func (b *bench) genN(base string, workers int) generator {
 	if b.cfg.raw && strings.HasPrefix(base, "http://") {
-		if g, err := newRawGen(base, b.cfg.workers); err == nil {
+		if g, err := newRawGen(base, workers); err == nil {
 			return g
 		}
 	}
-	return newHTTPGen(b.client, base, b.cfg.workers)
+	return newHTTPGen(loadClient(workers), base, workers)
 }
+
+// measure runs ph on srv with the run's workers and, with --overload K,
+// again with K times as many, the row of an overloaded server: what
+// admission control must turn into quick 503s rather than a queue.
+func (b *bench) measure(ctx context.Context, srv *server, ph phase) {
+	b.logf("measuring %s", ph.name)
+	b.rows = append(b.rows, ph.run(ctx, b.gen(srv.url), b.cfg.workers, b.cfg.duration, b.cpuOf(srv)))
+	if k := b.cfg.overload; k > 1 {
+		base := b.rows[len(b.rows)-1]
+		ph.name = fmt.Sprintf("%s, %d× workers", ph.name, k)
+		b.logf("measuring %s", ph.name)
+		r := ph.run(ctx, b.genN(srv.url, k*b.cfg.workers), k*b.cfg.workers, b.cfg.duration, b.cpuOf(srv))
+		if p := base.hist.quantile(0.99); p > 0 {
+			r.note = fmt.Sprintf("p99 of the requests served %.1f× that at %d workers", float64(r.hist.quantile(0.99))/float64(p), b.cfg.workers)
+		}
+		b.rows = append(b.rows, r)
+	}
+}
+
+// maxWorkers is the most workers a phase of the run may have.
+func (b *bench) maxWorkers() int { return b.cfg.workers * max(1, b.cfg.overload) }
 
 func (b *bench) want(names ...string) bool {
 	for _, n := range names {
@@ -325,13 +354,14 @@ func (b *bench) measureServer(ctx context.Context) error {
 // measureFirst measures every operation but JWT ES256 issuance on srv.
 func (b *bench) measureFirst(ctx context.Context, srv *server, opaque, jwtc client, user, password string) error {
 	w := b.cfg.workers
+	mw := b.maxWorkers()
 	d := b.cfg.duration
 	cpu := b.cpuOf(srv)
 	auth := opaque.basic()
 	revokePool := &pool{}
 
 	if b.want(opIssueOpaque) {
-		issued := make([][]string, w)
+		issued := make([][]string, mw)
 		ph := phase{
 			name: opIssueOpaque,
 			path: oauth.PathToken,
@@ -345,8 +375,7 @@ func (b *bench) measureFirst(ctx context.Context, srv *server, opaque, jwtc clie
 				return ok
 			},
 		}
-		b.logf("measuring %s", ph.name)
-		b.rows = append(b.rows, ph.run(ctx, b.gen(srv.url), w, d, cpu))
+		b.measure(ctx, srv, ph)
 		// The tokens issued just now are distinct and active: the start
 		// of the revocation pool.
 		revokePool.tokens = slices.Concat(issued...)
@@ -370,16 +399,15 @@ func (b *bench) measureFirst(ctx context.Context, srv *server, opaque, jwtc clie
 			name:  opIntrospectActive,
 			path:  oauth.PathIntrospect,
 			auth:  auth,
-			body:  cycle(active, w),
+			body:  cycle(active, mw),
 			check: func(_ int, body []byte) bool { return bytes.Contains(body, []byte(`"active":true`)) },
 		}
-		b.logf("measuring %s", ph.name)
-		b.rows = append(b.rows, ph.run(ctx, b.gen(srv.url), w, d, cpu))
+		b.measure(ctx, srv, ph)
 	}
 	if b.want(opRevoke, opIntrospectRevoked) {
 		want := b.cfg.preissue
 		if want == 0 {
-			want = max(20000, 3*len(revokePool.tokens))
+			want = max(20000, 3*len(revokePool.tokens)) * max(1, b.cfg.overload)
 		}
 		if n := want - len(revokePool.tokens); n > 0 {
 			b.logf("pre-issuing %d tokens to revoke", n)
@@ -392,8 +420,8 @@ func (b *bench) measureFirst(ctx context.Context, srv *server, opaque, jwtc clie
 	}
 	var revoked []string
 	if b.want(opRevoke) {
-		last := make([]string, w)
-		done := make([][]string, w)
+		last := make([]string, mw)
+		done := make([][]string, mw)
 		ph := phase{
 			name: opRevoke,
 			path: oauth.PathRevoke,
@@ -408,8 +436,8 @@ func (b *bench) measureFirst(ctx context.Context, srv *server, opaque, jwtc clie
 				return true
 			},
 		}
-		b.logf("measuring %s (%d tokens in the pool)", ph.name, len(revokePool.tokens))
-		b.rows = append(b.rows, ph.run(ctx, b.gen(srv.url), w, d, cpu))
+		b.logf("%d tokens in the pool to revoke", len(revokePool.tokens))
+		b.measure(ctx, srv, ph)
 		revoked = slices.Concat(done...)
 	}
 	if b.want(opIntrospectRevoked) {
@@ -426,11 +454,11 @@ func (b *bench) measureFirst(ctx context.Context, srv *server, opaque, jwtc clie
 			name:  opIntrospectRevoked,
 			path:  oauth.PathIntrospect,
 			auth:  auth,
-			body:  cycle(revoked, w),
+			body:  cycle(revoked, mw),
 			check: func(_ int, body []byte) bool { return bytes.Contains(body, []byte(`"active":false`)) },
 		}
-		b.logf("measuring %s (%d revoked tokens, in turn)", ph.name, len(revoked))
-		b.rows = append(b.rows, ph.run(ctx, b.gen(srv.url), w, d, cpu))
+		b.logf("%d revoked tokens to introspect in turn", len(revoked))
+		b.measure(ctx, srv, ph)
 	}
 	if b.want(opRefresh) {
 		// One password grant per worker, each worker walking its own chain
@@ -488,7 +516,6 @@ func (b *bench) measureJWT(ctx context.Context, srv *server, c client, alg strin
 		body:  func(int) (string, bool) { return "grant_type=client_credentials", true },
 		check: func(_ int, body []byte) bool { return bytes.Contains(body, []byte(`"access_token":"ey`)) },
 	}
-	b.logf("measuring %s", ph.name)
-	b.rows = append(b.rows, ph.run(ctx, b.gen(srv.url), b.cfg.workers, b.cfg.duration, b.cpuOf(srv)))
+	b.measure(ctx, srv, ph)
 	return nil
 }

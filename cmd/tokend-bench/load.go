@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,6 +42,7 @@ type result struct {
 	serverCPU float64       // CPU seconds of the server per second of the phase
 	perReq    time.Duration // server CPU time per successful request
 	genCPU    float64       // CPU seconds of this load generator per second
+	rssKiB    int64         // the server's resident memory at the end, KiB; 0: unknown
 	note      string
 }
 
@@ -131,7 +134,7 @@ func (p phase) run(ctx context.Context, g generator, workers int, d time.Duratio
 				}
 				t0 := time.Now()
 				status, resp, err := g.do(w, p.path, p.auth, body)
-				h.record(time.Since(t0))
+				took := time.Since(t0)
 				switch {
 				case err != nil:
 					transport++
@@ -143,6 +146,9 @@ func (p phase) run(ctx context.Context, g generator, workers int, d time.Duratio
 					statuses[status]++
 					bad++
 				default:
+					// Latency is of the requests served: a quick 503
+					// from an overloaded server must not flatter it.
+					h.record(took)
 					ok++
 				}
 			}
@@ -170,6 +176,9 @@ func (p phase) run(ctx context.Context, g generator, workers int, d time.Duratio
 	}
 	if res.ok > 0 {
 		res.perReq = (srv1 - srv0) / time.Duration(res.ok)
+	}
+	if cpu.serverPID > 0 {
+		res.rssKiB = residentKiB(cpu.serverPID)
 	}
 	if exhausted.Load() {
 		res.exhausted = true
@@ -212,4 +221,19 @@ func jsonString(body []byte, name string) (string, bool) {
 		return "", false
 	}
 	return string(rest[:j]), true
+}
+
+// residentKiB returns the resident memory of process pid (VmRSS), or 0.
+func residentKiB(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kib, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kib
+		}
+	}
+	return 0
 }

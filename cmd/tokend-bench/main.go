@@ -70,7 +70,9 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	pin := fs.Bool("pin", true, "pin the server to CPU 0 and the load generator to CPU 1 with taskset")
 	fs.StringVar(&cfg.logLevel, "server-log-level", "", "--log-level for tokend serve (default: tokend's own, info, which logs every request)")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the temporary folder (data, logs)")
-	fs.IntVar(&cfg.gomaxprocs, "server-gomaxprocs", 0, "GOMAXPROCS of tokend serve (default: the Go runtime's, 1 when pinned to one CPU)")
+	fs.IntVar(&cfg.gomaxprocs, "server-gomaxprocs", 0, "GOMAXPROCS of tokend serve (default: tokend's own, at least 4)")
+	fs.IntVar(&cfg.fill, "fill", 0, "live tokens written into the store before the server starts, to measure a large store")
+	fs.IntVar(&cfg.overload, "overload", 0, "when > 1, measure each issue, introspect and revoke phase again with this many times --workers")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -105,6 +107,10 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return errors.New("--target needs --data: the clients are created with the CLI on the target's data folder")
 	case cfg.workers < 1 || cfg.duration <= 0:
 		return errors.New("--workers and --duration must be positive")
+	case cfg.fill < 0:
+		return errors.New("--fill must not be negative")
+	case cfg.fill > 0 && cfg.target != "":
+		return errors.New("--fill writes to the store before the server starts: not with --target")
 	}
 
 	cfg.serverCPU = -1

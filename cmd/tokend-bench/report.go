@@ -34,6 +34,7 @@ type machine struct {
 	pinning string
 	loadavg string
 	client  string
+	fill    int // live tokens put into the store before the run
 }
 
 func thisMachine() machine {
@@ -119,6 +120,9 @@ func writeReport(w io.Writer, m machine, ceil *result, rows []*result) {
 	fmt.Fprintf(w, "- machine: %d CPUs (nproc), %s\n", m.nproc, m.cpu)
 	fmt.Fprintf(w, "- Go: %s\n", m.goVer)
 	fmt.Fprintf(w, "- backend: %s\n", m.backend)
+	if m.fill > 0 {
+		fmt.Fprintf(w, "- store: %d live tokens written in before the server started (--fill), besides the run's own\n", m.fill)
+	}
 	fmt.Fprintf(w, "- load: %d keep-alive connections (%s), %s per operation; %s\n", m.workers, m.client, m.dur, m.pinning)
 	fmt.Fprintf(w, "- load average before the run: %s\n\n", m.loadavg)
 	writeTable(w, ceil, rows)
@@ -148,8 +152,8 @@ func writeReport(w io.Writer, m machine, ceil *result, rows []*result) {
 // and what one request cost the server in CPU time, a figure that other
 // work on the machine skews less than req/s.
 func writeTable(w io.Writer, ceil *result, rows []*result) {
-	fmt.Fprintln(w, "| operation | req/s | p50 | p99 | errors | × ceiling | target | server CPU | server CPU/req | load CPU |")
-	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|---|--:|--:|--:|")
+	fmt.Fprintln(w, "| operation | req/s | p50 | p99 | errors | × ceiling | target | server CPU | server CPU/req | load CPU | server RSS |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|")
 	all := rows
 	if ceil != nil {
 		all = append([]*result{ceil}, rows...)
@@ -175,9 +179,13 @@ func writeTable(w io.Writer, ceil *result, rows []*result) {
 		if r.perReq > 0 {
 			perReq = fmt.Sprintf("%.0f µs", float64(r.perReq)/float64(time.Microsecond))
 		}
-		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %d | %s | %s | %s | %s | %s |\n",
+		rss := "–"
+		if r.rssKiB > 0 {
+			rss = fmt.Sprintf("%.0f MiB", float64(r.rssKiB)/1024)
+		}
+		fmt.Fprintf(w, "| %s | %.0f | %s | %s | %d | %s | %s | %s | %s | %s | %s |\n",
 			name, r.rate(), ms(r.hist.quantile(0.50)), ms(r.hist.quantile(0.99)), r.errors,
-			ratio, target, percent(r.serverCPU), perReq, percent(r.genCPU))
+			ratio, target, percent(r.serverCPU), perReq, percent(r.genCPU), rss)
 	}
 }
 
