@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -61,6 +62,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	auditRetention := fs.Duration("audit-retention", envDuration("TOKEND_AUDIT_RETENTION", sweep.DefaultRetention), "how long revocation log events are kept; negative: forever (env TOKEND_AUDIT_RETENTION)")
 	logFormat := fs.String("log-format", envOr("TOKEND_LOG_FORMAT", "text"), "text or json (env TOKEND_LOG_FORMAT)")
 	logLevel := fs.String("log-level", envOr("TOKEND_LOG_LEVEL", "info"), "debug, info, warn or error (env TOKEND_LOG_LEVEL)")
+	debugAddr := fs.String("debug-addr", envOr("TOKEND_DEBUG_ADDR", ""), "serve Go's profiler (/debug/pprof/) on this address, e.g. localhost:6060; off when empty (env TOKEND_DEBUG_ADDR)")
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
 	}
@@ -70,6 +72,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log, err := newLogger(stderr, *logFormat, *logLevel)
 	if err != nil {
 		return err
+	}
+
+	if *debugAddr != "" {
+		stopDebug, err := serveDebug(*debugAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopDebug()
 	}
 
 	m := metrics.New()
@@ -192,6 +202,26 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			slog.String("version", version))
 		fmt.Fprintf(stdout, "tokend %s listening on %s://%s (issuer %s)\nadmin token: %s\n", version, scheme, a, *issuer, adminSource)
 	})
+}
+
+// serveDebug serves the profiler on its own listener, never on the public
+// one: profiles show request paths and timings, nothing an OAuth client
+// should reach. It returns the function that stops it.
+func serveDebug(addr string, log *slog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--debug-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("profiler listening", slog.String("addr", ln.Addr().String()))
+	return func() { srv.Close() }, nil
 }
 
 // adminToken returns the admin token: TOKEND_ADMIN_TOKEN when set, else the
