@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tokend/tokend/internal/oauth"
 )
@@ -57,7 +58,7 @@ func cycle(tokens []string, workers int) func(int) (string, bool) {
 func issueMany(ctx context.Context, c *http.Client, base, auth string, n, workers int) ([]string, error) {
 	out := make([]string, n)
 	err := parallel(ctx, n, workers, func(i int, buf *bytes.Buffer) error {
-		status, body, err := post(ctx, c, base+oauth.PathToken, auth, "grant_type=client_credentials", buf)
+		status, body, err := postUntimed(ctx, c, base+oauth.PathToken, auth, "grant_type=client_credentials", buf)
 		if err != nil {
 			return err
 		}
@@ -74,7 +75,7 @@ func issueMany(ctx context.Context, c *http.Client, base, auth string, n, worker
 // revokeMany revokes tokens, untimed.
 func revokeMany(ctx context.Context, c *http.Client, base, auth string, tokens []string, workers int) error {
 	return parallel(ctx, len(tokens), workers, func(i int, buf *bytes.Buffer) error {
-		status, body, err := post(ctx, c, base+oauth.PathRevoke, auth, "token="+tokens[i], buf)
+		status, body, err := postUntimed(ctx, c, base+oauth.PathRevoke, auth, "token="+tokens[i], buf)
 		if err != nil {
 			return err
 		}
@@ -90,7 +91,7 @@ func passwordGrants(ctx context.Context, c *http.Client, base, auth, user, passw
 	out := make([]string, n)
 	form := url.Values{"grant_type": {"password"}, "username": {user}, "password": {password}}.Encode()
 	err := parallel(ctx, n, min(n, 8), func(i int, buf *bytes.Buffer) error {
-		status, body, err := post(ctx, c, base+oauth.PathToken, auth, form, buf)
+		status, body, err := postUntimed(ctx, c, base+oauth.PathToken, auth, form, buf)
 		if err != nil {
 			return err
 		}
@@ -135,4 +136,21 @@ func parallel(parent context.Context, n, workers int, f func(i int, buf *bytes.B
 		return first
 	}
 	return parent.Err()
+}
+
+// postUntimed is post for the untimed preparation of a phase: a server
+// that sheds load (503, or 429) is asked again after a pause, since what
+// is measured is not this request but the tokens it provides.
+func postUntimed(ctx context.Context, c *http.Client, url, auth, body string, buf *bytes.Buffer) (int, []byte, error) {
+	for {
+		status, resp, err := post(ctx, c, url, auth, body, buf)
+		if err != nil || (status != http.StatusServiceUnavailable && status != http.StatusTooManyRequests) {
+			return status, resp, err
+		}
+		select {
+		case <-ctx.Done():
+			return status, resp, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
