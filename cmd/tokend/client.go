@@ -15,7 +15,7 @@ import (
 	"github.com/tokend/tokend/internal/store"
 )
 
-func clientCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func clientCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errors.New("client: want create, list, show, delete or rotate-secret")
 	}
@@ -24,7 +24,9 @@ func clientCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	asJSON := fs.Bool("json", false, "print JSON with RFC 7591 field names")
 	var spec registry.Spec
 	var grants stringList
+	secretStdin := false
 	if args[0] == "create" {
+		fs.BoolVar(&secretStdin, "secret-stdin", false, "read the client secret from the first line of standard input (stored with argon2id) instead of generating one")
 		fs.StringVar(&spec.Name, "name", "", "client name")
 		fs.StringVar(&spec.ID, "id", "", "client_id to use (default: generated)")
 		fs.Var(&grants, "grant", "grant type the client may use (repeatable): client_credentials, password, refresh_token, "+registry.GrantJWTBearer)
@@ -58,6 +60,14 @@ func clientCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 			return errors.New("client create: --name is required")
 		}
 		spec.GrantTypes = grants
+		if secretStdin {
+			if spec.Secret, err = firstLine(stdin); err != nil {
+				return err
+			}
+			if spec.Secret == "" {
+				return errors.New("client create: --secret-stdin read an empty secret")
+			}
+		}
 		c, secret, err := registry.New(spec, now)
 		if err != nil {
 			return err

@@ -281,6 +281,18 @@ func TestSeedCurlCommands(t *testing.T) {
 		t.Fatalf("DCR: %d %v", status, m)
 	}
 
+	// A client whose id and secret an admin chose on the command line
+	// (the secret read from standard input) authenticates with them.
+	in.tokend("a chosen secret, long enough\n", "client", "create", "--name", "chosen", "--id", "chosen-app", "--secret-stdin")
+	chosen := "Basic " + base64.StdEncoding.EncodeToString([]byte("chosen-app:a chosen secret, long enough"))
+	if status, m := in.postForm("/oauth2/token", "grant_type=client_credentials", "Authorization", chosen); status != http.StatusOK {
+		t.Fatalf("client_credentials with the chosen secret: %d %v", status, m)
+	}
+	wrong := "Basic " + base64.StdEncoding.EncodeToString([]byte("chosen-app:another secret, long enough"))
+	if status, m := in.postForm("/oauth2/token", "grant_type=client_credentials", "Authorization", wrong); status != http.StatusUnauthorized {
+		t.Fatalf("client_credentials with a wrong secret: %d %v; want 401", status, m)
+	}
+
 	password := func() (access, refresh string) {
 		status, m := in.postForm("/oauth2/token", "grant_type=password&username=admin%40carbon.super&password=correct+horse+battery", "Authorization", "Basic "+auth)
 		if status != http.StatusOK {

@@ -20,7 +20,7 @@ const usage = `tokend: an OAuth 2.0 authorization server built around token revo
 
 Usage:
   tokend serve [flags]                 run the server (https://localhost:9443)
-  tokend client create --name N [...]  register a client
+  tokend client create --name N [...]  register a client ([--id ID] [--secret-stdin] to choose them)
   tokend client list|show ID|delete ID|rotate-secret ID
   tokend user add NAME --password-stdin [--admin]
   tokend user passwd NAME --password-stdin | disable NAME | delete NAME | list
@@ -57,7 +57,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr)
 	case "client":
-		return clientCommand(ctx, args[1:], stdout, stderr)
+		return clientCommand(ctx, args[1:], stdin, stdout, stderr)
 	case "user":
 		return userCommand(ctx, args[1:], stdin, stdout, stderr)
 	case "keys":

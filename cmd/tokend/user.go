@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -53,11 +51,7 @@ func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		if !*pwStdin {
 			return "", errors.New("--password-stdin is required (a password on the command line would show in ps and shell history)")
 		}
-		line, err := bufio.NewReader(stdin).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return "", err
-		}
-		return strings.TrimRight(line, "\r\n"), nil
+		return firstLine(stdin)
 	}
 	revoked := func(res store.RevokeResult) {
 		fmt.Fprintf(stdout, "revoked %d grants (%d tokens) of %s\n", res.Grants, res.Tokens, name)
