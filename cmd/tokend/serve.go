@@ -75,7 +75,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	if *debugAddr != "" {
-		stopDebug, err := serveDebug(*debugAddr, log)
+		_, stopDebug, err := serveDebug(*debugAddr, log)
 		if err != nil {
 			return err
 		}
@@ -206,11 +206,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // serveDebug serves the profiler on its own listener, never on the public
 // one: profiles show request paths and timings, nothing an OAuth client
-// should reach. It returns the function that stops it.
-func serveDebug(addr string, log *slog.Logger) (func(), error) {
+// should reach. It returns the address it listens on and the function that
+// stops it.
+func serveDebug(addr string, log *slog.Logger) (net.Addr, func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("--debug-addr: %w", err)
+		return nil, nil, fmt.Errorf("--debug-addr: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -221,7 +222,7 @@ func serveDebug(addr string, log *slog.Logger) (func(), error) {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	log.Info("profiler listening", slog.String("addr", ln.Addr().String()))
-	return func() { srv.Close() }, nil
+	return ln.Addr(), func() { srv.Close() }, nil
 }
 
 // adminToken returns the admin token: TOKEND_ADMIN_TOKEN when set, else the
