@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"text/tabwriter"
 	"time"
@@ -24,18 +26,18 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	fs := newFlagSet("keys "+args[0], stderr)
 	data := dataFlag(fs)
-	alg := fs.String("alg", jwtAlgDefault(), "algorithm of the new key: RS256, ES256 or EdDSA (env TOKEND_JWT_ALG)")
+	alg := fs.String("alg", os.Getenv("TOKEND_JWT_ALG"), "algorithm of the new key: RS256, ES256 or EdDSA; default the active key's, so a rotation never changes what a server signs with (env TOKEND_JWT_ALG)")
 	if _, err := parseArgs(fs, args[1:]); err != nil {
 		return err
 	}
-	ring, err := token.OpenKeyring(keysDir(*data), *alg, nil)
+	ring, err := token.OpenKeyring(keysDir(*data), cmp.Or(*alg, token.RS256), nil)
 	if err != nil {
 		return err
 	}
 	switch args[0] {
 	case "list":
 	case "rotate":
-		key, err := ring.Rotate(*alg)
+		key, err := ring.Rotate(cmp.Or(*alg, ring.Active().Alg))
 		if err != nil {
 			return err
 		}
