@@ -29,17 +29,18 @@ func TestWriteTable(t *testing.T) {
 	revoke := fixedResult(opRevoke, 30000, 4*time.Millisecond, 25*time.Millisecond)
 	revoke.errors, revoke.exhausted = 3, true
 	revoke.serverCPU, revoke.perReq, revoke.genCPU = 0.99, 66*time.Microsecond, 0.31
+	revoke.rssKiB = 51200
 	intro := fixedResult(opIntrospectActive, 96000, 640*time.Microsecond, 3*time.Millisecond)
 	refresh := fixedResult(opRefresh, 2000, 60*time.Millisecond, 150*time.Millisecond)
 
 	var b strings.Builder
 	writeTable(&b, ceil, []*result{revoke, intro, refresh})
-	want := `| operation | req/s | p50 | p99 | errors | × ceiling | target | server CPU | server CPU/req | load CPU |
-|---|--:|--:|--:|--:|--:|---|--:|--:|--:|
-| ceiling (bare net/http) | 60000 | 0.501 ms | 2.00 ms | 0 | 1.00 |  | 100% | 16 µs | 97% |
-| revoke (distinct tokens) (pool ran out) | 15000 | 4.01 ms | 25.0 ms | 3 | 0.25 | ≥ 0.50 missed | 99% | 66 µs | 31% |
-| introspect active | 48000 | 0.641 ms | 3.00 ms | 0 | 0.80 | ≥ 0.60 met | – | – | – |
-| refresh (rotation) | 1000 | 59.9 ms | 150.0 ms | 0 | 0.02 |  | – | – | – |
+	want := `| operation | req/s | p50 | p99 | errors | × ceiling | target | server CPU | server CPU/req | load CPU | server RSS |
+|---|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|
+| ceiling (bare net/http) | 60000 | 0.501 ms | 2.00 ms | 0 | 1.00 |  | 100% | 16 µs | 97% | – |
+| revoke (distinct tokens) (pool ran out) | 15000 | 4.01 ms | 25.0 ms | 3 | 0.25 | ≥ 0.50 missed | 99% | 66 µs | 31% | 50 MiB |
+| introspect active | 48000 | 0.641 ms | 3.00 ms | 0 | 0.80 | ≥ 0.60 met | – | – | – | – |
+| refresh (rotation) | 1000 | 59.9 ms | 150.0 ms | 0 | 0.02 |  | – | – | – | – |
 `
 	if diff := cmp.Diff(b.String(), want); diff != "" {
 		t.Errorf("table (-got +want):\n%s", diff)
