@@ -10,6 +10,8 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 	"time"
 
 	"github.com/tokend/tokend/internal/store"
@@ -92,7 +94,26 @@ func parseBasic(header string) (id, secret string, err error) {
 	if !ok || idPart == "" {
 		return "", "", &Failure{Reason: "Authorization header is not client_id:client_secret"}
 	}
-	return unescape(idPart), unescape(secretPart), nil
+	id, secret = unescape(idPart), unescape(secretPart)
+	if !printable(id) || !printable(secret) {
+		return "", "", &Failure{Reason: "Authorization header holds a control character or invalid UTF-8"}
+	}
+	return id, secret, nil
+}
+
+// printable reports whether s is valid UTF-8 without control characters:
+// no client id or secret has them, and a store may refuse them (PostgreSQL
+// rejects NUL in text).
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }
 
 func unescape(s string) string {
@@ -143,6 +164,25 @@ func (a *Authenticator) Authenticate(ctx context.Context, creds Credentials, rem
 		return store.Client{}, &Failure{Reason: reason}
 	}
 	return c, nil
+}
+
+// Refuse counts a failure that came before any client was named, such as
+// a malformed Authorization header, credentials sent twice or a guessed
+// admin Bearer token, against the remote address, so that guessing there
+// is rate-limited like guessing a secret. It returns the error to answer:
+// err itself, or a refusal with RetryAfter once the address failed too
+// often. Errors that are not a *Failure are returned as they are.
+func (a *Authenticator) Refuse(remoteAddr string, err error) error {
+	var f *Failure
+	if a.Limiter == nil || !errors.As(err, &f) {
+		return err
+	}
+	key := AddressKey(remoteAddr)
+	if wait, blocked := a.Limiter.Blocked(key); blocked {
+		return &Failure{Reason: "too many failed authentications", RetryAfter: wait}
+	}
+	a.Limiter.Fail(key)
+	return err
 }
 
 func (a *Authenticator) check(ctx context.Context, creds Credentials) (c store.Client, reason string, err error) {

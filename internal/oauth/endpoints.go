@@ -217,7 +217,7 @@ func (e *Endpoints) authenticate(r *http.Request, form url.Values, allowAdmin bo
 	}
 	creds, err := clientauth.Parse(r, form)
 	if err != nil {
-		return caller{}, e.authError(err)
+		return caller{}, e.authError(e.cfg.Auth.Refuse(r.RemoteAddr, err))
 	}
 	c, err := e.cfg.Auth.Authenticate(r.Context(), creds, r.RemoteAddr)
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strings"
+	"unicode/utf8"
 )
 
 // MaxFormBytes bounds the body of every form endpoint; a larger body is
@@ -20,6 +22,9 @@ var credentialParams = []string{"token", "client_secret", "password", "refresh_t
 // a wrong content type, a repeated parameter (RFC 6749 §3.1), a credential
 // in the query string or a body over MaxFormBytes is an error.
 func parseForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
+	if r.ContentLength > MaxFormBytes {
+		return nil, tooLarge(w)
+	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/x-www-form-urlencoded" {
 		return nil, ErrInvalidRequest("content type must be application/x-www-form-urlencoded")
@@ -35,14 +40,11 @@ func parseForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 			}
 		}
 	}
-	if r.ContentLength > MaxFormBytes {
-		return nil, ErrBodyTooLarge(MaxFormBytes)
-	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxFormBytes))
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return nil, ErrBodyTooLarge(MaxFormBytes)
+		var maxBytes *http.MaxBytesError
+		if errors.As(err, &maxBytes) {
+			return nil, tooLarge(w)
 		}
 		return nil, ErrInvalidRequest("could not read the request body")
 	}
@@ -54,8 +56,34 @@ func parseForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 		if len(vs) > 1 {
 			return nil, ErrInvalidRequest("parameter %s is repeated", name)
 		}
+		// No OAuth parameter holds a NUL or invalid UTF-8, and a store
+		// may refuse them (PostgreSQL text cannot hold NUL). The token
+		// to revoke or introspect is exempt: a malformed token is not a
+		// malformed request (RFC 7009 §2.2), and it is only ever hashed
+		// or parsed, never stored as text.
+		if name != "token" && !text(name, vs[0]) {
+			return nil, ErrInvalidRequest("parameter %.40q is not valid UTF-8 text", name)
+		}
 	}
 	return form, nil
+}
+
+// text reports whether every s is valid UTF-8 without a NUL.
+func text(ss ...string) bool {
+	for _, s := range ss {
+		if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// tooLarge answers a body over MaxFormBytes. The connection is closed
+// after the answer: otherwise net/http would read on through the unread
+// body to reuse the connection.
+func tooLarge(w http.ResponseWriter) error {
+	w.Header().Set("Connection", "close")
+	return ErrBodyTooLarge(MaxFormBytes)
 }
 
 // required returns the single value of a parameter that must be present.

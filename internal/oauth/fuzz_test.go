@@ -16,6 +16,7 @@ func FuzzParseForm(f *testing.F) {
 	f.Add("application/json", `{"token":"x"}`, "")
 	f.Add("application/x-www-form-urlencoded", "token=%zz", "token=x")
 	f.Add("", "", "a=%")
+	f.Add("application/x-www-form-urlencoded", "client_id=a%00b&token=x", "")
 	f.Fuzz(func(t *testing.T, contentType, body, query string) {
 		r := httptest.NewRequest(http.MethodPost, "/oauth2/revoke", strings.NewReader(body))
 		r.URL.RawQuery = query
@@ -31,6 +32,9 @@ func FuzzParseForm(f *testing.F) {
 		for name, vs := range form {
 			if len(vs) != 1 {
 				t.Fatalf("parameter %q accepted %d times", name, len(vs))
+			}
+			if name != "token" && !text(name, vs[0]) {
+				t.Fatalf("parameter %q accepted with NUL or invalid UTF-8", name)
 			}
 		}
 	})

@@ -138,6 +138,7 @@ type response struct {
 	status int
 	header http.Header
 	body   string
+	closed bool // the server closes the connection after this answer
 }
 
 func (r response) json(t testing.TB) map[string]any {
@@ -160,7 +161,7 @@ func (h *harness) do(req *http.Request) response {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	return response{status: resp.StatusCode, header: resp.Header, body: string(b)}
+	return response{status: resp.StatusCode, header: resp.Header, body: string(b), closed: resp.Close}
 }
 
 // post sends a form; headers are "Name: value" strings.

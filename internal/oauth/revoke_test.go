@@ -3,6 +3,7 @@ package oauth_test
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -391,4 +392,43 @@ func TestFailedAuthenticationIsRateLimited(t *testing.T) {
 	}
 	h.clock.Advance(61 * time.Second)
 	checkRevokedOK(t, h.post(oauth.PathRevoke, "token=x", basic(id, secret)))
+}
+
+// TestGuessedAdminTokenIsRateLimited: a wrong Bearer token at the
+// introspection endpoint (a guess at the admin token) fails before any
+// client is named, and is rate-limited by address all the same.
+func TestGuessedAdminTokenIsRateLimited(t *testing.T) {
+	h := newHarness(t) // limiter: 5 failures a minute
+	for i := 0; i < 5; i++ {
+		r := h.post(oauth.PathIntrospect, "token=x", "Authorization: Bearer guess-"+strconv.Itoa(i))
+		checkOAuthError(t, r, http.StatusUnauthorized, oauth.CodeInvalidClient)
+	}
+	r := h.post(oauth.PathIntrospect, "token=x", "Authorization: Bearer guess-5")
+	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
+		t.Fatalf("status %d, Retry-After %q; want 429 with Retry-After after 5 failures (body %s)", r.status, r.header.Get("Retry-After"), r.body)
+	}
+}
+
+// TestControlCharactersAreRefused: a NUL or invalid UTF-8 in a client id,
+// in the Basic header or the body, is a bad request, not a store error; a
+// malformed token is still an empty 200.
+func TestControlCharactersAreRefused(t *testing.T) {
+	h := newHarness(t)
+	id, secret := h.client(confidential("app"))
+	checkOAuthError(t, h.post(oauth.PathRevoke, "token=x&client_id=a%00b", ""), http.StatusBadRequest, oauth.CodeInvalidRequest)
+	checkOAuthError(t, h.post(oauth.PathToken, "grant_type=password&username=al%FFice&password=x", basic(id, secret)), http.StatusBadRequest, oauth.CodeInvalidRequest)
+	checkOAuthError(t, h.post(oauth.PathRevoke, "token=x", basic("a\x00b", "secret")), http.StatusUnauthorized, oauth.CodeInvalidClient)
+	checkRevokedOK(t, h.post(oauth.PathRevoke, "token=tka_%00%FF", basic(id, secret)))
+}
+
+// TestTooLargeClosesTheConnection: a body over the limit is refused
+// without reading it, so the connection cannot be reused.
+func TestTooLargeClosesTheConnection(t *testing.T) {
+	h := newHarness(t)
+	id, secret := h.client(confidential("app"))
+	r := h.post(oauth.PathRevoke, "token="+strings.Repeat("a", oauth.MaxFormBytes), basic(id, secret))
+	checkOAuthError(t, r, http.StatusRequestEntityTooLarge, oauth.CodeInvalidRequest)
+	if !r.closed {
+		t.Error("the connection stays open after a 413")
+	}
 }

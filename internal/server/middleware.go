@@ -78,6 +78,7 @@ func withRequestLog(log *slog.Logger, observe func(route string, status int, d t
 			observe(route, rec.status, d)
 		}
 		log.LogAttrs(ctx, slog.LevelInfo, "request",
+			slog.String("request_id", id),
 			slog.String("method", r.Method),
 			slog.String("route", route),
 			slog.String("path", r.URL.Path),
@@ -158,6 +159,7 @@ func (a *admission) wrap(next http.Handler) http.Handler {
 				h.Set("Retry-After", "1")
 				h.Set("Content-Type", "application/json;charset=UTF-8")
 				h.Set("Cache-Control", "no-store")
+				h.Set("Pragma", "no-cache")
 				w.WriteHeader(http.StatusServiceUnavailable)
 				_, _ = w.Write([]byte(`{"error":"temporarily_unavailable","error_description":"the server is overloaded; retry later"}` + "\n"))
 				return

@@ -47,6 +47,12 @@ func TestHandlerHeadersLogAndObserve(t *testing.T) {
 	if !strings.Contains(line, `"route":"POST /oauth2/revoke"`) || !strings.Contains(line, `"status":418`) {
 		t.Errorf("log line %s lacks route or status", line)
 	}
+	if id := rec.Header().Get("X-Request-Id"); !strings.Contains(line, `"request_id":"`+id+`"`) {
+		t.Errorf("log line %s lacks the request id %q of the answer", line, id)
+	}
+	if n := strings.Count(line, "\n"); n != 1 {
+		t.Errorf("%d log lines for one request; want 1:\n%s", n, line)
+	}
 	if len(routes) != 1 || routes[0] != "POST /oauth2/revoke" {
 		t.Errorf("observed %v", routes)
 	}
@@ -74,8 +80,8 @@ func TestAdmissionControl(t *testing.T) {
 	<-entered
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/slow", nil))
-	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
-		t.Errorf("third request: %d, Retry-After %q; want 503 with Retry-After", rec.Code, rec.Header().Get("Retry-After"))
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" || rec.Header().Get("Pragma") != "no-cache" {
+		t.Errorf("third request: %d, Retry-After %q, Pragma %q; want 503 with Retry-After, not cached", rec.Code, rec.Header().Get("Retry-After"), rec.Header().Get("Pragma"))
 	}
 	if !strings.Contains(rec.Body.String(), "temporarily_unavailable") || rejected != 1 {
 		t.Errorf("body %q, rejected %d", rec.Body.String(), rejected)
