@@ -17,7 +17,7 @@ import (
 
 func clientCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("client: want create, list, show, delete or rotate-secret")
+		return errors.New("client: want create, list, show, delete, rotate-secret, disable or enable")
 	}
 	fs := newFlagSet("client "+args[0], stderr)
 	dataFlag(fs)
@@ -140,6 +140,23 @@ func clientCommand(ctx context.Context, args []string, stdin io.Reader, stdout, 
 			fmt.Fprintf(stdout, "revoked %d grants (%d tokens) of the old secret\n", res.Grants, res.Tokens)
 		}
 		return printClient(stdout, updated, secret, *asJSON)
+	case "disable", "enable":
+		// Disabling refuses the client at the token endpoint and its
+		// tokens at introspection, without revoking them: enabling it
+		// again brings them back. The client may still revoke its tokens.
+		id, err := needID()
+		if err != nil {
+			return err
+		}
+		disabled := args[0] == "disable"
+		if _, err := st.UpdateClient(ctx, id, func(c store.Client) (store.Client, error) {
+			c.Disabled, c.UpdatedAt = disabled, now
+			return c, nil
+		}, nil); err != nil {
+			return clientErr(id, err)
+		}
+		fmt.Fprintf(stdout, "client %s %sd\n", id, args[0])
+		return nil
 	default:
 		return fmt.Errorf("client: unknown subcommand %q", args[0])
 	}

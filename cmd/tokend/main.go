@@ -21,9 +21,9 @@ const usage = `tokend: an OAuth 2.0 authorization server built around token revo
 Usage:
   tokend serve [flags]                 run the server (https://localhost:9443)
   tokend client create --name N [...]  register a client ([--id ID] [--secret-stdin] to choose them)
-  tokend client list|show ID|delete ID|rotate-secret ID
+  tokend client list|show ID|delete ID|rotate-secret ID|disable ID|enable ID
   tokend user add NAME --password-stdin [--admin]
-  tokend user passwd NAME --password-stdin | disable NAME | delete NAME | list
+  tokend user passwd NAME --password-stdin | disable NAME | enable NAME | delete NAME | list
   tokend keys list | rotate [--alg RS256|ES256|EdDSA]
   tokend issuer add --iss URL (--jwks-file F | --jwks-uri URL) [--subject-claim sub] | list | delete --iss URL
   tokend revoke [--subject S | --user NAME] [--client C] [--reason R] [--json]

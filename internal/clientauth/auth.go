@@ -146,7 +146,11 @@ type Authenticator struct {
 // request's RemoteAddr, used to rate-limit failures per address. A store
 // failure is returned as it is (wrapped), so the caller can answer 503; any
 // authentication failure is a *Failure.
-func (a *Authenticator) Authenticate(ctx context.Context, creds Credentials, remoteAddr string) (store.Client, error) {
+//
+// A disabled client is refused unless allowDisabled: the revocation
+// endpoint allows it, so that disabling a client never leaves it unable to
+// revoke the tokens it holds.
+func (a *Authenticator) Authenticate(ctx context.Context, creds Credentials, remoteAddr string, allowDisabled bool) (store.Client, error) {
 	clientKey, addrKey := "client:"+creds.ClientID, "addr:"+hostOf(remoteAddr)
 	if a.Limiter != nil {
 		if wait, blocked := a.Limiter.Blocked(clientKey, addrKey); blocked {
@@ -156,6 +160,10 @@ func (a *Authenticator) Authenticate(ctx context.Context, creds Credentials, rem
 	c, reason, err := a.check(ctx, creds)
 	if err != nil {
 		return store.Client{}, err
+	}
+	if reason == "" && c.Disabled && !allowDisabled {
+		// Not counted as a failure: the credentials were right.
+		return store.Client{}, &Failure{Reason: "client is disabled"}
 	}
 	if reason != "" {
 		if a.Limiter != nil {
@@ -192,8 +200,6 @@ func (a *Authenticator) check(ctx context.Context, creds Credentials) (c store.C
 		return c, "unknown client", nil
 	case err != nil:
 		return c, "", fmt.Errorf("clientauth: look up client: %w", err)
-	case c.Disabled:
-		return c, "client is disabled", nil
 	}
 	if creds.Method == MethodNone {
 		if !c.Public() {

@@ -208,18 +208,30 @@ type caller struct {
 	admin  bool
 }
 
+// accepts is what an endpoint accepts as its caller besides an enabled
+// client.
+type accepts uint8
+
+const (
+	// acceptAdmin: the admin Bearer token (introspection, the feed).
+	acceptAdmin accepts = 1 << iota
+	// acceptDisabled: a disabled client with its right credentials. Only
+	// revocation accepts it: a disabled client may still revoke what it
+	// holds.
+	acceptDisabled
+)
+
 // authenticate identifies the client of a form request (client
-// authentication done once, for every endpoint). With allowAdmin, the
-// admin Bearer token is accepted too (introspection).
-func (e *Endpoints) authenticate(r *http.Request, form url.Values, allowAdmin bool) (caller, error) {
-	if allowAdmin && e.isAdminBearer(r) {
+// authentication done once, for every endpoint).
+func (e *Endpoints) authenticate(r *http.Request, form url.Values, accept accepts) (caller, error) {
+	if accept&acceptAdmin != 0 && e.isAdminBearer(r) {
 		return caller{admin: true}, nil
 	}
 	creds, err := clientauth.Parse(r, form)
 	if err != nil {
 		return caller{}, e.authError(e.cfg.Auth.Refuse(r.RemoteAddr, err))
 	}
-	c, err := e.cfg.Auth.Authenticate(r.Context(), creds, r.RemoteAddr)
+	c, err := e.cfg.Auth.Authenticate(r.Context(), creds, r.RemoteAddr, accept&acceptDisabled != 0)
 	if err != nil {
 		return caller{}, e.authError(err)
 	}

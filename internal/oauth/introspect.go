@@ -34,7 +34,7 @@ func (e *Endpoints) introspect(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	who, err := e.authenticate(r, form, true)
+	who, err := e.authenticate(r, form, acceptAdmin)
 	if err != nil {
 		return err
 	}

@@ -115,4 +115,25 @@ func TestIntrospectDisabledClientsTokens(t *testing.T) {
 	if h.active(tk.Access) {
 		t.Error("a disabled client's token introspects active")
 	}
+	// Disabled, the client gets no new token, but may still revoke the
+	// ones it holds.
+	checkOAuthError(t, h.post(oauth.PathToken, "grant_type=client_credentials", basic(id, secret)), http.StatusUnauthorized, oauth.CodeInvalidClient)
+	checkOAuthError(t, h.post(oauth.PathIntrospect, "token="+tk.Access, basic(id, secret)), http.StatusUnauthorized, oauth.CodeInvalidClient)
+	r := h.post(oauth.PathRevoke, "token="+tk.Access, basic(id, secret))
+	checkRevokedOK(t, r)
+	if r.header.Get("RevokedAccessToken") != tk.Access {
+		t.Errorf("RevokedAccessToken %q; want the token revoked", r.header.Get("RevokedAccessToken"))
+	}
+	// Its secret is still checked.
+	checkOAuthError(t, h.post(oauth.PathRevoke, "token="+tk.Access, basic(id, "wrong")), http.StatusUnauthorized, oauth.CodeInvalidClient)
+	// Enabled again, the revoked token stays revoked.
+	if _, err := h.store.UpdateClient(t.Context(), id, func(c store.Client) (store.Client, error) {
+		c.Disabled = false
+		return c, nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if h.active(tk.Access) {
+		t.Error("the token revoked while the client was disabled is active again")
+	}
 }

@@ -26,7 +26,7 @@ func (e *Endpoints) revoke(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	who, err := e.authenticate(r, form, false)
+	who, err := e.authenticate(r, form, acceptDisabled)
 	if err != nil {
 		return err
 	}

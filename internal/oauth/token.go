@@ -42,7 +42,7 @@ func (e *Endpoints) token(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	who, err := e.authenticate(r, form, false)
+	who, err := e.authenticate(r, form, 0)
 	if err != nil {
 		return err
 	}
