@@ -340,6 +340,9 @@ func TestRevocationFeedRefusals(t *testing.T) {
 	for _, path := range []string{oauth.PathRevocationStream, oauth.PathRevocationEvents} {
 		for _, c := range cases {
 			t.Run(path+"/"+c.name, func(t *testing.T) {
+				// Each case on a clean slate: the failures of the
+				// ones before would have the address rate-limited.
+				h.clock.Advance(time.Minute + time.Second)
 				var hs []string
 				if c.authorization != "" {
 					hs = append(hs, "Authorization: "+c.authorization)
@@ -351,6 +354,7 @@ func TestRevocationFeedRefusals(t *testing.T) {
 			})
 		}
 	}
+	h.clock.Advance(time.Minute + time.Second)
 	for _, auth := range []string{"Authorization: Bearer " + testAdminToken, basic(rsID, rsSecret)} {
 		if r := h.get(oauth.PathRevocationEvents, auth); r.status != http.StatusOK {
 			t.Errorf("%s: %d %s", auth[:20], r.status, r.body)
