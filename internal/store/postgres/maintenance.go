@@ -23,6 +23,12 @@ const (
 			DELETE FROM grants WHERE id IN (SELECT id FROM doomed) RETURNING 1
 		)
 		SELECT (SELECT count(*) FROM gs), (SELECT count(*) FROM toks)`
+	// qDeleteExpiredTokens deletes up to $2 expired tokens of grants still
+	// live: the access tokens and rotated refresh tokens each refresh
+	// leaves. SKIP LOCKED, as for grants.
+	qDeleteExpiredTokens = `DELETE FROM tokens WHERE hash IN (
+			SELECT t.hash FROM tokens t JOIN grants g ON g.id = t.grant_id
+			WHERE t.expires_at < $1 AND g.expires_at >= $1 LIMIT $2 FOR UPDATE OF t SKIP LOCKED)`
 	// qDeleteUsedJTIs deletes up to $2 used jtis expired at $1: UseJTI
 	// accepts them again from then on.
 	qDeleteUsedJTIs = `DELETE FROM used_jtis WHERE (issuer, jti) IN (
@@ -43,7 +49,8 @@ const (
 )
 
 // DeleteExpired deletes up to limit grants whose ExpiresAt is before now,
-// with their tokens, and up to limit used jtis expired at now, in one
+// with their tokens, up to limit expired tokens of live grants, and up to
+// limit used jtis expired at now, in one
 // transaction and one round trip. Their revocation events stay: the log is
 // swept by DeleteEventsBefore.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (store.SweepResult, error) {
@@ -53,6 +60,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (st
 	var res store.SweepResult
 	b := &pgx.Batch{}
 	queueRow(b, qDeleteExpiredGrants, func(row pgx.Row) error { return row.Scan(&res.Grants, &res.Tokens) }, now, limit)
+	b.Queue(qDeleteExpiredTokens, now, limit).Exec(func(ct pgconn.CommandTag) error { res.Tokens += int(ct.RowsAffected()); return nil })
 	b.Queue(qDeleteUsedJTIs, now, limit).Exec(func(ct pgconn.CommandTag) error { res.JTIs = int(ct.RowsAffected()); return nil })
 	if err := s.batch(ctx, b); err != nil {
 		return store.SweepResult{}, err

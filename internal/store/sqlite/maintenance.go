@@ -24,6 +24,7 @@ const (
 	// qAnyExpired tells, on the read pool, whether a sweep would delete
 	// anything: an idle sweep costs one read, not a write.
 	qAnyExpired = `SELECT EXISTS (SELECT 1 FROM grants WHERE expires_at < ?1)
+		OR EXISTS (SELECT 1 FROM tokens WHERE expires_at < ?1)
 		OR EXISTS (SELECT 1 FROM used_jtis WHERE expires_at <= ?1)`
 	qExpiredGrants = `SELECT id FROM grants WHERE expires_at < ? LIMIT ?`
 	// The batch's grant IDs come as one JSON array, so a batch is three
@@ -32,6 +33,11 @@ const (
 	// finds none.
 	qDeleteGrantTokens = `DELETE FROM tokens WHERE grant_id IN (SELECT value FROM json_each(?))`
 	qDeleteGrants      = `DELETE FROM grants WHERE id IN (SELECT value FROM json_each(?))`
+	// qDeleteExpiredTokens deletes expired tokens of grants still live:
+	// the access tokens and rotated refresh tokens each refresh leaves.
+	qDeleteExpiredTokens = `DELETE FROM tokens WHERE hash IN
+		(SELECT t.hash FROM tokens t JOIN grants g ON g.id = t.grant_id
+			WHERE t.expires_at < ?1 AND g.expires_at >= ?1 LIMIT ?2)`
 	qDeleteUsedJTIs    = `DELETE FROM used_jtis WHERE (issuer, jti) IN
 		(SELECT issuer, jti FROM used_jtis WHERE expires_at <= ?1 LIMIT ?2)`
 	qAnyEventsBefore = `SELECT EXISTS (SELECT 1 FROM revocation_events WHERE time < ?)`
@@ -46,7 +52,8 @@ const (
 )
 
 // DeleteExpired deletes up to limit grants that expired before now, with
-// their tokens, and up to limit used assertion jtis expired at now
+// their tokens, up to limit expired tokens of live grants, and up to limit
+// used assertion jtis expired at now
 // (expiresAt not after now), in one write op: while it runs, revocations
 // wait behind it, so limit keeps it short (DefaultSweepLimit when limit is
 // zero or less). Call it until it returns a zero SweepResult. A revoked
@@ -107,6 +114,11 @@ func (s *Store) sweep(t *tx, now int64, limit int) (store.SweepResult, error) {
 			return res, err
 		}
 	}
+	n, err := affected(t.exec(s.w.deleteExpiredTokens, now, limit))
+	if err != nil {
+		return res, err
+	}
+	res.Tokens += n
 	res.JTIs, err = affected(t.exec(s.w.deleteUsedJTIs, now, limit))
 	return res, err
 }

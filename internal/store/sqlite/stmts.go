@@ -26,6 +26,7 @@ type writeStmts struct {
 	revoke                                              [numRevokeBy]revokeStmts
 	insertIssuer, deleteIssuer, useJTI                  *sql.Stmt
 	expiredGrants, deleteGrantTokens, deleteGrants      *sql.Stmt
+	deleteExpiredTokens                                 *sql.Stmt
 	deleteUsedJTIs, deleteEvents, reserve               *sql.Stmt
 }
 
@@ -68,15 +69,16 @@ func (s *Store) prepare(ctx context.Context) error {
 		markRotated:  w.prep(qMarkRotated),
 		extendGrant:  w.prep(qExtendGrant),
 
-		insertIssuer:      w.prep(qInsertIssuer),
-		deleteIssuer:      w.prep(qDeleteIssuer),
-		useJTI:            w.prep(qUseJTI),
-		expiredGrants:     w.prep(qExpiredGrants),
-		deleteGrantTokens: w.prep(qDeleteGrantTokens),
-		deleteGrants:      w.prep(qDeleteGrants),
-		deleteUsedJTIs:    w.prep(qDeleteUsedJTIs),
-		deleteEvents:      w.prep(qDeleteEvents),
-		reserve:           w.prep(qReserve),
+		insertIssuer:        w.prep(qInsertIssuer),
+		deleteIssuer:        w.prep(qDeleteIssuer),
+		useJTI:              w.prep(qUseJTI),
+		expiredGrants:       w.prep(qExpiredGrants),
+		deleteGrantTokens:   w.prep(qDeleteGrantTokens),
+		deleteExpiredTokens: w.prep(qDeleteExpiredTokens),
+		deleteGrants:        w.prep(qDeleteGrants),
+		deleteUsedJTIs:      w.prep(qDeleteUsedJTIs),
+		deleteEvents:        w.prep(qDeleteEvents),
+		reserve:             w.prep(qReserve),
 	}
 	for by, cond := range revokeConds {
 		events, grants := revokeSQL(cond)
