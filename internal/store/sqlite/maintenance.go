@@ -38,7 +38,7 @@ const (
 	qDeleteExpiredTokens = `DELETE FROM tokens WHERE hash IN
 		(SELECT t.hash FROM tokens t JOIN grants g ON g.id = t.grant_id
 			WHERE t.expires_at < ?1 AND g.expires_at >= ?1 LIMIT ?2)`
-	qDeleteUsedJTIs    = `DELETE FROM used_jtis WHERE (issuer, jti) IN
+	qDeleteUsedJTIs = `DELETE FROM used_jtis WHERE (issuer, jti) IN
 		(SELECT issuer, jti FROM used_jtis WHERE expires_at <= ?1 LIMIT ?2)`
 	qAnyEventsBefore = `SELECT EXISTS (SELECT 1 FROM revocation_events WHERE time < ?)`
 	qDeleteEvents    = `DELETE FROM revocation_events WHERE seq IN
