@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tokend/tokend/internal/store"
@@ -59,6 +60,8 @@ type Hub struct {
 	nudge chan struct{}
 	done  chan struct{}
 	wg    sync.WaitGroup
+	// readAt is when the log was last read successfully (unix ns).
+	readAt atomic.Int64
 
 	mu        sync.Mutex
 	ring      []store.Event // oldest first; every event with Seq > from
@@ -147,6 +150,14 @@ func (h *Hub) Nudge() {
 	}
 }
 
+// Current reports whether the hub has read the log successfully within
+// maxAge. A hub that cannot read the log (its database is unreachable)
+// knows nothing of the revocations made meanwhile on other instances, so
+// what it serves must not pass for current.
+func (h *Hub) Current(maxAge time.Duration) bool {
+	return time.Since(time.Unix(0, h.readAt.Load())) <= maxAge
+}
+
 // Last returns the highest sequence number the hub has read.
 func (h *Hub) Last() int64 {
 	h.mu.Lock()
@@ -218,6 +229,7 @@ func (h *Hub) catchUp(ctx context.Context) (int, error) {
 		if err != nil {
 			return total, err
 		}
+		h.readAt.Store(time.Now().UnixNano())
 		if len(evs) == 0 {
 			return total, nil
 		}

@@ -237,3 +237,32 @@ func TestStartFails(t *testing.T) {
 		t.Error("Start succeeded on an unreadable log")
 	}
 }
+
+// TestCurrent: the hub is current while it reads the log, and stops being
+// so when the log cannot be read; reading again makes it current again.
+func TestCurrent(t *testing.T) {
+	log := &memLog{}
+	h := startHub(t, Config{Source: log, Poll: 5 * time.Millisecond})
+	if !h.Current(time.Second) {
+		t.Fatal("a hub that has just read the log is not current")
+	}
+	log.mu.Lock()
+	log.fail = true
+	log.mu.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for h.Current(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the hub stays current although it cannot read the log")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	log.mu.Lock()
+	log.fail = false
+	log.mu.Unlock()
+	for !h.Current(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the hub is not current again once the log can be read")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -26,6 +26,10 @@ const (
 	// HeartbeatInterval is how often an idle stream sends a comment line,
 	// so proxies keep it open and readers can tell a dead connection.
 	HeartbeatInterval = 15 * time.Second
+	// StaleFeed is how long this instance may go without reading the
+	// revocation log (it polls it every few hundred milliseconds) before
+	// its streams end rather than keep sending heartbeats.
+	StaleFeed = 5 * time.Second
 	// MaxStreams bounds the streams open at once; past it, 503.
 	MaxStreams = 1024
 	// DefaultEventsLimit and MaxEventsLimit bound a page of the polling
@@ -142,6 +146,12 @@ func (e *Endpoints) revocationStream(w http.ResponseWriter, r *http.Request) err
 	}
 	heartbeat := time.NewTicker(HeartbeatInterval)
 	defer heartbeat.Stop()
+	// A stream must not look alive (heartbeats) while this instance
+	// cannot read the log: revocations made on other instances would go
+	// unseen by its reader, who trusts it. It ends; the reader reconnects,
+	// here or elsewhere, and resumes.
+	current := time.NewTicker(time.Second)
+	defer current.Stop()
 	ready := false
 	for {
 		evs, wait, err := hub.Read(ctx, cursor, 256)
@@ -186,6 +196,11 @@ func (e *Endpoints) revocationStream(w http.ResponseWriter, r *http.Request) err
 		case <-heartbeat.C:
 			buf = append(buf, ":\n\n"...)
 			if !send() {
+				return nil
+			}
+		case <-current.C:
+			if !hub.Current(StaleFeed) {
+				e.log.WarnContext(ctx, "revocation stream: ended, the revocation log has not been read for a while", slog.Duration("limit", StaleFeed))
 				return nil
 			}
 		case <-ctx.Done():

@@ -33,6 +33,12 @@ func (e *Endpoints) statusList(w http.ResponseWriter, r *http.Request) error {
 	if !acceptsStatusListJWT(r.Header.Get("Accept")) {
 		return newError(CodeInvalidRequest, http.StatusNotAcceptable, "status lists are served as %s only", statuslist.MediaType)
 	}
+	if e.cfg.Feed != nil && !e.cfg.Feed.Current(StaleFeed) {
+		// The lists are kept current by the feed's hub: one that cannot
+		// read the log would serve bits missing the revocations made
+		// meanwhile on other instances, and sign them as fresh.
+		return ErrTemporarilyUnavailable(e.cfg.RetryAfter, errors.New("the revocation log has not been read for a while"))
+	}
 	jwt, _, err := e.cfg.StatusLists.Token(r.Context(), n)
 	if errors.Is(err, statuslist.ErrNoSuchList) {
 		return ErrNotFound("no such status list")
