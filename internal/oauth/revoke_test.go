@@ -432,3 +432,24 @@ func TestTooLargeClosesTheConnection(t *testing.T) {
 		t.Error("the connection stays open after a 413")
 	}
 }
+
+// TestRevokeExpiredAccessTokenStopsItsRefreshToken: an expired access
+// token is answered as an invalid one (no Revoked headers), but the
+// refresh token of its grant stops working all the same.
+func TestRevokeExpiredAccessTokenStopsItsRefreshToken(t *testing.T) {
+	h := newHarness(t)
+	id, secret := h.client(confidential("app"))
+	h.user("erin", "correct horse battery")
+	tk := h.token(id, secret, "grant_type=password&username=erin&password=correct+horse+battery")
+	h.clock.Advance(2 * time.Hour) // past the access token's hour, within the refresh token's day
+	if !h.active(tk.Refresh) {
+		t.Fatal("the refresh token is not active before the revocation")
+	}
+	r := h.post(oauth.PathRevoke, "token="+tk.Access, basic(id, secret))
+	checkRevokedOK(t, r)
+	checkNoRevokedHeaders(t, r)
+	if h.active(tk.Refresh) {
+		t.Error("the refresh token of a revoked expired access token is still active")
+	}
+	checkOAuthError(t, h.post(oauth.PathToken, "grant_type=refresh_token&refresh_token="+tk.Refresh, basic(id, secret)), http.StatusBadRequest, oauth.CodeInvalidGrant)
+}

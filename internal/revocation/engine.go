@@ -84,10 +84,10 @@ func (e *Engine) RevokeToken(ctx context.Context, caller store.Client, raw strin
 	if rec.ClientID != caller.ID {
 		return Outcome{}, ErrNotOwner
 	}
-	now := e.now()
-	if rec.Revoked || !now.Before(rec.ExpiresAt) {
+	if rec.Revoked {
 		return Outcome{Kind: kind, Token: rec}, nil
 	}
+	now := e.now()
 	res, err := e.Store.RevokeGrant(ctx, rec.GrantID, store.Revocation{
 		Time:   now,
 		Reason: store.ReasonClientRequest,
@@ -96,5 +96,10 @@ func (e *Engine) RevokeToken(ctx context.Context, caller store.Client, raw strin
 	if err != nil {
 		return Outcome{}, fmt.Errorf("revocation: revoke grant: %w", err)
 	}
-	return Outcome{Revoked: res.Grants > 0, Kind: kind, Token: rec, Result: res}, nil
+	// An expired token is answered as an invalid one (RFC 7009 §2.2: no
+	// Revoked headers), but its grant is revoked all the same: whoever
+	// revokes an old access token wants the refresh token that came with
+	// it stopped too.
+	expired := !now.Before(rec.ExpiresAt)
+	return Outcome{Revoked: res.Grants > 0 && !expired, Kind: kind, Token: rec, Result: res}, nil
 }
