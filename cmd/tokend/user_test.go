@@ -1,0 +1,79 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tokend/tokend/internal/admin"
+)
+
+// TestUserCommandsRevoke: changing a user's password, disabling and
+// deleting the user with the CLI each revoke every grant of that user, and
+// only theirs, with the reason the log records and the actor admin.
+func TestUserCommandsRevoke(t *testing.T) {
+	data := t.TempDir()
+	ids := map[string]string{}
+	for _, name := range []string{"ann", "ben", "cai", "dee"} {
+		if _, err := cli(t, "a good password\n", "user", "add", name, "--password-stdin", "--data", data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := cli(t, "", "user", "list", "--data", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 1 {
+			ids[f[0]] = f[1]
+		}
+	}
+	seedGrants(t, data, time.Hour,
+		[2]string{ids["ann"], "web"}, [2]string{ids["ann"], "app"},
+		[2]string{ids["ben"], "web"}, [2]string{ids["cai"], "web"}, [2]string{ids["dee"], "web"})
+
+	steps := []struct {
+		args   []string
+		stdin  string
+		user   string
+		reason string
+		grants int
+	}{
+		{[]string{"user", "passwd", "ann", "--password-stdin"}, "another good password\n", "ann", "password_change", 2},
+		{[]string{"user", "disable", "ben"}, "", "ben", "user_disabled", 1},
+		{[]string{"user", "delete", "cai"}, "", "cai", "user_deleted", 1},
+	}
+	for _, s := range steps {
+		if _, err := cli(t, s.stdin, append(s.args, "--data", data)...); err != nil {
+			t.Fatalf("tokend %s: %v", strings.Join(s.args, " "), err)
+		}
+	}
+	out, err = cli(t, "", "audit", "--json", "--data", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []admin.Event
+	if err := json.Unmarshal([]byte(out), &evs); err != nil {
+		t.Fatalf("audit --json printed %q: %v", out, err)
+	}
+	got := map[string]int{}
+	for _, e := range evs {
+		if e.Actor != "admin" || e.Tokens != 2 {
+			t.Errorf("event %+v; want actor admin and 2 tokens", e)
+		}
+		for _, s := range steps {
+			if e.Subject == ids[s.user] && e.Reason == s.reason {
+				got[s.user]++
+			}
+		}
+	}
+	for _, s := range steps {
+		if got[s.user] != s.grants {
+			t.Errorf("%s: %d events with reason %s; want %d", s.user, got[s.user], s.reason, s.grants)
+		}
+	}
+	if len(evs) != 4 {
+		t.Errorf("%d events; want 4 (dee's grant untouched): %s", len(evs), out)
+	}
+}
