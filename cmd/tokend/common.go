@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tokend/tokend/internal/feed"
@@ -79,6 +80,24 @@ type backend struct {
 	store.Store
 	notifier feed.Notifier // wakes this instance's feed
 	notify   func()        // wakes the other instances' feeds
+	// revoked, for the CLI on PostgreSQL, is set by the first revocation
+	// the command commits; Close then tells the running instances at
+	// once, instead of at their next poll of the log.
+	revoked   *atomic.Bool
+	notifyNow func(context.Context) error
+}
+
+// Close closes the store, first telling the instances sharing it of the
+// revocations this process made, if any.
+func (b backend) Close() error {
+	if b.revoked != nil && b.revoked.Load() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		// Not fatal: the instances still see the revocations at their
+		// next poll of the log.
+		_ = b.notifyNow(ctx)
+	}
+	return b.Store.Close()
 }
 
 // openStore opens the store named by the --dsn and --data flags of fs:
@@ -98,6 +117,14 @@ func openStore(ctx context.Context, fs *flag.FlagSet, opts ...storeOptions) (bac
 		pg, err := postgres.Open(ctx, dsn, postgres.Options{Logger: o.Logger})
 		if err != nil {
 			return backend{}, err
+		}
+		if len(opts) == 0 { // the CLI: a short-lived process
+			revoked := new(atomic.Bool)
+			return backend{
+				Store:     feed.Nudging{Store: pg, Nudge: func() { revoked.Store(true) }},
+				revoked:   revoked,
+				notifyNow: pg.NotifyNow,
+			}, nil
 		}
 		return backend{Store: pg, notifier: pg, notify: pg.Notify}, nil
 	}

@@ -30,6 +30,14 @@ func (s *Store) Notify() {
 	}
 }
 
+// NotifyNow sends the notification Notify would, and returns once it is
+// sent: for a short-lived process (the CLI) that would exit before
+// Notify's goroutine ran.
+func (s *Store) NotifyNow(ctx context.Context) error {
+	_, err := s.pool.Exec(ctx, "SELECT pg_notify($1, '')", notifyChannel)
+	return err
+}
+
 func (s *Store) sendNotifications() {
 	for {
 		select {
