@@ -263,7 +263,8 @@ type Maintenance interface {
 	// now, with their tokens, and the used assertion jtis that expired. It
 	// is called repeatedly in small batches so no lock is held for long.
 	DeleteExpired(ctx context.Context, now time.Time, limit int) (SweepResult, error)
-	// DeleteEventsBefore deletes up to limit events older than before.
+	// DeleteEventsBefore deletes up to limit events older than before
+	// whose covered tokens all expired before before too.
 	DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int, error)
 	// Stats counts the live (unexpired, unrevoked) grants and tokens at now.
 	Stats(ctx context.Context, now time.Time) (Stats, error)

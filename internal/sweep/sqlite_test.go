@@ -43,11 +43,22 @@ func TestSweepSQLite(t *testing.T) {
 	}
 	_, tks := grant(time.Hour, 0) // access only
 	expired = append(expired, tks)
-	g, tks := grant(time.Hour, 0) // revoked long ago, then expired
+	g, tks := grant(time.Hour, 0) // revoked long ago, expired an hour ago: its event stays
 	if _, err := st.RevokeGrant(ctx, g.ID, store.Revocation{Time: t0.Add(-100 * 24 * time.Hour), Reason: store.ReasonAdmin, Actor: "admin"}); err != nil {
 		t.Fatal(err)
 	}
 	expired = append(expired, tks)
+	// Issued, revoked and expired 100 days ago: its event is past the
+	// retention, and so is every token it covers.
+	old := t0.Add(-100 * 24 * time.Hour)
+	oldTokens := []store.Token{{Hash: store.HashToken("old-a"), Kind: store.AccessToken, IssuedAt: old, ExpiresAt: old.Add(time.Hour)}}
+	if err := st.CreateGrant(ctx, store.Grant{ID: "old", ClientID: "c", Subject: "s", CreatedAt: old}, oldTokens); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.RevokeGrant(ctx, "old", store.Revocation{Time: old.Add(time.Minute), Reason: store.ReasonAdmin, Actor: "admin"}); err != nil {
+		t.Fatal(err)
+	}
+	expired = append(expired, oldTokens)
 	_, tks = grant(3*time.Hour, 48*time.Hour) // live
 	live = append(live, tks)
 	g, tks = grant(3*time.Hour, 0) // live, revoked recently: its event stays
@@ -62,7 +73,7 @@ func TestSweepSQLite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := sweep.Result{Grants: 7, Tokens: 12, Events: 1, Batches: 4 + 1}
+	want := sweep.Result{Grants: 8, Tokens: 13, Events: 1, Batches: 4 + 1 + 1} // four full batches, an empty one, the events
 	if got != want {
 		t.Errorf("Once = %+v; want %+v", got, want)
 	}
@@ -84,8 +95,8 @@ func TestSweepSQLite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(evs) != 1 || !evs[0].Time.Equal(t0) {
-		t.Errorf("events left %+v; want only the one of t0", evs)
+	if len(evs) != 2 || evs[0].GrantID != "g07" || !evs[1].Time.Equal(t0) {
+		t.Errorf("events left %+v; want g07's (its token expired within the retention) and the one of t0", evs)
 	}
 	// A second sweep finds nothing.
 	if got, err := s.Once(ctx); err != nil || got != (sweep.Result{Batches: 2}) {

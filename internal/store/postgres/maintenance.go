@@ -35,7 +35,8 @@ const (
 			SELECT issuer, jti FROM used_jtis WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`
 	qDeleteEvents = `WITH d AS (
 			DELETE FROM revocation_events WHERE seq IN (
-				SELECT seq FROM revocation_events WHERE time < $1 ORDER BY seq LIMIT $2)
+				SELECT seq FROM revocation_events WHERE time < $1 AND (expires_at IS NULL OR expires_at < $1)
+				ORDER BY seq LIMIT $2)
 			RETURNING 1)
 		SELECT count(*) FROM d`
 	qStats = `SELECT
@@ -68,8 +69,10 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (st
 	return res, nil
 }
 
-// DeleteEventsBefore deletes up to limit of the oldest events whose Time
-// is before before.
+// DeleteEventsBefore deletes up to limit of the oldest events whose Time,
+// and the expiry of every token they cover, are before before: while a
+// covered token lives, its event is what tells a restarted instance's
+// status lists and a resuming feed reader that it is revoked.
 func (s *Store) DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
 	if limit <= 0 {
 		return 0, fmt.Errorf("postgres: DeleteEventsBefore: limit %d", limit)

@@ -40,9 +40,14 @@ const (
 			WHERE t.expires_at < ?1 AND g.expires_at >= ?1 LIMIT ?2)`
 	qDeleteUsedJTIs = `DELETE FROM used_jtis WHERE (issuer, jti) IN
 		(SELECT issuer, jti FROM used_jtis WHERE expires_at <= ?1 LIMIT ?2)`
-	qAnyEventsBefore = `SELECT EXISTS (SELECT 1 FROM revocation_events WHERE time < ?)`
-	qDeleteEvents    = `DELETE FROM revocation_events WHERE seq IN
-		(SELECT seq FROM revocation_events WHERE time < ? LIMIT ?)`
+	// An event goes once it is older than before and so are the expiries
+	// of the tokens it covers: while one of them lives, the event is what
+	// tells a restarted instance's status lists and a resuming feed
+	// reader that it is revoked.
+	qAnyEventsBefore = `SELECT EXISTS (SELECT 1 FROM revocation_events
+		WHERE time < ?1 AND (expires_at IS NULL OR expires_at < ?1))`
+	qDeleteEvents = `DELETE FROM revocation_events WHERE seq IN
+		(SELECT seq FROM revocation_events WHERE time < ?1 AND (expires_at IS NULL OR expires_at < ?1) LIMIT ?2)`
 	// qStats is one statement so that both counts come from one snapshot.
 	qStats = `SELECT
 		(SELECT count(*) FROM grants WHERE revoked_at IS NULL AND expires_at > ?1),
@@ -132,9 +137,10 @@ func affected(r sql.Result, err error) (int, error) {
 	return int(n), err
 }
 
-// DeleteEventsBefore deletes up to limit events whose Time is before
-// before (DefaultSweepLimit when limit is zero or less), in one write op,
-// and returns how many it deleted. Sequence numbers are never reused.
+// DeleteEventsBefore deletes up to limit events whose Time, and the expiry
+// of every token they cover, are before before (DefaultSweepLimit when
+// limit is zero or less), in one write op, and returns how many it
+// deleted. Sequence numbers are never reused.
 func (s *Store) DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
 	if limit <= 0 {
 		limit = DefaultSweepLimit

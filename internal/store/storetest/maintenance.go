@@ -157,10 +157,11 @@ func testDeleteExpired(t *testing.T, open opener) {
 // is never handed out again once its event is deleted.
 func testDeleteEventsBefore(t *testing.T, open opener) {
 	s := open(t)
-	// Events in Seq order at 10m, 20m, 5m, 30m.
+	// Events in Seq order at 10m, 20m, 5m, 30m, each covering tokens
+	// that expire a minute after it.
 	var fams []family
 	for i, m := range []int{10, 20, 5, 30} {
-		f := newFamily(fmt.Sprint("g", i), "c1", "u1")
+		f := expiring(fmt.Sprint("g", i), "c1", "u1", at(time.Duration(m+1)*time.Minute))
 		createFamily(t, s, f)
 		fams = append(fams, f)
 		rev := store.Revocation{Time: at(time.Duration(m) * time.Minute), Reason: store.ReasonAdmin, Actor: "admin"}
@@ -192,15 +193,25 @@ func testDeleteEventsBefore(t *testing.T, open opener) {
 	if n, err := s.DeleteEventsBefore(cancelled(t), at(time.Hour), 5); !errors.Is(err, context.Canceled) {
 		t.Errorf("DeleteEventsBefore with a cancelled context = %d, %v; want context.Canceled", n, err)
 	}
+	// An old event whose tokens still live stays until they expire.
+	long := newFamily("long", "c1", "u1") // its refresh token lives 24h
+	createFamily(t, s, long)
+	if _, err := s.RevokeGrant(t.Context(), "long", store.Revocation{Time: at(time.Minute), Reason: store.ReasonAdmin, Actor: "admin"}); err != nil {
+		t.Fatalf("RevokeGrant: %v", err)
+	}
 	deleteBefore(at(time.Hour), 5, 2)
+	if evs := events(t, s); len(evs) != 1 || evs[0].GrantID != "long" {
+		t.Errorf("events = %+v; want the one of the grant whose refresh token still lives", evs)
+	}
+	deleteBefore(at(25*time.Hour), 5, 1)
 	if evs := events(t, s); len(evs) != 0 {
 		t.Errorf("events = %+v; want none", evs)
 	}
 	f := newFamily("after", "c1", "u1")
 	createFamily(t, s, f)
 	res, err := s.RevokeGrant(t.Context(), "after", store.Revocation{Time: at(time.Hour), Reason: store.ReasonAdmin, Actor: "admin"})
-	if err != nil || res.Seq <= all[3].Seq {
-		t.Errorf("RevokeGrant after the log was emptied = %+v, %v; want Seq > %d", res, err, all[3].Seq)
+	if err != nil || res.Seq <= all[3].Seq+1 {
+		t.Errorf("RevokeGrant after the log was emptied = %+v, %v; want Seq > %d", res, err, all[3].Seq+1)
 	}
 }
 
