@@ -42,8 +42,9 @@ type Config struct {
 	// bounds how late a revocation made by another process is seen
 	// without a Notifier. 0 means DefaultPoll.
 	Poll time.Duration
-	// Ring is how many recent events are kept in memory; older ones are
-	// read from Source. 0 means DefaultRing.
+	// Ring is how many recent events are kept in memory (at least; up to
+	// twice as many between trims); older ones are read from Source. 0
+	// means DefaultRing.
 	Ring int
 	// Batch is how many events one read of Source returns at most. 0
 	// means DefaultBatch.
@@ -248,7 +249,11 @@ func (h *Hub) append(evs []store.Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.ring = append(h.ring, evs...)
-	if over := len(h.ring) - h.cfg.Ring; over > 0 {
+	// Trimmed to the newest Ring only once it holds twice as many, so
+	// the copy is paid once per Ring events rather than at every append
+	// (under revocation load that was a copy of the whole ring per
+	// commit). Between trims the ring holds up to 2×Ring events.
+	if over := len(h.ring) - h.cfg.Ring; len(h.ring) > 2*h.cfg.Ring {
 		h.from = h.ring[over-1].Seq
 		// A fresh array: readers may hold slices of the old one.
 		h.ring = append(make([]store.Event, 0, 2*h.cfg.Ring), h.ring[over:]...)

@@ -266,3 +266,23 @@ func TestCurrent(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// BenchmarkAppend is the hub taking in the events of one group commit (8
+// revocations) once its ring is full, as under sustained revocation load.
+func BenchmarkAppend(b *testing.B) {
+	h := New(Config{Source: &memLog{}})
+	seq := int64(0)
+	batch := func(n int) []store.Event {
+		evs := make([]store.Event, n)
+		for i := range evs {
+			seq++
+			evs[i] = store.Event{Seq: seq, GrantID: "g", JTIs: []string{"j"}, StatusIndexes: []int64{seq}}
+		}
+		return evs
+	}
+	h.append(batch(2 * DefaultRing))
+	b.ReportAllocs()
+	for b.Loop() {
+		h.append(batch(8))
+	}
+}
