@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -401,6 +402,21 @@ func TestSeedCurlCommands(t *testing.T) {
 	})
 
 	in.stop()
+
+	// Nothing secret reached the server's log: no token of either kind,
+	// no JWT, no client secret, no password.
+	log := in.out.String()
+	if !strings.Contains(log, "request") {
+		t.Fatalf("the server logged no request lines:\n%s", log)
+	}
+	if m := regexp.MustCompile(`tk[ar]_[0-9A-Za-z]{20,}|eyJ[0-9A-Za-z_-]{10,}\.`).FindString(log); m != "" {
+		t.Errorf("a token in the server's log: %q", m)
+	}
+	for _, secret := range []string{client.Secret, "correct horse battery", "correct+horse+battery", "Cfrwetnj_Y97RK1SeiVAluiwUVka", "a chosen secret"} {
+		if strings.Contains(log, secret) {
+			t.Errorf("the server's log holds the secret %q", secret)
+		}
+	}
 }
 
 func (in *instance) postJSON(path, body string) (int, map[string]any) {
