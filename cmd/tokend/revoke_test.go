@@ -85,14 +85,7 @@ func TestRevokeAndAuditCommands(t *testing.T) {
 		t.Errorf("revoke --client web = %q, %v; want bob's web grant", out, err)
 	}
 
-	out, err = cli(t, "", "audit", "--json", "--data", data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var evs []admin.Event
-	if err := json.Unmarshal([]byte(out), &evs); err != nil {
-		t.Fatalf("audit --json printed %q: %v", out, err)
-	}
+	evs := auditEvents(t, data)
 	want := []struct{ reason, subject, client string }{
 		{"user_disabled", aliceID, "web"}, {"admin", aliceID, "app"}, {"admin", "bob-id", "web"},
 	}
@@ -127,4 +120,19 @@ func TestGCCommand(t *testing.T) {
 	if _, err := cli(t, "", "gc", "--audit-retention", "0", "--data", data); err == nil {
 		t.Error("gc --audit-retention 0 succeeded; want a refusal")
 	}
+}
+
+// auditEvents reads the revocation log of the data folder with `tokend
+// audit --json`.
+func auditEvents(t *testing.T, data string) []admin.Event {
+	t.Helper()
+	out, err := cli(t, "", "audit", "--json", "--data", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []admin.Event
+	if err := json.Unmarshal([]byte(out), &evs); err != nil {
+		t.Fatalf("audit --json printed %q: %v", out, err)
+	}
+	return evs
 }

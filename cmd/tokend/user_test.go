@@ -1,12 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/tokend/tokend/internal/admin"
 )
 
 // TestUserCommandsRevoke: changing a user's password, disabling and
@@ -49,14 +46,7 @@ func TestUserCommandsRevoke(t *testing.T) {
 			t.Fatalf("tokend %s: %v", strings.Join(s.args, " "), err)
 		}
 	}
-	out, err = cli(t, "", "audit", "--json", "--data", data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var evs []admin.Event
-	if err := json.Unmarshal([]byte(out), &evs); err != nil {
-		t.Fatalf("audit --json printed %q: %v", out, err)
-	}
+	evs := auditEvents(t, data)
 	got := map[string]int{}
 	for _, e := range evs {
 		if e.Actor != "admin" || e.Tokens != 2 {
@@ -74,6 +64,6 @@ func TestUserCommandsRevoke(t *testing.T) {
 		}
 	}
 	if len(evs) != 4 {
-		t.Errorf("%d events; want 4 (dee's grant untouched): %s", len(evs), out)
+		t.Errorf("%d events; want 4 (dee's grant untouched): %+v", len(evs), evs)
 	}
 }

@@ -106,12 +106,16 @@ func TestIntrospectDisabledClientsTokens(t *testing.T) {
 	h := newHarness(t)
 	id, secret := h.client(confidential("web"))
 	tk := h.token(id, secret, "grant_type=client_credentials")
-	if _, err := h.store.UpdateClient(t.Context(), id, func(c store.Client) (store.Client, error) {
-		c.Disabled = true
-		return c, nil
-	}, nil); err != nil {
-		t.Fatal(err)
+	setDisabled := func(disabled bool) {
+		t.Helper()
+		if _, err := h.store.UpdateClient(t.Context(), id, func(c store.Client) (store.Client, error) {
+			c.Disabled = disabled
+			return c, nil
+		}, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
+	setDisabled(true)
 	if h.active(tk.Access) {
 		t.Error("a disabled client's token introspects active")
 	}
@@ -127,12 +131,7 @@ func TestIntrospectDisabledClientsTokens(t *testing.T) {
 	// Its secret is still checked.
 	checkOAuthError(t, h.post(oauth.PathRevoke, "token="+tk.Access, basic(id, "wrong")), http.StatusUnauthorized, oauth.CodeInvalidClient)
 	// Enabled again, the revoked token stays revoked.
-	if _, err := h.store.UpdateClient(t.Context(), id, func(c store.Client) (store.Client, error) {
-		c.Disabled = false
-		return c, nil
-	}, nil); err != nil {
-		t.Fatal(err)
-	}
+	setDisabled(false)
 	if h.active(tk.Access) {
 		t.Error("the token revoked while the client was disabled is active again")
 	}
