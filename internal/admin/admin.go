@@ -100,6 +100,10 @@ func (a *API) storeError(err error) error {
 // browser cannot send that cross-site without a CORS preflight, which these
 // endpoints never grant, so a page cannot ride on an admin's cached Basic
 // credentials. With strict, members v does not know are refused.
+// nulEscape is how JSON writes a NUL character, which no field holds and a
+// store may refuse (PostgreSQL text cannot hold it).
+var nulEscape = []byte(`\u0000`)
+
 func readJSON(w http.ResponseWriter, r *http.Request, v any, strict bool) error {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		return &oauth.Error{Code: oauth.CodeInvalidRequest, Status: http.StatusUnsupportedMediaType,
@@ -112,6 +116,9 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any, strict bool) error 
 			return oauth.ErrBodyTooLarge(maxBodyBytes)
 		}
 		return oauth.ErrInvalidRequest("could not read the request body")
+	}
+	if bytes.Contains(body, nulEscape) {
+		return oauth.ErrInvalidRequest("the body holds a NUL character, which no field may")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if strict {

@@ -141,6 +141,7 @@ func TestBulkRevocationBadInput(t *testing.T) {
 		{"empty subject", `{"subject":"","client_id":""}`, nil, 400},
 		{"null subject", `{"subject":null}`, nil, 400},
 		{"malformed JSON", `{"subject":"x"`, nil, 400},
+		{"NUL in the subject", `{"subject":"a\u0000b"}`, nil, 400},
 		{"not an object", `["subject"]`, nil, 400},
 		{"two objects", `{"subject":"x"}{"subject":"y"}`, nil, 400},
 		{"misspelt member", `{"subject":"` + w.alice.ID + `","clientid":"` + w.c1 + `"}`, nil, 400},

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -140,6 +141,11 @@ func readRegistration(w http.ResponseWriter, r *http.Request) (registration, err
 			return m, ErrBodyTooLarge(maxRegistrationBytes)
 		}
 		return m, ErrInvalidRequest("could not read the request body")
+	}
+	// A NUL (JSON \u0000) is in no client's metadata, and PostgreSQL text
+	// cannot hold it.
+	if bytes.Contains(body, []byte(`\u0000`)) {
+		return m, ErrInvalidClientMetadata("the metadata holds a NUL character")
 	}
 	if err := json.Unmarshal(body, &m); err != nil {
 		return m, ErrInvalidClientMetadata("the body is not valid client metadata JSON")

@@ -126,6 +126,7 @@ func TestRegisterBadInput(t *testing.T) {
 		{"bad token type", `{"client_name":"x","ext_token_type":"SAML"}`},
 		{"bad client id", `{"client_name":"x","ext_param_client_id":"a b/c"}`},
 		{"short chosen secret", `{"client_name":"x","ext_param_client_secret":"short"}`},
+		{"NUL in the name", `{"client_name":"a\u0000b"}`},
 		{"wrong type", `{"client_name":12}`},
 	}
 	for _, c := range cases {

@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -113,6 +114,11 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 			return nil, newError(http.StatusRequestEntityTooLarge, "", fmt.Sprintf("the body is larger than %d bytes", maxBodyBytes))
 		}
 		return nil, errSyntax("could not read the request body")
+	}
+	// A NUL (JSON \u0000) is in no user attribute, and PostgreSQL text
+	// cannot hold it.
+	if bytes.Contains(body, []byte(`\u0000`)) {
+		return nil, errSyntax("the body holds a NUL character")
 	}
 	return body, nil
 }

@@ -160,6 +160,7 @@ func TestBadInput(t *testing.T) {
 		scimType                 string
 	}{
 		{"malformed JSON on POST", http.MethodPost, users, `{"userName":"x",`, nil, 400, scim.TypeInvalidSyntax},
+		{"NUL in userName", http.MethodPost, users, `{` + userSchema + `,"userName":"a\u0000b","password":"a good password"}`, nil, 400, scim.TypeInvalidSyntax},
 		{"malformed JSON on PUT", http.MethodPut, aliceURL, `{` + userSchema + `,"userName":"alice","active":fals}`, nil, 400, scim.TypeInvalidSyntax},
 		{"malformed JSON on PATCH", http.MethodPatch, aliceURL, patchOp + `[{"op":"replace",]}`, nil, 400, scim.TypeInvalidSyntax},
 		{"not an object", http.MethodPost, users, `["userName"]`, nil, 400, scim.TypeInvalidSyntax},
