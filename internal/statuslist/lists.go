@@ -65,8 +65,9 @@ type ListsConfig struct {
 type Lists struct {
 	cfg ListsConfig
 
-	mu    sync.Mutex
-	lists map[int64]*list
+	mu     sync.Mutex
+	lists  map[int64]*list
+	pruned time.Time // when Apply last pruned
 	// empty caches the signed tokens of lists with no revoked token.
 	empty map[int64]*signed
 
@@ -76,10 +77,14 @@ type Lists struct {
 }
 
 type list struct {
-	mu      sync.Mutex // bits, version, cached
+	mu      sync.Mutex // bits, version, cached, expires
 	bits    []byte     // ListSize/8 bytes, bit i at bits[i/8] & (1 << (i%8))
 	version uint64     // incremented by every bit set
 	cached  *signed
+	// expires is the latest expiry of the revoked tokens the list holds
+	// (zero: unknown, kept for ever): after it, none of its bits matters
+	// any more and the list may leave memory (Prune).
+	expires time.Time
 
 	encMu sync.Mutex // one encoder at a time per list; guards enc
 	enc   encoded
@@ -124,13 +129,52 @@ func (l *Lists) TTL() time.Duration { return l.cfg.TTL }
 func (l *Lists) Apply(evs []store.Event) {
 	for _, ev := range evs {
 		for _, idx := range ev.StatusIndexes {
-			l.Revoke(idx)
+			l.revoke(idx, ev.ExpiresAt)
 		}
+	}
+	if now := l.cfg.Now(); now.Sub(l.pruned) >= pruneEvery {
+		l.pruned = now
+		l.Prune(now)
 	}
 }
 
-// Revoke sets the bit of one status index.
-func (l *Lists) Revoke(idx int64) {
+// pruneEvery is how often Apply prunes; pruneLeeway is how long after the
+// expiry of its last revoked token a list stays, for resource servers
+// whose clocks lag ours.
+const (
+	pruneEvery  = time.Minute
+	pruneLeeway = 5 * time.Minute
+)
+
+// Prune drops from memory the lists whose revoked tokens have all been
+// expired for pruneLeeway at now: a resource server checks exp before
+// status, so their bits no longer matter, and without pruning the lists
+// of a long-running server would grow with every 2^20 JWTs. A dropped
+// list is served empty; a later revocation in it brings it back with that
+// bit alone. It returns how many lists it dropped.
+func (l *Lists) Prune(now time.Time) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for num, ls := range l.lists {
+		ls.mu.Lock()
+		done := !ls.expires.IsZero() && now.Sub(ls.expires) > pruneLeeway
+		ls.mu.Unlock()
+		if done {
+			delete(l.lists, num)
+			n++
+		}
+	}
+	return n
+}
+
+// Revoke sets the bit of one status index, of a token whose expiry is
+// unknown (its list is never pruned).
+func (l *Lists) Revoke(idx int64) { l.revoke(idx, time.Time{}) }
+
+// revoke sets the bit of idx, of a token that expires at exp (zero:
+// unknown).
+func (l *Lists) revoke(idx int64, exp time.Time) {
 	if idx < 0 {
 		return
 	}
@@ -138,7 +182,7 @@ func (l *Lists) Revoke(idx int64) {
 	l.mu.Lock()
 	ls := l.lists[n]
 	if ls == nil {
-		ls = &list{bits: make([]byte, ListSize/8)}
+		ls = &list{bits: make([]byte, ListSize/8), expires: exp}
 		l.lists[n] = ls
 		delete(l.empty, n)
 	}
@@ -148,6 +192,12 @@ func (l *Lists) Revoke(idx int64) {
 	if ls.bits[bit/8]&mask == 0 {
 		ls.bits[bit/8] |= mask
 		ls.version++
+	}
+	switch {
+	case exp.IsZero():
+		ls.expires = time.Time{} // unknown: kept for ever
+	case !ls.expires.IsZero() && exp.After(ls.expires):
+		ls.expires = exp
 	}
 	ls.mu.Unlock()
 }

@@ -304,3 +304,40 @@ func BenchmarkSetBit(b *testing.B) {
 		i += 7919
 	}
 }
+
+// TestPrune: a list leaves memory once every revoked token it holds has
+// been expired for the leeway, and is served empty afterwards; a list
+// holding a token of unknown expiry, or one still alive, stays. A later
+// revocation brings a pruned list back with that bit alone.
+func TestPrune(t *testing.T) {
+	l, _ := newLists(t, token.ES256)
+	now := l.cfg.Now()
+	l.Apply([]store.Event{
+		{Seq: 1, StatusIndexes: []int64{5}, ExpiresAt: now.Add(-time.Hour)},            // list 0: long expired
+		{Seq: 2, StatusIndexes: []int64{ListSize + 5}, ExpiresAt: now.Add(-time.Hour)}, // list 1: expired...
+		{Seq: 3, StatusIndexes: []int64{ListSize + 6}, ExpiresAt: now.Add(time.Hour)},  // ...but holds a live one
+		{Seq: 4, StatusIndexes: []int64{2*ListSize + 5}},                               // list 2: expiry unknown
+	})
+	// Apply prunes (at most once a minute): list 0 is gone already.
+	if n := l.Prune(now); n != 0 {
+		t.Fatalf("Prune right after Apply dropped %d lists; want 0, Apply pruned", n)
+	}
+	if l.Revoked(5) {
+		t.Error("the pruned list still reports its bit")
+	}
+	for _, idx := range []int64{ListSize + 5, ListSize + 6, 2*ListSize + 5} {
+		if !l.Revoked(idx) {
+			t.Errorf("index %d lost although its list must stay", idx)
+		}
+	}
+	if _, _, err := l.Token(t.Context(), 0); err != nil {
+		t.Errorf("the pruned list is not served: %v", err)
+	}
+	l.Apply([]store.Event{{Seq: 5, StatusIndexes: []int64{7}, ExpiresAt: now.Add(time.Hour)}})
+	if !l.Revoked(7) || l.Revoked(5) {
+		t.Error("a revocation in a pruned list did not bring it back with that bit alone")
+	}
+	if n := l.Prune(now.Add(2 * time.Hour)); n != 2 {
+		t.Errorf("Prune two hours on dropped %d lists; want 2 (lists 0 and 1; list 2's expiry is unknown)", n)
+	}
+}
