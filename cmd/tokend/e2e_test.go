@@ -8,8 +8,10 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -400,6 +402,33 @@ func TestSeedCurlCommands(t *testing.T) {
 			t.Error("JWT still active after revocation")
 		}
 	})
+
+	// What the first start made in the data folder: the admin token, the
+	// TLS key and the database (secret and password hashes) readable by
+	// their owner only, and a certificate for every name the default
+	// address answers on.
+	for _, f := range []string{"admin-token", "tls/key.pem", "tokend.db"} {
+		if st, err := os.Stat(filepath.Join(in.data, f)); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, %v; want mode 0600", f, st, err)
+		}
+	}
+	pemBytes, err := os.ReadFile(filepath.Join(in.data, "tls", "cert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(pemBytes)
+	if block == nil {
+		t.Fatal("tls/cert.pem holds no PEM block")
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, host := range []string{"localhost", "127.0.0.1", "::1"} {
+		if err := cert.VerifyHostname(host); err != nil {
+			t.Errorf("the self-signed certificate does not name %s: %v", host, err)
+		}
+	}
 
 	in.stop()
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tokend/tokend/internal/identity"
 	"github.com/tokend/tokend/internal/oauth"
+	"github.com/tokend/tokend/internal/registry"
 )
 
 func (h *harness) json(method, path, body string, headers ...string) response {
@@ -172,5 +173,22 @@ func TestRegisterRequiresAdmin(t *testing.T) {
 		if r.status != http.StatusUnauthorized {
 			t.Errorf("%s without credentials: %d; want 401", m, r.status)
 		}
+	}
+}
+
+// TestRegisterOlderTokenTypeName: WSO2's older name for the token type,
+// token_type_extension, makes a JWT client as ext_token_type does.
+func TestRegisterOlderTokenTypeName(t *testing.T) {
+	h := newHarness(t)
+	r := h.json(http.MethodPost, oauth.PathRegister, `{"client_name":"old","grant_types":["client_credentials"],"token_type_extension":"JWT"}`, adminBearer)
+	if r.status != http.StatusCreated {
+		t.Fatalf("status %d body %s", r.status, r.body)
+	}
+	c, err := h.store.GetClient(t.Context(), str(r.json(t)["client_id"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TokenFormat != registry.FormatJWT {
+		t.Errorf("token format %q; want %q", c.TokenFormat, registry.FormatJWT)
 	}
 }

@@ -453,3 +453,23 @@ func TestRevokeExpiredAccessTokenStopsItsRefreshToken(t *testing.T) {
 	}
 	checkOAuthError(t, h.post(oauth.PathToken, "grant_type=refresh_token&refresh_token="+tk.Refresh, basic(id, secret)), http.StatusBadRequest, oauth.CodeInvalidGrant)
 }
+
+// TestFailuresAreRateLimitedPerAddress: wrong secrets for ever new client
+// ids from one address (so no single client reaches its limit) are
+// refused by the address's limit, with 429 and Retry-After, even for a
+// client whose credentials are right.
+func TestFailuresAreRateLimitedPerAddress(t *testing.T) {
+	h := newHarness(t) // limiter: 5 failures a minute
+	id, secret := h.client(confidential("app"))
+	for i := 0; i < 5; i++ {
+		r := h.post(oauth.PathRevoke, "token=x", basic("guess-"+strconv.Itoa(i), "wrong"))
+		checkOAuthError(t, r, http.StatusUnauthorized, oauth.CodeInvalidClient)
+	}
+	r := h.post(oauth.PathRevoke, "token=x", basic(id, secret))
+	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
+		t.Fatalf("status %d, Retry-After %q; want 429 with Retry-After once the address failed 5 times", r.status, r.header.Get("Retry-After"))
+	}
+	if m := r.json(t); m["error"] == nil {
+		t.Errorf("429 body %s is not an OAuth error", r.body)
+	}
+}

@@ -189,3 +189,20 @@ func TestParallelRefreshAndRevoke(t *testing.T) {
 		t.Error("the family is not revoked")
 	}
 }
+
+// TestDefaultRefreshLifetime: a refresh token lives 86400 s by default:
+// it is accepted a second before, refused a second after.
+func TestDefaultRefreshLifetime(t *testing.T) {
+	h := newHarness(t)
+	id, secret := h.client(confidential("web"))
+	h.user("erin", "correct horse battery")
+	password := "grant_type=password&username=erin&password=correct+horse+battery"
+	early, late := h.token(id, secret, password), h.token(id, secret, password)
+	h.clock.Advance(24*time.Hour - time.Second)
+	if r := h.post(oauth.PathToken, "grant_type=refresh_token&refresh_token="+early.Refresh, basic(id, secret)); r.status != http.StatusOK {
+		t.Errorf("refresh a second before 24 h: %d %s; want 200", r.status, r.body)
+	}
+	h.clock.Advance(2 * time.Second)
+	checkOAuthError(t, h.post(oauth.PathToken, "grant_type=refresh_token&refresh_token="+late.Refresh, basic(id, secret)),
+		http.StatusBadRequest, oauth.CodeInvalidGrant)
+}

@@ -2,11 +2,14 @@ package server
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -99,5 +102,33 @@ func TestAdmissionControl(t *testing.T) {
 	h.ServeHTTP(ok, httptest.NewRequest("GET", "/slow", nil))
 	if ok.Code != http.StatusOK {
 		t.Errorf("after the load: %d", ok.Code)
+	}
+}
+
+// TestHealthAndReadiness: /healthz answers while the process runs;
+// /readyz answers 503 while the store is unreachable, 200 once it is back.
+func TestHealthAndReadiness(t *testing.T) {
+	var down atomic.Bool
+	h := Handler(Config{Ready: func(context.Context) error {
+		if down.Load() {
+			return errors.New("store unreachable")
+		}
+		return nil
+	}}, http.NewServeMux())
+	get := func(path string) int {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		return rec.Code
+	}
+	down.Store(true)
+	if got := get("/healthz"); got != http.StatusOK {
+		t.Errorf("/healthz with the store down: %d; want 200", got)
+	}
+	if got := get("/readyz"); got != http.StatusServiceUnavailable {
+		t.Errorf("/readyz with the store down: %d; want 503", got)
+	}
+	down.Store(false)
+	if got := get("/readyz"); got != http.StatusOK {
+		t.Errorf("/readyz with the store up: %d; want 200", got)
 	}
 }
