@@ -95,15 +95,15 @@ func (a *API) storeError(err error) error {
 	return err
 }
 
+// nulEscape is how JSON writes a NUL character, which no field holds and a
+// store may refuse (PostgreSQL text cannot hold it).
+var nulEscape = []byte(`\u0000`)
+
 // readJSON decodes the request body, a JSON object of at most
 // maxBodyBytes, into v. The body must be sent as application/json: a
 // browser cannot send that cross-site without a CORS preflight, which these
 // endpoints never grant, so a page cannot ride on an admin's cached Basic
 // credentials. With strict, members v does not know are refused.
-// nulEscape is how JSON writes a NUL character, which no field holds and a
-// store may refuse (PostgreSQL text cannot hold it).
-var nulEscape = []byte(`\u0000`)
-
 func readJSON(w http.ResponseWriter, r *http.Request, v any, strict bool) error {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		return &oauth.Error{Code: oauth.CodeInvalidRequest, Status: http.StatusUnsupportedMediaType,

@@ -51,9 +51,8 @@ const (
 
 // DeleteExpired deletes up to limit grants whose ExpiresAt is before now,
 // with their tokens, up to limit expired tokens of live grants, and up to
-// limit used jtis expired at now, in one
-// transaction and one round trip. Their revocation events stay: the log is
-// swept by DeleteEventsBefore.
+// limit used jtis expired at now, in one transaction and one round trip.
+// Their revocation events stay: the log is swept by DeleteEventsBefore.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (store.SweepResult, error) {
 	if limit <= 0 {
 		return store.SweepResult{}, fmt.Errorf("postgres: DeleteExpired: limit %d", limit)

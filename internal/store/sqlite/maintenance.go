@@ -58,10 +58,10 @@ const (
 
 // DeleteExpired deletes up to limit grants that expired before now, with
 // their tokens, up to limit expired tokens of live grants, and up to limit
-// used assertion jtis expired at now
-// (expiresAt not after now), in one write op: while it runs, revocations
-// wait behind it, so limit keeps it short (DefaultSweepLimit when limit is
-// zero or less). Call it until it returns a zero SweepResult. A revoked
+// used assertion jtis expired at now (expiresAt not after now), in one
+// write op: while it runs, revocations wait behind it, so limit keeps it
+// short (DefaultSweepLimit when limit is zero or less). Call it until it
+// returns a zero SweepResult. A revoked
 // grant stays until it expires, so that lookups keep answering "revoked";
 // events are not touched (see DeleteEventsBefore). When nothing has
 // expired it costs one read and takes no write lock.
