@@ -240,7 +240,11 @@ func (b *bench) genN(base string, workers int) generator {
 			return g
 		}
 	}
-	return newHTTPGen(loadClient(workers), base, workers)
+	c := b.client
+	if workers > b.cfg.workers { // an --overload phase: more connections than b.client keeps
+		c = loadClient(workers)
+	}
+	return newHTTPGen(c, base, workers)
 }
 
 // measure runs ph on srv with the run's workers and, with --overload K,
