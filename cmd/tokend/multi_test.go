@@ -287,6 +287,22 @@ func TestSeveralInstancesOnPostgres(t *testing.T) {
 		a, _ := c.tokens(0, auth, "grant_type=client_credentials")
 		revoke(1, auth, a)
 		mustBeInactive(round+": single", a)
+		// A token the third node has cached (it introspected it): the
+		// revocation reaches it through the log, within the NOTIFY delay.
+		a, _ = c.tokens(0, auth, "grant_type=client_credentials")
+		if !c.active(2, a) {
+			t.Fatalf("%s: a fresh token is inactive on the third node", round)
+		}
+		revoke(1, auth, a)
+		seen := time.Now()
+		for c.active(2, a) {
+			if time.Since(seen) > time.Second {
+				t.Errorf("%s: a revoked token cached on the third node is still active after 1 s", round)
+				break
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		revoked = append(revoked, a)
 		// Cascade: revoking the refresh token revokes the access token.
 		a, rt := c.tokens(0, auth, password)
 		revoke(1, auth, rt)

@@ -19,6 +19,7 @@ import (
 	"github.com/tokend/tokend/internal/admin"
 	"github.com/tokend/tokend/internal/adminauth"
 	"github.com/tokend/tokend/internal/assertion"
+	"github.com/tokend/tokend/internal/cache"
 	"github.com/tokend/tokend/internal/clientauth"
 	"github.com/tokend/tokend/internal/feed"
 	"github.com/tokend/tokend/internal/identity"
@@ -49,6 +50,12 @@ const minProcs = 4
 // tight.
 const gcPercent = 400
 
+// cacheCurrent is how recently the hub must have read the revocation log
+// for the token cache to be trusted. The hub reads it at least every
+// feed.DefaultPoll; past this, another instance's revocation may be
+// unseen, so introspection and revocation read the store instead.
+const cacheCurrent = time.Second
+
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if os.Getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) < minProcs {
 		runtime.GOMAXPROCS(minProcs)
@@ -76,6 +83,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	auditRetention := fs.Duration("audit-retention", envDuration("TOKEND_AUDIT_RETENTION", sweep.DefaultRetention), "how long revocation log events are kept; negative: forever (env TOKEND_AUDIT_RETENTION)")
 	logFormat := fs.String("log-format", envOr("TOKEND_LOG_FORMAT", "text"), "text or json (env TOKEND_LOG_FORMAT)")
 	logLevel := fs.String("log-level", envOr("TOKEND_LOG_LEVEL", "info"), "debug, info, warn or error (env TOKEND_LOG_LEVEL)")
+	tokenCache := fs.Int("token-cache", envInt("TOKEND_TOKEN_CACHE", cache.DefaultTokens), "access tokens kept in memory for introspection and revocation; 0: read the store every time (env TOKEND_TOKEN_CACHE)")
+	clientCacheTTL := fs.Duration("client-cache-ttl", envDuration("TOKEND_CLIENT_CACHE_TTL", cache.DefaultClientTTL), "how long a client read from the store is trusted: how late another instance's change to a client is seen here; 0: read the store every time (env TOKEND_CLIENT_CACHE_TTL)")
 	debugAddr := fs.String("debug-addr", envOr("TOKEND_DEBUG_ADDR", ""), "serve Go's profiler (/debug/pprof/) on this address, e.g. localhost:6060; off when empty (env TOKEND_DEBUG_ADDR)")
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
@@ -114,7 +123,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if db.notify != nil {
 		nudge = func() { hub.Nudge(); db.notify() }
 	}
-	st := feed.Nudging{Store: metrics.Store{Store: db, M: m}, Nudge: nudge}
+	// The cache is the innermost decorator, so that every write passes
+	// through it; it is current while the hub reads the log.
+	clientsCached := cache.DefaultClients
+	if *clientCacheTTL <= 0 {
+		clientsCached = 0
+	}
+	cached := cache.New(db, cache.Config{
+		Tokens:    max(*tokenCache, 0),
+		Clients:   clientsCached,
+		ClientTTL: *clientCacheTTL,
+		Current:   func() bool { return hub.Current(cacheCurrent) },
+	})
+	hub.Subscribe(cached.Apply)
+	st := feed.Nudging{Store: metrics.Store{Store: cached, M: m}, Nudge: nudge}
 	go m.RefreshLive(ctx, st, 30*time.Second, log)
 
 	adminToken, adminSource, err := adminToken(*data)

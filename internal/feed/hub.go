@@ -226,12 +226,13 @@ func (h *Hub) catchUp(ctx context.Context) (int, error) {
 		h.mu.Lock()
 		since := h.last
 		h.mu.Unlock()
+		start := time.Now()
 		evs, err := h.cfg.Source.Events(ctx, since, h.cfg.Batch)
 		if err != nil {
 			return total, err
 		}
-		h.readAt.Store(time.Now().UnixNano())
 		if len(evs) == 0 {
+			h.readAt.Store(start.UnixNano())
 			return total, nil
 		}
 		for _, fn := range h.listeners {
@@ -240,6 +241,9 @@ func (h *Hub) catchUp(ctx context.Context) (int, error) {
 		h.append(evs)
 		total += len(evs)
 		if len(evs) < h.cfg.Batch {
+			// Current only once the listeners have every event read: a
+			// listener (a cache) trusts itself only while the hub is.
+			h.readAt.Store(start.UnixNano())
 			return total, nil
 		}
 	}

@@ -1,0 +1,228 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/tokend/tokend/internal/store"
+)
+
+// Defaults of Config.
+const (
+	DefaultTokens    = 65536
+	DefaultClients   = 4096
+	DefaultClientTTL = time.Second
+)
+
+// Config sizes a Store. A zero count caches nothing of that kind.
+type Config struct {
+	// Tokens is how many access tokens are kept at most.
+	Tokens int
+	// Clients is how many clients are kept at most.
+	Clients int
+	// ClientTTL is how long a client read from the store is trusted: how
+	// late a change made by another process is seen. 0 means
+	// DefaultClientTTL.
+	ClientTTL time.Duration
+	// Current reports whether the revocation log has been read recently
+	// (feed.Hub.Current); while it reports false, tokens are read from the
+	// store. Nil means always, which is right only when no other process
+	// writes to the store.
+	Current func() bool
+	// Now is the clock of ClientTTL; nil means time.Now.
+	Now func() time.Time
+}
+
+// Store is a store.Store with memory caches of access tokens and clients;
+// see the package documentation. Its other methods are the wrapped
+// store's.
+type Store struct {
+	store.Store
+	current func() bool
+	now     func() time.Time
+	tokens  *tokens
+	clients *clients
+}
+
+// New wraps inner. Give the revocation log's events to Apply.
+func New(inner store.Store, cfg Config) *Store {
+	if cfg.ClientTTL <= 0 {
+		cfg.ClientTTL = DefaultClientTTL
+	}
+	if cfg.Current == nil {
+		cfg.Current = func() bool { return true }
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Store{
+		Store:   inner,
+		current: cfg.Current,
+		now:     cfg.Now,
+		tokens:  newTokens(cfg.Tokens),
+		clients: newClients(cfg.Clients, cfg.ClientTTL),
+	}
+}
+
+// Apply takes note of revocations read from the log, which include those
+// of other processes: the cached tokens of each revoked grant are marked
+// revoked, and a client that was deleted or given a new secret is read
+// again. Subscribe it to the feed hub.
+func (s *Store) Apply(evs []store.Event) {
+	for _, e := range evs {
+		s.tokens.revoked(e.GrantID, e.Time)
+		if e.Reason == store.ReasonClientDeleted || e.Reason == store.ReasonSecretRotated {
+			s.clients.forget(e.ClientID)
+		}
+	}
+}
+
+// LookupToken answers a cached access token while the log is current, and
+// otherwise reads the store and caches what it finds.
+func (s *Store) LookupToken(ctx context.Context, h store.Hash) (store.TokenRecord, error) {
+	if s.current() {
+		if r, ok := s.tokens.get(h); ok {
+			return r, nil
+		}
+	}
+	gen := s.tokens.generation()
+	r, err := s.Store.LookupToken(ctx, h)
+	if err == nil {
+		s.tokens.put(r, gen)
+	}
+	return r, err
+}
+
+// CreateGrant caches the new grant's access tokens once they are stored:
+// a resource server commonly asks about a token just after its issuance.
+func (s *Store) CreateGrant(ctx context.Context, g store.Grant, toks []store.Token) error {
+	gen := s.tokens.generation()
+	if err := s.Store.CreateGrant(ctx, g, toks); err != nil {
+		return err
+	}
+	for _, t := range toks {
+		if t.Kind != store.AccessToken {
+			continue
+		}
+		if t.GrantID == "" {
+			t.GrantID = g.ID
+		}
+		// The stores keep milliseconds; so does the cache, so that a token
+		// expires at the same instant whichever answers.
+		t.IssuedAt, t.ExpiresAt = millis(t.IssuedAt), millis(t.ExpiresAt)
+		s.tokens.put(store.TokenRecord{
+			Token:    t,
+			ClientID: g.ClientID,
+			Subject:  g.Subject,
+			Username: g.Username,
+			Scope:    g.Scope,
+		}, gen)
+	}
+	return nil
+}
+
+func millis(t time.Time) time.Time { return time.UnixMilli(t.UnixMilli()) }
+
+// RevokeGrant marks the grant's cached tokens revoked once the revocation
+// is committed. When the call fails it may still have committed, and when
+// it revoked nothing the grant was revoked before at a time not known
+// here: either way the grant's tokens are dropped, to be read again.
+func (s *Store) RevokeGrant(ctx context.Context, grantID string, rev store.Revocation) (store.RevokeResult, error) {
+	res, err := s.Store.RevokeGrant(ctx, grantID, rev)
+	if err == nil && res.Grants > 0 {
+		s.tokens.revoked(grantID, millis(rev.Time))
+	} else {
+		s.tokens.forgetGrant(grantID)
+	}
+	return res, err
+}
+
+// RevokeMatching empties the token cache: a bulk revocation by subject or
+// client is rare, and which cached tokens it covers is not worth tracking.
+func (s *Store) RevokeMatching(ctx context.Context, f store.Filter, rev store.Revocation) (store.RevokeResult, error) {
+	defer s.tokens.clear()
+	return s.Store.RevokeMatching(ctx, f, rev)
+}
+
+// RotateRefresh drops the grant's cached access tokens when the refresh
+// token was reused, which revokes the grant. Other outcomes change no
+// access token.
+func (s *Store) RotateRefresh(ctx context.Context, old store.Hash, now time.Time, toks []store.Token, reuse store.Revocation) (store.TokenRecord, error) {
+	rec, err := s.Store.RotateRefresh(ctx, old, now, toks, reuse)
+	if err == nil || errors.Is(err, store.ErrNotFound) {
+		return rec, err
+	}
+	// Reuse (or a failure that may have committed it): the record does not
+	// say which grant, so read it; if even that fails, drop everything.
+	if r, lerr := s.Store.LookupToken(ctx, old); lerr == nil {
+		s.tokens.forgetGrant(r.GrantID)
+	} else {
+		s.tokens.clear()
+	}
+	return rec, err
+}
+
+// DeleteExpired drops the cached tokens expired at now as the store
+// deletes them, so that a swept token is unknown here too.
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (store.SweepResult, error) {
+	defer s.tokens.forgetExpired(now)
+	return s.Store.DeleteExpired(ctx, now, limit)
+}
+
+// CreateClient drops any cached record of the ID.
+func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
+	defer s.clients.forget(c.ID)
+	return s.Store.CreateClient(ctx, c)
+}
+
+// GetClient answers a client read from the store less than ClientTTL ago,
+// or an in-process change made since.
+func (s *Store) GetClient(ctx context.Context, id string) (store.Client, error) {
+	now := s.now()
+	if c, ok := s.clients.get(id, now); ok {
+		return c, nil
+	}
+	gen := s.clients.generation()
+	c, err := s.Store.GetClient(ctx, id)
+	if err == nil {
+		s.clients.put(c, gen, now)
+	}
+	return c, err
+}
+
+// UpdateClient drops the client's record, and when the update revokes
+// (a new secret), every cached token.
+func (s *Store) UpdateClient(ctx context.Context, id string, fn func(store.Client) (store.Client, error), revoke *store.Revocation) (store.RevokeResult, error) {
+	defer func() {
+		s.clients.forget(id)
+		if revoke != nil {
+			s.tokens.clear()
+		}
+	}()
+	return s.Store.UpdateClient(ctx, id, fn, revoke)
+}
+
+// DeleteClient drops the client's record and every cached token.
+func (s *Store) DeleteClient(ctx context.Context, id string, rev store.Revocation) (store.RevokeResult, error) {
+	defer func() {
+		s.clients.forget(id)
+		s.tokens.clear()
+	}()
+	return s.Store.DeleteClient(ctx, id, rev)
+}
+
+// UpdateUser drops every cached token when the update revokes the user's
+// grants (a password change, a disable).
+func (s *Store) UpdateUser(ctx context.Context, username string, fn func(store.User) (store.User, error), revoke *store.Revocation) (store.RevokeResult, error) {
+	if revoke != nil {
+		defer s.tokens.clear()
+	}
+	return s.Store.UpdateUser(ctx, username, fn, revoke)
+}
+
+// DeleteUser drops every cached token: the user's grants are revoked.
+func (s *Store) DeleteUser(ctx context.Context, username string, rev store.Revocation) (store.RevokeResult, error) {
+	defer s.tokens.clear()
+	return s.Store.DeleteUser(ctx, username, rev)
+}

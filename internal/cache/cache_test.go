@@ -1,0 +1,255 @@
+package cache_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tokend/tokend/internal/cache"
+	"github.com/tokend/tokend/internal/store"
+	"github.com/tokend/tokend/internal/store/sqlite"
+	"github.com/tokend/tokend/internal/store/storetest"
+)
+
+// The decorator must keep every promise of a store: the conformance suite
+// runs through it, with caches large enough to hold everything it writes.
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return cache.New(openSQLite(t), cache.Config{Tokens: 1 << 16, Clients: 1 << 10})
+	})
+}
+
+func openSQLite(t *testing.T) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(filepath.Join(t.TempDir(), "tokend.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+var now = time.Now().Truncate(time.Millisecond)
+
+// grant stores a grant of client "app" with an access and a refresh token
+// through s, and returns their hashes.
+func grant(t *testing.T, s store.Store, id string) (access, refresh store.Hash) {
+	t.Helper()
+	access, refresh = store.HashToken(id+"/a"), store.HashToken(id+"/r")
+	err := s.CreateGrant(t.Context(), store.Grant{
+		ID: id, ClientID: "app", Subject: "sub-" + id, Scope: "read", CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour),
+	}, []store.Token{
+		{Hash: access, Kind: store.AccessToken, IssuedAt: now, ExpiresAt: now.Add(time.Hour)},
+		{Hash: refresh, Kind: store.RefreshToken, IssuedAt: now, ExpiresAt: now.Add(24 * time.Hour)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return access, refresh
+}
+
+func createApp(t *testing.T, s store.Store) {
+	t.Helper()
+	if err := s.CreateClient(t.Context(), store.Client{ID: "app", SecretHash: "sha256$x", CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func lookup(t *testing.T, s store.Store, h store.Hash) store.TokenRecord {
+	t.Helper()
+	r, err := s.LookupToken(t.Context(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// counting counts the token lookups that reach the store.
+type counting struct {
+	store.Store
+	lookups atomic.Int64
+}
+
+func (c *counting) LookupToken(ctx context.Context, h store.Hash) (store.TokenRecord, error) {
+	c.lookups.Add(1)
+	return c.Store.LookupToken(ctx, h)
+}
+
+func TestAccessTokensAreServedFromMemoryRefreshTokensNot(t *testing.T) {
+	db := &counting{Store: openSQLite(t)}
+	c := cache.New(db, cache.Config{Tokens: 100})
+	createApp(t, c)
+	a, r := grant(t, c, "g1")
+	for range 3 {
+		if rec := lookup(t, c, a); !rec.Active(now) || rec.ClientID != "app" || rec.Scope != "read" || rec.GrantID != "g1" {
+			t.Fatalf("cached access token: %+v", rec)
+		}
+		lookup(t, c, r)
+	}
+	if got := db.lookups.Load(); got != 3 {
+		t.Errorf("store lookups = %d; want 3 (the refresh token's only: the access token was cached at its issuance)", got)
+	}
+}
+
+func TestOwnRevocationIsSeenAtOnce(t *testing.T) {
+	c := cache.New(openSQLite(t), cache.Config{Tokens: 100})
+	createApp(t, c)
+	a, _ := grant(t, c, "g1")
+	lookup(t, c, a)
+	if _, err := c.RevokeGrant(t.Context(), "g1", store.Revocation{Time: now, Reason: store.ReasonClientRequest, Actor: "app"}); err != nil {
+		t.Fatal(err)
+	}
+	if rec := lookup(t, c, a); !rec.Revoked || rec.Active(now) {
+		t.Errorf("after RevokeGrant: %+v; want revoked", rec)
+	}
+}
+
+// Another process revokes in the database: the cache answers the old record
+// until the log's events are applied, and reads the store whenever the log
+// is not current.
+func TestOtherProcessRevocation(t *testing.T) {
+	db := openSQLite(t)
+	var current atomic.Bool
+	current.Store(true)
+	c := cache.New(db, cache.Config{Tokens: 100, Current: current.Load})
+	createApp(t, c)
+	a1, _ := grant(t, c, "g1")
+	a2, _ := grant(t, c, "g2")
+	for _, g := range []string{"g1", "g2"} {
+		if _, err := db.RevokeGrant(t.Context(), g, store.Revocation{Time: now, Reason: store.ReasonAdmin, Actor: "admin"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if lookup(t, c, a1).Revoked || lookup(t, c, a2).Revoked {
+		t.Fatal("the cache read the store although the log is current; this test needs it to answer from memory")
+	}
+	current.Store(false)
+	if rec := lookup(t, c, a2); !rec.Revoked {
+		t.Error("log not current: the cache answered from memory, not the store")
+	}
+	current.Store(true)
+	evs, err := db.Events(t.Context(), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Apply(evs)
+	if rec := lookup(t, c, a1); !rec.Revoked {
+		t.Error("after Apply: the token is still active")
+	}
+}
+
+// racing lets a test revoke between the store's answer to a lookup and the
+// moment the cache keeps it.
+type racing struct {
+	store.Store
+	after func()
+}
+
+func (r *racing) LookupToken(ctx context.Context, h store.Hash) (store.TokenRecord, error) {
+	rec, err := r.Store.LookupToken(ctx, h)
+	if r.after != nil {
+		f := r.after
+		r.after = nil
+		f()
+	}
+	return rec, err
+}
+
+func TestFillRacingARevocationIsDropped(t *testing.T) {
+	db := &racing{Store: openSQLite(t)}
+	c := cache.New(db, cache.Config{Tokens: 100})
+	createApp(t, c)
+	// Issued by another process: not in the cache.
+	a, _ := grant(t, db.Store, "g1")
+	db.after = func() {
+		if _, err := c.RevokeGrant(t.Context(), "g1", store.Revocation{Time: now, Reason: store.ReasonClientRequest, Actor: "app"}); err != nil {
+			t.Error(err)
+		}
+	}
+	if rec := lookup(t, c, a); rec.Revoked {
+		t.Fatal("the racing lookup should return what it read before the revocation")
+	}
+	if rec := lookup(t, c, a); !rec.Revoked {
+		t.Error("a lookup that raced a revocation left its stale record in the cache")
+	}
+}
+
+func TestRefreshReuseDropsTheGrantsAccessTokens(t *testing.T) {
+	c := cache.New(openSQLite(t), cache.Config{Tokens: 100})
+	createApp(t, c)
+	a, r := grant(t, c, "g1")
+	next := []store.Token{
+		{Hash: store.HashToken("g1/a2"), Kind: store.AccessToken, IssuedAt: now, ExpiresAt: now.Add(time.Hour)},
+		{Hash: store.HashToken("g1/r2"), Kind: store.RefreshToken, IssuedAt: now, ExpiresAt: now.Add(24 * time.Hour)},
+	}
+	reuse := store.Revocation{Time: now, Reason: store.ReasonRefreshReuse, Actor: "app"}
+	if _, err := c.RotateRefresh(t.Context(), r, now, next, reuse); err != nil {
+		t.Fatal(err)
+	}
+	lookup(t, c, a)
+	if _, err := c.RotateRefresh(t.Context(), r, now, nil, reuse); !errors.Is(err, store.ErrRefreshReused) {
+		t.Fatalf("replay: %v; want ErrRefreshReused", err)
+	}
+	if rec := lookup(t, c, a); !rec.Revoked {
+		t.Error("after a refresh token's reuse, the grant's access token is still active in the cache")
+	}
+}
+
+func TestTheTokenCacheIsBounded(t *testing.T) {
+	db := &counting{Store: openSQLite(t)}
+	c := cache.New(db, cache.Config{Tokens: 10})
+	createApp(t, c)
+	var hashes []store.Hash
+	for i := range 50 {
+		a, _ := grant(t, c, fmt.Sprint("g", i))
+		hashes = append(hashes, a)
+	}
+	for i, h := range hashes {
+		if rec := lookup(t, c, h); rec.GrantID != fmt.Sprint("g", i) || !rec.Active(now) {
+			t.Fatalf("token %d: %+v", i, rec)
+		}
+	}
+	// At most 10 of the 50 can have been answered from memory.
+	if got := db.lookups.Load(); got < 40 {
+		t.Errorf("store lookups = %d; want at least 40 with room for 10 tokens", got)
+	}
+}
+
+func TestClientsAreTrustedForTheirTTL(t *testing.T) {
+	db := openSQLite(t)
+	clock := now
+	c := cache.New(db, cache.Config{Clients: 10, ClientTTL: time.Second, Now: func() time.Time { return clock }})
+	createApp(t, c)
+	get := func() store.Client {
+		t.Helper()
+		cl, err := c.GetClient(t.Context(), "app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cl
+	}
+	disable := func(s store.Store, on bool) {
+		t.Helper()
+		_, err := s.UpdateClient(t.Context(), "app", func(cl store.Client) (store.Client, error) { cl.Disabled = on; return cl, nil }, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	get()
+	disable(db, true) // another process
+	if get().Disabled {
+		t.Fatal("the client was read again within its TTL; this test needs it cached")
+	}
+	clock = clock.Add(time.Second)
+	if !get().Disabled {
+		t.Error("past its TTL the client was not read again")
+	}
+	disable(c, false) // this process
+	if get().Disabled {
+		t.Error("this process's own change to the client was not seen at once")
+	}
+}
