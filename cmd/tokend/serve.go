@@ -23,6 +23,7 @@ import (
 	"github.com/tokend/tokend/internal/clientauth"
 	"github.com/tokend/tokend/internal/feed"
 	"github.com/tokend/tokend/internal/identity"
+	"github.com/tokend/tokend/internal/logbuf"
 	"github.com/tokend/tokend/internal/metrics"
 	"github.com/tokend/tokend/internal/oauth"
 	"github.com/tokend/tokend/internal/scim"
@@ -92,7 +93,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *revokeHeaders != "wso2" && *revokeHeaders != "none" {
 		return fmt.Errorf("--revoke-headers must be wso2 or none, not %q", *revokeHeaders)
 	}
-	log, err := newLogger(stderr, *logFormat, *logLevel)
+	// A line per request is logged; batched, they cost a write system call
+	// every 100 ms instead of one each. Closed last, after everything that
+	// logs has stopped.
+	logOut := logbuf.New(stderr, logbuf.FlushEvery)
+	defer logOut.Close()
+	log, err := newLogger(logOut, *logFormat, *logLevel)
 	if err != nil {
 		return err
 	}
@@ -299,9 +305,9 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: lvl}
 	switch strings.ToLower(format) {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(server.WithRequestIDs(slog.NewTextHandler(w, opts))), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(server.WithRequestIDs(slog.NewJSONHandler(w, opts))), nil
 	default:
 		return nil, fmt.Errorf("--log-format must be text or json, not %q", format)
 	}
