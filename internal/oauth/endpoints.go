@@ -155,10 +155,10 @@ const corsAllowHeaders = "authorization,Access-Control-Allow-Origin,Content-Type
 // of a form endpoint. Browsers may call the form endpoints from any origin:
 // they use no cookies, so there is no ambient authority to protect.
 func setCORS(h http.Header, r *http.Request) {
-	h.Set("Access-Control-Allow-Methods", http.MethodPost)
-	h.Set("Access-Control-Allow-Headers", corsAllowHeaders)
+	h["Access-Control-Allow-Methods"] = hdrPOST
+	h["Access-Control-Allow-Headers"] = hdrAllowHeads
 	if r.Header.Get("Origin") != "" {
-		h.Set("Access-Control-Allow-Origin", "*")
+		h["Access-Control-Allow-Origin"] = hdrAnyOrigin
 	}
 }
 
@@ -173,9 +173,9 @@ func withCORS(h http.Handler) http.Handler {
 func preflight(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	setCORS(h, r)
-	h.Set("Access-Control-Max-Age", "86400")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
+	h["Access-Control-Max-Age"] = hdrMaxAgeOneDay
+	h["Cache-Control"] = hdrNoStore
+	h["Pragma"] = hdrNoCache
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -207,9 +207,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		secs := int((oe.RetryAfter + time.Second - 1) / time.Second)
 		h.Set("Retry-After", strconv.Itoa(secs))
 	}
-	h.Set("Content-Type", contentTypeJSON)
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
+	noStore(h, hdrJSON)
 	w.WriteHeader(oe.Status)
 	body := struct {
 		Error       string `json:"error"`
@@ -229,10 +227,16 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 // writeJSON writes v as a JSON response with the no-store headers that
 // RFC 6749 §5.1 requires of every response carrying tokens.
 func writeJSON(w http.ResponseWriter, status int, v any) error {
-	h := w.Header()
-	h.Set("Content-Type", contentTypeJSON)
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
+	noStore(w.Header(), hdrJSON)
 	w.WriteHeader(status)
 	return json.NewEncoder(w).Encode(v)
+}
+
+// writeIntrospection writes an introspection response as writeJSON would.
+func writeIntrospection(w http.ResponseWriter, in introspection) error {
+	noStore(w.Header(), hdrJSON)
+	w.WriteHeader(http.StatusOK)
+	buf := make([]byte, 0, 512)
+	_, err := w.Write(append(in.appendJSON(buf), '\n'))
+	return err
 }

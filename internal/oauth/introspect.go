@@ -45,18 +45,18 @@ func (e *Endpoints) introspect(w http.ResponseWriter, r *http.Request) error {
 	inactive := introspection{}
 	kind, ok := revocation.Recognise(e.cfg.JWT, raw)
 	if !ok {
-		return writeJSON(w, http.StatusOK, inactive)
+		return writeIntrospection(w, inactive)
 	}
 	rec, err := e.cfg.Store.LookupToken(r.Context(), store.HashToken(raw))
 	if errors.Is(err, store.ErrNotFound) {
-		return writeJSON(w, http.StatusOK, inactive)
+		return writeIntrospection(w, inactive)
 	}
 	if err != nil {
 		return err
 	}
 	mayRead := who.admin || who.client.CanIntrospect || rec.ClientID == who.client.ID
 	if !mayRead || rec.Kind != kind || !rec.Active(e.cfg.Now()) {
-		return writeJSON(w, http.StatusOK, inactive)
+		return writeIntrospection(w, inactive)
 	}
 	if rec.ClientID != who.client.ID {
 		// A disabled or deleted client's tokens are not honoured. The
@@ -66,14 +66,14 @@ func (e *Endpoints) introspect(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if err != nil || owner.Disabled {
-			return writeJSON(w, http.StatusOK, inactive)
+			return writeIntrospection(w, inactive)
 		}
 	}
 	tokenType := "Bearer"
 	if rec.Kind == store.RefreshToken {
 		tokenType = "refresh_token"
 	}
-	return writeJSON(w, http.StatusOK, introspection{
+	return writeIntrospection(w, introspection{
 		Active:    true,
 		Scope:     rec.Scope,
 		ClientID:  rec.ClientID,

@@ -55,10 +55,8 @@ func (e *Endpoints) revoke(w http.ResponseWriter, r *http.Request) error {
 		}
 		h["AuthorizedUser"] = []string{authorizedUser(out.Token)}
 	}
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
 	// WSO2 IS answers an empty text/html body; clients match on it.
-	h.Set("Content-Type", "text/html")
+	noStore(h, hdrHTML)
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
