@@ -2,7 +2,9 @@ package oauth
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
+	"time"
 )
 
 // The hand-written introspection body must be byte for byte what
@@ -22,4 +24,27 @@ func FuzzIntrospectionJSON(f *testing.F) {
 			t.Errorf("appendJSON = %s\nencoding/json = %s", got, want)
 		}
 	})
+}
+
+// Grant identifiers sort by their time of issuance, so that new grants
+// append to the tables' indexes; two issued in the same millisecond differ.
+func TestGrantIDsSortByTime(t *testing.T) {
+	base := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
+	prev := ""
+	for i := range 2000 {
+		id, err := newGrantID(base.Add(time.Duration(i/2) * time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(id) != 22 || strings.ContainsAny(id, "+/=") {
+			t.Fatalf("id %q: want 22 URL-safe characters", id)
+		}
+		if i%2 == 1 && id == prev {
+			t.Fatalf("two ids in one millisecond are equal: %q", id)
+		}
+		if i%2 == 0 && id <= prev {
+			t.Fatalf("id %q of a later millisecond sorts before %q", id, prev)
+		}
+		prev = id
+	}
 }

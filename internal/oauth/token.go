@@ -161,7 +161,7 @@ func (e *Endpoints) jwtBearer(w http.ResponseWriter, r *http.Request, c store.Cl
 // a refresh token, and answers with them once they are committed.
 func (e *Endpoints) issueNew(w http.ResponseWriter, r *http.Request, c store.Client, g store.Grant, ttl, refreshTTL time.Duration) error {
 	now := e.cfg.Now()
-	id, err := newGrantID()
+	id, err := newGrantID(now)
 	if err != nil {
 		return err
 	}
@@ -311,14 +311,28 @@ func latestExpiry(tokens []store.Token) time.Time {
 	return t
 }
 
-// newGrantID returns a random grant identifier (128 bits).
-func newGrantID() (string, error) {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
+// newGrantID returns a grant identifier: the time of issuance in
+// milliseconds (48 bits), then 80 random bits, in 22 characters that sort
+// as the bytes do. Identifiers that grow with time are appended at the
+// right edge of the grants table and of the tokens' grant index, where a
+// random one lands on a random page of each: under issuance load that was
+// two of every three pages each commit wrote, and the write-ahead log and
+// its checkpoints write each page again.
+func newGrantID(now time.Time) (string, error) {
+	var b [16]byte
+	ms := uint64(now.UnixMilli())
+	for i := range 6 {
+		b[i] = byte(ms >> (8 * (5 - i)))
+	}
+	if _, err := rand.Read(b[6:]); err != nil {
 		return "", err
 	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
+	return sortableBase64.EncodeToString(b[:]), nil
 }
+
+// sortableBase64 is base64 with its alphabet in ASCII order, so that
+// encoded strings compare as their bytes do.
+var sortableBase64 = base64.NewEncoding("-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz").WithPadding(base64.NoPadding)
 
 // scopeParam validates the optional scope parameter (RFC 6749 §3.3).
 func scopeParam(form url.Values) (string, error) {
