@@ -204,12 +204,14 @@ func (s *Store) LookupToken(ctx context.Context, h store.Hash) (store.TokenRecor
 func (s *Store) RotateRefresh(ctx context.Context, old store.Hash, now time.Time, tokens []store.Token, reuse store.Revocation) (store.TokenRecord, error) {
 	var rec store.TokenRecord
 	err := s.write(ctx, func(t *tx) error {
+		// Every refusal before the first write is unwritten: the batch
+		// need not be run again with savepoints to undo it.
 		r, grantExpires, err := scanToken(t.queryRow(s.w.lookupToken, old[:]), old)
 		if err != nil {
-			return notFound(err, "refresh token")
+			return &unwritten{notFound(err, "refresh token")}
 		}
 		if r.Kind != store.RefreshToken {
-			return fmt.Errorf("%w: not a refresh token", store.ErrNotFound)
+			return &unwritten{fmt.Errorf("%w: not a refresh token", store.ErrNotFound)}
 		}
 		if r.Rotated {
 			if !r.Revoked {
@@ -220,11 +222,11 @@ func (s *Store) RotateRefresh(ctx context.Context, old store.Hash, now time.Time
 			return &commitAnyway{store.ErrRefreshReused}
 		}
 		if r.Revoked || !now.Before(r.ExpiresAt) || ms(now) >= grantExpires {
-			return fmt.Errorf("%w: refresh token revoked or expired", store.ErrNotFound)
+			return &unwritten{fmt.Errorf("%w: refresh token revoked or expired", store.ErrNotFound)}
 		}
 		exp, err := checkTokens(r.GrantID, tokens)
 		if err != nil {
-			return err
+			return &unwritten{err}
 		}
 		if _, err := t.exec(s.w.markRotated, ms(now), old[:]); err != nil {
 			return err

@@ -336,6 +336,10 @@ func TestBatch(t *testing.T) {
 		{"taken", func() error { return s.CreateClient(t.Context(), store.Client{ID: "taken", Name: "new"}) }, store.ErrAlreadyExists},
 		{"g1", func() error { g, toks := grant("g1"); return s.CreateGrant(t.Context(), g, toks) }, nil},
 		{"half", func() error { return s.CreateGrant(t.Context(), half, halfToks) }, store.ErrAlreadyExists},
+		{"unknown refresh", func() error { // fails unwritten: no second run needed
+			_, err := s.RotateRefresh(t.Context(), store.HashToken("nope"), epoch, nil, rev)
+			return err
+		}, store.ErrNotFound},
 		{"cancelled", func() error { return s.CreateClient(ctx, store.Client{ID: "cancelled", Name: "new"}) }, context.Canceled},
 		{"c", func() error { return s.CreateClient(t.Context(), store.Client{ID: "c", Name: "new"}) }, nil},
 	}

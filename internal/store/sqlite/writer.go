@@ -123,16 +123,43 @@ func (s *Store) run() {
 	}
 }
 
+// unwritten is what an op returns when it fails before writing anything
+// (the token it would rotate is unknown, say): the writer has nothing to
+// undo, and answers err.
+type unwritten struct{ err error }
+
+func (e *unwritten) Error() string { return e.err.Error() }
+func (e *unwritten) Unwrap() error { return e.err }
+
 // commit runs batch in one transaction and answers every op.
+//
+// It first runs the ops one after the other with no savepoints. A savepoint
+// costs two statements per op, and SQLite copies every page an op changes
+// into the statement journal; what it buys is undoing one failed op, and
+// ops succeed, commit anyway or fail unwritten nearly always. When an op
+// fails otherwise, after it may have written, and other ops share the
+// transaction, the transaction is rolled back and the batch runs again with
+// a savepoint per op, so that only the failed op's writes are undone.
 func (s *Store) commit(batch []*op) {
-	ctx := context.Background() // never an op's: interrupting a statement could roll the whole batch back
 	results := make([]error, len(batch))
-	pending := make([]bool, len(batch)) // the op's writes are in the transaction, awaiting COMMIT
 	defer func() {
 		for i, o := range batch {
 			o.done <- results[i]
 		}
 	}()
+	if !s.commitBatch(batch, results, false) {
+		s.commitBatch(batch, results, true)
+	}
+}
+
+// commitBatch runs the live ops of batch in one transaction, with a
+// savepoint each if savepoints, and sets their results. Without
+// savepoints, it returns false, having rolled back and answered nothing,
+// when an op failed after it may have written and another op would have
+// committed with it.
+func (s *Store) commitBatch(batch []*op, results []error, savepoints bool) bool {
+	ctx := context.Background() // never an op's: interrupting a statement could roll the whole batch back
+	pending := make([]bool, len(batch)) // the op's writes are in the transaction, awaiting COMMIT
 	live := 0
 	for i, o := range batch {
 		if results[i] = o.ctx.Err(); results[i] == nil {
@@ -140,7 +167,7 @@ func (s *Store) commit(batch []*op) {
 		}
 	}
 	if live == 0 {
-		return
+		return true
 	}
 
 	sqlTx, err := s.wdb.BeginTx(ctx, nil)
@@ -152,7 +179,7 @@ func (s *Store) commit(batch []*op) {
 				results[i] = err
 			}
 		}
-		return
+		return true
 	}
 	t := &tx{ctx: ctx, tx: sqlTx, stmts: make(map[*sql.Stmt]*sql.Stmt)}
 	// abort gives up the transaction after a savepoint failed, which means
@@ -168,11 +195,6 @@ func (s *Store) commit(batch []*op) {
 			}
 		}
 	}
-	// One op alone needs no savepoint: if it fails, the transaction is
-	// rolled back. The savepoint is not free: SQLite copies every page an op
-	// changes into the statement journal, which for an op that changes
-	// thousands of pages costs more than the op itself.
-	alone := live == 1
 	n := 0
 	for i, o := range batch {
 		if results[i] != nil {
@@ -181,19 +203,21 @@ func (s *Store) commit(batch []*op) {
 		if results[i] = o.ctx.Err(); results[i] != nil { // ended while earlier ops ran
 			continue
 		}
-		if !alone {
+		if savepoints {
 			if _, err := t.exec(s.w.savepoint); err != nil {
 				abort(i, err)
-				return
+				return true
 			}
 		}
 		err := runOp(o.fn, t)
 		var keep *commitAnyway
-		if err == nil || errors.As(err, &keep) {
-			if !alone {
+		var clean *unwritten
+		switch {
+		case err == nil || errors.As(err, &keep):
+			if savepoints {
 				if _, rerr := t.exec(s.w.release); rerr != nil {
 					abort(i, rerr)
-					return
+					return true
 				}
 			}
 			if keep != nil {
@@ -202,26 +226,36 @@ func (s *Store) commit(batch []*op) {
 			results[i], pending[i] = err, true
 			n++
 			continue
+		case errors.As(err, &clean) && !savepoints:
+			results[i] = mapErr(clean.err)
+			continue
 		}
 		if p, ok := err.(*opPanic); ok {
 			s.log.Error("sqlite: store op panicked; rolled back", "panic", p.value)
 		}
+		if errors.As(err, &clean) {
+			err = clean.err
+		}
 		results[i] = mapErr(err)
-		if alone {
-			continue // n == 0: rolled back below
+		if !savepoints {
+			if live > 1 {
+				sqlTx.Rollback() //nolint:errcheck // run again with savepoints
+				return false
+			}
+			continue // the only op: rolled back below, as n == 0
 		}
 		if _, rerr := t.exec(s.w.rollbackTo); rerr != nil {
 			abort(i+1, rerr)
-			return
+			return true
 		}
 		if _, rerr := t.exec(s.w.release); rerr != nil {
 			abort(i+1, rerr)
-			return
+			return true
 		}
 	}
 	if n == 0 {
 		sqlTx.Rollback() //nolint:errcheck // nothing to keep
-		return
+		return true
 	}
 	if err := sqlTx.Commit(); err != nil {
 		err = unavailable("commit", mapErr(err))
@@ -231,11 +265,12 @@ func (s *Store) commit(batch []*op) {
 				results[i] = err
 			}
 		}
-		return
+		return true
 	}
 	if s.onCommit != nil {
 		s.onCommit(n)
 	}
+	return true
 }
 
 // runOp calls fn, turning a panic into an *opPanic.
