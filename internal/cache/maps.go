@@ -14,29 +14,61 @@ import (
 // generation before it reads the store, and its fill is dropped if the
 // generation moved meanwhile.
 
-// tokens is the access-token cache: records by hash, and the hashes of
-// each grant, so that a grant's revocation finds its tokens.
+// tokens is the access-token cache. A grant's fields are kept once, shared
+// by its tokens, and times as integers: an entry costs about half what a
+// store.TokenRecord per token would, which matters because the heap grows
+// to several times what is live (GOGC=400).
 type tokens struct {
 	mu      sync.Mutex
 	max     int
 	gen     uint64
-	byHash  map[store.Hash]store.TokenRecord
-	byGrant map[string][]store.Hash
+	byHash  map[store.Hash]cachedToken
+	byGrant map[string]*cachedGrant
+}
+
+type cachedToken struct {
+	grant       *cachedGrant
+	jti         string
+	statusIndex int64
+	issuedAt    int64 // unix nanoseconds
+	expiresAt   int64
+}
+
+type cachedGrant struct {
+	id, clientID, subject, username, scope string
+	revoked                                bool
+	revokedAt                              int64 // unix nanoseconds
+	hashes                                 []store.Hash
 }
 
 func newTokens(max int) *tokens {
 	return &tokens{
 		max:     max,
-		byHash:  make(map[store.Hash]store.TokenRecord),
-		byGrant: make(map[string][]store.Hash),
+		byHash:  make(map[store.Hash]cachedToken),
+		byGrant: make(map[string]*cachedGrant),
 	}
 }
 
 func (c *tokens) get(h store.Hash) (store.TokenRecord, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	r, ok := c.byHash[h]
-	return r, ok
+	t, ok := c.byHash[h]
+	if !ok {
+		return store.TokenRecord{}, false
+	}
+	g := t.grant
+	r := store.TokenRecord{
+		Token: store.Token{
+			Hash: h, Kind: store.AccessToken, GrantID: g.id, JTI: t.jti, StatusIndex: t.statusIndex,
+			IssuedAt: time.Unix(0, t.issuedAt), ExpiresAt: time.Unix(0, t.expiresAt),
+		},
+		ClientID: g.clientID, Subject: g.subject, Username: g.username, Scope: g.scope,
+		Revoked: g.revoked,
+	}
+	if g.revoked {
+		r.RevokedAt = time.Unix(0, g.revokedAt)
+	}
+	return r, true
 }
 
 func (c *tokens) generation() uint64 {
@@ -50,7 +82,7 @@ func (c *tokens) generation() uint64 {
 // random place, so this evicts at random, which needs no bookkeeping on
 // the read path.
 func (c *tokens) put(r store.TokenRecord, gen uint64) {
-	if c.max <= 0 || r.Kind != store.AccessToken {
+	if c.max <= 0 || r.Kind != store.AccessToken || r.Rotated {
 		return
 	}
 	c.mu.Lock()
@@ -58,25 +90,35 @@ func (c *tokens) put(r store.TokenRecord, gen uint64) {
 	if gen != c.gen {
 		return
 	}
-	if _, ok := c.byHash[r.Hash]; !ok {
-		if len(c.byHash) >= c.max {
-			for h, old := range c.byHash {
-				c.remove(h, old.GrantID)
-				break
-			}
-		}
-		c.byGrant[r.GrantID] = append(c.byGrant[r.GrantID], r.Hash)
+	if _, ok := c.byHash[r.Hash]; ok {
+		return // the same record: a cached token changes only by revocation, which drops or marks it
 	}
-	c.byHash[r.Hash] = r
+	if len(c.byHash) >= c.max {
+		for h, old := range c.byHash {
+			c.remove(h, old.grant)
+			break
+		}
+	}
+	g := c.byGrant[r.GrantID]
+	if g == nil {
+		g = &cachedGrant{id: r.GrantID, clientID: r.ClientID, subject: r.Subject, username: r.Username, scope: r.Scope}
+		c.byGrant[r.GrantID] = g
+	}
+	if r.Revoked && !g.revoked {
+		g.revoked, g.revokedAt = true, r.RevokedAt.UnixNano()
+	}
+	g.hashes = append(g.hashes, r.Hash)
+	c.byHash[r.Hash] = cachedToken{
+		grant: g, jti: r.JTI, statusIndex: r.StatusIndex,
+		issuedAt: r.IssuedAt.UnixNano(), expiresAt: r.ExpiresAt.UnixNano(),
+	}
 }
 
-func (c *tokens) remove(h store.Hash, grantID string) {
+func (c *tokens) remove(h store.Hash, g *cachedGrant) {
 	delete(c.byHash, h)
-	hs := slices.DeleteFunc(c.byGrant[grantID], func(x store.Hash) bool { return x == h })
-	if len(hs) == 0 {
-		delete(c.byGrant, grantID)
-	} else {
-		c.byGrant[grantID] = hs
+	g.hashes = slices.DeleteFunc(g.hashes, func(x store.Hash) bool { return x == h })
+	if len(g.hashes) == 0 {
+		delete(c.byGrant, g.id)
 	}
 }
 
@@ -85,11 +127,8 @@ func (c *tokens) revoked(grantID string, at time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	for _, h := range c.byGrant[grantID] {
-		if r := c.byHash[h]; !r.Revoked {
-			r.Revoked, r.RevokedAt = true, at
-			c.byHash[h] = r
-		}
+	if g := c.byGrant[grantID]; g != nil && !g.revoked {
+		g.revoked, g.revokedAt = true, at.UnixNano()
 	}
 }
 
@@ -98,10 +137,12 @@ func (c *tokens) forgetGrant(grantID string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	for _, h := range c.byGrant[grantID] {
-		delete(c.byHash, h)
+	if g := c.byGrant[grantID]; g != nil {
+		for _, h := range g.hashes {
+			delete(c.byHash, h)
+		}
+		delete(c.byGrant, grantID)
 	}
-	delete(c.byGrant, grantID)
 }
 
 // forgetExpired drops the cached tokens expired at now.
@@ -109,9 +150,10 @@ func (c *tokens) forgetExpired(now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	for h, r := range c.byHash {
-		if !now.Before(r.ExpiresAt) {
-			c.remove(h, r.GrantID)
+	at := now.UnixNano()
+	for h, t := range c.byHash {
+		if at >= t.expiresAt {
+			c.remove(h, t.grant)
 		}
 	}
 }
