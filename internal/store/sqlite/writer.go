@@ -158,7 +158,7 @@ func (s *Store) commit(batch []*op) {
 // when an op failed after it may have written and another op would have
 // committed with it.
 func (s *Store) commitBatch(batch []*op, results []error, savepoints bool) bool {
-	ctx := context.Background() // never an op's: interrupting a statement could roll the whole batch back
+	ctx := context.Background()         // never an op's: interrupting a statement could roll the whole batch back
 	pending := make([]bool, len(batch)) // the op's writes are in the transaction, awaiting COMMIT
 	live := 0
 	for i, o := range batch {
