@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -24,6 +25,9 @@ type tokens struct {
 	gen     uint64
 	byHash  map[store.Hash]cachedToken
 	byGrant map[string]*cachedGrant
+	// soonest is at most the earliest expiry of a cached token, so that
+	// the sweep's many calls find nothing to scan for most of the time.
+	soonest int64
 }
 
 type cachedToken struct {
@@ -46,6 +50,7 @@ func newTokens(max int) *tokens {
 		max:     max,
 		byHash:  make(map[store.Hash]cachedToken),
 		byGrant: make(map[string]*cachedGrant),
+		soonest: math.MaxInt64,
 	}
 }
 
@@ -108,6 +113,7 @@ func (c *tokens) put(r store.TokenRecord, gen uint64) {
 		g.revoked, g.revokedAt = true, r.RevokedAt.UnixNano()
 	}
 	g.hashes = append(g.hashes, r.Hash)
+	c.soonest = min(c.soonest, r.ExpiresAt.UnixNano())
 	c.byHash[r.Hash] = cachedToken{
 		grant: g, jti: r.JTI, statusIndex: r.StatusIndex,
 		issuedAt: r.IssuedAt.UnixNano(), expiresAt: r.ExpiresAt.UnixNano(),
@@ -151,9 +157,15 @@ func (c *tokens) forgetExpired(now time.Time) {
 	defer c.mu.Unlock()
 	c.gen++
 	at := now.UnixNano()
+	if at < c.soonest {
+		return
+	}
+	c.soonest = math.MaxInt64
 	for h, t := range c.byHash {
 		if at >= t.expiresAt {
 			c.remove(h, t.grant)
+		} else {
+			c.soonest = min(c.soonest, t.expiresAt)
 		}
 	}
 }
@@ -165,6 +177,7 @@ func (c *tokens) clear() {
 	c.gen++
 	clear(c.byHash)
 	clear(c.byGrant)
+	c.soonest = math.MaxInt64
 }
 
 // clients is the client cache: each record with the time it was read.
