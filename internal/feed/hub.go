@@ -231,15 +231,13 @@ func (h *Hub) catchUp(ctx context.Context) (int, error) {
 		if err != nil {
 			return total, err
 		}
-		if len(evs) == 0 {
-			h.readAt.Store(start.UnixNano())
-			return total, nil
+		if len(evs) > 0 {
+			for _, fn := range h.listeners {
+				fn(evs)
+			}
+			h.append(evs)
+			total += len(evs)
 		}
-		for _, fn := range h.listeners {
-			fn(evs)
-		}
-		h.append(evs)
-		total += len(evs)
 		if len(evs) < h.cfg.Batch {
 			// Current only once the listeners have every event read: a
 			// listener (a cache) trusts itself only while the hub is.
