@@ -147,13 +147,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// The cache is the innermost decorator, so that every write passes
 	// through it; it is current while the hub reads the log.
-	clientsCached := cache.DefaultClients
-	if *clientCacheTTL <= 0 {
-		clientsCached = 0
-	}
 	cached := cache.New(db, cache.Config{
-		Tokens:    max(*tokenCache, 0),
-		Clients:   clientsCached,
+		Tokens:    *tokenCache,
+		Clients:   cache.DefaultClients,
 		ClientTTL: *clientCacheTTL,
 		Current:   func() bool { return hub.Current(cacheCurrent) },
 	})

@@ -17,13 +17,12 @@ const (
 
 // Config sizes a Store. A zero count caches nothing of that kind.
 type Config struct {
-	// Tokens is how many access tokens are kept at most.
+	// Tokens is how many access tokens are kept at most; 0 or less, none.
 	Tokens int
 	// Clients is how many clients are kept at most.
 	Clients int
 	// ClientTTL is how long a client read from the store is trusted: how
-	// late a change made by another process is seen. 0 means
-	// DefaultClientTTL.
+	// late a change made by another process is seen. 0 caches no client.
 	ClientTTL time.Duration
 	// Current reports whether the revocation log has been read recently
 	// (feed.Hub.Current); while it reports false, tokens are read from the
@@ -48,7 +47,7 @@ type Store struct {
 // New wraps inner. Give the revocation log's events to Apply.
 func New(inner store.Store, cfg Config) *Store {
 	if cfg.ClientTTL <= 0 {
-		cfg.ClientTTL = DefaultClientTTL
+		cfg.Clients = 0
 	}
 	if cfg.Current == nil {
 		cfg.Current = func() bool { return true }

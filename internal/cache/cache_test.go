@@ -19,7 +19,7 @@ import (
 // runs through it, with caches large enough to hold everything it writes.
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
-		return cache.New(openSQLite(t), cache.Config{Tokens: 1 << 16, Clients: 1 << 10})
+		return cache.New(openSQLite(t), cache.Config{Tokens: 1 << 16, Clients: 1 << 10, ClientTTL: time.Hour})
 	})
 }
 
