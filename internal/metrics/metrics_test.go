@@ -1,10 +1,12 @@
 package metrics_test
 
 import (
+	"context"
 	"io"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,5 +64,33 @@ func TestRevocationsCountedByReason(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+}
+
+// slowStats is a StatsSource whose every count takes a while.
+type slowStats struct {
+	took  time.Duration
+	calls atomic.Int64
+}
+
+func (s *slowStats) Stats(ctx context.Context, now time.Time) (store.Stats, error) {
+	s.calls.Add(1)
+	time.Sleep(s.took)
+	return store.Stats{LiveGrants: 3, LiveTokens: 5}, nil
+}
+
+// A count that takes 10 ms is not repeated for a second, whatever the
+// interval asked: the gauges may not cost more than 1% of a core.
+func TestRefreshLiveWaitsAHundredTimesWhatACountTook(t *testing.T) {
+	m := metrics.New()
+	src := &slowStats{took: 10 * time.Millisecond}
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	m.RefreshLive(ctx, src, time.Millisecond, nil)
+	if got := src.calls.Load(); got != 1 {
+		t.Errorf("%d counts in 300 ms; want 1 (the next is due 1 s after the first)", got)
+	}
+	if text := scrape(t, m); !strings.Contains(text, "tokend_live_tokens 5") {
+		t.Errorf("live tokens gauge not set:\n%s", text)
 	}
 }

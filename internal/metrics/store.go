@@ -56,6 +56,14 @@ func (s Store) RevokeGrant(ctx context.Context, grantID string, rev store.Revoca
 	return res, err
 }
 
+func (s Store) RevokeToken(ctx context.Context, h store.Hash, kind store.TokenKind, clientID string, rev store.Revocation) (store.TokenRecord, store.RevokeResult, error) {
+	rec, res, err := s.Store.RevokeToken(ctx, h, kind, clientID, rev)
+	if err == nil {
+		s.M.Revoked(rev.Reason, res)
+	}
+	return rec, res, err
+}
+
 func (s Store) RevokeMatching(ctx context.Context, f store.Filter, rev store.Revocation) (store.RevokeResult, error) {
 	res, err := s.Store.RevokeMatching(ctx, f, rev)
 	if err == nil {
