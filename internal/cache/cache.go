@@ -137,6 +137,46 @@ func (s *Store) RevokeGrant(ctx context.Context, grantID string, rev store.Revoc
 	return res, err
 }
 
+// RevokeToken answers from the cache, writing nothing, a cached token that
+// is revoked already or another client's: a revocation is never undone and
+// a token never changes hands. A cached live token of the caller's has its
+// grant revoked by ID, which spares the store the lookup. Otherwise the
+// store looks up and revokes; either way the grant's cached tokens follow
+// as in RevokeGrant.
+func (s *Store) RevokeToken(ctx context.Context, h store.Hash, kind store.TokenKind, clientID string, rev store.Revocation) (store.TokenRecord, store.RevokeResult, error) {
+	if s.current() {
+		if r, ok := s.tokens.get(h); ok && r.Kind == kind {
+			if r.Revoked || r.ClientID != clientID {
+				return r, store.RevokeResult{}, nil
+			}
+			res, err := s.RevokeGrant(ctx, r.GrantID, rev)
+			return r, res, err
+		}
+	}
+	rec, res, err := s.Store.RevokeToken(ctx, h, kind, clientID, rev)
+	switch {
+	case err == nil && res.Grants > 0:
+		s.tokens.revoked(rec.GrantID, millis(rev.Time))
+	case err == nil && rec.Revoked:
+		s.tokens.forgetGrant(rec.GrantID)
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		s.forgetGrantOf(ctx, h) // the revocation may have committed
+	}
+	return rec, res, err
+}
+
+// forgetGrantOf drops the cached tokens of the grant of token h, after a
+// write that may have revoked it failed without saying which grant: it
+// reads the token from the store, and if even that fails it drops every
+// cached token.
+func (s *Store) forgetGrantOf(ctx context.Context, h store.Hash) {
+	if r, err := s.Store.LookupToken(ctx, h); err == nil {
+		s.tokens.forgetGrant(r.GrantID)
+	} else {
+		s.tokens.clear()
+	}
+}
+
 // RevokeMatching empties the token cache: a bulk revocation by subject or
 // client is rare, and which cached tokens it covers is not worth tracking.
 func (s *Store) RevokeMatching(ctx context.Context, f store.Filter, rev store.Revocation) (store.RevokeResult, error) {
@@ -152,13 +192,9 @@ func (s *Store) RotateRefresh(ctx context.Context, old store.Hash, now time.Time
 	if err == nil || errors.Is(err, store.ErrNotFound) {
 		return rec, err
 	}
-	// Reuse (or a failure that may have committed it): the record does not
-	// say which grant, so read it; if even that fails, drop everything.
-	if r, lerr := s.Store.LookupToken(ctx, old); lerr == nil {
-		s.tokens.forgetGrant(r.GrantID)
-	} else {
-		s.tokens.clear()
-	}
+	// Reuse, or a failure that may have committed it: the record does not
+	// say which grant.
+	s.forgetGrantOf(ctx, old)
 	return rec, err
 }
 

@@ -108,6 +108,55 @@ func TestOwnRevocationIsSeenAtOnce(t *testing.T) {
 	}
 }
 
+// revokeCounting counts the RevokeToken calls that reach the store.
+type revokeCounting struct {
+	store.Store
+	calls atomic.Int64
+}
+
+func (c *revokeCounting) RevokeToken(ctx context.Context, h store.Hash, kind store.TokenKind, clientID string, rev store.Revocation) (store.TokenRecord, store.RevokeResult, error) {
+	c.calls.Add(1)
+	return c.Store.RevokeToken(ctx, h, kind, clientID, rev)
+}
+
+// Revoking by the refresh token revokes the cached access token of its
+// grant at once; after that, and for another client, the cache answers
+// without a write.
+func TestRevokeTokenThroughTheCache(t *testing.T) {
+	db := &revokeCounting{Store: openSQLite(t)}
+	c := cache.New(db, cache.Config{Tokens: 100})
+	createApp(t, c)
+	a, r := grant(t, c, "g1")
+	rev := store.Revocation{Time: now, Reason: store.ReasonClientRequest, Actor: "app"}
+
+	rec, res, err := c.RevokeToken(t.Context(), a, store.AccessToken, "other", rev)
+	if err != nil || rec.ClientID != "app" || res.Grants != 0 {
+		t.Fatalf("RevokeToken as another client = %+v, %+v, %v; want app's record, nothing revoked", rec, res, err)
+	}
+	if got := db.calls.Load(); got != 0 {
+		t.Errorf("another client's cached token reached the store %d times; want 0", got)
+	}
+	if rec := lookup(t, c, a); rec.Revoked {
+		t.Fatalf("revoked by another client: %+v", rec)
+	}
+
+	if _, res, err := c.RevokeToken(t.Context(), r, store.RefreshToken, "app", rev); err != nil || res.Grants != 1 {
+		t.Fatalf("RevokeToken(refresh) = %+v, %v; want the grant revoked", res, err)
+	}
+	if rec := lookup(t, c, a); !rec.Revoked || rec.Active(now) {
+		t.Errorf("access token after its refresh token's revocation: %+v; want revoked", rec)
+	}
+
+	calls := db.calls.Load()
+	rec, res, err = c.RevokeToken(t.Context(), a, store.AccessToken, "app", rev)
+	if err != nil || !rec.Revoked || res.Grants != 0 {
+		t.Errorf("RevokeToken of a revoked token = %+v, %+v, %v; want it revoked already", rec, res, err)
+	}
+	if got := db.calls.Load() - calls; got != 0 {
+		t.Errorf("a cached revoked token reached the store %d times; want 0", got)
+	}
+}
+
 // Another process revokes in the database: the cache answers the old record
 // until the log's events are applied, and reads the store whenever the log
 // is not current.

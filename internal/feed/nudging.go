@@ -63,6 +63,14 @@ func (s Nudging) RevokeGrant(ctx context.Context, grantID string, rev store.Revo
 	return res, err
 }
 
+// RevokeToken nudges once a revocation committed; a call that revoked
+// nothing wrote nothing.
+func (s Nudging) RevokeToken(ctx context.Context, h store.Hash, kind store.TokenKind, clientID string, rev store.Revocation) (store.TokenRecord, store.RevokeResult, error) {
+	rec, res, err := s.Store.RevokeToken(ctx, h, kind, clientID, rev)
+	s.nudgeIf(err, res.Grants > 0)
+	return rec, res, err
+}
+
 // RevokeMatching nudges once the revocation committed.
 func (s Nudging) RevokeMatching(ctx context.Context, f store.Filter, rev store.Revocation) (store.RevokeResult, error) {
 	res, err := s.Store.RevokeMatching(ctx, f, rev)

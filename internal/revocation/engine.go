@@ -74,27 +74,23 @@ func (e *Engine) RevokeToken(ctx context.Context, caller store.Client, raw strin
 	if !ok {
 		return Outcome{}, nil
 	}
-	rec, err := e.Store.LookupToken(ctx, store.HashToken(raw))
-	if errors.Is(err, store.ErrNotFound) || (err == nil && rec.Kind != kind) {
+	now := e.now()
+	rec, res, err := e.Store.RevokeToken(ctx, store.HashToken(raw), kind, caller.ID, store.Revocation{
+		Time:   now,
+		Reason: store.ReasonClientRequest,
+		Actor:  caller.ID,
+	})
+	if errors.Is(err, store.ErrNotFound) {
 		return Outcome{}, nil
 	}
 	if err != nil {
-		return Outcome{}, fmt.Errorf("revocation: look up token: %w", err)
+		return Outcome{}, fmt.Errorf("revocation: revoke token: %w", err)
 	}
 	if rec.ClientID != caller.ID {
 		return Outcome{}, ErrNotOwner
 	}
 	if rec.Revoked {
 		return Outcome{Kind: kind, Token: rec}, nil
-	}
-	now := e.now()
-	res, err := e.Store.RevokeGrant(ctx, rec.GrantID, store.Revocation{
-		Time:   now,
-		Reason: store.ReasonClientRequest,
-		Actor:  caller.ID,
-	})
-	if err != nil {
-		return Outcome{}, fmt.Errorf("revocation: revoke grant: %w", err)
 	}
 	// An expired token is answered as an invalid one (RFC 7009 §2.2: no
 	// Revoked headers), but its grant is revoked all the same: whoever

@@ -224,6 +224,14 @@ type Store interface {
 	// event. Revoking a revoked or unknown grant is not an error: it returns
 	// a zero RevokeResult.
 	RevokeGrant(ctx context.Context, grantID string, rev Revocation) (RevokeResult, error)
+	// RevokeToken is the revocation endpoint's lookup and revocation as one
+	// write: it finds the token with hash h and, when it is of kind and was
+	// issued to clientID, revokes its grant as RevokeGrant does. It returns
+	// the token as it was before the call (Revoked when its grant was
+	// revoked already) and what the call revoked; a token of another
+	// client comes back unrevoked with a zero result. ErrNotFound when no
+	// token of kind has hash h.
+	RevokeToken(ctx context.Context, h Hash, kind TokenKind, clientID string, rev Revocation) (TokenRecord, RevokeResult, error)
 	// RevokeMatching revokes every live grant that matches f, one event per
 	// grant, in one transaction.
 	RevokeMatching(ctx context.Context, f Filter, rev Revocation) (RevokeResult, error)

@@ -48,8 +48,8 @@ const (
 //     locks, so it counts every token the rotations committed, and stores
 //     what each event covered.
 //
-// Parameters of statement 1: $1 the time, $2 and $3 the key; of statement
-// 3: $1 the time, $2 the reason, $3 the actor, $4 and $5 the key.
+// Parameters of statement 1: $1 the time, $2 onwards the key; of statement
+// 3: $1 the time, $2 the reason, $3 the actor, $4 onwards the key.
 type revokeBy int
 
 const (
@@ -57,6 +57,10 @@ const (
 	bySubject                       // live grants only
 	byClient                        // live grants only
 	bySubjectClient                 // live grants only
+	// byToken: the grant, whatever its expiry, of the token whose hash and
+	// kind are the key's first two parameters when the grant belongs to the
+	// client that is the third.
+	byToken
 	numRevokeBy
 )
 
@@ -67,6 +71,9 @@ var keyConds = [numRevokeBy]func(n int) string{
 	bySubject:       func(n int) string { return fmt.Sprintf("g.subject = $%d", n) },
 	byClient:        func(n int) string { return fmt.Sprintf("g.client_id = $%d", n) },
 	bySubjectClient: func(n int) string { return fmt.Sprintf("g.subject = $%d AND g.client_id = $%d", n, n+1) },
+	byToken: func(n int) string {
+		return fmt.Sprintf("g.id = (SELECT t.grant_id FROM tokens t WHERE t.hash = $%d AND t.kind = $%d) AND g.client_id = $%d", n, n+1, n+2)
+	},
 }
 
 type revokeSQL struct{ mark, events string }
@@ -75,7 +82,7 @@ type revokeSQL struct{ mark, events string }
 var revokeSQLs = func() (sqls [numRevokeBy]revokeSQL) {
 	for by, cond := range keyConds {
 		var mark string
-		if revokeBy(by) == byGrant {
+		if rb := revokeBy(by); rb == byGrant || rb == byToken {
 			mark = `UPDATE grants g SET revoked_at = $1 WHERE ` + cond(2) + ` AND g.revoked_at IS NULL`
 		} else {
 			// A bulk revocation covers the live grants: not revoked and not
@@ -315,6 +322,36 @@ func (s *Store) RevokeGrant(ctx context.Context, grantID string, rev store.Revoc
 		return store.RevokeResult{}, err
 	}
 	return res, nil
+}
+
+// RevokeToken looks the token up and revokes its grant in one transaction
+// and one round trip: the lookup, which sees the token as it was before,
+// then the revocation of its grant when the token is of kind and the grant
+// belongs to clientID. A concurrent revocation of the same grant holds the
+// row lock; the revocation waits for it and then finds the grant revoked,
+// revoking nothing.
+func (s *Store) RevokeToken(ctx context.Context, h store.Hash, kind store.TokenKind, clientID string, rev store.Revocation) (store.TokenRecord, store.RevokeResult, error) {
+	var r tokenRow
+	found := false
+	var res store.RevokeResult
+	b := &pgx.Batch{}
+	b.Queue(qLookupToken, h[:]).QueryRow(func(row pgx.Row) error {
+		var err error
+		r, err = scanToken(row, h)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // the revocation's statements match nothing either
+		}
+		found = err == nil
+		return err
+	})
+	s.queueRevoke(b, byToken, rev, &res, h[:], string(kind), clientID)
+	if err := s.batch(ctx, b); err != nil {
+		return store.TokenRecord{}, store.RevokeResult{}, err
+	}
+	if !found || r.rec.Kind != kind {
+		return store.TokenRecord{}, store.RevokeResult{}, fmt.Errorf("token: %w", store.ErrNotFound)
+	}
+	return r.rec, res, nil
 }
 
 // RevokeMatching revokes every live grant that f selects, one event per

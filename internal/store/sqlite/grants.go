@@ -262,6 +262,39 @@ func (s *Store) RevokeGrant(ctx context.Context, grantID string, rev store.Revoc
 	return res, nil
 }
 
+// RevokeToken looks the token up and revokes its grant in one op on the
+// writer, whose page cache stays warm: a lookup on the read pool first
+// would start a read transaction that finds the database changed by the
+// last batch and drops its connection's whole cache.
+//
+// An op that finds the grant revoked, or the token another client's,
+// writes nothing but still waits for the batch's COMMIT: an earlier op of
+// the batch may be what revoked the grant, and if that commit failed the
+// answer "revoked already" would be false.
+func (s *Store) RevokeToken(ctx context.Context, h store.Hash, kind store.TokenKind, clientID string, rev store.Revocation) (store.TokenRecord, store.RevokeResult, error) {
+	var rec store.TokenRecord
+	var res store.RevokeResult
+	err := s.write(ctx, func(t *tx) error {
+		r, _, err := scanToken(t.queryRow(s.w.lookupToken, h[:]), h)
+		if err != nil {
+			return &unwritten{notFound(err, "token")}
+		}
+		if r.Kind != kind {
+			return &unwritten{fmt.Errorf("%w: token is a %s", store.ErrNotFound, r.Kind)}
+		}
+		rec = r
+		if r.Revoked || r.ClientID != clientID {
+			return nil
+		}
+		res, err = s.revoke(t, byGrant, rev, r.GrantID)
+		return err
+	})
+	if err != nil {
+		return store.TokenRecord{}, store.RevokeResult{}, err
+	}
+	return rec, res, nil
+}
+
 // RevokeMatching revokes every live grant that f selects, one event per
 // grant, in one transaction. An empty filter is an error.
 func (s *Store) RevokeMatching(ctx context.Context, f store.Filter, rev store.Revocation) (store.RevokeResult, error) {

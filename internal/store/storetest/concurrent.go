@@ -124,6 +124,36 @@ func testConcurrency(t *testing.T, open opener) {
 		wantRevoked(t, s, at(time.Minute), f.access.Hash, f.refresh.Hash)
 	})
 
+	// Many callers revoke one token at once, as its owner: exactly one of
+	// them revokes its grant; the others find it live or revoked, never an
+	// error.
+	t.Run("revoke one token in parallel", func(t *testing.T) {
+		s := open(t)
+		f := newFamily("g1", "c1", "u1")
+		createFamily(t, s, f)
+		const n = 20
+		results := make([]store.RevokeResult, n)
+		errs := make([]error, n)
+		parallel(n, func(i int) {
+			rev := store.Revocation{Time: at(time.Minute), Reason: store.ReasonClientRequest, Actor: "c1"}
+			_, results[i], errs[i] = s.RevokeToken(t.Context(), f.access.Hash, store.AccessToken, "c1", rev)
+		})
+		winners := 0
+		for i := range n {
+			if errs[i] != nil {
+				t.Errorf("RevokeToken %d: %v", i, errs[i])
+			}
+			winners += results[i].Grants
+		}
+		if winners != 1 {
+			t.Errorf("%d grants revoked in all; want exactly 1", winners)
+		}
+		if evs := events(t, s); len(evs) != 1 {
+			t.Errorf("got %d events; want 1", len(evs))
+		}
+		wantRevoked(t, s, at(time.Minute), f.access.Hash, f.refresh.Hash)
+	})
+
 	// Many callers present one refresh token at once: one rotates it, every
 	// other one is a reuse, and the family ends revoked (RFC 9700 §4.14.2).
 	t.Run("rotate one token in parallel", func(t *testing.T) {

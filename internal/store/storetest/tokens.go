@@ -133,6 +133,101 @@ func testRevokeGrant(t *testing.T, open opener) {
 	})
 }
 
+func testRevokeToken(t *testing.T, open opener) {
+	rev := store.Revocation{Time: at(30 * time.Minute), Reason: store.ReasonClientRequest, Actor: "c1"}
+
+	t.Run("owner revokes, then finds it revoked", func(t *testing.T) {
+		s := open(t)
+		f, other := newFamily("g1", "c1", "u1"), newFamily("g2", "c1", "u1")
+		createFamily(t, s, f)
+		createFamily(t, s, other)
+		rec, res, err := s.RevokeToken(t.Context(), f.refresh.Hash, store.RefreshToken, "c1", rev)
+		if err != nil {
+			t.Fatalf("RevokeToken: %v", err)
+		}
+		if diff := cmp.Diff(rec, f.record(f.refresh)); diff != "" {
+			t.Errorf("RevokeToken's record, as it was before (-got +want):\n%s", diff)
+		}
+		evs := events(t, s)
+		wantResult(t, "RevokeToken", res, store.RevokeResult{Grants: 1, Tokens: 2, Seq: lastSeq(evs)})
+		wantEvents(t, evs, []store.Event{event(f, rev, 2, f.access, f.refresh)})
+		wantRevoked(t, s, rev.Time, f.access.Hash, f.refresh.Hash)
+		wantNotRevoked(t, s, other.access.Hash, other.refresh.Hash)
+
+		later := rev
+		later.Time = at(40 * time.Minute)
+		rec, res, err = s.RevokeToken(t.Context(), f.access.Hash, store.AccessToken, "c1", later)
+		if err != nil {
+			t.Fatalf("second RevokeToken: %v", err)
+		}
+		want := f.record(f.access)
+		want.Revoked, want.RevokedAt = true, rev.Time
+		if diff := cmp.Diff(rec, want); diff != "" {
+			t.Errorf("second RevokeToken's record (-got +want):\n%s", diff)
+		}
+		wantResult(t, "second RevokeToken", res, store.RevokeResult{})
+		if evs := events(t, s); len(evs) != 1 {
+			t.Errorf("got %d events after the second RevokeToken; want 1", len(evs))
+		}
+	})
+
+	t.Run("another client's token", func(t *testing.T) {
+		s := open(t)
+		f := newFamily("g1", "c1", "u1")
+		createFamily(t, s, f)
+		rec, res, err := s.RevokeToken(t.Context(), f.access.Hash, store.AccessToken, "c2", rev)
+		if err != nil {
+			t.Fatalf("RevokeToken: %v", err)
+		}
+		if diff := cmp.Diff(rec, f.record(f.access)); diff != "" {
+			t.Errorf("RevokeToken's record (-got +want):\n%s", diff)
+		}
+		wantResult(t, "RevokeToken", res, store.RevokeResult{})
+		wantNotRevoked(t, s, f.access.Hash, f.refresh.Hash)
+		if evs := events(t, s); len(evs) != 0 {
+			t.Errorf("events = %+v; want none", evs)
+		}
+	})
+
+	t.Run("unknown token or wrong kind", func(t *testing.T) {
+		s := open(t)
+		f := newFamily("g1", "c1", "u1")
+		createFamily(t, s, f)
+		for _, c := range []struct {
+			h    store.Hash
+			kind store.TokenKind
+		}{
+			{store.HashToken("nope"), store.AccessToken},
+			{f.access.Hash, store.RefreshToken},
+			{f.refresh.Hash, store.AccessToken},
+		} {
+			_, res, err := s.RevokeToken(t.Context(), c.h, c.kind, "c1", rev)
+			if !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("RevokeToken(%x, %s) = %v; want ErrNotFound", c.h[:4], c.kind, err)
+			}
+			wantResult(t, "RevokeToken", res, store.RevokeResult{})
+		}
+		wantNotRevoked(t, s, f.access.Hash, f.refresh.Hash)
+	})
+
+	// An expired access token still names its grant, and whoever revokes
+	// it wants the refresh token stopped: the grant is revoked whatever the
+	// token's expiry.
+	t.Run("expired token", func(t *testing.T) {
+		s := open(t)
+		f := newFamily("g1", "c1", "u1")
+		createFamily(t, s, f)
+		late := rev
+		late.Time = at(2 * time.Hour) // the access token expired at 1h
+		_, res, err := s.RevokeToken(t.Context(), f.access.Hash, store.AccessToken, "c1", late)
+		if err != nil {
+			t.Fatalf("RevokeToken: %v", err)
+		}
+		wantResult(t, "RevokeToken", res, store.RevokeResult{Grants: 1, Tokens: 1, Seq: lastSeq(events(t, s))})
+		wantRevoked(t, s, late.Time, f.access.Hash, f.refresh.Hash)
+	})
+}
+
 func testRotateRefresh(t *testing.T, open opener) {
 	reuse := store.Revocation{Time: at(3 * time.Hour), Reason: store.ReasonRefreshReuse, Actor: "c1"}
 	rotate := func(t *testing.T, s store.Store, old store.Hash, now time.Time, toks ...store.Token) (store.TokenRecord, error) {
