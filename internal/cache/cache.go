@@ -157,6 +157,11 @@ func (s *Store) RevokeToken(ctx context.Context, h store.Hash, kind store.TokenK
 	switch {
 	case err == nil && res.Grants > 0:
 		s.tokens.revoked(rec.GrantID, millis(rev.Time))
+		// Kept, revoked: the resource servers that were told of the
+		// revocation ask about the token next.
+		revoked := rec
+		revoked.Revoked, revoked.RevokedAt = true, millis(rev.Time)
+		s.tokens.put(revoked, s.tokens.generation())
 	case err == nil && rec.Revoked:
 		s.tokens.forgetGrant(rec.GrantID)
 	case err != nil && !errors.Is(err, store.ErrNotFound):

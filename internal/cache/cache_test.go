@@ -157,6 +157,26 @@ func TestRevokeTokenThroughTheCache(t *testing.T) {
 	}
 }
 
+// A token revoked through the cache is kept there, revoked, though it was
+// not cached before: its resource servers ask about it next.
+func TestRevokedTokenIsCached(t *testing.T) {
+	db := &counting{Store: openSQLite(t)}
+	createApp(t, db)
+	a, _ := grant(t, db, "g1") // stored behind the cache's back: not cached
+	c := cache.New(db, cache.Config{Tokens: 100})
+	rev := store.Revocation{Time: now, Reason: store.ReasonClientRequest, Actor: "app"}
+	if _, res, err := c.RevokeToken(t.Context(), a, store.AccessToken, "app", rev); err != nil || res.Grants != 1 {
+		t.Fatalf("RevokeToken = %+v, %v", res, err)
+	}
+	lookups := db.lookups.Load()
+	if rec := lookup(t, c, a); !rec.Revoked || !rec.RevokedAt.Equal(now) {
+		t.Errorf("after RevokeToken: %+v; want revoked at %v", rec, now)
+	}
+	if got := db.lookups.Load() - lookups; got != 0 {
+		t.Errorf("the revoked token was read from the store %d times; want 0", got)
+	}
+}
+
 // Another process revokes in the database: the cache answers the old record
 // until the log's events are applied, and reads the store whenever the log
 // is not current.
