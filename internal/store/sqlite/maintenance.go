@@ -48,11 +48,18 @@ const (
 		WHERE time < ?1 AND (expires_at IS NULL OR expires_at < ?1))`
 	qDeleteEvents = `DELETE FROM revocation_events WHERE seq IN
 		(SELECT seq FROM revocation_events WHERE time < ?1 AND (expires_at IS NULL OR expires_at < ?1) LIMIT ?2)`
-	// qStats is one statement so that both counts come from one snapshot.
+	// qStats is one statement so that every count comes from one snapshot.
+	// The live tokens are the unexpired, unrotated ones, counted from the
+	// tokens_expires_at index alone, less those of revoked grants, found
+	// from the revoked grants (CROSS JOIN keeps that order): revoked grants
+	// are few, and a join that started from the tokens would read the
+	// grant of every one of them. A token of an expired grant has expired
+	// too (a grant lives as long as its longest-lived token).
 	qStats = `SELECT
 		(SELECT count(*) FROM grants WHERE revoked_at IS NULL AND expires_at > ?1),
-		(SELECT count(*) FROM grants g JOIN tokens t ON t.grant_id = g.id
-			WHERE g.revoked_at IS NULL AND g.expires_at > ?1 AND t.expires_at > ?1 AND t.rotated_at IS NULL)`
+		(SELECT count(*) FROM tokens WHERE expires_at > ?1 AND rotated_at IS NULL) -
+		(SELECT count(*) FROM grants g CROSS JOIN tokens t ON t.grant_id = g.id
+			WHERE g.revoked_at IS NOT NULL AND g.expires_at > ?1 AND t.expires_at > ?1 AND t.rotated_at IS NULL)`
 	qReserve = `UPDATE counters SET value = value + ?2 WHERE name = ?1 RETURNING value - ?2`
 )
 
