@@ -288,6 +288,39 @@ func TestTheTokenCacheIsBounded(t *testing.T) {
 	}
 }
 
+// A full cache makes room with the tokens nobody asked about, not with
+// those being introspected: after 200 new tokens push into a cache of 400
+// whose first 200 are being read, most of those 200 are still answered from
+// memory. Evicting at random, about e^-½ (61 %) would be.
+func TestEvictionKeepsTheTokensBeingRead(t *testing.T) {
+	db := &counting{Store: openSQLite(t)}
+	const size = 400
+	c := cache.New(db, cache.Config{Tokens: size})
+	createApp(t, c)
+	var hot []store.Hash
+	for i := range size {
+		a, _ := grant(t, c, fmt.Sprint("g", i))
+		if i < size/2 {
+			hot = append(hot, a)
+		}
+	}
+	for _, h := range hot {
+		lookup(t, c, h)
+	}
+	if got := db.lookups.Load(); got != 0 {
+		t.Fatalf("store lookups = %d before any eviction; want 0", got)
+	}
+	for i := range size / 2 {
+		grant(t, c, fmt.Sprint("new", i))
+	}
+	for _, h := range hot {
+		lookup(t, c, h)
+	}
+	if got := db.lookups.Load(); got > size/2/10 {
+		t.Errorf("%d of the %d tokens being read were evicted; want at most a tenth", got, size/2)
+	}
+}
+
 func TestClientsAreTrustedForTheirTTL(t *testing.T) {
 	db := openSQLite(t)
 	clock := now

@@ -36,6 +36,9 @@ type cachedToken struct {
 	statusIndex int64
 	issuedAt    int64 // unix nanoseconds
 	expiresAt   int64
+	// read is set when the token is answered from the cache, and cleared
+	// when eviction passes it over (see put).
+	read bool
 }
 
 type cachedGrant struct {
@@ -61,6 +64,10 @@ func (c *tokens) get(h store.Hash) (store.TokenRecord, bool) {
 	if !ok {
 		return store.TokenRecord{}, false
 	}
+	if !t.read {
+		t.read = true
+		c.byHash[h] = t
+	}
 	g := t.grant
 	r := store.TokenRecord{
 		Token: store.Token{
@@ -83,9 +90,10 @@ func (c *tokens) generation() uint64 {
 }
 
 // put caches r, an access token read or written at generation gen. When
-// full, an arbitrary entry makes room: Go's map iteration starts at a
-// random place, so this evicts at random, which needs no bookkeeping on
-// the read path.
+// full, a token not read from the cache makes room (evict): a token
+// introspected again and again stays, one issued and never asked about
+// goes first. Evicting at random, as this did before, lost a working set
+// near the cache's size a little at every fill.
 func (c *tokens) put(r store.TokenRecord, gen uint64) {
 	if c.max <= 0 || r.Kind != store.AccessToken || r.Rotated {
 		return
@@ -99,10 +107,7 @@ func (c *tokens) put(r store.TokenRecord, gen uint64) {
 		return // the same record: a cached token changes only by revocation, which drops or marks it
 	}
 	if len(c.byHash) >= c.max {
-		for h, old := range c.byHash {
-			c.remove(h, old.grant)
-			break
-		}
+		c.evict()
 	}
 	g := c.byGrant[r.GrantID]
 	if g == nil {
@@ -117,6 +122,42 @@ func (c *tokens) put(r store.TokenRecord, gen uint64) {
 	c.byHash[r.Hash] = cachedToken{
 		grant: g, jti: r.JTI, statusIndex: r.StatusIndex,
 		issuedAt: r.IssuedAt.UnixNano(), expiresAt: r.ExpiresAt.UnixNano(),
+	}
+}
+
+// evictScan bounds the entries evict looks at for one not read.
+const evictScan = 64
+
+// evict removes one token: the first of up to evictScan, from a random
+// place, not read since it was cached or since eviction last cleared its
+// mark. When all of them were read, their marks are cleared and the first
+// goes: the tokens read once long ago lose their place in time.
+func (c *tokens) evict() {
+	var first store.Hash
+	var firstGrant *cachedGrant
+	n := 0
+	for h, t := range c.byHash {
+		if !t.read {
+			c.remove(h, t.grant)
+			return
+		}
+		if firstGrant == nil {
+			first, firstGrant = h, t.grant
+		}
+		if n++; n == evictScan {
+			break
+		}
+	}
+	n = 0
+	for h, t := range c.byHash {
+		t.read = false
+		c.byHash[h] = t
+		if n++; n == evictScan {
+			break
+		}
+	}
+	if firstGrant != nil {
+		c.remove(first, firstGrant)
 	}
 }
 
