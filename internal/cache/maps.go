@@ -37,7 +37,7 @@ type cachedToken struct {
 	issuedAt    int64 // unix nanoseconds
 	expiresAt   int64
 	// read is set when the token is answered from the cache, and cleared
-	// when eviction passes it over (see put).
+	// when eviction finds no unread token among those it looked at (evict).
 	read bool
 }
 
@@ -133,32 +133,27 @@ const evictScan = 64
 // mark. When all of them were read, their marks are cleared and the first
 // goes: the tokens read once long ago lose their place in time.
 func (c *tokens) evict() {
-	var first store.Hash
-	var firstGrant *cachedGrant
+	var seen [evictScan]store.Hash
 	n := 0
 	for h, t := range c.byHash {
 		if !t.read {
 			c.remove(h, t.grant)
 			return
 		}
-		if firstGrant == nil {
-			first, firstGrant = h, t.grant
-		}
-		if n++; n == evictScan {
+		seen[n] = h
+		if n++; n == len(seen) {
 			break
 		}
 	}
-	n = 0
-	for h, t := range c.byHash {
+	if n == 0 {
+		return
+	}
+	for _, h := range seen[1:n] {
+		t := c.byHash[h]
 		t.read = false
 		c.byHash[h] = t
-		if n++; n == evictScan {
-			break
-		}
 	}
-	if firstGrant != nil {
-		c.remove(first, firstGrant)
-	}
+	c.remove(seen[0], c.byHash[seen[0]].grant)
 }
 
 func (c *tokens) remove(h store.Hash, g *cachedGrant) {

@@ -51,10 +51,11 @@ const (
 	// qStats is one statement so that every count comes from one snapshot.
 	// The live tokens are the unexpired, unrotated ones, counted from the
 	// tokens_expires_at index alone, less those of revoked grants, found
-	// from the revoked grants (CROSS JOIN keeps that order): revoked grants
-	// are few, and a join that started from the tokens would read the
-	// grant of every one of them. A token of an expired grant has expired
-	// too (a grant lives as long as its longest-lived token).
+	// from the revoked grants (CROSS JOIN keeps that order): each costs one
+	// seek in tokens_grant_id, which holds the columns the count needs,
+	// where a join that started from the tokens would read the grant of
+	// every one of them. A token of an expired grant has expired too (a
+	// grant lives as long as its longest-lived token).
 	qStats = `SELECT
 		(SELECT count(*) FROM grants WHERE revoked_at IS NULL AND expires_at > ?1),
 		(SELECT count(*) FROM tokens WHERE expires_at > ?1 AND rotated_at IS NULL) -
