@@ -133,223 +133,259 @@ func testRevokeGrant(t *testing.T, open opener) {
 	})
 }
 
+// clientRequest is a revocation client c1 asks for at epoch+d.
+func clientRequest(d time.Duration) store.Revocation {
+	return store.Revocation{Time: at(d), Reason: store.ReasonClientRequest, Actor: "c1"}
+}
+
 func testRevokeToken(t *testing.T, open opener) {
-	rev := store.Revocation{Time: at(30 * time.Minute), Reason: store.ReasonClientRequest, Actor: "c1"}
+	t.Run("owner revokes, then finds it revoked", func(t *testing.T) { testRevokeTokenTwiceByOwner(t, open) })
+	t.Run("another client's token", func(t *testing.T) { testRevokeTokenOfAnotherClient(t, open) })
+	t.Run("unknown token or wrong kind", func(t *testing.T) { testRevokeUnknownToken(t, open) })
+	t.Run("expired token", func(t *testing.T) { testRevokeExpiredToken(t, open) })
+}
 
-	t.Run("owner revokes, then finds it revoked", func(t *testing.T) {
-		s := open(t)
-		f, other := newFamily("g1", "c1", "u1"), newFamily("g2", "c1", "u1")
-		createFamily(t, s, f)
-		createFamily(t, s, other)
-		rec, res, err := s.RevokeToken(t.Context(), f.refresh.Hash, store.RefreshToken, "c1", rev)
-		if err != nil {
-			t.Fatalf("RevokeToken: %v", err)
-		}
-		if diff := cmp.Diff(rec, f.record(f.refresh)); diff != "" {
-			t.Errorf("RevokeToken's record, as it was before (-got +want):\n%s", diff)
-		}
-		evs := events(t, s)
-		wantResult(t, "RevokeToken", res, store.RevokeResult{Grants: 1, Tokens: 2, Seq: lastSeq(evs)})
-		wantEvents(t, evs, []store.Event{event(f, rev, 2, f.access, f.refresh)})
-		wantRevoked(t, s, rev.Time, f.access.Hash, f.refresh.Hash)
-		wantNotRevoked(t, s, other.access.Hash, other.refresh.Hash)
+// testRevokeTokenTwiceByOwner checks that the owner's RevokeToken revokes
+// the token's grant and returns the record as it was before, and that a
+// second one finds the token revoked and writes nothing.
+func testRevokeTokenTwiceByOwner(t *testing.T, open opener) {
+	rev := clientRequest(30 * time.Minute)
+	s := open(t)
+	f, other := newFamily("g1", "c1", "u1"), newFamily("g2", "c1", "u1")
+	createFamily(t, s, f)
+	createFamily(t, s, other)
+	rec, res, err := s.RevokeToken(t.Context(), f.refresh.Hash, store.RefreshToken, "c1", rev)
+	if err != nil {
+		t.Fatalf("RevokeToken: %v", err)
+	}
+	if diff := cmp.Diff(rec, f.record(f.refresh)); diff != "" {
+		t.Errorf("RevokeToken's record, as it was before (-got +want):\n%s", diff)
+	}
+	evs := events(t, s)
+	wantResult(t, "RevokeToken", res, store.RevokeResult{Grants: 1, Tokens: 2, Seq: lastSeq(evs)})
+	wantEvents(t, evs, []store.Event{event(f, rev, 2, f.access, f.refresh)})
+	wantRevoked(t, s, rev.Time, f.access.Hash, f.refresh.Hash)
+	wantNotRevoked(t, s, other.access.Hash, other.refresh.Hash)
 
-		later := rev
-		later.Time = at(40 * time.Minute)
-		rec, res, err = s.RevokeToken(t.Context(), f.access.Hash, store.AccessToken, "c1", later)
-		if err != nil {
-			t.Fatalf("second RevokeToken: %v", err)
-		}
-		want := f.record(f.access)
-		want.Revoked, want.RevokedAt = true, rev.Time
-		if diff := cmp.Diff(rec, want); diff != "" {
-			t.Errorf("second RevokeToken's record (-got +want):\n%s", diff)
-		}
-		wantResult(t, "second RevokeToken", res, store.RevokeResult{})
-		if evs := events(t, s); len(evs) != 1 {
-			t.Errorf("got %d events after the second RevokeToken; want 1", len(evs))
-		}
-	})
+	later := clientRequest(40 * time.Minute)
+	rec, res, err = s.RevokeToken(t.Context(), f.access.Hash, store.AccessToken, "c1", later)
+	if err != nil {
+		t.Fatalf("second RevokeToken: %v", err)
+	}
+	want := f.record(f.access)
+	want.Revoked, want.RevokedAt = true, rev.Time
+	if diff := cmp.Diff(rec, want); diff != "" {
+		t.Errorf("second RevokeToken's record (-got +want):\n%s", diff)
+	}
+	wantResult(t, "second RevokeToken", res, store.RevokeResult{})
+	if evs := events(t, s); len(evs) != 1 {
+		t.Errorf("got %d events after the second RevokeToken; want 1", len(evs))
+	}
+}
 
-	t.Run("another client's token", func(t *testing.T) {
-		s := open(t)
-		f := newFamily("g1", "c1", "u1")
-		createFamily(t, s, f)
-		rec, res, err := s.RevokeToken(t.Context(), f.access.Hash, store.AccessToken, "c2", rev)
-		if err != nil {
-			t.Fatalf("RevokeToken: %v", err)
-		}
-		if diff := cmp.Diff(rec, f.record(f.access)); diff != "" {
-			t.Errorf("RevokeToken's record (-got +want):\n%s", diff)
+// testRevokeTokenOfAnotherClient checks that RevokeToken of a token of
+// another client returns its record and revokes nothing.
+func testRevokeTokenOfAnotherClient(t *testing.T, open opener) {
+	s := open(t)
+	f := newFamily("g1", "c1", "u1")
+	createFamily(t, s, f)
+	rec, res, err := s.RevokeToken(t.Context(), f.access.Hash, store.AccessToken, "c2", clientRequest(30*time.Minute))
+	if err != nil {
+		t.Fatalf("RevokeToken: %v", err)
+	}
+	if diff := cmp.Diff(rec, f.record(f.access)); diff != "" {
+		t.Errorf("RevokeToken's record (-got +want):\n%s", diff)
+	}
+	wantResult(t, "RevokeToken", res, store.RevokeResult{})
+	wantNotRevoked(t, s, f.access.Hash, f.refresh.Hash)
+	if evs := events(t, s); len(evs) != 0 {
+		t.Errorf("events = %+v; want none", evs)
+	}
+}
+
+// testRevokeUnknownToken checks that RevokeToken of an unknown hash, or of
+// a token of another kind than the one asked for, is ErrNotFound.
+func testRevokeUnknownToken(t *testing.T, open opener) {
+	s := open(t)
+	f := newFamily("g1", "c1", "u1")
+	createFamily(t, s, f)
+	for _, c := range []struct {
+		h    store.Hash
+		kind store.TokenKind
+	}{
+		{store.HashToken("nope"), store.AccessToken},
+		{f.access.Hash, store.RefreshToken},
+		{f.refresh.Hash, store.AccessToken},
+	} {
+		_, res, err := s.RevokeToken(t.Context(), c.h, c.kind, "c1", clientRequest(30*time.Minute))
+		if !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("RevokeToken(%x, %s) = %v; want ErrNotFound", c.h[:4], c.kind, err)
 		}
 		wantResult(t, "RevokeToken", res, store.RevokeResult{})
-		wantNotRevoked(t, s, f.access.Hash, f.refresh.Hash)
-		if evs := events(t, s); len(evs) != 0 {
-			t.Errorf("events = %+v; want none", evs)
-		}
-	})
+	}
+	wantNotRevoked(t, s, f.access.Hash, f.refresh.Hash)
+}
 
-	t.Run("unknown token or wrong kind", func(t *testing.T) {
-		s := open(t)
-		f := newFamily("g1", "c1", "u1")
-		createFamily(t, s, f)
-		for _, c := range []struct {
-			h    store.Hash
-			kind store.TokenKind
-		}{
-			{store.HashToken("nope"), store.AccessToken},
-			{f.access.Hash, store.RefreshToken},
-			{f.refresh.Hash, store.AccessToken},
-		} {
-			_, res, err := s.RevokeToken(t.Context(), c.h, c.kind, "c1", rev)
-			if !errors.Is(err, store.ErrNotFound) {
-				t.Errorf("RevokeToken(%x, %s) = %v; want ErrNotFound", c.h[:4], c.kind, err)
-			}
-			wantResult(t, "RevokeToken", res, store.RevokeResult{})
-		}
-		wantNotRevoked(t, s, f.access.Hash, f.refresh.Hash)
-	})
+// testRevokeExpiredToken checks that revoking an expired access token
+// revokes its grant: the token still names its grant, and whoever revokes
+// it wants the refresh token stopped, whatever the token's expiry.
+func testRevokeExpiredToken(t *testing.T, open opener) {
+	s := open(t)
+	f := newFamily("g1", "c1", "u1")
+	createFamily(t, s, f)
+	late := clientRequest(2 * time.Hour) // the access token expired at 1h
+	_, res, err := s.RevokeToken(t.Context(), f.access.Hash, store.AccessToken, "c1", late)
+	if err != nil {
+		t.Fatalf("RevokeToken: %v", err)
+	}
+	wantResult(t, "RevokeToken", res, store.RevokeResult{Grants: 1, Tokens: 1, Seq: lastSeq(events(t, s))})
+	wantRevoked(t, s, late.Time, f.access.Hash, f.refresh.Hash)
+}
 
-	// An expired access token still names its grant, and whoever revokes
-	// it wants the refresh token stopped: the grant is revoked whatever the
-	// token's expiry.
-	t.Run("expired token", func(t *testing.T) {
-		s := open(t)
-		f := newFamily("g1", "c1", "u1")
-		createFamily(t, s, f)
-		late := rev
-		late.Time = at(2 * time.Hour) // the access token expired at 1h
-		_, res, err := s.RevokeToken(t.Context(), f.access.Hash, store.AccessToken, "c1", late)
-		if err != nil {
-			t.Fatalf("RevokeToken: %v", err)
-		}
-		wantResult(t, "RevokeToken", res, store.RevokeResult{Grants: 1, Tokens: 1, Seq: lastSeq(events(t, s))})
-		wantRevoked(t, s, late.Time, f.access.Hash, f.refresh.Hash)
-	})
+// reuseAt is the revocation RotateRefresh writes when client c1 presents a
+// rotated refresh token at now.
+func reuseAt(now time.Time) store.Revocation {
+	return store.Revocation{Time: now, Reason: store.ReasonRefreshReuse, Actor: "c1"}
+}
+
+// rotate rotates old into toks at now; should old have been rotated
+// already, RotateRefresh revokes its family with reuseAt(now).
+func rotate(t *testing.T, s store.Store, old store.Hash, now time.Time, toks ...store.Token) (store.TokenRecord, error) {
+	t.Helper()
+	return s.RotateRefresh(t.Context(), old, now, toks, reuseAt(now))
 }
 
 func testRotateRefresh(t *testing.T, open opener) {
-	reuse := store.Revocation{Time: at(3 * time.Hour), Reason: store.ReasonRefreshReuse, Actor: "c1"}
-	rotate := func(t *testing.T, s store.Store, old store.Hash, now time.Time, toks ...store.Token) (store.TokenRecord, error) {
-		t.Helper()
-		r := reuse
-		r.Time = now
-		return s.RotateRefresh(t.Context(), old, now, toks, r)
+	t.Run("happy path", func(t *testing.T) { testRotateRefreshHappyPath(t, open) })
+	t.Run("reuse", func(t *testing.T) { testRotateRefreshReuse(t, open) })
+	for _, c := range refusedRotations {
+		t.Run(c.name, func(t *testing.T) { testRefusedRotation(t, open, c) })
 	}
+}
 
-	t.Run("happy path", func(t *testing.T) {
-		s := open(t)
-		f := newFamily("g1", "c1", "u1")
-		createFamily(t, s, f)
-		a2, r2 := f.next(2, at(time.Hour))
-		a2.GrantID, r2.GrantID = "", "" // the new tokens join old's grant
-		got, err := rotate(t, s, f.refresh.Hash, at(time.Hour), a2, r2)
-		if err != nil {
-			t.Fatalf("RotateRefresh: %v", err)
+// testRotateRefreshHappyPath checks that a rotation marks the old refresh
+// token rotated, stores the new tokens in its grant, keeps the old access
+// token live, and extends the grant's ExpiresAt to the new tokens'.
+func testRotateRefreshHappyPath(t *testing.T, open opener) {
+	s := open(t)
+	f := newFamily("g1", "c1", "u1")
+	createFamily(t, s, f)
+	a2, r2 := f.next(2, at(time.Hour))
+	a2.GrantID, r2.GrantID = "", "" // the new tokens join old's grant
+	got, err := rotate(t, s, f.refresh.Hash, at(time.Hour), a2, r2)
+	if err != nil {
+		t.Fatalf("RotateRefresh: %v", err)
+	}
+	// RotateRefresh returns old as it is after the rotation.
+	want := f.record(f.refresh)
+	want.Rotated = true
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("RotateRefresh (-got +want):\n%s", diff)
+	}
+	if diff := cmp.Diff(lookup(t, s, f.refresh.Hash), want); diff != "" {
+		t.Errorf("LookupToken(old) (-got +want):\n%s", diff)
+	}
+	a2.GrantID, r2.GrantID = "g1", "g1"
+	for _, tok := range []store.Token{a2, r2} {
+		if diff := cmp.Diff(lookup(t, s, tok.Hash), f.record(tok)); diff != "" {
+			t.Errorf("LookupToken(new %s) (-got +want):\n%s", tok.Kind, diff)
 		}
-		// RotateRefresh returns old as it is after the rotation.
-		want := f.record(f.refresh)
-		want.Rotated = true
-		if diff := cmp.Diff(got, want); diff != "" {
-			t.Errorf("RotateRefresh (-got +want):\n%s", diff)
-		}
-		if diff := cmp.Diff(lookup(t, s, f.refresh.Hash), want); diff != "" {
-			t.Errorf("LookupToken(old) (-got +want):\n%s", diff)
-		}
-		a2.GrantID, r2.GrantID = "g1", "g1"
-		for _, tok := range []store.Token{a2, r2} {
-			if diff := cmp.Diff(lookup(t, s, tok.Hash), f.record(tok)); diff != "" {
-				t.Errorf("LookupToken(new %s) (-got +want):\n%s", tok.Kind, diff)
-			}
-		}
-		wantNotRevoked(t, s, f.access.Hash) // the old access token lives on until it expires
+	}
+	wantNotRevoked(t, s, f.access.Hash) // the old access token lives on until it expires
 
-		// r2 outlives the grant's first ExpiresAt (24h): rotating it at 24h30
-		// works only if the first rotation moved ExpiresAt to 25h.
-		a3, r3 := f.next(3, at(24*time.Hour+30*time.Minute))
-		if _, err := rotate(t, s, r2.Hash, at(24*time.Hour+30*time.Minute), a3, r3); err != nil {
-			t.Errorf("RotateRefresh after the grant's first expiry: %v", err)
-		}
-		if evs := events(t, s); len(evs) != 0 {
-			t.Errorf("events = %+v; want none", evs)
-		}
-		// The grant now ends at 48h30, so a bulk revocation at 30h still covers it.
-		revAt := store.Revocation{Time: at(30 * time.Hour), Reason: store.ReasonAdmin, Actor: "admin"}
-		if res, err := s.RevokeMatching(t.Context(), store.Filter{Subject: "u1"}, revAt); err != nil || res.Grants != 1 || res.Tokens != 1 {
-			t.Errorf("RevokeMatching after rotations = %+v, %v; want 1 grant, 1 token (r3)", res, err)
-		}
-	})
+	// r2 outlives the grant's first ExpiresAt (24h): rotating it at 24h30
+	// works only if the first rotation moved ExpiresAt to 25h.
+	a3, r3 := f.next(3, at(24*time.Hour+30*time.Minute))
+	if _, err := rotate(t, s, r2.Hash, at(24*time.Hour+30*time.Minute), a3, r3); err != nil {
+		t.Errorf("RotateRefresh after the grant's first expiry: %v", err)
+	}
+	if evs := events(t, s); len(evs) != 0 {
+		t.Errorf("events = %+v; want none", evs)
+	}
+	// The grant now ends at 48h30, so a bulk revocation at 30h still covers it.
+	revAt := store.Revocation{Time: at(30 * time.Hour), Reason: store.ReasonAdmin, Actor: "admin"}
+	if res, err := s.RevokeMatching(t.Context(), store.Filter{Subject: "u1"}, revAt); err != nil || res.Grants != 1 || res.Tokens != 1 {
+		t.Errorf("RevokeMatching after rotations = %+v, %v; want 1 grant, 1 token (r3)", res, err)
+	}
+}
 
-	t.Run("reuse", func(t *testing.T) {
-		s := open(t)
-		f, other := newFamily("g1", "c1", "u1"), newFamily("g2", "c1", "u1")
-		createFamily(t, s, f)
-		createFamily(t, s, other)
-		a2, r2 := f.next(2, at(time.Hour))
-		if _, err := rotate(t, s, f.refresh.Hash, at(time.Hour), a2, r2); err != nil {
-			t.Fatalf("RotateRefresh: %v", err)
-		}
-		// At 90m the old refresh token comes back: a2 (till 2h) and r2 are live.
-		a3, r3 := f.next(3, at(90*time.Minute))
-		if _, err := rotate(t, s, f.refresh.Hash, at(90*time.Minute), a3, r3); !errors.Is(err, store.ErrRefreshReused) {
-			t.Fatalf("RotateRefresh of a rotated token = %v; want ErrRefreshReused", err)
-		}
-		reused := reuse
-		reused.Time = at(90 * time.Minute)
-		wantEvents(t, events(t, s), []store.Event{event(f, reused, 2, f.refresh, a2, r2)})
-		wantRevoked(t, s, reused.Time, f.access.Hash, f.refresh.Hash, a2.Hash, r2.Hash)
-		wantAbsent(t, s, a3.Hash, r3.Hash)
-		wantNotRevoked(t, s, other.refresh.Hash)
+// testRotateRefreshReuse checks that presenting a rotated refresh token
+// again is ErrRefreshReused and revokes its whole family, once.
+func testRotateRefreshReuse(t *testing.T, open opener) {
+	s := open(t)
+	f, other := newFamily("g1", "c1", "u1"), newFamily("g2", "c1", "u1")
+	createFamily(t, s, f)
+	createFamily(t, s, other)
+	a2, r2 := f.next(2, at(time.Hour))
+	if _, err := rotate(t, s, f.refresh.Hash, at(time.Hour), a2, r2); err != nil {
+		t.Fatalf("RotateRefresh: %v", err)
+	}
+	// At 90m the old refresh token comes back: a2 (till 2h) and r2 are live.
+	a3, r3 := f.next(3, at(90*time.Minute))
+	if _, err := rotate(t, s, f.refresh.Hash, at(90*time.Minute), a3, r3); !errors.Is(err, store.ErrRefreshReused) {
+		t.Fatalf("RotateRefresh of a rotated token = %v; want ErrRefreshReused", err)
+	}
+	reused := reuseAt(at(90 * time.Minute))
+	wantEvents(t, events(t, s), []store.Event{event(f, reused, 2, f.refresh, a2, r2)})
+	wantRevoked(t, s, reused.Time, f.access.Hash, f.refresh.Hash, a2.Hash, r2.Hash)
+	wantAbsent(t, s, a3.Hash, r3.Hash)
+	wantNotRevoked(t, s, other.refresh.Hash)
 
-		// Once revoked, the family is dead: the live refresh token is not
-		// found, and the reused one is still reported, with no second event.
-		if _, err := rotate(t, s, r2.Hash, at(2*time.Hour), a3, r3); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("RotateRefresh of r2 = %v; want ErrNotFound", err)
-		}
-		if _, err := rotate(t, s, f.refresh.Hash, at(2*time.Hour), a3, r3); !errors.Is(err, store.ErrRefreshReused) {
-			t.Errorf("RotateRefresh of the reused token again = %v; want ErrRefreshReused", err)
-		}
-		if evs := events(t, s); len(evs) != 1 {
-			t.Errorf("got %d events; want 1", len(evs))
-		}
-		wantAbsent(t, s, a3.Hash, r3.Hash)
-	})
+	// Once revoked, the family is dead: the live refresh token is not
+	// found, and the reused one is still reported, with no second event.
+	if _, err := rotate(t, s, r2.Hash, at(2*time.Hour), a3, r3); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("RotateRefresh of r2 = %v; want ErrNotFound", err)
+	}
+	if _, err := rotate(t, s, f.refresh.Hash, at(2*time.Hour), a3, r3); !errors.Is(err, store.ErrRefreshReused) {
+		t.Errorf("RotateRefresh of the reused token again = %v; want ErrRefreshReused", err)
+	}
+	if evs := events(t, s); len(evs) != 1 {
+		t.Errorf("got %d events; want 1", len(evs))
+	}
+	wantAbsent(t, s, a3.Hash, r3.Hash)
+}
 
-	for _, c := range []struct {
-		name  string
-		old   func(f family) store.Hash
-		now   time.Time
-		setup func(t *testing.T, s store.Store)
-	}{
-		{"unknown token", func(family) store.Hash { return store.HashToken("nope") }, at(time.Hour), nil},
-		{"access token", func(f family) store.Hash { return f.access.Hash }, at(time.Minute), nil},
-		{"expired token", func(f family) store.Hash { return f.refresh.Hash }, at(24 * time.Hour), nil},
-		{"revoked grant", func(f family) store.Hash { return f.refresh.Hash }, at(2 * time.Hour), func(t *testing.T, s store.Store) {
-			if _, err := s.RevokeGrant(t.Context(), "g1", store.Revocation{Time: at(time.Hour), Reason: store.ReasonAdmin, Actor: "admin"}); err != nil {
-				t.Fatalf("RevokeGrant: %v", err)
-			}
-		}},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			s := open(t)
-			f := newFamily("g1", "c1", "u1")
-			createFamily(t, s, f)
-			if c.setup != nil {
-				c.setup(t, s)
-			}
-			before := events(t, s)
-			a2, r2 := f.next(2, c.now)
-			if rec, err := rotate(t, s, c.old(f), c.now, a2, r2); !errors.Is(err, store.ErrNotFound) {
-				t.Errorf("RotateRefresh = %+v, %v; want ErrNotFound", rec, err)
-			}
-			wantAbsent(t, s, a2.Hash, r2.Hash)
-			if rec := lookup(t, s, f.refresh.Hash); rec.Rotated {
-				t.Error("refresh token marked rotated")
-			}
-			if evs := events(t, s); len(evs) != len(before) {
-				t.Errorf("got %d events; want %d", len(evs), len(before))
-			}
-		})
+// refusedRotation is a rotation that RotateRefresh refuses with
+// ErrNotFound: of the hash old picks from the family g1, at now, after
+// setup, if any, ran on the store holding g1.
+type refusedRotation struct {
+	name  string
+	old   func(f family) store.Hash
+	now   time.Time
+	setup func(t *testing.T, s store.Store)
+}
+
+var refusedRotations = []refusedRotation{
+	{"unknown token", func(family) store.Hash { return store.HashToken("nope") }, at(time.Hour), nil},
+	{"access token", func(f family) store.Hash { return f.access.Hash }, at(time.Minute), nil},
+	{"expired token", func(f family) store.Hash { return f.refresh.Hash }, at(24 * time.Hour), nil},
+	{"revoked grant", func(f family) store.Hash { return f.refresh.Hash }, at(2 * time.Hour), func(t *testing.T, s store.Store) {
+		if _, err := s.RevokeGrant(t.Context(), "g1", store.Revocation{Time: at(time.Hour), Reason: store.ReasonAdmin, Actor: "admin"}); err != nil {
+			t.Fatalf("RevokeGrant: %v", err)
+		}
+	}},
+}
+
+// testRefusedRotation checks that the refused rotation c stores no new
+// token, leaves the old one unrotated, and writes no event.
+func testRefusedRotation(t *testing.T, open opener, c refusedRotation) {
+	s := open(t)
+	f := newFamily("g1", "c1", "u1")
+	createFamily(t, s, f)
+	if c.setup != nil {
+		c.setup(t, s)
+	}
+	before := events(t, s)
+	a2, r2 := f.next(2, c.now)
+	if rec, err := rotate(t, s, c.old(f), c.now, a2, r2); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("RotateRefresh = %+v, %v; want ErrNotFound", rec, err)
+	}
+	wantAbsent(t, s, a2.Hash, r2.Hash)
+	if rec := lookup(t, s, f.refresh.Hash); rec.Rotated {
+		t.Error("refresh token marked rotated")
+	}
+	if evs := events(t, s); len(evs) != len(before) {
+		t.Errorf("got %d events; want %d", len(evs), len(before))
 	}
 }
 
