@@ -42,112 +42,141 @@ func sweep(t *testing.T, s store.Store, now time.Time, limit int) store.SweepRes
 // has not expired (its lookups keep answering "revoked"), and no event.
 func testDeleteExpired(t *testing.T, open opener) {
 	now := at(2 * time.Hour)
+	t.Run("deletes exactly the expired", func(t *testing.T) { testDeleteExactlyTheExpired(t, open, now) })
+	t.Run("limit", func(t *testing.T) { testDeleteExpiredLimit(t, open, now) })
+	t.Run("cancelled context", func(t *testing.T) { testDeleteExpiredCancelled(t, open, now) })
+}
 
-	t.Run("deletes exactly the expired", func(t *testing.T) {
-		s := open(t)
-		live := newFamily("live", "c1", "u1")
-		expired := expiring("expired", "c1", "u1", at(time.Hour))
-		revokedLive := newFamily("revoked-live", "c1", "u1")
-		revokedExpired := expiring("revoked-expired", "c1", "u1", at(time.Hour))
-		edge := expiring("edge", "c1", "u1", now) // expires at now: not before it
-		// rotated would have expired at 1h, but its rotation at 30m moved its
-		// ExpiresAt to 24h30; its first tokens and the access token of the
-		// rotation expired, and go, while the grant stays.
-		rotated := expiring("rotated", "c1", "u1", at(time.Hour))
-		for _, f := range []family{live, expired, revokedLive, revokedExpired, edge, rotated} {
-			createFamily(t, s, f)
-		}
-		a2, r2 := rotated.next(2, at(30*time.Minute))
-		if _, err := s.RotateRefresh(t.Context(), rotated.refresh.Hash, at(30*time.Minute), []store.Token{a2, r2}, store.Revocation{}); err != nil {
-			t.Fatalf("RotateRefresh: %v", err)
-		}
-		revoked := store.Revocation{Time: at(10 * time.Minute), Reason: store.ReasonAdmin, Actor: "admin"}
-		for _, id := range []string{"revoked-live", "revoked-expired"} {
-			if _, err := s.RevokeGrant(t.Context(), id, revoked); err != nil {
-				t.Fatalf("RevokeGrant(%s): %v", id, err)
-			}
-		}
-		for _, j := range []struct {
-			jti string
-			exp time.Time
-		}{{"old", at(time.Hour)}, {"edge", now}, {"live", at(3 * time.Hour)}} {
-			if err := s.UseJTI(t.Context(), "iss", j.jti, j.exp, epoch); err != nil {
-				t.Fatalf("UseJTI(%s): %v", j.jti, err)
-			}
-		}
-		before := events(t, s)
+// sweepGrants are the grants of the test of what a sweep at now deletes,
+// all of client c1 and user u1: live; expired at 1h; revokedLive and
+// revokedExpired, like them but revoked; edge, expiring at now; and
+// rotated, which would have expired at 1h, but its rotation at 30m moved
+// its ExpiresAt to 24h30: its first tokens and a2 expired, and go, while
+// the grant stays.
+type sweepGrants struct {
+	live, expired, revokedLive, revokedExpired, edge, rotated family
 
-		// Two expired grants with their 4 tokens; 5 expired tokens of
-		// grants that live on (the access tokens of live, revoked-live
-		// and the rotation, rotated's first pair).
-		if got, want := sweep(t, s, now, 100), (store.SweepResult{Grants: 2, Tokens: 9, JTIs: 2}); got != want {
-			t.Errorf("DeleteExpired = %+v; want %+v", got, want)
-		}
-		wantAbsent(t, s, expired.access.Hash, expired.refresh.Hash, revokedExpired.access.Hash, revokedExpired.refresh.Hash,
-			live.access.Hash, revokedLive.access.Hash, rotated.access.Hash, rotated.refresh.Hash, a2.Hash)
-		wantNotRevoked(t, s, live.refresh.Hash, edge.access.Hash, edge.refresh.Hash, r2.Hash)
-		wantRevoked(t, s, revoked.Time, revokedLive.refresh.Hash)
-		if diff := cmp.Diff(events(t, s), before, cmpOpts...); diff != "" {
-			t.Errorf("events after DeleteExpired (-got +want):\n%s", diff)
-		}
-		if err := s.UseJTI(t.Context(), "iss", "live", at(4*time.Hour), now); !errors.Is(err, store.ErrAlreadyExists) {
-			t.Errorf("UseJTI of the unexpired jti after DeleteExpired = %v; want ErrAlreadyExists", err)
-		}
-		if got := sweep(t, s, now, 100); got != (store.SweepResult{}) {
-			t.Errorf("second DeleteExpired = %+v; want nothing", got)
-		}
-		// The revoked grant goes once it has expired.
-		if got, want := sweep(t, s, at(24*time.Hour+time.Millisecond), 100), (store.SweepResult{Grants: 3, Tokens: 4, JTIs: 1}); got != want {
-			t.Errorf("DeleteExpired at 24h = %+v; want %+v (live, revoked-live, edge; jti live)", got, want)
-		}
-		wantAbsent(t, s, live.refresh.Hash, revokedLive.refresh.Hash, edge.refresh.Hash)
-		wantNotRevoked(t, s, r2.Hash)
-	})
+	a2, r2  store.Token      // what rotated's refresh token rotated into
+	revoked store.Revocation // of revokedLive and revokedExpired, at 10m
+}
 
-	t.Run("limit", func(t *testing.T) {
-		s := open(t)
-		var fams []family
-		for i := range 5 {
-			f := expiring(fmt.Sprintf("x%d", i), "c1", "u1", at(time.Hour))
-			createFamily(t, s, f)
-			fams = append(fams, f)
-		}
-		live := newFamily("live", "c1", "u1")
-		createFamily(t, s, live)
-		for i := range 3 {
-			if err := s.UseJTI(t.Context(), "iss", fmt.Sprint("j", i), at(time.Hour), epoch); err != nil {
-				t.Fatalf("UseJTI: %v", err)
-			}
-		}
-		var got []store.SweepResult
-		for range 10 {
-			res := sweep(t, s, now, 2)
-			got = append(got, res)
-			if res == (store.SweepResult{}) {
-				break
-			}
-		}
-		// live's access token expired at 1h: it goes with the first batch.
-		want := []store.SweepResult{{Grants: 2, Tokens: 5, JTIs: 2}, {Grants: 2, Tokens: 4, JTIs: 1}, {Grants: 1, Tokens: 2}, {}}
-		if diff := cmp.Diff(got, want); diff != "" {
-			t.Errorf("DeleteExpired results, limit 2 (-got +want):\n%s", diff)
-		}
-		for _, f := range fams {
-			wantAbsent(t, s, f.access.Hash, f.refresh.Hash)
-		}
-		wantAbsent(t, s, live.access.Hash)
-		wantNotRevoked(t, s, live.refresh.Hash)
-	})
-
-	t.Run("cancelled context", func(t *testing.T) {
-		s := open(t)
-		f := expiring("x", "c1", "u1", at(time.Hour))
+// setupSweepGrants returns a new store holding the sweepGrants and the used
+// jtis "old" (expired at 1h), "edge" (expiring at now) and "live" (at 3h).
+func setupSweepGrants(t *testing.T, open opener, now time.Time) (store.Store, sweepGrants) {
+	s := open(t)
+	g := sweepGrants{
+		live:           newFamily("live", "c1", "u1"),
+		expired:        expiring("expired", "c1", "u1", at(time.Hour)),
+		revokedLive:    newFamily("revoked-live", "c1", "u1"),
+		revokedExpired: expiring("revoked-expired", "c1", "u1", at(time.Hour)),
+		edge:           expiring("edge", "c1", "u1", now), // expires at now: not before it
+		rotated:        expiring("rotated", "c1", "u1", at(time.Hour)),
+		revoked:        store.Revocation{Time: at(10 * time.Minute), Reason: store.ReasonAdmin, Actor: "admin"},
+	}
+	for _, f := range []family{g.live, g.expired, g.revokedLive, g.revokedExpired, g.edge, g.rotated} {
 		createFamily(t, s, f)
-		if res, err := s.DeleteExpired(cancelled(t), now, 100); !errors.Is(err, context.Canceled) {
-			t.Errorf("DeleteExpired with a cancelled context = %+v, %v; want context.Canceled", res, err)
+	}
+	g.a2, g.r2 = g.rotated.next(2, at(30*time.Minute))
+	if _, err := s.RotateRefresh(t.Context(), g.rotated.refresh.Hash, at(30*time.Minute), []store.Token{g.a2, g.r2}, store.Revocation{}); err != nil {
+		t.Fatalf("RotateRefresh: %v", err)
+	}
+	for _, id := range []string{"revoked-live", "revoked-expired"} {
+		if _, err := s.RevokeGrant(t.Context(), id, g.revoked); err != nil {
+			t.Fatalf("RevokeGrant(%s): %v", id, err)
 		}
-		wantNotRevoked(t, s, f.access.Hash, f.refresh.Hash)
-	})
+	}
+	for _, j := range []struct {
+		jti string
+		exp time.Time
+	}{{"old", at(time.Hour)}, {"edge", now}, {"live", at(3 * time.Hour)}} {
+		if err := s.UseJTI(t.Context(), "iss", j.jti, j.exp, epoch); err != nil {
+			t.Fatalf("UseJTI(%s): %v", j.jti, err)
+		}
+	}
+	return s, g
+}
+
+// testDeleteExactlyTheExpired checks what a sweep at now deletes, that a
+// second sweep finds nothing left, and that the revoked grant goes once it
+// has expired.
+func testDeleteExactlyTheExpired(t *testing.T, open opener, now time.Time) {
+	s, g := setupSweepGrants(t, open, now)
+	before := events(t, s)
+
+	// Two expired grants with their 4 tokens; 5 expired tokens of
+	// grants that live on (the access tokens of live, revoked-live
+	// and the rotation, rotated's first pair).
+	if got, want := sweep(t, s, now, 100), (store.SweepResult{Grants: 2, Tokens: 9, JTIs: 2}); got != want {
+		t.Errorf("DeleteExpired = %+v; want %+v", got, want)
+	}
+	wantAbsent(t, s, g.expired.access.Hash, g.expired.refresh.Hash, g.revokedExpired.access.Hash, g.revokedExpired.refresh.Hash,
+		g.live.access.Hash, g.revokedLive.access.Hash, g.rotated.access.Hash, g.rotated.refresh.Hash, g.a2.Hash)
+	wantNotRevoked(t, s, g.live.refresh.Hash, g.edge.access.Hash, g.edge.refresh.Hash, g.r2.Hash)
+	wantRevoked(t, s, g.revoked.Time, g.revokedLive.refresh.Hash)
+	if diff := cmp.Diff(events(t, s), before, cmpOpts...); diff != "" {
+		t.Errorf("events after DeleteExpired (-got +want):\n%s", diff)
+	}
+	if err := s.UseJTI(t.Context(), "iss", "live", at(4*time.Hour), now); !errors.Is(err, store.ErrAlreadyExists) {
+		t.Errorf("UseJTI of the unexpired jti after DeleteExpired = %v; want ErrAlreadyExists", err)
+	}
+	if got := sweep(t, s, now, 100); got != (store.SweepResult{}) {
+		t.Errorf("second DeleteExpired = %+v; want nothing", got)
+	}
+	// The revoked grant goes once it has expired.
+	if got, want := sweep(t, s, at(24*time.Hour+time.Millisecond), 100), (store.SweepResult{Grants: 3, Tokens: 4, JTIs: 1}); got != want {
+		t.Errorf("DeleteExpired at 24h = %+v; want %+v (live, revoked-live, edge; jti live)", got, want)
+	}
+	wantAbsent(t, s, g.live.refresh.Hash, g.revokedLive.refresh.Hash, g.edge.refresh.Hash)
+	wantNotRevoked(t, s, g.r2.Hash)
+}
+
+// testDeleteExpiredLimit checks that sweeps with a limit delete exactly
+// that many grants and jtis while that many remain.
+func testDeleteExpiredLimit(t *testing.T, open opener, now time.Time) {
+	s := open(t)
+	var fams []family
+	for i := range 5 {
+		f := expiring(fmt.Sprintf("x%d", i), "c1", "u1", at(time.Hour))
+		createFamily(t, s, f)
+		fams = append(fams, f)
+	}
+	live := newFamily("live", "c1", "u1")
+	createFamily(t, s, live)
+	for i := range 3 {
+		if err := s.UseJTI(t.Context(), "iss", fmt.Sprint("j", i), at(time.Hour), epoch); err != nil {
+			t.Fatalf("UseJTI: %v", err)
+		}
+	}
+	var got []store.SweepResult
+	for range 10 {
+		res := sweep(t, s, now, 2)
+		got = append(got, res)
+		if res == (store.SweepResult{}) {
+			break
+		}
+	}
+	// live's access token expired at 1h: it goes with the first batch.
+	want := []store.SweepResult{{Grants: 2, Tokens: 5, JTIs: 2}, {Grants: 2, Tokens: 4, JTIs: 1}, {Grants: 1, Tokens: 2}, {}}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("DeleteExpired results, limit 2 (-got +want):\n%s", diff)
+	}
+	for _, f := range fams {
+		wantAbsent(t, s, f.access.Hash, f.refresh.Hash)
+	}
+	wantAbsent(t, s, live.access.Hash)
+	wantNotRevoked(t, s, live.refresh.Hash)
+}
+
+// testDeleteExpiredCancelled checks that DeleteExpired with a cancelled
+// context fails and deletes nothing.
+func testDeleteExpiredCancelled(t *testing.T, open opener, now time.Time) {
+	s := open(t)
+	f := expiring("x", "c1", "u1", at(time.Hour))
+	createFamily(t, s, f)
+	if res, err := s.DeleteExpired(cancelled(t), now, 100); !errors.Is(err, context.Canceled) {
+		t.Errorf("DeleteExpired with a cancelled context = %+v, %v; want context.Canceled", res, err)
+	}
+	wantNotRevoked(t, s, f.access.Hash, f.refresh.Hash)
 }
 
 // testDeleteEventsBefore checks that DeleteEventsBefore(before, limit)
