@@ -31,101 +31,113 @@ func sampleIssuers() []store.Issuer {
 // DeleteIssuer of an unknown "iss" are ErrNotFound; ListIssuers' order is
 // not fixed.
 func testIssuers(t *testing.T, open opener) {
+	t.Run("create get list", func(t *testing.T) { testIssuerCreateGetList(t, open) })
+	t.Run("duplicate", func(t *testing.T) { testIssuerDuplicate(t, open) })
+	t.Run("unknown", func(t *testing.T) { testIssuerUnknown(t, open) })
+	t.Run("delete", func(t *testing.T) { testIssuerDelete(t, open) })
+	t.Run("cancelled context", func(t *testing.T) { testIssuerCancelled(t, open) })
+}
+
+func createIssuers(t *testing.T, s store.Store, issuers ...store.Issuer) {
+	t.Helper()
+	for _, iss := range issuers {
+		if err := s.CreateIssuer(t.Context(), iss); err != nil {
+			t.Fatalf("CreateIssuer(%s): %v", iss.Issuer, err)
+		}
+	}
+}
+
+// wantIssuers checks that ListIssuers returns want, in any order.
+func wantIssuers(t *testing.T, s store.Store, want []store.Issuer) {
+	t.Helper()
 	byIssuer := func(a, b store.Issuer) int { return strings.Compare(a.Issuer, b.Issuer) }
-	create := func(t *testing.T, s store.Store, issuers ...store.Issuer) {
-		t.Helper()
-		for _, iss := range issuers {
-			if err := s.CreateIssuer(t.Context(), iss); err != nil {
-				t.Fatalf("CreateIssuer(%s): %v", iss.Issuer, err)
-			}
-		}
+	got, err := s.ListIssuers(t.Context())
+	if err != nil {
+		t.Fatalf("ListIssuers: %v", err)
 	}
-	wantList := func(t *testing.T, s store.Store, want []store.Issuer) {
-		t.Helper()
-		got, err := s.ListIssuers(t.Context())
+	slices.SortFunc(got, byIssuer)
+	want = slices.SortedFunc(slices.Values(want), byIssuer)
+	if diff := cmp.Diff(got, want, cmpOpts...); diff != "" {
+		t.Errorf("ListIssuers (-got +want):\n%s", diff)
+	}
+}
+
+func testIssuerCreateGetList(t *testing.T, open opener) {
+	s := open(t)
+	wantIssuers(t, s, nil)
+	want := sampleIssuers()
+	createIssuers(t, s, want...)
+	for _, iss := range want {
+		got, err := s.GetIssuer(t.Context(), iss.Issuer)
 		if err != nil {
-			t.Fatalf("ListIssuers: %v", err)
+			t.Fatalf("GetIssuer(%s): %v", iss.Issuer, err)
 		}
-		slices.SortFunc(got, byIssuer)
-		want = slices.SortedFunc(slices.Values(want), byIssuer)
-		if diff := cmp.Diff(got, want, cmpOpts...); diff != "" {
-			t.Errorf("ListIssuers (-got +want):\n%s", diff)
+		if diff := cmp.Diff(got, iss, cmpOpts...); diff != "" {
+			t.Errorf("GetIssuer(%s) (-got +want):\n%s", iss.Issuer, diff)
 		}
 	}
+	wantIssuers(t, s, want)
+}
 
-	t.Run("create get list", func(t *testing.T) {
-		s := open(t)
-		wantList(t, s, nil)
-		want := sampleIssuers()
-		create(t, s, want...)
-		for _, iss := range want {
-			got, err := s.GetIssuer(t.Context(), iss.Issuer)
-			if err != nil {
-				t.Fatalf("GetIssuer(%s): %v", iss.Issuer, err)
-			}
-			if diff := cmp.Diff(got, iss, cmpOpts...); diff != "" {
-				t.Errorf("GetIssuer(%s) (-got +want):\n%s", iss.Issuer, diff)
-			}
-		}
-		wantList(t, s, want)
-	})
+func testIssuerDuplicate(t *testing.T, open opener) {
+	s := open(t)
+	iss := sampleIssuers()[0]
+	createIssuers(t, s, iss)
+	other := iss
+	other.JWKS, other.JWKSURI, other.SubjectClaim = nil, "https://evil.example/jwks", ""
+	if err := s.CreateIssuer(t.Context(), other); !errors.Is(err, store.ErrAlreadyExists) {
+		t.Errorf("second CreateIssuer = %v; want ErrAlreadyExists", err)
+	}
+	if got, err := s.GetIssuer(t.Context(), iss.Issuer); err != nil || !cmp.Equal(got, iss, cmpOpts...) {
+		t.Errorf("GetIssuer = %+v, %v; want the first one unchanged", got, err)
+	}
+}
 
-	t.Run("duplicate", func(t *testing.T) {
-		s := open(t)
-		iss := sampleIssuers()[0]
-		create(t, s, iss)
-		other := iss
-		other.JWKS, other.JWKSURI, other.SubjectClaim = nil, "https://evil.example/jwks", ""
-		if err := s.CreateIssuer(t.Context(), other); !errors.Is(err, store.ErrAlreadyExists) {
-			t.Errorf("second CreateIssuer = %v; want ErrAlreadyExists", err)
-		}
-		if got, err := s.GetIssuer(t.Context(), iss.Issuer); err != nil || !cmp.Equal(got, iss, cmpOpts...) {
-			t.Errorf("GetIssuer = %+v, %v; want the first one unchanged", got, err)
-		}
-	})
+func testIssuerUnknown(t *testing.T, open opener) {
+	s := open(t)
+	createIssuers(t, s, sampleIssuers()[1])
+	if got, err := s.GetIssuer(t.Context(), "https://idp.example"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetIssuer = %+v, %v; want ErrNotFound", got, err)
+	}
+	if err := s.DeleteIssuer(t.Context(), "https://idp.example"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("DeleteIssuer = %v; want ErrNotFound", err)
+	}
+	wantIssuers(t, s, sampleIssuers()[1:])
+}
 
-	t.Run("unknown", func(t *testing.T) {
-		s := open(t)
-		create(t, s, sampleIssuers()[1])
-		if got, err := s.GetIssuer(t.Context(), "https://idp.example"); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("GetIssuer = %+v, %v; want ErrNotFound", got, err)
-		}
-		if err := s.DeleteIssuer(t.Context(), "https://idp.example"); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("DeleteIssuer = %v; want ErrNotFound", err)
-		}
-		wantList(t, s, sampleIssuers()[1:])
-	})
+// testIssuerDelete checks that DeleteIssuer removes the issuer, once, and
+// frees its "iss".
+func testIssuerDelete(t *testing.T, open opener) {
+	s := open(t)
+	issuers := sampleIssuers()
+	createIssuers(t, s, issuers...)
+	if err := s.DeleteIssuer(t.Context(), issuers[0].Issuer); err != nil {
+		t.Fatalf("DeleteIssuer: %v", err)
+	}
+	if _, err := s.GetIssuer(t.Context(), issuers[0].Issuer); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetIssuer after delete = %v; want ErrNotFound", err)
+	}
+	wantIssuers(t, s, issuers[1:])
+	if err := s.DeleteIssuer(t.Context(), issuers[0].Issuer); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("second DeleteIssuer = %v; want ErrNotFound", err)
+	}
+	createIssuers(t, s, issuers[0]) // the "iss" is free again
+	wantIssuers(t, s, issuers)
+}
 
-	t.Run("delete", func(t *testing.T) {
-		s := open(t)
-		issuers := sampleIssuers()
-		create(t, s, issuers...)
-		if err := s.DeleteIssuer(t.Context(), issuers[0].Issuer); err != nil {
-			t.Fatalf("DeleteIssuer: %v", err)
-		}
-		if _, err := s.GetIssuer(t.Context(), issuers[0].Issuer); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("GetIssuer after delete = %v; want ErrNotFound", err)
-		}
-		wantList(t, s, issuers[1:])
-		if err := s.DeleteIssuer(t.Context(), issuers[0].Issuer); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("second DeleteIssuer = %v; want ErrNotFound", err)
-		}
-		create(t, s, issuers[0]) // the "iss" is free again
-		wantList(t, s, issuers)
-	})
-
-	t.Run("cancelled context", func(t *testing.T) {
-		s := open(t)
-		issuers := sampleIssuers()
-		create(t, s, issuers[0])
-		if err := s.CreateIssuer(cancelled(t), issuers[1]); !errors.Is(err, context.Canceled) {
-			t.Errorf("CreateIssuer with a cancelled context = %v; want context.Canceled", err)
-		}
-		if err := s.DeleteIssuer(cancelled(t), issuers[0].Issuer); !errors.Is(err, context.Canceled) {
-			t.Errorf("DeleteIssuer with a cancelled context = %v; want context.Canceled", err)
-		}
-		wantList(t, s, issuers[:1])
-	})
+// testIssuerCancelled checks that CreateIssuer and DeleteIssuer with a
+// cancelled context fail and change nothing.
+func testIssuerCancelled(t *testing.T, open opener) {
+	s := open(t)
+	issuers := sampleIssuers()
+	createIssuers(t, s, issuers[0])
+	if err := s.CreateIssuer(cancelled(t), issuers[1]); !errors.Is(err, context.Canceled) {
+		t.Errorf("CreateIssuer with a cancelled context = %v; want context.Canceled", err)
+	}
+	if err := s.DeleteIssuer(cancelled(t), issuers[0].Issuer); !errors.Is(err, context.Canceled) {
+		t.Errorf("DeleteIssuer with a cancelled context = %v; want context.Canceled", err)
+	}
+	wantIssuers(t, s, issuers[:1])
 }
 
 // testUseJTI checks the replay protection of the JWT bearer grant: a jti is
