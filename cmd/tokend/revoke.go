@@ -62,7 +62,7 @@ func revokeCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 // revocations are logged at that instant, which is also the UpdatedAt the
 // command gives what it changes.
 func revoker(st store.Store, now time.Time) *revocation.Engine {
-	return &revocation.Engine{Store: st, Now: func() time.Time { return now }}
+	return (&revocation.Engine{Store: st}).At(now)
 }
 
 // auditCommand is `tokend audit`: the revocation log, oldest first, read

@@ -187,3 +187,33 @@ func TestRevokeGlobalNeedsASubject(t *testing.T) {
 		t.Errorf("%d events logged; want none", len(evs))
 	}
 }
+
+// TestAt: a revocation through At(t) is logged at t, and the engine it was
+// made from keeps its own clock.
+func TestAt(t *testing.T) {
+	f := newFixture(t)
+	e := &revocation.Engine{Store: f.st, Now: func() time.Time { return t0.Add(time.Minute) }}
+	change := t0.Add(time.Hour)
+	if _, err := e.At(change).DeleteUser(t.Context(), "alice", "admin"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.DeleteClient(t.Context(), "app", "admin"); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := f.st.Events(t.Context(), 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]time.Time{
+		store.ReasonUserDeleted:   change,
+		store.ReasonClientDeleted: t0.Add(time.Minute),
+	}
+	if len(evs) != 4 { // alice's two grants, then bob's and app's own at app
+		t.Fatalf("%d events; want 4", len(evs))
+	}
+	for _, ev := range evs {
+		if !ev.Time.Equal(want[ev.Reason]) {
+			t.Errorf("%s event of %s at %v; want %v", ev.Reason, f.grants[ev.GrantID], ev.Time, want[ev.Reason])
+		}
+	}
+}

@@ -67,6 +67,14 @@ func Recognise(jwts *token.JWTs, raw string) (kind store.TokenKind, ok bool) {
 	return store.AccessToken, true
 }
 
+// At returns a copy of e whose clock is stopped at t: for a change that
+// stamps what it updates with t and logs its revocation at that instant.
+func (e *Engine) At(t time.Time) *Engine {
+	at := *e
+	at.Now = func() time.Time { return t }
+	return &at
+}
+
 func (e *Engine) now() time.Time {
 	if e.Now != nil {
 		return e.Now()

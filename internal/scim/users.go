@@ -292,13 +292,13 @@ func (s *Users) apply(ctx context.Context, id string, c changes, p adminauth.Pri
 	now := s.cfg.Now()
 	// Disabling the user outranks a password change as the reason: both
 	// revoke the same grants, in one event each. Other changes revoke
-	// nothing.
+	// nothing. The revocation is logged at the user's new UpdatedAt.
 	update := s.updateUser
 	switch {
 	case c.active != nil && !*c.active:
-		update = s.engine.DisableUser
+		update = s.engine.At(now).DisableUser
 	case c.password != nil:
-		update = s.engine.ChangePassword
+		update = s.engine.At(now).ChangePassword
 	}
 	// The store keys users by name; the ID is checked inside the
 	// transaction, and a rename in between is retried.
