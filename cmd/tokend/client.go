@@ -109,7 +109,7 @@ func clientCommand(ctx context.Context, args []string, stdin io.Reader, stdout, 
 		if err != nil {
 			return err
 		}
-		res, err := st.DeleteClient(ctx, id, store.Revocation{Time: now, Reason: store.ReasonClientDeleted, Actor: "admin"})
+		res, err := revoker(st, now).DeleteClient(ctx, id, "admin")
 		if err != nil {
 			return clientErr(id, err)
 		}
@@ -125,14 +125,14 @@ func clientCommand(ctx context.Context, args []string, stdin io.Reader, stdout, 
 			return err
 		}
 		var updated store.Client
-		res, err := st.UpdateClient(ctx, id, func(c store.Client) (store.Client, error) {
+		res, err := revoker(st, now).RotateSecret(ctx, id, "admin", func(c store.Client) (store.Client, error) {
 			if c.Public() {
 				return c, errors.New("a public client has no secret")
 			}
 			c.SecretHash, c.UpdatedAt = stored, now
 			updated = c
 			return c, nil
-		}, &store.Revocation{Time: now, Reason: store.ReasonSecretRotated, Actor: "admin"})
+		})
 		if err != nil {
 			return clientErr(id, err)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tokend/tokend/internal/admin"
 	"github.com/tokend/tokend/internal/revocation"
+	"github.com/tokend/tokend/internal/store"
 	"github.com/tokend/tokend/internal/sweep"
 )
 
@@ -55,6 +56,13 @@ func revokeCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	fmt.Fprintln(stdout)
 	return nil
+}
+
+// revoker is the revocation engine of a command that started at now: its
+// revocations are logged at that instant, which is also the UpdatedAt the
+// command gives what it changes.
+func revoker(st store.Store, now time.Time) *revocation.Engine {
+	return (&revocation.Engine{Store: st}).At(now)
 }
 
 // auditCommand is `tokend audit`: the revocation log, oldest first, read

@@ -30,6 +30,7 @@ func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	}
 	defer st.Close()
 	now := time.Now()
+	engine := revoker(st, now)
 
 	if args[0] == "list" {
 		us, err := st.ListUsers(ctx)
@@ -83,10 +84,10 @@ func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		if err != nil {
 			return err
 		}
-		res, err := st.UpdateUser(ctx, name, func(u store.User) (store.User, error) {
+		res, err := engine.ChangePassword(ctx, name, "admin", func(u store.User) (store.User, error) {
 			u.PasswordHash, u.UpdatedAt = hash, now
 			return u, nil
-		}, &store.Revocation{Time: now, Reason: store.ReasonPasswordChange, Actor: "admin"})
+		})
 		if err != nil {
 			return userErr(name, err)
 		}
@@ -94,14 +95,16 @@ func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		return nil
 	case "disable", "enable":
 		disable := args[0] == "disable"
-		var rev *store.Revocation
-		if disable {
-			rev = &store.Revocation{Time: now, Reason: store.ReasonUserDisabled, Actor: "admin"}
-		}
-		res, err := st.UpdateUser(ctx, name, func(u store.User) (store.User, error) {
+		apply := func(u store.User) (store.User, error) {
 			u.Disabled, u.UpdatedAt = disable, now
 			return u, nil
-		}, rev)
+		}
+		var res store.RevokeResult
+		if disable {
+			res, err = engine.DisableUser(ctx, name, "admin", apply)
+		} else {
+			_, err = st.UpdateUser(ctx, name, apply, nil) // enabling revokes nothing
+		}
 		if err != nil {
 			return userErr(name, err)
 		}
@@ -110,7 +113,7 @@ func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		}
 		return nil
 	case "delete":
-		res, err := st.DeleteUser(ctx, name, store.Revocation{Time: now, Reason: store.ReasonUserDeleted, Actor: "admin"})
+		res, err := engine.DeleteUser(ctx, name, "admin")
 		if err != nil {
 			return userErr(name, err)
 		}

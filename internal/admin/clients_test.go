@@ -6,13 +6,14 @@ import (
 
 	"github.com/tokend/tokend/internal/oauth"
 	"github.com/tokend/tokend/internal/registry"
+	"github.com/tokend/tokend/internal/revocation"
 	"github.com/tokend/tokend/internal/store"
 	ts "github.com/tokend/tokend/internal/testserver"
 )
 
 // TestClientChangesRevokeItsGrants: deleting a client (DCR DELETE, or the
-// store call `tokend client delete` makes) and rotating its secret (DCR
-// PUT with a new secret, or the store call of `tokend client
+// engine call `tokend client delete` makes) and rotating its secret (DCR
+// PUT with a new secret, or the engine call of `tokend client
 // rotate-secret`) revoke every grant of the client, users' and its own,
 // and no other client's; each is logged with its reason and actor.
 func TestClientChangesRevokeItsGrants(t *testing.T) {
@@ -32,8 +33,8 @@ func TestClientChangesRevokeItsGrants(t *testing.T) {
 				t.Fatalf("DELETE: %d %s", r.Status, r.Body)
 			}
 		}, store.ReasonClientDeleted, "root"},
-		{"store delete (CLI)", func(t *testing.T, w *world) {
-			_, err := w.s.Store.DeleteClient(t.Context(), w.c1, store.Revocation{Time: w.s.Clock.Now(), Reason: store.ReasonClientDeleted, Actor: "admin"})
+		{"engine delete (CLI)", func(t *testing.T, w *world) {
+			_, err := w.engine().DeleteClient(t.Context(), w.c1, "admin")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -52,15 +53,15 @@ func TestClientChangesRevokeItsGrants(t *testing.T) {
 				t.Fatalf("PUT: %d %s", r.Status, r.Body)
 			}
 		}, store.ReasonSecretRotated, "root"},
-		{"store secret rotation (CLI)", func(t *testing.T, w *world) {
+		{"engine secret rotation (CLI)", func(t *testing.T, w *world) {
 			_, stored, err := registry.NewSecret("")
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = w.s.Store.UpdateClient(t.Context(), w.c1, func(c store.Client) (store.Client, error) {
+			_, err = w.engine().RotateSecret(t.Context(), w.c1, "admin", func(c store.Client) (store.Client, error) {
 				c.SecretHash = stored
 				return c, nil
-			}, &store.Revocation{Time: w.s.Clock.Now(), Reason: store.ReasonSecretRotated, Actor: "admin"})
+			})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,4 +89,10 @@ func TestClientChangesRevokeItsGrants(t *testing.T) {
 			}
 		})
 	}
+}
+
+// engine revokes as the CLI's commands do: through a revocation engine on
+// the server's store.
+func (w *world) engine() *revocation.Engine {
+	return &revocation.Engine{Store: w.s.Store, Now: w.s.Clock.Now}
 }

@@ -65,9 +65,7 @@ func (a *API) globalRevoke(w http.ResponseWriter, r *http.Request, p adminauth.P
 	case err != nil:
 		return err
 	}
-	res, err := a.cfg.Store.RevokeMatching(r.Context(), store.Filter{Subject: u.ID}, store.Revocation{
-		Time: a.cfg.Now(), Reason: store.ReasonAdmin, Actor: p.Actor(),
-	})
+	res, err := a.engine.RevokeGlobal(r.Context(), u.ID, p.Actor())
 	if err != nil {
 		return fmt.Errorf("admin: global token revocation: %w", err)
 	}

@@ -34,8 +34,8 @@ type Config struct {
 }
 
 // Store is a store.Store with memory caches of access tokens and clients;
-// see the package documentation. Its other methods are the wrapped
-// store's.
+// see the package documentation. It defines every write (store.Writer);
+// its reads other than LookupToken and GetClient are the wrapped store's.
 type Store struct {
 	store.Store
 	current func() bool
@@ -265,4 +265,39 @@ func (s *Store) UpdateUser(ctx context.Context, username string, fn func(store.U
 func (s *Store) DeleteUser(ctx context.Context, username string, rev store.Revocation) (store.RevokeResult, error) {
 	defer s.tokens.clear()
 	return s.Store.DeleteUser(ctx, username, rev)
+}
+
+// The writes below change nothing the cache holds (access tokens and
+// clients); they pass through so that every write of store.Writer is
+// defined here and one added later cannot bypass the cache unseen.
+
+// CreateUser passes through: the cache holds no users.
+func (s *Store) CreateUser(ctx context.Context, u store.User) error {
+	return s.Store.CreateUser(ctx, u)
+}
+
+// CreateIssuer passes through: the cache holds no issuers.
+func (s *Store) CreateIssuer(ctx context.Context, iss store.Issuer) error {
+	return s.Store.CreateIssuer(ctx, iss)
+}
+
+// DeleteIssuer passes through: the cache holds no issuers.
+func (s *Store) DeleteIssuer(ctx context.Context, iss string) error {
+	return s.Store.DeleteIssuer(ctx, iss)
+}
+
+// UseJTI passes through: the cache holds no assertion jtis.
+func (s *Store) UseJTI(ctx context.Context, issuer, jti string, expiresAt, now time.Time) error {
+	return s.Store.UseJTI(ctx, issuer, jti, expiresAt, now)
+}
+
+// DeleteEventsBefore passes through: the cache holds no events, and the
+// tokens a deleted event covered have expired.
+func (s *Store) DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	return s.Store.DeleteEventsBefore(ctx, before, limit)
+}
+
+// ReserveStatusIndexes passes through: a reservation changes no token.
+func (s *Store) ReserveStatusIndexes(ctx context.Context, n int) (int64, error) {
+	return s.Store.ReserveStatusIndexes(ctx, n)
 }

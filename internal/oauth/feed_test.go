@@ -22,8 +22,8 @@ import (
 	"github.com/tokend/tokend/internal/feed"
 	"github.com/tokend/tokend/internal/oauth"
 	"github.com/tokend/tokend/internal/registry"
+	"github.com/tokend/tokend/internal/revocation"
 	"github.com/tokend/tokend/internal/statuslist"
-	"github.com/tokend/tokend/internal/store"
 	"github.com/tokend/tokend/internal/token"
 )
 
@@ -217,9 +217,13 @@ func TestRevocationStream(t *testing.T) {
 		t.Errorf("event (-got +want):\n%s", diff)
 	}
 
-	// A token revoked by another process (no nudge) arrives by polling.
+	// A token revoked by another process (no nudge) arrives by polling:
+	// here an admin's bulk revocation of bob's one grant, made on the
+	// store itself.
 	tk2 := h.passwordTokens(appID, appSecret, "bob")
-	if _, err := h.store.RevokeGrant(t.Context(), h.record(tk2.Access).GrantID, store.Revocation{Time: h.clock.Now(), Reason: store.ReasonAdmin, Actor: "admin"}); err != nil {
+	rec2 := h.record(tk2.Access)
+	other := &revocation.Engine{Store: h.store, Now: h.clock.Now}
+	if _, err := other.RevokeBulk(t.Context(), revocation.Bulk{Subject: rec2.Subject, ClientID: rec2.ClientID}); err != nil {
 		t.Fatal(err)
 	}
 	ev2 := s.until("revocation")

@@ -207,7 +207,7 @@ func (e *Endpoints) registerUpdate(w http.ResponseWriter, r *http.Request) error
 		return ErrInvalidClientMetadata("client_id cannot be changed")
 	}
 	spec.ID = id
-	var rotate *store.Revocation
+	rotate := false
 	var secret, storedSecret string
 	if spec.Secret != "" {
 		// Hash (argon2id) before the update: its callback runs on the
@@ -215,10 +215,10 @@ func (e *Endpoints) registerUpdate(w http.ResponseWriter, r *http.Request) error
 		if secret, storedSecret, err = registry.NewSecret(spec.Secret); err != nil {
 			return metadataError(err)
 		}
-		rotate = &store.Revocation{Time: e.cfg.Now(), Reason: store.ReasonSecretRotated, Actor: adminActor(r)}
+		rotate = true
 	}
 	var updated store.Client
-	_, err = e.cfg.Store.UpdateClient(r.Context(), id, func(c store.Client) (store.Client, error) {
+	apply := func(c store.Client) (store.Client, error) {
 		wasPublic := c.Public()
 		if err := registry.Apply(&c, spec); err != nil {
 			return c, err
@@ -238,7 +238,12 @@ func (e *Endpoints) registerUpdate(w http.ResponseWriter, r *http.Request) error
 		c.UpdatedAt = e.cfg.Now()
 		updated = c
 		return c, nil
-	}, rotate)
+	}
+	if rotate {
+		_, err = e.cfg.Engine.RotateSecret(r.Context(), id, adminActor(r), apply)
+	} else {
+		_, err = e.cfg.Store.UpdateClient(r.Context(), id, apply, nil)
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return ErrNotFound("no such client")
@@ -250,9 +255,7 @@ func (e *Endpoints) registerUpdate(w http.ResponseWriter, r *http.Request) error
 
 // registerDelete removes a client and revokes all its grants (RFC 7592 §2.3).
 func (e *Endpoints) registerDelete(w http.ResponseWriter, r *http.Request) error {
-	_, err := e.cfg.Store.DeleteClient(r.Context(), r.PathValue("client_id"), store.Revocation{
-		Time: e.cfg.Now(), Reason: store.ReasonClientDeleted, Actor: adminActor(r),
-	})
+	_, err := e.cfg.Engine.DeleteClient(r.Context(), r.PathValue("client_id"), adminActor(r))
 	if errors.Is(err, store.ErrNotFound) {
 		return ErrNotFound("no such client")
 	}

@@ -215,9 +215,7 @@ func (e *Endpoints) refresh(w http.ResponseWriter, r *http.Request, c store.Clie
 	if err != nil {
 		return err
 	}
-	_, err = e.cfg.Store.RotateRefresh(r.Context(), h, now, tokens, store.Revocation{
-		Time: now, Reason: store.ReasonRefreshReuse, Actor: c.ID,
-	})
+	_, err = e.cfg.Engine.RotateRefresh(r.Context(), c, h, now, tokens)
 	switch {
 	case errors.Is(err, store.ErrRefreshReused):
 		return ErrInvalidGrant("the refresh token was already used; its grant has been revoked").WithCause(err)

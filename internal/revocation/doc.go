@@ -3,4 +3,9 @@
 // refresh token of the family (RFC 7009 §2.1 permits it; it is the safe
 // default and what WSO2 IS does). Every revocation is one atomic store call
 // that also appends its event to the revocation log.
+//
+// Every revocation goes through the Engine, whatever its cause: outside
+// this package and package store no code writes a store.Revocation, so
+// what each cause revokes, and the reason it logs, is decided here alone.
+// A test of this package holds that rule.
 package revocation

@@ -14,7 +14,19 @@ import (
 // the server refuse such a request; the token is left untouched.
 var ErrNotOwner = errors.New("revocation: token was issued to another client")
 
-// Engine revokes tokens.
+// Engine revokes tokens. It has one method per cause of a revocation:
+// a client's request (RevokeToken), a reused refresh token
+// (RotateRefresh), a password change, a disabled or deleted user, a
+// deleted client, a rotated secret, an admin's bulk revocation (RevokeBulk)
+// and a global token revocation (RevokeGlobal). Each is one store call
+// that makes the change and revokes with it, appending one log event per
+// revoked grant with the cause's reason, the actor the caller names and
+// the time of the engine's clock (RotateRefresh: the rotation's).
+//
+// The methods other than RevokeToken and RevokeBulk return the store's
+// errors, and those of an update function, unwrapped: callers tell
+// store.ErrNotFound, their own validation errors and the store's failures
+// apart by them, and report them as they are.
 type Engine struct {
 	Store store.Store
 	// JWT verifies JWT access tokens before any store access; nil treats
@@ -53,6 +65,14 @@ func Recognise(jwts *token.JWTs, raw string) (kind store.TokenKind, ok bool) {
 		return "", false
 	}
 	return store.AccessToken, true
+}
+
+// At returns a copy of e whose clock is stopped at t: for a change that
+// stamps what it updates with t and logs its revocation at that instant.
+func (e *Engine) At(t time.Time) *Engine {
+	at := *e
+	at.Now = func() time.Time { return t }
+	return &at
 }
 
 func (e *Engine) now() time.Time {

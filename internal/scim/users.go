@@ -16,6 +16,7 @@ import (
 
 	"github.com/tokend/tokend/internal/adminauth"
 	"github.com/tokend/tokend/internal/identity"
+	"github.com/tokend/tokend/internal/revocation"
 	"github.com/tokend/tokend/internal/store"
 )
 
@@ -30,19 +31,12 @@ const (
 	MaxCount     = 1000
 )
 
-// Store is the part of the store the Users endpoint needs.
-type Store interface {
-	CreateUser(ctx context.Context, u store.User) error
-	GetUser(ctx context.Context, username string) (store.User, error)
-	GetUserByID(ctx context.Context, id string) (store.User, error)
-	ListUsers(ctx context.Context) ([]store.User, error)
-	UpdateUser(ctx context.Context, username string, fn func(store.User) (store.User, error), revoke *store.Revocation) (store.RevokeResult, error)
-	DeleteUser(ctx context.Context, username string, rev store.Revocation) (store.RevokeResult, error)
-}
-
 // Config holds what the endpoint depends on.
 type Config struct {
-	Store Store
+	// Store holds the users. The revocations a change of a user makes
+	// (a password change, a disable, a deletion) go through a
+	// revocation.Engine on it, with the clock Now.
+	Store store.Store
 	Auth  *adminauth.Authorizer
 	// BaseURL is the server's external URL (the issuer); meta.location and
 	// Location are built from it.
@@ -56,8 +50,9 @@ type Config struct {
 
 // Users serves /scim2/Users.
 type Users struct {
-	cfg  Config
-	base string
+	cfg    Config
+	engine *revocation.Engine
+	base   string
 }
 
 // New returns the Users endpoint for cfg.
@@ -71,7 +66,11 @@ func New(cfg Config) *Users {
 	if cfg.RetryAfter == 0 {
 		cfg.RetryAfter = time.Second
 	}
-	return &Users{cfg: cfg, base: strings.TrimSuffix(cfg.BaseURL, "/") + PathUsers}
+	return &Users{
+		cfg:    cfg,
+		engine: &revocation.Engine{Store: cfg.Store, Now: cfg.Now},
+		base:   strings.TrimSuffix(cfg.BaseURL, "/") + PathUsers,
+	}
 }
 
 // Mount registers the endpoint on mux.
@@ -292,13 +291,14 @@ func (s *Users) apply(ctx context.Context, id string, c changes, p adminauth.Pri
 	}
 	now := s.cfg.Now()
 	// Disabling the user outranks a password change as the reason: both
-	// revoke the same grants, in one event each.
-	var rev *store.Revocation
+	// revoke the same grants, in one event each. Other changes revoke
+	// nothing. The revocation is logged at the user's new UpdatedAt.
+	update := s.updateUser
 	switch {
 	case c.active != nil && !*c.active:
-		rev = &store.Revocation{Time: now, Reason: store.ReasonUserDisabled, Actor: p.Actor()}
+		update = s.engine.At(now).DisableUser
 	case c.password != nil:
-		rev = &store.Revocation{Time: now, Reason: store.ReasonPasswordChange, Actor: p.Actor()}
+		update = s.engine.At(now).ChangePassword
 	}
 	// The store keys users by name; the ID is checked inside the
 	// transaction, and a rename in between is retried.
@@ -308,7 +308,7 @@ func (s *Users) apply(ctx context.Context, id string, c changes, p adminauth.Pri
 			return store.User{}, err
 		}
 		var updated store.User
-		_, err = s.cfg.Store.UpdateUser(ctx, cur.Username, func(u store.User) (store.User, error) {
+		_, err = update(ctx, cur.Username, p.Actor(), func(u store.User) (store.User, error) {
 			if u.ID != id {
 				return u, errRenamed
 			}
@@ -324,7 +324,7 @@ func (s *Users) apply(ctx context.Context, id string, c changes, p adminauth.Pri
 			u.UpdatedAt = now
 			updated = u
 			return u, nil
-		}, rev)
+		})
 		switch {
 		case err == nil:
 			return updated, nil
@@ -341,6 +341,14 @@ func (s *Users) apply(ctx context.Context, id string, c changes, p adminauth.Pri
 
 var errRenamed = errors.New("scim: the user was renamed during the update")
 
+// updateUser applies fn to the stored user without revoking anything: a
+// change that is neither a disable nor a password change. It has the
+// signature of the engine's user updates; actor is unused, as nothing is
+// logged.
+func (s *Users) updateUser(ctx context.Context, username, _ string, fn func(store.User) (store.User, error)) (store.RevokeResult, error) {
+	return s.cfg.Store.UpdateUser(ctx, username, fn, nil)
+}
+
 // delete is DELETE /scim2/Users/{id} (RFC 7644 §3.6): 204. The user and
 // every grant of the user go in one transaction. The store deletes by
 // name: the user is looked up by ID just before, so only a rename and a
@@ -351,9 +359,7 @@ func (s *Users) delete(w http.ResponseWriter, r *http.Request, p adminauth.Princ
 	if err != nil {
 		return err
 	}
-	_, err = s.cfg.Store.DeleteUser(r.Context(), u.Username, store.Revocation{
-		Time: s.cfg.Now(), Reason: store.ReasonUserDeleted, Actor: p.Actor(),
-	})
+	_, err = s.engine.DeleteUser(r.Context(), u.Username, p.Actor())
 	if errors.Is(err, store.ErrNotFound) {
 		return errNotFound()
 	}

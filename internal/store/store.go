@@ -179,6 +179,8 @@ type Filter struct {
 
 // Store is the persistence every backend provides. Every method is safe for
 // concurrent use. Writes that return nil are durable: committed to disk.
+// Every method is either a read (Reader) or a write (Writer), which a
+// decorator of Store defines itself.
 type Store interface {
 	Issuers
 	Maintenance

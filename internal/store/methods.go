@@ -1,0 +1,63 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Writer is every method of Store that changes what is stored. A type that
+// decorates a Store by embedding it (a cache, metrics, the feed's nudge)
+// defines each of them itself, as a plain pass-through when it has nothing
+// to do, rather than let the embedded Store's be promoted: a write method
+// added to Store later then cannot skip a cache's invalidation, a count or
+// a nudge unnoticed. A test of this package holds every embedder of Store
+// to it.
+type Writer interface {
+	CreateClient(ctx context.Context, c Client) error
+	UpdateClient(ctx context.Context, id string, fn func(Client) (Client, error), revoke *Revocation) (RevokeResult, error)
+	DeleteClient(ctx context.Context, id string, rev Revocation) (RevokeResult, error)
+	CreateUser(ctx context.Context, u User) error
+	UpdateUser(ctx context.Context, username string, fn func(User) (User, error), revoke *Revocation) (RevokeResult, error)
+	DeleteUser(ctx context.Context, username string, rev Revocation) (RevokeResult, error)
+	CreateGrant(ctx context.Context, g Grant, tokens []Token) error
+	RotateRefresh(ctx context.Context, old Hash, now time.Time, tokens []Token, reuse Revocation) (TokenRecord, error)
+	RevokeGrant(ctx context.Context, grantID string, rev Revocation) (RevokeResult, error)
+	RevokeToken(ctx context.Context, h Hash, kind TokenKind, clientID string, rev Revocation) (TokenRecord, RevokeResult, error)
+	RevokeMatching(ctx context.Context, f Filter, rev Revocation) (RevokeResult, error)
+	CreateIssuer(ctx context.Context, iss Issuer) error
+	DeleteIssuer(ctx context.Context, iss string) error
+	UseJTI(ctx context.Context, issuer, jti string, expiresAt, now time.Time) error
+	DeleteExpired(ctx context.Context, now time.Time, limit int) (SweepResult, error)
+	DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int, error)
+	ReserveStatusIndexes(ctx context.Context, n int) (first int64, err error)
+}
+
+// Reader is the rest of Store: the methods that change nothing stored,
+// which a decorator may leave to the embedded Store. Ping and Close are
+// among them: what Close flushes was written, and seen by any decorator,
+// through Writer methods.
+type Reader interface {
+	Ping(ctx context.Context) error
+	Close() error
+	GetClient(ctx context.Context, id string) (Client, error)
+	ListClients(ctx context.Context) ([]Client, error)
+	GetUser(ctx context.Context, username string) (User, error)
+	GetUserByID(ctx context.Context, id string) (User, error)
+	ListUsers(ctx context.Context) ([]User, error)
+	LookupToken(ctx context.Context, h Hash) (TokenRecord, error)
+	Events(ctx context.Context, since int64, limit int) ([]Event, error)
+	GetIssuer(ctx context.Context, iss string) (Issuer, error)
+	ListIssuers(ctx context.Context) ([]Issuer, error)
+	Stats(ctx context.Context, now time.Time) (Stats, error)
+}
+
+// Store is exactly Reader and Writer: a method added to Store and to
+// neither does not compile here. (That none is in both, a test checks.)
+var (
+	_ Store = (interface {
+		Reader
+		Writer
+	})(nil)
+	_ Reader = Store(nil)
+	_ Writer = Store(nil)
+)
