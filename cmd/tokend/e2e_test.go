@@ -394,10 +394,12 @@ func TestSeedCurlCommands(t *testing.T) {
 			t.Fatalf("access token %q is not a JWT", access)
 		}
 		// The seed's last command, with -v to read the headers and the
-		// certificate trusted through CURL_CA_BUNDLE instead of -k.
+		// certificate trusted through CURL_CA_BUNDLE instead of -k. The
+		// grant's user is the assertion's subject qualified by its issuer,
+		// not the local user of the same name.
 		line := `curl -v -X POST -H "Content-Type: application/x-www-form-urlencoded;charset=UTF-8" -d "token=` + access + `&token_type_hint=access_token&client_id=` + pub.ID + `" https://localhost:9443/oauth2/revoke`
 		r := in.curl(line, "CURL_CA_BUNDLE="+filepath.Join(in.data, "tls", "cert.pem"))
-		checkSeedAnswer(t, r, map[string]string{"RevokedAccessToken": access, "AuthorizedUser": "admin@carbon.super"})
+		checkSeedAnswer(t, r, map[string]string{"RevokedAccessToken": access, "AuthorizedUser": "admin@carbon.super@https://idp.example"})
 		if in.active(access) {
 			t.Error("JWT still active after revocation")
 		}

@@ -22,7 +22,7 @@ func revokeCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs := newFlagSet("revoke", stderr)
 	dataFlag(fs)
 	var b revocation.Bulk
-	fs.StringVar(&b.Subject, "subject", "", "subject of the grants: a user's ID (the sub of its tokens), or a client ID for client_credentials grants")
+	fs.StringVar(&b.Subject, "subject", "", "subject of the grants: a user's ID (the sub of its tokens), a client ID for client_credentials grants, or SUB@ISSUER for a JWT bearer grant's subject")
 	fs.StringVar(&b.Username, "user", "", "username whose grants to revoke (instead of --subject)")
 	fs.StringVar(&b.ClientID, "client", "", "client whose grants to revoke (with --subject or --user: only that pair's)")
 	fs.StringVar(&b.Reason, "reason", "admin", "reason recorded in the revocation log: "+strings.Join(revocation.Reasons, ", "))

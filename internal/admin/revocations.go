@@ -18,7 +18,8 @@ import (
 // Username) and ClientID select the grants: both select the pair's.
 type BulkRequest struct {
 	// Subject is the grants' subject: a user's ID (the sub of the user's
-	// tokens), or a client's ID for its client_credentials grants.
+	// tokens), a client's ID for its client_credentials grants, or
+	// "<sub>@<iss>" for an upstream issuer's subject (JWT bearer grant).
 	Subject string `json:"subject"`
 	// Username may be given instead of Subject: the user's ID is looked up.
 	Username string `json:"username"`

@@ -39,11 +39,24 @@ func refuse(format string, args ...any) error {
 
 // Assertion is a verified assertion.
 type Assertion struct {
-	Issuer    string
+	Issuer string
+	// Subject is the subject as the issuer names it (its sub, or the
+	// issuer's configured subject claim): unique within that issuer only.
 	Subject   string
 	JTI       string
 	ExpiresAt time.Time
 }
+
+// GrantSubject is the subject of the grants an assertion yields: its
+// subject qualified by its issuer, "<sub>@<iss>" (the issuer is the part
+// after the last "@" when its identifier holds none). An upstream issuer
+// names its own subjects, so the bare sub "alice" is not tokend's user
+// alice, nor another issuer's alice. The qualified form never equals a
+// local user's ID or a client ID, which hold no "@", so revoking a user's
+// or a client's grants never reaches an external subject's, nor the other
+// way round, and an admin revokes an external subject's grants by this
+// name (POST /admin/revocations {"subject"}, tokend revoke --subject).
+func (a Assertion) GrantSubject() string { return a.Subject + "@" + a.Issuer }
 
 // Verifier checks assertions.
 type Verifier struct {

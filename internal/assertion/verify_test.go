@@ -141,6 +141,9 @@ func TestVerify(t *testing.T) {
 	if a.Subject != "alice" || a.Issuer != testIssuer || a.JTI != "j-ok" {
 		t.Errorf("assertion %+v", a)
 	}
+	if got, want := a.GrantSubject(), "alice@"+testIssuer; got != want {
+		t.Errorf("GrantSubject() = %q; want %q", got, want)
+	}
 
 	with := func(jti string, change func(map[string]any)) string {
 		c := validClaims(now, jti)

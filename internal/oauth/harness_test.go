@@ -57,16 +57,22 @@ type harness struct {
 // cfgJWT is the harness's JWT minter and verifier (withJWT).
 func (h *harness) cfgJWT() *token.JWTs { return h.cfg.JWT }
 
-// countingStore counts token lookups, to show which requests never reach
-// the store.
+// countingStore counts token lookups and revocations of one token, to
+// show which requests never reach the store.
 type countingStore struct {
 	store.Store
-	lookups atomic.Int64
+	lookups     atomic.Int64
+	revocations atomic.Int64
 }
 
 func (c *countingStore) LookupToken(ctx context.Context, h store.Hash) (store.TokenRecord, error) {
 	c.lookups.Add(1)
 	return c.Store.LookupToken(ctx, h)
+}
+
+func (c *countingStore) RevokeToken(ctx context.Context, h store.Hash, kind store.TokenKind, clientID string, rev store.Revocation) (store.TokenRecord, store.RevokeResult, error) {
+	c.revocations.Add(1)
+	return c.Store.RevokeToken(ctx, h, kind, clientID, rev)
 }
 
 type harnessOption func(*oauth.Config)

@@ -196,12 +196,12 @@ func TestRevokeForeignJWTIsNoOpWithoutStoreAccess(t *testing.T) {
 	}
 	for name, raw := range cases {
 		t.Run(name, func(t *testing.T) {
-			before := counter.lookups.Load()
+			lookups, revocations := counter.lookups.Load(), counter.revocations.Load()
 			r := h.post(oauth.PathRevoke, "token="+url.QueryEscape(raw), basic(id, secret))
 			checkRevokedOK(t, r)
 			checkNoRevokedHeaders(t, r)
-			if n := counter.lookups.Load() - before; n != 0 {
-				t.Errorf("%d token lookups; a JWT that is not ours must not reach the store", n)
+			if n, m := counter.lookups.Load()-lookups, counter.revocations.Load()-revocations; n != 0 || m != 0 {
+				t.Errorf("%d token lookups, %d revocations; a JWT that is not ours must not reach the store", n, m)
 			}
 		})
 	}
@@ -321,10 +321,56 @@ func TestJWTBearerGrantAndPublicRevocation(t *testing.T) {
 	rv := h.post(oauth.PathRevoke, "token="+access+"&token_type_hint=access_token&client_id="+pub,
 		"Content-Type: application/x-www-form-urlencoded;charset=UTF-8")
 	checkRevokedOK(t, rv)
-	if rv.header.Get("RevokedAccessToken") != access || rv.header.Get("AuthorizedUser") != "mike" {
+	if rv.header.Get("RevokedAccessToken") != access || rv.header.Get("AuthorizedUser") != "mike@https://idp.example" {
 		t.Errorf("headers %v", rv.header)
 	}
 	if h.active(access) {
 		t.Error("JWT-grant token still active after revocation")
+	}
+}
+
+// TestJWTBearerSubjectIsQualified: the tokens of an upstream subject name
+// it with its issuer, in the JWT's claims and at introspection, and carry
+// no username, which is only ever a local user's; the grant is a user's
+// all the same: a refresh keeps the lifetime of a user's access token.
+func TestJWTBearerSubjectIsQualified(t *testing.T) {
+	h := newHarness(t, withJWT(t, token.ES256))
+	key := h.trustIssuer("https://idp.example")
+	id, secret := h.client(registry.Spec{Name: "mobile", TokenFormat: registry.FormatJWT,
+		AccessTokenTTL: 15 * time.Minute, AppAccessTokenTTL: 5 * time.Minute,
+		GrantTypes: []string{registry.GrantPassword, registry.GrantJWTBearer, registry.GrantRefreshToken}})
+	local := h.passwordTokens(id, secret, "alice")
+	now := h.clock.Now()
+	external := h.token(id, secret, "grant_type="+url.QueryEscape(oauth.GrantJWTBearer)+"&assertion="+signAssertion(t, key, map[string]any{
+		"iss": "https://idp.example", "sub": "alice", "aud": h.srv.URL + oauth.PathToken,
+		"exp": now.Add(5 * time.Minute).Unix(), "iat": now.Unix(), "jti": "q-1"}))
+
+	cases := []struct {
+		name, tok, sub, username string
+	}{
+		{"local alice", local.Access, h.record(local.Access).Subject, "alice"},
+		{"upstream alice", external.Access, "alice@https://idp.example", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			claims := jwtClaims(t, c.tok)
+			if claims.Subject != c.sub || claims.Username != c.username {
+				t.Errorf("JWT sub %q, username %q; want %q, %q", claims.Subject, claims.Username, c.sub, c.username)
+			}
+			m := h.post(oauth.PathIntrospect, "token="+c.tok, "Authorization: Bearer "+testAdminToken).json(t)
+			if got, _ := m["username"].(string); m["active"] != true || m["sub"] != c.sub || got != c.username {
+				t.Errorf("introspection %v; want active, sub %q, username %q", m, c.sub, c.username)
+			}
+		})
+	}
+	if external.ExpiresIn != 900 {
+		t.Errorf("expires_in %v; want 900, a user's access token lifetime", external.ExpiresIn)
+	}
+	refreshed := h.token(id, secret, "grant_type=refresh_token&refresh_token="+external.Refresh)
+	if refreshed.ExpiresIn != 900 {
+		t.Errorf("expires_in after a refresh %v; want 900, a user's access token lifetime", refreshed.ExpiresIn)
+	}
+	if c := jwtClaims(t, refreshed.Access); c.Subject != "alice@https://idp.example" || c.Username != "" {
+		t.Errorf("refreshed JWT sub %q, username %q; want the qualified subject and no username", c.Subject, c.Username)
 	}
 }

@@ -148,7 +148,11 @@ func (e *Endpoints) jwtBearer(w http.ResponseWriter, r *http.Request, c store.Cl
 	if err != nil {
 		return err
 	}
-	g := store.Grant{ClientID: c.ID, Subject: a.Subject, Username: a.Subject, Scope: scope}
+	// The grant's subject is qualified by its issuer, and it has no
+	// username: a username is only ever a local user's (RFC 7662 §2.2
+	// username, the JWT's username claim), so the upstream subject "alice"
+	// is never taken for, nor revoked with, the local user alice.
+	g := store.Grant{ClientID: c.ID, Subject: a.GrantSubject(), Scope: scope}
 	ttl := firstNonZero(c.AccessTokenTTL, e.cfg.AccessTokenTTL)
 	refreshTTL := time.Duration(0)
 	if slices.Contains(c.GrantTypes, GrantRefreshToken) {
@@ -207,7 +211,7 @@ func (e *Endpoints) refresh(w http.ResponseWriter, r *http.Request, c store.Clie
 	}
 	now := e.cfg.Now()
 	ttl := firstNonZero(c.AccessTokenTTL, e.cfg.AccessTokenTTL)
-	if rec.Username == "" {
+	if rec.Subject == rec.ClientID { // the client's own grant
 		ttl = firstNonZero(c.AppAccessTokenTTL, e.cfg.AccessTokenTTL)
 	}
 	g := store.Grant{ID: rec.GrantID, ClientID: rec.ClientID, Subject: rec.Subject, Username: rec.Username, Scope: rec.Scope}

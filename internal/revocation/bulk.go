@@ -40,7 +40,8 @@ var (
 // subject, of a client, or of the pair.
 type Bulk struct {
 	// Subject is the grants' subject: a user's ID (the "sub" of the user's
-	// tokens), or a client's ID for its client_credentials grants.
+	// tokens), a client's ID for its client_credentials grants, or
+	// "<sub>@<iss>" for an upstream issuer's subject (JWT bearer grant).
 	Subject string
 	// Username may be given instead of Subject; it is resolved to the
 	// user's ID.

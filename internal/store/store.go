@@ -78,8 +78,12 @@ type User struct {
 type Grant struct {
 	ID       string
 	ClientID string
-	Subject  string // user ID, or the client ID for client_credentials
-	Username string // the user's name at issuance; "" for client_credentials
+	// Subject is the user's ID, the client ID for client_credentials, or
+	// "<sub>@<iss>" for an upstream issuer's subject (JWT bearer grant).
+	Subject string
+	// Username is the local user's name at issuance; "" for every other
+	// subject.
+	Username string
 	Scope    string
 	// CreatedAt and ExpiresAt bound the grant's life: ExpiresAt is the expiry
 	// of its longest-lived token and moves forward when a refresh rotates.

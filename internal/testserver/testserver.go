@@ -1,12 +1,16 @@
 // Package testserver runs a whole tokend, the OAuth endpoints with the
-// admin API and SCIM, over real HTTP on a real SQLite file, with a clock
-// the test sets. It is for tests of the revocation lifecycle across
+// admin API and SCIM, and the JWT bearer grant for issuers a test trusts,
+// over real HTTP on a real SQLite file, with a clock the test sets. It is for tests of the revocation lifecycle across
 // packages; each package's own harness stays in its _test files.
 package testserver
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,8 +21,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
+
 	"github.com/tokend/tokend/internal/admin"
 	"github.com/tokend/tokend/internal/adminauth"
+	"github.com/tokend/tokend/internal/assertion"
 	"github.com/tokend/tokend/internal/clientauth"
 	"github.com/tokend/tokend/internal/identity"
 	"github.com/tokend/tokend/internal/oauth"
@@ -106,6 +113,7 @@ func New(t testing.TB, opts ...Option) *Server {
 		UserLimiter: users,
 		Now:         clk.Now,
 		AdminToken:  AdminToken,
+		Assertions:  &assertion.Verifier{Issuers: st, Now: clk.Now},
 	}).Mount(mux)
 	admin.New(admin.Config{Store: st, Auth: authz, Issuer: issuer, Now: clk.Now}).Mount(mux)
 	scim.New(scim.Config{Store: st, Auth: authz, BaseURL: issuer, Now: clk.Now}).Mount(mux)
@@ -195,7 +203,7 @@ func (s *Server) Client(name string) (id, secret string) {
 	s.t.Helper()
 	c, secret, err := registry.New(registry.Spec{
 		Name:       name,
-		GrantTypes: []string{registry.GrantClientCredentials, registry.GrantPassword, registry.GrantRefreshToken},
+		GrantTypes: []string{registry.GrantClientCredentials, registry.GrantPassword, registry.GrantRefreshToken, registry.GrantJWTBearer},
 	}, s.Clock.Now())
 	if err != nil {
 		s.t.Fatal(err)
@@ -233,6 +241,65 @@ type Tokens struct {
 func (s *Server) PasswordTokens(clientID, secret, user string) Tokens {
 	s.t.Helper()
 	return s.token(clientID, secret, "grant_type=password&username="+url.QueryEscape(user)+"&password="+url.QueryEscape(Password))
+}
+
+// Issuer is an upstream issuer of JWT bearer assertions (RFC 7523) that
+// the server trusts, with an ES256 key.
+type Issuer struct {
+	s   *Server
+	ID  string // the issuer identifier, its assertions' iss
+	key *ecdsa.PrivateKey
+	n   int
+}
+
+// TrustIssuer registers the issuer iss with a fresh key.
+func (s *Server) TrustIssuer(iss string) *Issuer {
+	s.t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	set, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: string(jose.ES256), Use: "sig"}}})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if err := s.Store.CreateIssuer(s.t.Context(), store.Issuer{Issuer: iss, JWKS: set, CreatedAt: s.Clock.Now()}); err != nil {
+		s.t.Fatal(err)
+	}
+	return &Issuer{s: s, ID: iss, key: key}
+}
+
+// Assertion signs an assertion about sub for this server's token
+// endpoint, valid for five minutes, with a jti never used before.
+func (i *Issuer) Assertion(sub string) string {
+	i.s.t.Helper()
+	i.n++
+	now := i.s.Clock.Now()
+	claims, err := json.Marshal(map[string]any{"iss": i.ID, "sub": sub, "aud": i.s.URL + oauth.PathToken,
+		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "jti": fmt.Sprintf("jti-%d", i.n)})
+	if err != nil {
+		i.s.t.Fatal(err)
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: i.key, KeyID: "k1"}}, nil)
+	if err != nil {
+		i.s.t.Fatal(err)
+	}
+	jws, err := signer.Sign(claims)
+	if err != nil {
+		i.s.t.Fatal(err)
+	}
+	out, err := jws.CompactSerialize()
+	if err != nil {
+		i.s.t.Fatal(err)
+	}
+	return out
+}
+
+// AssertionTokens runs the JWT bearer grant (RFC 7523 §2.1) at the client
+// with an assertion from iss about sub.
+func (s *Server) AssertionTokens(clientID, secret string, iss *Issuer, sub string) Tokens {
+	s.t.Helper()
+	return s.token(clientID, secret, "grant_type="+url.QueryEscape(oauth.GrantJWTBearer)+"&assertion="+url.QueryEscape(iss.Assertion(sub)))
 }
 
 // ClientTokens runs the client_credentials grant.

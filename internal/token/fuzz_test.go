@@ -55,7 +55,8 @@ func FuzzParse(f *testing.F) {
 }
 
 // FuzzVerifyJWT: the JWT verifier never panics and accepts nothing but our
-// own tokens. Seeds are our tokens and mutilations of them.
+// own tokens, each in the one spelling it was issued in. Seeds are our
+// tokens, mutilations of them and other spellings of them.
 func FuzzVerifyJWT(f *testing.F) {
 	j, clk := newJWTs(f, ES256)
 	good, err := j.Mint(claimsAt(clk.Now()))
@@ -64,6 +65,9 @@ func FuzzVerifyJWT(f *testing.F) {
 	}
 	f.Add(good)
 	f.Add(good[:len(good)-5])
+	for _, other := range respellings(f, good) {
+		f.Add(other)
+	}
 	f.Add("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.")
 	f.Add("eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln")
 	f.Fuzz(func(t *testing.T, raw string) {
@@ -76,6 +80,9 @@ func FuzzVerifyJWT(f *testing.F) {
 		}
 		if c.Issuer != j.Issuer || c.JTI == "" {
 			t.Fatalf("accepted claims %+v", c)
+		}
+		if !canonicalRef(raw) {
+			t.Fatalf("accepted %q, which is not the canonical spelling of its bytes", raw)
 		}
 	})
 }

@@ -265,14 +265,16 @@ func LooksLikeJWT(s string) bool {
 	return len(s) <= MaxJWTLength && strings.Count(s, ".") == 2 && strings.HasPrefix(s, "eyJ")
 }
 
-// Verify checks a JWT access token of ours: the compact form, typ at+jwt,
-// an allowed algorithm that matches the key's, a kid among our published
-// keys, the signature, and iss. Expiry is not checked here: callers need the
-// claims of an expired token too (its revocation is a no-op; its
-// introspection is inactive). Anything else wrong is ErrNotOurs.
+// Verify checks a JWT access token of ours: the compact form, each part in
+// canonical base64url (canonicalCompact: the spelling issued, the one the
+// store knows), typ at+jwt, an allowed algorithm that matches the key's, a
+// kid among our published keys, the signature, and iss. Expiry is not
+// checked here: callers need the claims of an expired token too (its
+// revocation is a no-op; its introspection is inactive). Anything else
+// wrong is ErrNotOurs.
 func (j *JWTs) Verify(raw string) (AccessClaims, error) {
 	var c AccessClaims
-	if !LooksLikeJWT(raw) {
+	if !LooksLikeJWT(raw) || !canonicalCompact(raw) {
 		return c, ErrNotOurs
 	}
 	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA})
