@@ -120,6 +120,14 @@ func runBench(ctx context.Context, cfg benchConfig) error {
 		return err
 	}
 
+	writeReport(cfg.stdout, b.machine(loadavg), b.ceil, b.rows)
+	return nil
+}
+
+// machine describes the run for the report's header: the machine, the
+// load and where each side ran; loadavg is the load before the run.
+func (b *bench) machine(loadavg string) machine {
+	cfg := b.cfg
 	m := thisMachine()
 	m.backend = cfg.backend
 	m.loadavg = loadavg
@@ -147,8 +155,7 @@ func runBench(ctx context.Context, cfg benchConfig) error {
 	if cfg.gomaxprocs > 0 && cfg.target == "" {
 		m.pinning += fmt.Sprintf("; tokend run with GOMAXPROCS=%d", cfg.gomaxprocs)
 	}
-	writeReport(cfg.stdout, m, b.ceil, b.rows)
-	return nil
+	return m
 }
 
 // ceilingBody is the form the ceiling reads: a revocation's, with a token
@@ -357,32 +364,9 @@ func (b *bench) measureServer(ctx context.Context) error {
 
 // measureFirst measures every operation but JWT ES256 issuance on srv.
 func (b *bench) measureFirst(ctx context.Context, srv *server, opaque, jwtc client, user, password string) error {
-	w := b.cfg.workers
-	mw := b.maxWorkers()
-	d := b.cfg.duration
-	cpu := b.cpuOf(srv)
-	auth := opaque.basic()
-	revokePool := &pool{}
-
+	f := &firstServer{b: b, srv: srv, auth: opaque.basic(), revokePool: &pool{}}
 	if b.want(opIssueOpaque) {
-		issued := make([][]string, mw)
-		ph := phase{
-			name: opIssueOpaque,
-			path: oauth.PathToken,
-			auth: auth,
-			body: func(int) (string, bool) { return "grant_type=client_credentials", true },
-			check: func(w int, body []byte) bool {
-				t, ok := jsonString(body, "access_token")
-				if ok {
-					issued[w] = append(issued[w], t)
-				}
-				return ok
-			},
-		}
-		b.measure(ctx, srv, ph)
-		// The tokens issued just now are distinct and active: the start
-		// of the revocation pool.
-		revokePool.tokens = slices.Concat(issued...)
+		f.issueOpaque(ctx)
 	}
 	switch {
 	case b.cfg.target != "" && b.want(opIssueJWTRS256, opIssueJWTES256):
@@ -395,105 +379,189 @@ func (b *bench) measureFirst(ctx context.Context, srv *server, opaque, jwtc clie
 		}
 	}
 	if b.want(opIntrospectActive) {
-		active, err := issueMany(ctx, b.client, srv.url, auth, b.cfg.active, w)
-		if err != nil {
-			return fmt.Errorf("pre-issue tokens to introspect: %w", err)
+		if err := f.introspectActive(ctx); err != nil {
+			return err
 		}
-		ph := phase{
-			name:  opIntrospectActive,
-			path:  oauth.PathIntrospect,
-			auth:  auth,
-			body:  cycle(active, mw),
-			check: func(_ int, body []byte) bool { return bytes.Contains(body, []byte(`"active":true`)) },
-		}
-		b.measure(ctx, srv, ph)
 	}
 	if b.want(opRevoke, opIntrospectRevoked) {
-		want := b.cfg.preissue
-		if want == 0 {
-			want = max(20000, 3*len(revokePool.tokens)) * max(1, b.cfg.overload)
-		}
-		if n := want - len(revokePool.tokens); n > 0 {
-			b.logf("pre-issuing %d tokens to revoke", n)
-			more, err := issueMany(ctx, b.client, srv.url, auth, n, w)
-			if err != nil {
-				return fmt.Errorf("pre-issue tokens to revoke: %w", err)
-			}
-			revokePool.tokens = append(revokePool.tokens, more...)
+		if err := f.fillRevokePool(ctx); err != nil {
+			return err
 		}
 	}
-	var revoked []string
 	if b.want(opRevoke) {
-		last := make([]string, mw)
-		done := make([][]string, mw)
-		ph := phase{
-			name: opRevoke,
-			path: oauth.PathRevoke,
-			auth: auth,
-			body: func(w int) (string, bool) {
-				t, ok := revokePool.take()
-				last[w] = t
-				return "token=" + t + "&token_type_hint=access_token", ok
-			},
-			check: func(w int, _ []byte) bool {
-				done[w] = append(done[w], last[w])
-				return true
-			},
-		}
-		b.logf("%d tokens in the pool to revoke", len(revokePool.tokens))
-		b.measure(ctx, srv, ph)
-		revoked = slices.Concat(done...)
+		f.revoke(ctx)
 	}
 	if b.want(opIntrospectRevoked) {
-		if len(revoked) == 0 {
-			// Revocation was not measured: revoke some tokens untimed.
-			n := min(b.cfg.active, len(revokePool.tokens))
-			toks := revokePool.tokens[:n]
-			if err := revokeMany(ctx, b.client, srv.url, auth, toks, w); err != nil {
-				return err
-			}
-			revoked = toks
+		if err := f.introspectRevoked(ctx); err != nil {
+			return err
 		}
-		ph := phase{
-			name:  opIntrospectRevoked,
-			path:  oauth.PathIntrospect,
-			auth:  auth,
-			body:  cycle(revoked, mw),
-			check: func(_ int, body []byte) bool { return bytes.Contains(body, []byte(`"active":false`)) },
-		}
-		b.logf("%d revoked tokens to introspect in turn", len(revoked))
-		b.measure(ctx, srv, ph)
 	}
 	if b.want(opRefresh) {
-		// One password grant per worker, each worker walking its own chain
-		// of rotations: every refresh token is used exactly once.
-		chain, err := passwordGrants(ctx, b.client, srv.url, auth, user, password, w)
-		if err != nil {
-			return fmt.Errorf("pre-issue refresh tokens (password grant): %w", err)
+		if err := f.refresh(ctx, user, password); err != nil {
+			return err
 		}
-		ph := phase{
-			name: opRefresh,
-			path: oauth.PathToken,
-			auth: auth,
-			body: func(w int) (string, bool) {
-				t := chain[w]
-				chain[w] = "" // spent; a failed refresh ends this worker's chain
-				return "grant_type=refresh_token&refresh_token=" + t, t != ""
-			},
-			check: func(w int, body []byte) bool {
-				t, ok := jsonString(body, "refresh_token")
-				chain[w] = t
-				return ok
-			},
-		}
-		b.logf("measuring %s", ph.name)
-		r := ph.run(ctx, b.gen(srv.url), w, d, cpu)
-		if r.exhausted && r.errors > 0 {
-			r.note = "a worker stopped when its refresh failed (its chain broke)"
-		}
-		b.rows = append(b.rows, r)
 	}
 	b.client.CloseIdleConnections()
+	return nil
+}
+
+// firstServer is the state the phases of measureFirst share: the tokens
+// one phase leaves for the next.
+type firstServer struct {
+	b    *bench
+	srv  *server
+	auth string // the opaque client's
+	// revokePool holds distinct active tokens, each revoked once: those
+	// of the issuance phase, then as many more as the run wants.
+	revokePool *pool
+	revoked    []string // tokens the revocation phase revoked
+}
+
+// issueOpaque measures opaque issuance and starts the revocation pool with
+// the tokens it issued.
+func (f *firstServer) issueOpaque(ctx context.Context) {
+	issued := make([][]string, f.b.maxWorkers())
+	ph := phase{
+		name: opIssueOpaque,
+		path: oauth.PathToken,
+		auth: f.auth,
+		body: func(int) (string, bool) { return "grant_type=client_credentials", true },
+		check: func(w int, body []byte) bool {
+			t, ok := jsonString(body, "access_token")
+			if ok {
+				issued[w] = append(issued[w], t)
+			}
+			return ok
+		},
+	}
+	f.b.measure(ctx, f.srv, ph)
+	// The tokens issued just now are distinct and active: the start
+	// of the revocation pool.
+	f.revokePool.tokens = slices.Concat(issued...)
+}
+
+// introspectActive measures introspection of tokens issued beforehand,
+// untimed, asked about in turn.
+func (f *firstServer) introspectActive(ctx context.Context) error {
+	b := f.b
+	active, err := issueMany(ctx, b.client, f.srv.url, f.auth, b.cfg.active, b.cfg.workers)
+	if err != nil {
+		return fmt.Errorf("pre-issue tokens to introspect: %w", err)
+	}
+	ph := phase{
+		name:  opIntrospectActive,
+		path:  oauth.PathIntrospect,
+		auth:  f.auth,
+		body:  cycle(active, b.maxWorkers()),
+		check: func(_ int, body []byte) bool { return bytes.Contains(body, []byte(`"active":true`)) },
+	}
+	b.measure(ctx, f.srv, ph)
+	return nil
+}
+
+// fillRevokePool issues, untimed, the tokens the revocation pool lacks to
+// hold --preissue, or by default enough for the revocation phase and its
+// --overload phase.
+func (f *firstServer) fillRevokePool(ctx context.Context) error {
+	b := f.b
+	want := b.cfg.preissue
+	if want == 0 {
+		want = max(20000, 3*len(f.revokePool.tokens)) * max(1, b.cfg.overload)
+	}
+	if n := want - len(f.revokePool.tokens); n > 0 {
+		b.logf("pre-issuing %d tokens to revoke", n)
+		more, err := issueMany(ctx, b.client, f.srv.url, f.auth, n, b.cfg.workers)
+		if err != nil {
+			return fmt.Errorf("pre-issue tokens to revoke: %w", err)
+		}
+		f.revokePool.tokens = append(f.revokePool.tokens, more...)
+	}
+	return nil
+}
+
+// revoke measures revocation, each token of the pool revoked once, and
+// keeps the tokens it revoked for the next phase.
+func (f *firstServer) revoke(ctx context.Context) {
+	mw := f.b.maxWorkers()
+	last := make([]string, mw)
+	done := make([][]string, mw)
+	ph := phase{
+		name: opRevoke,
+		path: oauth.PathRevoke,
+		auth: f.auth,
+		body: func(w int) (string, bool) {
+			t, ok := f.revokePool.take()
+			last[w] = t
+			return "token=" + t + "&token_type_hint=access_token", ok
+		},
+		check: func(w int, _ []byte) bool {
+			done[w] = append(done[w], last[w])
+			return true
+		},
+	}
+	f.b.logf("%d tokens in the pool to revoke", len(f.revokePool.tokens))
+	f.b.measure(ctx, f.srv, ph)
+	f.revoked = slices.Concat(done...)
+}
+
+// introspectRevoked measures introspection of revoked tokens, asked about
+// in turn: those of the revocation phase, or when it did not run, tokens
+// of the pool revoked untimed.
+func (f *firstServer) introspectRevoked(ctx context.Context) error {
+	b := f.b
+	if len(f.revoked) == 0 {
+		// Revocation was not measured: revoke some tokens untimed.
+		n := min(b.cfg.active, len(f.revokePool.tokens))
+		toks := f.revokePool.tokens[:n]
+		if err := revokeMany(ctx, b.client, f.srv.url, f.auth, toks, b.cfg.workers); err != nil {
+			return err
+		}
+		f.revoked = toks
+	}
+	ph := phase{
+		name:  opIntrospectRevoked,
+		path:  oauth.PathIntrospect,
+		auth:  f.auth,
+		body:  cycle(f.revoked, b.maxWorkers()),
+		check: func(_ int, body []byte) bool { return bytes.Contains(body, []byte(`"active":false`)) },
+	}
+	b.logf("%d revoked tokens to introspect in turn", len(f.revoked))
+	b.measure(ctx, f.srv, ph)
+	return nil
+}
+
+// refresh measures refresh token rotation with the run's workers, and not
+// again under --overload: each worker walks a chain of its own.
+func (f *firstServer) refresh(ctx context.Context, user, password string) error {
+	b := f.b
+	w := b.cfg.workers
+	// One password grant per worker, each worker walking its own chain
+	// of rotations: every refresh token is used exactly once.
+	chain, err := passwordGrants(ctx, b.client, f.srv.url, f.auth, user, password, w)
+	if err != nil {
+		return fmt.Errorf("pre-issue refresh tokens (password grant): %w", err)
+	}
+	ph := phase{
+		name: opRefresh,
+		path: oauth.PathToken,
+		auth: f.auth,
+		body: func(w int) (string, bool) {
+			t := chain[w]
+			chain[w] = "" // spent; a failed refresh ends this worker's chain
+			return "grant_type=refresh_token&refresh_token=" + t, t != ""
+		},
+		check: func(w int, body []byte) bool {
+			t, ok := jsonString(body, "refresh_token")
+			chain[w] = t
+			return ok
+		},
+	}
+	b.logf("measuring %s", ph.name)
+	r := ph.run(ctx, b.gen(f.srv.url), w, b.cfg.duration, b.cpuOf(f.srv))
+	if r.exhausted && r.errors > 0 {
+		r.note = "a worker stopped when its refresh failed (its chain broke)"
+	}
+	b.rows = append(b.rows, r)
 	return nil
 }
 

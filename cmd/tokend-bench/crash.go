@@ -53,29 +53,39 @@ type ledger struct {
 	uncertain map[string]bool // a revocation in flight at the kill, or answered other than 200
 }
 
+// crashRun is the state of a crash test across its rounds.
+type crashRun struct {
+	cfg  crashConfig
+	logf func(format string, args ...any)
+	tmp  string // temporary folder: the data folder and the server's log
+	bin  string // tokend binary
+	data string // the server's data folder, kept across restarts
+	c    client // the client the load issues and revokes with
+	led  *ledger
+	lost []string        // losses found, each once
+	seen map[string]bool // a loss found again after a later restart is listed once
+}
+
 // runCrash runs the crash test: load, kill -9 at a random moment, restart
 // on the same data folder, check that nothing acknowledged was lost;
 // cfg.rounds times. It returns an error that lists every loss.
 func runCrash(ctx context.Context, cfg crashConfig) error {
-	logf := func(format string, args ...any) { fmt.Fprintf(cfg.stderr, "tokend-bench crash: "+format+"\n", args...) }
+	cr := &crashRun{
+		cfg:  cfg,
+		logf: func(format string, args ...any) { fmt.Fprintf(cfg.stderr, "tokend-bench crash: "+format+"\n", args...) },
+		led:  &ledger{active: map[string]bool{}, revoked: map[string]bool{}, uncertain: map[string]bool{}},
+		seen: map[string]bool{},
+	}
 	tmp, err := os.MkdirTemp("", "tokend-crash-")
 	if err != nil {
 		return err
 	}
 	if cfg.keep {
-		logf("keeping %s", tmp)
+		cr.logf("keeping %s", tmp)
 	} else {
 		defer os.RemoveAll(tmp)
 	}
-	bin := cfg.tokend
-	if bin == "" {
-		if bin, err = buildTokend(ctx, tmp); err != nil {
-			return err
-		}
-	}
-	data := filepath.Join(tmp, "data")
-	c, err := createClient(ctx, bin, data, "crash")
-	if err != nil {
+	if err := cr.prepare(ctx, tmp); err != nil {
 		return err
 	}
 	seed := cfg.seed
@@ -87,44 +97,50 @@ func runCrash(ctx context.Context, cfg crashConfig) error {
 		cfg.rounds, cfg.concurrency, cfg.minDelay, cfg.maxDelay, seed)
 	fmt.Fprintln(cfg.stdout, "| round | kill at | issued | revoked | in flight at kill (revocations) | errors | still revoked | still active | lost |")
 	fmt.Fprintln(cfg.stdout, "|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
-
-	led := &ledger{active: map[string]bool{}, revoked: map[string]bool{}, uncertain: map[string]bool{}}
-	start := func() (*proc, string, error) {
-		p, err := startProc(ctx, []string{bin, "serve", "--insecure-http", "--addr", "127.0.0.1:0", "--data", data, "--log-level", "warn"},
-			nil, filepath.Join(tmp, "tokend.log"))
-		if err != nil {
-			return nil, "", err
-		}
-		admin, err := os.ReadFile(filepath.Join(data, "admin-token"))
-		if err != nil {
-			p.kill()
-			return nil, "", err
-		}
-		return p, strings.TrimSpace(string(admin)), nil
+	if err := cr.runRounds(ctx, rng); err != nil {
+		return err
 	}
-	var lost []string
-	seen := map[string]bool{} // a loss found again after a later restart is listed once
+	led := cr.led
+	fmt.Fprintf(cfg.stdout, "\nacknowledged in all: %d revocations, %d tokens still active; %d outcomes unknown (in flight at a kill)\n",
+		len(led.revoked), len(led.active), len(led.uncertain))
+	if len(cr.lost) > 0 {
+		return fmt.Errorf("%d acknowledged operations lost:\n%s", len(cr.lost), strings.Join(cr.lost, "\n"))
+	}
+	fmt.Fprintln(cfg.stdout, "zero lost")
+	return nil
+}
+
+// prepare builds tokend into tmp unless --tokend names it, and creates the
+// client of the load on a data folder in tmp.
+func (cr *crashRun) prepare(ctx context.Context, tmp string) error {
+	var err error
+	cr.tmp = tmp
+	cr.bin = cr.cfg.tokend
+	if cr.bin == "" {
+		if cr.bin, err = buildTokend(ctx, tmp); err != nil {
+			return err
+		}
+	}
+	cr.data = filepath.Join(tmp, "data")
+	cr.c, err = createClient(ctx, cr.bin, cr.data, "crash")
+	return err
+}
+
+// runRounds runs the rounds: each starts the server, checks the round before
+// (the first round has none before it) and loads and kills the server;
+// one more start checks the last round.
+func (cr *crashRun) runRounds(ctx context.Context, rng *rand.Rand) error {
+	cfg := cr.cfg
 	var prev *crashRound
 	for round := 1; round <= cfg.rounds+1; round++ {
-		p, admin, err := start()
+		p, admin, err := cr.start(ctx)
 		if err != nil {
 			return fmt.Errorf("round %d: restart: %w", round, err)
 		}
 		if prev != nil {
-			// The check of the previous round, after its restart.
-			if err := led.check(ctx, p.url, admin, cfg.concurrency, prev); err != nil {
-				p.kill()
-				return fmt.Errorf("round %d: check after restart: %w", round-1, err)
+			if err := cr.checkRound(ctx, p, admin, round-1, prev); err != nil {
+				return err
 			}
-			for _, l := range prev.lost {
-				if !seen[l] {
-					seen[l] = true
-					lost = append(lost, l)
-				}
-			}
-			fmt.Fprintf(cfg.stdout, "| %d | %d ms | %d | %d | %d (%d) | %d | %d | %d | %d |\n", round-1,
-				prev.delay.Milliseconds(), prev.issued, prev.revoked, prev.unknownIssue+prev.unknownRevoke,
-				prev.unknownRevoke, prev.errors, prev.checkedRevoked, prev.checkedActive, len(prev.lost))
 		}
 		if round > cfg.rounds {
 			p.stop()
@@ -132,16 +148,60 @@ func runCrash(ctx context.Context, cfg crashConfig) error {
 		}
 		delay := cfg.minDelay + time.Duration(rng.Int64N(int64(cfg.maxDelay-cfg.minDelay)+1))
 		r := &crashRound{delay: delay}
-		led.load(ctx, p, c, cfg, rng.Uint64(), r)
+		cr.led.load(ctx, p, cr.c, cfg, rng.Uint64(), r)
 		prev = r
 	}
-	fmt.Fprintf(cfg.stdout, "\nacknowledged in all: %d revocations, %d tokens still active; %d outcomes unknown (in flight at a kill)\n",
-		len(led.revoked), len(led.active), len(led.uncertain))
-	if len(lost) > 0 {
-		return fmt.Errorf("%d acknowledged operations lost:\n%s", len(lost), strings.Join(lost, "\n"))
-	}
-	fmt.Fprintln(cfg.stdout, "zero lost")
 	return nil
+}
+
+// start starts tokend serve on the run's data folder and returns it with
+// its admin token.
+func (cr *crashRun) start(ctx context.Context) (*proc, string, error) {
+	p, err := startProc(ctx, []string{cr.bin, "serve", "--insecure-http", "--addr", "127.0.0.1:0", "--data", cr.data, "--log-level", "warn"},
+		nil, filepath.Join(cr.tmp, "tokend.log"))
+	if err != nil {
+		return nil, "", err
+	}
+	admin, err := os.ReadFile(filepath.Join(cr.data, "admin-token"))
+	if err != nil {
+		p.kill()
+		return nil, "", err
+	}
+	return p, strings.TrimSpace(string(admin)), nil
+}
+
+// checkRound checks round r, numbered n, on the restarted server p, adds
+// its new losses to the run's and prints its row.
+func (cr *crashRun) checkRound(ctx context.Context, p *proc, admin string, n int, r *crashRound) error {
+	if err := cr.led.check(ctx, p.url, admin, cr.cfg.concurrency, r); err != nil {
+		p.kill()
+		return fmt.Errorf("round %d: check after restart: %w", n, err)
+	}
+	for _, l := range r.lost {
+		if !cr.seen[l] {
+			cr.seen[l] = true
+			cr.lost = append(cr.lost, l)
+		}
+	}
+	fmt.Fprintf(cr.cfg.stdout, "| %d | %d ms | %d | %d | %d (%d) | %d | %d | %d | %d |\n", n,
+		r.delay.Milliseconds(), r.issued, r.revoked, r.unknownIssue+r.unknownRevoke,
+		r.unknownRevoke, r.errors, r.checkedRevoked, r.checkedActive, len(r.lost))
+	return nil
+}
+
+// crashLoad is one round's load: what its workers share.
+type crashLoad struct {
+	led  *ledger
+	hc   *http.Client
+	base string // the server's URL
+	auth string
+	mu   sync.Mutex // guards r
+	r    *crashRound
+}
+
+// crashTally is what one worker of a round counted.
+type crashTally struct {
+	issued, revoked, unknownIssue, unknownRevoke, errors int
 }
 
 // load runs issuances and revocations on p with cfg.concurrency workers
@@ -155,83 +215,102 @@ func (led *ledger) load(ctx context.Context, p *proc, c client, cfg crashConfig,
 	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	defer hc.CloseIdleConnections()
 
-	// Each worker may also revoke tokens of earlier rounds, acknowledged
-	// before an earlier kill: hand each a few.
-	led.mu.Lock()
-	old := make([][]string, cfg.concurrency)
-	i := 0
-	for t := range led.active {
-		if i >= 8*cfg.concurrency {
-			break
-		}
-		old[i%cfg.concurrency] = append(old[i%cfg.concurrency], t)
-		i++
-	}
-	led.mu.Unlock()
-
-	auth := c.basic()
+	old := led.earlier(cfg.concurrency)
+	l := &crashLoad{led: led, hc: hc, base: p.url, auth: c.basic(), r: r}
 	var wg sync.WaitGroup
-	var mu sync.Mutex // guards r
 	for w := range cfg.concurrency {
 		rng := rand.New(rand.NewPCG(seed, uint64(w)))
-		wg.Go(func() {
-			var buf bytes.Buffer
-			var mine []string
-			var issued, revoked, unknownIssue, unknownRevoke, errs int
-			defer func() {
-				mu.Lock()
-				r.issued += issued
-				r.revoked += revoked
-				r.unknownIssue += unknownIssue
-				r.unknownRevoke += unknownRevoke
-				r.errors += errs
-				mu.Unlock()
-			}()
-			for ctx.Err() == nil {
-				status, body, err := post(ctx, hc, p.url+oauth.PathToken, auth, "grant_type=client_credentials", &buf)
-				if err != nil {
-					unknownIssue++
-					return
-				}
-				t, ok := jsonString(body, "access_token")
-				if status != http.StatusOK || !ok {
-					errs++
-					continue
-				}
-				issued++
-				led.set(t, "active")
-				mine = append(mine, t)
-				if rng.IntN(2) == 0 {
-					continue
-				}
-				// Revoke one of this round's tokens or of an earlier round's.
-				var victim string
-				if o := old[w]; len(o) > 0 && rng.IntN(2) == 0 {
-					victim, old[w] = o[len(o)-1], o[:len(o)-1]
-				} else {
-					i := rng.IntN(len(mine))
-					victim = mine[i]
-					mine[i] = mine[len(mine)-1]
-					mine = mine[:len(mine)-1]
-				}
-				led.set(victim, "uncertain") // until the answer comes
-				status, _, err = post(ctx, hc, p.url+oauth.PathRevoke, auth, "token="+victim+"&token_type_hint=access_token", &buf)
-				switch {
-				case err != nil:
-					unknownRevoke++
-					return
-				case status == http.StatusOK:
-					revoked++
-					led.set(victim, "revoked")
-				default:
-					errs++ // stays uncertain
-				}
-			}
-		})
+		wg.Go(func() { l.work(ctx, rng, old[w]) })
 	}
 	time.Sleep(r.delay)
 	p.kill()
 	wg.Wait()
+}
+
+// earlier hands each of workers a few active tokens of earlier rounds,
+// acknowledged before an earlier kill, for it to revoke too.
+func (led *ledger) earlier(workers int) [][]string {
+	led.mu.Lock()
+	defer led.mu.Unlock()
+	old := make([][]string, workers)
+	i := 0
+	for t := range led.active {
+		if i >= 8*workers {
+			break
+		}
+		old[i%workers] = append(old[i%workers], t)
+		i++
+	}
+	return old
+}
+
+// work issues tokens and revokes half of them, at random, or instead
+// tokens of old, until ctx ends or the first transport error.
+func (l *crashLoad) work(ctx context.Context, rng *rand.Rand, old []string) {
+	var buf bytes.Buffer
+	var mine []string
+	var n crashTally
+	defer l.add(&n)
+	for ctx.Err() == nil {
+		status, body, err := post(ctx, l.hc, l.base+oauth.PathToken, l.auth, "grant_type=client_credentials", &buf)
+		if err != nil {
+			n.unknownIssue++
+			return
+		}
+		t, ok := jsonString(body, "access_token")
+		if status != http.StatusOK || !ok {
+			n.errors++
+			continue
+		}
+		n.issued++
+		l.led.set(t, "active")
+		mine = append(mine, t)
+		if rng.IntN(2) == 0 {
+			continue
+		}
+		// Revoke one of this round's tokens or of an earlier round's.
+		var victim string
+		if len(old) > 0 && rng.IntN(2) == 0 {
+			victim, old = old[len(old)-1], old[:len(old)-1]
+		} else {
+			i := rng.IntN(len(mine))
+			victim = mine[i]
+			mine[i] = mine[len(mine)-1]
+			mine = mine[:len(mine)-1]
+		}
+		if !l.revoke(ctx, victim, &buf, &n) {
+			return
+		}
+	}
+}
+
+// revoke revokes t and records the answer; it reports false on a
+// transport error, the kill.
+func (l *crashLoad) revoke(ctx context.Context, t string, buf *bytes.Buffer, n *crashTally) bool {
+	l.led.set(t, "uncertain") // until the answer comes
+	status, _, err := post(ctx, l.hc, l.base+oauth.PathRevoke, l.auth, "token="+t+"&token_type_hint=access_token", buf)
+	switch {
+	case err != nil:
+		n.unknownRevoke++
+		return false
+	case status == http.StatusOK:
+		n.revoked++
+		l.led.set(t, "revoked")
+	default:
+		n.errors++ // stays uncertain
+	}
+	return true
+}
+
+// add adds a worker's counts to the round's.
+func (l *crashLoad) add(n *crashTally) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.r.issued += n.issued
+	l.r.revoked += n.revoked
+	l.r.unknownIssue += n.unknownIssue
+	l.r.unknownRevoke += n.unknownRevoke
+	l.r.errors += n.errors
 }
 
 // set moves a token to one of the ledger's three sets.

@@ -123,45 +123,14 @@ func (p phase) run(ctx context.Context, g generator, workers int, d time.Duratio
 	var last atomic.Int64 // when the last worker stopped, ns after start
 	for w := range workers {
 		wg.Go(func() {
-			h := new(histogram)
-			var ok, bad, transport uint64
-			statuses := map[int]int{}
-			for time.Now().Before(deadline) && ctx.Err() == nil {
-				body, more := p.body(w)
-				if !more {
-					exhausted.Store(true)
-					break
-				}
-				t0 := time.Now()
-				status, resp, err := g.do(w, p.path, p.auth, body)
-				took := time.Since(t0)
-				switch {
-				case err != nil:
-					transport++
-					bad++
-				case status < 200 || status > 299:
-					statuses[status]++
-					bad++
-				case p.check != nil && !p.check(w, resp):
-					statuses[status]++
-					bad++
-				default:
-					// Latency is of the requests served: a quick 503
-					// from an overloaded server must not flatter it.
-					h.record(took)
-					ok++
-				}
-			}
+			t := p.work(ctx, g, w, deadline)
 			stopped := time.Since(start).Nanoseconds()
+			if t.exhausted {
+				exhausted.Store(true)
+			}
 			mu.Lock()
 			defer mu.Unlock()
-			res.hist.merge(h)
-			res.ok += ok
-			res.errors += bad
-			res.transport += transport
-			for s, n := range statuses {
-				res.statuses[s] += n
-			}
+			res.add(t)
 			if stopped > last.Load() {
 				last.Store(stopped)
 			}
@@ -169,22 +138,80 @@ func (p phase) run(ctx context.Context, g generator, workers int, d time.Duratio
 	}
 	wg.Wait()
 	res.elapsed = time.Duration(last.Load())
-	srv1, self1 := cpu.read()
-	if secs := res.elapsed.Seconds(); secs > 0 {
-		res.serverCPU = (srv1 - srv0).Seconds() / secs
-		res.genCPU = (self1 - self0).Seconds() / secs
+	res.finish(cpu, srv0, self0, exhausted.Load())
+	return res
+}
+
+// tally is what one worker of a phase counted.
+type tally struct {
+	hist               *histogram
+	ok, bad, transport uint64
+	statuses           map[int]int // non-2xx answers and failed checks, by status
+	exhausted          bool        // the worker ran out of tokens
+}
+
+// work sends worker w's requests of p until the deadline, ctx's end or
+// the end of w's tokens.
+func (p phase) work(ctx context.Context, g generator, w int, deadline time.Time) tally {
+	t := tally{hist: new(histogram), statuses: map[int]int{}}
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		body, more := p.body(w)
+		if !more {
+			t.exhausted = true
+			break
+		}
+		t0 := time.Now()
+		status, resp, err := g.do(w, p.path, p.auth, body)
+		took := time.Since(t0)
+		switch {
+		case err != nil:
+			t.transport++
+			t.bad++
+		case status < 200 || status > 299:
+			t.statuses[status]++
+			t.bad++
+		case p.check != nil && !p.check(w, resp):
+			t.statuses[status]++
+			t.bad++
+		default:
+			// Latency is of the requests served: a quick 503
+			// from an overloaded server must not flatter it.
+			t.hist.record(took)
+			t.ok++
+		}
 	}
-	if res.ok > 0 {
-		res.perReq = (srv1 - srv0) / time.Duration(res.ok)
+	return t
+}
+
+// add adds a worker's tally to r.
+func (r *result) add(t tally) {
+	r.hist.merge(t.hist)
+	r.ok += t.ok
+	r.errors += t.bad
+	r.transport += t.transport
+	for s, n := range t.statuses {
+		r.statuses[s] += n
+	}
+}
+
+// finish works out r's CPU use and memory from the CPU times read at the
+// start of the phase, once r.elapsed is known, and notes an early end.
+func (r *result) finish(cpu cpuMeter, srv0, self0 time.Duration, exhausted bool) {
+	srv1, self1 := cpu.read()
+	if secs := r.elapsed.Seconds(); secs > 0 {
+		r.serverCPU = (srv1 - srv0).Seconds() / secs
+		r.genCPU = (self1 - self0).Seconds() / secs
+	}
+	if r.ok > 0 {
+		r.perReq = (srv1 - srv0) / time.Duration(r.ok)
 	}
 	if cpu.serverPID > 0 {
-		res.rssKiB = residentKiB(cpu.serverPID)
+		r.rssKiB = residentKiB(cpu.serverPID)
 	}
-	if exhausted.Load() {
-		res.exhausted = true
-		res.note = fmt.Sprintf("token pool ran out after %.1f s", res.elapsed.Seconds())
+	if exhausted {
+		r.exhausted = true
+		r.note = fmt.Sprintf("token pool ran out after %.1f s", r.elapsed.Seconds())
 	}
-	return res
 }
 
 // pool hands out each of its tokens once, to any worker.

@@ -49,55 +49,96 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("tokend-bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var keys []string
-	for _, k := range opKeys {
-		keys = append(keys, k.key)
-	}
 	cfg := benchConfig{stdout: stdout, stderr: stderr}
-	fs.StringVar(&cfg.tokend, "tokend", "", "tokend binary (default: go build ./cmd/tokend into a temporary folder)")
-	fs.StringVar(&cfg.target, "target", "", "URL of a running tokend to measure instead of starting one (needs --data)")
-	fs.StringVar(&cfg.data, "data", "", "data folder of the --target, where the CLI creates the clients (default: a fresh temporary one)")
-	fs.StringVar(&cfg.backend, "backend", "sqlite", "sqlite or postgres")
-	fs.StringVar(&cfg.dsn, "dsn", "", "PostgreSQL connection string, passed to tokend as --dsn (with --backend postgres)")
-	ops := fs.String("ops", strings.Join(keys, ","), "operations to measure, comma-separated: "+strings.Join(keys, ", ")+"; the ceiling always runs")
-	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long each operation is measured")
-	fs.IntVar(&cfg.workers, "workers", 64, "concurrent workers, one keep-alive connection each")
-	fs.IntVar(&cfg.preissue, "preissue", 0, "tokens pre-issued (untimed) for the revocation phase, each revoked once (default: 3× what the issuance phase issued, at least 20000)")
-	fs.IntVar(&cfg.active, "introspect-tokens", 2000, "active tokens the introspection phase asks about in turn")
-	clientKind := fs.String("client", "raw", "load generator's HTTP client: raw (a minimal HTTP/1.1 client, cheap enough not to be the bottleneck) or net/http")
-	pin := fs.Bool("pin", true, "pin the server to CPU 0 and the load generator to CPU 1 with taskset")
-	fs.StringVar(&cfg.logLevel, "server-log-level", "", "--log-level for tokend serve (default: tokend's own, info, which logs every request)")
-	fs.BoolVar(&cfg.keep, "keep", false, "keep the temporary folder (data, logs)")
-	fs.IntVar(&cfg.gomaxprocs, "server-gomaxprocs", 0, "GOMAXPROCS of tokend serve (default: tokend's own, at least 4)")
-	fs.IntVar(&cfg.fill, "fill", 0, "live tokens written into the store before the server starts, to measure a large store")
-	fs.IntVar(&cfg.overload, "overload", 0, "when > 1, measure each issue, introspect and revoke phase again with this many times --workers")
+	var f benchFlags
+	fs := newBenchFlagSet(&cfg, &f)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	switch *clientKind {
+	if err := cfg.apply(f); err != nil {
+		return err
+	}
+	if err := cfg.check(); err != nil {
+		return err
+	}
+	if err := cfg.pinCPUs(f.pin); err != nil {
+		return err
+	}
+	return runBench(ctx, cfg)
+}
+
+// benchFlags are the flags of a load run that benchConfig does not hold as
+// they are given.
+type benchFlags struct {
+	ops    string // --ops, comma-separated keys of opKeys
+	client string // --client: raw or net/http
+	pin    bool
+}
+
+// opKeyNames returns the keys --ops takes, in order.
+func opKeyNames() []string {
+	var keys []string
+	for _, k := range opKeys {
+		keys = append(keys, k.key)
+	}
+	return keys
+}
+
+// newBenchFlagSet defines the flags of a load run, into cfg and f.
+func newBenchFlagSet(cfg *benchConfig, f *benchFlags) *flag.FlagSet {
+	fs := flag.NewFlagSet("tokend-bench", flag.ContinueOnError)
+	fs.SetOutput(cfg.stderr)
+	keys := opKeyNames()
+	fs.StringVar(&cfg.tokend, "tokend", "", "tokend binary (default: go build ./cmd/tokend into a temporary folder)")
+	fs.StringVar(&cfg.target, "target", "", "URL of a running tokend to measure instead of starting one (needs --data)")
+	fs.StringVar(&cfg.data, "data", "", "data folder of the --target, where the CLI creates the clients (default: a fresh temporary one)")
+	fs.StringVar(&cfg.backend, "backend", "sqlite", "sqlite or postgres")
+	fs.StringVar(&cfg.dsn, "dsn", "", "PostgreSQL connection string, passed to tokend as --dsn (with --backend postgres)")
+	fs.StringVar(&f.ops, "ops", strings.Join(keys, ","), "operations to measure, comma-separated: "+strings.Join(keys, ", ")+"; the ceiling always runs")
+	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long each operation is measured")
+	fs.IntVar(&cfg.workers, "workers", 64, "concurrent workers, one keep-alive connection each")
+	fs.IntVar(&cfg.preissue, "preissue", 0, "tokens pre-issued (untimed) for the revocation phase, each revoked once (default: 3× what the issuance phase issued, at least 20000)")
+	fs.IntVar(&cfg.active, "introspect-tokens", 2000, "active tokens the introspection phase asks about in turn")
+	fs.StringVar(&f.client, "client", "raw", "load generator's HTTP client: raw (a minimal HTTP/1.1 client, cheap enough not to be the bottleneck) or net/http")
+	fs.BoolVar(&f.pin, "pin", true, "pin the server to CPU 0 and the load generator to CPU 1 with taskset")
+	fs.StringVar(&cfg.logLevel, "server-log-level", "", "--log-level for tokend serve (default: tokend's own, info, which logs every request)")
+	fs.BoolVar(&cfg.keep, "keep", false, "keep the temporary folder (data, logs)")
+	fs.IntVar(&cfg.gomaxprocs, "server-gomaxprocs", 0, "GOMAXPROCS of tokend serve (default: tokend's own, at least 4)")
+	fs.IntVar(&cfg.fill, "fill", 0, "live tokens written into the store before the server starts, to measure a large store")
+	fs.IntVar(&cfg.overload, "overload", 0, "when > 1, measure each issue, introspect and revoke phase again with this many times --workers")
+	return fs
+}
+
+// apply sets the client and the operations of cfg from --client and --ops.
+func (cfg *benchConfig) apply(f benchFlags) error {
+	switch f.client {
 	case "raw":
 		cfg.raw = true
 	case "net/http":
 	default:
-		return fmt.Errorf("--client must be raw or net/http, not %q", *clientKind)
+		return fmt.Errorf("--client must be raw or net/http, not %q", f.client)
 	}
 	cfg.ops = map[string]bool{}
-	for k := range strings.SplitSeq(*ops, ",") {
+	for k := range strings.SplitSeq(f.ops, ",") {
 		k = strings.TrimSpace(k)
 		if k == "" {
 			continue
 		}
 		i := slices.IndexFunc(opKeys, func(o struct{ key, name string }) bool { return o.key == k })
 		if i < 0 {
-			return fmt.Errorf("--ops: unknown operation %q (want %s)", k, strings.Join(keys, ", "))
+			return fmt.Errorf("--ops: unknown operation %q (want %s)", k, strings.Join(opKeyNames(), ", "))
 		}
 		cfg.ops[opKeys[i].name] = true
 	}
+	return nil
+}
+
+// check reports the first flag of cfg that is out of range or conflicts
+// with another.
+func (cfg *benchConfig) check() error {
 	switch {
 	case cfg.backend != "sqlite" && cfg.backend != "postgres":
 		return fmt.Errorf("--backend must be sqlite or postgres, not %q", cfg.backend)
@@ -112,23 +153,30 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	case cfg.fill > 0 && cfg.target != "":
 		return errors.New("--fill writes to the store before the server starts: not with --target")
 	}
+	return nil
+}
 
+// pinCPUs sets cfg.serverCPU. With pin, on a machine of two CPUs or more,
+// the first call re-executes the program on CPU 1 and does not return
+// unless that fails; in the re-executed program the server goes on CPU 0.
+func (cfg *benchConfig) pinCPUs(pin bool) error {
 	cfg.serverCPU = -1
-	if *pin {
-		switch {
-		case os.Getenv(pinnedEnv) != "":
-			cfg.serverCPU = 0
-		case runtime.NumCPU() < 2:
-			fmt.Fprintln(stderr, "tokend-bench: one CPU: not pinning")
-		default:
-			// Re-run this program on CPU 1. The Go runtime sizes
-			// GOMAXPROCS by the CPUs it may use, so the generator gets one.
-			if err := execPinned(1); err != nil {
-				return fmt.Errorf("--pin: %w (use --pin=false to run unpinned)", err)
-			}
+	if !pin {
+		return nil
+	}
+	switch {
+	case os.Getenv(pinnedEnv) != "":
+		cfg.serverCPU = 0
+	case runtime.NumCPU() < 2:
+		fmt.Fprintln(cfg.stderr, "tokend-bench: one CPU: not pinning")
+	default:
+		// Re-run this program on CPU 1. The Go runtime sizes
+		// GOMAXPROCS by the CPUs it may use, so the generator gets one.
+		if err := execPinned(1); err != nil {
+			return fmt.Errorf("--pin: %w (use --pin=false to run unpinned)", err)
 		}
 	}
-	return runBench(ctx, cfg)
+	return nil
 }
 
 // execPinned replaces this process by itself run under taskset on cpu.

@@ -125,7 +125,11 @@ func (rc *rawConn) roundTrip(host, path, auth, body string) (status int, b []byt
 var errMalformed = errors.New("malformed HTTP response")
 
 // readResponse reads one answer: the status line, the headers it needs
-// (Content-Length, Transfer-Encoding, Connection) and the body.
+// (Content-Length, Transfer-Encoding, Connection) and the body. The status
+// line, the headers and a body of known length (tokend's answers to the
+// timed requests are short enough for net/http to give their length) are
+// read in line rather than in steps of their own: this runs once per
+// request of a timed phase, on the generator's one core.
 func (rc *rawConn) readResponse() (status int, b []byte, keep bool, err error) {
 	line, err := rc.br.ReadSlice('\n')
 	if err != nil {
@@ -171,46 +175,51 @@ func (rc *rawConn) readResponse() (status int, b []byte, keep bool, err error) {
 	rc.body = rc.body[:0]
 	switch {
 	case chunked:
-		for {
-			line, err := rc.br.ReadSlice('\n')
-			if err != nil {
-				return 0, nil, false, err
-			}
-			line, _, _ = bytes.Cut(bytes.TrimRight(line, "\r\n"), []byte(";"))
-			n, err := strconv.ParseInt(string(line), 16, 32)
-			if err != nil || n < 0 {
-				return 0, nil, false, errMalformed
-			}
-			if n == 0 {
-				// Trailers, then the blank line.
-				for {
-					t, err := rc.br.ReadSlice('\n')
-					if err != nil {
-						return 0, nil, false, err
-					}
-					if len(bytes.TrimRight(t, "\r\n")) == 0 {
-						return status, rc.body, keep, nil
-					}
-				}
-			}
-			if rc.body, err = readN(rc.br, rc.body, int(n)+2); err != nil {
-				return 0, nil, false, err
-			}
-			rc.body = rc.body[:len(rc.body)-2]
-		}
+		err = rc.readChunked()
 	case length >= 0:
-		if rc.body, err = readN(rc.br, rc.body, length); err != nil {
-			return 0, nil, false, err
-		}
+		rc.body, err = readN(rc.br, rc.body, length)
 	default:
 		// No length: the body runs to the end of the connection.
-		all, err := io.ReadAll(rc.br)
-		if err != nil {
-			return 0, nil, false, err
-		}
+		var all []byte
+		all, err = io.ReadAll(rc.br)
 		rc.body, keep = append(rc.body, all...), false
 	}
+	if err != nil {
+		return 0, nil, false, err
+	}
 	return status, rc.body, keep, nil
+}
+
+// readChunked appends a chunked body to rc.body, and reads the trailers
+// after its last chunk.
+func (rc *rawConn) readChunked() error {
+	for {
+		line, err := rc.br.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		line, _, _ = bytes.Cut(bytes.TrimRight(line, "\r\n"), []byte(";"))
+		n, err := strconv.ParseInt(string(line), 16, 32)
+		if err != nil || n < 0 {
+			return errMalformed
+		}
+		if n == 0 {
+			// Trailers, then the blank line.
+			for {
+				t, err := rc.br.ReadSlice('\n')
+				if err != nil {
+					return err
+				}
+				if len(bytes.TrimRight(t, "\r\n")) == 0 {
+					return nil
+				}
+			}
+		}
+		if rc.body, err = readN(rc.br, rc.body, int(n)+2); err != nil {
+			return err
+		}
+		rc.body = rc.body[:len(rc.body)-2]
+	}
 }
 
 // readN appends n bytes from r to b.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"net/http"
@@ -61,5 +62,49 @@ func TestRawClient(t *testing.T) {
 	}
 	if _, err := newRawGen(strings.Replace(srv.URL, "http:", "https:", 1), 1); err == nil {
 		t.Error("newRawGen(https://...) = nil error; want the raw client to refuse TLS")
+	}
+}
+
+// loopReader reads resp over and over: a keep-alive connection on which the
+// server gives the same answer to every request.
+type loopReader struct {
+	resp []byte
+	i    int
+}
+
+func (r *loopReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		c := copy(p[n:], r.resp[r.i:])
+		n += c
+		r.i = (r.i + c) % len(r.resp)
+	}
+	return n, nil
+}
+
+// BenchmarkReadResponse measures the raw client's response reader, which
+// runs once per request of a timed phase on the load generator's core. It
+// must not allocate.
+func BenchmarkReadResponse(b *testing.B) {
+	const headers = "HTTP/1.1 200 OK\r\nCache-Control: no-store\r\nContent-Type: application/json\r\n" +
+		"Pragma: no-cache\r\nDate: Sat, 05 Dec 2026 20:28:00 GMT\r\n"
+	const body = `{"active":true,"scope":"read","client_id":"bench-opaque","token_type":"Bearer","exp":1796502480,"iat":1796498880}`
+	for _, bc := range []struct{ name, resp string }{
+		{"content-length", headers + fmt.Sprintf("Content-Length: %d\r\n\r\n", len(body)) + body},
+		{"chunked", headers + "Transfer-Encoding: chunked\r\n\r\n" +
+			fmt.Sprintf("%x\r\n%s\r\n", len(body)/2, body[:len(body)/2]) +
+			fmt.Sprintf("%x\r\n%s\r\n", len(body)-len(body)/2, body[len(body)/2:]) + "0\r\n\r\n"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			rc := &rawConn{br: bufio.NewReaderSize(&loopReader{resp: []byte(bc.resp)}, 16<<10)}
+			b.SetBytes(int64(len(bc.resp)))
+			b.ReportAllocs()
+			for b.Loop() {
+				status, got, keep, err := rc.readResponse()
+				if err != nil || status != 200 || !keep || len(got) != len(body) {
+					b.Fatalf("readResponse = %d, %q, %v, %v", status, got, keep, err)
+				}
+			}
+		})
 	}
 }
