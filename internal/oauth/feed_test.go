@@ -323,7 +323,7 @@ func TestRevocationFeedRefusals(t *testing.T) {
 	h := newFeedHarness(t)
 	appID, appSecret := h.client(jwtClient("app"))
 	rsID, rsSecret := h.client(registry.Spec{Name: "api", CanIntrospect: true})
-	pubID, _ := h.client(registry.Spec{Name: "spa", AuthMethod: registry.AuthNone, CanIntrospect: true, GrantTypes: []string{registry.GrantJWTBearer}})
+	pubID := h.publicIntrospector(registry.GrantJWTBearer)
 	cases := []struct {
 		name          string
 		authorization string

@@ -220,6 +220,11 @@ func (e *Endpoints) registerUpdate(w http.ResponseWriter, r *http.Request) error
 	var updated store.Client
 	_, err = e.cfg.Store.UpdateClient(r.Context(), id, func(c store.Client) (store.Client, error) {
 		wasPublic := c.Public()
+		// can_introspect is not metadata that DCR carries: an update
+		// keeps it, so a resource server's registration cannot be made
+		// public (registry.Apply refuses a public introspector).
+		spec := spec
+		spec.CanIntrospect = c.CanIntrospect
 		if err := registry.Apply(&c, spec); err != nil {
 			return c, err
 		}

@@ -192,3 +192,41 @@ func TestRegisterOlderTokenTypeName(t *testing.T) {
 		t.Errorf("token format %q; want %q", c.TokenFormat, registry.FormatJWT)
 	}
 }
+
+// TestRegisterUpdateKeepsIntrospectorConfidential: can_introspect is not
+// DCR metadata, so a PUT keeps it; a PUT that would make such a client
+// public is refused (RFC 7591 §3.2.2 invalid_client_metadata) and changes
+// nothing, since a public client would need only its client_id to
+// introspect every token.
+func TestRegisterUpdateKeepsIntrospectorConfidential(t *testing.T) {
+	cases := []struct {
+		name   string
+		body   string
+		status int
+	}{
+		{"token_endpoint_auth_method none", `{"client_name":"api","token_endpoint_auth_method":"none","grant_types":["password"]}`, http.StatusBadRequest},
+		{"ext_public_client", `{"client_name":"api","ext_public_client":true,"grant_types":["password"]}`, http.StatusBadRequest},
+		{"rename", `{"client_name":"renamed api","grant_types":["client_credentials"]}`, http.StatusOK},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t)
+			id, secret := h.client(registry.Spec{Name: "api", CanIntrospect: true})
+			r := h.json(http.MethodPut, oauth.PathRegister+"/"+id, c.body, adminBearer)
+			if c.status != http.StatusOK {
+				checkOAuthError(t, r, c.status, oauth.CodeInvalidClientMetadata)
+			} else if r.status != c.status {
+				t.Fatalf("PUT: %d %s; want %d", r.status, r.body, c.status)
+			}
+			got, err := h.store.GetClient(t.Context(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Public() || !got.CanIntrospect {
+				t.Errorf("after the PUT: public %t, can_introspect %t; want a confidential introspector", got.Public(), got.CanIntrospect)
+			}
+			// Its secret still authenticates it.
+			h.token(id, secret, "grant_type=client_credentials")
+		})
+	}
+}
