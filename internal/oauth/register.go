@@ -132,8 +132,13 @@ func ClientInformation(c store.Client, secret string) ClientInfo {
 	return resp
 }
 
+// readRegistration reads the client metadata of a POST or PUT, which must
+// be sent as application/json (RFC 7591 §3.1; RequireJSON says why).
 func readRegistration(w http.ResponseWriter, r *http.Request) (registration, error) {
 	var m registration
+	if err := RequireJSON(r, CodeInvalidClientMetadata); err != nil {
+		return m, err
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRegistrationBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError

@@ -230,3 +230,60 @@ func TestRegisterUpdateKeepsIntrospectorConfidential(t *testing.T) {
 		})
 	}
 }
+
+// TestRegisterRequiresJSON: a registration sent as anything but
+// application/json is refused with 415 invalid_client_metadata before it
+// is read. A browser posts text/plain or a form cross-site without a CORS
+// preflight, with an admin's Basic credentials if it holds them; with
+// application/json it must ask first, and the DCR endpoints never grant
+// that.
+func TestRegisterRequiresJSON(t *testing.T) {
+	h := newHarness(t)
+	u, err := identity.NewUser("root", "admin password", true, h.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.store.CreateUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	id, _ := h.client(confidential("web"))
+	body := `{"client_name":"evil","ext_param_client_id":"chosen_by_a_page","ext_param_client_secret":"chosen secret 0001"}`
+	cases := []struct {
+		name        string
+		method      string
+		path        string
+		contentType string
+		status      int
+	}{
+		{"text/plain", http.MethodPost, oauth.PathRegister, "text/plain", http.StatusUnsupportedMediaType},
+		{"text/plain with charset", http.MethodPost, oauth.PathRegister, "text/plain;charset=UTF-8", http.StatusUnsupportedMediaType},
+		{"form", http.MethodPost, oauth.PathRegister, "application/x-www-form-urlencoded", http.StatusUnsupportedMediaType},
+		{"no content type", http.MethodPost, oauth.PathRegister, "", http.StatusUnsupportedMediaType},
+		{"json suffix", http.MethodPost, oauth.PathRegister, "application/jsonx", http.StatusUnsupportedMediaType},
+		{"PUT text/plain", http.MethodPut, oauth.PathRegister + "/" + id, "text/plain", http.StatusUnsupportedMediaType},
+		{"json with charset", http.MethodPost, oauth.PathRegister, "Application/JSON; charset=utf-8", http.StatusCreated},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(t.Context(), c.method, h.srv.URL+c.path, strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.contentType != "" {
+				req.Header.Set("Content-Type", c.contentType)
+			}
+			req.SetBasicAuth("root", "admin password")
+			r := h.do(req)
+			if c.status != http.StatusCreated {
+				checkOAuthError(t, r, c.status, oauth.CodeInvalidClientMetadata)
+				if _, err := h.store.GetClient(t.Context(), "chosen_by_a_page"); err == nil {
+					t.Fatal("the refused request created its client")
+				}
+				return
+			}
+			if r.status != c.status {
+				t.Errorf("status %d body %s; want %d", r.status, r.body, c.status)
+			}
+		})
+	}
+}
