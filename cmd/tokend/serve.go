@@ -280,10 +280,14 @@ func serveDebug(addr string, log *slog.Logger) (net.Addr, func(), error) {
 }
 
 // adminToken returns the admin token: TOKEND_ADMIN_TOKEN when set, else the
-// one kept in <data>/admin-token, made on first start. The second result
-// says where it is, for the start-up line; the token itself is never printed.
+// one kept in <data>/admin-token, made on first start. Either must pass
+// server.CheckAdminToken. The second result says where it is, for the
+// start-up line; the token itself is never printed.
 func adminToken(dataDir string) (token, source string, err error) {
 	if t := os.Getenv("TOKEND_ADMIN_TOKEN"); t != "" {
+		if err := server.CheckAdminToken(t); err != nil {
+			return "", "", fmt.Errorf("TOKEND_ADMIN_TOKEN: %w", err)
+		}
 		return t, "from TOKEND_ADMIN_TOKEN", nil
 	}
 	path := filepath.Join(dataDir, "admin-token")
