@@ -101,7 +101,7 @@ func Serve(ctx context.Context, cfg Config, h http.Handler, ready func(addr net.
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	if cfg.TLS != nil {
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*cfg.TLS}, MinVersion: tls.VersionTLS12}
+		srv.TLSConfig = TLSConfig(*cfg.TLS)
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
 	if ready != nil {
