@@ -10,35 +10,51 @@ import (
 	"testing"
 )
 
-// listenWatch is serve's standard output: it stops the server once the
-// server says it listens.
+// listenWatch is serve's standard output: ready is closed once the server
+// says it listens.
 type listenWatch struct {
-	mu        sync.Mutex
-	listening bool
-	stop      context.CancelFunc
+	once  sync.Once
+	ready chan struct{}
 }
 
 func (l *listenWatch) Write(p []byte) (int, error) {
 	if strings.Contains(string(p), "listening on") {
-		l.mu.Lock()
-		l.listening = true
-		l.mu.Unlock()
-		l.stop()
+		l.once.Do(func() { close(l.ready) })
 	}
 	return len(p), nil
+}
+
+// startServe runs serve in-process with args. Once it listens, it returns
+// true and the function that stops it and returns serve's error; if serve
+// ends before, false and a function returning that error.
+func startServe(t *testing.T, args ...string) (listening bool, stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	w := &listenWatch{ready: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, args, w, io.Discard) }()
+	select {
+	case <-w.ready:
+		var once sync.Once
+		var err error
+		stop = func() error {
+			once.Do(func() { cancel(); err = <-done })
+			return err
+		}
+		t.Cleanup(func() { _ = stop() })
+		return true, stop
+	case err := <-done:
+		cancel()
+		return false, func() error { return err }
+	}
 }
 
 // serveOnce runs serve on data until it listens, then stops it. It
 // returns whether it listened and serve's error.
 func serveOnce(t *testing.T, data string) (listened bool, err error) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	w := &listenWatch{stop: cancel}
-	err = serve(ctx, []string{"--insecure-http", "--addr", "127.0.0.1:0", "--data", data, "--log-level", "error"}, w, io.Discard)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.listening, err
+	listened, stop := startServe(t, "--insecure-http", "--addr", "127.0.0.1:0", "--data", data, "--log-level", "error")
+	return listened, stop()
 }
 
 // TestServeRefusesShortAdminToken: serve exits with an error naming the
