@@ -32,7 +32,7 @@ func clientCommand(ctx context.Context, args []string, stdin io.Reader, stdout, 
 		fs.Var(&grants, "grant", "grant type the client may use (repeatable): client_credentials, password, refresh_token, "+registry.GrantJWTBearer)
 		fs.StringVar(&spec.AuthMethod, "auth-method", registry.AuthBasic, "client_secret_basic, client_secret_post or none (public client)")
 		fs.StringVar(&spec.TokenFormat, "token-format", registry.FormatOpaque, "opaque or jwt")
-		fs.BoolVar(&spec.CanIntrospect, "can-introspect", false, "may introspect any client's tokens (a resource server)")
+		fs.BoolVar(&spec.CanIntrospect, "can-introspect", false, "may introspect any client's tokens and read the revocation feed (a resource server); not with --auth-method none")
 		fs.DurationVar(&spec.AccessTokenTTL, "access-token-ttl", 0, "lifetime of user access tokens (default: server's)")
 		fs.DurationVar(&spec.AppAccessTokenTTL, "app-token-ttl", 0, "lifetime of client_credentials tokens (default: server's)")
 		fs.DurationVar(&spec.RefreshTokenTTL, "refresh-token-ttl", 0, "lifetime of refresh tokens (default: server's)")

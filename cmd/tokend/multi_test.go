@@ -23,7 +23,7 @@ import (
 	"github.com/tokend/tokend/internal/stack"
 )
 
-const multiAdminToken = "multi-instance-admin-token"
+const multiAdminToken = "multi-instance-admin-token-0123456789"
 
 // freshDatabase creates a database for one test on the PostgreSQL at
 // TOKEND_TEST_POSTGRES_DSN and drops it afterwards. It skips when

@@ -100,6 +100,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	tokenCache := fs.Int("token-cache", envInt("TOKEND_TOKEN_CACHE", cache.DefaultTokens), "access tokens kept in memory for introspection and revocation; 0: read the store every time (env TOKEND_TOKEN_CACHE)")
 	clientCacheTTL := fs.Duration("client-cache-ttl", envDuration("TOKEND_CLIENT_CACHE_TTL", cache.DefaultClientTTL), "how long a client read from the store is trusted: how late another instance's change to a client is seen here; 0: read the store every time (env TOKEND_CLIENT_CACHE_TTL)")
 	debugAddr := fs.String("debug-addr", envOr("TOKEND_DEBUG_ADDR", ""), "serve Go's profiler (/debug/pprof/) on this address, e.g. localhost:6060; off when empty (env TOKEND_DEBUG_ADDR)")
+	metricsAddr := fs.String("metrics-addr", envOr("TOKEND_METRICS_ADDR", ""), "serve /metrics without authentication over plain HTTP on this address, e.g. localhost:9090; off when empty (the public listener serves it to the admin token only) (env TOKEND_METRICS_ADDR)")
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
 	}
@@ -241,7 +242,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer stopSweep() // before the store closes
-	mux.Handle("GET /metrics", m.Handler())
+	// On the public listener the metrics need the admin token; on
+	// --metrics-addr, which only operators should reach, nothing.
+	mux.Handle("GET /metrics", m.BearerHandler(adminToken, log))
+	if *metricsAddr != "" {
+		_, stopMetrics, err := serveMetrics(*metricsAddr, m.Handler(), log)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
 	cfg := server.Config{
 		Addr: *addr, TLS: cert, Ready: st.Ping, Logger: log,
 		MaxInFlight: *maxInFlight, QueueWait: *queueWait,
@@ -263,27 +273,48 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // should reach. It returns the address it listens on and the function that
 // stops it.
 func serveDebug(addr string, log *slog.Logger) (net.Addr, func(), error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--debug-addr: %w", err)
-	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return serveApart("--debug-addr", "profiler", addr, mux, log)
+}
+
+// serveMetrics serves the metrics (h) at GET /metrics on their own
+// listener, without authentication, for a scraper on a network only
+// operators reach. It returns the address it listens on and the function
+// that stops it.
+func serveMetrics(addr string, h http.Handler, log *slog.Logger) (net.Addr, func(), error) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	return serveApart("--metrics-addr", "metrics", addr, mux, log)
+}
+
+// serveApart serves h over plain HTTP on a listener of its own at addr,
+// apart from the public one; flag names addr's flag in errors, what the
+// listener in the log.
+func serveApart(flag, what, addr string, h http.Handler, log *slog.Logger) (net.Addr, func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", flag, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	log.Info("profiler listening", slog.String("addr", ln.Addr().String()))
+	log.Info(what+" listening", slog.String("addr", ln.Addr().String()))
 	return ln.Addr(), func() { srv.Close() }, nil
 }
 
 // adminToken returns the admin token: TOKEND_ADMIN_TOKEN when set, else the
-// one kept in <data>/admin-token, made on first start. The second result
-// says where it is, for the start-up line; the token itself is never printed.
+// one kept in <data>/admin-token, made on first start. Either must pass
+// server.CheckAdminToken. The second result says where it is, for the
+// start-up line; the token itself is never printed.
 func adminToken(dataDir string) (token, source string, err error) {
 	if t := os.Getenv("TOKEND_ADMIN_TOKEN"); t != "" {
+		if err := server.CheckAdminToken(t); err != nil {
+			return "", "", fmt.Errorf("TOKEND_ADMIN_TOKEN: %w", err)
+		}
 		return t, "from TOKEND_ADMIN_TOKEN", nil
 	}
 	path := filepath.Join(dataDir, "admin-token")

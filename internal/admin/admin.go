@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -100,14 +99,12 @@ func (a *API) storeError(err error) error {
 var nulEscape = []byte(`\u0000`)
 
 // readJSON decodes the request body, a JSON object of at most
-// maxBodyBytes, into v. The body must be sent as application/json: a
-// browser cannot send that cross-site without a CORS preflight, which these
-// endpoints never grant, so a page cannot ride on an admin's cached Basic
-// credentials. With strict, members v does not know are refused.
+// maxBodyBytes, into v. The body must be sent as application/json
+// (oauth.RequireJSON says why). With strict, members v does not know are
+// refused.
 func readJSON(w http.ResponseWriter, r *http.Request, v any, strict bool) error {
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return &oauth.Error{Code: oauth.CodeInvalidRequest, Status: http.StatusUnsupportedMediaType,
-			Description: "the body must be application/json"}
+	if err := oauth.RequireJSON(r, oauth.CodeInvalidRequest); err != nil {
+		return err
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	if err != nil {

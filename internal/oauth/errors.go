@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -197,7 +198,19 @@ func AsError(err error) *Error {
 
 // WriteError writes err as an RFC 6749 §5.2 JSON error response and logs it
 // at the level the error chooses. Only Code and Description reach the client.
+//
+// When the client has gone (the request's context is cancelled: it closed
+// the connection, or a write to it failed), nothing is written and err is
+// logged at debug: whatever it became (a store call cancelled with the
+// request fails with context.Canceled, a server_error by default), it is
+// no fault of the server's, and nobody reads the answer.
 func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	if errors.Is(r.Context().Err(), context.Canceled) {
+		if log != nil {
+			log.LogAttrs(r.Context(), slog.LevelDebug, "client went away", slog.String("cause", err.Error()))
+		}
+		return
+	}
 	oe := AsError(err)
 	h := w.Header()
 	for k, vs := range oe.Header {

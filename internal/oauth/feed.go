@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tokend/tokend/internal/feed"
+	"github.com/tokend/tokend/internal/registry"
 	"github.com/tokend/tokend/internal/store"
 )
 
@@ -66,7 +67,7 @@ func (e *Endpoints) feedCaller(r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if who.admin || (who.client.CanIntrospect && !who.client.Public()) {
+	if who.admin || registry.MayIntrospectAny(who.client) {
 		return nil
 	}
 	return ErrForbidden("the client may not read the revocation feed; it needs can_introspect")

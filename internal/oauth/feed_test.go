@@ -327,7 +327,7 @@ func TestRevocationFeedRefusals(t *testing.T) {
 	h := newFeedHarness(t)
 	appID, appSecret := h.client(jwtClient("app"))
 	rsID, rsSecret := h.client(registry.Spec{Name: "api", CanIntrospect: true})
-	pubID, _ := h.client(registry.Spec{Name: "spa", AuthMethod: registry.AuthNone, CanIntrospect: true, GrantTypes: []string{registry.GrantJWTBearer}})
+	pubID := h.publicIntrospector(registry.GrantJWTBearer)
 	cases := []struct {
 		name          string
 		authorization string
@@ -463,5 +463,47 @@ func TestMetadataAdvertisesTheFeed(t *testing.T) {
 	m = plain.get("/.well-known/oauth-authorization-server").json(t)
 	if _, ok := m["revocation_feed_endpoint"]; ok {
 		t.Error("the feed is advertised by a server without it")
+	}
+}
+
+// TestStatusListPastReservationsIs404: a list that holds no reserved index
+// is 404, without a signature: anyone may ask for any number, and each
+// Status List Token costs one. A list reserved by this server, or by
+// another instance on the same store, is served.
+func TestStatusListPastReservationsIs404(t *testing.T) {
+	h := newFeedHarness(t)
+	appID, appSecret := h.client(jwtClient("app"))
+	tk := h.token(appID, appSecret, "grant_type=client_credentials")
+	own := strings.TrimPrefix(jwtClaims(t, tk.Access).Status.StatusList.URI, h.srv.URL)
+	if own != oauth.PathStatusLists+"0" {
+		t.Fatalf("the first JWT's list is %s; want list 0", own)
+	}
+	get := func(path string) int {
+		t.Helper()
+		return h.get(path, "Accept: application/statuslist+jwt").status
+	}
+	if got := get(own); got != http.StatusOK {
+		t.Fatalf("GET %s: %d; want 200", own, got)
+	}
+	signed := h.lists.Signed()
+	for _, n := range []string{"1", "2", "1000", strconv.Itoa(statuslist.MaxList - 1)} {
+		if got := get(oauth.PathStatusLists + n); got != http.StatusNotFound {
+			t.Errorf("GET list %s, past every reservation: %d; want 404", n, got)
+		}
+	}
+	if got := h.lists.Signed(); got != signed {
+		t.Errorf("%d Status List Tokens signed for lists past every reservation; want none", got-signed)
+	}
+	// Another instance on the same store reserves up into list 2.
+	if _, err := h.store.ReserveStatusIndexes(t.Context(), 2*statuslist.ListSize); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"1", "2"} {
+		if got := get(oauth.PathStatusLists + n); got != http.StatusOK {
+			t.Errorf("GET list %s, reserved by another instance: %d; want 200", n, got)
+		}
+	}
+	if got := get(oauth.PathStatusLists + "3"); got != http.StatusNotFound {
+		t.Errorf("GET list 3: %d; want 404", got)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/tokend/tokend/internal/registry"
 	"github.com/tokend/tokend/internal/revocation"
 	"github.com/tokend/tokend/internal/store"
 )
@@ -25,8 +26,10 @@ type introspection struct {
 }
 
 // introspect is the introspection endpoint (RFC 7662). A client sees its
-// own tokens; a client registered with can_introspect (a resource server)
-// or the admin sees any. Every other token, and every token that is
+// own tokens; a confidential client registered with can_introspect (a
+// resource server, registry.MayIntrospectAny) or the admin sees any. A
+// public client sees only its own, as a client without can_introspect
+// does. Every other token, and every token that is
 // unknown, expired, rotated or revoked, is {"active":false}: the answer
 // never tells a caller that a token it may not see exists.
 func (e *Endpoints) introspect(w http.ResponseWriter, r *http.Request) error {
@@ -54,7 +57,7 @@ func (e *Endpoints) introspect(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	mayRead := who.admin || who.client.CanIntrospect || rec.ClientID == who.client.ID
+	mayRead := who.admin || registry.MayIntrospectAny(who.client) || rec.ClientID == who.client.ID
 	if !mayRead || rec.Kind != kind || !rec.Active(e.cfg.Now()) {
 		return writeIntrospection(w, inactive)
 	}

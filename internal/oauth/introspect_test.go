@@ -136,3 +136,60 @@ func TestIntrospectDisabledClientsTokens(t *testing.T) {
 		t.Error("the token revoked while the client was disabled is active again")
 	}
 }
+
+// TestPublicIntrospectorSeesOnlyItsOwn: a public client stored with
+// can_introspect (registration refuses that now; a row may hold it still)
+// authenticates with its client_id alone, so it is answered as a client
+// without the right: its own tokens, never another client's.
+func TestPublicIntrospectorSeesOnlyItsOwn(t *testing.T) {
+	h := newHarness(t)
+	public := h.publicIntrospector(registry.GrantPassword, registry.GrantRefreshToken)
+	other, otherSecret := h.client(confidential("other"))
+	othersToken := h.token(other, otherSecret, "grant_type=client_credentials").Access
+	h.user("jack", "correct horse battery")
+	r := h.post(oauth.PathToken, "grant_type=password&username=jack&password=correct+horse+battery&client_id="+public)
+	if r.status != http.StatusOK {
+		t.Fatalf("token for the public client: %d %s", r.status, r.body)
+	}
+	ownToken := str(r.json(t)["access_token"])
+
+	cases := []struct {
+		name   string
+		token  string
+		active bool
+	}{
+		{"another client's token", othersToken, false},
+		{"its own token", ownToken, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := h.post(oauth.PathIntrospect, "token="+c.token+"&client_id="+public)
+			if r.status != http.StatusOK {
+				t.Fatalf("status %d body %s", r.status, r.body)
+			}
+			if got := r.json(t)["active"]; got != c.active {
+				t.Errorf("active = %v; want %v (%s)", got, c.active, r.body)
+			}
+			if !c.active && r.body != "{\"active\":false}\n" {
+				t.Errorf("got %q; want %q", r.body, "{\"active\":false}\n")
+			}
+		})
+	}
+	if !h.active(othersToken) {
+		t.Fatal("the other client's token is not active: the test shows nothing")
+	}
+}
+
+// publicIntrospector stores a public client with can_introspect straight
+// into the store, as a row written before registration refused it, and
+// returns its client_id.
+func (h *harness) publicIntrospector(grants ...string) string {
+	h.t.Helper()
+	now := h.clock.Now()
+	c := store.Client{ID: "legacy-public-introspector", Name: "spa", AuthMethod: registry.AuthNone,
+		GrantTypes: grants, TokenFormat: registry.FormatOpaque, CanIntrospect: true, CreatedAt: now, UpdatedAt: now}
+	if err := h.store.CreateClient(h.t.Context(), c); err != nil {
+		h.t.Fatal(err)
+	}
+	return c.ID
+}

@@ -132,8 +132,13 @@ func ClientInformation(c store.Client, secret string) ClientInfo {
 	return resp
 }
 
+// readRegistration reads the client metadata of a POST or PUT, which must
+// be sent as application/json (RFC 7591 §3.1; RequireJSON says why).
 func readRegistration(w http.ResponseWriter, r *http.Request) (registration, error) {
 	var m registration
+	if err := RequireJSON(r, CodeInvalidClientMetadata); err != nil {
+		return m, err
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRegistrationBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
@@ -220,6 +225,11 @@ func (e *Endpoints) registerUpdate(w http.ResponseWriter, r *http.Request) error
 	var updated store.Client
 	apply := func(c store.Client) (store.Client, error) {
 		wasPublic := c.Public()
+		// can_introspect is not metadata that DCR carries: an update
+		// keeps it, so a resource server's registration cannot be made
+		// public (registry.Apply refuses a public introspector).
+		spec := spec
+		spec.CanIntrospect = c.CanIntrospect
 		if err := registry.Apply(&c, spec); err != nil {
 			return c, err
 		}

@@ -192,3 +192,98 @@ func TestRegisterOlderTokenTypeName(t *testing.T) {
 		t.Errorf("token format %q; want %q", c.TokenFormat, registry.FormatJWT)
 	}
 }
+
+// TestRegisterUpdateKeepsIntrospectorConfidential: can_introspect is not
+// DCR metadata, so a PUT keeps it; a PUT that would make such a client
+// public is refused (RFC 7591 §3.2.2 invalid_client_metadata) and changes
+// nothing, since a public client would need only its client_id to
+// introspect every token.
+func TestRegisterUpdateKeepsIntrospectorConfidential(t *testing.T) {
+	cases := []struct {
+		name   string
+		body   string
+		status int
+	}{
+		{"token_endpoint_auth_method none", `{"client_name":"api","token_endpoint_auth_method":"none","grant_types":["password"]}`, http.StatusBadRequest},
+		{"ext_public_client", `{"client_name":"api","ext_public_client":true,"grant_types":["password"]}`, http.StatusBadRequest},
+		{"rename", `{"client_name":"renamed api","grant_types":["client_credentials"]}`, http.StatusOK},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t)
+			id, secret := h.client(registry.Spec{Name: "api", CanIntrospect: true})
+			r := h.json(http.MethodPut, oauth.PathRegister+"/"+id, c.body, adminBearer)
+			if c.status != http.StatusOK {
+				checkOAuthError(t, r, c.status, oauth.CodeInvalidClientMetadata)
+			} else if r.status != c.status {
+				t.Fatalf("PUT: %d %s; want %d", r.status, r.body, c.status)
+			}
+			got, err := h.store.GetClient(t.Context(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Public() || !got.CanIntrospect {
+				t.Errorf("after the PUT: public %t, can_introspect %t; want a confidential introspector", got.Public(), got.CanIntrospect)
+			}
+			// Its secret still authenticates it.
+			h.token(id, secret, "grant_type=client_credentials")
+		})
+	}
+}
+
+// TestRegisterRequiresJSON: a registration sent as anything but
+// application/json is refused with 415 invalid_client_metadata before it
+// is read. A browser posts text/plain or a form cross-site without a CORS
+// preflight, with an admin's Basic credentials if it holds them; with
+// application/json it must ask first, and the DCR endpoints never grant
+// that.
+func TestRegisterRequiresJSON(t *testing.T) {
+	h := newHarness(t)
+	u, err := identity.NewUser("root", "admin password", true, h.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.store.CreateUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	id, _ := h.client(confidential("web"))
+	body := `{"client_name":"evil","ext_param_client_id":"chosen_by_a_page","ext_param_client_secret":"chosen secret 0001"}`
+	cases := []struct {
+		name        string
+		method      string
+		path        string
+		contentType string
+		status      int
+	}{
+		{"text/plain", http.MethodPost, oauth.PathRegister, "text/plain", http.StatusUnsupportedMediaType},
+		{"text/plain with charset", http.MethodPost, oauth.PathRegister, "text/plain;charset=UTF-8", http.StatusUnsupportedMediaType},
+		{"form", http.MethodPost, oauth.PathRegister, "application/x-www-form-urlencoded", http.StatusUnsupportedMediaType},
+		{"no content type", http.MethodPost, oauth.PathRegister, "", http.StatusUnsupportedMediaType},
+		{"json suffix", http.MethodPost, oauth.PathRegister, "application/jsonx", http.StatusUnsupportedMediaType},
+		{"PUT text/plain", http.MethodPut, oauth.PathRegister + "/" + id, "text/plain", http.StatusUnsupportedMediaType},
+		{"json with charset", http.MethodPost, oauth.PathRegister, "Application/JSON; charset=utf-8", http.StatusCreated},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(t.Context(), c.method, h.srv.URL+c.path, strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.contentType != "" {
+				req.Header.Set("Content-Type", c.contentType)
+			}
+			req.SetBasicAuth("root", "admin password")
+			r := h.do(req)
+			if c.status != http.StatusCreated {
+				checkOAuthError(t, r, c.status, oauth.CodeInvalidClientMetadata)
+				if _, err := h.store.GetClient(t.Context(), "chosen_by_a_page"); err == nil {
+					t.Fatal("the refused request created its client")
+				}
+				return
+			}
+			if r.status != c.status {
+				t.Errorf("status %d body %s; want %d", r.status, r.body, c.status)
+			}
+		})
+	}
+}

@@ -24,7 +24,10 @@ func (e *Endpoints) mountStatusLists(mux *http.ServeMux) {
 // a JWT signed with the active key whose status_list holds one bit per
 // JWT access token, 1 when it is revoked. It needs no authentication:
 // resource servers fetch it as they fetch the JWKS, and it tells nothing
-// about a token but one bit at an index only its holder knows.
+// about a token but one bit at an index only its holder knows. Since
+// anyone may ask, a list that holds no reserved index, by this instance or
+// another sharing the store (StatusIndexes.ListReserved), is 404 before
+// anything is signed: no token points at it.
 func (e *Endpoints) statusList(w http.ResponseWriter, r *http.Request) error {
 	n, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
@@ -38,6 +41,15 @@ func (e *Endpoints) statusList(w http.ResponseWriter, r *http.Request) error {
 		// read the log would serve bits missing the revocations made
 		// meanwhile on other instances, and sign them as fresh.
 		return ErrTemporarilyUnavailable(e.cfg.RetryAfter, errors.New("the revocation log has not been read for a while"))
+	}
+	reserved := false
+	if e.cfg.StatusIndexes != nil {
+		if reserved, err = e.cfg.StatusIndexes.ListReserved(r.Context(), n); err != nil {
+			return err
+		}
+	}
+	if !reserved {
+		return ErrNotFound("no such status list")
 	}
 	jwt, _, err := e.cfg.StatusLists.Token(r.Context(), n)
 	if errors.Is(err, statuslist.ErrNoSuchList) {

@@ -43,7 +43,8 @@ type Spec struct {
 	RedirectURIs []string
 	TokenFormat  string // FormatOpaque (default) or FormatJWT
 	// CanIntrospect lets the client introspect any client's tokens (a
-	// resource server).
+	// resource server). Only a confidential client may have it
+	// (MayIntrospectAny).
 	CanIntrospect     bool
 	AccessTokenTTL    time.Duration
 	AppAccessTokenTTL time.Duration
@@ -100,6 +101,9 @@ func Apply(c *store.Client, spec Spec) error {
 	if public && spec.Secret != "" {
 		return invalid("a public client has no secret")
 	}
+	if public && spec.CanIntrospect {
+		return invalid("a public client may not introspect other clients' tokens: it would need only its client_id")
+	}
 	grants := slices.Clone(spec.GrantTypes)
 	if len(grants) == 0 {
 		grants = []string{GrantPassword, GrantRefreshToken}
@@ -142,6 +146,16 @@ func Apply(c *store.Client, spec Spec) error {
 	c.AppAccessTokenTTL = spec.AppAccessTokenTTL
 	c.RefreshTokenTTL = spec.RefreshTokenTTL
 	return nil
+}
+
+// MayIntrospectAny reports whether c may introspect any client's tokens
+// and read the revocation feed (a resource server): it was registered
+// with can_introspect and authenticates with a secret. A public client
+// authenticates with its client_id alone, which is no secret (RFC 6749
+// §2.1), so it never may, whatever its stored flag says; it sees its own
+// tokens only.
+func MayIntrospectAny(c store.Client) bool {
+	return c.CanIntrospect && !c.Public() && c.AuthMethod != AuthNone
 }
 
 // NewSecret returns a client secret and its stored form: a generated one

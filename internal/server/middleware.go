@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -76,10 +77,18 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the real writer.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
+// StatusClientClosed is the status the request log and metrics record for
+// a request whose client went away before it was answered: nginx's 499
+// "client closed request". It is never sent (nobody would read it); it
+// keeps a dropped client from counting as a server error or as a success.
+const StatusClientClosed = 499
+
 // withRequestLog gives every request an id (X-Request-Id, echoed) and logs
 // one line per request. The line holds the method, the path (never the
 // query, which could hold a token someone wrongly put there), the status,
-// the duration and the id; never a header or a body.
+// the duration and the id; never a header or a body. A request whose
+// client went away (its context cancelled) before a status below 500 was
+// written is recorded as StatusClientClosed.
 //
 // observe, when not nil, is told of every request with the route pattern
 // the mux matched (metrics).
@@ -92,7 +101,11 @@ func withRequestLog(log *slog.Logger, observe func(route string, status int, d t
 		rec := &statusRecorder{ResponseWriter: w}
 		inner := r.WithContext(ctx)
 		next.ServeHTTP(rec, inner)
-		if rec.status == 0 {
+		gone := errors.Is(inner.Context().Err(), context.Canceled)
+		switch {
+		case gone && (rec.status == 0 || rec.status >= 500):
+			rec.status = StatusClientClosed
+		case rec.status == 0:
 			rec.status = http.StatusOK
 		}
 		d := time.Since(start)

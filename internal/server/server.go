@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tokend/tokend/internal/atomicfile"
 )
@@ -100,7 +101,7 @@ func Serve(ctx context.Context, cfg Config, h http.Handler, ready func(addr net.
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	if cfg.TLS != nil {
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*cfg.TLS}, MinVersion: tls.VersionTLS12}
+		srv.TLSConfig = TLSConfig(*cfg.TLS)
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
 	if ready != nil {
@@ -128,12 +129,29 @@ func Serve(ctx context.Context, cfg Config, h http.Handler, ready func(addr net.
 	return nil
 }
 
+// MinAdminTokenLength is the fewest characters an admin token may have. The
+// token authorises every admin endpoint; a generated one has 43 (256
+// random bits), and one chosen by hand shorter than this could be guessed.
+const MinAdminTokenLength = 32
+
+// CheckAdminToken refuses an admin token shorter than MinAdminTokenLength.
+func CheckAdminToken(token string) error {
+	if n := utf8.RuneCountInString(token); n < MinAdminTokenLength {
+		return fmt.Errorf("the admin token has %d characters; it needs at least %d", n, MinAdminTokenLength)
+	}
+	return nil
+}
+
 // LoadOrCreateAdminToken returns the admin token kept at path, creating a
-// random one (256 bits, file mode 0600) when there is none.
+// random one (256 bits, file mode 0600) when there is none. A token in the
+// file that CheckAdminToken refuses is an error.
 func LoadOrCreateAdminToken(path string) (token string, created bool, err error) {
 	b, err := os.ReadFile(path)
 	if err == nil {
 		if t := strings.TrimSpace(string(b)); t != "" {
+			if err := CheckAdminToken(t); err != nil {
+				return "", false, fmt.Errorf("%s: %w (remove the file and a new token is made)", path, err)
+			}
 			return t, false, nil
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {

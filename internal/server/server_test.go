@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -157,5 +158,53 @@ func TestHandlerLogsCarryTheRequestID(t *testing.T) {
 		if n := strings.Count(l, `"request_id":"`+id+`"`); n != 1 {
 			t.Errorf("log line has the request id %d times; want once: %s", n, l)
 		}
+	}
+}
+
+// TestRequestLogClientClosed: a request whose client has gone is recorded
+// as 499 when the handler wrote nothing or a 5xx for it; a status the
+// client was answered with, and a 5xx of a client still there, are kept.
+func TestRequestLogClientClosed(t *testing.T) {
+	cases := []struct {
+		name   string
+		gone   bool
+		status int // written by the handler; 0: nothing
+		want   int
+	}{
+		{"gone, nothing written", true, 0, StatusClientClosed},
+		{"gone, 500 written", true, http.StatusInternalServerError, StatusClientClosed},
+		{"gone, 503 written", true, http.StatusServiceUnavailable, StatusClientClosed},
+		{"gone, 200 written", true, http.StatusOK, http.StatusOK},
+		{"gone, 400 written", true, http.StatusBadRequest, http.StatusBadRequest},
+		{"there, 500 written", false, http.StatusInternalServerError, http.StatusInternalServerError},
+		{"there, nothing written", false, 0, http.StatusOK},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			mux := http.NewServeMux()
+			mux.HandleFunc("POST /oauth2/token", func(w http.ResponseWriter, r *http.Request) {
+				if c.status != 0 {
+					w.WriteHeader(c.status)
+				}
+			})
+			var observed int
+			var logBuf bytes.Buffer
+			h := Handler(Config{
+				Logger:  slog.New(slog.NewJSONHandler(&logBuf, nil)),
+				Observe: func(_ string, status int, _ time.Duration) { observed = status },
+			}, mux)
+			ctx, cancel := context.WithCancel(t.Context())
+			if c.gone {
+				cancel()
+			}
+			defer cancel()
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequestWithContext(ctx, "POST", "/oauth2/token", nil))
+			if observed != c.want {
+				t.Errorf("observed status %d; want %d", observed, c.want)
+			}
+			if want := `"status":` + strconv.Itoa(c.want); !strings.Contains(logBuf.String(), want) {
+				t.Errorf("log line %s; want %s", logBuf.String(), want)
+			}
+		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -74,6 +75,8 @@ type Lists struct {
 	zeroOnce sync.Once
 	zero     string // lst of a list with no bit set
 	zeroErr  error
+
+	signed atomic.Uint64 // Status List Tokens signed (Signed)
 }
 
 type list struct {
@@ -120,6 +123,10 @@ func NewLists(cfg ListsConfig) *Lists {
 	}
 	return &Lists{cfg: cfg, lists: map[int64]*list{}, empty: map[int64]*signed{}}
 }
+
+// Signed returns how many Status List Tokens l has signed: each is a
+// signature with the active key, the costly part of serving a list.
+func (l *Lists) Signed() uint64 { return l.signed.Load() }
 
 // TTL returns the ttl the tokens carry.
 func (l *Lists) TTL() time.Duration { return l.cfg.TTL }
@@ -396,6 +403,7 @@ func (l *Lists) sign(n int64, lst string) (*signed, error) {
 	if err != nil {
 		return nil, fmt.Errorf("statuslist: signer: %w", err)
 	}
+	l.signed.Add(1)
 	jws, err := signer.Sign(payload)
 	if err != nil {
 		return nil, fmt.Errorf("statuslist: sign: %w", err)

@@ -286,6 +286,11 @@ type Maintenance interface {
 	// indexes and returns the first. Indexes start at 1 and are never
 	// handed out twice, by any process sharing the database.
 	ReserveStatusIndexes(ctx context.Context, n int) (first int64, err error)
+	// LastStatusIndex returns the highest Token Status List index
+	// reserved so far by any process sharing the database, 0 when none:
+	// every index ReserveStatusIndexes has handed out is at most this, and
+	// every later reservation starts above it. It only reads.
+	LastStatusIndex(ctx context.Context) (int64, error)
 }
 
 // SweepResult says what one sweep batch deleted.

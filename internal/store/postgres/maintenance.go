@@ -47,6 +47,7 @@ const (
 	// first index of the block: the row lock orders concurrent callers, and
 	// the commit makes the block theirs for good.
 	qReserveStatusIndexes = `UPDATE status_list_counter SET last = last + $1 RETURNING last - $1 + 1`
+	qLastStatusIndex      = `SELECT last FROM status_list_counter`
 )
 
 // DeleteExpired deletes up to limit grants whose ExpiresAt is before now,
@@ -115,4 +116,17 @@ func (s *Store) ReserveStatusIndexes(ctx context.Context, n int) (int64, error) 
 		return 0, err
 	}
 	return first, nil
+}
+
+// LastStatusIndex returns the highest status list index reserved so far,
+// 0 when none: the counter ReserveStatusIndexes advances, as committed.
+func (s *Store) LastStatusIndex(ctx context.Context) (int64, error) {
+	if err := s.usable(ctx); err != nil {
+		return 0, err
+	}
+	var last int64
+	if err := s.pool.QueryRow(ctx, qLastStatusIndex).Scan(&last); err != nil {
+		return 0, s.mapErr(ctx, err)
+	}
+	return last, nil
 }

@@ -62,6 +62,8 @@ const (
 		(SELECT count(*) FROM grants g CROSS JOIN tokens t ON t.grant_id = g.id
 			WHERE g.revoked_at IS NOT NULL AND g.expires_at > ?1 AND t.expires_at > ?1 AND t.rotated_at IS NULL)`
 	qReserve = `UPDATE counters SET value = value + ?2 WHERE name = ?1 RETURNING value - ?2`
+	// A counter's value is the next index to hand out.
+	qLastReserved = `SELECT value - 1 FROM counters WHERE name = ?1`
 )
 
 // DeleteExpired deletes up to limit grants that expired before now, with
@@ -203,4 +205,14 @@ func (s *Store) ReserveStatusIndexes(ctx context.Context, n int) (int64, error) 
 		return 0, err
 	}
 	return first, nil
+}
+
+// LastStatusIndex returns the highest status list index reserved so far,
+// 0 when none; it reads the counter ReserveStatusIndexes advances.
+func (s *Store) LastStatusIndex(ctx context.Context) (int64, error) {
+	var last int64
+	if err := s.r.lastReserved.QueryRowContext(ctx, counterStatusIndex).Scan(&last); err != nil {
+		return 0, notFound(err, "counter "+counterStatusIndex)
+	}
+	return last, nil
 }

@@ -13,7 +13,7 @@ type readStmts struct {
 	lookupToken, events             *sql.Stmt
 	getIssuer, listIssuers          *sql.Stmt
 	anyExpired, anyEventsBefore     *sql.Stmt
-	stats                           *sql.Stmt
+	stats, lastReserved             *sql.Stmt
 }
 
 // writeStmts run on the write connection, inside the writer's transactions.
@@ -47,6 +47,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		anyExpired:      r.prep(qAnyExpired),
 		anyEventsBefore: r.prep(qAnyEventsBefore),
 		stats:           r.prep(qStats),
+		lastReserved:    r.prep(qLastReserved),
 	}
 	w := &preparer{ctx: ctx, s: s, db: s.wdb}
 	s.w = writeStmts{

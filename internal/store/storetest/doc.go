@@ -36,5 +36,7 @@
 //     unexpired and not rotated.
 //   - ReserveStatusIndexes: the first reservation of a new store starts at
 //     1; a reservation never overlaps an earlier or concurrent one (gaps
-//     are allowed); n < 1 is an error.
+//     are allowed); n < 1 is an error. LastStatusIndex is 0 in a new
+//     store, then at least the end of every reservation and below the
+//     start of the next.
 package storetest

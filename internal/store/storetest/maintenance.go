@@ -291,8 +291,45 @@ func testStats(t *testing.T, open opener) {
 // testReserveStatusIndexes checks that status list indexes start at 1 and
 // are never handed out twice: each reservation of n starts at or after
 // the end of every earlier one (gaps are allowed), also when many run at
-// once; n < 1 is an error.
+// once; n < 1 is an error. LastStatusIndex is 0 before any reservation,
+// then at least the end of every reservation and below the start of the
+// next.
 func testReserveStatusIndexes(t *testing.T, open opener) {
+	t.Run("LastStatusIndex", func(t *testing.T) {
+		s := open(t)
+		last := func() int64 {
+			t.Helper()
+			n, err := s.LastStatusIndex(t.Context())
+			if err != nil {
+				t.Fatalf("LastStatusIndex: %v", err)
+			}
+			return n
+		}
+		if got := last(); got != 0 {
+			t.Errorf("LastStatusIndex of a new store = %d; want 0", got)
+		}
+		for _, n := range []int{1, 10, 1000} {
+			first, err := s.ReserveStatusIndexes(t.Context(), n)
+			if err != nil {
+				t.Fatalf("ReserveStatusIndexes(%d): %v", n, err)
+			}
+			got := last()
+			if end := first + int64(n) - 1; got < end {
+				t.Errorf("LastStatusIndex after reserving [%d, %d] = %d; want %d or more", first, end, got, end)
+			}
+			next, err := s.ReserveStatusIndexes(t.Context(), 1)
+			if err != nil {
+				t.Fatalf("ReserveStatusIndexes(1): %v", err)
+			}
+			if next <= got {
+				t.Errorf("ReserveStatusIndexes(1) = %d after LastStatusIndex said %d; want more", next, got)
+			}
+		}
+		if n, err := s.LastStatusIndex(cancelled(t)); !errors.Is(err, context.Canceled) {
+			t.Errorf("LastStatusIndex with a cancelled context = %d, %v; want context.Canceled", n, err)
+		}
+	})
+
 	t.Run("sequential", func(t *testing.T) {
 		s := open(t)
 		reserve := func(n int) int64 {
