@@ -49,6 +49,7 @@ type Reader interface {
 	GetIssuer(ctx context.Context, iss string) (Issuer, error)
 	ListIssuers(ctx context.Context) ([]Issuer, error)
 	Stats(ctx context.Context, now time.Time) (Stats, error)
+	LastStatusIndex(ctx context.Context) (int64, error)
 }
 
 // Store is exactly Reader and Writer: a method added to Store and to
