@@ -9,8 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/tokend/tokend/internal/adminauth"
-	"github.com/tokend/tokend/internal/store"
+	"github.com/tokend/tokend/internal/httperr"
 )
 
 // SCIM message schemas (RFC 7644 §3.12, §3.4.2, §3.5.2).
@@ -81,29 +80,28 @@ type errorBody struct {
 	Detail   string   `json:"detail,omitempty"`
 }
 
-// asError turns any error into the *Error to send: a refusal of package
-// adminauth keeps its status and headers, a store outage is a 503, and
-// anything unknown a 500 whose cause is logged, never shown.
-func asError(err error, retryAfter time.Duration) *Error {
+// asError turns any error into the *Error to send: a SCIM error as it is,
+// anything else as package httperr maps it (a refusal of package adminauth
+// keeps its status and headers, a store outage is a 503, anything unknown a
+// 500 whose cause is logged, never shown).
+func asError(ctx context.Context, err error) *Error {
 	var se *Error
-	var ae *adminauth.Error
-	switch {
-	case errors.As(err, &se):
+	if errors.As(err, &se) {
 		return se
-	case errors.As(err, &ae):
-		return &Error{Status: ae.Status, Detail: ae.Reason, Header: ae.Header(), RetryAfter: ae.RetryAfter, Cause: err}
-	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
-		return &Error{Status: http.StatusServiceUnavailable, Detail: "the service is temporarily unavailable",
-			RetryAfter: retryAfter, Cause: err}
-	default:
-		return &Error{Status: http.StatusInternalServerError, Detail: "internal error", Cause: err}
 	}
+	a := httperr.Of(ctx, err)
+	return &Error{Status: a.Status, Detail: a.Detail, Header: a.Header, RetryAfter: a.RetryAfter, Cause: err}
 }
 
 // writeError writes err as a SCIM error response and logs it: server
 // faults at error level, refused credentials at info, the rest at debug.
-func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error, retryAfter time.Duration) {
-	e := asError(err, retryAfter)
+// When the client went away, nothing is written and err is logged at debug.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	if httperr.Of(r.Context(), err).Kind == httperr.ClientGone {
+		log.LogAttrs(r.Context(), slog.LevelDebug, "client went away", slog.String("cause", err.Error()))
+		return
+	}
+	e := asError(r.Context(), err)
 	h := w.Header()
 	for k, vs := range e.Header {
 		h[k] = vs

@@ -44,8 +44,6 @@ type Config struct {
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
-	// RetryAfter is what a 503 asks the client to wait; default 1s.
-	RetryAfter time.Duration
 }
 
 // Users serves /scim2/Users.
@@ -62,9 +60,6 @@ func New(cfg Config) *Users {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.RetryAfter == 0 {
-		cfg.RetryAfter = time.Second
 	}
 	return &Users{
 		cfg:    cfg,
@@ -91,7 +86,7 @@ func (s *Users) handle(h func(http.ResponseWriter, *http.Request, adminauth.Prin
 			err = h(w, r, p)
 		}
 		if err != nil {
-			writeError(w, r, s.cfg.Logger, err, s.cfg.RetryAfter)
+			writeError(w, r, s.cfg.Logger, err)
 		}
 	})
 }
