@@ -87,7 +87,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	revokeHeaders := fs.String("revoke-headers", envOr("TOKEND_REVOKE_HEADERS", "wso2"), "wso2: send RevokedAccessToken/RevokedRefreshToken/AuthorizedUser on a revocation; none: do not (env TOKEND_REVOKE_HEADERS)")
 	accessTTL := fs.Duration("access-token-ttl", envDuration("TOKEND_ACCESS_TOKEN_TTL", oauth.DefaultAccessTokenTTL), "default access token lifetime (env TOKEND_ACCESS_TOKEN_TTL)")
 	refreshTTL := fs.Duration("refresh-token-ttl", envDuration("TOKEND_REFRESH_TOKEN_TTL", oauth.DefaultRefreshTokenTTL), "default refresh token lifetime (env TOKEND_REFRESH_TOKEN_TTL)")
-	authFailLimit := fs.Int("auth-fail-limit", 20, "failed client authentications allowed per client and per address in each --auth-fail-window")
+	authFailLimit := fs.Int("auth-fail-limit", 20, "failed authentications allowed per key in each --auth-fail-window: per address for client secrets, per address and per username for passwords")
 	authFailWindow := fs.Duration("auth-fail-window", time.Minute, "window of --auth-fail-limit")
 	jwtAlg := fs.String("jwt-alg", jwtAlgDefault(), "algorithm JWT access tokens are signed with: RS256, ES256 or EdDSA (env TOKEND_JWT_ALG)")
 	jwtAudience := fs.String("jwt-audience", envOr("TOKEND_JWT_AUDIENCE", ""), "aud of JWT access tokens; the client_id when empty (env TOKEND_JWT_AUDIENCE)")
@@ -203,9 +203,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("revocation log: %w", err)
 	}
 
+	// Failed client authentications are counted per address (never per
+	// client, which anyone could then lock out); password guesses per
+	// username and per address, whichever endpoint they hit: the password
+	// grant or an admin endpoint's HTTP Basic.
 	limiter := clientauth.NewLimiter(*authFailLimit, *authFailWindow, nil)
-	// Password guesses are counted per username and address whichever
-	// endpoint they hit: the password grant or an admin endpoint.
 	userLimiter := clientauth.NewLimiter(*authFailLimit, *authFailWindow, nil)
 	endpoints := oauth.New(oauth.Config{
 		Issuer: *issuer,
