@@ -87,8 +87,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	revokeHeaders := fs.String("revoke-headers", envOr("TOKEND_REVOKE_HEADERS", "wso2"), "wso2: send RevokedAccessToken/RevokedRefreshToken/AuthorizedUser on a revocation; none: do not (env TOKEND_REVOKE_HEADERS)")
 	accessTTL := fs.Duration("access-token-ttl", envDuration("TOKEND_ACCESS_TOKEN_TTL", oauth.DefaultAccessTokenTTL), "default access token lifetime (env TOKEND_ACCESS_TOKEN_TTL)")
 	refreshTTL := fs.Duration("refresh-token-ttl", envDuration("TOKEND_REFRESH_TOKEN_TTL", oauth.DefaultRefreshTokenTTL), "default refresh token lifetime (env TOKEND_REFRESH_TOKEN_TTL)")
-	authFailLimit := fs.Int("auth-fail-limit", 20, "failed client authentications allowed per client and per address in each --auth-fail-window")
+	authFailLimit := fs.Int("auth-fail-limit", 20, "failed authentications allowed per key in each --auth-fail-window: per address for client secrets, per address and per username for passwords")
 	authFailWindow := fs.Duration("auth-fail-window", time.Minute, "window of --auth-fail-limit")
+	trustedProxies := fs.String("trusted-proxies", envOr("TOKEND_TRUSTED_PROXIES", ""), "comma-separated CIDR prefixes of proxies whose X-Forwarded-For names the client, e.g. 10.0.0.0/8; empty: none (env TOKEND_TRUSTED_PROXIES)")
 	jwtAlg := fs.String("jwt-alg", jwtAlgDefault(), "algorithm JWT access tokens are signed with: RS256, ES256 or EdDSA (env TOKEND_JWT_ALG)")
 	jwtAudience := fs.String("jwt-audience", envOr("TOKEND_JWT_AUDIENCE", ""), "aud of JWT access tokens; the client_id when empty (env TOKEND_JWT_AUDIENCE)")
 	maxInFlight := fs.Int("max-inflight", 256, "requests served at once; more wait up to --queue-wait, then get 503 with Retry-After (0: no bound)")
@@ -109,6 +110,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if *revokeHeaders != "wso2" && *revokeHeaders != "none" {
 		return fmt.Errorf("--revoke-headers must be wso2 or none, not %q", *revokeHeaders)
+	}
+	proxies, err := server.ParseTrustedProxies(*trustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	// A line per request is logged; batched, they cost a write system call
 	// every 100 ms instead of one each. Closed last, after everything that
@@ -204,9 +209,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("revocation log: %w", err)
 	}
 
+	// Failed client authentications are counted per address (never per
+	// client, which anyone could then lock out); password guesses per
+	// username and per address, whichever endpoint they hit: the password
+	// grant or an admin endpoint's HTTP Basic.
 	limiter := clientauth.NewLimiter(*authFailLimit, *authFailWindow, nil)
-	// Password guesses are counted per username and address whichever
-	// endpoint they hit: the password grant or an admin endpoint.
 	userLimiter := clientauth.NewLimiter(*authFailLimit, *authFailWindow, nil)
 	endpoints := oauth.New(oauth.Config{
 		Issuer: *issuer,
@@ -256,6 +263,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Addr: *addr, TLS: cert, Ready: st.Ping, Logger: log,
 		MaxInFlight: *maxInFlight, QueueWait: *queueWait,
 		Observe: m.ObserveRequest, OnReject: m.Rejected,
+		TrustedProxies: proxies,
 	}
 	return server.Serve(ctx, cfg, server.Handler(cfg, mux), func(a net.Addr) {
 		log.Info("tokend listening",

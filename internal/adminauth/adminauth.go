@@ -39,9 +39,11 @@ type Config struct {
 	Token string
 	// Users looks up admin users for HTTP Basic; nil disables Basic.
 	Users Users
-	// Limiter, when not nil, counts failed attempts per username and per
-	// address and refuses a key that failed too often. Share it with the
-	// password grant so that a password is throttled the same everywhere.
+	// Limiter, when not nil, counts failed attempts and refuses a key that
+	// failed too often: password guesses per username and per address
+	// (clientauth.UserKey, clientauth.LoginAddressKey), other failures per
+	// address (clientauth.AddressKey). Share it with the password grant so
+	// that a password is throttled the same everywhere.
 	Limiter *clientauth.Limiter
 }
 
@@ -122,56 +124,64 @@ func (a *Authorizer) Authorize(r *http.Request) (Principal, error) {
 				return Principal{}, nil
 			}
 		}
-		a.fail(addrKey)
-		return Principal{}, unauthorized("invalid admin token", challengeBearerFailed)
+		return Principal{}, a.fail(addrKey, unauthorized("invalid admin token", challengeBearerFailed))
 	case strings.EqualFold(scheme, "Basic") && a.cfg.Users != nil:
 		name, pw, ok := r.BasicAuth()
 		if !ok || name == "" {
-			if err := a.blocked(addrKey); err != nil {
-				return Principal{}, err
-			}
-			a.fail(addrKey)
-			return Principal{}, unauthorized("malformed Basic credentials", challengeBasic)
+			return Principal{}, a.fail(addrKey, unauthorized("malformed Basic credentials", challengeBasic))
 		}
-		userKey := clientauth.UserKey(name)
-		if err := a.blocked(userKey, addrKey); err != nil {
-			return Principal{}, err
+		// A password guess: counted before argon2id runs, per user and per
+		// address (apart from the address's other failures, as the
+		// password grant counts it), so that guesses sent at once are
+		// checked no more than the limit allows.
+		res, wait, allowed := a.cfg.Limiter.Reserve(r.Context(), clientauth.UserKey(name), clientauth.LoginAddressKey(r.RemoteAddr))
+		if !allowed {
+			return Principal{}, tooMany(wait)
 		}
 		u, ok, err := a.verify(r.Context(), name, pw)
-		if err != nil {
+		switch {
+		case err != nil:
+			res.Refund() // not a guess checked: the store or the stored hash failed
 			return Principal{}, err
-		}
-		if !ok {
-			a.fail(userKey, addrKey)
+		case !ok:
+			res.Fail()
 			return Principal{}, unauthorized("invalid username or password", challengeBasic)
 		}
+		res.Refund()
 		if !u.Admin {
 			return Principal{}, &Error{Status: http.StatusForbidden, Reason: "the user is not an administrator"}
 		}
 		return Principal{Username: u.Username}, nil
 	default:
-		if err := a.blocked(addrKey); err != nil {
-			return Principal{}, err
-		}
-		a.fail(addrKey)
-		return Principal{}, unauthorized("unsupported authorization scheme", challengeBearer, challengeBasic)
+		return Principal{}, a.fail(addrKey, unauthorized("unsupported authorization scheme", challengeBearer, challengeBasic))
 	}
 }
 
-func (a *Authorizer) blocked(keys ...string) error {
+// blocked refuses an address that failed too often, before its Bearer
+// token is compared.
+func (a *Authorizer) blocked(addrKey string) error {
 	if a.cfg.Limiter == nil {
 		return nil
 	}
-	if wait, blocked := a.cfg.Limiter.Blocked(keys...); blocked {
-		return &Error{Status: http.StatusTooManyRequests, Reason: "too many failed authentication attempts", RetryAfter: wait}
+	if wait, blocked := a.cfg.Limiter.Blocked(addrKey); blocked {
+		return tooMany(wait)
 	}
 	return nil
 }
 
-func (a *Authorizer) fail(keys ...string) {
+// fail counts a failure of the address and returns the error to answer:
+// refusal, or a 429 if the address had failed too often already.
+func (a *Authorizer) fail(addrKey string, refusal *Error) error {
 	if a.cfg.Limiter != nil {
-		a.cfg.Limiter.Fail(keys...)
+		if wait, blocked := a.cfg.Limiter.Fail(addrKey); blocked {
+			return tooMany(wait)
+		}
 	}
+	return refusal
+}
+
+func tooMany(wait time.Duration) *Error {
+	return &Error{Status: http.StatusTooManyRequests, Reason: "too many failed authentication attempts", RetryAfter: wait}
 }
 
 // dummyHash is verified against when the username is unknown, so an

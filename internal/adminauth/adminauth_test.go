@@ -159,21 +159,33 @@ func TestRateLimitPerUser(t *testing.T) {
 	}
 }
 
+// TestRateLimitPerAddress: an address's wrong admin tokens and malformed
+// credentials block its admin token attempts; its password guesses, for
+// ever new usernames, block its password attempts. Each count is apart,
+// and other addresses are not held up.
 func TestRateLimitPerAddress(t *testing.T) {
 	a, _ := setup(t)
-	const addr = "192.0.2.7:4000"
-	for i, auth := range []string{"Bearer wrong", basic("nobody", "x"), "Bearer also-wrong"} {
-		if _, err := a.Authorize(request(auth, addr)); !isStatus(err, 401) {
-			t.Fatalf("attempt %d: %v; want 401", i+1, err)
-		}
-	}
-	for _, auth := range []string{"Bearer " + adminToken, basic("root", "a good password")} {
-		if _, err := a.Authorize(request(auth, "192.0.2.7:5000")); !isStatus(err, 429) {
-			t.Errorf("%s from the blocked address: %v; want 429", auth[:6], err)
-		}
-	}
-	if _, err := a.Authorize(request("Bearer "+adminToken, "192.0.2.8:4000")); err != nil {
-		t.Errorf("admin token from another address: %v; want authorized", err)
+	for _, tc := range []struct {
+		name, addr string
+		failures   []string
+		refused    string // the right credentials, refused from the address
+	}{
+		{"admin token", "192.0.2.7", []string{"Bearer wrong", "Basic !!!", "Bearer also-wrong"}, "Bearer " + adminToken},
+		{"password", "192.0.2.8", []string{basic("nobody", "x"), basic("someone", "y"), basic("root-typo", "z")}, basic("root", "a good password")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for i, auth := range tc.failures {
+				if _, err := a.Authorize(request(auth, tc.addr+":4000")); !isStatus(err, 401) {
+					t.Fatalf("attempt %d: %v; want 401", i+1, err)
+				}
+			}
+			if _, err := a.Authorize(request(tc.refused, tc.addr+":5000")); !isStatus(err, 429) {
+				t.Errorf("right credentials from the blocked address: %v; want 429", err)
+			}
+			if _, err := a.Authorize(request(tc.refused, "192.0.2.99:4000")); err != nil {
+				t.Errorf("right credentials from another address: %v; want authorized", err)
+			}
+		})
 	}
 	// A non-admin user who knows the password is no failure: no count.
 	for range 5 {

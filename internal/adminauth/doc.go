@@ -8,9 +8,12 @@
 //     checked with argon2id; an unknown user costs the same argon2id run as
 //     a wrong password, so timing does not tell which usernames exist.
 //
-// Failed attempts are counted with a clientauth.Limiter per username and
-// per remote address; a caller over the limit is refused (429 with
-// Retry-After) before any credential is checked. The package renders
+// Failed attempts are counted with a clientauth.Limiter: password guesses
+// per username and per remote address, reserved before argon2id runs so
+// that guesses sent at once are checked no more than the limit allows;
+// other failures (a wrong admin token, malformed credentials) per remote
+// address. A caller over the limit is refused (429 with Retry-After)
+// before its credential is checked. The package renders
 // nothing: it returns an *Error with the status, the WWW-Authenticate
 // challenges and the Retry-After to send, and each API writes it in its own
 // error format (RFC 6749 JSON, SCIM).

@@ -14,6 +14,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/tokend/tokend/internal/identity"
 	"github.com/tokend/tokend/internal/store"
 )
 
@@ -131,14 +132,36 @@ type ClientGetter interface {
 // SecretVerifier checks a presented secret against its stored form.
 type SecretVerifier interface {
 	Verify(stored, secret string) bool
+	// Remembered reports whether secret is known to match stored without
+	// a new slow check: a recent success remembered, or an identical
+	// check in progress that succeeds.
+	Remembered(stored, secret string) bool
 }
 
 // Authenticator checks credentials against the registered clients.
+//
+// Failed authentications are counted per remote address, never per
+// client: someone elsewhere who knows a client_id must not be able to
+// stop that client from authenticating (and so from revoking its tokens).
+// What needs no limit is not limited:
+//
+//   - a public client (method none) has no secret to guess;
+//   - a generated secret (256 bits, stored as SHA-256) cannot be guessed
+//     and costs nothing to check, so a right one is accepted even from a
+//     blocked address, and only wrong ones are counted;
+//   - an admin-chosen secret (argon2id) may be weak: unless the verifier
+//     remembers this exact secret as right, the attempt is reserved on
+//     the address before argon2id runs (Limiter.Reserve), so that however
+//     many guesses arrive at once, at most the limit are checked.
+//
+// The registered token_endpoint_auth_method must be the one the request
+// used; a client stored without one is taken as client_secret_basic
+// (none if it has no secret).
 type Authenticator struct {
 	Clients  ClientGetter
 	Verifier SecretVerifier
-	// Limiter, when not nil, refuses clients and remote addresses that
-	// failed too often, and counts their failures.
+	// Limiter, when not nil, counts failures per remote address and
+	// refuses an address that failed too often.
 	Limiter *Limiter
 }
 
@@ -151,27 +174,78 @@ type Authenticator struct {
 // endpoint allows it, so that disabling a client never leaves it unable to
 // revoke the tokens it holds.
 func (a *Authenticator) Authenticate(ctx context.Context, creds Credentials, remoteAddr string, allowDisabled bool) (store.Client, error) {
-	clientKey, addrKey := "client:"+creds.ClientID, "addr:"+hostOf(remoteAddr)
-	if a.Limiter != nil {
-		if wait, blocked := a.Limiter.Blocked(clientKey, addrKey); blocked {
-			return store.Client{}, &Failure{Reason: "too many failed authentications", RetryAfter: wait}
+	addrKey := AddressKey(remoteAddr)
+	c, err := a.Clients.GetClient(ctx, creds.ClientID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.Client{}, a.failed(addrKey, "unknown client")
+	case err != nil:
+		return store.Client{}, fmt.Errorf("clientauth: look up client: %w", err)
+	}
+	if reason := methodMismatch(c, creds.Method); reason != "" {
+		return store.Client{}, a.failed(addrKey, reason)
+	}
+	switch {
+	case creds.Method == MethodNone:
+		// A public client, as methodMismatch checked: nothing to verify.
+	case identity.IsGenerated(c.SecretHash):
+		if !a.Verifier.Verify(c.SecretHash, creds.Secret) {
+			return store.Client{}, a.failed(addrKey, "wrong client secret")
 		}
+	case a.Verifier.Remembered(c.SecretHash, creds.Secret):
+	default:
+		res, wait, ok := a.Limiter.Reserve(ctx, addrKey)
+		if !ok {
+			return store.Client{}, tooMany(wait)
+		}
+		if !a.Verifier.Verify(c.SecretHash, creds.Secret) {
+			res.Fail()
+			return store.Client{}, &Failure{Reason: "wrong client secret"}
+		}
+		res.Refund()
 	}
-	c, reason, err := a.check(ctx, creds)
-	if err != nil {
-		return store.Client{}, err
-	}
-	if reason == "" && c.Disabled && !allowDisabled {
+	if c.Disabled && !allowDisabled {
 		// Not counted as a failure: the credentials were right.
 		return store.Client{}, &Failure{Reason: "client is disabled"}
 	}
-	if reason != "" {
-		if a.Limiter != nil {
-			a.Limiter.Fail(clientKey, addrKey)
-		}
-		return store.Client{}, &Failure{Reason: reason}
-	}
 	return c, nil
+}
+
+// methodMismatch says why c may not authenticate with method, or "" if it
+// may: the method must be the one c is registered for (RFC 7591 §2
+// token_endpoint_auth_method).
+func methodMismatch(c store.Client, method string) string {
+	registered := c.AuthMethod
+	switch {
+	case c.Public():
+		registered = MethodNone
+	case registered == "" || registered == MethodNone:
+		registered = MethodBasic // a secret and no method: the default
+	}
+	switch {
+	case method == registered:
+		return ""
+	case registered == MethodNone:
+		return "public client presented a secret"
+	case method == MethodNone:
+		return "client authentication required"
+	}
+	return "client is registered for " + registered + ", not " + method
+}
+
+// failed counts a failure of the address and returns the error to answer:
+// a refusal with RetryAfter if the address had failed too often already.
+func (a *Authenticator) failed(addrKey, reason string) error {
+	if a.Limiter != nil {
+		if wait, blocked := a.Limiter.Fail(addrKey); blocked {
+			return tooMany(wait)
+		}
+	}
+	return &Failure{Reason: reason}
+}
+
+func tooMany(wait time.Duration) error {
+	return &Failure{Reason: "too many failed authentications", RetryAfter: wait}
 }
 
 // Refuse counts a failure that came before any client was named, such as
@@ -185,35 +259,10 @@ func (a *Authenticator) Refuse(remoteAddr string, err error) error {
 	if a.Limiter == nil || !errors.As(err, &f) {
 		return err
 	}
-	key := AddressKey(remoteAddr)
-	if wait, blocked := a.Limiter.Blocked(key); blocked {
-		return &Failure{Reason: "too many failed authentications", RetryAfter: wait}
+	if wait, blocked := a.Limiter.Fail(AddressKey(remoteAddr)); blocked {
+		return tooMany(wait)
 	}
-	a.Limiter.Fail(key)
 	return err
-}
-
-func (a *Authenticator) check(ctx context.Context, creds Credentials) (c store.Client, reason string, err error) {
-	c, err = a.Clients.GetClient(ctx, creds.ClientID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return c, "unknown client", nil
-	case err != nil:
-		return c, "", fmt.Errorf("clientauth: look up client: %w", err)
-	}
-	if creds.Method == MethodNone {
-		if !c.Public() {
-			return c, "client authentication required", nil
-		}
-		return c, "", nil
-	}
-	if c.Public() {
-		return c, "public client presented a secret", nil
-	}
-	if !a.Verifier.Verify(c.SecretHash, creds.Secret) {
-		return c, "wrong client secret", nil
-	}
-	return c, "", nil
 }
 
 // hostOf is the rate-limit key of a RemoteAddr: the IPv4 address, or the

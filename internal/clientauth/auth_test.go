@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"testing"
+
+	"github.com/tokend/tokend/internal/store"
 )
 
 func TestParse(t *testing.T) {
@@ -72,5 +74,38 @@ func TestHostOf(t *testing.T) {
 		if got := hostOf(in); got != want {
 			t.Errorf("hostOf(%q) = %q; want %q", in, got, want)
 		}
+	}
+}
+
+// TestMethodMismatch: the method used must be the registered one; a
+// client stored with no method is taken as client_secret_basic, or none
+// when it has no secret.
+func TestMethodMismatch(t *testing.T) {
+	const secret = "sha256$x"
+	for _, tc := range []struct {
+		name           string
+		stored, method string // the registered method, the one used
+		secretHash     string
+		ok             bool
+	}{
+		{"basic as basic", MethodBasic, MethodBasic, secret, true},
+		{"basic as post", MethodBasic, MethodPost, secret, false},
+		{"basic with client_id alone", MethodBasic, MethodNone, secret, false},
+		{"post as post", MethodPost, MethodPost, secret, true},
+		{"post as basic", MethodPost, MethodBasic, secret, false},
+		{"none as none", MethodNone, MethodNone, "", true},
+		{"none with a secret in Basic", MethodNone, MethodBasic, "", false},
+		{"none with a secret in the body", MethodNone, MethodPost, "", false},
+		{"no method, with a secret, as basic", "", MethodBasic, secret, true},
+		{"no method, with a secret, as post", "", MethodPost, secret, false},
+		{"no method, no secret, as none", "", MethodNone, "", true},
+		{"none but a secret stored, as basic", MethodNone, MethodBasic, secret, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := store.Client{ID: "app", AuthMethod: tc.stored, SecretHash: tc.secretHash}
+			if reason := methodMismatch(c, tc.method); (reason == "") != tc.ok {
+				t.Errorf("methodMismatch(%q client, %q) = %q; want ok = %v", tc.stored, tc.method, reason, tc.ok)
+			}
+		})
 	}
 }

@@ -22,7 +22,7 @@ const sha256Prefix = "sha256$"
 //
 // A fast hash is enough here: nobody can search 2^256 secrets, whatever the
 // hash, and a slow one would cap how many requests per second clients can
-// authenticate (DESIGN.md).
+// authenticate.
 func NewClientSecret() (secret, stored string, err error) {
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
@@ -32,6 +32,12 @@ func NewClientSecret() (secret, stored string, err error) {
 	sum := sha256.Sum256([]byte(secret))
 	return secret, sha256Prefix + base64.RawURLEncoding.EncodeToString(sum[:]), nil
 }
+
+// IsGenerated reports whether stored is the stored form of a generated
+// secret (NewClientSecret): 256 random bits checked with one SHA-256, so
+// it cannot be guessed online and its checks need no rate limit. Other
+// forms (argon2id, of a secret an admin chose) may hide a weak secret.
+func IsGenerated(stored string) bool { return strings.HasPrefix(stored, sha256Prefix) }
 
 // HashChosenSecret returns the stored form of a client secret that an admin
 // chose rather than the server generated. It may be weak, so it is hashed
@@ -51,9 +57,11 @@ const secretCacheSize = 10_000
 // SecretVerifier checks presented client secrets against their stored
 // form. A successful argon2id check is remembered for a short time, so that
 // a busy client with an admin-chosen secret pays argon2id once per TTL
-// rather than once per request. Failures are never remembered. A changed
-// stored hash (a rotated secret) misses the cache at once, since the stored
-// hash is part of the key.
+// rather than once per request; and checks of the same secret against the
+// same hash that arrive while one is running wait for its result instead
+// of running again. Failures are never remembered. A changed stored hash
+// (a rotated secret) misses the cache at once, since the stored hash is
+// part of the key.
 //
 // The zero value is ready to use, with DefaultSecretCacheTTL and time.Now.
 // A SecretVerifier is safe for concurrent use.
@@ -63,8 +71,16 @@ type SecretVerifier struct {
 	// slow is VerifyPassword; tests replace it to count calls.
 	slow func(stored, secret string) (bool, error)
 
-	mu    sync.Mutex
-	cache map[[sha256.Size]byte]time.Time // remembered check → its expiry
+	mu       sync.Mutex
+	cache    map[[sha256.Size]byte]time.Time // remembered check → its expiry
+	inflight map[[sha256.Size]byte]*argonCheck
+}
+
+// argonCheck is an argon2id check in progress; ok is set before done is
+// closed.
+type argonCheck struct {
+	done chan struct{}
+	ok   bool
 }
 
 // NewSecretVerifier returns a SecretVerifier that remembers a successful
@@ -89,6 +105,32 @@ func (v *SecretVerifier) Verify(stored, secret string) bool {
 	return false
 }
 
+// Remembered reports whether secret is known to match the argon2id hash
+// stored without a new argon2id run: a success remembered within the TTL,
+// or an identical check in progress, waited for, that succeeds. It is
+// false for anything else (unknown, wrong, a generated secret's form), in
+// which case only Verify can tell. Callers use it to let a client whose
+// secret was just verified through without counting an attempt.
+func (v *SecretVerifier) Remembered(stored, secret string) bool {
+	if secret == "" || !strings.HasPrefix(stored, argonPrefix) {
+		return false
+	}
+	key := cacheKey(stored, secret)
+	now := v.clock()
+	v.mu.Lock()
+	exp, hit := v.cache[key]
+	c := v.inflight[key]
+	v.mu.Unlock()
+	switch {
+	case hit && now.Before(exp):
+		return true
+	case c != nil:
+		<-c.done
+		return c.ok
+	}
+	return false
+}
+
 func verifySHA256(encoded, secret string) bool {
 	var want [sha256.Size]byte
 	if len(encoded) != base64.RawURLEncoding.EncodedLen(len(want)) {
@@ -107,31 +149,47 @@ func (v *SecretVerifier) verifyArgon2(stored, secret string) bool {
 	key := cacheKey(stored, secret)
 	now := v.clock()
 	v.mu.Lock()
-	exp, hit := v.cache[key]
-	v.mu.Unlock()
-	if hit && now.Before(exp) {
+	if exp, hit := v.cache[key]; hit && now.Before(exp) {
+		v.mu.Unlock()
 		return true
 	}
+	if c := v.inflight[key]; c != nil {
+		v.mu.Unlock()
+		<-c.done
+		return c.ok
+	}
+	c := &argonCheck{done: make(chan struct{})}
+	if v.inflight == nil {
+		v.inflight = make(map[[sha256.Size]byte]*argonCheck)
+	}
+	v.inflight[key] = c
+	v.mu.Unlock()
+
 	slow := v.slow
 	if slow == nil {
 		slow = VerifyPassword
 	}
 	// A malformed hash is a data problem, not a wrong secret; either way
 	// the client is refused, and the caller knows which client it was.
-	if ok, err := slow(stored, secret); err != nil || !ok {
-		return false
+	ok, err := slow(stored, secret)
+	c.ok = ok && err == nil
+
+	v.mu.Lock()
+	delete(v.inflight, key)
+	if c.ok {
+		v.remember(key, now)
 	}
-	v.remember(key, now)
-	return true
+	v.mu.Unlock()
+	close(c.done)
+	return c.ok
 }
 
+// remember records a successful check; v.mu is held.
 func (v *SecretVerifier) remember(key [sha256.Size]byte, now time.Time) {
 	ttl := v.ttl
 	if ttl <= 0 {
 		ttl = DefaultSecretCacheTTL
 	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
 	if v.cache == nil {
 		v.cache = make(map[[sha256.Size]byte]time.Time)
 	}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -152,6 +153,82 @@ func TestSecretVerifierCache(t *testing.T) {
 	step("new stored hash misses", rotated, "s3cret", true, 5)
 	step("new stored hash remembered", rotated, "s3cret", true, 5)
 	step("sha256 forms skip argon2id", "sha256$"+strings.Repeat("A", 43), "s3cret", false, 5)
+}
+
+func TestSecretVerifierRemembered(t *testing.T) {
+	stored, err := HashChosenSecret("s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, generated, err := NewClientSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClock()
+	v, calls := countingVerifier(time.Minute, c.Now)
+	step := func(name, stored, secret string, want bool) {
+		t.Helper()
+		before := calls.Load()
+		if got := v.Remembered(stored, secret); got != want {
+			t.Errorf("%s: Remembered = %v; want %v", name, got, want)
+		}
+		if n := calls.Load() - before; n != 0 {
+			t.Errorf("%s: Remembered ran argon2id %d times; want never", name, n)
+		}
+	}
+	step("never checked", stored, "s3cret", false)
+	v.Verify(stored, "s3cret")
+	step("checked right", stored, "s3cret", true)
+	v.Verify(stored, "wrong")
+	step("checked wrong", stored, "wrong", false)
+	step("empty secret", stored, "", false)
+	step("generated form", generated, "s3cret", false)
+	c.Advance(time.Minute)
+	step("expired", stored, "s3cret", false)
+}
+
+// Checks of the same secret against the same hash that arrive while one
+// runs wait for its result: one argon2id run for a burst of requests of a
+// client whose remembered check just expired.
+func TestSecretVerifierJoinsCheckInProgress(t *testing.T) {
+	stored, err := HashChosenSecret("s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		secret string
+		want   bool
+	}{{"s3cret", true}, {"wrong", false}} {
+		t.Run(tc.secret, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				v := NewSecretVerifier(time.Minute, nil)
+				var calls atomic.Int64
+				entered, release := make(chan struct{}), make(chan struct{})
+				v.slow = func(stored, secret string) (bool, error) {
+					if calls.Add(1) == 1 {
+						close(entered)
+						<-release
+					}
+					return VerifyPassword(stored, secret)
+				}
+				results := make(chan bool, 3)
+				go func() { results <- v.Verify(stored, tc.secret) }()
+				<-entered
+				go func() { results <- v.Verify(stored, tc.secret) }()
+				go func() { results <- v.Remembered(stored, tc.secret) }()
+				synctest.Wait() // both wait for the check in progress
+				close(release)
+				for range 3 {
+					if got := <-results; got != tc.want {
+						t.Errorf("result %v; want %v", got, tc.want)
+					}
+				}
+				if n := calls.Load(); n != 1 {
+					t.Errorf("%d argon2id runs; want 1", n)
+				}
+			})
+		})
+	}
 }
 
 func TestSecretVerifierDefaultTTL(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/tokend/tokend/internal/oauth"
+	"github.com/tokend/tokend/internal/registry"
 )
 
 // TestWithOAuth2ClientLibrary drives issuance with golang.org/x/oauth2, a
@@ -19,9 +20,16 @@ import (
 func TestWithOAuth2ClientLibrary(t *testing.T) {
 	h := newHarness(t)
 	id, secret := h.client(confidential("library"))
+	// A client authenticates with the method it is registered for.
+	postID, postSecret := h.client(registry.Spec{Name: "library-post", AuthMethod: registry.AuthPost})
 	ctx := context.WithValue(t.Context(), oauth2.HTTPClient, h.srv.Client())
 
 	for _, style := range []oauth2.AuthStyle{oauth2.AuthStyleInHeader, oauth2.AuthStyleInParams} {
+		id, secret, form, auth := id, secret, "", basic(id, secret)
+		if style == oauth2.AuthStyleInParams {
+			id, secret = postID, postSecret
+			form, auth = "&client_id="+id+"&client_secret="+url.QueryEscape(secret), ""
+		}
 		cc := clientcredentials.Config{
 			ClientID: id, ClientSecret: secret,
 			TokenURL:  h.srv.URL + oauth.PathToken,
@@ -38,7 +46,7 @@ func TestWithOAuth2ClientLibrary(t *testing.T) {
 		if !h.active(tok.AccessToken) {
 			t.Fatal("issued token is not active")
 		}
-		r := h.post(oauth.PathRevoke, "token="+url.QueryEscape(tok.AccessToken), basic(id, secret))
+		r := h.post(oauth.PathRevoke, "token="+url.QueryEscape(tok.AccessToken)+form, auth)
 		checkRevokedOK(t, r)
 		if h.active(tok.AccessToken) {
 			t.Error("token still active after revocation")

@@ -31,7 +31,9 @@ type Config struct {
 	Store  store.Store
 	Auth   *clientauth.Authenticator
 	Engine *revocation.Engine
-	// UserLimiter, when not nil, throttles password guessing per username.
+	// UserLimiter, when not nil, throttles password guessing per username
+	// and per address (the password grant; share it with the admin
+	// endpoints' HTTP Basic).
 	UserLimiter *clientauth.Limiter
 	Logger      *slog.Logger
 	// Now is the clock; nil means time.Now.

@@ -269,10 +269,18 @@ func TestRevokeClientAuthenticationFailures(t *testing.T) {
 	if !h.active(tk.Access) {
 		t.Error("a failed authentication revoked the token")
 	}
-	// client_secret_post is a valid method of its own.
-	r := h.post(oauth.PathRevoke, form+"&client_id="+id+"&client_secret="+url.QueryEscape(secret))
+	// client_secret_post is a valid method of its own, for a client
+	// registered for it.
+	postID, postSecret := h.client(registry.Spec{Name: "post", AuthMethod: registry.AuthPost})
+	inBody := "&client_id=" + postID + "&client_secret=" + url.QueryEscape(postSecret)
+	r := h.post(oauth.PathToken, "grant_type=client_credentials"+inBody)
+	if r.status != http.StatusOK {
+		t.Fatalf("client_secret_post token: %d %s", r.status, r.body)
+	}
+	postAccess := str(r.json(t)["access_token"])
+	r = h.post(oauth.PathRevoke, "token="+postAccess+inBody)
 	checkRevokedOK(t, r)
-	if h.active(tk.Access) {
+	if h.active(postAccess) {
 		t.Error("client_secret_post revocation did not revoke")
 	}
 }
@@ -376,6 +384,10 @@ func TestRevokeHeadersOff(t *testing.T) {
 	}
 }
 
+// TestFailedAuthenticationIsRateLimited: after 5 wrong secrets from an
+// address, its next guess is refused with 429 and Retry-After until the
+// window closes. The client's right (generated) secret is never refused:
+// it cannot be guessed, so refusing it would only lock the client out.
 func TestFailedAuthenticationIsRateLimited(t *testing.T) {
 	h := newHarness(t) // limiter: 5 failures a minute
 	id, secret := h.client(confidential("app"))
@@ -383,15 +395,16 @@ func TestFailedAuthenticationIsRateLimited(t *testing.T) {
 		r := h.post(oauth.PathRevoke, "token=x", basic(id, "wrong"))
 		checkOAuthError(t, r, http.StatusUnauthorized, oauth.CodeInvalidClient)
 	}
-	r := h.post(oauth.PathRevoke, "token=x", basic(id, secret))
+	r := h.post(oauth.PathRevoke, "token=x", basic(id, "wrong"))
 	if r.status != http.StatusTooManyRequests {
 		t.Fatalf("status %d; want 429 after 5 failures (body %s)", r.status, r.body)
 	}
-	if r.header.Get("Retry-After") == "" {
-		t.Error("429 without Retry-After")
+	if got := r.header.Get("Retry-After"); got != "60" {
+		t.Errorf("Retry-After = %q; want 60", got)
 	}
-	h.clock.Advance(61 * time.Second)
 	checkRevokedOK(t, h.post(oauth.PathRevoke, "token=x", basic(id, secret)))
+	h.clock.Advance(61 * time.Second)
+	checkOAuthError(t, h.post(oauth.PathRevoke, "token=x", basic(id, "wrong")), http.StatusUnauthorized, oauth.CodeInvalidClient)
 }
 
 // TestGuessedAdminTokenIsRateLimited: a wrong Bearer token at the
@@ -456,16 +469,14 @@ func TestRevokeExpiredAccessTokenStopsItsRefreshToken(t *testing.T) {
 
 // TestFailuresAreRateLimitedPerAddress: wrong secrets for ever new client
 // ids from one address (so no single client reaches its limit) are
-// refused by the address's limit, with 429 and Retry-After, even for a
-// client whose credentials are right.
+// refused by the address's limit, with 429 and Retry-After.
 func TestFailuresAreRateLimitedPerAddress(t *testing.T) {
 	h := newHarness(t) // limiter: 5 failures a minute
-	id, secret := h.client(confidential("app"))
 	for i := 0; i < 5; i++ {
 		r := h.post(oauth.PathRevoke, "token=x", basic("guess-"+strconv.Itoa(i), "wrong"))
 		checkOAuthError(t, r, http.StatusUnauthorized, oauth.CodeInvalidClient)
 	}
-	r := h.post(oauth.PathRevoke, "token=x", basic(id, secret))
+	r := h.post(oauth.PathRevoke, "token=x", basic("guess-5", "wrong"))
 	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
 		t.Fatalf("status %d, Retry-After %q; want 429 with Retry-After once the address failed 5 times", r.status, r.header.Get("Retry-After"))
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tokend/tokend/internal/assertion"
+	"github.com/tokend/tokend/internal/clientauth"
 	"github.com/tokend/tokend/internal/registry"
 	"github.com/tokend/tokend/internal/statuslist"
 	"github.com/tokend/tokend/internal/store"
@@ -102,22 +103,23 @@ func (e *Endpoints) password(w http.ResponseWriter, r *http.Request, c store.Cli
 	if err != nil {
 		return err
 	}
-	userKey := "user:" + username
-	if e.cfg.UserLimiter != nil {
-		if wait, blocked := e.cfg.UserLimiter.Blocked(userKey); blocked {
-			return ErrTooManyRequests(wait)
-		}
+	// Counted before argon2id runs, per user and per address, so that
+	// guesses sent at once are checked no more than the limit allows.
+	res, wait, allowed := e.cfg.UserLimiter.Reserve(r.Context(),
+		clientauth.UserKey(username), clientauth.LoginAddressKey(r.RemoteAddr))
+	if !allowed {
+		return ErrTooManyRequests(wait)
 	}
 	u, ok, err := e.verifyUserPassword(r.Context(), username, password)
-	if err != nil {
+	switch {
+	case err != nil:
+		res.Refund() // not a guess checked: the store or the stored hash failed
 		return err
-	}
-	if !ok {
-		if e.cfg.UserLimiter != nil {
-			e.cfg.UserLimiter.Fail(userKey)
-		}
+	case !ok:
+		res.Fail()
 		return ErrInvalidGrant("invalid username or password")
 	}
+	res.Refund()
 	g := store.Grant{ClientID: c.ID, Subject: u.ID, Username: u.Username, Scope: scope}
 	ttl := firstNonZero(c.AccessTokenTTL, e.cfg.AccessTokenTTL)
 	refreshTTL := time.Duration(0)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -40,6 +41,9 @@ type Config struct {
 	// every request refused by admission control.
 	Observe  func(route string, status int, d time.Duration)
 	OnReject func()
+	// TrustedProxies are the proxies whose X-Forwarded-For names the
+	// client (ParseTrustedProxies); empty: RemoteAddr is the client.
+	TrustedProxies []netip.Prefix
 }
 
 // Handler wraps the application routes of mux with the health endpoints
@@ -75,7 +79,7 @@ func Handler(cfg Config, mux *http.ServeMux) http.Handler {
 		}
 		h = (&admission{slots: make(chan struct{}, cfg.MaxInFlight), wait: wait, reject: cfg.OnReject}).wrap(h)
 	}
-	return withRecover(log, withRequestLog(log, cfg.Observe, withSecurityHeaders(h)))
+	return withRecover(log, withClientAddr(cfg.TrustedProxies, withRequestLog(log, cfg.Observe, withSecurityHeaders(h))))
 }
 
 // Serve listens on cfg.Addr and serves h until ctx is done, then stops
