@@ -26,6 +26,7 @@ import (
 	"github.com/tokend/tokend/internal/logbuf"
 	"github.com/tokend/tokend/internal/metrics"
 	"github.com/tokend/tokend/internal/oauth"
+	"github.com/tokend/tokend/internal/ratelimit"
 	"github.com/tokend/tokend/internal/scim"
 	"github.com/tokend/tokend/internal/server"
 	"github.com/tokend/tokend/internal/statuslist"
@@ -213,8 +214,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// client, which anyone could then lock out); password guesses per
 	// username and per address, whichever endpoint they hit: the password
 	// grant or an admin endpoint's HTTP Basic.
-	limiter := clientauth.NewLimiter(*authFailLimit, *authFailWindow, nil)
-	userLimiter := clientauth.NewLimiter(*authFailLimit, *authFailWindow, nil)
+	limiter := ratelimit.NewLimiter(*authFailLimit, *authFailWindow, nil)
+	userLimiter := ratelimit.NewLimiter(*authFailLimit, *authFailWindow, nil)
 	endpoints := oauth.New(oauth.Config{
 		Issuer: *issuer,
 		Store:  st,

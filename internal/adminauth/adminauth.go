@@ -8,12 +8,10 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/tokend/tokend/internal/clientauth"
 	"github.com/tokend/tokend/internal/identity"
-	"github.com/tokend/tokend/internal/store"
+	"github.com/tokend/tokend/internal/ratelimit"
 )
 
 // Realm is the realm of the WWW-Authenticate challenges.
@@ -28,34 +26,33 @@ const (
 	challengeBasic        = `Basic realm="` + Realm + `", charset="UTF-8"`
 )
 
-// Users is the part of the store the authorizer reads.
-type Users interface {
-	GetUser(ctx context.Context, username string) (store.User, error)
-}
-
 // Config says what the authorizer accepts.
 type Config struct {
 	// Token is the admin token; empty disables Bearer authentication.
 	Token string
 	// Users looks up admin users for HTTP Basic; nil disables Basic.
-	Users Users
+	Users identity.UserGetter
 	// Limiter, when not nil, counts failed attempts and refuses a key that
 	// failed too often: password guesses per username and per address
-	// (clientauth.UserKey, clientauth.LoginAddressKey), other failures per
-	// address (clientauth.AddressKey). Share it with the password grant so
+	// (ratelimit.UserKey, ratelimit.LoginAddressKey), other failures per
+	// address (ratelimit.AddressKey). Share it with the password grant so
 	// that a password is throttled the same everywhere.
-	Limiter *clientauth.Limiter
+	Limiter *ratelimit.Limiter
 }
 
 // Authorizer checks admin credentials. It is safe for concurrent use.
 type Authorizer struct {
-	cfg   Config
-	token [sha256.Size]byte
+	cfg       Config
+	token     [sha256.Size]byte
+	passwords *identity.Passwords
 }
 
 // New returns an Authorizer for cfg.
 func New(cfg Config) *Authorizer {
 	a := &Authorizer{cfg: cfg}
+	if cfg.Users != nil {
+		a.passwords = &identity.Passwords{Users: cfg.Users, Limiter: cfg.Limiter}
+	}
 	if cfg.Token != "" {
 		a.token = sha256.Sum256([]byte(cfg.Token))
 	}
@@ -110,7 +107,7 @@ func unauthorized(reason string, challenges ...string) *Error {
 func (a *Authorizer) Authorize(r *http.Request) (Principal, error) {
 	auth := r.Header.Get("Authorization")
 	scheme, cred, _ := strings.Cut(auth, " ")
-	addrKey := clientauth.AddressKey(r.RemoteAddr)
+	addrKey := ratelimit.AddressKey(r.RemoteAddr)
 	switch {
 	case auth == "":
 		return Principal{}, unauthorized("admin credentials are required", challengeBearer, challengeBasic)
@@ -130,24 +127,16 @@ func (a *Authorizer) Authorize(r *http.Request) (Principal, error) {
 		if !ok || name == "" {
 			return Principal{}, a.fail(addrKey, unauthorized("malformed Basic credentials", challengeBasic))
 		}
-		// A password guess: counted before argon2id runs, per user and per
-		// address (apart from the address's other failures, as the
-		// password grant counts it), so that guesses sent at once are
-		// checked no more than the limit allows.
-		res, wait, allowed := a.cfg.Limiter.Reserve(r.Context(), clientauth.UserKey(name), clientauth.LoginAddressKey(r.RemoteAddr))
-		if !allowed {
-			return Principal{}, tooMany(wait)
-		}
-		u, ok, err := a.verify(r.Context(), name, pw)
+		u, err := a.passwords.Check(r.Context(), name, pw, r.RemoteAddr)
+		var tooMany *identity.TooManyGuesses
 		switch {
-		case err != nil:
-			res.Refund() // not a guess checked: the store or the stored hash failed
-			return Principal{}, err
-		case !ok:
-			res.Fail()
+		case errors.As(err, &tooMany):
+			return Principal{}, tooManyFailures(tooMany.RetryAfter)
+		case errors.Is(err, identity.ErrWrongPassword):
 			return Principal{}, unauthorized("invalid username or password", challengeBasic)
+		case err != nil:
+			return Principal{}, err
 		}
-		res.Refund()
 		if !u.Admin {
 			return Principal{}, &Error{Status: http.StatusForbidden, Reason: "the user is not an administrator"}
 		}
@@ -164,7 +153,7 @@ func (a *Authorizer) blocked(addrKey string) error {
 		return nil
 	}
 	if wait, blocked := a.cfg.Limiter.Blocked(addrKey); blocked {
-		return tooMany(wait)
+		return tooManyFailures(wait)
 	}
 	return nil
 }
@@ -174,42 +163,14 @@ func (a *Authorizer) blocked(addrKey string) error {
 func (a *Authorizer) fail(addrKey string, refusal *Error) error {
 	if a.cfg.Limiter != nil {
 		if wait, blocked := a.cfg.Limiter.Fail(addrKey); blocked {
-			return tooMany(wait)
+			return tooManyFailures(wait)
 		}
 	}
 	return refusal
 }
 
-func tooMany(wait time.Duration) *Error {
+func tooManyFailures(wait time.Duration) *Error {
 	return &Error{Status: http.StatusTooManyRequests, Reason: "too many failed authentication attempts", RetryAfter: wait}
-}
-
-// dummyHash is verified against when the username is unknown, so an
-// unknown user costs the same argon2id run as a wrong password.
-var dummyHash = sync.OnceValue(func() string {
-	h, err := identity.HashPassword("tokend adminauth dummy password")
-	if err != nil {
-		panic("adminauth: hash the dummy password: " + err.Error())
-	}
-	return h
-})
-
-// verify checks a user's password; ok is false for an unknown or disabled
-// user and a wrong password alike.
-func (a *Authorizer) verify(ctx context.Context, name, pw string) (store.User, bool, error) {
-	u, err := a.cfg.Users.GetUser(ctx, name)
-	if errors.Is(err, store.ErrNotFound) {
-		_, _ = identity.VerifyPassword(dummyHash(), pw)
-		return store.User{}, false, nil
-	}
-	if err != nil {
-		return store.User{}, false, fmt.Errorf("adminauth: look up user: %w", err)
-	}
-	ok, err := identity.VerifyPassword(u.PasswordHash, pw)
-	if err != nil {
-		return store.User{}, false, fmt.Errorf("adminauth: verify password: %w", err)
-	}
-	return u, ok && !u.Disabled, nil
 }
 
 type principalKey struct{}

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/tokend/tokend/internal/adminauth"
-	"github.com/tokend/tokend/internal/clientauth"
 	"github.com/tokend/tokend/internal/identity"
+	"github.com/tokend/tokend/internal/ratelimit"
 	"github.com/tokend/tokend/internal/store"
 	"github.com/tokend/tokend/internal/store/sqlite"
 )
@@ -59,7 +59,7 @@ func setup(t *testing.T) (*adminauth.Authorizer, *clock) {
 	return adminauth.New(adminauth.Config{
 		Token:   adminToken,
 		Users:   st,
-		Limiter: clientauth.NewLimiter(3, time.Minute, clk.Now),
+		Limiter: ratelimit.NewLimiter(3, time.Minute, clk.Now),
 	}), clk
 }
 

@@ -8,7 +8,7 @@
 //     checked with argon2id; an unknown user costs the same argon2id run as
 //     a wrong password, so timing does not tell which usernames exist.
 //
-// Failed attempts are counted with a clientauth.Limiter: password guesses
+// Failed attempts are counted with a ratelimit.Limiter: password guesses
 // per username and per remote address, reserved before argon2id runs so
 // that guesses sent at once are checked no more than the limit allows;
 // other failures (a wrong admin token, malformed credentials) per remote

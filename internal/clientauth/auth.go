@@ -5,9 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tokend/tokend/internal/identity"
+	"github.com/tokend/tokend/internal/ratelimit"
 	"github.com/tokend/tokend/internal/store"
 )
 
@@ -162,7 +161,7 @@ type Authenticator struct {
 	Verifier SecretVerifier
 	// Limiter, when not nil, counts failures per remote address and
 	// refuses an address that failed too often.
-	Limiter *Limiter
+	Limiter *ratelimit.Limiter
 }
 
 // Authenticate returns the client that creds identify. remoteAddr is the
@@ -174,7 +173,7 @@ type Authenticator struct {
 // endpoint allows it, so that disabling a client never leaves it unable to
 // revoke the tokens it holds.
 func (a *Authenticator) Authenticate(ctx context.Context, creds Credentials, remoteAddr string, allowDisabled bool) (store.Client, error) {
-	addrKey := AddressKey(remoteAddr)
+	addrKey := ratelimit.AddressKey(remoteAddr)
 	c, err := a.Clients.GetClient(ctx, creds.ClientID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -259,29 +258,8 @@ func (a *Authenticator) Refuse(remoteAddr string, err error) error {
 	if a.Limiter == nil || !errors.As(err, &f) {
 		return err
 	}
-	if wait, blocked := a.Limiter.Fail(AddressKey(remoteAddr)); blocked {
+	if wait, blocked := a.Limiter.Fail(ratelimit.AddressKey(remoteAddr)); blocked {
 		return tooMany(wait)
 	}
 	return err
-}
-
-// hostOf is the rate-limit key of a RemoteAddr: the IPv4 address, or the
-// IPv6 /64 (one subscriber commonly holds a whole /64, so keying by full
-// address would give an attacker 2^64 fresh keys).
-func hostOf(remoteAddr string) string {
-	host := remoteAddr
-	if h, _, err := net.SplitHostPort(remoteAddr); err == nil {
-		host = h
-	}
-	addr, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	addr = addr.Unmap()
-	if addr.Is6() {
-		if p, err := addr.Prefix(64); err == nil {
-			return p.String()
-		}
-	}
-	return addr.String()
 }

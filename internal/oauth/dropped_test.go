@@ -16,6 +16,7 @@ import (
 	"github.com/tokend/tokend/internal/clientauth"
 	"github.com/tokend/tokend/internal/identity"
 	"github.com/tokend/tokend/internal/oauth"
+	"github.com/tokend/tokend/internal/ratelimit"
 	"github.com/tokend/tokend/internal/registry"
 	"github.com/tokend/tokend/internal/server"
 	"github.com/tokend/tokend/internal/store"
@@ -96,7 +97,7 @@ func TestDroppedClientIsNotAServerError(t *testing.T) {
 		Auth: &clientauth.Authenticator{
 			Clients:  st,
 			Verifier: identity.NewSecretVerifier(time.Minute, nil),
-			Limiter:  clientauth.NewLimiter(5, time.Minute, nil),
+			Limiter:  ratelimit.NewLimiter(5, time.Minute, nil),
 		},
 		Logger: log,
 	}).Mount(mux)

@@ -9,13 +9,13 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/tokend/tokend/internal/assertion"
 	"github.com/tokend/tokend/internal/clientauth"
 	"github.com/tokend/tokend/internal/feed"
 	"github.com/tokend/tokend/internal/identity"
+	"github.com/tokend/tokend/internal/ratelimit"
 	"github.com/tokend/tokend/internal/revocation"
 	"github.com/tokend/tokend/internal/statuslist"
 	"github.com/tokend/tokend/internal/store"
@@ -34,7 +34,7 @@ type Config struct {
 	// UserLimiter, when not nil, throttles password guessing per username
 	// and per address (the password grant; share it with the admin
 	// endpoints' HTTP Basic).
-	UserLimiter *clientauth.Limiter
+	UserLimiter *ratelimit.Limiter
 	Logger      *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -86,6 +86,7 @@ type Endpoints struct {
 	cfg        Config
 	log        *slog.Logger
 	adminToken [sha256.Size]byte
+	passwords  *identity.Passwords
 }
 
 // New returns the endpoints for cfg.
@@ -114,7 +115,8 @@ func New(cfg Config) *Endpoints {
 		a.Audiences = []string{cfg.Issuer + PathToken, cfg.Issuer}
 		cfg.Assertions = &a
 	}
-	e := &Endpoints{cfg: cfg, log: cfg.Logger}
+	e := &Endpoints{cfg: cfg, log: cfg.Logger,
+		passwords: &identity.Passwords{Users: cfg.Store, Limiter: cfg.UserLimiter}}
 	if cfg.AdminToken != "" {
 		e.adminToken = sha256.Sum256([]byte(cfg.AdminToken))
 	}
@@ -280,30 +282,4 @@ func bearer(r *http.Request) (string, bool) {
 		return "", false
 	}
 	return strings.TrimSpace(h[len(prefix):]), true
-}
-
-// dummyPasswordHash is verified against when a username is unknown, so an
-// unknown user costs as much as a wrong password.
-var dummyPasswordHash = sync.OnceValue(func() string {
-	h, _ := identity.HashPassword("tokend dummy password")
-	return h
-})
-
-// verifyUserPassword is shared by the password grant and admin Basic
-// authentication; it keeps the argon2id cost out of reach of an unknown
-// username by hashing against a fixed dummy hash.
-func (e *Endpoints) verifyUserPassword(ctx context.Context, username, password string) (store.User, bool, error) {
-	u, err := e.cfg.Store.GetUser(ctx, username)
-	if errors.Is(err, store.ErrNotFound) {
-		_, _ = identity.VerifyPassword(dummyPasswordHash(), password)
-		return store.User{}, false, nil
-	}
-	if err != nil {
-		return store.User{}, false, err
-	}
-	ok, err := identity.VerifyPassword(u.PasswordHash, password)
-	if err != nil {
-		return store.User{}, false, err
-	}
-	return u, ok && !u.Disabled, nil
 }

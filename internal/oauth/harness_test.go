@@ -18,6 +18,7 @@ import (
 	"github.com/tokend/tokend/internal/clientauth"
 	"github.com/tokend/tokend/internal/identity"
 	"github.com/tokend/tokend/internal/oauth"
+	"github.com/tokend/tokend/internal/ratelimit"
 	"github.com/tokend/tokend/internal/registry"
 	"github.com/tokend/tokend/internal/server"
 	"github.com/tokend/tokend/internal/store"
@@ -93,9 +94,9 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 		Auth: &clientauth.Authenticator{
 			Clients:  st,
 			Verifier: identity.NewSecretVerifier(time.Minute, clk.Now),
-			Limiter:  clientauth.NewLimiter(5, time.Minute, clk.Now),
+			Limiter:  ratelimit.NewLimiter(5, time.Minute, clk.Now),
 		},
-		UserLimiter:   clientauth.NewLimiter(5, time.Minute, clk.Now),
+		UserLimiter:   ratelimit.NewLimiter(5, time.Minute, clk.Now),
 		Now:           clk.Now,
 		AdminToken:    testAdminToken,
 		RevokeHeaders: true,

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/tokend/tokend/internal/assertion"
-	"github.com/tokend/tokend/internal/clientauth"
+	"github.com/tokend/tokend/internal/identity"
 	"github.com/tokend/tokend/internal/registry"
 	"github.com/tokend/tokend/internal/statuslist"
 	"github.com/tokend/tokend/internal/store"
@@ -103,23 +103,16 @@ func (e *Endpoints) password(w http.ResponseWriter, r *http.Request, c store.Cli
 	if err != nil {
 		return err
 	}
-	// Counted before argon2id runs, per user and per address, so that
-	// guesses sent at once are checked no more than the limit allows.
-	res, wait, allowed := e.cfg.UserLimiter.Reserve(r.Context(),
-		clientauth.UserKey(username), clientauth.LoginAddressKey(r.RemoteAddr))
-	if !allowed {
-		return ErrTooManyRequests(wait)
-	}
-	u, ok, err := e.verifyUserPassword(r.Context(), username, password)
+	u, err := e.passwords.Check(r.Context(), username, password, r.RemoteAddr)
+	var tooMany *identity.TooManyGuesses
 	switch {
-	case err != nil:
-		res.Refund() // not a guess checked: the store or the stored hash failed
-		return err
-	case !ok:
-		res.Fail()
+	case errors.As(err, &tooMany):
+		return ErrTooManyRequests(tooMany.RetryAfter).WithCause(err)
+	case errors.Is(err, identity.ErrWrongPassword):
 		return ErrInvalidGrant("invalid username or password")
+	case err != nil:
+		return err
 	}
-	res.Refund()
 	g := store.Grant{ClientID: c.ID, Subject: u.ID, Username: u.Username, Scope: scope}
 	ttl := firstNonZero(c.AccessTokenTTL, e.cfg.AccessTokenTTL)
 	refreshTTL := time.Duration(0)

@@ -29,6 +29,7 @@ import (
 	"github.com/tokend/tokend/internal/clientauth"
 	"github.com/tokend/tokend/internal/identity"
 	"github.com/tokend/tokend/internal/oauth"
+	"github.com/tokend/tokend/internal/ratelimit"
 	"github.com/tokend/tokend/internal/registry"
 	"github.com/tokend/tokend/internal/scim"
 	"github.com/tokend/tokend/internal/server"
@@ -99,7 +100,7 @@ func New(t testing.TB, opts ...Option) *Server {
 	clk := &Clock{now: time.Now().Truncate(time.Second)}
 	srv := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + srv.Listener.Addr().String()
-	users := clientauth.NewLimiter(o.failLimit, time.Minute, clk.Now)
+	users := ratelimit.NewLimiter(o.failLimit, time.Minute, clk.Now)
 	authz := adminauth.New(adminauth.Config{Token: AdminToken, Users: st, Limiter: users})
 	mux := http.NewServeMux()
 	oauth.New(oauth.Config{
@@ -108,7 +109,7 @@ func New(t testing.TB, opts ...Option) *Server {
 		Auth: &clientauth.Authenticator{
 			Clients:  st,
 			Verifier: identity.NewSecretVerifier(time.Minute, clk.Now),
-			Limiter:  clientauth.NewLimiter(o.failLimit, time.Minute, clk.Now),
+			Limiter:  ratelimit.NewLimiter(o.failLimit, time.Minute, clk.Now),
 		},
 		UserLimiter: users,
 		Now:         clk.Now,

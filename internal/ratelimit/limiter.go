@@ -1,4 +1,4 @@
-package clientauth
+package ratelimit
 
 import (
 	"context"
@@ -104,7 +104,7 @@ func NewLimiter(max int, window time.Duration, now func() time.Time) *Limiter {
 
 func newLimiter(limit int, window time.Duration, now func() time.Time, entries int) *Limiter {
 	if limit < 1 || window <= 0 {
-		panic("clientauth: NewLimiter needs max >= 1 and window > 0")
+		panic("ratelimit: NewLimiter needs max >= 1 and window > 0")
 	}
 	if now == nil {
 		now = time.Now
