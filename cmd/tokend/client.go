@@ -29,7 +29,7 @@ func clientCommand(ctx context.Context, args []string, stdin io.Reader, stdout, 
 		fs.BoolVar(&secretStdin, "secret-stdin", false, "read the client secret from the first line of standard input (stored with argon2id) instead of generating one")
 		fs.StringVar(&spec.Name, "name", "", "client name")
 		fs.StringVar(&spec.ID, "id", "", "client_id to use (default: generated)")
-		fs.Var(&grants, "grant", "grant type the client may use (repeatable): client_credentials, password, refresh_token, "+registry.GrantJWTBearer)
+		fs.Var(&grants, "grant", "grant type the client may use (repeatable): "+grantNames())
 		fs.StringVar(&spec.AuthMethod, "auth-method", registry.AuthBasic, "client_secret_basic, client_secret_post or none (public client)")
 		fs.StringVar(&spec.TokenFormat, "token-format", registry.FormatOpaque, "opaque or jwt")
 		fs.BoolVar(&spec.CanIntrospect, "can-introspect", false, "may introspect any client's tokens and read the revocation feed (a resource server); not with --auth-method none")
@@ -68,7 +68,7 @@ func clientCommand(ctx context.Context, args []string, stdin io.Reader, stdout, 
 				return errors.New("client create: --secret-stdin read an empty secret")
 			}
 		}
-		c, secret, err := registry.New(spec, now)
+		c, secret, err := oauth.Registration.New(spec, now)
 		if err != nil {
 			return err
 		}
@@ -191,4 +191,14 @@ func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// grantNames lists the grant types a client may be registered for, as the
+// token endpoint knows them.
+func grantNames() string {
+	var names []string
+	for _, g := range oauth.GrantTypes() {
+		names = append(names, g.Name)
+	}
+	return strings.Join(names, ", ")
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokend/tokend/internal/oauth"
 	"github.com/tokend/tokend/internal/registry"
 	"github.com/tokend/tokend/internal/stack"
 	"github.com/tokend/tokend/internal/store"
@@ -85,7 +86,7 @@ func TestStoredPublicIntrospectorIsRefused(t *testing.T) {
 			st := b.open(t, data, flags)
 			now := time.Now()
 			public := store.Client{ID: "legacy-public-introspector", Name: "spa", AuthMethod: registry.AuthNone,
-				GrantTypes: []string{registry.GrantPassword}, TokenFormat: registry.FormatOpaque,
+				GrantTypes: []string{oauth.GrantPassword}, TokenFormat: registry.FormatOpaque,
 				CanIntrospect: true, CreatedAt: now, UpdatedAt: now}
 			err := st.CreateClient(t.Context(), public)
 			st.Close()

@@ -216,6 +216,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// grant or an admin endpoint's HTTP Basic.
 	limiter := ratelimit.NewLimiter(*authFailLimit, *authFailWindow, nil)
 	userLimiter := ratelimit.NewLimiter(*authFailLimit, *authFailWindow, nil)
+	authz := adminauth.New(adminauth.Config{Token: adminToken, Users: st, Limiter: userLimiter})
 	endpoints := oauth.New(oauth.Config{
 		Issuer: *issuer,
 		Store:  st,
@@ -226,7 +227,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		},
 		UserLimiter:     userLimiter,
 		Logger:          log,
-		AdminToken:      adminToken,
+		Admin:           authz,
 		AccessTokenTTL:  *accessTTL,
 		RefreshTokenTTL: *refreshTTL,
 		RevokeHeaders:   *revokeHeaders == "wso2",
@@ -242,7 +243,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	})
 	mux := http.NewServeMux()
 	endpoints.Mount(mux)
-	authz := adminauth.New(adminauth.Config{Token: adminToken, Users: st, Limiter: userLimiter})
 	admin.New(admin.Config{Store: st, Auth: authz, Issuer: *issuer, Logger: log}).Mount(mux)
 	scim.New(scim.Config{Store: st, Auth: authz, BaseURL: *issuer, Logger: log}).Mount(mux)
 	stopSweep, err := startSweep(ctx, st, *sweepInterval, *auditRetention, log)

@@ -146,6 +146,24 @@ func (a *Authorizer) Authorize(r *http.Request) (Principal, error) {
 	}
 }
 
+// IsAdminToken reports whether r carries the admin token as a Bearer token
+// (RFC 6750 §2.1), where the admin token may stand in for a client
+// (introspection, the revocation feed). Nothing is counted: a wrong token
+// there is then refused as a client's failed authentication. The compare is
+// constant-time, of SHA-256 digests, whatever the lengths. A nil
+// Authorizer recognises nothing.
+func (a *Authorizer) IsAdminToken(r *http.Request) bool {
+	if a == nil || a.cfg.Token == "" {
+		return false
+	}
+	scheme, cred, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	got := sha256.Sum256([]byte(strings.TrimSpace(cred)))
+	return subtle.ConstantTimeCompare(got[:], a.token[:]) == 1
+}
+
 // blocked refuses an address that failed too often, before its Bearer
 // token is compared.
 func (a *Authorizer) blocked(addrKey string) error {

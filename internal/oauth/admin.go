@@ -30,12 +30,6 @@ func AdminError(err error) error {
 	return oe.WithCause(err)
 }
 
-// adminAuthorizer is the one admin check of every admin endpoint (package
-// adminauth), built from the endpoints' configuration.
-func (e *Endpoints) adminAuthorizer() *adminauth.Authorizer {
-	return adminauth.New(adminauth.Config{Token: e.cfg.AdminToken, Users: e.cfg.Store, Limiter: e.cfg.UserLimiter})
-}
-
 // adminActor is the actor the revocation log records for an admin request:
 // "admin" for the admin token, the username for an admin user.
 func adminActor(r *http.Request) string {

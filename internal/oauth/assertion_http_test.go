@@ -29,7 +29,7 @@ func TestJWTBearerBadAssertions(t *testing.T) {
 	h := newHarness(t, withJWT(t, token.ES256))
 	key := h.trustIssuer("https://idp.example")
 	pub, _ := h.client(registry.Spec{Name: "mobile", AuthMethod: registry.AuthNone, TokenFormat: registry.FormatJWT,
-		GrantTypes: []string{registry.GrantJWTBearer}})
+		GrantTypes: []string{oauth.GrantJWTBearer}})
 	now := h.clock.Now()
 	claims, _ := json.Marshal(map[string]any{"iss": "https://idp.example", "sub": "mike", "aud": h.srv.URL + oauth.PathToken,
 		"exp": now.Add(5 * time.Minute).Unix(), "iat": now.Unix(), "jti": "bad-1"})

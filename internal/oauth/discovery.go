@@ -68,7 +68,7 @@ func (e *Endpoints) metadata() metadata {
 		IntrospectionEndpoint:             e.cfg.Issuer + PathIntrospect,
 		IntrospectionEndpointAuthMethods:  []string{clientauth.MethodBasic, clientauth.MethodPost, "bearer"},
 		RegistrationEndpoint:              e.cfg.Issuer + PathRegister,
-		GrantTypesSupported:               []string{GrantClientCredentials, GrantPassword, GrantRefreshToken},
+		GrantTypesSupported:               e.grantTypesSupported(),
 		TokenEndpointAuthMethodsSupported: authMethods,
 		// No authorization endpoint yet, so no response types; RFC 8414
 		// makes the member required, and an empty list says exactly that.
@@ -76,9 +76,6 @@ func (e *Endpoints) metadata() metadata {
 	}
 	if e.cfg.JWT != nil {
 		m.JWKSURI = e.cfg.Issuer + PathJWKS
-	}
-	if e.cfg.Assertions != nil {
-		m.GrantTypesSupported = append(m.GrantTypesSupported, GrantJWTBearer)
 	}
 	if e.cfg.Feed != nil {
 		m.RevocationFeedEndpoint = e.cfg.Issuer + PathRevocationStream
@@ -88,6 +85,17 @@ func (e *Endpoints) metadata() metadata {
 		m.GlobalTokenRevocationEndpoint = e.cfg.Issuer + e.cfg.GlobalTokenRevocationPath
 	}
 	return m
+}
+
+// grantTypesSupported lists the grants this server's configuration offers.
+func (e *Endpoints) grantTypesSupported() []string {
+	var names []string
+	for _, g := range grants {
+		if g.enabled(e) {
+			names = append(names, g.registration().Name)
+		}
+	}
+	return names
 }
 
 // discovery serves the server metadata (RFC 8414 §3).

@@ -109,7 +109,7 @@ func TestDroppedClientIsNotAServerError(t *testing.T) {
 	srv.Start()
 	defer srv.Close()
 
-	c, secret, err := registry.New(registry.Spec{Name: "web"}, time.Now())
+	c, secret, err := oauth.Registration.New(registry.Spec{Name: "web"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

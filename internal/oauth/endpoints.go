@@ -2,15 +2,13 @@ package oauth
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
+	"github.com/tokend/tokend/internal/adminauth"
 	"github.com/tokend/tokend/internal/assertion"
 	"github.com/tokend/tokend/internal/clientauth"
 	"github.com/tokend/tokend/internal/feed"
@@ -38,8 +36,10 @@ type Config struct {
 	Logger      *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// AdminToken authorises the admin endpoints as a Bearer token.
-	AdminToken string
+	// Admin authorises the admin endpoints (dynamic client registration)
+	// and recognises the admin token where it stands in for a client
+	// (introspection, the feed); nil refuses both.
+	Admin *adminauth.Authorizer
 	// AccessTokenTTL and RefreshTokenTTL are the default lifetimes.
 	AccessTokenTTL  time.Duration
 	RefreshTokenTTL time.Duration
@@ -83,10 +83,9 @@ const (
 
 // Endpoints serves the OAuth endpoints.
 type Endpoints struct {
-	cfg        Config
-	log        *slog.Logger
-	adminToken [sha256.Size]byte
-	passwords  *identity.Passwords
+	cfg       Config
+	log       *slog.Logger
+	passwords *identity.Passwords
 }
 
 // New returns the endpoints for cfg.
@@ -109,6 +108,9 @@ func New(cfg Config) *Endpoints {
 	if cfg.Engine == nil {
 		cfg.Engine = &revocation.Engine{Store: cfg.Store, JWT: cfg.JWT, Now: cfg.Now}
 	}
+	if cfg.Admin == nil {
+		cfg.Admin = adminauth.New(adminauth.Config{}) // accepts nobody
+	}
 	cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
 	if cfg.Assertions != nil && len(cfg.Assertions.Audiences) == 0 {
 		a := *cfg.Assertions
@@ -117,9 +119,6 @@ func New(cfg Config) *Endpoints {
 	}
 	e := &Endpoints{cfg: cfg, log: cfg.Logger,
 		passwords: &identity.Passwords{Users: cfg.Store, Limiter: cfg.UserLimiter}}
-	if cfg.AdminToken != "" {
-		e.adminToken = sha256.Sum256([]byte(cfg.AdminToken))
-	}
 	return e
 }
 
@@ -133,23 +132,13 @@ const (
 
 // Mount registers every endpoint on mux.
 func (e *Endpoints) Mount(mux *http.ServeMux) {
-	e.mountForm(mux, PathToken, e.token)
-	e.mountForm(mux, PathRevoke, e.revoke)
-	e.mountForm(mux, PathIntrospect, e.introspect)
+	e.mountForm(mux, PathToken, e.token, acceptPublicClient)
+	e.mountForm(mux, PathRevoke, e.revoke, acceptPublicClient, acceptDisabledClient)
+	e.mountForm(mux, PathIntrospect, e.introspect, acceptPublicClient, acceptAdminToken)
 	e.mountDiscovery(mux)
 	e.mountRegister(mux)
 	e.mountFeed(mux)
 	e.mountStatusLists(mux)
-}
-
-// mountForm mounts a POST form endpoint with its CORS preflight and a 405
-// for every other method.
-func (e *Endpoints) mountForm(mux *http.ServeMux, path string, h func(http.ResponseWriter, *http.Request) error) {
-	mux.Handle("POST "+path, withCORS(e.handle(h)))
-	mux.Handle("OPTIONS "+path, http.HandlerFunc(preflight))
-	mux.Handle(path, withCORS(e.handle(func(http.ResponseWriter, *http.Request) error {
-		return ErrMethodNotAllowed(http.MethodPost)
-	})))
 }
 
 // corsAllowHeaders is what the seed shows WSO2 IS allowing.
@@ -204,82 +193,4 @@ func (e *Endpoints) storeError(err error) error {
 		return ErrTemporarilyUnavailable(e.cfg.RetryAfter, err)
 	}
 	return err
-}
-
-// caller is who made an authenticated request: a client, or the admin.
-type caller struct {
-	client store.Client
-	admin  bool
-}
-
-// accepts is what an endpoint accepts as its caller besides an enabled
-// client.
-type accepts uint8
-
-const (
-	// acceptAdmin: the admin Bearer token (introspection, the feed).
-	acceptAdmin accepts = 1 << iota
-	// acceptDisabled: a disabled client with its right credentials. Only
-	// revocation accepts it: a disabled client may still revoke what it
-	// holds.
-	acceptDisabled
-)
-
-// authenticate identifies the client of a form request (client
-// authentication done once, for every endpoint).
-func (e *Endpoints) authenticate(r *http.Request, form url.Values, accept accepts) (caller, error) {
-	if accept&acceptAdmin != 0 && e.isAdminBearer(r) {
-		return caller{admin: true}, nil
-	}
-	creds, err := clientauth.Parse(r, form)
-	if err != nil {
-		return caller{}, e.authError(e.cfg.Auth.Refuse(r.RemoteAddr, err))
-	}
-	c, err := e.cfg.Auth.Authenticate(r.Context(), creds, r.RemoteAddr, accept&acceptDisabled != 0)
-	if err != nil {
-		return caller{}, e.authError(err)
-	}
-	return caller{client: c}, nil
-}
-
-func (e *Endpoints) authError(err error) error {
-	var f *clientauth.Failure
-	switch {
-	case errors.Is(err, clientauth.ErrNoCredentials):
-		return ErrInvalidClient("client authentication is required").WithCause(err)
-	case errors.As(err, &f) && f.RetryAfter > 0:
-		return ErrTooManyRequests(f.RetryAfter).WithCause(err)
-	case errors.As(err, &f):
-		if e.cfg.OnAuthFailure != nil {
-			e.cfg.OnAuthFailure()
-		}
-		return ErrInvalidClient("client authentication failed").WithCause(err)
-	default:
-		return err
-	}
-}
-
-// isAdminBearer reports whether r carries the admin token as a Bearer
-// token. Both sides are hashed first so the compare is constant-time
-// whatever the lengths.
-func (e *Endpoints) isAdminBearer(r *http.Request) bool {
-	if e.cfg.AdminToken == "" {
-		return false
-	}
-	tok, ok := bearer(r)
-	if !ok {
-		return false
-	}
-	got := sha256.Sum256([]byte(tok))
-	return subtle.ConstantTimeCompare(got[:], e.adminToken[:]) == 1
-}
-
-// bearer returns the token of an "Authorization: Bearer" header (RFC 6750 §2.1).
-func bearer(r *http.Request) (string, bool) {
-	const prefix = "bearer "
-	h := r.Header.Get("Authorization")
-	if len(h) <= len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
-		return "", false
-	}
-	return strings.TrimSpace(h[len(prefix):]), true
 }

@@ -63,7 +63,7 @@ func (e *Endpoints) mountFeed(mux *http.ServeMux) {
 // by HTTP Basic. The feed shows every client's revocations, so it is open
 // to exactly those who may introspect any token.
 func (e *Endpoints) feedCaller(r *http.Request) error {
-	who, err := e.authenticate(r, url.Values{}, acceptAdmin)
+	who, err := e.authenticate(r, url.Values{}, access{adminToken: true})
 	if err != nil {
 		return err
 	}

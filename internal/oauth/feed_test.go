@@ -327,7 +327,7 @@ func TestRevocationFeedRefusals(t *testing.T) {
 	h := newFeedHarness(t)
 	appID, appSecret := h.client(jwtClient("app"))
 	rsID, rsSecret := h.client(registry.Spec{Name: "api", CanIntrospect: true})
-	pubID := h.publicIntrospector(registry.GrantJWTBearer)
+	pubID := h.publicIntrospector(oauth.GrantJWTBearer)
 	cases := []struct {
 		name          string
 		authorization string

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokend/tokend/internal/adminauth"
 	"github.com/tokend/tokend/internal/clientauth"
 	"github.com/tokend/tokend/internal/identity"
 	"github.com/tokend/tokend/internal/oauth"
@@ -88,6 +89,7 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	}
 	clk := &clock{now: time.Now().Truncate(time.Second)}
 	srv := httptest.NewUnstartedServer(nil)
+	users := ratelimit.NewLimiter(5, time.Minute, clk.Now)
 	cfg := oauth.Config{
 		Issuer: "http://" + srv.Listener.Addr().String(),
 		Store:  st,
@@ -96,9 +98,9 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 			Verifier: identity.NewSecretVerifier(time.Minute, clk.Now),
 			Limiter:  ratelimit.NewLimiter(5, time.Minute, clk.Now),
 		},
-		UserLimiter:   ratelimit.NewLimiter(5, time.Minute, clk.Now),
+		UserLimiter:   users,
 		Now:           clk.Now,
-		AdminToken:    testAdminToken,
+		Admin:         adminauth.New(adminauth.Config{Token: testAdminToken, Users: st, Limiter: users}),
 		RevokeHeaders: true,
 	}
 	for _, o := range opts {
@@ -120,7 +122,7 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 // client registers a client and returns its id and secret.
 func (h *harness) client(spec registry.Spec) (id, secret string) {
 	h.t.Helper()
-	c, secret, err := registry.New(spec, h.clock.Now())
+	c, secret, err := oauth.Registration.New(spec, h.clock.Now())
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -32,16 +32,8 @@ type introspection struct {
 // does. Every other token, and every token that is
 // unknown, expired, rotated or revoked, is {"active":false}: the answer
 // never tells a caller that a token it may not see exists.
-func (e *Endpoints) introspect(w http.ResponseWriter, r *http.Request) error {
-	form, err := parseForm(w, r)
-	if err != nil {
-		return err
-	}
-	who, err := e.authenticate(r, form, acceptAdmin)
-	if err != nil {
-		return err
-	}
-	raw, err := required(form, "token")
+func (e *Endpoints) introspect(w http.ResponseWriter, r *http.Request, req request) error {
+	raw, err := required(req.form, "token")
 	if err != nil {
 		return err
 	}
@@ -57,11 +49,11 @@ func (e *Endpoints) introspect(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	mayRead := who.admin || registry.MayIntrospectAny(who.client) || rec.ClientID == who.client.ID
+	mayRead := req.admin || registry.MayIntrospectAny(req.client) || rec.ClientID == req.client.ID
 	if !mayRead || rec.Kind != kind || !rec.Active(e.cfg.Now()) {
 		return writeIntrospection(w, inactive)
 	}
-	if rec.ClientID != who.client.ID {
+	if rec.ClientID != req.client.ID {
 		// A disabled or deleted client's tokens are not honoured. The
 		// caller's own client was checked when it authenticated.
 		owner, err := e.cfg.Store.GetClient(r.Context(), rec.ClientID)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
 	"github.com/tokend/tokend/internal/oauth"
 	"github.com/tokend/tokend/internal/registry"
 	"github.com/tokend/tokend/internal/store"
@@ -143,7 +144,7 @@ func TestIntrospectDisabledClientsTokens(t *testing.T) {
 // without the right: its own tokens, never another client's.
 func TestPublicIntrospectorSeesOnlyItsOwn(t *testing.T) {
 	h := newHarness(t)
-	public := h.publicIntrospector(registry.GrantPassword, registry.GrantRefreshToken)
+	public := h.publicIntrospector(oauth.GrantPassword, oauth.GrantRefreshToken)
 	other, otherSecret := h.client(confidential("other"))
 	othersToken := h.token(other, otherSecret, "grant_type=client_credentials").Access
 	h.user("jack", "correct horse battery")

@@ -41,7 +41,7 @@ func withJWT(t testing.TB, alg string) harnessOption {
 
 func jwtClient(name string) registry.Spec {
 	return registry.Spec{Name: name, TokenFormat: registry.FormatJWT,
-		GrantTypes: []string{registry.GrantClientCredentials, registry.GrantPassword, registry.GrantRefreshToken}}
+		GrantTypes: []string{oauth.GrantClientCredentials, oauth.GrantPassword, oauth.GrantRefreshToken}}
 }
 
 // fetchJWKS reads the published keys over HTTP, as a resource server would.
@@ -270,7 +270,7 @@ func TestJWTBearerGrantAndPublicRevocation(t *testing.T) {
 	h := newHarness(t, withJWT(t, token.ES256))
 	key := h.trustIssuer("https://idp.example")
 	pub, _ := h.client(registry.Spec{Name: "mobile", AuthMethod: registry.AuthNone, TokenFormat: registry.FormatJWT,
-		GrantTypes: []string{registry.GrantJWTBearer}})
+		GrantTypes: []string{oauth.GrantJWTBearer}})
 	conf, confSecret := h.client(confidential("backend"))
 	now := h.clock.Now()
 	claims := func(jti string) map[string]any {
@@ -338,7 +338,7 @@ func TestJWTBearerSubjectIsQualified(t *testing.T) {
 	key := h.trustIssuer("https://idp.example")
 	id, secret := h.client(registry.Spec{Name: "mobile", TokenFormat: registry.FormatJWT,
 		AccessTokenTTL: 15 * time.Minute, AppAccessTokenTTL: 5 * time.Minute,
-		GrantTypes: []string{registry.GrantPassword, registry.GrantJWTBearer, registry.GrantRefreshToken}})
+		GrantTypes: []string{oauth.GrantPassword, oauth.GrantJWTBearer, oauth.GrantRefreshToken}})
 	local := h.passwordTokens(id, secret, "alice")
 	now := h.clock.Now()
 	external := h.token(id, secret, "grant_type="+url.QueryEscape(oauth.GrantJWTBearer)+"&assertion="+signAssertion(t, key, map[string]any{

@@ -172,7 +172,7 @@ func (e *Endpoints) registerCreate(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	c, secret, err := registry.New(m.spec(), e.cfg.Now())
+	c, secret, err := Registration.New(m.spec(), e.cfg.Now())
 	if err != nil {
 		return metadataError(err)
 	}
@@ -230,7 +230,7 @@ func (e *Endpoints) registerUpdate(w http.ResponseWriter, r *http.Request) error
 		// public (registry.Apply refuses a public introspector).
 		spec := spec
 		spec.CanIntrospect = c.CanIntrospect
-		if err := registry.Apply(&c, spec); err != nil {
+		if err := Registration.Apply(&c, spec); err != nil {
 			return c, err
 		}
 		switch {
@@ -280,9 +280,8 @@ func (e *Endpoints) registerDelete(w http.ResponseWriter, r *http.Request) error
 // token, or HTTP Basic credentials of a user with the admin flag. It is
 // called once per route, when the routes are mounted.
 func (e *Endpoints) admin(h func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
-	authz := e.adminAuthorizer()
 	return func(w http.ResponseWriter, r *http.Request) error {
-		p, err := authz.Authorize(r)
+		p, err := e.cfg.Admin.Authorize(r)
 		if err != nil {
 			return AdminError(err)
 		}

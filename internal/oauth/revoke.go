@@ -21,20 +21,12 @@ import (
 //   - token_type_hint is accepted and ignored: the token names its own kind.
 //   - A token of another client is refused with unauthorized_client and
 //     left active.
-func (e *Endpoints) revoke(w http.ResponseWriter, r *http.Request) error {
-	form, err := parseForm(w, r)
+func (e *Endpoints) revoke(w http.ResponseWriter, r *http.Request, req request) error {
+	raw, err := required(req.form, "token")
 	if err != nil {
 		return err
 	}
-	who, err := e.authenticate(r, form, acceptDisabled)
-	if err != nil {
-		return err
-	}
-	raw, err := required(form, "token")
-	if err != nil {
-		return err
-	}
-	out, err := e.cfg.Engine.RevokeToken(r.Context(), who.client, raw)
+	out, err := e.cfg.Engine.RevokeToken(r.Context(), req.client, raw)
 	if errors.Is(err, revocation.ErrNotOwner) {
 		return ErrUnauthorizedClient("the token was not issued to this client").WithCause(err)
 	}
@@ -50,7 +42,7 @@ func (e *Endpoints) revoke(w http.ResponseWriter, r *http.Request) error {
 		switch {
 		case out.Kind == store.AccessToken:
 			h["RevokedAccessToken"] = []string{raw}
-		case !who.client.Public():
+		case !req.client.Public():
 			h["RevokedRefreshToken"] = []string{raw}
 		}
 		h["AuthorizedUser"] = []string{authorizedUser(out.Token)}

@@ -1,365 +1,84 @@
 package oauth
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 
-	"github.com/tokend/tokend/internal/assertion"
-	"github.com/tokend/tokend/internal/identity"
 	"github.com/tokend/tokend/internal/registry"
-	"github.com/tokend/tokend/internal/statuslist"
 	"github.com/tokend/tokend/internal/store"
-	"github.com/tokend/tokend/internal/token"
 )
 
-// Grant types of RFC 6749 §4 and RFC 7523 §2.1.
-const (
-	GrantClientCredentials = "client_credentials"
-	GrantPassword          = "password"
-	GrantRefreshToken      = "refresh_token"
-	GrantJWTBearer         = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-)
-
-// tokenResponse is a successful access token response (RFC 6749 §5.1).
-type tokenResponse struct {
-	AccessToken  string `json:"access_token"`
-	TokenType    string `json:"token_type"`
-	ExpiresIn    int64  `json:"expires_in"`
-	RefreshToken string `json:"refresh_token,omitempty"`
-	Scope        string `json:"scope,omitempty"`
+// A grant is one way the token endpoint issues tokens (RFC 6749 §4), one
+// type per file. Adding a grant is a file with its type and a line in
+// grants.
+type grant interface {
+	// registration is its grant_type value and who may be registered for
+	// it: read by dynamic client registration and the CLI (Registration)
+	// and by discovery.
+	registration() registry.GrantType
+	// enabled reports whether the server's configuration offers it.
+	enabled(e *Endpoints) bool
+	// issue answers a token request of client c, authenticated and
+	// registered for the grant.
+	issue(e *Endpoints, w http.ResponseWriter, r *http.Request, c store.Client, form url.Values) error
 }
 
-// token is the token endpoint (RFC 6749 §3.2).
-func (e *Endpoints) token(w http.ResponseWriter, r *http.Request) error {
-	form, err := parseForm(w, r)
-	if err != nil {
-		return err
-	}
-	who, err := e.authenticate(r, form, 0)
-	if err != nil {
-		return err
-	}
-	grantType, err := required(form, "grant_type")
-	if err != nil {
-		return err
-	}
-	c := who.client
-	var issue func(http.ResponseWriter, *http.Request, store.Client, url.Values) error
-	switch grantType {
-	case GrantClientCredentials:
-		issue = e.clientCredentials
-	case GrantPassword:
-		issue = e.password
-	case GrantRefreshToken:
-		issue = e.refresh
-	case GrantJWTBearer:
-		if e.cfg.Assertions == nil {
-			return ErrUnsupportedGrantType("the JWT bearer grant is not enabled")
-		}
-		issue = e.jwtBearer
-	default:
-		return ErrUnsupportedGrantType("grant type %q is not supported", grantType)
-	}
-	if !slices.Contains(c.GrantTypes, grantType) {
-		return ErrUnauthorizedClient("the client may not use the %s grant", grantType)
-	}
-	return issue(w, r, c, form)
+// grants is every grant the token endpoint knows, in the order discovery
+// lists them.
+var grants = []grant{
+	clientCredentials{},
+	password{},
+	refreshToken{},
+	jwtBearer{},
 }
 
-// clientCredentials issues an access token for the client itself; no
-// refresh token (RFC 6749 §4.4.3).
-func (e *Endpoints) clientCredentials(w http.ResponseWriter, r *http.Request, c store.Client, form url.Values) error {
-	if c.Public() {
-		return ErrUnauthorizedClient("a public client may not use the client_credentials grant")
+// GrantTypes returns the grants a client may be registered for.
+func GrantTypes() []registry.GrantType {
+	out := make([]registry.GrantType, len(grants))
+	for i, g := range grants {
+		out[i] = g.registration()
 	}
-	scope, err := scopeParam(form)
-	if err != nil {
-		return err
-	}
-	ttl := firstNonZero(c.AppAccessTokenTTL, e.cfg.AccessTokenTTL)
-	g := store.Grant{ClientID: c.ID, Subject: c.ID, Scope: scope}
-	return e.issueNew(w, r, c, g, ttl, 0)
+	return out
 }
 
-// password is the resource owner password credentials grant (RFC 6749 §4.3).
-func (e *Endpoints) password(w http.ResponseWriter, r *http.Request, c store.Client, form url.Values) error {
-	username, err := required(form, "username")
+// Registration validates client registrations against the grants the token
+// endpoint knows: dynamic client registration and the CLI both use it.
+var Registration = registry.Rules{Grants: GrantTypes()}
+
+// token is the token endpoint (RFC 6749 §3.2): it dispatches on grant_type.
+func (e *Endpoints) token(w http.ResponseWriter, r *http.Request, req request) error {
+	name, err := required(req.form, "grant_type")
 	if err != nil {
 		return err
 	}
-	password, err := required(form, "password")
-	if err != nil {
-		return err
+	i := slices.IndexFunc(grants, func(g grant) bool { return g.registration().Name == name })
+	if i < 0 {
+		return ErrUnsupportedGrantType("grant type %q is not supported", name)
 	}
-	scope, err := scopeParam(form)
-	if err != nil {
-		return err
+	g := grants[i]
+	if !g.enabled(e) {
+		return ErrUnsupportedGrantType("the %s grant is not enabled", name)
 	}
-	u, err := e.passwords.Check(r.Context(), username, password, r.RemoteAddr)
-	var tooMany *identity.TooManyGuesses
-	switch {
-	case errors.As(err, &tooMany):
-		return ErrTooManyRequests(tooMany.RetryAfter).WithCause(err)
-	case errors.Is(err, identity.ErrWrongPassword):
-		return ErrInvalidGrant("invalid username or password")
-	case err != nil:
-		return err
+	c := req.client
+	if !slices.Contains(c.GrantTypes, name) {
+		return ErrUnauthorizedClient("the client may not use the %s grant", name)
 	}
-	g := store.Grant{ClientID: c.ID, Subject: u.ID, Username: u.Username, Scope: scope}
-	ttl := firstNonZero(c.AccessTokenTTL, e.cfg.AccessTokenTTL)
-	refreshTTL := time.Duration(0)
-	if slices.Contains(c.GrantTypes, GrantRefreshToken) {
-		refreshTTL = firstNonZero(c.RefreshTokenTTL, e.cfg.RefreshTokenTTL)
-	}
-	return e.issueNew(w, r, c, g, ttl, refreshTTL)
+	return g.issue(e, w, r, c, req.form)
 }
 
-// jwtBearer is the JWT bearer grant (RFC 7523 §2.1): a trusted issuer's
-// signed assertion about a subject is exchanged for tokens for that
-// subject. Public clients may use it without a secret. Each refusal is
-// invalid_grant with the precise reason (RFC 7523 §3.1).
-func (e *Endpoints) jwtBearer(w http.ResponseWriter, r *http.Request, c store.Client, form url.Values) error {
-	raw, err := required(form, "assertion")
-	if err != nil {
-		return err
-	}
-	scope, err := scopeParam(form)
-	if err != nil {
-		return err
-	}
-	a, err := e.cfg.Assertions.Verify(r.Context(), raw)
-	var refused *assertion.Error
-	if errors.As(err, &refused) {
-		return ErrInvalidGrant("%s", refused.Reason).WithCause(err)
-	}
-	if err != nil {
-		return err
-	}
-	// The grant's subject is qualified by its issuer, and it has no
-	// username: a username is only ever a local user's (RFC 7662 §2.2
-	// username, the JWT's username claim), so the upstream subject "alice"
-	// is never taken for, nor revoked with, the local user alice.
-	g := store.Grant{ClientID: c.ID, Subject: a.GrantSubject(), Scope: scope}
-	ttl := firstNonZero(c.AccessTokenTTL, e.cfg.AccessTokenTTL)
-	refreshTTL := time.Duration(0)
-	if slices.Contains(c.GrantTypes, GrantRefreshToken) {
-		refreshTTL = firstNonZero(c.RefreshTokenTTL, e.cfg.RefreshTokenTTL)
-	}
-	return e.issueNew(w, r, c, g, ttl, refreshTTL)
+// userAccessTTL is the lifetime of an access token issued to client c on a
+// user's behalf.
+func (e *Endpoints) userAccessTTL(c store.Client) time.Duration {
+	return firstNonZero(c.AccessTokenTTL, e.cfg.AccessTokenTTL)
 }
 
-// issueNew creates a grant with an access token and, when refreshTTL > 0,
-// a refresh token, and answers with them once they are committed.
-func (e *Endpoints) issueNew(w http.ResponseWriter, r *http.Request, c store.Client, g store.Grant, ttl, refreshTTL time.Duration) error {
-	now := e.cfg.Now()
-	id, err := newGrantID(now)
-	if err != nil {
-		return err
+// refreshTTL is the lifetime of the refresh token issued with an access
+// token to client c: none unless c may use the refresh_token grant.
+func (e *Endpoints) refreshTTL(c store.Client) time.Duration {
+	if !slices.Contains(c.GrantTypes, GrantRefreshToken) {
+		return 0
 	}
-	g.ID, g.CreatedAt = id, now
-	resp, tokens, err := e.mintPair(r.Context(), c, g, now, ttl, refreshTTL)
-	if err != nil {
-		return err
-	}
-	g.ExpiresAt = latestExpiry(tokens)
-	resp.Scope = g.Scope
-	if err := e.cfg.Store.CreateGrant(r.Context(), g, tokens); err != nil {
-		return fmt.Errorf("oauth: store grant: %w", err)
-	}
-	return writeJSON(w, http.StatusOK, resp)
-}
-
-// refresh exchanges a refresh token for a new access token and a new
-// refresh token (RFC 6749 §6); the presented one is rotated out, and
-// presenting it again revokes the whole grant (RFC 9700 §4.14.2).
-func (e *Endpoints) refresh(w http.ResponseWriter, r *http.Request, c store.Client, form url.Values) error {
-	raw, err := required(form, "refresh_token")
-	if err != nil {
-		return err
-	}
-	if kind, ok := token.Parse(raw); !ok || kind != store.RefreshToken {
-		return ErrInvalidGrant("invalid refresh token")
-	}
-	h := store.HashToken(raw)
-	rec, err := e.cfg.Store.LookupToken(r.Context(), h)
-	if errors.Is(err, store.ErrNotFound) {
-		return ErrInvalidGrant("invalid refresh token")
-	}
-	if err != nil {
-		return err
-	}
-	if rec.ClientID != c.ID {
-		return ErrInvalidGrant("the refresh token was not issued to this client")
-	}
-	if form.Has("scope") {
-		if err := withinScope(rec.Scope, form.Get("scope")); err != nil {
-			return err
-		}
-	}
-	now := e.cfg.Now()
-	ttl := firstNonZero(c.AccessTokenTTL, e.cfg.AccessTokenTTL)
-	if rec.Subject == rec.ClientID { // the client's own grant
-		ttl = firstNonZero(c.AppAccessTokenTTL, e.cfg.AccessTokenTTL)
-	}
-	g := store.Grant{ID: rec.GrantID, ClientID: rec.ClientID, Subject: rec.Subject, Username: rec.Username, Scope: rec.Scope}
-	resp, tokens, err := e.mintPair(r.Context(), c, g, now, ttl, firstNonZero(c.RefreshTokenTTL, e.cfg.RefreshTokenTTL))
-	if err != nil {
-		return err
-	}
-	_, err = e.cfg.Engine.RotateRefresh(r.Context(), c, h, now, tokens)
-	switch {
-	case errors.Is(err, store.ErrRefreshReused):
-		return ErrInvalidGrant("the refresh token was already used; its grant has been revoked").WithCause(err)
-	case errors.Is(err, store.ErrNotFound):
-		return ErrInvalidGrant("invalid refresh token")
-	case err != nil:
-		return fmt.Errorf("oauth: rotate refresh token: %w", err)
-	}
-	// Scope is kept per grant: a refresh never widens it, and the new
-	// tokens carry the grant's scope, which is what introspection reports.
-	resp.Scope = rec.Scope
-	return writeJSON(w, http.StatusOK, resp)
-}
-
-// mintPair mints an access token (opaque, or a JWT for a client whose
-// token format is jwt) and, when refreshTTL > 0, an opaque refresh token,
-// for the grant g.
-func (e *Endpoints) mintPair(ctx context.Context, c store.Client, g store.Grant, now time.Time, ttl, refreshTTL time.Duration) (tokenResponse, []store.Token, error) {
-	access := store.Token{Kind: store.AccessToken, GrantID: g.ID, IssuedAt: now, ExpiresAt: now.Add(ttl)}
-	var raw string
-	var err error
-	if c.TokenFormat == registry.FormatJWT && e.cfg.JWT != nil {
-		raw, err = e.mintJWT(ctx, c, g, &access)
-	} else {
-		raw, err = token.New(store.AccessToken)
-	}
-	if err != nil {
-		return tokenResponse{}, nil, err
-	}
-	access.Hash = store.HashToken(raw)
-	resp := tokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second)}
-	tokens := []store.Token{access}
-	if refreshTTL > 0 {
-		refresh, err := token.New(store.RefreshToken)
-		if err != nil {
-			return tokenResponse{}, nil, err
-		}
-		resp.RefreshToken = refresh
-		tokens = append(tokens, store.Token{Hash: store.HashToken(refresh), Kind: store.RefreshToken, GrantID: g.ID, IssuedAt: now, ExpiresAt: now.Add(refreshTTL)})
-	}
-	return resp, tokens, nil
-}
-
-// mintJWT mints a JWT access token (RFC 9068) for the grant and records
-// its jti and status list index in t, so it is revoked, cascaded and
-// introspected exactly like an opaque token.
-func (e *Endpoints) mintJWT(ctx context.Context, c store.Client, g store.Grant, t *store.Token) (string, error) {
-	jti, err := token.NewJTI()
-	if err != nil {
-		return "", err
-	}
-	claims := token.AccessClaims{
-		Subject:   g.Subject,
-		Audience:  token.Audience{e.audience(c)},
-		ClientID:  c.ID,
-		Scope:     g.Scope,
-		Username:  g.Username,
-		IssuedAt:  t.IssuedAt.Unix(),
-		ExpiresAt: t.ExpiresAt.Unix(),
-		JTI:       jti,
-	}
-	if e.cfg.StatusIndexes != nil {
-		idx, err := e.cfg.StatusIndexes.Next(ctx)
-		if err != nil {
-			return "", fmt.Errorf("oauth: status list index: %w", err)
-		}
-		list, bit := statuslist.Locate(idx)
-		claims.Status = &token.Status{StatusList: token.StatusListRef{Index: bit, URI: statuslist.URI(e.cfg.Issuer, list)}}
-		t.StatusIndex = idx
-	}
-	t.JTI = jti
-	return e.cfg.JWT.Mint(claims)
-}
-
-// audience is the aud of a client's JWT access tokens: the configured
-// audience, or the client itself (as WSO2 IS does) when none is set.
-func (e *Endpoints) audience(c store.Client) string {
-	if e.cfg.JWTAudience != "" {
-		return e.cfg.JWTAudience
-	}
-	return c.ID
-}
-
-func latestExpiry(tokens []store.Token) time.Time {
-	var t time.Time
-	for _, tok := range tokens {
-		if tok.ExpiresAt.After(t) {
-			t = tok.ExpiresAt
-		}
-	}
-	return t
-}
-
-// newGrantID returns a grant identifier: the time of issuance in
-// milliseconds (48 bits), then 80 random bits, in 22 characters that sort
-// as the bytes do. Identifiers that grow with time are appended at the
-// right edge of the grants table and of the tokens' grant index, where a
-// random one lands on a random page of each: under issuance load that was
-// two of every three pages each commit wrote, and the write-ahead log and
-// its checkpoints write each page again.
-func newGrantID(now time.Time) (string, error) {
-	var b [16]byte
-	ms := uint64(now.UnixMilli())
-	for i := range 6 {
-		b[i] = byte(ms >> (8 * (5 - i)))
-	}
-	if _, err := rand.Read(b[6:]); err != nil {
-		return "", err
-	}
-	return sortableBase64.EncodeToString(b[:]), nil
-}
-
-// sortableBase64 is base64 with its alphabet in ASCII order, so that
-// encoded strings compare as their bytes do.
-var sortableBase64 = base64.NewEncoding("-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz").WithPadding(base64.NoPadding)
-
-// scopeParam validates the optional scope parameter (RFC 6749 §3.3).
-func scopeParam(form url.Values) (string, error) {
-	s := form.Get("scope")
-	for _, tok := range strings.Fields(s) {
-		for _, ch := range tok {
-			if ch < 0x21 || ch == '"' || ch == '\\' || ch > 0x7e {
-				return "", ErrInvalidScope("scope contains an invalid character")
-			}
-		}
-	}
-	return strings.Join(strings.Fields(s), " "), nil
-}
-
-// withinScope checks that requested does not exceed granted (RFC 6749 §6).
-func withinScope(granted, requested string) error {
-	have := strings.Fields(granted)
-	for _, s := range strings.Fields(requested) {
-		if !slices.Contains(have, s) {
-			return ErrInvalidScope("scope %q exceeds the scope of the grant", s)
-		}
-	}
-	return nil
-}
-
-func firstNonZero(ds ...time.Duration) time.Duration {
-	for _, d := range ds {
-		if d > 0 {
-			return d
-		}
-	}
-	return 0
+	return firstNonZero(c.RefreshTokenTTL, e.cfg.RefreshTokenTTL)
 }

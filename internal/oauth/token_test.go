@@ -77,7 +77,7 @@ func TestPasswordGrantAndRefreshRotation(t *testing.T) {
 func TestTokenEndpointErrors(t *testing.T) {
 	h := newHarness(t)
 	id, secret := h.client(confidential("web"))
-	ccOnly, ccSecret := h.client(registry.Spec{Name: "cc", GrantTypes: []string{registry.GrantClientCredentials}})
+	ccOnly, ccSecret := h.client(registry.Spec{Name: "cc", GrantTypes: []string{oauth.GrantClientCredentials}})
 	other, otherSecret := h.client(confidential("other"))
 	tk := h.passwordTokens(id, secret, "gina")
 	auth := basic(id, secret)

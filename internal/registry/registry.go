@@ -10,15 +10,22 @@ import (
 	"github.com/tokend/tokend/internal/store"
 )
 
-// Grant types a client may be registered for.
-const (
-	GrantClientCredentials = "client_credentials"
-	GrantPassword          = "password"
-	GrantRefreshToken      = "refresh_token"
-	GrantJWTBearer         = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-)
+// GrantType is a grant a client may be registered for: the token endpoint's
+// list of them (oauth.GrantTypes) is the one list every registration is
+// checked against.
+type GrantType struct {
+	// Name is the grant_type value (RFC 7591 §2 grant_types).
+	Name string
+	// Public: a public client (no secret) may be registered for it.
+	Public bool
+	// Default: a client registered without grant_types gets it, if it may.
+	Default bool
+}
 
-var knownGrants = []string{GrantClientCredentials, GrantPassword, GrantRefreshToken, GrantJWTBearer}
+// Rules check registrations against the grants the server knows.
+type Rules struct {
+	Grants []GrantType
+}
 
 // Token endpoint authentication methods (RFC 7591 §2).
 const (
@@ -63,14 +70,14 @@ func invalid(format string, args ...any) error {
 
 // New builds the client spec describes. The returned secret is the
 // plain-text client secret, to be shown once; "" for a public client.
-func New(spec Spec, now time.Time) (c store.Client, secret string, err error) {
+func (rules Rules) New(spec Spec, now time.Time) (c store.Client, secret string, err error) {
 	if spec.ID == "" {
 		if spec.ID, err = NewClientID(); err != nil {
 			return c, "", err
 		}
 	}
 	c = store.Client{ID: spec.ID, CreatedAt: now, UpdatedAt: now}
-	if err := Apply(&c, spec); err != nil {
+	if err := rules.Apply(&c, spec); err != nil {
 		return store.Client{}, "", err
 	}
 	if c.AuthMethod != AuthNone {
@@ -83,7 +90,7 @@ func New(spec Spec, now time.Time) (c store.Client, secret string, err error) {
 
 // Apply validates spec and writes its metadata into c, leaving ID, secret
 // and timestamps alone (an update of a registration).
-func Apply(c *store.Client, spec Spec) error {
+func (rules Rules) Apply(c *store.Client, spec Spec) error {
 	if err := validID(spec.ID); err != nil {
 		return err
 	}
@@ -104,22 +111,9 @@ func Apply(c *store.Client, spec Spec) error {
 	if public && spec.CanIntrospect {
 		return invalid("a public client may not introspect other clients' tokens: it would need only its client_id")
 	}
-	grants := slices.Clone(spec.GrantTypes)
-	if len(grants) == 0 {
-		grants = []string{GrantPassword, GrantRefreshToken}
-		if !public {
-			grants = append([]string{GrantClientCredentials}, grants...)
-		}
-	}
-	slices.Sort(grants)
-	grants = slices.Compact(grants)
-	for _, g := range grants {
-		if !slices.Contains(knownGrants, g) {
-			return invalid("grant type %q is not supported", g)
-		}
-		if public && g == GrantClientCredentials {
-			return invalid("a public client may not use the client_credentials grant")
-		}
+	grants, err := rules.grants(spec.GrantTypes, public)
+	if err != nil {
+		return err
 	}
 	format := spec.TokenFormat
 	if format == "" {
@@ -156,6 +150,29 @@ func Apply(c *store.Client, spec Spec) error {
 // tokens only.
 func MayIntrospectAny(c store.Client) bool {
 	return c.CanIntrospect && !c.Public() && c.AuthMethod != AuthNone
+}
+
+// grants checks the grant types asked for, or picks the defaults when none
+// were, sorted and without repeats.
+func (rules Rules) grants(asked []string, public bool) ([]string, error) {
+	var grants []string
+	for _, g := range rules.Grants {
+		if len(asked) == 0 && g.Default && (g.Public || !public) {
+			grants = append(grants, g.Name)
+		}
+	}
+	for _, name := range asked {
+		i := slices.IndexFunc(rules.Grants, func(g GrantType) bool { return g.Name == name })
+		if i < 0 {
+			return nil, invalid("grant type %q is not supported", name)
+		}
+		if public && !rules.Grants[i].Public {
+			return nil, invalid("a public client may not use the %s grant", name)
+		}
+		grants = append(grants, name)
+	}
+	slices.Sort(grants)
+	return slices.Compact(grants), nil
 }
 
 // NewSecret returns a client secret and its stored form: a generated one

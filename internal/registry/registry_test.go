@@ -2,9 +2,12 @@ package registry_test
 
 import (
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/tokend/tokend/internal/oauth"
 	"github.com/tokend/tokend/internal/registry"
 	"github.com/tokend/tokend/internal/store"
 )
@@ -26,7 +29,7 @@ func TestPublicClientCannotIntrospect(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, _, err := registry.New(c.spec, now)
+			_, _, err := oauth.Registration.New(c.spec, now)
 			var inv *registry.InvalidError
 			if got := errors.As(err, &inv); got != c.refused {
 				t.Errorf("New: error %v; want refused %t", err, c.refused)
@@ -34,12 +37,12 @@ func TestPublicClientCannotIntrospect(t *testing.T) {
 		})
 	}
 	t.Run("update turning an introspector public", func(t *testing.T) {
-		c, _, err := registry.New(registry.Spec{Name: "api", CanIntrospect: true}, now)
+		c, _, err := oauth.Registration.New(registry.Spec{Name: "api", CanIntrospect: true}, now)
 		if err != nil {
 			t.Fatal(err)
 		}
 		before := c
-		err = registry.Apply(&c, registry.Spec{ID: c.ID, Name: "api", AuthMethod: registry.AuthNone, CanIntrospect: true})
+		err = oauth.Registration.Apply(&c, registry.Spec{ID: c.ID, Name: "api", AuthMethod: registry.AuthNone, CanIntrospect: true})
 		var inv *registry.InvalidError
 		if !errors.As(err, &inv) {
 			t.Fatalf("Apply: error %v; want an InvalidError", err)
@@ -68,6 +71,46 @@ func TestMayIntrospectAny(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			if got := registry.MayIntrospectAny(c.client); got != c.want {
 				t.Errorf("MayIntrospectAny = %t; want %t", got, c.want)
+			}
+		})
+	}
+}
+
+// TestRulesGrants: the grant types a registration gets come from the rules'
+// list alone: its defaults (those a public client may use, for a public
+// one), and only names it knows.
+func TestRulesGrants(t *testing.T) {
+	rules := registry.Rules{Grants: []registry.GrantType{
+		{Name: "a", Default: true},
+		{Name: "b", Public: true, Default: true},
+		{Name: "c", Public: true},
+	}}
+	now := time.Unix(1_700_000_000, 0)
+	for _, tc := range []struct {
+		name    string
+		spec    registry.Spec
+		want    []string
+		wantErr string
+	}{
+		{"confidential defaults", registry.Spec{}, []string{"a", "b"}, ""},
+		{"public defaults", registry.Spec{AuthMethod: registry.AuthNone}, []string{"b"}, ""},
+		{"asked, sorted, once", registry.Spec{GrantTypes: []string{"c", "a", "c"}}, []string{"a", "c"}, ""},
+		{"unknown", registry.Spec{GrantTypes: []string{"d"}}, nil, `grant type "d" is not supported`},
+		{"public asks a confidential grant", registry.Spec{AuthMethod: registry.AuthNone, GrantTypes: []string{"a"}}, nil, "a public client may not use the a grant"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _, err := rules.New(tc.spec, now)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("got error %v; want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(c.GrantTypes, tc.want) {
+				t.Errorf("got %q; want %q", c.GrantTypes, tc.want)
 			}
 		})
 	}

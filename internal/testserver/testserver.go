@@ -113,7 +113,7 @@ func New(t testing.TB, opts ...Option) *Server {
 		},
 		UserLimiter: users,
 		Now:         clk.Now,
-		AdminToken:  AdminToken,
+		Admin:       authz,
 		Assertions:  &assertion.Verifier{Issuers: st, Now: clk.Now},
 	}).Mount(mux)
 	admin.New(admin.Config{Store: st, Auth: authz, Issuer: issuer, Now: clk.Now}).Mount(mux)
@@ -202,9 +202,9 @@ func Basic(id, secret string) string {
 // issues, and returns its id and secret.
 func (s *Server) Client(name string) (id, secret string) {
 	s.t.Helper()
-	c, secret, err := registry.New(registry.Spec{
+	c, secret, err := oauth.Registration.New(registry.Spec{
 		Name:       name,
-		GrantTypes: []string{registry.GrantClientCredentials, registry.GrantPassword, registry.GrantRefreshToken, registry.GrantJWTBearer},
+		GrantTypes: []string{oauth.GrantClientCredentials, oauth.GrantPassword, oauth.GrantRefreshToken, oauth.GrantJWTBearer},
 	}, s.Clock.Now())
 	if err != nil {
 		s.t.Fatal(err)
