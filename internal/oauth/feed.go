@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -121,30 +122,54 @@ func (e *Endpoints) revocationStream(w http.ResponseWriter, r *http.Request) err
 		return ErrTemporarilyUnavailable(5*time.Second, errors.New("too many revocation streams"))
 	}
 	defer streams.Add(-1)
+	s := e.openStream(w, r, cursor)
+	if s.send() {
+		s.follow()
+	}
+	return nil // the stream has ended: the reader reconnects and resumes
+}
 
-	ctx := r.Context()
-	hub := e.cfg.Feed
-	rc := http.NewResponseController(w)
+// An eventStream is one open revocation stream: where its reader is in
+// the log, and what is still to be written to it.
+type eventStream struct {
+	e      *Endpoints
+	ctx    context.Context
+	hub    *feed.Hub
+	w      http.ResponseWriter
+	rc     *http.ResponseController
+	cursor int64  // the last event sent, or left out as expired
+	ready  bool   // the "ready" event has been sent
+	buf    []byte // what the next send writes
+}
+
+// openStream answers 200 with the headers of an event stream, and leaves
+// the stream's preamble to send.
+func (e *Endpoints) openStream(w http.ResponseWriter, r *http.Request, cursor int64) *eventStream {
+	s := &eventStream{e: e, ctx: r.Context(), hub: e.cfg.Feed, w: w, rc: http.NewResponseController(w), cursor: cursor}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
-
-	var buf []byte
-	send := func() bool {
-		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
-		if _, err := w.Write(buf); err != nil {
-			return false
-		}
-		buf = buf[:0]
-		return rc.Flush() == nil
-	}
 	// retry: how long a browser's EventSource waits before reconnecting.
-	buf = append(buf, "retry: 1000\n: tokend revocation feed\n\n"...)
-	if !send() {
-		return nil
+	s.buf = append(s.buf, "retry: 1000\n: tokend revocation feed\n\n"...)
+	return s
+}
+
+// send writes and flushes the buffer, within streamWriteTimeout. It
+// reports whether the stream can go on.
+func (s *eventStream) send() bool {
+	_ = s.rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+	if _, err := s.w.Write(s.buf); err != nil {
+		return false
 	}
+	s.buf = s.buf[:0]
+	return s.rc.Flush() == nil
+}
+
+// follow sends the events logged after the cursor, then "ready", then each
+// revocation as the hub reads it, until the stream ends.
+func (s *eventStream) follow() {
 	heartbeat := time.NewTicker(HeartbeatInterval)
 	defer heartbeat.Stop()
 	// A stream must not look alive (heartbeats) while this instance
@@ -153,62 +178,80 @@ func (e *Endpoints) revocationStream(w http.ResponseWriter, r *http.Request) err
 	// here or elsewhere, and resumes.
 	current := time.NewTicker(time.Second)
 	defer current.Stop()
-	ready := false
 	for {
-		evs, wait, err := hub.Read(ctx, cursor, 256)
+		evs, wait, err := s.hub.Read(s.ctx, s.cursor, 256)
 		if err != nil {
-			if ctx.Err() == nil {
-				e.log.WarnContext(ctx, "revocation stream: read the log", slog.String("cause", err.Error()))
+			if s.ctx.Err() == nil {
+				s.e.log.WarnContext(s.ctx, "revocation stream: read the log", slog.String("cause", err.Error()))
 			}
-			return nil // the reader reconnects and resumes
-		}
-		for _, ev := range evs {
-			cursor = ev.Seq
-			if !e.live(ev) {
-				continue
-			}
-			data, err := json.Marshal(feed.NewMessage(ev, e.cfg.Issuer))
-			if err != nil {
-				return nil
-			}
-			buf = strconv.AppendInt(append(buf, "id: "...), ev.Seq, 10)
-			buf = append(buf, "\nevent: revocation\ndata: "...)
-			buf = append(append(buf, data...), "\n\n"...)
+			return // the reader reconnects and resumes
 		}
 		if len(evs) > 0 {
-			if len(buf) > 0 && !send() {
-				return nil
+			if !s.sendEvents(evs) {
+				return
 			}
 			continue
 		}
-		if !ready {
-			// Everything up to cursor has been sent. The id carries the
-			// cursor past events left out as expired.
-			ready = true
-			buf = strconv.AppendInt(append(buf, "id: "...), cursor, 10)
-			buf = strconv.AppendInt(append(buf, "\nevent: ready\ndata: {\"seq\":"...), cursor, 10)
-			buf = append(buf, "}\n\n"...)
-			if !send() {
-				return nil
-			}
+		if !s.ready && !s.sendReady() {
+			return
 		}
-		select {
-		case <-wait:
-		case <-heartbeat.C:
-			buf = append(buf, ":\n\n"...)
-			if !send() {
-				return nil
-			}
-		case <-current.C:
-			if !hub.Current(StaleFeed) {
-				e.log.WarnContext(ctx, "revocation stream: ended, the revocation log has not been read for a while", slog.Duration("limit", StaleFeed))
-				return nil
-			}
-		case <-ctx.Done():
-			return nil
-		case <-hub.Done():
-			return nil
+		if !s.idle(wait, heartbeat.C, current.C) {
+			return
 		}
+	}
+}
+
+// sendEvents sends the events of evs still worth sending and moves the
+// cursor past all of them. It reports whether the stream can go on.
+func (s *eventStream) sendEvents(evs []store.Event) bool {
+	for _, ev := range evs {
+		s.cursor = ev.Seq
+		if !s.e.live(ev) {
+			continue
+		}
+		data, err := json.Marshal(feed.NewMessage(ev, s.e.cfg.Issuer))
+		if err != nil {
+			return false
+		}
+		s.buf = strconv.AppendInt(append(s.buf, "id: "...), ev.Seq, 10)
+		s.buf = append(s.buf, "\nevent: revocation\ndata: "...)
+		s.buf = append(append(s.buf, data...), "\n\n"...)
+	}
+	return len(s.buf) == 0 || s.send()
+}
+
+// sendReady sends the "ready" event: everything up to the cursor has been
+// sent. Its id carries the cursor past events left out as expired. It
+// reports whether the stream can go on.
+func (s *eventStream) sendReady() bool {
+	s.ready = true
+	s.buf = strconv.AppendInt(append(s.buf, "id: "...), s.cursor, 10)
+	s.buf = strconv.AppendInt(append(s.buf, "\nevent: ready\ndata: {\"seq\":"...), s.cursor, 10)
+	s.buf = append(s.buf, "}\n\n"...)
+	return s.send()
+}
+
+// idle waits until the log may hold more (grown), a heartbeat is due,
+// which it sends, or it is time to check that this instance still reads
+// the log. It reports whether the stream can go on: not once the log is
+// stale, the reader has gone or the hub has stopped.
+func (s *eventStream) idle(grown <-chan struct{}, heartbeat, current <-chan time.Time) bool {
+	select {
+	case <-grown:
+		return true
+	case <-heartbeat:
+		s.buf = append(s.buf, ":\n\n"...)
+		return s.send()
+	case <-current:
+		if !s.hub.Current(StaleFeed) {
+			s.e.log.WarnContext(s.ctx, "revocation stream: ended, the revocation log has not been read for a while", slog.Duration("limit", StaleFeed))
+			return false
+		}
+		return true
+	case <-s.ctx.Done():
+		return false
+	case <-s.hub.Done():
+		return false
 	}
 }
 

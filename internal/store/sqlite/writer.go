@@ -158,119 +158,187 @@ func (s *Store) commit(batch []*op) {
 // when an op failed after it may have written and another op would have
 // committed with it.
 func (s *Store) commitBatch(batch []*op, results []error, savepoints bool) bool {
-	ctx := context.Background()         // never an op's: interrupting a statement could roll the whole batch back
-	pending := make([]bool, len(batch)) // the op's writes are in the transaction, awaiting COMMIT
-	live := 0
-	for i, o := range batch {
-		if results[i] = o.ctx.Err(); results[i] == nil {
-			live++
-		}
-	}
-	if live == 0 {
+	b := batchRun{s: s, batch: batch, results: results, pending: make([]bool, len(batch)), savepoints: savepoints}
+	t := b.begin()
+	if t == nil {
 		return true
 	}
+	for i, o := range batch {
+		switch b.runOne(t, i, o) {
+		case opAborted:
+			return true
+		case opRerun:
+			return false
+		}
+	}
+	b.finish(t)
+	return true
+}
 
-	sqlTx, err := s.wdb.BeginTx(ctx, nil)
+// A batchRun is one run of a batch in one transaction: what the steps of
+// commitBatch (begin, runOne for each op, then finish, or abort when the
+// transaction is lost) know of the ops. The transaction is passed to each
+// step, not held: an op's fn may keep its *tx, and a batchRun holding it
+// would have its slices, results and pending, allocated on the heap.
+type batchRun struct {
+	s          *Store
+	batch      []*op
+	results    []error
+	pending    []bool // the op's writes are in the transaction, awaiting COMMIT
+	savepoints bool
+	live       int // ops whose context had not ended when the run began
+	n          int // ops pending
+}
+
+// An opStep is how a batch run goes on after one of its ops.
+type opStep uint8
+
+const (
+	opNext    opStep = iota // on to the next op
+	opAborted               // the transaction is lost; every op has its result
+	opRerun                 // rolled back: run the batch again with savepoints
+)
+
+// begin sets the results of the ops whose context has ended and opens the
+// transaction. It returns nil when there is nothing to run: no op is live,
+// or the transaction cannot begin, and then every live op has the error.
+func (b *batchRun) begin() *tx {
+	for i, o := range b.batch {
+		if b.results[i] = o.ctx.Err(); b.results[i] == nil {
+			b.live++
+		}
+	}
+	if b.live == 0 {
+		return nil
+	}
+	ctx := context.Background() // never an op's: interrupting a statement could roll the whole batch back
+	sqlTx, err := b.s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		err = unavailable("begin", mapErr(err))
-		s.log.Error("sqlite: cannot begin a write transaction", "err", err, "batch", len(batch))
-		for i := range batch {
-			if results[i] == nil {
-				results[i] = err
+		b.s.log.Error("sqlite: cannot begin a write transaction", "err", err, "batch", len(b.batch))
+		for i := range b.batch {
+			if b.results[i] == nil {
+				b.results[i] = err
 			}
 		}
-		return true
+		return nil
 	}
-	t := &tx{ctx: ctx, tx: sqlTx, stmts: make(map[*sql.Stmt]*sql.Stmt)}
-	// abort gives up the transaction after a savepoint failed, which means
-	// SQLite rolled the transaction back already (I/O error, disk full):
-	// nothing of this batch can commit.
-	abort := func(from int, err error) {
-		sqlTx.Rollback() //nolint:errcheck // the transaction may be gone already
-		err = unavailable("batch aborted", mapErr(err))
-		s.log.Error("sqlite: write batch aborted", "err", err, "batch", len(batch))
-		for i := range batch {
-			if pending[i] || i >= from {
-				results[i] = err
-			}
-		}
+	return &tx{ctx: ctx, tx: sqlTx, stmts: make(map[*sql.Stmt]*sql.Stmt)}
+}
+
+// runOne runs op i, batch[i], unless its context has ended (before the run
+// began or while earlier ops ran), under a savepoint if b.savepoints.
+func (b *batchRun) runOne(t *tx, i int, o *op) opStep {
+	if b.results[i] != nil {
+		return opNext
 	}
-	n := 0
-	for i, o := range batch {
-		if results[i] != nil {
-			continue
-		}
-		if results[i] = o.ctx.Err(); results[i] != nil { // ended while earlier ops ran
-			continue
-		}
-		if savepoints {
-			if _, err := t.exec(s.w.savepoint); err != nil {
-				abort(i, err)
-				return true
-			}
-		}
-		err := runOp(o.fn, t)
-		var keep *commitAnyway
-		var clean *unwritten
-		switch {
-		case err == nil || errors.As(err, &keep):
-			if savepoints {
-				if _, rerr := t.exec(s.w.release); rerr != nil {
-					abort(i, rerr)
-					return true
-				}
-			}
-			if keep != nil {
-				err = keep.err
-			}
-			results[i], pending[i] = err, true
-			n++
-			continue
-		case errors.As(err, &clean) && !savepoints:
-			results[i] = mapErr(clean.err)
-			continue
-		}
-		if p, ok := err.(*opPanic); ok {
-			s.log.Error("sqlite: store op panicked; rolled back", "panic", p.value)
-		}
-		if errors.As(err, &clean) {
-			err = clean.err
-		}
-		results[i] = mapErr(err)
-		if !savepoints {
-			if live > 1 {
-				sqlTx.Rollback() //nolint:errcheck // run again with savepoints
-				return false
-			}
-			continue // the only op: rolled back below, as n == 0
-		}
-		if _, rerr := t.exec(s.w.rollbackTo); rerr != nil {
-			abort(i+1, rerr)
-			return true
-		}
-		if _, rerr := t.exec(s.w.release); rerr != nil {
-			abort(i+1, rerr)
-			return true
+	if b.results[i] = o.ctx.Err(); b.results[i] != nil { // ended while earlier ops ran
+		return opNext
+	}
+	if b.savepoints {
+		if _, err := t.exec(b.s.w.savepoint); err != nil {
+			b.abort(t, i, err)
+			return opAborted
 		}
 	}
-	if n == 0 {
-		sqlTx.Rollback() //nolint:errcheck // nothing to keep
-		return true
+	err := runOp(o.fn, t)
+	var keep *commitAnyway
+	var clean *unwritten
+	switch {
+	case err == nil || errors.As(err, &keep):
+		if keep != nil {
+			err = keep.err
+		}
+		return b.keep(t, i, err)
+	case errors.As(err, &clean) && !b.savepoints:
+		b.results[i] = mapErr(clean.err) // nothing to undo
+		return opNext
 	}
-	if err := sqlTx.Commit(); err != nil {
+	return b.undo(t, i, err)
+}
+
+// keep releases the savepoint of op i, if any, and marks its writes
+// pending: err, nil or a commitAnyway's error, is its result if the batch
+// commits.
+func (b *batchRun) keep(t *tx, i int, err error) opStep {
+	if b.savepoints {
+		if _, rerr := t.exec(b.s.w.release); rerr != nil {
+			b.abort(t, i, rerr)
+			return opAborted
+		}
+	}
+	b.results[i], b.pending[i] = err, true
+	b.n++
+	return opNext
+}
+
+// undo sets the result of op i, which failed with err after it may have
+// written, and undoes its writes: with savepoints, by rolling back to its
+// own; without, by rolling the transaction back for a rerun, unless the op
+// is the run's only live one, whose writes finish rolls back.
+func (b *batchRun) undo(t *tx, i int, err error) opStep {
+	if p, ok := err.(*opPanic); ok {
+		b.s.log.Error("sqlite: store op panicked; rolled back", "panic", p.value)
+	}
+	var clean *unwritten
+	if errors.As(err, &clean) {
+		err = clean.err
+	}
+	b.results[i] = mapErr(err)
+	if !b.savepoints {
+		if b.live > 1 {
+			t.tx.Rollback() //nolint:errcheck // run again with savepoints
+			return opRerun
+		}
+		return opNext // the only op: rolled back by finish, as n == 0
+	}
+	if _, rerr := t.exec(b.s.w.rollbackTo); rerr != nil {
+		b.abort(t, i+1, rerr)
+		return opAborted
+	}
+	if _, rerr := t.exec(b.s.w.release); rerr != nil {
+		b.abort(t, i+1, rerr)
+		return opAborted
+	}
+	return opNext
+}
+
+// abort gives up the transaction after a savepoint failed, which means
+// SQLite rolled the transaction back already (I/O error, disk full):
+// nothing of this batch can commit. The pending ops, and every op from
+// batch[from] on, get err, marked unavailable.
+func (b *batchRun) abort(t *tx, from int, err error) {
+	t.tx.Rollback() //nolint:errcheck // the transaction may be gone already
+	err = unavailable("batch aborted", mapErr(err))
+	b.s.log.Error("sqlite: write batch aborted", "err", err, "batch", len(b.batch))
+	for i := range b.batch {
+		if b.pending[i] || i >= from {
+			b.results[i] = err
+		}
+	}
+}
+
+// finish commits the pending writes, or rolls back if there are none, and
+// tells onCommit how many writes it made durable. If the COMMIT fails,
+// every pending op gets its error, marked unavailable.
+func (b *batchRun) finish(t *tx) {
+	if b.n == 0 {
+		t.tx.Rollback() //nolint:errcheck // nothing to keep
+		return
+	}
+	if err := t.tx.Commit(); err != nil {
 		err = unavailable("commit", mapErr(err))
-		s.log.Error("sqlite: commit failed", "err", err, "batch", n)
-		for i := range batch {
-			if pending[i] {
-				results[i] = err
+		b.s.log.Error("sqlite: commit failed", "err", err, "batch", b.n)
+		for i := range b.batch {
+			if b.pending[i] {
+				b.results[i] = err
 			}
 		}
-		return true
+		return
 	}
-	if s.onCommit != nil {
-		s.onCommit(n)
+	if b.s.onCommit != nil {
+		b.s.onCommit(b.n)
 	}
-	return true
 }
 
 // runOp calls fn, turning a panic into an *opPanic.
