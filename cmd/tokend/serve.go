@@ -252,7 +252,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer stopSweep() // before the store closes
 	// On the public listener the metrics need the admin token; on
 	// --metrics-addr, which only operators should reach, nothing.
-	mux.Handle("GET /metrics", m.BearerHandler(adminToken, log))
+	mux.Handle("GET /metrics", admin.TokenOnly(authz, m.Handler(), log))
 	if *metricsAddr != "" {
 		_, stopMetrics, err := serveMetrics(*metricsAddr, m.Handler(), log)
 		if err != nil {

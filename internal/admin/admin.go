@@ -2,7 +2,6 @@ package admin
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -12,7 +11,7 @@ import (
 	"time"
 
 	"github.com/tokend/tokend/internal/adminauth"
-	"github.com/tokend/tokend/internal/oauth"
+	"github.com/tokend/tokend/internal/oautherr"
 	"github.com/tokend/tokend/internal/revocation"
 	"github.com/tokend/tokend/internal/store"
 )
@@ -34,8 +33,6 @@ type Config struct {
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
-	// RetryAfter is what a 503 asks the client to wait; default 1s.
-	RetryAfter time.Duration
 }
 
 // API serves the admin endpoints.
@@ -51,9 +48,6 @@ func New(cfg Config) *API {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.RetryAfter == 0 {
-		cfg.RetryAfter = time.Second
 	}
 	cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
 	return &API{cfg: cfg, engine: &revocation.Engine{Store: cfg.Store, Now: cfg.Now}}
@@ -73,25 +67,11 @@ func (a *API) handle(h func(http.ResponseWriter, *http.Request, adminauth.Princi
 		p, err := a.cfg.Auth.Authorize(r)
 		if err == nil {
 			err = h(w, r, p)
-		} else {
-			err = oauth.AdminError(err)
 		}
 		if err != nil {
-			oauth.WriteError(w, r, a.cfg.Logger, a.storeError(err))
+			oautherr.Write(w, r, a.cfg.Logger, err)
 		}
 	})
-}
-
-// storeError answers a store outage with 503 (nothing was done; retry).
-func (a *API) storeError(err error) error {
-	var oe *oauth.Error
-	if errors.As(err, &oe) {
-		return err
-	}
-	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
-		return oauth.ErrTemporarilyUnavailable(a.cfg.RetryAfter, err)
-	}
-	return err
 }
 
 // nulEscape is how JSON writes a NUL character, which no field holds and a
@@ -100,32 +80,32 @@ var nulEscape = []byte(`\u0000`)
 
 // readJSON decodes the request body, a JSON object of at most
 // maxBodyBytes, into v. The body must be sent as application/json
-// (oauth.RequireJSON says why). With strict, members v does not know are
+// (oautherr.RequireJSON says why). With strict, members v does not know are
 // refused.
 func readJSON(w http.ResponseWriter, r *http.Request, v any, strict bool) error {
-	if err := oauth.RequireJSON(r, oauth.CodeInvalidRequest); err != nil {
+	if err := oautherr.RequireJSON(r, oautherr.CodeInvalidRequest); err != nil {
 		return err
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return oauth.ErrBodyTooLarge(maxBodyBytes)
+			return oautherr.BodyTooLarge(maxBodyBytes)
 		}
-		return oauth.ErrInvalidRequest("could not read the request body")
+		return oautherr.InvalidRequest("could not read the request body")
 	}
 	if bytes.Contains(body, nulEscape) {
-		return oauth.ErrInvalidRequest("the body holds a NUL character, which no field may")
+		return oautherr.InvalidRequest("the body holds a NUL character, which no field may")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if strict {
 		dec.DisallowUnknownFields()
 	}
 	if err := dec.Decode(v); err != nil {
-		return oauth.ErrInvalidRequest("the body is not a valid JSON request: %s", jsonProblem(err))
+		return oautherr.InvalidRequest("the body is not a valid JSON request: %s", jsonProblem(err))
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return oauth.ErrInvalidRequest("the body holds more than one JSON value")
+		return oautherr.InvalidRequest("the body holds more than one JSON value")
 	}
 	return nil
 }

@@ -11,5 +11,5 @@
 //
 // Every endpoint is authorised by package adminauth (the admin Bearer token
 // or an admin user's Basic credentials) and answers errors as RFC 6749 §5.2
-// JSON through oauth.WriteError.
+// JSON through oautherr.Write.
 package admin

@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/tokend/tokend/internal/adminauth"
-	"github.com/tokend/tokend/internal/oauth"
+	"github.com/tokend/tokend/internal/oautherr"
 	"github.com/tokend/tokend/internal/store"
 )
 
@@ -56,12 +56,12 @@ func (a *API) globalRevoke(w http.ResponseWriter, r *http.Request, p adminauth.P
 		return err
 	}
 	if req.SubID == nil {
-		return oauth.ErrInvalidRequest("sub_id is required")
+		return oautherr.InvalidRequest("sub_id is required")
 	}
 	u, err := a.resolve(r.Context(), *req.SubID)
 	switch {
 	case errors.Is(err, errNoSuchUser):
-		return oauth.ErrNotFound("user not found")
+		return oautherr.NotFound("user not found")
 	case err != nil:
 		return err
 	}
@@ -78,12 +78,12 @@ func (a *API) globalRevoke(w http.ResponseWriter, r *http.Request, p adminauth.P
 }
 
 // resolve finds the user a Subject Identifier names. A malformed or
-// unsupported identifier is an *oauth.Error (400); no match is
+// unsupported identifier is an *oautherr.Error (400); no match is
 // errNoSuchUser.
 func (a *API) resolve(ctx context.Context, id subjectIdentifier) (store.User, error) {
 	need := func(member, v string) error {
 		if v == "" {
-			return oauth.ErrInvalidRequest("sub_id of format %q needs %q", id.Format, member)
+			return oautherr.InvalidRequest("sub_id of format %q needs %q", id.Format, member)
 		}
 		return nil
 	}
@@ -115,9 +115,9 @@ func (a *API) resolve(ctx context.Context, id subjectIdentifier) (store.User, er
 		}
 		return a.account(ctx, id.URI)
 	case "":
-		return store.User{}, oauth.ErrInvalidRequest("sub_id needs a format")
+		return store.User{}, oautherr.InvalidRequest("sub_id needs a format")
 	default:
-		return store.User{}, oauth.ErrInvalidRequest("unsupported subject identifier format %q; supported: %s, %s, %s, %s",
+		return store.User{}, oautherr.InvalidRequest("unsupported subject identifier format %q; supported: %s, %s, %s, %s",
 			id.Format, FormatOpaque, FormatEmail, FormatAccount, FormatIssSub)
 	}
 }
@@ -129,11 +129,11 @@ func (a *API) account(ctx context.Context, uri string) (store.User, error) {
 	rest, ok := strings.CutPrefix(uri, "acct:")
 	at := strings.LastIndexByte(rest, '@')
 	if !ok || at <= 0 || at == len(rest)-1 {
-		return store.User{}, oauth.ErrInvalidRequest("sub_id uri must be an acct URI, acct:name@host")
+		return store.User{}, oautherr.InvalidRequest("sub_id uri must be an acct URI, acct:name@host")
 	}
 	name, err := url.PathUnescape(rest[:at])
 	if err != nil {
-		return store.User{}, oauth.ErrInvalidRequest("sub_id uri is not a valid acct URI")
+		return store.User{}, oautherr.InvalidRequest("sub_id uri is not a valid acct URI")
 	}
 	host := rest[at+1:]
 	u, err := a.userByName(ctx, name+"@"+host)

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/tokend/tokend/internal/adminauth"
-	"github.com/tokend/tokend/internal/oauth"
+	"github.com/tokend/tokend/internal/oautherr"
 	"github.com/tokend/tokend/internal/revocation"
 	"github.com/tokend/tokend/internal/store"
 )
@@ -50,9 +50,9 @@ func (a *API) revoke(w http.ResponseWriter, r *http.Request, p adminauth.Princip
 	})
 	switch {
 	case errors.Is(err, revocation.ErrUnknownUser):
-		return oauth.ErrNotFound("no such user")
+		return oautherr.NotFound("no such user")
 	case revocation.IsBadBulk(err):
-		return oauth.ErrInvalidRequest("%s", trimPkg(err))
+		return oautherr.InvalidRequest("%s", trimPkg(err))
 	case err != nil:
 		return err
 	}
@@ -130,11 +130,11 @@ func intParam(q url.Values, name string, def, lo, hi int64) (int64, error) {
 		return def, nil
 	}
 	if len(vs) != 1 {
-		return 0, oauth.ErrInvalidRequest("%s is repeated", name)
+		return 0, oautherr.InvalidRequest("%s is repeated", name)
 	}
 	n, err := strconv.ParseInt(vs[0], 10, 64)
 	if err != nil || n < lo || n > hi {
-		return 0, oauth.ErrInvalidRequest("%s must be an integer from %d to %d", name, lo, hi)
+		return 0, oautherr.InvalidRequest("%s must be an integer from %d to %d", name, lo, hi)
 	}
 	return n, nil
 }

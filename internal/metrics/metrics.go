@@ -2,19 +2,15 @@ package metrics
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/tokend/tokend/internal/oauth"
 	"github.com/tokend/tokend/internal/store"
 )
 
@@ -87,31 +83,6 @@ func New() *Metrics {
 // a listener of its own that only operators reach.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
-}
-
-// bearerChallenge is the WWW-Authenticate value of a refused scrape.
-const bearerChallenge = `Bearer realm="tokend"`
-
-// BearerHandler serves the metrics as Handler does, but only to a request
-// carrying token as a Bearer token (RFC 6750 §2.1), for the public
-// listener: the metrics tell live token counts and failed
-// authentications, nothing a client of the OAuth endpoints should read.
-// Others get 401 invalid_token with a Bearer challenge (RFC 6750 §3),
-// logged by log at debug. An empty token refuses every request.
-func (m *Metrics) BearerHandler(token string, log *slog.Logger) http.Handler {
-	want := sha256.Sum256([]byte(token))
-	h := m.Handler()
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		scheme, cred, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-		got := sha256.Sum256([]byte(strings.TrimSpace(cred)))
-		// Both sides are hashed, so the comparison takes the same time
-		// whatever the lengths.
-		if token == "" || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-			oauth.WriteError(w, r, log, oauth.ErrUnauthorized(bearerChallenge))
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
 }
 
 // ObserveRequest records one request; endpoint is the route pattern the

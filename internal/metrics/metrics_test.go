@@ -3,7 +3,6 @@ package metrics_test
 import (
 	"context"
 	"io"
-	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -93,61 +92,5 @@ func TestRefreshLiveWaitsAHundredTimesWhatACountTook(t *testing.T) {
 	}
 	if text := scrape(t, m); !strings.Contains(text, "tokend_live_tokens 5") {
 		t.Errorf("live tokens gauge not set:\n%s", text)
-	}
-}
-
-// TestBearerHandler: the guarded metrics answer only the token as a Bearer
-// token; anything else is a 401 JSON error with a Bearer challenge.
-func TestBearerHandler(t *testing.T) {
-	const token = "metrics-test-admin-token-0123456789"
-	m := metrics.New()
-	m.AuthFailed()
-	guarded := httptest.NewServer(m.BearerHandler(token, nil))
-	defer guarded.Close()
-	unset := httptest.NewServer(m.BearerHandler("", nil))
-	defer unset.Close()
-	cases := []struct {
-		name          string
-		srv           *httptest.Server
-		authorization string
-		ok            bool
-	}{
-		{"no credentials", guarded, "", false},
-		{"wrong token", guarded, "Bearer not-the-admin-token-0123456789", false},
-		{"token as Basic", guarded, "Basic " + token, false},
-		{"token with a suffix", guarded, "Bearer " + token + "x", false},
-		{"token", guarded, "Bearer " + token, true},
-		{"token, scheme in lower case", guarded, "bearer " + token, true},
-		{"no token configured", unset, "Bearer ", false},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, c.srv.URL+"/metrics", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if c.authorization != "" {
-				req.Header.Set("Authorization", c.authorization)
-			}
-			resp, err := c.srv.Client().Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			body := string(b)
-			if c.ok {
-				if resp.StatusCode != http.StatusOK || !strings.Contains(body, "tokend_client_auth_failures_total 1") {
-					t.Errorf("got %d %.200q; want 200 and the metrics", resp.StatusCode, body)
-				}
-				return
-			}
-			if resp.StatusCode != http.StatusUnauthorized || strings.Contains(body, "tokend_") || !strings.Contains(body, `"error":"invalid_token"`) {
-				t.Errorf("got %d %.200q; want 401 invalid_token without metrics", resp.StatusCode, body)
-			}
-			if got, want := resp.Header.Get("WWW-Authenticate"), `Bearer realm="tokend"`; got != want {
-				t.Errorf("WWW-Authenticate %q; want %q", got, want)
-			}
-		})
 	}
 }

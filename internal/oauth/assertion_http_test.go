@@ -18,6 +18,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/tokend/tokend/internal/oauth"
+	"github.com/tokend/tokend/internal/oautherr"
 	"github.com/tokend/tokend/internal/registry"
 	"github.com/tokend/tokend/internal/token"
 )
@@ -69,7 +70,7 @@ func TestJWTBearerBadAssertions(t *testing.T) {
 	for name, a := range cases {
 		t.Run(name, func(t *testing.T) {
 			r := h.post(oauth.PathToken, grant+url.QueryEscape(a))
-			checkOAuthError(t, r, http.StatusBadRequest, oauth.CodeInvalidGrant)
+			checkOAuthError(t, r, http.StatusBadRequest, oautherr.CodeInvalidGrant)
 			if d, _ := r.json(t)["error_description"].(string); d == "" {
 				t.Error("no error_description")
 			}

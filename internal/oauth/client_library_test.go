@@ -11,6 +11,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/tokend/tokend/internal/oauth"
+	"github.com/tokend/tokend/internal/oautherr"
 	"github.com/tokend/tokend/internal/registry"
 )
 
@@ -84,7 +85,7 @@ func TestWithOAuth2ClientLibrary(t *testing.T) {
 	// The library now gets invalid_grant from a refresh.
 	if _, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: fresh.RefreshToken, Expiry: time.Now().Add(-time.Minute)}).Token(); err == nil {
 		t.Error("a revoked refresh token still refreshes")
-	} else if re, ok := err.(*oauth2.RetrieveError); !ok || re.ErrorCode != oauth.CodeInvalidGrant || re.Response.StatusCode != http.StatusBadRequest {
+	} else if re, ok := err.(*oauth2.RetrieveError); !ok || re.ErrorCode != oautherr.CodeInvalidGrant || re.Response.StatusCode != http.StatusBadRequest {
 		t.Errorf("error %v; want invalid_grant 400", err)
 	}
 }

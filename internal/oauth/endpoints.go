@@ -1,8 +1,6 @@
 package oauth
 
 import (
-	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -13,6 +11,7 @@ import (
 	"github.com/tokend/tokend/internal/clientauth"
 	"github.com/tokend/tokend/internal/feed"
 	"github.com/tokend/tokend/internal/identity"
+	"github.com/tokend/tokend/internal/oautherr"
 	"github.com/tokend/tokend/internal/ratelimit"
 	"github.com/tokend/tokend/internal/revocation"
 	"github.com/tokend/tokend/internal/statuslist"
@@ -46,8 +45,6 @@ type Config struct {
 	// RevokeHeaders turns on the WSO2 RevokedAccessToken,
 	// RevokedRefreshToken and AuthorizedUser response headers.
 	RevokeHeaders bool
-	// RetryAfter is what a 503 asks the client to wait.
-	RetryAfter time.Duration
 	// JWT mints and verifies JWT access tokens (RFC 9068) for clients
 	// whose token format is jwt; nil issues opaque tokens to every client.
 	JWT *token.JWTs
@@ -95,9 +92,6 @@ func New(cfg Config) *Endpoints {
 	}
 	if cfg.RefreshTokenTTL == 0 {
 		cfg.RefreshTokenTTL = DefaultRefreshTokenTTL
-	}
-	if cfg.RetryAfter == 0 {
-		cfg.RetryAfter = time.Second
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -177,20 +171,7 @@ func preflight(w http.ResponseWriter, r *http.Request) {
 func (e *Endpoints) handle(h func(http.ResponseWriter, *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
-			WriteError(w, r, e.log, e.storeError(err))
+			oautherr.Write(w, r, e.log, err)
 		}
 	})
-}
-
-// storeError maps a store outage to 503 temporarily_unavailable (RFC 7009
-// §2.2.1) so that no failure to commit is ever mistaken for success.
-func (e *Endpoints) storeError(err error) error {
-	var oe *Error
-	if errors.As(err, &oe) {
-		return err
-	}
-	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
-		return ErrTemporarilyUnavailable(e.cfg.RetryAfter, err)
-	}
-	return err
 }

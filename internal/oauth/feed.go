@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tokend/tokend/internal/feed"
+	"github.com/tokend/tokend/internal/oautherr"
 	"github.com/tokend/tokend/internal/registry"
 	"github.com/tokend/tokend/internal/store"
 )
@@ -71,7 +72,7 @@ func (e *Endpoints) feedCaller(r *http.Request) error {
 	if who.admin || registry.MayIntrospectAny(who.client) {
 		return nil
 	}
-	return ErrForbidden("the client may not read the revocation feed; it needs can_introspect")
+	return oautherr.Forbidden("the client may not read the revocation feed; it needs can_introspect")
 }
 
 // since reads where a reader resumes: Last-Event-ID (the SSE reconnect
@@ -86,7 +87,7 @@ func since(r *http.Request) (int64, error) {
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 	if err != nil || n < 0 {
-		return 0, ErrInvalidRequest("since and Last-Event-ID must be a sequence number")
+		return 0, oautherr.InvalidRequest("since and Last-Event-ID must be a sequence number")
 	}
 	return n, nil
 }
@@ -119,7 +120,7 @@ func (e *Endpoints) revocationStream(w http.ResponseWriter, r *http.Request) err
 	}
 	if streams.Add(1) > MaxStreams {
 		streams.Add(-1)
-		return ErrTemporarilyUnavailable(5*time.Second, errors.New("too many revocation streams"))
+		return oautherr.TemporarilyUnavailable(5*time.Second, errors.New("too many revocation streams"))
 	}
 	defer streams.Add(-1)
 	s := e.openStream(w, r, cursor)
@@ -282,7 +283,7 @@ func (e *Endpoints) revocationEvents(w http.ResponseWriter, r *http.Request) err
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
-			return ErrInvalidRequest("limit must be a positive number")
+			return oautherr.InvalidRequest("limit must be a positive number")
 		}
 		limit = min(n, MaxEventsLimit)
 	}

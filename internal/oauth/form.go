@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/tokend/tokend/internal/oautherr"
 )
 
 // MaxFormBytes bounds the body of every form endpoint; a larger body is
@@ -27,16 +29,16 @@ func parseForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return nil, ErrInvalidRequest("content type must be application/x-www-form-urlencoded")
+		return nil, oautherr.InvalidRequest("content type must be application/x-www-form-urlencoded")
 	}
 	if r.URL.RawQuery != "" {
 		q, err := url.ParseQuery(r.URL.RawQuery)
 		if err != nil {
-			return nil, ErrInvalidRequest("malformed query string")
+			return nil, oautherr.InvalidRequest("malformed query string")
 		}
 		for _, p := range credentialParams {
 			if q.Has(p) {
-				return nil, ErrInvalidRequest("parameter %s must be sent in the request body, not in the URL", p)
+				return nil, oautherr.InvalidRequest("parameter %s must be sent in the request body, not in the URL", p)
 			}
 		}
 	}
@@ -46,15 +48,15 @@ func parseForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 		if errors.As(err, &maxBytes) {
 			return nil, tooLarge(w)
 		}
-		return nil, ErrInvalidRequest("could not read the request body")
+		return nil, oautherr.InvalidRequest("could not read the request body")
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
-		return nil, ErrInvalidRequest("malformed form body")
+		return nil, oautherr.InvalidRequest("malformed form body")
 	}
 	for name, vs := range form {
 		if len(vs) > 1 {
-			return nil, ErrInvalidRequest("parameter %s is repeated", name)
+			return nil, oautherr.InvalidRequest("parameter %s is repeated", name)
 		}
 		// No OAuth parameter holds a NUL or invalid UTF-8, and a store
 		// may refuse them (PostgreSQL text cannot hold NUL). The token
@@ -62,24 +64,10 @@ func parseForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 		// malformed request (RFC 7009 §2.2), and it is only ever hashed
 		// or parsed, never stored as text.
 		if name != "token" && !text(name, vs[0]) {
-			return nil, ErrInvalidRequest("parameter %.40q is not valid UTF-8 text", name)
+			return nil, oautherr.InvalidRequest("parameter %.40q is not valid UTF-8 text", name)
 		}
 	}
 	return form, nil
-}
-
-// RequireJSON refuses, with 415 and the error code given, a request whose
-// body is not application/json (parameters such as charset allowed). A
-// browser sends that type cross-site only after a CORS preflight, which the
-// admin endpoints never grant; a form or text/plain POST needs none, so
-// without this check a page could ride on an admin's Basic credentials
-// that the browser holds.
-func RequireJSON(r *http.Request, code string) error {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		return newError(code, http.StatusUnsupportedMediaType, "the body must be application/json")
-	}
-	return nil
 }
 
 // text reports whether every s is valid UTF-8 without a NUL.
@@ -97,14 +85,14 @@ func text(ss ...string) bool {
 // body to reuse the connection.
 func tooLarge(w http.ResponseWriter) error {
 	w.Header().Set("Connection", "close")
-	return ErrBodyTooLarge(MaxFormBytes)
+	return oautherr.BodyTooLarge(MaxFormBytes)
 }
 
 // required returns the single value of a parameter that must be present.
 func required(form url.Values, name string) (string, error) {
 	v := form.Get(name)
 	if v == "" {
-		return "", ErrInvalidRequest("missing parameter %s", name)
+		return "", oautherr.InvalidRequest("missing parameter %s", name)
 	}
 	return v, nil
 }

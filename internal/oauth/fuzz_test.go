@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/tokend/tokend/internal/oautherr"
 )
 
 // FuzzParseForm: the strict form parser never panics, and every refusal is
@@ -23,7 +25,7 @@ func FuzzParseForm(f *testing.F) {
 		r.Header.Set("Content-Type", contentType)
 		form, err := parseForm(httptest.NewRecorder(), r)
 		if err != nil {
-			var oe *Error
+			var oe *oautherr.Error
 			if !errors.As(err, &oe) || oe.Status < 400 || oe.Status >= 500 {
 				t.Fatalf("refusal %v is not a 4xx OAuth error", err)
 			}

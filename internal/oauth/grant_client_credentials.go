@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/tokend/tokend/internal/oautherr"
 	"github.com/tokend/tokend/internal/registry"
 	"github.com/tokend/tokend/internal/store"
 )
@@ -23,7 +24,7 @@ func (clientCredentials) enabled(*Endpoints) bool { return true }
 
 func (clientCredentials) issue(e *Endpoints, w http.ResponseWriter, r *http.Request, c store.Client, form url.Values) error {
 	if c.Public() {
-		return ErrUnauthorizedClient("a public client may not use the client_credentials grant")
+		return oautherr.UnauthorizedClient("a public client may not use the client_credentials grant")
 	}
 	scope, err := scopeParam(form)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"net/url"
 
 	"github.com/tokend/tokend/internal/assertion"
+	"github.com/tokend/tokend/internal/oautherr"
 	"github.com/tokend/tokend/internal/registry"
 	"github.com/tokend/tokend/internal/store"
 )
@@ -38,7 +39,7 @@ func (jwtBearer) issue(e *Endpoints, w http.ResponseWriter, r *http.Request, c s
 	a, err := e.cfg.Assertions.Verify(r.Context(), raw)
 	var refused *assertion.Error
 	if errors.As(err, &refused) {
-		return ErrInvalidGrant("%s", refused.Reason).WithCause(err)
+		return oautherr.InvalidGrant("%s", refused.Reason).WithCause(err)
 	}
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"net/url"
 
 	"github.com/tokend/tokend/internal/identity"
+	"github.com/tokend/tokend/internal/oautherr"
 	"github.com/tokend/tokend/internal/registry"
 	"github.com/tokend/tokend/internal/store"
 )
@@ -41,9 +42,9 @@ func (password) issue(e *Endpoints, w http.ResponseWriter, r *http.Request, c st
 	var tooMany *identity.TooManyGuesses
 	switch {
 	case errors.As(err, &tooMany):
-		return ErrTooManyRequests(tooMany.RetryAfter).WithCause(err)
+		return oautherr.TooManyFailedAuthentications(tooMany.RetryAfter).WithCause(err)
 	case errors.Is(err, identity.ErrWrongPassword):
-		return ErrInvalidGrant("invalid username or password")
+		return oautherr.InvalidGrant("invalid username or password")
 	case err != nil:
 		return err
 	}

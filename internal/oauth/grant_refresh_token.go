@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/tokend/tokend/internal/oautherr"
 	"github.com/tokend/tokend/internal/registry"
 	"github.com/tokend/tokend/internal/store"
 	"github.com/tokend/tokend/internal/token"
@@ -31,18 +32,18 @@ func (refreshToken) issue(e *Endpoints, w http.ResponseWriter, r *http.Request, 
 		return err
 	}
 	if kind, ok := token.Parse(raw); !ok || kind != store.RefreshToken {
-		return ErrInvalidGrant("invalid refresh token")
+		return oautherr.InvalidGrant("invalid refresh token")
 	}
 	h := store.HashToken(raw)
 	rec, err := e.cfg.Store.LookupToken(r.Context(), h)
 	if errors.Is(err, store.ErrNotFound) {
-		return ErrInvalidGrant("invalid refresh token")
+		return oautherr.InvalidGrant("invalid refresh token")
 	}
 	if err != nil {
 		return err
 	}
 	if rec.ClientID != c.ID {
-		return ErrInvalidGrant("the refresh token was not issued to this client")
+		return oautherr.InvalidGrant("the refresh token was not issued to this client")
 	}
 	if form.Has("scope") {
 		if err := withinScope(rec.Scope, form.Get("scope")); err != nil {
@@ -62,9 +63,9 @@ func (refreshToken) issue(e *Endpoints, w http.ResponseWriter, r *http.Request, 
 	_, err = e.cfg.Engine.RotateRefresh(r.Context(), c, h, now, tokens)
 	switch {
 	case errors.Is(err, store.ErrRefreshReused):
-		return ErrInvalidGrant("the refresh token was already used; its grant has been revoked").WithCause(err)
+		return oautherr.InvalidGrant("the refresh token was already used; its grant has been revoked").WithCause(err)
 	case errors.Is(err, store.ErrNotFound):
-		return ErrInvalidGrant("invalid refresh token")
+		return oautherr.InvalidGrant("invalid refresh token")
 	case err != nil:
 		return fmt.Errorf("oauth: rotate refresh token: %w", err)
 	}

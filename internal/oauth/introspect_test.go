@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tokend/tokend/internal/oauth"
+	"github.com/tokend/tokend/internal/oautherr"
 	"github.com/tokend/tokend/internal/registry"
 	"github.com/tokend/tokend/internal/store"
 )
@@ -75,10 +76,10 @@ func TestIntrospectWhoMaySee(t *testing.T) {
 	}
 	t.Run("wrong admin token", func(t *testing.T) {
 		r := h.post(oauth.PathIntrospect, "token="+tk.Access, "Authorization: Bearer not-the-admin")
-		checkOAuthError(t, r, http.StatusUnauthorized, oauth.CodeInvalidClient)
+		checkOAuthError(t, r, http.StatusUnauthorized, oautherr.CodeInvalidClient)
 	})
 	t.Run("no token", func(t *testing.T) {
-		checkOAuthError(t, h.post(oauth.PathIntrospect, "", basic(owner, ownerSecret)), http.StatusBadRequest, oauth.CodeInvalidRequest)
+		checkOAuthError(t, h.post(oauth.PathIntrospect, "", basic(owner, ownerSecret)), http.StatusBadRequest, oautherr.CodeInvalidRequest)
 	})
 }
 
@@ -122,15 +123,15 @@ func TestIntrospectDisabledClientsTokens(t *testing.T) {
 	}
 	// Disabled, the client gets no new token, but may still revoke the
 	// ones it holds.
-	checkOAuthError(t, h.post(oauth.PathToken, "grant_type=client_credentials", basic(id, secret)), http.StatusUnauthorized, oauth.CodeInvalidClient)
-	checkOAuthError(t, h.post(oauth.PathIntrospect, "token="+tk.Access, basic(id, secret)), http.StatusUnauthorized, oauth.CodeInvalidClient)
+	checkOAuthError(t, h.post(oauth.PathToken, "grant_type=client_credentials", basic(id, secret)), http.StatusUnauthorized, oautherr.CodeInvalidClient)
+	checkOAuthError(t, h.post(oauth.PathIntrospect, "token="+tk.Access, basic(id, secret)), http.StatusUnauthorized, oautherr.CodeInvalidClient)
 	r := h.post(oauth.PathRevoke, "token="+tk.Access, basic(id, secret))
 	checkRevokedOK(t, r)
 	if r.header.Get("RevokedAccessToken") != tk.Access {
 		t.Errorf("RevokedAccessToken %q; want the token revoked", r.header.Get("RevokedAccessToken"))
 	}
 	// Its secret is still checked.
-	checkOAuthError(t, h.post(oauth.PathRevoke, "token="+tk.Access, basic(id, "wrong")), http.StatusUnauthorized, oauth.CodeInvalidClient)
+	checkOAuthError(t, h.post(oauth.PathRevoke, "token="+tk.Access, basic(id, "wrong")), http.StatusUnauthorized, oautherr.CodeInvalidClient)
 	// Enabled again, the revoked token stays revoked.
 	setDisabled(false)
 	if h.active(tk.Access) {

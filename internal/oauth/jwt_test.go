@@ -19,6 +19,7 @@ import (
 
 	"github.com/tokend/tokend/internal/assertion"
 	"github.com/tokend/tokend/internal/oauth"
+	"github.com/tokend/tokend/internal/oautherr"
 	"github.com/tokend/tokend/internal/registry"
 	"github.com/tokend/tokend/internal/statuslist"
 	"github.com/tokend/tokend/internal/store"
@@ -150,7 +151,7 @@ func TestRevokeJWTRevokesGrant(t *testing.T) {
 		t.Error("revoked JWT introspects active")
 	}
 	rr := h.post(oauth.PathToken, "grant_type=refresh_token&refresh_token="+tk.Refresh, basic(id, secret))
-	checkOAuthError(t, rr, http.StatusBadRequest, oauth.CodeInvalidGrant)
+	checkOAuthError(t, rr, http.StatusBadRequest, oautherr.CodeInvalidGrant)
 }
 
 func TestExpiredJWTIsInactive(t *testing.T) {
@@ -288,7 +289,7 @@ func TestJWTBearerGrantAndPublicRevocation(t *testing.T) {
 	}
 
 	// Replay of the same assertion.
-	checkOAuthError(t, h.post(oauth.PathToken, grant+signAssertion(t, key, claims("a-1"))), http.StatusBadRequest, oauth.CodeInvalidGrant)
+	checkOAuthError(t, h.post(oauth.PathToken, grant+signAssertion(t, key, claims("a-1"))), http.StatusBadRequest, oautherr.CodeInvalidGrant)
 	// Untrusted issuer, wrong audience, expired: invalid_grant each.
 	for name, c := range map[string]map[string]any{
 		"untrusted": func() map[string]any { c := claims("a-2"); c["iss"] = "https://evil.example"; return c }(),
@@ -296,7 +297,7 @@ func TestJWTBearerGrantAndPublicRevocation(t *testing.T) {
 		"expired":   func() map[string]any { c := claims("a-4"); c["exp"] = now.Add(-time.Hour).Unix(); return c }(),
 	} {
 		rr := h.post(oauth.PathToken, grant+signAssertion(t, key, c))
-		checkOAuthError(t, rr, http.StatusBadRequest, oauth.CodeInvalidGrant)
+		checkOAuthError(t, rr, http.StatusBadRequest, oautherr.CodeInvalidGrant)
 		if d, _ := rr.json(t)["error_description"].(string); d == "" {
 			t.Errorf("%s: no description", name)
 		}
@@ -310,10 +311,10 @@ func TestJWTBearerGrantAndPublicRevocation(t *testing.T) {
 	// A public client cannot revoke another client's token...
 	other := h.token(conf, confSecret, "grant_type=client_credentials").Access
 	checkOAuthError(t, h.post(oauth.PathRevoke, "token="+other+"&token_type_hint=access_token&client_id="+pub),
-		http.StatusBadRequest, oauth.CodeUnauthorizedClient)
+		http.StatusBadRequest, oautherr.CodeUnauthorizedClient)
 	// ...and naming the confidential client without its secret is 401.
 	checkOAuthError(t, h.post(oauth.PathRevoke, "token="+other+"&token_type_hint=access_token&client_id="+conf),
-		http.StatusUnauthorized, oauth.CodeInvalidClient)
+		http.StatusUnauthorized, oautherr.CodeInvalidClient)
 	if !h.active(other) {
 		t.Error("the confidential client's token was revoked")
 	}

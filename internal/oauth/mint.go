@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tokend/tokend/internal/oautherr"
 	"github.com/tokend/tokend/internal/registry"
 	"github.com/tokend/tokend/internal/statuslist"
 	"github.com/tokend/tokend/internal/store"
@@ -155,7 +156,7 @@ func scopeParam(form url.Values) (string, error) {
 	for _, tok := range strings.Fields(s) {
 		for _, ch := range tok {
 			if ch < 0x21 || ch == '"' || ch == '\\' || ch > 0x7e {
-				return "", ErrInvalidScope("scope contains an invalid character")
+				return "", oautherr.InvalidScope("scope contains an invalid character")
 			}
 		}
 	}
@@ -167,7 +168,7 @@ func withinScope(granted, requested string) error {
 	have := strings.Fields(granted)
 	for _, s := range strings.Fields(requested) {
 		if !slices.Contains(have, s) {
-			return ErrInvalidScope("scope %q exceeds the scope of the grant", s)
+			return oautherr.InvalidScope("scope %q exceeds the scope of the grant", s)
 		}
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tokend/tokend/internal/adminauth"
+	"github.com/tokend/tokend/internal/oautherr"
 	"github.com/tokend/tokend/internal/registry"
 	"github.com/tokend/tokend/internal/store"
 )
@@ -136,24 +137,24 @@ func ClientInformation(c store.Client, secret string) ClientInfo {
 // be sent as application/json (RFC 7591 §3.1; RequireJSON says why).
 func readRegistration(w http.ResponseWriter, r *http.Request) (registration, error) {
 	var m registration
-	if err := RequireJSON(r, CodeInvalidClientMetadata); err != nil {
+	if err := oautherr.RequireJSON(r, oautherr.CodeInvalidClientMetadata); err != nil {
 		return m, err
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRegistrationBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return m, ErrBodyTooLarge(maxRegistrationBytes)
+			return m, oautherr.BodyTooLarge(maxRegistrationBytes)
 		}
-		return m, ErrInvalidRequest("could not read the request body")
+		return m, oautherr.InvalidRequest("could not read the request body")
 	}
 	// A NUL (JSON \u0000) is in no client's metadata, and PostgreSQL text
 	// cannot hold it.
 	if bytes.Contains(body, []byte(`\u0000`)) {
-		return m, ErrInvalidClientMetadata("the metadata holds a NUL character")
+		return m, oautherr.InvalidClientMetadata("the metadata holds a NUL character")
 	}
 	if err := json.Unmarshal(body, &m); err != nil {
-		return m, ErrInvalidClientMetadata("the body is not valid client metadata JSON")
+		return m, oautherr.InvalidClientMetadata("the body is not valid client metadata JSON")
 	}
 	return m, nil
 }
@@ -161,7 +162,7 @@ func readRegistration(w http.ResponseWriter, r *http.Request) (registration, err
 func metadataError(err error) error {
 	var inv *registry.InvalidError
 	if errors.As(err, &inv) {
-		return ErrInvalidClientMetadata("%s", inv.Reason)
+		return oautherr.InvalidClientMetadata("%s", inv.Reason)
 	}
 	return err
 }
@@ -177,7 +178,7 @@ func (e *Endpoints) registerCreate(w http.ResponseWriter, r *http.Request) error
 		return metadataError(err)
 	}
 	if err := e.cfg.Store.CreateClient(r.Context(), c); errors.Is(err, store.ErrAlreadyExists) {
-		return ErrInvalidClientMetadata("client_id %s is taken", c.ID)
+		return oautherr.InvalidClientMetadata("client_id %s is taken", c.ID)
 	} else if err != nil {
 		return fmt.Errorf("oauth: create client: %w", err)
 	}
@@ -190,7 +191,7 @@ func (e *Endpoints) registerCreate(w http.ResponseWriter, r *http.Request) error
 func (e *Endpoints) registerGet(w http.ResponseWriter, r *http.Request) error {
 	c, err := e.cfg.Store.GetClient(r.Context(), r.PathValue("client_id"))
 	if errors.Is(err, store.ErrNotFound) {
-		return ErrNotFound("no such client")
+		return oautherr.NotFound("no such client")
 	}
 	if err != nil {
 		return err
@@ -209,7 +210,7 @@ func (e *Endpoints) registerUpdate(w http.ResponseWriter, r *http.Request) error
 	}
 	spec := m.spec()
 	if spec.ID != "" && spec.ID != id {
-		return ErrInvalidClientMetadata("client_id cannot be changed")
+		return oautherr.InvalidClientMetadata("client_id cannot be changed")
 	}
 	spec.ID = id
 	rotate := false
@@ -256,7 +257,7 @@ func (e *Endpoints) registerUpdate(w http.ResponseWriter, r *http.Request) error
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return ErrNotFound("no such client")
+		return oautherr.NotFound("no such client")
 	case err != nil:
 		return metadataError(err)
 	}
@@ -267,7 +268,7 @@ func (e *Endpoints) registerUpdate(w http.ResponseWriter, r *http.Request) error
 func (e *Endpoints) registerDelete(w http.ResponseWriter, r *http.Request) error {
 	_, err := e.cfg.Engine.DeleteClient(r.Context(), r.PathValue("client_id"), adminActor(r))
 	if errors.Is(err, store.ErrNotFound) {
-		return ErrNotFound("no such client")
+		return oautherr.NotFound("no such client")
 	}
 	if err != nil {
 		return err
@@ -283,7 +284,7 @@ func (e *Endpoints) admin(h func(http.ResponseWriter, *http.Request) error) func
 	return func(w http.ResponseWriter, r *http.Request) error {
 		p, err := e.cfg.Admin.Authorize(r)
 		if err != nil {
-			return AdminError(err)
+			return err
 		}
 		return h(w, r.WithContext(adminauth.NewContext(r.Context(), p)))
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tokend/tokend/internal/identity"
 	"github.com/tokend/tokend/internal/oauth"
+	"github.com/tokend/tokend/internal/oautherr"
 	"github.com/tokend/tokend/internal/registry"
 )
 
@@ -69,7 +70,7 @@ func TestRegisterWSO2Client(t *testing.T) {
 	}
 	// Duplicate client_id.
 	dup := h.json(http.MethodPost, oauth.PathRegister, body, adminBearer)
-	checkOAuthError(t, dup, http.StatusBadRequest, oauth.CodeInvalidClientMetadata)
+	checkOAuthError(t, dup, http.StatusBadRequest, oautherr.CodeInvalidClientMetadata)
 
 	// PUT with a new secret rotates it and revokes the client's grants.
 	p := h.json(http.MethodPut, oauth.PathRegister+"/provided_client_id0001",
@@ -132,7 +133,7 @@ func TestRegisterBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			checkOAuthError(t, h.json(http.MethodPost, oauth.PathRegister, c.body, adminBearer), http.StatusBadRequest, oauth.CodeInvalidClientMetadata)
+			checkOAuthError(t, h.json(http.MethodPost, oauth.PathRegister, c.body, adminBearer), http.StatusBadRequest, oautherr.CodeInvalidClientMetadata)
 		})
 	}
 }
@@ -214,7 +215,7 @@ func TestRegisterUpdateKeepsIntrospectorConfidential(t *testing.T) {
 			id, secret := h.client(registry.Spec{Name: "api", CanIntrospect: true})
 			r := h.json(http.MethodPut, oauth.PathRegister+"/"+id, c.body, adminBearer)
 			if c.status != http.StatusOK {
-				checkOAuthError(t, r, c.status, oauth.CodeInvalidClientMetadata)
+				checkOAuthError(t, r, c.status, oautherr.CodeInvalidClientMetadata)
 			} else if r.status != c.status {
 				t.Fatalf("PUT: %d %s; want %d", r.status, r.body, c.status)
 			}
@@ -275,7 +276,7 @@ func TestRegisterRequiresJSON(t *testing.T) {
 			req.SetBasicAuth("root", "admin password")
 			r := h.do(req)
 			if c.status != http.StatusCreated {
-				checkOAuthError(t, r, c.status, oauth.CodeInvalidClientMetadata)
+				checkOAuthError(t, r, c.status, oautherr.CodeInvalidClientMetadata)
 				if _, err := h.store.GetClient(t.Context(), "chosen_by_a_page"); err == nil {
 					t.Fatal("the refused request created its client")
 				}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/tokend/tokend/internal/oautherr"
 	"github.com/tokend/tokend/internal/revocation"
 	"github.com/tokend/tokend/internal/store"
 )
@@ -28,7 +29,7 @@ func (e *Endpoints) revoke(w http.ResponseWriter, r *http.Request, req request) 
 	}
 	out, err := e.cfg.Engine.RevokeToken(r.Context(), req.client, raw)
 	if errors.Is(err, revocation.ErrNotOwner) {
-		return ErrUnauthorizedClient("the token was not issued to this client").WithCause(err)
+		return oautherr.UnauthorizedClient("the token was not issued to this client").WithCause(err)
 	}
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tokend/tokend/internal/oauth"
+	"github.com/tokend/tokend/internal/oautherr"
 	"github.com/tokend/tokend/internal/registry"
 )
 
@@ -80,7 +81,7 @@ func TestRevokeAccessTokenRevokesGrant(t *testing.T) {
 	}
 	// The refresh token of the grant is refused at the token endpoint.
 	rr := h.post(oauth.PathToken, "grant_type=refresh_token&refresh_token="+tk.Refresh, basic(id, secret))
-	checkOAuthError(t, rr, http.StatusBadRequest, oauth.CodeInvalidGrant)
+	checkOAuthError(t, rr, http.StatusBadRequest, oautherr.CodeInvalidGrant)
 
 	// Same again: still 200, but nothing is echoed.
 	again := h.post(oauth.PathRevoke, "token="+tk.Access, basic(id, secret))
@@ -188,7 +189,7 @@ func TestRevokeAnotherClientsTokenIsRefused(t *testing.T) {
 
 	for _, tok := range []string{tk.Access, tk.Refresh} {
 		r := h.post(oauth.PathRevoke, "token="+tok, basic(thief, thiefSecret))
-		checkOAuthError(t, r, http.StatusBadRequest, oauth.CodeUnauthorizedClient)
+		checkOAuthError(t, r, http.StatusBadRequest, oautherr.CodeUnauthorizedClient)
 		checkSeedHeaders(t, r)
 		checkNoRevokedHeaders(t, r)
 	}
@@ -222,14 +223,14 @@ func TestRevokePublicClient(t *testing.T) {
 	conf, confSecret := h.client(confidential("backend"))
 	other := h.token(conf, confSecret, "grant_type=client_credentials")
 	rv = h.post(oauth.PathRevoke, "token="+other.Access+"&client_id="+pub)
-	checkOAuthError(t, rv, http.StatusBadRequest, oauth.CodeUnauthorizedClient)
+	checkOAuthError(t, rv, http.StatusBadRequest, oautherr.CodeUnauthorizedClient)
 	if !h.active(other.Access) {
 		t.Error("public client revoked another client's token")
 	}
 
 	// Naming a confidential client without its secret is not authentication.
 	rv = h.post(oauth.PathRevoke, "token="+other.Access+"&client_id="+conf)
-	checkOAuthError(t, rv, http.StatusUnauthorized, oauth.CodeInvalidClient)
+	checkOAuthError(t, rv, http.StatusUnauthorized, oautherr.CodeInvalidClient)
 	if !h.active(other.Access) {
 		t.Error("token revoked without client authentication")
 	}
@@ -258,7 +259,7 @@ func TestRevokeClientAuthenticationFailures(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := h.post(oauth.PathRevoke, c.form, c.headers...)
-			checkOAuthError(t, r, http.StatusUnauthorized, oauth.CodeInvalidClient)
+			checkOAuthError(t, r, http.StatusUnauthorized, oautherr.CodeInvalidClient)
 			if got := r.header.Get("WWW-Authenticate"); got != `Basic realm="tokend"` {
 				t.Errorf("WWW-Authenticate = %q", got)
 			}
@@ -292,28 +293,28 @@ func TestRevokeInvalidRequests(t *testing.T) {
 	auth := basic(id, secret)
 
 	t.Run("no token", func(t *testing.T) {
-		checkOAuthError(t, h.post(oauth.PathRevoke, "token_type_hint=access_token", auth), http.StatusBadRequest, oauth.CodeInvalidRequest)
+		checkOAuthError(t, h.post(oauth.PathRevoke, "token_type_hint=access_token", auth), http.StatusBadRequest, oautherr.CodeInvalidRequest)
 	})
 	t.Run("empty token", func(t *testing.T) {
-		checkOAuthError(t, h.post(oauth.PathRevoke, "token=", auth), http.StatusBadRequest, oauth.CodeInvalidRequest)
+		checkOAuthError(t, h.post(oauth.PathRevoke, "token=", auth), http.StatusBadRequest, oautherr.CodeInvalidRequest)
 	})
 	t.Run("repeated token", func(t *testing.T) {
-		checkOAuthError(t, h.post(oauth.PathRevoke, "token="+tk.Access+"&token="+tk.Access, auth), http.StatusBadRequest, oauth.CodeInvalidRequest)
+		checkOAuthError(t, h.post(oauth.PathRevoke, "token="+tk.Access+"&token="+tk.Access, auth), http.StatusBadRequest, oautherr.CodeInvalidRequest)
 	})
 	t.Run("repeated hint", func(t *testing.T) {
-		checkOAuthError(t, h.post(oauth.PathRevoke, "token="+tk.Access+"&token_type_hint=a&token_type_hint=b", auth), http.StatusBadRequest, oauth.CodeInvalidRequest)
+		checkOAuthError(t, h.post(oauth.PathRevoke, "token="+tk.Access+"&token_type_hint=a&token_type_hint=b", auth), http.StatusBadRequest, oautherr.CodeInvalidRequest)
 	})
 	t.Run("json body", func(t *testing.T) {
 		r := h.post(oauth.PathRevoke, `{"token":"`+tk.Access+`"}`, auth, "Content-Type: application/json")
-		checkOAuthError(t, r, http.StatusBadRequest, oauth.CodeInvalidRequest)
+		checkOAuthError(t, r, http.StatusBadRequest, oautherr.CodeInvalidRequest)
 	})
 	t.Run("no content type", func(t *testing.T) {
 		r := h.post(oauth.PathRevoke, "token="+tk.Access, auth, "Content-Type: ")
-		checkOAuthError(t, r, http.StatusBadRequest, oauth.CodeInvalidRequest)
+		checkOAuthError(t, r, http.StatusBadRequest, oautherr.CodeInvalidRequest)
 	})
 	t.Run("token in query string", func(t *testing.T) {
 		r := h.post(oauth.PathRevoke+"?token="+tk.Access, "", auth)
-		checkOAuthError(t, r, http.StatusBadRequest, oauth.CodeInvalidRequest)
+		checkOAuthError(t, r, http.StatusBadRequest, oautherr.CodeInvalidRequest)
 	})
 	t.Run("charset parameter accepted", func(t *testing.T) {
 		other := h.token(id, secret, "grant_type=client_credentials")
@@ -346,7 +347,7 @@ func TestRevokeMethods(t *testing.T) {
 		t.Run(m, func(t *testing.T) {
 			req, _ := http.NewRequestWithContext(t.Context(), m, h.srv.URL+oauth.PathRevoke, nil)
 			r := h.do(req)
-			checkOAuthError(t, r, http.StatusMethodNotAllowed, oauth.CodeInvalidRequest)
+			checkOAuthError(t, r, http.StatusMethodNotAllowed, oautherr.CodeInvalidRequest)
 			if got := r.header.Get("Allow"); got != "POST" {
 				t.Errorf("Allow = %q; want POST", got)
 			}
@@ -393,7 +394,7 @@ func TestFailedAuthenticationIsRateLimited(t *testing.T) {
 	id, secret := h.client(confidential("app"))
 	for i := 0; i < 5; i++ {
 		r := h.post(oauth.PathRevoke, "token=x", basic(id, "wrong"))
-		checkOAuthError(t, r, http.StatusUnauthorized, oauth.CodeInvalidClient)
+		checkOAuthError(t, r, http.StatusUnauthorized, oautherr.CodeInvalidClient)
 	}
 	r := h.post(oauth.PathRevoke, "token=x", basic(id, "wrong"))
 	if r.status != http.StatusTooManyRequests {
@@ -404,7 +405,7 @@ func TestFailedAuthenticationIsRateLimited(t *testing.T) {
 	}
 	checkRevokedOK(t, h.post(oauth.PathRevoke, "token=x", basic(id, secret)))
 	h.clock.Advance(61 * time.Second)
-	checkOAuthError(t, h.post(oauth.PathRevoke, "token=x", basic(id, "wrong")), http.StatusUnauthorized, oauth.CodeInvalidClient)
+	checkOAuthError(t, h.post(oauth.PathRevoke, "token=x", basic(id, "wrong")), http.StatusUnauthorized, oautherr.CodeInvalidClient)
 }
 
 // TestGuessedAdminTokenIsRateLimited: a wrong Bearer token at the
@@ -414,7 +415,7 @@ func TestGuessedAdminTokenIsRateLimited(t *testing.T) {
 	h := newHarness(t) // limiter: 5 failures a minute
 	for i := 0; i < 5; i++ {
 		r := h.post(oauth.PathIntrospect, "token=x", "Authorization: Bearer guess-"+strconv.Itoa(i))
-		checkOAuthError(t, r, http.StatusUnauthorized, oauth.CodeInvalidClient)
+		checkOAuthError(t, r, http.StatusUnauthorized, oautherr.CodeInvalidClient)
 	}
 	r := h.post(oauth.PathIntrospect, "token=x", "Authorization: Bearer guess-5")
 	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
@@ -428,9 +429,9 @@ func TestGuessedAdminTokenIsRateLimited(t *testing.T) {
 func TestControlCharactersAreRefused(t *testing.T) {
 	h := newHarness(t)
 	id, secret := h.client(confidential("app"))
-	checkOAuthError(t, h.post(oauth.PathRevoke, "token=x&client_id=a%00b", ""), http.StatusBadRequest, oauth.CodeInvalidRequest)
-	checkOAuthError(t, h.post(oauth.PathToken, "grant_type=password&username=al%FFice&password=x", basic(id, secret)), http.StatusBadRequest, oauth.CodeInvalidRequest)
-	checkOAuthError(t, h.post(oauth.PathRevoke, "token=x", basic("a\x00b", "secret")), http.StatusUnauthorized, oauth.CodeInvalidClient)
+	checkOAuthError(t, h.post(oauth.PathRevoke, "token=x&client_id=a%00b", ""), http.StatusBadRequest, oautherr.CodeInvalidRequest)
+	checkOAuthError(t, h.post(oauth.PathToken, "grant_type=password&username=al%FFice&password=x", basic(id, secret)), http.StatusBadRequest, oautherr.CodeInvalidRequest)
+	checkOAuthError(t, h.post(oauth.PathRevoke, "token=x", basic("a\x00b", "secret")), http.StatusUnauthorized, oautherr.CodeInvalidClient)
 	checkRevokedOK(t, h.post(oauth.PathRevoke, "token=tka_%00%FF", basic(id, secret)))
 }
 
@@ -440,7 +441,7 @@ func TestTooLargeClosesTheConnection(t *testing.T) {
 	h := newHarness(t)
 	id, secret := h.client(confidential("app"))
 	r := h.post(oauth.PathRevoke, "token="+strings.Repeat("a", oauth.MaxFormBytes), basic(id, secret))
-	checkOAuthError(t, r, http.StatusRequestEntityTooLarge, oauth.CodeInvalidRequest)
+	checkOAuthError(t, r, http.StatusRequestEntityTooLarge, oautherr.CodeInvalidRequest)
 	if !r.closed {
 		t.Error("the connection stays open after a 413")
 	}
@@ -464,7 +465,7 @@ func TestRevokeExpiredAccessTokenStopsItsRefreshToken(t *testing.T) {
 	if h.active(tk.Refresh) {
 		t.Error("the refresh token of a revoked expired access token is still active")
 	}
-	checkOAuthError(t, h.post(oauth.PathToken, "grant_type=refresh_token&refresh_token="+tk.Refresh, basic(id, secret)), http.StatusBadRequest, oauth.CodeInvalidGrant)
+	checkOAuthError(t, h.post(oauth.PathToken, "grant_type=refresh_token&refresh_token="+tk.Refresh, basic(id, secret)), http.StatusBadRequest, oautherr.CodeInvalidGrant)
 }
 
 // TestFailuresAreRateLimitedPerAddress: wrong secrets for ever new client
@@ -474,7 +475,7 @@ func TestFailuresAreRateLimitedPerAddress(t *testing.T) {
 	h := newHarness(t) // limiter: 5 failures a minute
 	for i := 0; i < 5; i++ {
 		r := h.post(oauth.PathRevoke, "token=x", basic("guess-"+strconv.Itoa(i), "wrong"))
-		checkOAuthError(t, r, http.StatusUnauthorized, oauth.CodeInvalidClient)
+		checkOAuthError(t, r, http.StatusUnauthorized, oautherr.CodeInvalidClient)
 	}
 	r := h.post(oauth.PathRevoke, "token=x", basic("guess-5", "wrong"))
 	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {

@@ -6,6 +6,7 @@ import (
 	"net/url"
 
 	"github.com/tokend/tokend/internal/clientauth"
+	"github.com/tokend/tokend/internal/oautherr"
 	"github.com/tokend/tokend/internal/store"
 )
 
@@ -68,7 +69,7 @@ func (e *Endpoints) mountForm(mux *http.ServeMux, path string, h formHandler, op
 	})))
 	mux.Handle("OPTIONS "+path, http.HandlerFunc(preflight))
 	mux.Handle(path, withCORS(e.handle(func(http.ResponseWriter, *http.Request) error {
-		return ErrMethodNotAllowed(http.MethodPost)
+		return oautherr.MethodNotAllowed(http.MethodPost)
 	})))
 }
 
@@ -87,7 +88,7 @@ func (e *Endpoints) authenticate(r *http.Request, form url.Values, acc access) (
 		return request{}, e.authError(err)
 	}
 	if c.Public() && !acc.publicClients {
-		return request{}, ErrInvalidClient("a public client may not call this endpoint")
+		return request{}, oautherr.InvalidClient("a public client may not call this endpoint")
 	}
 	return request{form: form, client: c}, nil
 }
@@ -96,14 +97,14 @@ func (e *Endpoints) authError(err error) error {
 	var f *clientauth.Failure
 	switch {
 	case errors.Is(err, clientauth.ErrNoCredentials):
-		return ErrInvalidClient("client authentication is required").WithCause(err)
+		return oautherr.InvalidClient("client authentication is required").WithCause(err)
 	case errors.As(err, &f) && f.RetryAfter > 0:
-		return ErrTooManyRequests(f.RetryAfter).WithCause(err)
+		return oautherr.TooManyFailedAuthentications(f.RetryAfter).WithCause(err)
 	case errors.As(err, &f):
 		if e.cfg.OnAuthFailure != nil {
 			e.cfg.OnAuthFailure()
 		}
-		return ErrInvalidClient("client authentication failed").WithCause(err)
+		return oautherr.InvalidClient("client authentication failed").WithCause(err)
 	default:
 		return err
 	}

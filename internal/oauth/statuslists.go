@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tokend/tokend/internal/httperr"
+	"github.com/tokend/tokend/internal/oautherr"
 	"github.com/tokend/tokend/internal/statuslist"
 )
 
@@ -31,16 +33,16 @@ func (e *Endpoints) mountStatusLists(mux *http.ServeMux) {
 func (e *Endpoints) statusList(w http.ResponseWriter, r *http.Request) error {
 	n, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
-		return ErrNotFound("no such status list")
+		return oautherr.NotFound("no such status list")
 	}
 	if !acceptsStatusListJWT(r.Header.Get("Accept")) {
-		return newError(CodeInvalidRequest, http.StatusNotAcceptable, "status lists are served as %s only", statuslist.MediaType)
+		return oautherr.New(oautherr.CodeInvalidRequest, http.StatusNotAcceptable, "status lists are served as %s only", statuslist.MediaType)
 	}
 	if e.cfg.Feed != nil && !e.cfg.Feed.Current(StaleFeed) {
 		// The lists are kept current by the feed's hub: one that cannot
 		// read the log would serve bits missing the revocations made
 		// meanwhile on other instances, and sign them as fresh.
-		return ErrTemporarilyUnavailable(e.cfg.RetryAfter, errors.New("the revocation log has not been read for a while"))
+		return oautherr.TemporarilyUnavailable(httperr.OutageRetryAfter, errors.New("the revocation log has not been read for a while"))
 	}
 	reserved := false
 	if e.cfg.StatusIndexes != nil {
@@ -49,11 +51,11 @@ func (e *Endpoints) statusList(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if !reserved {
-		return ErrNotFound("no such status list")
+		return oautherr.NotFound("no such status list")
 	}
 	jwt, _, err := e.cfg.StatusLists.Token(r.Context(), n)
 	if errors.Is(err, statuslist.ErrNoSuchList) {
-		return ErrNotFound("no such status list")
+		return oautherr.NotFound("no such status list")
 	}
 	if err != nil {
 		return err

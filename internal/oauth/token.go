@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/tokend/tokend/internal/oautherr"
 	"github.com/tokend/tokend/internal/registry"
 	"github.com/tokend/tokend/internal/store"
 )
@@ -55,15 +56,15 @@ func (e *Endpoints) token(w http.ResponseWriter, r *http.Request, req request) e
 	}
 	i := slices.IndexFunc(grants, func(g grant) bool { return g.registration().Name == name })
 	if i < 0 {
-		return ErrUnsupportedGrantType("grant type %q is not supported", name)
+		return oautherr.UnsupportedGrantType("grant type %q is not supported", name)
 	}
 	g := grants[i]
 	if !g.enabled(e) {
-		return ErrUnsupportedGrantType("the %s grant is not enabled", name)
+		return oautherr.UnsupportedGrantType("the %s grant is not enabled", name)
 	}
 	c := req.client
 	if !slices.Contains(c.GrantTypes, name) {
-		return ErrUnauthorizedClient("the client may not use the %s grant", name)
+		return oautherr.UnauthorizedClient("the client may not use the %s grant", name)
 	}
 	return g.issue(e, w, r, c, req.form)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tokend/tokend/internal/oauth"
+	"github.com/tokend/tokend/internal/oautherr"
 	"github.com/tokend/tokend/internal/registry"
 	"github.com/tokend/tokend/internal/store"
 	"github.com/tokend/tokend/internal/token"
@@ -62,7 +63,7 @@ func TestPasswordGrantAndRefreshRotation(t *testing.T) {
 	// Presenting the rotated token again revokes the whole grant
 	// (RFC 9700 §4.14.2).
 	r := h.post(oauth.PathToken, "grant_type=refresh_token&refresh_token="+tk.Refresh, basic(id, secret))
-	checkOAuthError(t, r, http.StatusBadRequest, oauth.CodeInvalidGrant)
+	checkOAuthError(t, r, http.StatusBadRequest, oautherr.CodeInvalidGrant)
 	for _, tok := range []string{tk.Access, next.Access, next.Refresh} {
 		if h.active(tok) {
 			t.Error("a token of the family is still active after refresh token reuse")
@@ -88,19 +89,19 @@ func TestTokenEndpointErrors(t *testing.T) {
 		status int
 		code   string
 	}{
-		{"no grant type", "scope=x", auth, 400, oauth.CodeInvalidRequest},
-		{"unknown grant type", "grant_type=magic", auth, 400, oauth.CodeUnsupportedGrantType},
-		{"grant not registered", "grant_type=password&username=gina&password=correct+horse+battery", basic(ccOnly, ccSecret), 400, oauth.CodeUnauthorizedClient},
-		{"wrong password", "grant_type=password&username=gina&password=nope", auth, 400, oauth.CodeInvalidGrant},
-		{"unknown user", "grant_type=password&username=nobody&password=whatever1", auth, 400, oauth.CodeInvalidGrant},
-		{"missing password", "grant_type=password&username=gina", auth, 400, oauth.CodeInvalidRequest},
-		{"refresh of another client", "grant_type=refresh_token&refresh_token=" + tk.Refresh, basic(other, otherSecret), 400, oauth.CodeInvalidGrant},
-		{"access token as refresh", "grant_type=refresh_token&refresh_token=" + tk.Access, auth, 400, oauth.CodeInvalidGrant},
-		{"garbage refresh", "grant_type=refresh_token&refresh_token=abc", auth, 400, oauth.CodeInvalidGrant},
-		{"wider scope on refresh", "grant_type=refresh_token&refresh_token=" + tk.Refresh + "&scope=admin", auth, 400, oauth.CodeInvalidScope},
-		{"bad scope character", "grant_type=client_credentials&scope=%22q", auth, 400, oauth.CodeInvalidScope},
-		{"wrong secret", "grant_type=client_credentials", basic(id, "x"), 401, oauth.CodeInvalidClient},
-		{"repeated grant_type", "grant_type=client_credentials&grant_type=password", auth, 400, oauth.CodeInvalidRequest},
+		{"no grant type", "scope=x", auth, 400, oautherr.CodeInvalidRequest},
+		{"unknown grant type", "grant_type=magic", auth, 400, oautherr.CodeUnsupportedGrantType},
+		{"grant not registered", "grant_type=password&username=gina&password=correct+horse+battery", basic(ccOnly, ccSecret), 400, oautherr.CodeUnauthorizedClient},
+		{"wrong password", "grant_type=password&username=gina&password=nope", auth, 400, oautherr.CodeInvalidGrant},
+		{"unknown user", "grant_type=password&username=nobody&password=whatever1", auth, 400, oautherr.CodeInvalidGrant},
+		{"missing password", "grant_type=password&username=gina", auth, 400, oautherr.CodeInvalidRequest},
+		{"refresh of another client", "grant_type=refresh_token&refresh_token=" + tk.Refresh, basic(other, otherSecret), 400, oautherr.CodeInvalidGrant},
+		{"access token as refresh", "grant_type=refresh_token&refresh_token=" + tk.Access, auth, 400, oautherr.CodeInvalidGrant},
+		{"garbage refresh", "grant_type=refresh_token&refresh_token=abc", auth, 400, oautherr.CodeInvalidGrant},
+		{"wider scope on refresh", "grant_type=refresh_token&refresh_token=" + tk.Refresh + "&scope=admin", auth, 400, oautherr.CodeInvalidScope},
+		{"bad scope character", "grant_type=client_credentials&scope=%22q", auth, 400, oautherr.CodeInvalidScope},
+		{"wrong secret", "grant_type=client_credentials", basic(id, "x"), 401, oautherr.CodeInvalidClient},
+		{"repeated grant_type", "grant_type=client_credentials&grant_type=password", auth, 400, oautherr.CodeInvalidRequest},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -116,7 +117,7 @@ func TestPublicClientCannotUseClientCredentials(t *testing.T) {
 	h := newHarness(t)
 	pub, _ := h.client(registry.Spec{Name: "spa", AuthMethod: registry.AuthNone})
 	r := h.post(oauth.PathToken, "grant_type=client_credentials&client_id="+pub)
-	checkOAuthError(t, r, http.StatusBadRequest, oauth.CodeUnauthorizedClient)
+	checkOAuthError(t, r, http.StatusBadRequest, oautherr.CodeUnauthorizedClient)
 }
 
 func TestTokenLifetimesAndExpiry(t *testing.T) {
@@ -148,7 +149,7 @@ func TestDisabledUserCannotSignIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := h.post(oauth.PathToken, "grant_type=password&username=henry&password=correct+horse+battery", basic(id, secret))
-	checkOAuthError(t, r, http.StatusBadRequest, oauth.CodeInvalidGrant)
+	checkOAuthError(t, r, http.StatusBadRequest, oautherr.CodeInvalidGrant)
 }
 
 // Parallel refresh and revoke of one family: whatever the order, the family
@@ -204,5 +205,5 @@ func TestDefaultRefreshLifetime(t *testing.T) {
 	}
 	h.clock.Advance(2 * time.Second)
 	checkOAuthError(t, h.post(oauth.PathToken, "grant_type=refresh_token&refresh_token="+late.Refresh, basic(id, secret)),
-		http.StatusBadRequest, oauth.CodeInvalidGrant)
+		http.StatusBadRequest, oautherr.CodeInvalidGrant)
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/tokend/tokend/internal/clientauth"
 	"github.com/tokend/tokend/internal/identity"
 	"github.com/tokend/tokend/internal/oauth"
+	"github.com/tokend/tokend/internal/oautherr"
 	"github.com/tokend/tokend/internal/ratelimit"
 	"github.com/tokend/tokend/internal/registry"
 	"github.com/tokend/tokend/internal/scim"
@@ -375,7 +376,7 @@ func (s *Server) CheckRevoked(t testing.TB, tks ...Tokens) {
 		}
 		r := s.Refresh(tk)
 		code, _ := r.Map(t)["error"].(string)
-		if r.Status != http.StatusBadRequest && r.Status != http.StatusUnauthorized || code != oauth.CodeInvalidGrant && code != oauth.CodeInvalidClient {
+		if r.Status != http.StatusBadRequest && r.Status != http.StatusUnauthorized || code != oautherr.CodeInvalidGrant && code != oautherr.CodeInvalidClient {
 			t.Errorf("refresh of a revoked grant of client %s: %d %s; want 400 invalid_grant (or 401 invalid_client for a deleted client)", tk.ClientID, r.Status, r.Body)
 		}
 	}
