@@ -263,6 +263,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := server.Config{
 		Addr: *addr, TLS: cert, Ready: st.Ping, Logger: log,
 		MaxInFlight: *maxInFlight, QueueWait: *queueWait,
+		Unqueued: []string{"/metrics", oauth.PathRevocationStream},
 		Observe: m.ObserveRequest, OnReject: m.Rejected,
 		TrustedProxies: proxies,
 	}

@@ -181,17 +181,14 @@ type admission struct {
 	slots  chan struct{}
 	wait   time.Duration
 	reject func()
+	// exempt paths are never refused (Config.Unqueued, and the probes).
+	exempt map[string]bool
 }
 
-// exempt paths are never refused: probes and metrics must answer under load.
-// The revocation stream holds its request open for as long as a resource
-// server follows it, idle almost all the time: it would keep a slot for
-// ever. It bounds its own number (oauth.MaxStreams).
-var exempt = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true, "/oauth2/revocations/stream": true}
 
 func (a *admission) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if exempt[r.URL.Path] {
+		if a.exempt[r.URL.Path] {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -37,6 +37,12 @@ type Config struct {
 	// answered 503 temporarily_unavailable with Retry-After.
 	MaxInFlight int
 	QueueWait   time.Duration
+	// Unqueued are paths admission control never refuses, besides the
+	// probes (/healthz, /readyz): what must answer under load (metrics),
+	// and requests that stay open, idle nearly all the time, for as long as
+	// their reader follows them (a stream), which would hold a slot for
+	// ever; such a handler bounds its own number.
+	Unqueued []string
 	// Observe, when set, is told of every request (metrics); OnReject of
 	// every request refused by admission control.
 	Observe  func(route string, status int, d time.Duration)
@@ -77,7 +83,11 @@ func Handler(cfg Config, mux *http.ServeMux) http.Handler {
 		if wait == 0 {
 			wait = 50 * time.Millisecond
 		}
-		h = (&admission{slots: make(chan struct{}, cfg.MaxInFlight), wait: wait, reject: cfg.OnReject}).wrap(h)
+		exempt := map[string]bool{"/healthz": true, "/readyz": true}
+		for _, p := range cfg.Unqueued {
+			exempt[p] = true
+		}
+		h = (&admission{slots: make(chan struct{}, cfg.MaxInFlight), wait: wait, reject: cfg.OnReject, exempt: exempt}).wrap(h)
 	}
 	return withRecover(log, withClientAddr(cfg.TrustedProxies, withRequestLog(log, cfg.Observe, withSecurityHeaders(h))))
 }
