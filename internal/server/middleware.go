@@ -185,7 +185,6 @@ type admission struct {
 	exempt map[string]bool
 }
 
-
 func (a *admission) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if a.exempt[r.URL.Path] {
