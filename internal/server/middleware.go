@@ -138,7 +138,8 @@ var (
 	hsts      = []string{"max-age=31536000"}
 )
 
-// withSecurityHeaders sets the headers the seed shows on every answer.
+// withSecurityHeaders sets the security headers WSO2 Identity Server sends
+// on every answer, and HSTS on TLS.
 func withSecurityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Assigned, not Set: the keys are canonical already, and the value

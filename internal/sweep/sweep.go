@@ -12,7 +12,7 @@ import (
 // Defaults of Config.
 const (
 	DefaultInterval  = time.Minute
-	DefaultRetention = 90 * 24 * time.Hour // the issue: 90 days of log
+	DefaultRetention = 90 * 24 * time.Hour // 90 days of audit trail
 	// DefaultBatchSize is the grants one store call deletes: a batch that
 	// holds the SQLite writer briefly enough not to hold up revocations, and
 	// drains as fast as larger ones (see sqlite.DefaultSweepLimit).
