@@ -51,7 +51,7 @@ func respell(t *testing.T, tok string, i int) (string, bool) {
 // could not be revoked by its text.
 func TestOtherSpellingsRefused(t *testing.T) {
 	a := newFakeAS(t)
-	r := newRS(t, a, nil)
+	r := newGuard(t, a, nil)
 	waitFeed(t, r)
 	h := r.Middleware(echo)
 	tok := a.jwt(1, nil)

@@ -27,7 +27,7 @@ type metadata struct {
 // configured is first needed, and again after a failure at most once a
 // second.
 type discovery struct {
-	rs *RS
+	guard *Guard
 
 	mu        sync.Mutex
 	m         *metadata
@@ -50,10 +50,10 @@ func (d *discovery) get(ctx context.Context) (*metadata, error) {
 	}
 	d.lastTry = time.Now()
 	var m metadata
-	err := d.rs.getJSON(ctx, d.rs.cfg.Issuer+"/.well-known/oauth-authorization-server", &m)
-	if err == nil && strings.TrimSuffix(m.Issuer, "/") != d.rs.cfg.Issuer {
+	err := d.guard.getJSON(ctx, d.guard.cfg.Issuer+"/.well-known/oauth-authorization-server", &m)
+	if err == nil && strings.TrimSuffix(m.Issuer, "/") != d.guard.cfg.Issuer {
 		// RFC 8414 §3.3: the metadata must name the issuer it was fetched for.
-		err = fmt.Errorf("the metadata names issuer %q, not %q", m.Issuer, d.rs.cfg.Issuer)
+		err = fmt.Errorf("the metadata names issuer %q, not %q", m.Issuer, d.guard.cfg.Issuer)
 	}
 	if err != nil {
 		d.lastError = fmt.Errorf("rs: authorization server metadata: %w", err)
@@ -64,7 +64,7 @@ func (d *discovery) get(ctx context.Context) (*metadata, error) {
 }
 
 // endpoint returns a configured URL, else the one the metadata names.
-func (r *RS) endpoint(ctx context.Context, configured string, pick func(*metadata) string, name string) (string, error) {
+func (r *Guard) endpoint(ctx context.Context, configured string, pick func(*metadata) string, name string) (string, error) {
 	if configured != "" {
 		return configured, nil
 	}
@@ -85,7 +85,7 @@ const (
 )
 
 // getJSON fetches a JSON document.
-func (r *RS) getJSON(ctx context.Context, u string, v any) error {
+func (r *Guard) getJSON(ctx context.Context, u string, v any) error {
 	b, err := r.fetch(ctx, http.MethodGet, u, "application/json", nil, false, maxJSON)
 	if err != nil {
 		return err
@@ -95,7 +95,7 @@ func (r *RS) getJSON(ctx context.Context, u string, v any) error {
 
 // fetch makes one request bounded by RequestTimeout and returns the body of
 // a 200 answer.
-func (r *RS) fetch(ctx context.Context, method, u, accept string, form url.Values, auth bool, limit int64) ([]byte, error) {
+func (r *Guard) fetch(ctx context.Context, method, u, accept string, form url.Values, auth bool, limit int64) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.RequestTimeout)
 	defer cancel()
 	var body io.Reader
@@ -133,7 +133,7 @@ func (r *RS) fetch(ctx context.Context, method, u, accept string, form url.Value
 
 // basicAuth is the resource server's client authentication, RFC 6749
 // §2.3.1: id and secret form-urlencoded, then HTTP Basic.
-func (r *RS) basicAuth() string {
+func (r *Guard) basicAuth() string {
 	pair := url.QueryEscape(r.cfg.ClientID) + ":" + url.QueryEscape(r.cfg.ClientSecret)
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(pair))
 }

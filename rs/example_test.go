@@ -41,7 +41,7 @@ func Example() {
 
 // A request without a token is refused with the bare RFC 6750 challenge,
 // before anything is asked of the authorization server.
-func ExampleRS_Middleware() {
+func ExampleGuard_Middleware() {
 	guard, err := rs.New(rs.Config{Issuer: "https://localhost:9443"})
 	if err != nil {
 		log.Fatal(err)

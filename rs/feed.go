@@ -37,11 +37,11 @@ const (
 )
 
 // follower reads the revocation feed (Server-Sent Events) for as long as
-// the RS lives: it reconnects after any failure, resuming with
+// the Guard lives: it reconnects after any failure, resuming with
 // Last-Event-ID so that no revocation is missed, and applies each event to
 // the revoked set and the introspection cache.
 type follower struct {
-	rs *RS
+	guard *Guard
 
 	seq       atomic.Int64 // last event id received
 	connected atomic.Bool
@@ -52,8 +52,8 @@ type follower struct {
 	change chan struct{} // closed and replaced when the state changes
 }
 
-func newFollower(r *RS) *follower {
-	return &follower{rs: r, change: make(chan struct{})}
+func newFollower(r *Guard) *follower {
+	return &follower{guard: r, change: make(chan struct{})}
 }
 
 func (f *follower) healthy() bool {
@@ -74,7 +74,7 @@ func (f *follower) notify() {
 }
 
 func (f *follower) run(ctx context.Context) {
-	log := f.rs.cfg.Logger
+	log := f.guard.cfg.Logger
 	backoff := minBackoff
 	prune := time.NewTicker(pruneEvery)
 	defer prune.Stop()
@@ -84,7 +84,7 @@ func (f *follower) run(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			case <-prune.C:
-				f.rs.revoked.prune(f.rs.now().Add(-f.rs.cfg.Leeway))
+				f.guard.revoked.prune(f.guard.now().Add(-f.guard.cfg.Leeway))
 			}
 		}
 	}()
@@ -115,7 +115,7 @@ func (f *follower) run(ctx context.Context) {
 
 // connect opens the stream and reads it until it fails.
 func (f *follower) connect(ctx context.Context) error {
-	r := f.rs
+	r := f.guard
 	u, err := r.endpoint(ctx, r.cfg.FeedURL, func(m *metadata) string { return m.RevocationFeed }, "revocation_feed_endpoint")
 	if err != nil {
 		return err
@@ -227,7 +227,7 @@ type message struct {
 }
 
 func (f *follower) dispatch(event, id string, hasID bool, data []byte) error {
-	r := f.rs
+	r := f.guard
 	switch event {
 	case "revocation":
 		var m message

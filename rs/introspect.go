@@ -79,7 +79,7 @@ func (c *introCache) drop(hs [][sha256.Size]byte) {
 }
 
 // checkOpaque checks a token that is not a JWT by introspection.
-func (r *RS) checkOpaque(ctx context.Context, raw string) (*Claims, error) {
+func (r *Guard) checkOpaque(ctx context.Context, raw string) (*Claims, error) {
 	if !r.cfg.hasCredentials() {
 		return nil, invalidToken("the token is not a JWT, and this resource server cannot introspect", nil)
 	}
@@ -99,7 +99,7 @@ func (r *RS) checkOpaque(ctx context.Context, raw string) (*Claims, error) {
 
 // introspect asks the introspection endpoint about raw (RFC 7662 §2.1),
 // through the cache.
-func (r *RS) introspect(ctx context.Context, raw string, hash [sha256.Size]byte) (bool, *Claims, error) {
+func (r *Guard) introspect(ctx context.Context, raw string, hash [sha256.Size]byte) (bool, *Claims, error) {
 	ttl := r.cfg.IntrospectionCacheTTL
 	// A cached answer is trusted because the feed drops it when the token
 	// is revoked. While the feed is down, nothing would: ask every time.
@@ -141,7 +141,7 @@ func (r *RS) introspect(ctx context.Context, raw string, hash [sha256.Size]byte)
 // introspected turns an answer into claims; nil when the token may not be
 // accepted: inactive, a refresh token, another issuer's, another
 // audience's, or expired.
-func (r *RS) introspected(in introspection, now time.Time) *Claims {
+func (r *Guard) introspected(in introspection, now time.Time) *Claims {
 	if !in.Active || strings.EqualFold(in.TokenType, "refresh_token") {
 		return nil
 	}

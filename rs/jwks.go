@@ -16,7 +16,7 @@ import (
 // the keys just before may refuse the first new tokens for up to
 // refetchEvery.)
 type keyCache struct {
-	rs      *RS
+	guard   *Guard
 	refetch time.Duration // refetchEvery; shorter in tests
 
 	mu        sync.Mutex
@@ -93,12 +93,12 @@ func (k *keyCache) get(ctx context.Context, kid string) (jose.JSONWebKey, error)
 }
 
 func (k *keyCache) fetch(ctx context.Context) (map[string]jose.JSONWebKey, error) {
-	u, err := k.rs.endpoint(ctx, k.rs.cfg.JWKSURL, func(m *metadata) string { return m.JWKSURI }, "jwks_uri")
+	u, err := k.guard.endpoint(ctx, k.guard.cfg.JWKSURL, func(m *metadata) string { return m.JWKSURI }, "jwks_uri")
 	if err != nil {
 		return nil, err
 	}
 	var set jose.JSONWebKeySet
-	if err := k.rs.getJSON(ctx, u, &set); err != nil {
+	if err := k.guard.getJSON(ctx, u, &set); err != nil {
 		return nil, err
 	}
 	keys := make(map[string]jose.JSONWebKey, len(set.Keys))

@@ -39,7 +39,7 @@ type accessClaims struct {
 // checkJWT verifies a JWT access token (RFC 9068 §4): the spelling
 // (canonicalCompact), typ at+jwt, a published key, the signature, iss, aud,
 // exp and nbf; then whether it was revoked.
-func (r *RS) checkJWT(ctx context.Context, raw string) (*Claims, error) {
+func (r *Guard) checkJWT(ctx context.Context, raw string) (*Claims, error) {
 	if len(raw) > maxJWT {
 		return nil, invalidToken("the token is too large", nil)
 	}
@@ -118,7 +118,7 @@ func jwtProblem(err error) string {
 // first, in memory; while the feed is healthy that is all. Otherwise the
 // token's status list is consulted (cached for its ttl), or, for a token
 // without one, introspection.
-func (r *RS) checkRevokedJWT(ctx context.Context, raw string, c *Claims, ac accessClaims) error {
+func (r *Guard) checkRevokedJWT(ctx context.Context, raw string, c *Claims, ac accessClaims) error {
 	hash := sha256.Sum256([]byte(raw))
 	if r.revoked.has(c.JTI, hash) {
 		return revokedErr()
@@ -157,7 +157,7 @@ func (r *RS) checkRevokedJWT(ctx context.Context, raw string, c *Claims, ac acce
 func revokedErr() *Error { return invalidToken("the token has been revoked", nil) }
 
 // now is the checking clock.
-func (r *RS) now() time.Time { return r.cfg.Now() }
+func (r *Guard) now() time.Time { return r.cfg.Now() }
 
 // canonicalCompact reports whether every dot-separated segment of s is the
 // canonical unpadded base64url encoding of its bytes (RFC 7515 §2; RFC 4648

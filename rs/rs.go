@@ -54,9 +54,11 @@ func ClaimsFrom(ctx context.Context) (*Claims, bool) {
 	return c, ok
 }
 
-// RS checks access tokens; see the package documentation. Its methods are
-// safe for concurrent use.
-type RS struct {
+// Guard guards a resource server's handlers with access tokens: Middleware
+// refuses a request whose token does not pass, and Check validates one
+// token; see the package documentation. Its methods are safe for
+// concurrent use.
+type Guard struct {
 	cfg     Config
 	meta    *discovery
 	keys    *keyCache
@@ -71,19 +73,19 @@ type RS struct {
 	wg   sync.WaitGroup
 }
 
-// New returns an RS for cfg and, when cfg has client credentials, starts
+// New returns a Guard for cfg and, when cfg has client credentials, starts
 // following the revocation feed in the background until Close. It makes no
 // request itself: the server's metadata and keys are fetched when first
 // needed, so a resource server may start before its authorization server.
-func New(cfg Config) (*RS, error) {
+func New(cfg Config) (*Guard, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	r := &RS{cfg: cfg, revoked: newRevokedSet()}
-	r.meta = &discovery{rs: r}
-	r.keys = &keyCache{rs: r, refetch: refetchEvery}
-	r.lists = &listCache{rs: r, lists: map[string]*statusList{}}
+	r := &Guard{cfg: cfg, revoked: newRevokedSet()}
+	r.meta = &discovery{guard: r}
+	r.keys = &keyCache{guard: r, refetch: refetchEvery}
+	r.lists = &listCache{guard: r, lists: map[string]*statusList{}}
 	r.intro = &introCache{entries: map[[sha256.Size]byte]introEntry{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.stop = cancel
@@ -101,9 +103,9 @@ func New(cfg Config) (*RS, error) {
 	return r, nil
 }
 
-// Close stops following the feed. The RS still checks tokens afterwards,
+// Close stops following the feed. The Guard still checks tokens afterwards,
 // from the status lists and introspection.
-func (r *RS) Close() error {
+func (r *Guard) Close() error {
 	r.stop()
 	r.wg.Wait()
 	return nil
@@ -112,13 +114,13 @@ func (r *RS) Close() error {
 // FeedHealthy reports whether the revocation feed is connected, has
 // caught up with the log and has been heard from recently: while it is,
 // JWTs are checked without any request to the authorization server.
-func (r *RS) FeedHealthy() bool { return r.feed != nil && r.feed.healthy() }
+func (r *Guard) FeedHealthy() bool { return r.feed != nil && r.feed.healthy() }
 
 // WaitFeed waits until the feed has caught up with the revocation log (at
 // start, the revocations of every token still alive), or ctx is done. A
 // resource server may call it before it starts serving; it does not have
 // to, as JWTs are checked against the status lists meanwhile.
-func (r *RS) WaitFeed(ctx context.Context) error {
+func (r *Guard) WaitFeed(ctx context.Context) error {
 	if r.feed == nil {
 		return errors.New("rs: no revocation feed (no client credentials, or DisableFeed)")
 	}
@@ -139,7 +141,7 @@ func (r *RS) WaitFeed(ctx context.Context) error {
 // §2.1): a request whose token is missing, invalid, expired, revoked or
 // short of RequiredScopes is refused with the §3 error, and next sees the
 // token's claims through ClaimsFrom.
-func (r *RS) Middleware(next http.Handler) http.Handler {
+func (r *Guard) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		raw, e := bearerToken(req)
 		if e != nil {
@@ -157,7 +159,7 @@ func (r *RS) Middleware(next http.Handler) http.Handler {
 
 // RequireScopes returns middleware that refuses, with 403
 // insufficient_scope, a request whose token lacks any of scopes. It goes
-// inside RS.Middleware, on the routes that need more than RequiredScopes.
+// inside Guard.Middleware, on the routes that need more than RequiredScopes.
 func RequireScopes(scopes ...string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -182,7 +184,7 @@ func insufficientScope(scopes []string) *Error {
 
 // Check validates an access token as the middleware does and returns its
 // claims. Its errors are *Error.
-func (r *RS) Check(ctx context.Context, token string) (*Claims, error) {
+func (r *Guard) Check(ctx context.Context, token string) (*Claims, error) {
 	var c *Claims
 	var err error
 	if looksLikeJWT(token) {

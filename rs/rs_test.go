@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-func newRS(t *testing.T, a *fakeAS, edit func(*Config)) *RS {
+func newGuard(t *testing.T, a *fakeAS, edit func(*Config)) *Guard {
 	t.Helper()
 	cfg := Config{Issuer: a.srv.URL, Audience: audience, ClientID: asClientID, ClientSecret: asClientSecret, RequiredScopes: []string{"read"}}
 	if edit != nil {
@@ -54,7 +54,7 @@ var echo = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, c.Subject+" "+c.Scope)
 })
 
-func waitFeed(t *testing.T, r *RS) {
+func waitFeed(t *testing.T, r *Guard) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
@@ -65,7 +65,7 @@ func waitFeed(t *testing.T, r *RS) {
 
 func TestMiddlewareRefusals(t *testing.T) {
 	a := newFakeAS(t)
-	r := newRS(t, a, nil)
+	r := newGuard(t, a, nil)
 	waitFeed(t, r)
 	h := r.Middleware(echo)
 	now := time.Now()
@@ -126,7 +126,7 @@ func TestMiddlewareRefusals(t *testing.T) {
 
 func TestUnknownKidRefetchesTheKeysOnce(t *testing.T) {
 	a := newFakeAS(t)
-	r := newRS(t, a, func(c *Config) { c.DisableFeed = true })
+	r := newGuard(t, a, func(c *Config) { c.DisableFeed = true })
 	h := r.Middleware(echo)
 	if got := call(t, h, "Bearer "+a.jwt(1, nil)); got.status != 200 {
 		t.Fatalf("got %+v", got)
@@ -154,7 +154,7 @@ func TestUnknownKidRefetchesTheKeysOnce(t *testing.T) {
 
 func TestFeedRevocationIsHonoured(t *testing.T) {
 	a := newFakeAS(t)
-	r := newRS(t, a, nil)
+	r := newGuard(t, a, nil)
 	waitFeed(t, r)
 	h := r.Middleware(echo)
 	tok := a.jwt(7, nil)
@@ -192,7 +192,7 @@ func TestFeedRevocationIsHonoured(t *testing.T) {
 
 func TestFeedResumesWithLastEventID(t *testing.T) {
 	a := newFakeAS(t)
-	r := newRS(t, a, nil)
+	r := newGuard(t, a, nil)
 	waitFeed(t, r)
 	tok1, tok2 := a.jwt(1, nil), a.jwt(2, nil)
 	a.revoke("jti-1", tok1)
@@ -237,7 +237,7 @@ func TestFeedResumesWithLastEventID(t *testing.T) {
 
 func TestStatusListUnreachableFailsClosed(t *testing.T) {
 	a := newFakeAS(t)
-	r := newRS(t, a, func(c *Config) { c.DisableFeed = true })
+	r := newGuard(t, a, func(c *Config) { c.DisableFeed = true })
 	a.set(func(a *fakeAS) { a.listDown = true })
 	got := call(t, r.Middleware(echo), "Bearer "+a.jwt(1, nil))
 	if got.status != 503 || got.body != `{"error":"temporarily_unavailable","error_description":"the token's status list could not be fetched"}` {
@@ -247,7 +247,7 @@ func TestStatusListUnreachableFailsClosed(t *testing.T) {
 
 func TestStatusListIsCached(t *testing.T) {
 	a := newFakeAS(t)
-	r := newRS(t, a, func(c *Config) { c.ClientID, c.ClientSecret = "", "" })
+	r := newGuard(t, a, func(c *Config) { c.ClientID, c.ClientSecret = "", "" })
 	a.set(func(a *fakeAS) { a.revokedBits[5] = true })
 	h := r.Middleware(echo)
 	for range 10 {
@@ -265,7 +265,7 @@ func TestStatusListIsCached(t *testing.T) {
 
 func TestOpaqueTokens(t *testing.T) {
 	a := newFakeAS(t)
-	r := newRS(t, a, nil)
+	r := newGuard(t, a, nil)
 	waitFeed(t, r)
 	h := r.Middleware(echo)
 	exp := time.Now().Add(time.Hour).Unix()
@@ -297,7 +297,7 @@ func TestOpaqueTokens(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	t.Run("without credentials", func(t *testing.T) {
-		r := newRS(t, a, func(c *Config) { c.ClientID, c.ClientSecret = "", "" })
+		r := newGuard(t, a, func(c *Config) { c.ClientID, c.ClientSecret = "", "" })
 		if got := call(t, r.Middleware(echo), "Bearer tka_live"); got.status != 401 {
 			t.Errorf("got %+v", got)
 		}
@@ -326,7 +326,7 @@ func TestConfig(t *testing.T) {
 func TestMetadataIssuerMismatch(t *testing.T) {
 	a := newFakeAS(t)
 	// The same server, named differently: its metadata names another issuer.
-	r := newRS(t, a, func(c *Config) {
+	r := newGuard(t, a, func(c *Config) {
 		c.Issuer = strings.Replace(a.srv.URL, "127.0.0.1", "localhost", 1)
 		c.DisableFeed = true
 	})
@@ -345,7 +345,7 @@ func TestMetadataIssuerMismatch(t *testing.T) {
 // to the feed.
 func TestHTTPClientTimeoutSparesTheFeed(t *testing.T) {
 	a := newFakeAS(t)
-	r := newRS(t, a, func(c *Config) { c.HTTPClient = &http.Client{Timeout: 50 * time.Millisecond} })
+	r := newGuard(t, a, func(c *Config) { c.HTTPClient = &http.Client{Timeout: 50 * time.Millisecond} })
 	waitFeed(t, r)
 	time.Sleep(200 * time.Millisecond)
 	if !r.FeedHealthy() || a.feedConnects.Load() != 1 {
@@ -363,7 +363,7 @@ func TestOpaqueCacheUnusedWhileFeedIsDown(t *testing.T) {
 		a.feedDown = true
 		a.active["tka_live"] = map[string]any{"active": true, "sub": "bob", "scope": "read", "exp": exp}
 	})
-	r := newRS(t, a, nil)
+	r := newGuard(t, a, nil)
 	h := r.Middleware(echo)
 	for range 3 {
 		if got := call(t, h, "Bearer tka_live"); got.status != 200 {

@@ -20,7 +20,7 @@ import (
 // fetched, each until its ttl; a list that cannot be fetched again is
 // used until its exp.
 type listCache struct {
-	rs *RS
+	guard *Guard
 
 	mu    sync.Mutex
 	lists map[string]*statusList
@@ -49,7 +49,7 @@ const maxLists = 1024
 func (c *listCache) revoked(ctx context.Context, uri string, idx int64) (bool, error) {
 	// The uri comes from a token the issuer signed; still, only lists
 	// the issuer serves are fetched.
-	if !strings.HasPrefix(uri, c.rs.cfg.Issuer+"/") {
+	if !strings.HasPrefix(uri, c.guard.cfg.Issuer+"/") {
 		return false, invalidToken("the token's status list is not the issuer's", nil)
 	}
 	c.mu.Lock()
@@ -71,7 +71,7 @@ func (c *listCache) revoked(ctx context.Context, uri string, idx int64) (bool, e
 			l.lastTry = now
 			l.lastError = c.fetch(ctx, uri, l)
 		}
-		if l.lastError != nil && (l.lst == nil || !c.rs.now().Before(l.exp)) {
+		if l.lastError != nil && (l.lst == nil || !c.guard.now().Before(l.exp)) {
 			return false, l.lastError
 		}
 	}
@@ -103,7 +103,7 @@ type statusListClaims struct {
 // typ statuslist+jwt, signed by a key of the issuer's JWKS, sub equal to
 // uri, not expired; then inflates its list.
 func (c *listCache) fetch(ctx context.Context, uri string, l *statusList) error {
-	body, err := c.rs.fetch(ctx, "GET", uri, "application/statuslist+jwt", nil, false, maxStatusList)
+	body, err := c.guard.fetch(ctx, "GET", uri, "application/statuslist+jwt", nil, false, maxStatusList)
 	if err != nil {
 		return fmt.Errorf("rs: status list: %w", err)
 	}
@@ -115,7 +115,7 @@ func (c *listCache) fetch(ctx context.Context, uri string, l *statusList) error 
 	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, "statuslist+jwt") && !strings.EqualFold(typ, "application/statuslist+jwt") {
 		return fmt.Errorf("rs: status list %s: typ %q", uri, typ)
 	}
-	key, err := c.rs.keys.get(ctx, h.KeyID)
+	key, err := c.guard.keys.get(ctx, h.KeyID)
 	if err != nil {
 		return fmt.Errorf("rs: status list %s: %w", uri, err)
 	}
@@ -127,12 +127,12 @@ func (c *listCache) fetch(ctx context.Context, uri string, l *statusList) error 
 	if err := json.Unmarshal(payload, &cl); err != nil {
 		return fmt.Errorf("rs: status list %s: %w", uri, err)
 	}
-	now := c.rs.now()
+	now := c.guard.now()
 	exp := time.Unix(cl.ExpiresAt, 0)
 	switch {
 	case cl.Subject != uri:
 		return fmt.Errorf("rs: status list %s: sub is %q", uri, cl.Subject)
-	case cl.ExpiresAt != 0 && !now.Before(exp.Add(c.rs.cfg.Leeway)):
+	case cl.ExpiresAt != 0 && !now.Before(exp.Add(c.guard.cfg.Leeway)):
 		return fmt.Errorf("rs: status list %s: expired", uri)
 	case cl.StatusList.Bits != 1 && cl.StatusList.Bits != 2 && cl.StatusList.Bits != 4 && cl.StatusList.Bits != 8:
 		return fmt.Errorf("rs: status list %s: bits %d", uri, cl.StatusList.Bits)

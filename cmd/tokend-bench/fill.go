@@ -20,9 +20,10 @@ const fillBatch = 250_000
 // holding an access and a refresh token (a password grant's pair), with
 // random hashes, live for a day.
 //
-// Issuing ten million tokens through HTTP would take most of an hour, so
-// the rows are written with SQL, shaped as the store writes them: the
-// same tables and indexes, so lookups walk B-trees of the real depth.
+// Issuing millions of tokens through HTTP is far too slow for a run's
+// setup, so the rows are written with SQL, shaped as the store writes
+// them: the same tables and indexes, so lookups walk B-trees of the real
+// depth.
 func (b *bench) fillStore(ctx context.Context, n int) error {
 	if n <= 0 {
 		return nil

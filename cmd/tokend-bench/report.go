@@ -13,7 +13,8 @@ import (
 	"time"
 )
 
-// targets are the goals, as fractions of the ceiling's req/s.
+// targets are the throughput goals of the operations that have one, as
+// fractions of the ceiling's req/s.
 var targets = map[string]float64{
 	opRevoke:            0.50,
 	opIntrospectActive:  0.60,

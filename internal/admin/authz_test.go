@@ -15,7 +15,7 @@ import (
 // WWW-Authenticate challenge, with a wrong token or password 401, as a
 // user who is no admin 403; and the request changed nothing.
 func TestEveryAdminEndpointRefusesNonAdmins(t *testing.T) {
-	w := newWorld(t, ts.WithFailLimit(1000)) // this test fails on purpose, often
+	w := newWorld(t, ts.WithFailLimit(1000)) // this test fails authentication on purpose, often
 	user := "/" + w.alice.ID
 	patch := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":false}]}`
 	put := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"alice","password":"a new password"}`

@@ -92,8 +92,8 @@ func (c *tokens) generation() uint64 {
 // put caches r, an access token read or written at generation gen. When
 // full, a token not read from the cache makes room (evict): a token
 // introspected again and again stays, one issued and never asked about
-// goes first. Evicting at random, as this did before, lost a working set
-// near the cache's size a little at every fill.
+// goes first. Evicting at random would lose a working set near the
+// cache's size a little at every fill.
 func (c *tokens) put(r store.TokenRecord, gen uint64) {
 	if c.max <= 0 || r.Kind != store.AccessToken || r.Rotated {
 		return

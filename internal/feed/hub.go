@@ -253,7 +253,7 @@ func (h *Hub) append(evs []store.Event) {
 	h.ring = append(h.ring, evs...)
 	// Trimmed to the newest Ring only once it holds twice as many, so
 	// the copy is paid once per Ring events rather than at every append
-	// (under revocation load that was a copy of the whole ring per
+	// (which under revocation load would copy the whole ring per
 	// commit). Between trims the ring holds up to 2×Ring events.
 	if over := len(h.ring) - h.cfg.Ring; len(h.ring) > 2*h.cfg.Ring {
 		h.from = h.ring[over-1].Seq

@@ -1,10 +1,10 @@
 // Package identity stores and checks the secrets people and programs sign
 // in with: user passwords and client secrets.
 //
-// Two kinds of secret need two kinds of hash (DESIGN.md). A secret the
-// server generates has 256 bits of entropy, so a slow hash would protect
-// nothing and only cap how many clients per second can authenticate: it is
-// stored as SHA-256 ("sha256$..."). A secret a person chose, a user's
+// Two kinds of secret need two kinds of hash. A secret the server
+// generates has 256 bits of entropy, so a slow hash would protect nothing
+// and only cap how many clients per second can authenticate: it is stored
+// as SHA-256 ("sha256$..."). A secret a person chose, a user's
 // password or a client secret an admin typed, may be weak, so it is stored
 // with argon2id in the PHC string format, whose parameters travel with the
 // hash and can be raised later. SecretVerifier checks either kind and may

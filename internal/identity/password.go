@@ -14,11 +14,11 @@ import (
 )
 
 // Parameters of new argon2id hashes: OWASP's Password Storage Cheat Sheet
-// minimum, m=19 MiB, t=2, p=1, about 20 ms of one core here. RFC 9106 §4
-// recommends more memory, but every login and every request of a client
-// with a chosen secret (on a cache miss) pays it, and 19 MiB by the number
-// of cores is what a small server can afford. Hashes carry their
-// parameters, so raising them later only affects new hashes.
+// minimum, m=19 MiB, t=2, p=1. RFC 9106 §4 recommends more memory, but
+// every login and every request of a client with a chosen secret (on a
+// cache miss) pays it, and 19 MiB by the number of cores is what a small
+// server can afford. Hashes carry their parameters, so raising them later
+// only affects new hashes.
 const (
 	argonMemory  = 19 * 1024 // KiB
 	argonTime    = 2

@@ -1,6 +1,6 @@
 // Package logbuf batches log output: under load a server logs a line per
-// request, and a write system call per line costs about a tenth of a
-// cheap request's CPU. Lines are written together, at least every
+// request, and a write system call per line is a large part of a cheap
+// request's CPU. Lines are written together, at least every
 // FlushEvery, and at once when the buffer fills or the writer closes.
 package logbuf
 

@@ -127,9 +127,9 @@ type StatsSource interface {
 // Counting is a scan of the live grants and their tokens, so it runs in
 // the background rather than at every scrape, and never more than a
 // hundredth of the time: after a count that took d it waits at least
-// 100×d. With millions of live tokens one count takes seconds of CPU, and
-// every 30 s it would take a tenth of a core from the requests; the gauges
-// are older instead.
+// 100×d. With millions of live tokens one count is a long scan, which at
+// a short fixed interval would take a large share of a core from the
+// requests; the gauges are older instead.
 func (m *Metrics) RefreshLive(ctx context.Context, src StatsSource, interval time.Duration, log *slog.Logger) {
 	const dutyCycle = 100
 	for {

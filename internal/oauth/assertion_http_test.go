@@ -23,9 +23,10 @@ import (
 	"github.com/tokend/tokend/internal/token"
 )
 
-// TestJWTBearerBadAssertions sends the token endpoint every malformed or
-// forged assertion the JWT issue lists: each is invalid_grant with a
-// description, never a 500, and none gets a token.
+// TestJWTBearerBadAssertions sends the token endpoint malformed and forged
+// assertions of every kind (bad encoding, alg none, HS256 keyed with the
+// public key, an unpublished key, not a JWT, oversized): each is
+// invalid_grant with a description, never a 500, and none gets a token.
 func TestJWTBearerBadAssertions(t *testing.T) {
 	h := newHarness(t, withJWT(t, token.ES256))
 	key := h.trustIssuer("https://idp.example")

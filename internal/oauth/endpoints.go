@@ -72,7 +72,8 @@ type Config struct {
 	StatusLists *statuslist.Lists
 }
 
-// Default token lifetimes (issue: access 3600 s, refresh 86400 s).
+// Default token lifetimes, WSO2 Identity Server's: access 3600 s, refresh
+// 86400 s.
 const (
 	DefaultAccessTokenTTL  = time.Hour
 	DefaultRefreshTokenTTL = 24 * time.Hour
@@ -135,10 +136,11 @@ func (e *Endpoints) Mount(mux *http.ServeMux) {
 	e.mountStatusLists(mux)
 }
 
-// corsAllowHeaders is what the seed shows WSO2 IS allowing.
+// corsAllowHeaders is the Access-Control-Allow-Headers value WSO2 Identity
+// Server sends.
 const corsAllowHeaders = "authorization,Access-Control-Allow-Origin,Content-Type,SOAPAction,Authorization"
 
-// setCORS sets the CORS and security headers the seed shows on every answer
+// setCORS sets the CORS headers WSO2 Identity Server sends on every answer
 // of a form endpoint. Browsers may call the form endpoints from any origin:
 // they use no cookies, so there is no ambient authority to protect.
 func setCORS(h http.Header, r *http.Request) {

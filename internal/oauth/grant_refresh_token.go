@@ -15,9 +15,10 @@ import (
 // GrantRefreshToken is the refresh of RFC 6749 §6.
 const GrantRefreshToken = "refresh_token"
 
-// refresh exchanges a refresh token for a new access token and a new
-// refresh token (RFC 6749 §6); the presented one is rotated out, and
-// presenting it again revokes the whole grant (RFC 9700 §4.14.2).
+// refreshToken is the refresh grant: it exchanges a refresh token for a
+// new access token and a new refresh token (RFC 6749 §6); the presented
+// one is rotated out, and presenting it again revokes the whole grant
+// (RFC 9700 §4.14.2).
 type refreshToken struct{}
 
 func (refreshToken) registration() registry.GrantType {

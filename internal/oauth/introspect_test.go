@@ -140,9 +140,10 @@ func TestIntrospectDisabledClientsTokens(t *testing.T) {
 }
 
 // TestPublicIntrospectorSeesOnlyItsOwn: a public client stored with
-// can_introspect (registration refuses that now; a row may hold it still)
-// authenticates with its client_id alone, so it is answered as a client
-// without the right: its own tokens, never another client's.
+// can_introspect (registration refuses that, but a row written by other
+// means may hold it) authenticates with its client_id alone, so it is
+// answered as a client without the right: its own tokens, never another
+// client's.
 func TestPublicIntrospectorSeesOnlyItsOwn(t *testing.T) {
 	h := newHarness(t)
 	public := h.publicIntrospector(oauth.GrantPassword, oauth.GrantRefreshToken)
@@ -183,8 +184,8 @@ func TestPublicIntrospectorSeesOnlyItsOwn(t *testing.T) {
 }
 
 // publicIntrospector stores a public client with can_introspect straight
-// into the store, as a row written before registration refused it, and
-// returns its client_id.
+// into the store, past the registration that would refuse it, and returns
+// its client_id.
 func (h *harness) publicIntrospector(grants ...string) string {
 	h.t.Helper()
 	now := h.clock.Now()

@@ -193,7 +193,7 @@ func TestRevokeForeignJWTIsNoOpWithoutStoreAccess(t *testing.T) {
 		"alg none":             seg(map[string]any{"alg": "none", "typ": "at+jwt"}) + "." + parts[1] + ".",
 		"unknown kid":          seg(map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": "nope"}) + "." + parts[1] + "." + parts[2],
 		"truncated":            tk.Access[:len(tk.Access)-10],
-		"seed JWT":             "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhZG1pbiJ9.VD23nViK6Np1U8SQ",
+		"forged admin JWT":     "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhZG1pbiJ9.VD23nViK6Np1U8SQ",
 	}
 	for name, raw := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -318,7 +318,8 @@ func TestJWTBearerGrantAndPublicRevocation(t *testing.T) {
 	if !h.active(other) {
 		t.Error("the confidential client's token was revoked")
 	}
-	// The seed's last request: token, hint and client_id, no Authorization.
+	// A public client's revocation as WSO2 Identity Server documents it:
+	// token, hint and client_id in the body, no Authorization.
 	rv := h.post(oauth.PathRevoke, "token="+access+"&token_type_hint=access_token&client_id="+pub,
 		"Content-Type: application/x-www-form-urlencoded;charset=UTF-8")
 	checkRevokedOK(t, rv)

@@ -131,9 +131,9 @@ func latestExpiry(tokens []store.Token) time.Time {
 // milliseconds (48 bits), then 80 random bits, in 22 characters that sort
 // as the bytes do. Identifiers that grow with time are appended at the
 // right edge of the grants table and of the tokens' grant index, where a
-// random one lands on a random page of each: under issuance load that was
-// two of every three pages each commit wrote, and the write-ahead log and
-// its checkpoints write each page again.
+// random one lands on a random page of each: under issuance load every
+// commit would then write many pages for a few rows, and the write-ahead
+// log and its checkpoints write each page again.
 func newGrantID(now time.Time) (string, error) {
 	var b [16]byte
 	ms := uint64(now.UnixMilli())

@@ -55,10 +55,10 @@ type ClientInfo struct {
 }
 
 func (e *Endpoints) mountRegister(mux *http.ServeMux) {
-	mux.Handle("POST "+PathRegister, e.handle(e.admin(e.registerCreate)))
-	mux.Handle("GET "+PathRegister+"/{client_id}", e.handle(e.admin(e.registerGet)))
-	mux.Handle("PUT "+PathRegister+"/{client_id}", e.handle(e.admin(e.registerUpdate)))
-	mux.Handle("DELETE "+PathRegister+"/{client_id}", e.handle(e.admin(e.registerDelete)))
+	mux.Handle("POST "+PathRegister, e.handle(e.adminOnly(e.registerCreate)))
+	mux.Handle("GET "+PathRegister+"/{client_id}", e.handle(e.adminOnly(e.registerGet)))
+	mux.Handle("PUT "+PathRegister+"/{client_id}", e.handle(e.adminOnly(e.registerUpdate)))
+	mux.Handle("DELETE "+PathRegister+"/{client_id}", e.handle(e.adminOnly(e.registerDelete)))
 }
 
 // spec turns the metadata into a registry.Spec.
@@ -277,10 +277,10 @@ func (e *Endpoints) registerDelete(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
-// admin guards an admin endpoint with package adminauth: the admin Bearer
+// adminOnly guards an admin endpoint with package adminauth: the admin Bearer
 // token, or HTTP Basic credentials of a user with the admin flag. It is
 // called once per route, when the routes are mounted.
-func (e *Endpoints) admin(h func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
+func (e *Endpoints) adminOnly(h func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		p, err := e.cfg.Admin.Authorize(r)
 		if err != nil {

@@ -13,8 +13,9 @@ import (
 	"github.com/tokend/tokend/internal/registry"
 )
 
-// seedHeaders are the headers the seed shows on every revocation answer.
-var seedHeaders = map[string]string{
+// wso2Headers are the headers WSO2 Identity Server sends on every
+// revocation answer.
+var wso2Headers = map[string]string{
 	"Cache-Control":                "no-store",
 	"Pragma":                       "no-cache",
 	"X-Content-Type-Options":       "nosniff",
@@ -23,9 +24,9 @@ var seedHeaders = map[string]string{
 	"Access-Control-Allow-Headers": "authorization,Access-Control-Allow-Origin,Content-Type,SOAPAction,Authorization",
 }
 
-func checkSeedHeaders(t *testing.T, r response) {
+func checkWSO2Headers(t *testing.T, r response) {
 	t.Helper()
-	for k, want := range seedHeaders {
+	for k, want := range wso2Headers {
 		if got := r.header.Get(k); got != want {
 			t.Errorf("header %s = %q; want %q", k, got, want)
 		}
@@ -60,7 +61,7 @@ func checkRevokedOK(t *testing.T, r response) {
 	if r.status != http.StatusOK || r.body != "" {
 		t.Fatalf("status %d body %q; want 200 and an empty body", r.status, r.body)
 	}
-	checkSeedHeaders(t, r)
+	checkWSO2Headers(t, r)
 }
 
 func TestRevokeAccessTokenRevokesGrant(t *testing.T) {
@@ -152,13 +153,13 @@ func TestRevokeUnknownMalformedOrExpiredIsNoOp(t *testing.T) {
 	fresh := h.token(id, secret, "grant_type=client_credentials")
 
 	cases := map[string]string{
-		"seed opaque":      "a0d210c7a3de7d548e03f1986e9a5c39",
-		"seed uuid":        "1d18ec65-6151-3499-9352-68afe64299c3",
+		"WSO2 opaque":      "a0d210c7a3de7d548e03f1986e9a5c39",
+		"WSO2 uuid":        "1d18ec65-6151-3499-9352-68afe64299c3",
 		"never issued":     neverIssued,
 		"bad checksum":     fresh.Access[:len(fresh.Access)-1] + flip(fresh.Access[len(fresh.Access)-1]),
 		"truncated":        fresh.Access[:20],
 		"expired":          expiring.Access,
-		"seed jwt-ish":     "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln",
+		"bogus JWT":        "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln",
 		"unicode":          "tka_ünïcödé",
 		"whitespace token": " ",
 	}
@@ -190,7 +191,7 @@ func TestRevokeAnotherClientsTokenIsRefused(t *testing.T) {
 	for _, tok := range []string{tk.Access, tk.Refresh} {
 		r := h.post(oauth.PathRevoke, "token="+tok, basic(thief, thiefSecret))
 		checkOAuthError(t, r, http.StatusBadRequest, oautherr.CodeUnauthorizedClient)
-		checkSeedHeaders(t, r)
+		checkWSO2Headers(t, r)
 		checkNoRevokedHeaders(t, r)
 	}
 	if !h.active(tk.Access) || !h.active(tk.Refresh) {
@@ -209,7 +210,8 @@ func TestRevokePublicClient(t *testing.T) {
 	m := r.json(t)
 	access, refresh := str(m["access_token"]), str(m["refresh_token"])
 
-	// The seed's last curl: client_id in the body, no Authorization header.
+	// A public client's revocation as WSO2 Identity Server documents it:
+	// client_id in the body, no Authorization header.
 	rv := h.post(oauth.PathRevoke, "token="+refresh+"&token_type_hint=refresh_token&client_id="+pub)
 	checkRevokedOK(t, rv)
 	if v := rv.header.Get("RevokedRefreshToken"); v != "" {
@@ -263,7 +265,7 @@ func TestRevokeClientAuthenticationFailures(t *testing.T) {
 			if got := r.header.Get("WWW-Authenticate"); got != `Basic realm="tokend"` {
 				t.Errorf("WWW-Authenticate = %q", got)
 			}
-			checkSeedHeaders(t, r)
+			checkWSO2Headers(t, r)
 		})
 		h.clock.Advance(time.Minute) // keep the rate limiter out of this test
 	}
@@ -335,7 +337,7 @@ func TestRevokeBodyTooLarge(t *testing.T) {
 	if r.status != http.StatusRequestEntityTooLarge {
 		t.Fatalf("status %d; want 413", r.status)
 	}
-	checkSeedHeaders(t, r)
+	checkWSO2Headers(t, r)
 	if !h.active(tk.Access) {
 		t.Error("an oversized request revoked the token")
 	}
@@ -351,7 +353,7 @@ func TestRevokeMethods(t *testing.T) {
 			if got := r.header.Get("Allow"); got != "POST" {
 				t.Errorf("Allow = %q; want POST", got)
 			}
-			checkSeedHeaders(t, r)
+			checkWSO2Headers(t, r)
 		})
 	}
 	t.Run("OPTIONS preflight", func(t *testing.T) {
@@ -366,8 +368,8 @@ func TestRevokeMethods(t *testing.T) {
 			t.Error("no Access-Control-Allow-Origin on a preflight")
 		}
 		for _, k := range []string{"Access-Control-Allow-Methods", "Access-Control-Allow-Headers"} {
-			if got := r.header.Get(k); got != seedHeaders[k] {
-				t.Errorf("%s = %q; want %q", k, got, seedHeaders[k])
+			if got := r.header.Get(k); got != wso2Headers[k] {
+				t.Errorf("%s = %q; want %q", k, got, wso2Headers[k])
 			}
 		}
 	})

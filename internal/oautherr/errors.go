@@ -69,7 +69,7 @@ func (e *Error) Error() string {
 // Unwrap returns the cause, so errors.Is sees through an OAuth error.
 func (e *Error) Unwrap() error { return e.Cause }
 
-// Is matches another *Error by code, so errors.Is(err, InvalidClient())
+// Is matches another *Error by code, so errors.Is(err, InvalidClient(""))
 // holds whatever the description.
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
@@ -96,6 +96,8 @@ func (e *Error) WithCause(cause error) *Error {
 	return &c
 }
 
+// New returns an error with code and status whose description is format,
+// formatted with args when there are any.
 func New(code string, status int, format string, args ...any) *Error {
 	desc := format
 	if len(args) > 0 {

@@ -138,7 +138,8 @@ var (
 	hsts      = []string{"max-age=31536000"}
 )
 
-// withSecurityHeaders sets the headers the seed shows on every answer.
+// withSecurityHeaders sets the security headers WSO2 Identity Server sends
+// on every answer, and HSTS on TLS.
 func withSecurityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Assigned, not Set: the keys are canonical already, and the value
@@ -184,7 +185,6 @@ type admission struct {
 	// exempt paths are never refused (Config.Unqueued, and the probes).
 	exempt map[string]bool
 }
-
 
 func (a *admission) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -46,7 +46,8 @@ func TLSConfig(cert tls.Certificate) *tls.Config {
 
 // LoadOrCreateCert returns the certificate at certFile/keyFile, creating a
 // self-signed one for localhost, 127.0.0.1 and ::1 when neither exists, so
-// `tokend serve` speaks TLS out of the box (the seed calls it with curl -k).
+// `tokend serve` speaks TLS out of the box (clients that do not trust the
+// certificate file connect with curl -k or the like).
 func LoadOrCreateCert(certFile, keyFile string) (tls.Certificate, error) {
 	_, certErr := os.Stat(certFile)
 	_, keyErr := os.Stat(keyFile)

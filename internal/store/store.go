@@ -48,7 +48,7 @@ type Client struct {
 	GrantTypes    []string // RFC 7591 grant_types
 	RedirectURIs  []string
 	TokenFormat   string // "opaque" or "jwt"
-	CanIntrospect bool   // may introspect (and later follow revocations of) any client's tokens
+	CanIntrospect bool   // may introspect any client's tokens and read the revocation feed
 	// Lifetimes; zero means the server default.
 	AccessTokenTTL    time.Duration // tokens issued for a user
 	AppAccessTokenTTL time.Duration // client_credentials tokens

@@ -12,10 +12,10 @@ import (
 // Defaults of Config.
 const (
 	DefaultInterval  = time.Minute
-	DefaultRetention = 90 * 24 * time.Hour // the issue: 90 days of log
-	// DefaultBatchSize is the grants one store call deletes: about 30 ms of
-	// the SQLite writer among a million tokens, short enough not to hold up
-	// revocations, and the fastest to drain (see sqlite.DefaultSweepLimit).
+	DefaultRetention = 90 * 24 * time.Hour // 90 days of audit trail
+	// DefaultBatchSize is the grants one store call deletes: a batch that
+	// holds the SQLite writer briefly enough not to hold up revocations, and
+	// drains as fast as larger ones (see sqlite.DefaultSweepLimit).
 	DefaultBatchSize = 250
 	DefaultPause     = 5 * time.Millisecond
 )

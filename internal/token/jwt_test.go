@@ -138,22 +138,22 @@ func TestVerifyRefusesBadTokens(t *testing.T) {
 	unknownKid := segment(map[string]any{"alg": "RS256", "typ": "at+jwt", "kid": "nope"}) + "." + parts[1] + "." + parts[2]
 
 	cases := map[string]string{
-		"truncated":           good[:len(good)/2],
-		"two parts":           parts[0] + "." + parts[1],
-		"bad base64 header":   "eyJ!!!" + "." + parts[1] + "." + parts[2],
-		"bad base64 payload":  parts[0] + ".%%%." + parts[2],
-		"bad base64 sig":      parts[0] + "." + parts[1] + ".***",
-		"payload swapped":     parts[0] + "." + segment(map[string]any{"sub": "admin", "iss": j.Issuer, "jti": "x"}) + "." + parts[2],
-		"alg none":            segment(map[string]any{"alg": "none", "typ": "at+jwt", "kid": key.ID}) + "." + parts[1] + ".",
-		"HS256 public key":    hs256,
-		"unknown kid":         unknownKid,
-		"foreign key":         foreign,
-		"other issuer":        notOurIssuer,
-		"wrong typ":           wrongTyp,
-		"1 MiB":               "eyJ" + strings.Repeat("A", 1<<20) + ".a.b",
-		"empty":               "",
-		"opaque":              "tka_abc",
-		"seed jwt of another": "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln",
+		"truncated":          good[:len(good)/2],
+		"two parts":          parts[0] + "." + parts[1],
+		"bad base64 header":  "eyJ!!!" + "." + parts[1] + "." + parts[2],
+		"bad base64 payload": parts[0] + ".%%%." + parts[2],
+		"bad base64 sig":     parts[0] + "." + parts[1] + ".***",
+		"payload swapped":    parts[0] + "." + segment(map[string]any{"sub": "admin", "iss": j.Issuer, "jti": "x"}) + "." + parts[2],
+		"alg none":           segment(map[string]any{"alg": "none", "typ": "at+jwt", "kid": key.ID}) + "." + parts[1] + ".",
+		"HS256 public key":   hs256,
+		"unknown kid":        unknownKid,
+		"foreign key":        foreign,
+		"other issuer":       notOurIssuer,
+		"wrong typ":          wrongTyp,
+		"1 MiB":              "eyJ" + strings.Repeat("A", 1<<20) + ".a.b",
+		"empty":              "",
+		"opaque":             "tka_abc",
+		"bogus JWT":          "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln",
 	}
 	for name, raw := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -41,8 +41,8 @@ func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 	}
 	for _, m := range ms[latest:] {
 		// Said before as well as after: a migration that rebuilds an index
-		// (0005) takes about 13 s for every 2 million tokens, during which
-		// the server does not answer yet.
+		// (0005) takes long on a large store, during which the server does
+		// not answer yet.
 		log.InfoContext(ctx, "applying schema migration", "version", m.Version, "name", m.Name)
 		start := time.Now()
 		if err := apply(ctx, db, m); err != nil {

@@ -625,8 +625,8 @@ func BenchmarkRevokeGrant(b *testing.B) {
 // status index) and a refresh token, expiring in the order they were
 // created: grant i and its tokens at exp + i/100 ms. Three INSERT ...
 // SELECT statements over a recursive CTE in one transaction, bypassing the
-// writer, which must be idle: a million tokens in seconds. Benchmark setup
-// only.
+// writer, which must be idle, so that a million tokens are quick to set up.
+// Benchmark setup only.
 func bulkGrants(tb testing.TB, s *Store, prefix, sub string, n int, exp time.Time) {
 	tb.Helper()
 	const series = `WITH RECURSIVE c(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM c WHERE n + 1 < :n) `

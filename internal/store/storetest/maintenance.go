@@ -295,101 +295,112 @@ func testStats(t *testing.T, open opener) {
 // then at least the end of every reservation and below the start of the
 // next.
 func testReserveStatusIndexes(t *testing.T, open opener) {
-	t.Run("LastStatusIndex", func(t *testing.T) {
-		s := open(t)
-		last := func() int64 {
-			t.Helper()
-			n, err := s.LastStatusIndex(t.Context())
-			if err != nil {
-				t.Fatalf("LastStatusIndex: %v", err)
-			}
-			return n
-		}
-		if got := last(); got != 0 {
-			t.Errorf("LastStatusIndex of a new store = %d; want 0", got)
-		}
-		for _, n := range []int{1, 10, 1000} {
-			first, err := s.ReserveStatusIndexes(t.Context(), n)
-			if err != nil {
-				t.Fatalf("ReserveStatusIndexes(%d): %v", n, err)
-			}
-			got := last()
-			if end := first + int64(n) - 1; got < end {
-				t.Errorf("LastStatusIndex after reserving [%d, %d] = %d; want %d or more", first, end, got, end)
-			}
-			next, err := s.ReserveStatusIndexes(t.Context(), 1)
-			if err != nil {
-				t.Fatalf("ReserveStatusIndexes(1): %v", err)
-			}
-			if next <= got {
-				t.Errorf("ReserveStatusIndexes(1) = %d after LastStatusIndex said %d; want more", next, got)
-			}
-		}
-		if n, err := s.LastStatusIndex(cancelled(t)); !errors.Is(err, context.Canceled) {
-			t.Errorf("LastStatusIndex with a cancelled context = %d, %v; want context.Canceled", n, err)
-		}
-	})
+	t.Run("LastStatusIndex", func(t *testing.T) { testLastStatusIndex(t, open) })
+	t.Run("sequential", func(t *testing.T) { testReserveSequential(t, open) })
+	t.Run("parallel", func(t *testing.T) { testReserveParallel(t, open) })
+}
 
-	t.Run("sequential", func(t *testing.T) {
-		s := open(t)
-		reserve := func(n int) int64 {
-			t.Helper()
-			first, err := s.ReserveStatusIndexes(t.Context(), n)
-			if err != nil {
-				t.Fatalf("ReserveStatusIndexes(%d): %v", n, err)
-			}
-			return first
-		}
-		if first := reserve(1); first != 1 {
-			t.Errorf("first ReserveStatusIndexes(1) = %d; want 1", first)
-		}
-		next := int64(2)
-		for _, n := range []int{10, 1, 1000, 3} {
-			if first := reserve(n); first < next {
-				t.Errorf("ReserveStatusIndexes(%d) = %d; want %d or more", n, first, next)
-			} else {
-				next = first + int64(n)
-			}
-		}
-		for _, n := range []int{0, -1} {
-			if first, err := s.ReserveStatusIndexes(t.Context(), n); err == nil {
-				t.Errorf("ReserveStatusIndexes(%d) = %d, nil; want an error", n, first)
-			}
-		}
-		if first, err := s.ReserveStatusIndexes(cancelled(t), 5); !errors.Is(err, context.Canceled) {
-			t.Errorf("ReserveStatusIndexes with a cancelled context = %d, %v; want context.Canceled", first, err)
-		}
-		if first := reserve(5); first < next {
-			t.Errorf("ReserveStatusIndexes(5) = %d; want %d or more", first, next)
-		}
-	})
+// lastStatusIndex returns s.LastStatusIndex, failing the test on an error.
+func lastStatusIndex(t *testing.T, s store.Store) int64 {
+	t.Helper()
+	n, err := s.LastStatusIndex(t.Context())
+	if err != nil {
+		t.Fatalf("LastStatusIndex: %v", err)
+	}
+	return n
+}
 
-	t.Run("parallel", func(t *testing.T) {
-		s := open(t)
-		const callers, n = 50, 10
-		firsts := make([]int64, callers)
-		var mu sync.Mutex
-		var errs []error
-		parallel(callers, func(i int) {
-			first, err := s.ReserveStatusIndexes(t.Context(), n)
-			if err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-			firsts[i] = first
-		})
-		if len(errs) > 0 {
-			t.Fatalf("ReserveStatusIndexes: %v", errors.Join(errs...))
+// reserveStatusIndexes returns the first index of a reservation of n,
+// failing the test on an error.
+func reserveStatusIndexes(t *testing.T, s store.Store, n int) int64 {
+	t.Helper()
+	first, err := s.ReserveStatusIndexes(t.Context(), n)
+	if err != nil {
+		t.Fatalf("ReserveStatusIndexes(%d): %v", n, err)
+	}
+	return first
+}
+
+// testLastStatusIndex checks that LastStatusIndex is 0 in a new store,
+// then at least the end of each reservation and below the start of the
+// next, and that it fails with a cancelled context.
+func testLastStatusIndex(t *testing.T, open opener) {
+	s := open(t)
+	if got := lastStatusIndex(t, s); got != 0 {
+		t.Errorf("LastStatusIndex of a new store = %d; want 0", got)
+	}
+	for _, n := range []int{1, 10, 1000} {
+		first := reserveStatusIndexes(t, s, n)
+		got := lastStatusIndex(t, s)
+		if end := first + int64(n) - 1; got < end {
+			t.Errorf("LastStatusIndex after reserving [%d, %d] = %d; want %d or more", first, end, got, end)
 		}
-		slices.Sort(firsts)
-		if firsts[0] < 1 {
-			t.Errorf("a reservation starts at %d; want 1 or more", firsts[0])
+		if next := reserveStatusIndexes(t, s, 1); next <= got {
+			t.Errorf("ReserveStatusIndexes(1) = %d after LastStatusIndex said %d; want more", next, got)
 		}
-		for i := 1; i < callers; i++ {
-			if firsts[i] < firsts[i-1]+n {
-				t.Errorf("reservations [%d, %d) and [%d, %d) overlap", firsts[i-1], firsts[i-1]+n, firsts[i], firsts[i]+n)
-			}
+	}
+	if n, err := s.LastStatusIndex(cancelled(t)); !errors.Is(err, context.Canceled) {
+		t.Errorf("LastStatusIndex with a cancelled context = %d, %v; want context.Canceled", n, err)
+	}
+}
+
+// testReserveSequential checks that the first reservation starts at 1 and
+// each later one at or after the end of the earlier ones, that n < 1 and
+// a cancelled context are errors, and that the reservation after those
+// failures still starts past the earlier ones.
+func testReserveSequential(t *testing.T, open opener) {
+	s := open(t)
+	if first := reserveStatusIndexes(t, s, 1); first != 1 {
+		t.Errorf("first ReserveStatusIndexes(1) = %d; want 1", first)
+	}
+	next := int64(2)
+	for _, n := range []int{10, 1, 1000, 3} {
+		if first := reserveStatusIndexes(t, s, n); first < next {
+			t.Errorf("ReserveStatusIndexes(%d) = %d; want %d or more", n, first, next)
+		} else {
+			next = first + int64(n)
 		}
+	}
+	for _, n := range []int{0, -1} {
+		if first, err := s.ReserveStatusIndexes(t.Context(), n); err == nil {
+			t.Errorf("ReserveStatusIndexes(%d) = %d, nil; want an error", n, first)
+		}
+	}
+	if first, err := s.ReserveStatusIndexes(cancelled(t), 5); !errors.Is(err, context.Canceled) {
+		t.Errorf("ReserveStatusIndexes with a cancelled context = %d, %v; want context.Canceled", first, err)
+	}
+	if first := reserveStatusIndexes(t, s, 5); first < next {
+		t.Errorf("ReserveStatusIndexes(5) = %d; want %d or more", first, next)
+	}
+}
+
+// testReserveParallel checks that reservations made at once start at 1 or
+// more and never overlap.
+func testReserveParallel(t *testing.T, open opener) {
+	s := open(t)
+	const callers, n = 50, 10
+	firsts := make([]int64, callers)
+	var mu sync.Mutex
+	var errs []error
+	parallel(callers, func(i int) {
+		first, err := s.ReserveStatusIndexes(t.Context(), n)
+		if err != nil {
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		}
+		firsts[i] = first
 	})
+	if len(errs) > 0 {
+		t.Fatalf("ReserveStatusIndexes: %v", errors.Join(errs...))
+	}
+	slices.Sort(firsts)
+	if firsts[0] < 1 {
+		t.Errorf("a reservation starts at %d; want 1 or more", firsts[0])
+	}
+	for i := 1; i < callers; i++ {
+		if firsts[i] < firsts[i-1]+n {
+			t.Errorf("reservations [%d, %d) and [%d, %d) overlap", firsts[i-1], firsts[i-1]+n, firsts[i], firsts[i]+n)
+		}
+	}
 }
