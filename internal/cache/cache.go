@@ -100,6 +100,13 @@ func (s *Store) CreateGrant(ctx context.Context, g store.Grant, toks []store.Tok
 	if err := s.Store.CreateGrant(ctx, g, toks); err != nil {
 		return err
 	}
+	s.putGrant(g, toks, gen)
+	return nil
+}
+
+// putGrant caches the access tokens of g, stored with it at generation
+// gen.
+func (s *Store) putGrant(g store.Grant, toks []store.Token, gen uint64) {
 	for _, t := range toks {
 		if t.Kind != store.AccessToken {
 			continue
@@ -111,14 +118,14 @@ func (s *Store) CreateGrant(ctx context.Context, g store.Grant, toks []store.Tok
 		// expires at the same instant whichever answers.
 		t.IssuedAt, t.ExpiresAt = millis(t.IssuedAt), millis(t.ExpiresAt)
 		s.tokens.put(store.TokenRecord{
-			Token:    t,
-			ClientID: g.ClientID,
-			Subject:  g.Subject,
-			Username: g.Username,
-			Scope:    g.Scope,
+			Token:     t,
+			ClientID:  g.ClientID,
+			Subject:   g.Subject,
+			Username:  g.Username,
+			Scope:     g.Scope,
+			SessionID: g.SessionID,
 		}, gen)
 	}
-	return nil
 }
 
 func millis(t time.Time) time.Time { return time.UnixMilli(t.UnixMilli()) }
@@ -267,6 +274,38 @@ func (s *Store) DeleteUser(ctx context.Context, username string, rev store.Revoc
 	return s.Store.DeleteUser(ctx, username, rev)
 }
 
+// EndSession drops the cached tokens of the session's grants, whether the
+// call revoked them or failed after it may have: the offline ones among
+// them, which stay live, are read again.
+func (s *Store) EndSession(ctx context.Context, id string, endedAt time.Time, rev store.Revocation) (store.RevokeResult, error) {
+	defer s.tokens.forgetMatching(func(g *cachedGrant) bool { return g.sessionID == id })
+	return s.Store.EndSession(ctx, id, endedAt, rev)
+}
+
+// DeleteConsent drops the cached tokens of the client's grants for the
+// user, which the call revokes.
+func (s *Store) DeleteConsent(ctx context.Context, userID, clientID string, rev store.Revocation) (store.RevokeResult, error) {
+	defer s.tokens.forgetMatching(func(g *cachedGrant) bool { return g.subject == userID && g.clientID == clientID })
+	return s.Store.DeleteConsent(ctx, userID, clientID, rev)
+}
+
+// ExchangeAuthCode caches the new grant's access tokens, as CreateGrant
+// does, in the code's session. A code used already has the grant it
+// produced revoked, which the answer does not name: then, and after a
+// failure that may have committed that, every cached token is dropped.
+func (s *Store) ExchangeAuthCode(ctx context.Context, h store.Hash, now time.Time, g store.Grant, toks []store.Token, reuse store.Revocation) (store.AuthCode, error) {
+	gen := s.tokens.generation()
+	c, err := s.Store.ExchangeAuthCode(ctx, h, now, g, toks, reuse)
+	switch {
+	case err == nil:
+		g.SessionID = c.SessionID
+		s.putGrant(g, toks, gen)
+	case !errors.Is(err, store.ErrNotFound):
+		s.tokens.clear()
+	}
+	return c, err
+}
+
 // The writes below change nothing the cache holds (access tokens and
 // clients); they pass through so that every write of store.Writer is
 // defined here and one added later cannot bypass the cache unseen.
@@ -300,4 +339,25 @@ func (s *Store) DeleteEventsBefore(ctx context.Context, before time.Time, limit 
 // ReserveStatusIndexes passes through: a reservation changes no token.
 func (s *Store) ReserveStatusIndexes(ctx context.Context, n int) (int64, error) {
 	return s.Store.ReserveStatusIndexes(ctx, n)
+}
+
+// CreateSession passes through: the cache holds no sessions.
+func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
+	return s.Store.CreateSession(ctx, sess)
+}
+
+// TouchSession passes through: the cache holds no sessions.
+func (s *Store) TouchSession(ctx context.Context, id string, lastSeen time.Time) error {
+	return s.Store.TouchSession(ctx, id, lastSeen)
+}
+
+// CreateAuthCode passes through: the cache holds no codes.
+func (s *Store) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
+	return s.Store.CreateAuthCode(ctx, c)
+}
+
+// PutConsent passes through: the cache holds no consents, and a consent
+// given revokes nothing.
+func (s *Store) PutConsent(ctx context.Context, c store.Consent) error {
+	return s.Store.PutConsent(ctx, c)
 }

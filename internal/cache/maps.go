@@ -43,6 +43,7 @@ type cachedToken struct {
 
 type cachedGrant struct {
 	id, clientID, subject, username, scope string
+	sessionID                              string
 	revoked                                bool
 	revokedAt                              int64 // unix nanoseconds
 	hashes                                 []store.Hash
@@ -75,7 +76,7 @@ func (c *tokens) get(h store.Hash) (store.TokenRecord, bool) {
 			IssuedAt: time.Unix(0, t.issuedAt), ExpiresAt: time.Unix(0, t.expiresAt),
 		},
 		ClientID: g.clientID, Subject: g.subject, Username: g.username, Scope: g.scope,
-		Revoked: g.revoked,
+		SessionID: g.sessionID, Revoked: g.revoked,
 	}
 	if g.revoked {
 		r.RevokedAt = time.Unix(0, g.revokedAt)
@@ -111,7 +112,7 @@ func (c *tokens) put(r store.TokenRecord, gen uint64) {
 	}
 	g := c.byGrant[r.GrantID]
 	if g == nil {
-		g = &cachedGrant{id: r.GrantID, clientID: r.ClientID, subject: r.Subject, username: r.Username, scope: r.Scope}
+		g = &cachedGrant{id: r.GrantID, clientID: r.ClientID, subject: r.Subject, username: r.Username, scope: r.Scope, sessionID: r.SessionID}
 		c.byGrant[r.GrantID] = g
 	}
 	if r.Revoked && !g.revoked {
@@ -184,6 +185,23 @@ func (c *tokens) forgetGrant(grantID string) {
 			delete(c.byHash, h)
 		}
 		delete(c.byGrant, grantID)
+	}
+}
+
+// forgetMatching drops the cached tokens of the grants match selects. It
+// looks at every cached grant: for revocations that select grants by
+// what they are (a session, a user and client), which are not by ID.
+func (c *tokens) forgetMatching(match func(*cachedGrant) bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for id, g := range c.byGrant {
+		if match(g) {
+			for _, h := range g.hashes {
+				delete(c.byHash, h)
+			}
+			delete(c.byGrant, id)
+		}
 	}
 }
 

@@ -88,6 +88,31 @@ func (s Nudging) RotateRefresh(ctx context.Context, old store.Hash, now time.Tim
 	return rec, err
 }
 
+// EndSession nudges once the session's revocation committed.
+func (s Nudging) EndSession(ctx context.Context, id string, endedAt time.Time, rev store.Revocation) (store.RevokeResult, error) {
+	res, err := s.Store.EndSession(ctx, id, endedAt, rev)
+	s.nudgeIf(err, res.Grants > 0)
+	return res, err
+}
+
+// DeleteConsent nudges once the revocation of the client's grants for the
+// user committed.
+func (s Nudging) DeleteConsent(ctx context.Context, userID, clientID string, rev store.Revocation) (store.RevokeResult, error) {
+	res, err := s.Store.DeleteConsent(ctx, userID, clientID, rev)
+	s.nudgeIf(err, res.Grants > 0)
+	return res, err
+}
+
+// ExchangeAuthCode nudges on ErrCodeReused: the store revoked the grant
+// the code produced before returning it.
+func (s Nudging) ExchangeAuthCode(ctx context.Context, h store.Hash, now time.Time, g store.Grant, tokens []store.Token, reuse store.Revocation) (store.AuthCode, error) {
+	c, err := s.Store.ExchangeAuthCode(ctx, h, now, g, tokens, reuse)
+	if errors.Is(err, store.ErrCodeReused) {
+		s.Nudge()
+	}
+	return c, err
+}
+
 // The writes below append nothing to the revocation log, so there is
 // nothing to nudge for; they pass through so that every write of
 // store.Writer is defined here and one added later cannot skip the nudge
@@ -137,4 +162,24 @@ func (s Nudging) DeleteEventsBefore(ctx context.Context, before time.Time, limit
 // ReserveStatusIndexes passes through: it revokes nothing.
 func (s Nudging) ReserveStatusIndexes(ctx context.Context, n int) (int64, error) {
 	return s.Store.ReserveStatusIndexes(ctx, n)
+}
+
+// CreateSession passes through: it revokes nothing.
+func (s Nudging) CreateSession(ctx context.Context, sess store.Session) error {
+	return s.Store.CreateSession(ctx, sess)
+}
+
+// TouchSession passes through: it revokes nothing.
+func (s Nudging) TouchSession(ctx context.Context, id string, lastSeen time.Time) error {
+	return s.Store.TouchSession(ctx, id, lastSeen)
+}
+
+// CreateAuthCode passes through: it revokes nothing.
+func (s Nudging) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
+	return s.Store.CreateAuthCode(ctx, c)
+}
+
+// PutConsent passes through: it revokes nothing.
+func (s Nudging) PutConsent(ctx context.Context, c store.Consent) error {
+	return s.Store.PutConsent(ctx, c)
 }

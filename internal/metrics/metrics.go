@@ -107,6 +107,8 @@ func (m *Metrics) Swept(r store.SweepResult) {
 	m.swept.WithLabelValues("grants").Add(float64(r.Grants))
 	m.swept.WithLabelValues("tokens").Add(float64(r.Tokens))
 	m.swept.WithLabelValues("jtis").Add(float64(r.JTIs))
+	m.swept.WithLabelValues("codes").Add(float64(r.Codes))
+	m.swept.WithLabelValues("sessions").Add(float64(r.Sessions))
 }
 
 // Revoked records a revocation of reason.

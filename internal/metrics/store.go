@@ -82,6 +82,32 @@ func (s Store) RotateRefresh(ctx context.Context, old store.Hash, now time.Time,
 	return rec, err
 }
 
+func (s Store) EndSession(ctx context.Context, id string, endedAt time.Time, rev store.Revocation) (store.RevokeResult, error) {
+	res, err := s.Store.EndSession(ctx, id, endedAt, rev)
+	if err == nil {
+		s.M.Revoked(rev.Reason, res)
+	}
+	return res, err
+}
+
+func (s Store) DeleteConsent(ctx context.Context, userID, clientID string, rev store.Revocation) (store.RevokeResult, error) {
+	res, err := s.Store.DeleteConsent(ctx, userID, clientID, rev)
+	if err == nil {
+		s.M.Revoked(rev.Reason, res)
+	}
+	return res, err
+}
+
+func (s Store) ExchangeAuthCode(ctx context.Context, h store.Hash, now time.Time, g store.Grant, tokens []store.Token, reuse store.Revocation) (store.AuthCode, error) {
+	c, err := s.Store.ExchangeAuthCode(ctx, h, now, g, tokens, reuse)
+	if errors.Is(err, store.ErrCodeReused) {
+		// As for refresh reuse: the store revoked the code's grant (or
+		// found it revoked) without saying how many tokens; count it.
+		s.M.Revoked(reuse.Reason, store.RevokeResult{Grants: 1})
+	}
+	return c, err
+}
+
 func (s Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (store.SweepResult, error) {
 	res, err := s.Store.DeleteExpired(ctx, now, limit)
 	if err == nil {
@@ -133,4 +159,24 @@ func (s Store) DeleteEventsBefore(ctx context.Context, before time.Time, limit i
 // ReserveStatusIndexes passes through: it revokes nothing.
 func (s Store) ReserveStatusIndexes(ctx context.Context, n int) (int64, error) {
 	return s.Store.ReserveStatusIndexes(ctx, n)
+}
+
+// CreateSession passes through: it revokes nothing.
+func (s Store) CreateSession(ctx context.Context, sess store.Session) error {
+	return s.Store.CreateSession(ctx, sess)
+}
+
+// TouchSession passes through: it revokes nothing.
+func (s Store) TouchSession(ctx context.Context, id string, lastSeen time.Time) error {
+	return s.Store.TouchSession(ctx, id, lastSeen)
+}
+
+// CreateAuthCode passes through: it revokes nothing.
+func (s Store) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
+	return s.Store.CreateAuthCode(ctx, c)
+}
+
+// PutConsent passes through: it revokes nothing.
+func (s Store) PutConsent(ctx context.Context, c store.Consent) error {
+	return s.Store.PutConsent(ctx, c)
 }

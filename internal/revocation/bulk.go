@@ -21,6 +21,9 @@ var Reasons = []string{
 	store.ReasonUserDeleted,
 	store.ReasonClientDeleted,
 	store.ReasonSecretRotated,
+	store.ReasonCodeReuse,
+	store.ReasonSessionEnded,
+	store.ReasonConsentRevoked,
 }
 
 // Errors of a bulk revocation that the caller asked wrongly.

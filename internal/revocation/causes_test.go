@@ -76,6 +76,26 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
+// signIn creates alice's session sid at app with one grant for each
+// scope, each named "<sid>:<scope>".
+func signIn(t *testing.T, f *fixture, sid string, scopes ...string) {
+	t.Helper()
+	sess := store.Session{ID: sid, UserID: f.alice.ID, Username: "alice", AuthTime: t0, Method: "pwd",
+		CreatedAt: t0, LastSeen: t0, ExpiresAt: t0.Add(8 * time.Hour)}
+	if err := f.st.CreateSession(t.Context(), sess); err != nil {
+		t.Fatal(err)
+	}
+	for _, scope := range scopes {
+		id := sid + ":" + scope
+		f.grants[id], f.clientID[id] = id, "app"
+		g := store.Grant{ID: id, ClientID: "app", Subject: f.alice.ID, Username: "alice", Scope: scope, SessionID: sid, CreatedAt: t0, ExpiresAt: t0.Add(24 * time.Hour)}
+		tok := store.Token{Hash: store.HashToken(newToken(t, store.RefreshToken)), Kind: store.RefreshToken, IssuedAt: t0, ExpiresAt: t0.Add(24 * time.Hour)}
+		if err := f.st.CreateGrant(t.Context(), g, []store.Token{tok}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func newToken(t *testing.T, kind store.TokenKind) string {
 	t.Helper()
 	raw, err := token.New(kind)
@@ -139,6 +159,35 @@ func TestCauses(t *testing.T) {
 			}
 			return nil
 		}, []string{"alice@app"}, store.ReasonRefreshReuse, "app", rotation},
+		{"consent withdrawn", func(t *testing.T, e *revocation.Engine, f *fixture) error {
+			if err := f.st.PutConsent(t.Context(), store.Consent{UserID: f.alice.ID, ClientID: "app", Scope: "read", CreatedAt: t0, UpdatedAt: t0}); err != nil {
+				return err
+			}
+			_, err := e.ForgetConsent(t.Context(), f.alice.ID, "app", "alice")
+			return err
+		}, []string{"alice@app"}, store.ReasonConsentRevoked, "alice", clock},
+		{"sign-out", func(t *testing.T, e *revocation.Engine, f *fixture) error {
+			signIn(t, f, "s1", "openid", "openid offline_access")
+			_, err := e.EndSession(t.Context(), "s1", "alice")
+			return err
+		}, []string{"s1:openid"}, store.ReasonSessionEnded, "alice", clock},
+		{"code reuse", func(t *testing.T, e *revocation.Engine, f *fixture) error {
+			code := store.AuthCode{Hash: store.HashToken("code"), ClientID: "app", UserID: f.alice.ID, Username: "alice",
+				SessionID: "s1", Scope: "read", AuthTime: t0, CreatedAt: t0, ExpiresAt: rotation.Add(time.Minute)}
+			if err := f.st.CreateAuthCode(t.Context(), code); err != nil {
+				return err
+			}
+			for i, id := range []string{"g-code", "g-code-again"} {
+				f.grants[id], f.clientID[id] = id, "app"
+				g := store.Grant{ID: id, ClientID: "app", Subject: f.alice.ID, Username: "alice", Scope: "read", CreatedAt: rotation, ExpiresAt: rotation.Add(time.Hour)}
+				tok := store.Token{Hash: store.HashToken(newToken(t, store.AccessToken)), Kind: store.AccessToken, IssuedAt: rotation, ExpiresAt: rotation.Add(time.Hour)}
+				_, err := e.ExchangeAuthCode(t.Context(), f.app, code.Hash, rotation, g, []store.Token{tok})
+				if want := []error{nil, store.ErrCodeReused}[i]; !errors.Is(err, want) {
+					t.Errorf("exchange %d: %v; want %v", i, err, want)
+				}
+			}
+			return nil
+		}, []string{"g-code"}, store.ReasonCodeReuse, "app", rotation},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -17,11 +17,14 @@ var ErrNotOwner = errors.New("revocation: token was issued to another client")
 // Engine revokes tokens. It has one method per cause of a revocation:
 // a client's request (RevokeToken), a reused refresh token
 // (RotateRefresh), a password change, a disabled or deleted user, a
-// deleted client, a rotated secret, an admin's bulk revocation (RevokeBulk)
-// and a global token revocation (RevokeGlobal). Each is one store call
+// deleted client, a rotated secret, an admin's bulk revocation (RevokeBulk),
+// a global token revocation (RevokeGlobal), a sign-out (EndSession), a
+// withdrawn consent (ForgetConsent) and a reused authorization code
+// (ExchangeAuthCode). Each is one store call
 // that makes the change and revokes with it, appending one log event per
 // revoked grant with the cause's reason, the actor the caller names and
-// the time of the engine's clock (RotateRefresh: the rotation's).
+// the time of the engine's clock (RotateRefresh and ExchangeAuthCode: the
+// exchange's).
 //
 // The methods other than RevokeToken and RevokeBulk return the store's
 // errors, and those of an update function, unwrapped: callers tell

@@ -30,6 +30,13 @@ type Writer interface {
 	DeleteExpired(ctx context.Context, now time.Time, limit int) (SweepResult, error)
 	DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int, error)
 	ReserveStatusIndexes(ctx context.Context, n int) (first int64, err error)
+	CreateSession(ctx context.Context, s Session) error
+	TouchSession(ctx context.Context, id string, lastSeen time.Time) error
+	EndSession(ctx context.Context, id string, endedAt time.Time, rev Revocation) (RevokeResult, error)
+	CreateAuthCode(ctx context.Context, c AuthCode) error
+	ExchangeAuthCode(ctx context.Context, h Hash, now time.Time, grant Grant, tokens []Token, reuse Revocation) (AuthCode, error)
+	PutConsent(ctx context.Context, c Consent) error
+	DeleteConsent(ctx context.Context, userID, clientID string, rev Revocation) (RevokeResult, error)
 }
 
 // Reader is the rest of Store: the methods that change nothing stored,
@@ -50,6 +57,11 @@ type Reader interface {
 	ListIssuers(ctx context.Context) ([]Issuer, error)
 	Stats(ctx context.Context, now time.Time) (Stats, error)
 	LastStatusIndex(ctx context.Context) (int64, error)
+	GetSession(ctx context.Context, id string) (Session, error)
+	ListSessions(ctx context.Context, userID string) ([]Session, error)
+	GetAuthCode(ctx context.Context, h Hash, now time.Time) (AuthCode, error)
+	GetConsent(ctx context.Context, userID, clientID string) (Consent, error)
+	ListConsents(ctx context.Context, userID string) ([]Consent, error)
 }
 
 // Store is exactly Reader and Writer: a method added to Store and to

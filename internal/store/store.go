@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -17,6 +19,10 @@ var (
 	// presented again. The store has revoked the token's grant before
 	// returning it (RFC 9700 §4.14.2).
 	ErrRefreshReused = errors.New("store: refresh token reused")
+	// ErrCodeReused: an authorization code that had been exchanged already
+	// was presented again. The store has revoked the grant the code
+	// produced before returning it (RFC 6749 §4.1.2, §10.5).
+	ErrCodeReused = errors.New("store: authorization code reused")
 	// ErrUnavailable: the database could not be reached or did not commit;
 	// nothing was acknowledged. Callers answer 503.
 	ErrUnavailable = errors.New("store: unavailable")
@@ -85,11 +91,28 @@ type Grant struct {
 	// subject.
 	Username string
 	Scope    string
+	// SessionID is the browser session (its sid) the grant was made in;
+	// "" for a grant made outside one. Ending the session revokes the
+	// grant unless its scope holds offline_access (Offline).
+	SessionID string
 	// CreatedAt and ExpiresAt bound the grant's life: ExpiresAt is the expiry
 	// of its longest-lived token and moves forward when a refresh rotates.
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }
+
+// ScopeOfflineAccess is the scope value asking for tokens that outlive the
+// browser session they were granted in (OpenID Connect Core §11).
+const ScopeOfflineAccess = "offline_access"
+
+// Offline reports whether the grant's scope holds offline_access: ending
+// its session leaves it live. Backends store it with the grant, from the
+// scope, so that a session's revocation selects grants without parsing
+// scopes.
+func (g Grant) Offline() bool { return ScopeHas(g.Scope, ScopeOfflineAccess) }
+
+// ScopeHas reports whether the space-separated scope holds value.
+func ScopeHas(scope, value string) bool { return slices.Contains(strings.Fields(scope), value) }
 
 // Token is one issued token, stored by hash.
 type Token struct {
@@ -113,6 +136,8 @@ type TokenRecord struct {
 	Subject  string
 	Username string
 	Scope    string
+	// SessionID is the grant's browser session; "" when none.
+	SessionID string
 	// Rotated is true for a refresh token that has been exchanged already.
 	Rotated bool
 	// Revoked is true when the token's grant has been revoked.
@@ -143,6 +168,15 @@ const (
 	ReasonClientDeleted  = "client_deleted"
 	ReasonSecretRotated  = "secret_rotated"
 	ReasonAdmin          = "admin"
+	// ReasonCodeReuse: an authorization code was presented a second time
+	// (RFC 6749 §4.1.2).
+	ReasonCodeReuse = "code_reuse"
+	// ReasonSessionEnded: the browser session the grant was made in ended
+	// (sign-out).
+	ReasonSessionEnded = "session_ended"
+	// ReasonConsentRevoked: the user withdrew the consent that let the
+	// client obtain the grant.
+	ReasonConsentRevoked = "consent_revoked"
 )
 
 // RevokeResult reports what one revocation covered.
@@ -175,10 +209,64 @@ type Event struct {
 	ExpiresAt time.Time
 }
 
-// Filter selects grants for a bulk revocation. At least one field is set.
+// Filter selects grants for a bulk revocation. At least one of Subject,
+// ClientID and SessionID is set; SessionID selects a session's grants
+// alone and goes with neither of the others.
 type Filter struct {
-	Subject  string
-	ClientID string
+	Subject   string
+	ClientID  string
+	SessionID string
+	// KeepOffline leaves out the grants whose scope holds offline_access
+	// (Grant.Offline): they outlive the session they were made in.
+	KeepOffline bool
+}
+
+// Session is a browser session: a user signed in at the authorization
+// server. Its ID is the sid of OpenID Connect Front- and Back-Channel
+// Logout.
+type Session struct {
+	ID        string
+	UserID    string
+	Username  string
+	AuthTime  time.Time // when the user authenticated (the auth_time claim)
+	Method    string    // how: an amr value, e.g. "pwd" (RFC 8176)
+	UserAgent string
+	Address   string // the client's IP address
+	CreatedAt time.Time
+	LastSeen  time.Time
+	ExpiresAt time.Time
+	EndedAt   time.Time // zero while the session has not ended
+}
+
+// Live reports whether the session may be used at now: not ended, not
+// expired.
+func (s Session) Live(now time.Time) bool { return s.EndedAt.IsZero() && now.Before(s.ExpiresAt) }
+
+// AuthCode is an authorization code (RFC 6749 §4.1), stored by the hash
+// of the code only.
+type AuthCode struct {
+	Hash        Hash
+	ClientID    string
+	RedirectURI string
+	// CodeChallenge is the S256 code challenge (RFC 7636 §4.2).
+	CodeChallenge string
+	UserID        string
+	Username      string
+	SessionID     string
+	Scope         string
+	Nonce         string // the OpenID Connect nonce of the request, or ""
+	AuthTime      time.Time
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+}
+
+// Consent is what a user agreed a client may have.
+type Consent struct {
+	UserID    string
+	ClientID  string
+	Scope     string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Store is the persistence every backend provides. Every method is safe for
@@ -209,10 +297,12 @@ type Store interface {
 	GetUserByID(ctx context.Context, id string) (User, error)
 	ListUsers(ctx context.Context) ([]User, error)
 	// UpdateUser applies fn to the stored user in one transaction; when
-	// revoke is not nil every live grant of the user is revoked with it
+	// revoke is not nil every live grant of the user is revoked with it,
+	// and every session of the user not ended yet ends at revoke's Time
 	// (password change, disable).
 	UpdateUser(ctx context.Context, username string, fn func(User) (User, error), revoke *Revocation) (RevokeResult, error)
-	// DeleteUser removes the user and revokes all the user's grants, atomically.
+	// DeleteUser removes the user and the user's consents, ends the
+	// user's sessions and revokes all the user's grants, atomically.
 	DeleteUser(ctx context.Context, username string, rev Revocation) (RevokeResult, error)
 
 	// CreateGrant stores a new grant with its first tokens, atomically.
@@ -243,6 +333,59 @@ type Store interface {
 	RevokeMatching(ctx context.Context, f Filter, rev Revocation) (RevokeResult, error)
 	// Events returns up to limit events with Seq > since, oldest first.
 	Events(ctx context.Context, since int64, limit int) ([]Event, error)
+
+	Sessions
+	AuthCodes
+	Consents
+}
+
+// Sessions stores browser sessions. A session that ended or expired stays
+// (ListSessions shows it) until the sweep deletes it a day later.
+type Sessions interface {
+	CreateSession(ctx context.Context, s Session) error // ErrAlreadyExists
+	GetSession(ctx context.Context, id string) (Session, error)
+	// ListSessions returns the user's sessions, ended and expired ones
+	// included, the most recently created first.
+	ListSessions(ctx context.Context, userID string) ([]Session, error)
+	// TouchSession moves the session's LastSeen forward to lastSeen (never
+	// back). ErrNotFound when the session is unknown or has ended.
+	TouchSession(ctx context.Context, id string, lastSeen time.Time) error
+	// EndSession ends the session at endedAt and revokes its live grants
+	// but the offline ones, one event each, in one transaction. A session
+	// ended already keeps its EndedAt. ErrNotFound when it is unknown.
+	EndSession(ctx context.Context, id string, endedAt time.Time, rev Revocation) (RevokeResult, error)
+}
+
+// AuthCodes stores authorization codes until they expire.
+type AuthCodes interface {
+	CreateAuthCode(ctx context.Context, c AuthCode) error // ErrAlreadyExists
+	// GetAuthCode returns the code with hash h, used or not, while it has
+	// not expired at now; else ErrNotFound. The token endpoint checks the
+	// client, the redirect URI and the PKCE verifier with it before it
+	// mints the tokens ExchangeAuthCode stores.
+	GetAuthCode(ctx context.Context, h Hash, now time.Time) (AuthCode, error)
+	// ExchangeAuthCode exchanges the code with hash h for grant and its
+	// tokens in one transaction: the code is marked used, recording the
+	// grant, and the grant is created in the code's session. The code
+	// must be unexpired at now and issued to grant.ClientID for
+	// grant.Subject, else ErrNotFound. If the code was exchanged already,
+	// the grant it produced is revoked with reuse, grant is not created,
+	// and ErrCodeReused is returned (RFC 6749 §4.1.2).
+	ExchangeAuthCode(ctx context.Context, h Hash, now time.Time, grant Grant, tokens []Token, reuse Revocation) (AuthCode, error)
+}
+
+// Consents stores what each user agreed each client may have.
+type Consents interface {
+	// PutConsent stores c, replacing the scope of an earlier consent of
+	// the user to the client; that one's CreatedAt stays.
+	PutConsent(ctx context.Context, c Consent) error
+	GetConsent(ctx context.Context, userID, clientID string) (Consent, error)
+	// ListConsents returns the user's consents, by client ID.
+	ListConsents(ctx context.Context, userID string) ([]Consent, error)
+	// DeleteConsent forgets the consent and revokes the live grants of
+	// the client for the user, in one transaction. ErrNotFound when there
+	// is no such consent.
+	DeleteConsent(ctx context.Context, userID, clientID string, rev Revocation) (RevokeResult, error)
 }
 
 // Issuer is a trusted issuer of JWT assertions for the JWT bearer grant
@@ -274,8 +417,10 @@ type Issuers interface {
 // Maintenance keeps the tables proportional to the live tokens.
 type Maintenance interface {
 	// DeleteExpired deletes up to limit grants whose ExpiresAt is before
-	// now, with their tokens, and the used assertion jtis that expired. It
-	// is called repeatedly in small batches so no lock is held for long.
+	// now, with their tokens, the used assertion jtis that expired, up to
+	// limit authorization codes expired at now, and up to limit sessions
+	// that ended or expired more than SessionRetention before now. It is
+	// called repeatedly in small batches so no lock is held for long.
 	DeleteExpired(ctx context.Context, now time.Time, limit int) (SweepResult, error)
 	// DeleteEventsBefore deletes up to limit events older than before
 	// whose covered tokens all expired before before too.
@@ -293,11 +438,17 @@ type Maintenance interface {
 	LastStatusIndex(ctx context.Context) (int64, error)
 }
 
+// SessionRetention is how long an ended or expired session is kept (for
+// the user's list of sessions) before the sweep deletes it.
+const SessionRetention = 24 * time.Hour
+
 // SweepResult says what one sweep batch deleted.
 type SweepResult struct {
-	Grants int
-	Tokens int
-	JTIs   int
+	Grants   int
+	Tokens   int
+	JTIs     int
+	Codes    int
+	Sessions int
 }
 
 // Stats are the live counts of the store.

@@ -50,11 +50,13 @@ type Config struct {
 
 // Result is what one sweep deleted.
 type Result struct {
-	Grants  int // expired grants, with their tokens
-	Tokens  int
-	JTIs    int // used assertion jtis past their expiry
-	Events  int // log events older than the retention window
-	Batches int // store calls made
+	Grants   int // expired grants, with their tokens
+	Tokens   int
+	JTIs     int // used assertion jtis past their expiry
+	Codes    int // authorization codes past their expiry
+	Sessions int // sessions ended or expired store.SessionRetention ago
+	Events   int // log events older than the retention window
+	Batches  int // store calls made
 }
 
 // Sweeper runs sweeps.
@@ -105,10 +107,12 @@ func (s *Sweeper) Once(ctx context.Context) (Result, error) {
 		res.Grants += b.Grants
 		res.Tokens += b.Tokens
 		res.JTIs += b.JTIs
+		res.Codes += b.Codes
+		res.Sessions += b.Sessions
 		if err != nil {
 			return res, fmt.Errorf("sweep: delete expired: %w", err)
 		}
-		if b.Grants < limit && b.JTIs < limit {
+		if max(b.Grants, b.JTIs, b.Codes, b.Sessions) < limit {
 			break
 		}
 	}
@@ -170,6 +174,7 @@ func (s *Sweeper) Run(ctx context.Context) {
 func (s *Sweeper) log(ctx context.Context, res Result, err error, took time.Duration) {
 	attrs := []slog.Attr{
 		slog.Int("grants", res.Grants), slog.Int("tokens", res.Tokens), slog.Int("jtis", res.JTIs),
+		slog.Int("codes", res.Codes), slog.Int("sessions", res.Sessions),
 		slog.Int("events", res.Events), slog.Int("batches", res.Batches), slog.Duration("duration", took),
 	}
 	level := slog.LevelInfo

@@ -137,7 +137,8 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(store.Clien
 	return res, nil
 }
 
-// DeleteClient removes the client and revokes its live grants atomically.
+// DeleteClient removes the client and the consents given to it, and
+// revokes its live grants atomically.
 func (s *Store) DeleteClient(ctx context.Context, id string, rev store.Revocation) (store.RevokeResult, error) {
 	var res store.RevokeResult
 	err := s.inTx(ctx, func(t *tx) error {
@@ -151,6 +152,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string, rev store.Revocatio
 			return fmt.Errorf("client %q: %w", id, store.ErrNotFound)
 		}
 		b = &pgx.Batch{}
+		b.Queue(qDeleteClientConsents, id)
 		s.queueRevoke(b, byClient, rev, &res, id)
 		return t.send(b, true)
 	})
@@ -197,8 +199,9 @@ func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
 	return query(ctx, s, qListUsers, scanUser)
 }
 
-// UpdateUser applies fn to the stored user, and revokes the user's live
-// grants when revoke is not nil, in one transaction of two round trips,
+// UpdateUser applies fn to the stored user, and when revoke is not nil
+// ends the user's sessions and revokes the user's live grants, in one
+// transaction of two round trips,
 // like UpdateClient. fn may rename the user (store.ErrAlreadyExists if the
 // name is taken) but not change the ID; it should be quick: hash a new
 // password before the call.
@@ -221,7 +224,7 @@ func (s *Store) UpdateUser(ctx context.Context, username string, fn func(store.U
 		b = &pgx.Batch{}
 		b.Queue(qUpdateUser, userArgs(u)...).Exec(exactlyOne("updating the user"))
 		if revoke != nil {
-			s.queueRevoke(b, bySubject, *revoke, &res, u.ID)
+			s.queueRevokeUser(b, u.ID, *revoke, &res)
 		}
 		return t.send(b, true)
 	})
@@ -231,8 +234,8 @@ func (s *Store) UpdateUser(ctx context.Context, username string, fn func(store.U
 	return res, nil
 }
 
-// DeleteUser removes the user and revokes the user's live grants
-// atomically.
+// DeleteUser removes the user and the user's consents, ends the user's
+// sessions and revokes the user's live grants atomically.
 func (s *Store) DeleteUser(ctx context.Context, username string, rev store.Revocation) (store.RevokeResult, error) {
 	var res store.RevokeResult
 	err := s.inTx(ctx, func(t *tx) error {
@@ -243,7 +246,8 @@ func (s *Store) DeleteUser(ctx context.Context, username string, rev store.Revoc
 			return s.notFound(ctx, err, fmt.Sprintf("user %q", username))
 		}
 		b = &pgx.Batch{}
-		s.queueRevoke(b, bySubject, rev, &res, id)
+		b.Queue(qDeleteUserConsents, id)
+		s.queueRevokeUser(b, id, rev, &res)
 		return t.send(b, true)
 	})
 	if err != nil {
@@ -252,12 +256,20 @@ func (s *Store) DeleteUser(ctx context.Context, username string, rev store.Revoc
 	return res, nil
 }
 
-// query runs a read query without arguments and scans every row.
-func query[T any](ctx context.Context, s *Store, sql string, scan func(pgx.Row) (T, error)) ([]T, error) {
+// queueRevokeUser queues on b the statements that end the sessions of the
+// user with ID id and revoke the user's live grants: whoever is signed in
+// as the user signs in again.
+func (s *Store) queueRevokeUser(b *pgx.Batch, id string, rev store.Revocation, res *store.RevokeResult) {
+	b.Queue(qEndUserSessions, id, rev.Time)
+	s.queueRevoke(b, bySubject, rev, res, id)
+}
+
+// query runs a read query and scans every row.
+func query[T any](ctx context.Context, s *Store, sql string, scan func(pgx.Row) (T, error), args ...any) ([]T, error) {
 	if err := s.usable(ctx); err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, sql)
+	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, s.mapErr(ctx, err)
 	}

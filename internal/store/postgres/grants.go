@@ -12,8 +12,8 @@ import (
 )
 
 const (
-	qInsertGrant = `INSERT INTO grants (id, client_id, subject, username, scope, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`
+	qInsertGrant = `INSERT INTO grants (id, client_id, subject, username, scope, session_id, offline, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, nullif($6, ''), $7, $8, $9)`
 	// qInsertTokens inserts a grant's tokens, one array per column, in one
 	// statement. $1 is the grant; an empty jti and a zero status index are
 	// stored as NULL.
@@ -25,7 +25,7 @@ const (
 	// its grant, which says whether it is revoked.
 	qLookupToken = `SELECT t.kind, t.grant_id, coalesce(t.jti, ''), coalesce(t.status_index, 0),
 			t.issued_at, t.expires_at, t.rotated_at IS NOT NULL,
-			g.client_id, g.subject, g.username, g.scope, g.revoked_at, g.expires_at
+			g.client_id, g.subject, g.username, g.scope, coalesce(g.session_id, ''), g.revoked_at, g.expires_at
 		FROM tokens t JOIN grants g ON g.id = t.grant_id WHERE t.hash = $1`
 	// qLockFamily takes the row lock of the grant of token $1: the lock of
 	// its family (see migrations/0001_init.sql).
@@ -61,6 +61,7 @@ const (
 	// kind are the key's first two parameters when the grant belongs to the
 	// client that is the third.
 	byToken
+	bySession // live grants only
 	numRevokeBy
 )
 
@@ -74,13 +75,24 @@ var keyConds = [numRevokeBy]func(n int) string{
 	byToken: func(n int) string {
 		return fmt.Sprintf("g.id = (SELECT t.grant_id FROM tokens t WHERE t.hash = $%d AND t.kind = $%d) AND g.client_id = $%d", n, n+1, n+2)
 	},
+	bySession: func(n int) string { return fmt.Sprintf("g.session_id = $%d", n) },
 }
+
+// keepOffline is what a revocation that leaves out the offline grants
+// (store.Filter.KeepOffline) adds to its condition.
+const keepOffline = ` AND NOT g.offline`
 
 type revokeSQL struct{ mark, events string }
 
-// revokeSQLs are the statements of each kind of revocation.
-var revokeSQLs = func() (sqls [numRevokeBy]revokeSQL) {
-	for by, cond := range keyConds {
+// revokeSQLs are the statements of each kind of revocation, and
+// revokeOnlineSQLs those that leave out the offline grants.
+var revokeSQLs, revokeOnlineSQLs = revokeStatements(""), revokeStatements(keepOffline)
+
+// revokeStatements returns the statements of each kind of revocation,
+// with more added to each condition.
+func revokeStatements(more string) (sqls [numRevokeBy]revokeSQL) {
+	for by, keyCond := range keyConds {
+		cond := func(n int) string { return keyCond(n) + more }
 		var mark string
 		if rb := revokeBy(by); rb == byGrant || rb == byToken {
 			mark = `UPDATE grants g SET revoked_at = $1 WHERE ` + cond(2) + ` AND g.revoked_at IS NULL`
@@ -114,12 +126,16 @@ var revokeSQLs = func() (sqls [numRevokeBy]revokeSQL) {
 		}
 	}
 	return sqls
-}()
+}
 
 // queueRevoke queues on b the statements that revoke the grants that by and
 // key select; res holds the result once b has run.
 func (s *Store) queueRevoke(b *pgx.Batch, by revokeBy, rev store.Revocation, res *store.RevokeResult, key ...any) {
-	q := revokeSQLs[by]
+	s.queueRevokeSQL(b, revokeSQLs[by], rev, res, key...)
+}
+
+// queueRevokeSQL queues on b the statements q with key.
+func (s *Store) queueRevokeSQL(b *pgx.Batch, q revokeSQL, rev store.Revocation, res *store.RevokeResult, key ...any) {
 	b.Queue(q.mark, append([]any{rev.Time}, key...)...)
 	b.Queue(`SELECT pg_advisory_xact_lock_shared($1, $2)`, s.eventsLock.class, s.eventsLock.schema)
 	b.Queue(q.events, append([]any{rev.Time, rev.Reason, rev.Actor}, key...)...).Query(func(rows pgx.Rows) error {
@@ -153,9 +169,15 @@ func (s *Store) CreateGrant(ctx context.Context, g store.Grant, tokens []store.T
 		g.ExpiresAt = latest
 	}
 	b := &pgx.Batch{}
-	b.Queue(qInsertGrant, g.ID, g.ClientID, g.Subject, g.Username, g.Scope, g.CreatedAt, g.ExpiresAt)
-	queueTokens(b, g.ID, tokens)
+	queueGrant(b, g, tokens)
 	return s.batch(ctx, b)
+}
+
+// queueGrant queues on b the statements that insert g and its tokens. The
+// grant is offline when its scope holds offline_access.
+func queueGrant(b *pgx.Batch, g store.Grant, tokens []store.Token) {
+	b.Queue(qInsertGrant, g.ID, g.ClientID, g.Subject, g.Username, g.Scope, g.SessionID, g.Offline(), g.CreatedAt, g.ExpiresAt)
+	queueTokens(b, g.ID, tokens)
 }
 
 // checkTokens checks that tokens may join grant grantID, and returns their
@@ -204,7 +226,7 @@ func scanToken(row pgx.Row, h store.Hash) (tokenRow, error) {
 	var kind string
 	var revoked *time.Time
 	err := row.Scan(&kind, &r.rec.GrantID, &r.rec.JTI, &r.rec.StatusIndex, &r.rec.IssuedAt, &r.rec.ExpiresAt, &r.rec.Rotated,
-		&r.rec.ClientID, &r.rec.Subject, &r.rec.Username, &r.rec.Scope, &revoked, &r.grantExpires)
+		&r.rec.ClientID, &r.rec.Subject, &r.rec.Username, &r.rec.Scope, &r.rec.SessionID, &revoked, &r.grantExpires)
 	if err != nil {
 		return tokenRow{}, err
 	}
@@ -361,6 +383,10 @@ func (s *Store) RevokeMatching(ctx context.Context, f store.Filter, rev store.Re
 	var by revokeBy
 	var key []any
 	switch {
+	case f.SessionID != "" && (f.Subject != "" || f.ClientID != ""):
+		return store.RevokeResult{}, errors.New("postgres: RevokeMatching selects a session's grants by the session alone")
+	case f.SessionID != "":
+		by, key = bySession, []any{f.SessionID}
 	case f.Subject != "" && f.ClientID != "":
 		by, key = bySubjectClient, []any{f.Subject, f.ClientID}
 	case f.Subject != "":
@@ -368,11 +394,15 @@ func (s *Store) RevokeMatching(ctx context.Context, f store.Filter, rev store.Re
 	case f.ClientID != "":
 		by, key = byClient, []any{f.ClientID}
 	default:
-		return store.RevokeResult{}, errors.New("postgres: RevokeMatching needs a subject or a client ID")
+		return store.RevokeResult{}, errors.New("postgres: RevokeMatching needs a subject, a client ID or a session ID")
+	}
+	q := revokeSQLs[by]
+	if f.KeepOffline {
+		q = revokeOnlineSQLs[by]
 	}
 	var res store.RevokeResult
 	b := &pgx.Batch{}
-	s.queueRevoke(b, by, rev, &res, key...)
+	s.queueRevokeSQL(b, q, rev, &res, key...)
 	if err := s.batch(ctx, b); err != nil {
 		return store.RevokeResult{}, err
 	}

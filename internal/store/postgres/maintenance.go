@@ -33,6 +33,10 @@ const (
 	// accepts them again from then on.
 	qDeleteUsedJTIs = `DELETE FROM used_jtis WHERE (issuer, jti) IN (
 			SELECT issuer, jti FROM used_jtis WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`
+	// qDeleteOldSessions deletes up to $2 sessions that ended or expired
+	// before $1, store.SessionRetention before the sweep's time.
+	qDeleteOldSessions = `DELETE FROM sessions WHERE id IN (
+			SELECT id FROM sessions WHERE ended_at < $1 OR expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`
 	qDeleteEvents = `WITH d AS (
 			DELETE FROM revocation_events WHERE seq IN (
 				SELECT seq FROM revocation_events WHERE time < $1 AND (expires_at IS NULL OR expires_at < $1)
@@ -51,8 +55,10 @@ const (
 )
 
 // DeleteExpired deletes up to limit grants whose ExpiresAt is before now,
-// with their tokens, up to limit expired tokens of live grants, and up to
-// limit used jtis expired at now, in one transaction and one round trip.
+// with their tokens, up to limit expired tokens of live grants, up to
+// limit used jtis and authorization codes expired at now, and up to limit
+// sessions that ended or expired store.SessionRetention before now, in one
+// transaction and one round trip.
 // Their revocation events stay: the log is swept by DeleteEventsBefore.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (store.SweepResult, error) {
 	if limit <= 0 {
@@ -63,6 +69,11 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (st
 	queueRow(b, qDeleteExpiredGrants, func(row pgx.Row) error { return row.Scan(&res.Grants, &res.Tokens) }, now, limit)
 	b.Queue(qDeleteExpiredTokens, now, limit).Exec(func(ct pgconn.CommandTag) error { res.Tokens += int(ct.RowsAffected()); return nil })
 	b.Queue(qDeleteUsedJTIs, now, limit).Exec(func(ct pgconn.CommandTag) error { res.JTIs = int(ct.RowsAffected()); return nil })
+	b.Queue(qDeleteExpiredCodes, now, limit).Exec(func(ct pgconn.CommandTag) error { res.Codes = int(ct.RowsAffected()); return nil })
+	b.Queue(qDeleteOldSessions, now.Add(-store.SessionRetention), limit).Exec(func(ct pgconn.CommandTag) error {
+		res.Sessions = int(ct.RowsAffected())
+		return nil
+	})
 	if err := s.batch(ctx, b); err != nil {
 		return store.SweepResult{}, err
 	}

@@ -177,7 +177,8 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(store.Clien
 	return res, nil
 }
 
-// DeleteClient removes the client and revokes its live grants atomically.
+// DeleteClient removes the client and the consents given to it, and
+// revokes its live grants atomically.
 func (s *Store) DeleteClient(ctx context.Context, id string, rev store.Revocation) (store.RevokeResult, error) {
 	var res store.RevokeResult
 	err := s.write(ctx, func(t *tx) error {
@@ -191,6 +192,9 @@ func (s *Store) DeleteClient(ctx context.Context, id string, rev store.Revocatio
 		}
 		if n == 0 {
 			return fmt.Errorf("client %q: %w", id, store.ErrNotFound)
+		}
+		if _, err := t.exec(s.w.deleteClientConsents, id); err != nil {
+			return err
 		}
 		res, err = s.revoke(t, byClient, rev, id)
 		return err
@@ -234,8 +238,9 @@ func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
 	return list(ctx, s.r.listUsers, scanUser)
 }
 
-// UpdateUser applies fn to the stored user, and revokes the user's live
-// grants when revoke is not nil, in one transaction. fn may rename the
+// UpdateUser applies fn to the stored user, and when revoke is not nil
+// ends the user's sessions and revokes the user's live grants, in one
+// transaction. fn may rename the
 // user (store.ErrAlreadyExists if the name is taken) but not change the ID.
 // Like UpdateClient's, fn runs on the writer goroutine and must be quick:
 // hash a new password before the call.
@@ -257,7 +262,7 @@ func (s *Store) UpdateUser(ctx context.Context, username string, fn func(store.U
 			return err
 		}
 		if revoke != nil {
-			res, err = s.revoke(t, bySubject, *revoke, u.ID)
+			res, err = s.revokeUser(t, u.ID, *revoke)
 		}
 		return err
 	})
@@ -267,7 +272,8 @@ func (s *Store) UpdateUser(ctx context.Context, username string, fn func(store.U
 	return res, nil
 }
 
-// DeleteUser removes the user and revokes the user's live grants atomically.
+// DeleteUser removes the user and the user's consents, ends the user's
+// sessions and revokes the user's live grants atomically.
 func (s *Store) DeleteUser(ctx context.Context, username string, rev store.Revocation) (store.RevokeResult, error) {
 	var res store.RevokeResult
 	err := s.write(ctx, func(t *tx) error {
@@ -275,8 +281,11 @@ func (s *Store) DeleteUser(ctx context.Context, username string, rev store.Revoc
 		if err := t.queryRow(s.w.deleteUser, username).Scan(&id); err != nil {
 			return notFound(err, fmt.Sprintf("user %q", username))
 		}
+		if _, err := t.exec(s.w.deleteUserConsents, id); err != nil {
+			return err
+		}
 		var err error
-		res, err = s.revoke(t, bySubject, rev, id)
+		res, err = s.revokeUser(t, id, rev)
 		return err
 	})
 	if err != nil {
@@ -285,9 +294,19 @@ func (s *Store) DeleteUser(ctx context.Context, username string, rev store.Revoc
 	return res, nil
 }
 
+// revokeUser ends the sessions of the user with ID id and revokes the
+// user's live grants, within t: whoever is signed in as the user signs in
+// again.
+func (s *Store) revokeUser(t *tx, id string, rev store.Revocation) (store.RevokeResult, error) {
+	if _, err := t.exec(s.w.endUserSessions, id, ms(rev.Time)); err != nil {
+		return store.RevokeResult{}, err
+	}
+	return s.revoke(t, bySubject, rev, id)
+}
+
 // list runs a read query and scans every row.
-func list[T any](ctx context.Context, st *sql.Stmt, scan func(scanner) (T, error)) ([]T, error) {
-	rows, err := st.QueryContext(ctx)
+func list[T any](ctx context.Context, st *sql.Stmt, scan func(scanner) (T, error), args ...any) ([]T, error) {
+	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, mapErr(err)
 	}

@@ -12,14 +12,14 @@ import (
 )
 
 const (
-	qInsertGrant = `INSERT INTO grants (id, client_id, subject, username, scope, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`
+	qInsertGrant = `INSERT INTO grants (id, client_id, subject, username, scope, session_id, offline, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, nullif(?, ''), ?, ?, ?)`
 	qInsertToken = `INSERT INTO tokens (hash, kind, grant_id, jti, status_index, issued_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`
 	// qLookupToken is the one query of LookupToken: the token joined with
 	// its grant, which says whether it is revoked.
 	qLookupToken = `SELECT t.kind, t.grant_id, t.jti, t.status_index, t.issued_at, t.expires_at, t.rotated_at,
-			g.client_id, g.subject, g.username, g.scope, g.revoked_at, g.expires_at
+			g.client_id, g.subject, g.username, g.scope, coalesce(g.session_id, ''), g.revoked_at, g.expires_at
 		FROM tokens t JOIN grants g ON g.id = t.grant_id WHERE t.hash = ?`
 	qMarkRotated = `UPDATE tokens SET rotated_at = ? WHERE hash = ?`
 	qExtendGrant = `UPDATE grants SET expires_at = max(expires_at, ?) WHERE id = ?`
@@ -43,6 +43,7 @@ const (
 	bySubject                       // ?4 subject; live grants only
 	byClient                        // ?4 client ID; live grants only
 	bySubjectClient                 // ?4 subject, ?5 client ID; live grants only
+	bySession                       // ?4 session ID; live grants only
 	numRevokeBy
 )
 
@@ -54,7 +55,12 @@ var revokeConds = [numRevokeBy]string{
 	bySubject:       `g.subject = ?4 AND g.expires_at > ?1`,
 	byClient:        `g.client_id = ?4 AND g.expires_at > ?1`,
 	bySubjectClient: `g.subject = ?4 AND g.client_id = ?5 AND g.expires_at > ?1`,
+	bySession:       `g.session_id = ?4 AND g.expires_at > ?1`,
 }
+
+// keepOffline is what a revocation that leaves out the offline grants
+// (store.Filter.KeepOffline) adds to its condition.
+const keepOffline = ` AND g.offline = 0`
 
 func revokeSQL(cond string) (events, grants string) {
 	events = `INSERT INTO revocation_events (time, grant_id, client_id, subject, reason, actor, tokens,
@@ -78,8 +84,18 @@ type revokeStmts struct{ events, grants *sql.Stmt }
 
 // revoke revokes the grants that by and key select, within t.
 func (s *Store) revoke(t *tx, by revokeBy, rev store.Revocation, key ...any) (store.RevokeResult, error) {
+	return s.revokeWith(t, s.w.revoke[by], rev, key...)
+}
+
+// revokeOnline is revoke that leaves out the offline grants.
+func (s *Store) revokeOnline(t *tx, by revokeBy, rev store.Revocation, key ...any) (store.RevokeResult, error) {
+	return s.revokeWith(t, s.w.revokeOnline[by], rev, key...)
+}
+
+// revokeWith revokes the grants that st and key select, within t.
+func (s *Store) revokeWith(t *tx, st revokeStmts, rev store.Revocation, key ...any) (store.RevokeResult, error) {
 	args := append([]any{ms(rev.Time), rev.Reason, rev.Actor}, key...)
-	rows, err := t.query(s.w.revoke[by].events, args...)
+	rows, err := t.query(st.events, args...)
 	if err != nil {
 		return store.RevokeResult{}, err
 	}
@@ -101,7 +117,7 @@ func (s *Store) revoke(t *tx, by revokeBy, rev store.Revocation, key ...any) (st
 	if res.Grants == 0 {
 		return res, nil
 	}
-	if _, err := t.exec(s.w.revoke[by].grants, args...); err != nil {
+	if _, err := t.exec(st.grants, args...); err != nil {
 		return store.RevokeResult{}, err
 	}
 	return res, nil
@@ -119,12 +135,16 @@ func (s *Store) CreateGrant(ctx context.Context, g store.Grant, tokens []store.T
 		return err
 	}
 	exp = max(exp, ms(g.ExpiresAt))
-	return s.write(ctx, func(t *tx) error {
-		if _, err := t.exec(s.w.insertGrant, g.ID, g.ClientID, g.Subject, g.Username, g.Scope, ms(g.CreatedAt), exp); err != nil {
-			return err
-		}
-		return s.insertTokens(t, g.ID, tokens)
-	})
+	return s.write(ctx, func(t *tx) error { return s.insertGrant(t, g, exp, tokens) })
+}
+
+// insertGrant inserts g, expiring at exp, with its tokens, within t. The
+// grant is offline when its scope holds offline_access.
+func (s *Store) insertGrant(t *tx, g store.Grant, exp int64, tokens []store.Token) error {
+	if _, err := t.exec(s.w.insertGrant, g.ID, g.ClientID, g.Subject, g.Username, g.Scope, g.SessionID, g.Offline(), ms(g.CreatedAt), exp); err != nil {
+		return err
+	}
+	return s.insertTokens(t, g.ID, tokens)
 }
 
 // checkTokens checks that tokens may join grant grantID, and returns their
@@ -169,7 +189,7 @@ func scanToken(sc scanner, h store.Hash) (store.TokenRecord, int64, error) {
 	var idx, rotated, revoked sql.NullInt64
 	var issued, expires, grantExpires int64
 	err := sc.Scan(&kind, &r.GrantID, &jti, &idx, &issued, &expires, &rotated,
-		&r.ClientID, &r.Subject, &r.Username, &r.Scope, &revoked, &grantExpires)
+		&r.ClientID, &r.Subject, &r.Username, &r.Scope, &r.SessionID, &revoked, &grantExpires)
 	if err != nil {
 		return store.TokenRecord{}, 0, err
 	}
@@ -301,6 +321,10 @@ func (s *Store) RevokeMatching(ctx context.Context, f store.Filter, rev store.Re
 	var by revokeBy
 	var key []any
 	switch {
+	case f.SessionID != "" && (f.Subject != "" || f.ClientID != ""):
+		return store.RevokeResult{}, errors.New("sqlite: RevokeMatching selects a session's grants by the session alone")
+	case f.SessionID != "":
+		by, key = bySession, []any{f.SessionID}
 	case f.Subject != "" && f.ClientID != "":
 		by, key = bySubjectClient, []any{f.Subject, f.ClientID}
 	case f.Subject != "":
@@ -308,12 +332,16 @@ func (s *Store) RevokeMatching(ctx context.Context, f store.Filter, rev store.Re
 	case f.ClientID != "":
 		by, key = byClient, []any{f.ClientID}
 	default:
-		return store.RevokeResult{}, errors.New("sqlite: RevokeMatching needs a subject or a client ID")
+		return store.RevokeResult{}, errors.New("sqlite: RevokeMatching needs a subject, a client ID or a session ID")
+	}
+	revoke := s.revoke
+	if f.KeepOffline {
+		revoke = s.revokeOnline
 	}
 	var res store.RevokeResult
 	err := s.write(ctx, func(t *tx) error {
 		var err error
-		res, err = s.revoke(t, by, rev, key...)
+		res, err = revoke(t, by, rev, key...)
 		return err
 	})
 	if err != nil {

@@ -25,7 +25,10 @@ const (
 	// anything: an idle sweep costs one read, not a write.
 	qAnyExpired = `SELECT EXISTS (SELECT 1 FROM grants WHERE expires_at < ?1)
 		OR EXISTS (SELECT 1 FROM tokens WHERE expires_at < ?1)
-		OR EXISTS (SELECT 1 FROM used_jtis WHERE expires_at <= ?1)`
+		OR EXISTS (SELECT 1 FROM used_jtis WHERE expires_at <= ?1)
+		OR EXISTS (SELECT 1 FROM auth_codes WHERE expires_at <= ?1)
+		OR EXISTS (SELECT 1 FROM sessions WHERE ended_at < ?2)
+		OR EXISTS (SELECT 1 FROM sessions WHERE expires_at < ?2)`
 	qExpiredGrants = `SELECT id FROM grants WHERE expires_at < ? LIMIT ?`
 	// The batch's grant IDs come as one JSON array, so a batch is three
 	// statements whatever its size. The tokens are deleted by name rather
@@ -40,6 +43,13 @@ const (
 			WHERE t.expires_at < ?1 AND g.expires_at >= ?1 LIMIT ?2)`
 	qDeleteUsedJTIs = `DELETE FROM used_jtis WHERE (issuer, jti) IN
 		(SELECT issuer, jti FROM used_jtis WHERE expires_at <= ?1 LIMIT ?2)`
+	qDeleteExpiredCodes = `DELETE FROM auth_codes WHERE hash IN
+		(SELECT hash FROM auth_codes WHERE expires_at <= ?1 LIMIT ?2)`
+	// qDeleteOldSessions deletes sessions that ended or expired before ?1,
+	// store.SessionRetention before the sweep's time; each half of the
+	// UNION reads one index.
+	qDeleteOldSessions = `DELETE FROM sessions WHERE id IN
+		(SELECT id FROM sessions WHERE ended_at < ?1 UNION SELECT id FROM sessions WHERE expires_at < ?1 LIMIT ?2)`
 	// An event goes once it is older than before and so are the expiries
 	// of the tokens it covers: while one of them lives, the event is what
 	// tells a restarted instance's status lists and a resuming feed
@@ -67,8 +77,10 @@ const (
 )
 
 // DeleteExpired deletes up to limit grants that expired before now, with
-// their tokens, up to limit expired tokens of live grants, and up to limit
-// used assertion jtis expired at now (expiresAt not after now), in one
+// their tokens, up to limit expired tokens of live grants, up to limit
+// used assertion jtis and authorization codes expired at now (expiresAt
+// not after now), and up to limit sessions that ended or expired
+// store.SessionRetention before now, in one
 // write op: while it runs, revocations wait behind it, so limit keeps it
 // short (DefaultSweepLimit when limit is zero or less). Call it until it
 // returns a zero SweepResult. A revoked
@@ -80,7 +92,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (st
 		limit = DefaultSweepLimit
 	}
 	var found bool
-	if err := s.r.anyExpired.QueryRowContext(ctx, ms(now)).Scan(&found); err != nil {
+	if err := s.r.anyExpired.QueryRowContext(ctx, ms(now), ms(now.Add(-store.SessionRetention))).Scan(&found); err != nil {
 		return store.SweepResult{}, mapErr(err)
 	}
 	if !found {
@@ -134,7 +146,14 @@ func (s *Store) sweep(t *tx, now int64, limit int) (store.SweepResult, error) {
 		return res, err
 	}
 	res.Tokens += n
-	res.JTIs, err = affected(t.exec(s.w.deleteUsedJTIs, now, limit))
+	if res.JTIs, err = affected(t.exec(s.w.deleteUsedJTIs, now, limit)); err != nil {
+		return res, err
+	}
+	if res.Codes, err = affected(t.exec(s.w.deleteExpiredCodes, now, limit)); err != nil {
+		return res, err
+	}
+	old := now - store.SessionRetention.Milliseconds()
+	res.Sessions, err = affected(t.exec(s.w.deleteOldSessions, old, limit))
 	return res, err
 }
 

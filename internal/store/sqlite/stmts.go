@@ -14,6 +14,9 @@ type readStmts struct {
 	getIssuer, listIssuers          *sql.Stmt
 	anyExpired, anyEventsBefore     *sql.Stmt
 	stats, lastReserved             *sql.Stmt
+	getSession, listSessions        *sql.Stmt
+	getAuthCode                     *sql.Stmt
+	getConsent, listConsents        *sql.Stmt
 }
 
 // writeStmts run on the write connection, inside the writer's transactions.
@@ -23,11 +26,17 @@ type writeStmts struct {
 	getUser, insertUser, updateUser, deleteUser         *sql.Stmt
 	insertGrant, insertToken                            *sql.Stmt
 	lookupToken, markRotated, extendGrant               *sql.Stmt
-	revoke                                              [numRevokeBy]revokeStmts
+	revoke, revokeOnline                                [numRevokeBy]revokeStmts
 	insertIssuer, deleteIssuer, useJTI                  *sql.Stmt
 	expiredGrants, deleteGrantTokens, deleteGrants      *sql.Stmt
 	deleteExpiredTokens                                 *sql.Stmt
 	deleteUsedJTIs, deleteEvents, reserve               *sql.Stmt
+	insertSession, touchSession, endSession             *sql.Stmt
+	endUserSessions, deleteOldSessions                  *sql.Stmt
+	insertAuthCode, lookupAuthCode, useAuthCode         *sql.Stmt
+	deleteExpiredCodes                                  *sql.Stmt
+	putConsent, deleteConsent                           *sql.Stmt
+	deleteUserConsents, deleteClientConsents            *sql.Stmt
 }
 
 // prepare prepares every statement the store runs, so that the hot paths
@@ -48,6 +57,11 @@ func (s *Store) prepare(ctx context.Context) error {
 		anyEventsBefore: r.prep(qAnyEventsBefore),
 		stats:           r.prep(qStats),
 		lastReserved:    r.prep(qLastReserved),
+		getSession:      r.prep(qGetSession),
+		listSessions:    r.prep(qListSessions),
+		getAuthCode:     r.prep(qGetAuthCode),
+		getConsent:      r.prep(qGetConsent),
+		listConsents:    r.prep(qListConsents),
 	}
 	w := &preparer{ctx: ctx, s: s, db: s.wdb}
 	s.w = writeStmts{
@@ -80,10 +94,26 @@ func (s *Store) prepare(ctx context.Context) error {
 		deleteUsedJTIs:      w.prep(qDeleteUsedJTIs),
 		deleteEvents:        w.prep(qDeleteEvents),
 		reserve:             w.prep(qReserve),
+
+		insertSession:        w.prep(qInsertSession),
+		touchSession:         w.prep(qTouchSession),
+		endSession:           w.prep(qEndSession),
+		endUserSessions:      w.prep(qEndUserSessions),
+		deleteOldSessions:    w.prep(qDeleteOldSessions),
+		insertAuthCode:       w.prep(qInsertAuthCode),
+		lookupAuthCode:       w.prep(qLookupAuthCode),
+		useAuthCode:          w.prep(qUseAuthCode),
+		deleteExpiredCodes:   w.prep(qDeleteExpiredCodes),
+		putConsent:           w.prep(qPutConsent),
+		deleteConsent:        w.prep(qDeleteConsent),
+		deleteUserConsents:   w.prep(qDeleteUserConsents),
+		deleteClientConsents: w.prep(qDeleteClientConsents),
 	}
 	for by, cond := range revokeConds {
 		events, grants := revokeSQL(cond)
 		s.w.revoke[by] = revokeStmts{events: w.prep(events), grants: w.prep(grants)}
+		events, grants = revokeSQL(cond + keepOffline)
+		s.w.revokeOnline[by] = revokeStmts{events: w.prep(events), grants: w.prep(grants)}
 	}
 	if r.err != nil {
 		return r.err

@@ -34,6 +34,16 @@
 //     numbers are never reused.
 //   - Stats: live grants are unrevoked and unexpired; live tokens also
 //     unexpired and not rotated.
+//   - Sessions: ListSessions returns ended and expired sessions too, the
+//     newest first. EndSession revokes the session's live grants whose
+//     scope lacks offline_access; UpdateUser with a revocation and
+//     DeleteUser end the user's sessions at the revocation's time.
+//   - Authorization codes: an exchange is refused with ErrNotFound when
+//     the code is unknown, expired at now, or of another client or user;
+//     every exchange after the first answers ErrCodeReused, and the first
+//     of them revokes the grant the code produced (code_reuse).
+//   - DeleteExpired also deletes codes expired at now and sessions that
+//     ended or expired store.SessionRetention before now, limit of each.
 //   - ReserveStatusIndexes: the first reservation of a new store starts at
 //     1; a reservation never overlaps an earlier or concurrent one (gaps
 //     are allowed); n < 1 is an error. LastStatusIndex is 0 in a new

@@ -57,6 +57,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("ReserveStatusIndexes", func(t *testing.T) { t.Parallel(); testReserveStatusIndexes(t, newStore) })
 	t.Run("CancelledContext", func(t *testing.T) { t.Parallel(); testCancelled(t, newStore) })
 	t.Run("Concurrency", func(t *testing.T) { t.Parallel(); testConcurrency(t, newStore) })
+	t.Run("Sessions", func(t *testing.T) { t.Parallel(); testSessions(t, newStore) })
+	t.Run("AuthCodes", func(t *testing.T) { t.Parallel(); testAuthCodes(t, newStore) })
+	t.Run("AuthCodeRace", func(t *testing.T) { t.Parallel(); testCodeRace(t, newStore) })
+	t.Run("Consents", func(t *testing.T) { t.Parallel(); testConsents(t, newStore) })
+	t.Run("SweepSessionsAndCodes", func(t *testing.T) { t.Parallel(); testSweepSessionsAndCodes(t, newStore) })
 }
 
 // opener opens a fresh store that is closed when t ends.
