@@ -264,7 +264,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Addr: *addr, TLS: cert, Ready: st.Ping, Logger: log,
 		MaxInFlight: *maxInFlight, QueueWait: *queueWait,
 		Unqueued: []string{"/metrics", oauth.PathRevocationStream},
-		Observe: m.ObserveRequest, OnReject: m.Rejected,
+		Observe:  m.ObserveRequest, OnReject: m.Rejected,
 		TrustedProxies: proxies,
 	}
 	return server.Serve(ctx, cfg, server.Handler(cfg, mux), func(a net.Addr) {
