@@ -67,6 +67,11 @@ type Config struct {
 	// GET /oauth2/revocations/stream (Server-Sent Events) and
 	// GET /oauth2/revocations (polling).
 	Feed *feed.Hub
+	// AuthorizationCodes turns on the authorization code grant at the token
+	// endpoint (RFC 6749 §4.1.3, with PKCE and OpenID Connect ID Tokens):
+	// the exchange of codes that the authorization endpoint of browser
+	// sign-in issues. It needs JWT, whose keys sign the ID Tokens.
+	AuthorizationCodes bool
 	// StatusLists, when set, serves the Token Status Lists at
 	// GET /oauth2/statuslists/{id}.
 	StatusLists *statuslist.Lists

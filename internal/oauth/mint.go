@@ -25,6 +25,9 @@ type tokenResponse struct {
 	ExpiresIn    int64  `json:"expires_in"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	Scope        string `json:"scope,omitempty"`
+	// IDToken is the OpenID Connect ID Token (OpenID Connect Core 1.0
+	// §3.1.3.3) of a grant whose scope holds openid.
+	IDToken string `json:"id_token,omitempty"`
 }
 
 // issueNew creates a grant with an access token and, when refreshTTL > 0,

@@ -29,6 +29,7 @@ type grant interface {
 // grants is every grant the token endpoint knows, in the order discovery
 // lists them.
 var grants = []grant{
+	authorizationCode{},
 	clientCredentials{},
 	password{},
 	refreshToken{},
