@@ -109,20 +109,25 @@ func (b backend) Close() error {
 	return b.Store.Close()
 }
 
-// openStore opens the store named by the --dsn and --data flags of fs:
-// PostgreSQL when a DSN is given, else the embedded SQLite of the data
-// folder (created, mode 0700, when missing: it also holds keys and the
-// admin token).
-func openStore(ctx context.Context, fs *flag.FlagSet, opts ...storeOptions) (backend, error) {
+// openStore opens the store named by the --dsn and --data flags of fs, for
+// a CLI command.
+func openStore(ctx context.Context, fs *flag.FlagSet) (backend, error) {
+	return openBackend(ctx, fs.Lookup("data").Value.String(), fs.Lookup("dsn").Value.String())
+}
+
+// openBackend opens PostgreSQL when a DSN is given, else the embedded
+// SQLite of the data folder (created, mode 0700, when missing: it also
+// holds keys and the admin token). A server passes its options; the CLI
+// passes none.
+func openBackend(ctx context.Context, dataDir, dsn string, opts ...storeOptions) (backend, error) {
 	var o storeOptions
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	dataDir := fs.Lookup("data").Value.String()
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return backend{}, fmt.Errorf("create data folder: %w", err)
 	}
-	if dsn := fs.Lookup("dsn").Value.String(); dsn != "" {
+	if dsn != "" {
 		pg, err := postgres.Open(ctx, dsn, postgres.Options{Logger: o.Logger})
 		if err != nil {
 			return backend{}, err

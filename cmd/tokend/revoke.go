@@ -136,21 +136,16 @@ func gcCommand(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return err
 }
 
-// startSweep starts the background sweep of `serve` (package sweep) and
-// returns the function that stops it and waits for it to finish, which
-// must run before the store closes.
-func startSweep(ctx context.Context, st sweep.Maintenance, interval, retention time.Duration, log *slog.Logger) (stop func(), err error) {
-	if interval <= 0 {
-		return nil, errors.New("--sweep-interval must be positive")
-	}
-	if retention == 0 {
-		return nil, errors.New("--audit-retention must not be 0 (it would delete the whole log); use a negative value to keep it")
-	}
+// startSweep starts the background sweep of `serve` (package sweep), with
+// an interval and a retention serveConfig.Validate accepts, and returns
+// the function that stops it and waits for it to finish, which must run
+// before the store closes.
+func startSweep(ctx context.Context, st sweep.Maintenance, interval, retention time.Duration, log *slog.Logger) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		sweep.New(sweep.Config{Store: st, Interval: interval, Retention: retention, Logger: log}).Run(ctx)
 	}()
-	return func() { cancel(); <-done }, nil
+	return func() { cancel(); <-done }
 }
