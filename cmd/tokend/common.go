@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"text/tabwriter"
 	"time"
 
 	"github.com/tokend/tokend/internal/feed"
@@ -66,6 +68,14 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// storeFlags returns the flag set of a command named name that works on
+// the store: it reports to stderr and has --data and --dsn.
+func storeFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := newFlagSet(name, stderr)
+	dataFlag(fs)
+	return fs
+}
+
 // dataFlag adds --data and --dsn to fs; openStore reads both back.
 func dataFlag(fs *flag.FlagSet) *string {
 	fs.String("dsn", envOr("TOKEND_DSN", ""), "PostgreSQL DSN (postgres://...); empty uses the embedded SQLite in --data (env TOKEND_DSN)")
@@ -109,20 +119,25 @@ func (b backend) Close() error {
 	return b.Store.Close()
 }
 
-// openStore opens the store named by the --dsn and --data flags of fs:
-// PostgreSQL when a DSN is given, else the embedded SQLite of the data
-// folder (created, mode 0700, when missing: it also holds keys and the
-// admin token).
-func openStore(ctx context.Context, fs *flag.FlagSet, opts ...storeOptions) (backend, error) {
+// openStore opens the store named by the --dsn and --data flags of fs, for
+// a CLI command.
+func openStore(ctx context.Context, fs *flag.FlagSet) (backend, error) {
+	return openBackend(ctx, fs.Lookup("data").Value.String(), fs.Lookup("dsn").Value.String())
+}
+
+// openBackend opens PostgreSQL when a DSN is given, else the embedded
+// SQLite of the data folder (created, mode 0700, when missing: it also
+// holds keys and the admin token). A server passes its options; the CLI
+// passes none.
+func openBackend(ctx context.Context, dataDir, dsn string, opts ...storeOptions) (backend, error) {
 	var o storeOptions
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	dataDir := fs.Lookup("data").Value.String()
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return backend{}, fmt.Errorf("create data folder: %w", err)
 	}
-	if dsn := fs.Lookup("dsn").Value.String(); dsn != "" {
+	if dsn != "" {
 		pg, err := postgres.Open(ctx, dsn, postgres.Options{Logger: o.Logger})
 		if err != nil {
 			return backend{}, err
@@ -142,6 +157,102 @@ func openStore(ctx context.Context, fs *flag.FlagSet, opts ...storeOptions) (bac
 		return backend{}, err
 	}
 	return backend{Store: db}, nil
+}
+
+// onStore runs a command line that works on the store: it parses args
+// with fs (made by storeFlags), lets check, when not nil, refuse the
+// positional arguments or the flags before anything is opened, opens the
+// store the flags name, runs do with it, and closes it.
+func onStore(ctx context.Context, fs *flag.FlagSet, args []string, check func(pos []string) error, do func(st backend, pos []string) error) error {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if check != nil {
+		if err := check(pos); err != nil {
+			return err
+		}
+	}
+	st, err := openStore(ctx, fs)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return do(st, pos)
+}
+
+// noArgs refuses the positional arguments of a command that takes none.
+func noArgs(command string, pos []string) error {
+	if len(pos) > 0 {
+		return fmt.Errorf("%s: unexpected argument %q", command, pos[0])
+	}
+	return nil
+}
+
+// subcommand is a subcommand of client, user or issuer at work: its
+// name, its streams and, once its flags are parsed, the store they name
+// and its positional arguments.
+type subcommand struct {
+	command string // e.g. "client"
+	sub     string // e.g. "show"
+	stdin   io.Reader
+	stdout  io.Writer
+
+	st  backend
+	pos []string
+	now time.Time // when the store was opened: the time of what the subcommand changes
+}
+
+// name is the command line's first two words, e.g. "client show", as the
+// subcommand's flag set and errors name it.
+func (s *subcommand) name() string { return s.command + " " + s.sub }
+
+// run parses args with fs, made by storeFlags(s.name(), …) and holding the
+// subcommand's flags, opens the store they name, runs do, and closes it.
+func (s *subcommand) run(ctx context.Context, fs *flag.FlagSet, args []string, do func() error) error {
+	return onStore(ctx, fs, args, nil, func(st backend, pos []string) error {
+		s.st, s.pos, s.now = st, pos, time.Now()
+		return do()
+	})
+}
+
+// unknown is the error for a subcommand the command does not have.
+func (s *subcommand) unknown() error {
+	return fmt.Errorf("%s: unknown subcommand %q", s.command, s.sub)
+}
+
+// only returns the one positional argument the subcommand takes, what.
+func (s *subcommand) only(what string) (string, error) {
+	if len(s.pos) != 1 {
+		return "", fmt.Errorf("%s: want exactly one %s", s.name(), what)
+	}
+	return s.pos[0], nil
+}
+
+// printResult prints v as indented JSON when asJSON is set (--json), else
+// runs text.
+func printResult(w io.Writer, asJSON bool, v any, text func() error) error {
+	if asJSON {
+		return printJSON(w, v)
+	}
+	return text()
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// printTable prints header, then row's line for each item, in columns two
+// spaces apart: the CLI's lists.
+func printTable[T any](w io.Writer, header string, items []T, row func(T) string) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, item := range items {
+		fmt.Fprintln(tw, row(item))
+	}
+	return tw.Flush()
 }
 
 // parseArgs parses flags that may come before or after positional

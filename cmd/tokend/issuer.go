@@ -7,97 +7,112 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"text/tabwriter"
-	"time"
 
 	"github.com/tokend/tokend/internal/assertion"
 	"github.com/tokend/tokend/internal/store"
 )
+
+// issuerCmd is a `tokend issuer` command line at work: the subcommand and
+// its flags' values.
+type issuerCmd struct {
+	subcommand
+	iss          string // --iss
+	jwksFile     string // --jwks-file
+	jwksURI      string // --jwks-uri
+	subjectClaim string // --subject-claim
+}
+
+// issuerSubcommands are the subcommands of `tokend issuer`, by name.
+var issuerSubcommands = map[string]func(context.Context, *issuerCmd) error{
+	"add":    issuerAdd,
+	"list":   issuerList,
+	"delete": issuerDelete,
+}
 
 // issuerCommand manages the trusted issuers of the JWT bearer grant.
 func issuerCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errors.New("issuer: want add, list or delete")
 	}
-	fs := newFlagSet("issuer "+args[0], stderr)
-	dataFlag(fs)
-	iss := fs.String("iss", "", "the issuer identifier its assertions carry in iss")
-	jwksFile := fs.String("jwks-file", "", "a JWK Set document holding the issuer's public keys")
-	jwksURI := fs.String("jwks-uri", "", "the https URL of the issuer's JWK Set")
-	subjectClaim := fs.String("subject-claim", "sub", "the claim whose value becomes the tokens' subject")
-	pos, err := parseArgs(fs, args[1:])
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, fs)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+	c := &issuerCmd{subcommand: subcommand{command: "issuer", sub: args[0], stdout: stdout}}
+	fs := storeFlags(c.name(), stderr)
+	fs.StringVar(&c.iss, "iss", "", "the issuer identifier its assertions carry in iss")
+	fs.StringVar(&c.jwksFile, "jwks-file", "", "a JWK Set document holding the issuer's public keys")
+	fs.StringVar(&c.jwksURI, "jwks-uri", "", "the https URL of the issuer's JWK Set")
+	fs.StringVar(&c.subjectClaim, "subject-claim", "sub", "the claim whose value becomes the tokens' subject")
+	return c.run(ctx, fs, args[1:], func() error {
+		do, ok := issuerSubcommands[c.sub]
+		if !ok {
+			return c.unknown()
+		}
+		return do(ctx, c)
+	})
+}
 
-	switch args[0] {
-	case "add":
-		rec := store.Issuer{Issuer: *iss, SubjectClaim: *subjectClaim, CreatedAt: time.Now()}
-		if rec.Issuer == "" {
-			return errors.New("issuer add: --iss is required")
-		}
-		switch {
-		case (*jwksFile == "") == (*jwksURI == ""):
-			return errors.New("issuer add: give exactly one of --jwks-file and --jwks-uri")
-		case *jwksFile != "":
-			b, err := os.ReadFile(*jwksFile)
-			if err != nil {
-				return err
-			}
-			if _, err := assertion.ParseJWKS(b); err != nil {
-				return err
-			}
-			rec.JWKS = b
-		default:
-			u, err := url.Parse(*jwksURI)
-			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-				return fmt.Errorf("issuer add: --jwks-uri %q is not an http(s) URL", *jwksURI)
-			}
-			rec.JWKSURI = *jwksURI
-		}
-		if err := st.CreateIssuer(ctx, rec); errors.Is(err, store.ErrAlreadyExists) {
-			return fmt.Errorf("issuer %q is trusted already", rec.Issuer)
-		} else if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "trusting assertions from %s\n", rec.Issuer)
-		return nil
-	case "list":
-		list, err := st.ListIssuers(ctx)
+// issuerAdd trusts the assertions of an issuer, whose keys are a JWK Set
+// given in a file (kept in the store) or at a URL.
+func issuerAdd(ctx context.Context, c *issuerCmd) error {
+	rec := store.Issuer{Issuer: c.iss, SubjectClaim: c.subjectClaim, CreatedAt: c.now}
+	if rec.Issuer == "" {
+		return errors.New("issuer add: --iss is required")
+	}
+	switch {
+	case (c.jwksFile == "") == (c.jwksURI == ""):
+		return errors.New("issuer add: give exactly one of --jwks-file and --jwks-uri")
+	case c.jwksFile != "":
+		b, err := os.ReadFile(c.jwksFile)
 		if err != nil {
 			return err
 		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ISSUER\tKEYS\tSUBJECT CLAIM")
-		for _, i := range list {
-			keys := "jwks-file"
-			if i.JWKSURI != "" {
-				keys = i.JWKSURI
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", i.Issuer, keys, i.SubjectClaim)
-		}
-		return tw.Flush()
-	case "delete":
-		name := *iss
-		if name == "" && len(pos) == 1 {
-			name = pos[0]
-		}
-		if name == "" {
-			return errors.New("issuer delete: name the issuer (--iss URL)")
-		}
-		if err := st.DeleteIssuer(ctx, name); errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("no trusted issuer %q", name)
-		} else if err != nil {
+		if _, err := assertion.ParseJWKS(b); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "no longer trusting %s\n", name)
-		return nil
+		rec.JWKS = b
 	default:
-		return fmt.Errorf("issuer: unknown subcommand %q", args[0])
+		u, err := url.Parse(c.jwksURI)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fmt.Errorf("issuer add: --jwks-uri %q is not an http(s) URL", c.jwksURI)
+		}
+		rec.JWKSURI = c.jwksURI
 	}
+	if err := c.st.CreateIssuer(ctx, rec); errors.Is(err, store.ErrAlreadyExists) {
+		return fmt.Errorf("issuer %q is trusted already", rec.Issuer)
+	} else if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "trusting assertions from %s\n", rec.Issuer)
+	return nil
+}
+
+func issuerList(ctx context.Context, c *issuerCmd) error {
+	list, err := c.st.ListIssuers(ctx)
+	if err != nil {
+		return err
+	}
+	return printTable(c.stdout, "ISSUER\tKEYS\tSUBJECT CLAIM", list, func(i store.Issuer) string {
+		keys := "jwks-file"
+		if i.JWKSURI != "" {
+			keys = i.JWKSURI
+		}
+		return fmt.Sprintf("%s\t%s\t%s", i.Issuer, keys, i.SubjectClaim)
+	})
+}
+
+// issuerDelete stops trusting an issuer, named by --iss or as the one
+// positional argument.
+func issuerDelete(ctx context.Context, c *issuerCmd) error {
+	name := c.iss
+	if name == "" && len(c.pos) == 1 {
+		name = c.pos[0]
+	}
+	if name == "" {
+		return errors.New("issuer delete: name the issuer (--iss URL)")
+	}
+	if err := c.st.DeleteIssuer(ctx, name); errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no trusted issuer %q", name)
+	} else if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "no longer trusting %s\n", name)
+	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"text/tabwriter"
 	"time"
 
 	"github.com/tokend/tokend/internal/token"
@@ -17,7 +16,7 @@ import (
 // keysDir is where a data folder keeps its JWT signing keys.
 func keysDir(dataDir string) string { return filepath.Join(dataDir, "keys") }
 
-// jwtAlgFlag is the default of --jwt-alg / --alg.
+// jwtAlgDefault is the default of serve's --jwt-alg.
 func jwtAlgDefault() string { return envOr("TOKEND_JWT_ALG", token.RS256) }
 
 func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -46,17 +45,15 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("keys: unknown subcommand %q", args[0])
 	}
 	now := time.Now()
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KID\tALG\tCREATED\tSTATE")
-	for i, k := range ring.Keys() {
+	keys := ring.Keys() // the active key first
+	return printTable(stdout, "KID\tALG\tCREATED\tSTATE", keys, func(k *token.Key) string {
 		state := "active"
 		switch {
-		case i > 0 && now.Before(k.LastExpiry):
+		case k != keys[0] && now.Before(k.LastExpiry):
 			state = "retired, published until " + k.LastExpiry.Format(time.RFC3339)
-		case i > 0:
+		case k != keys[0]:
 			state = "retired, unpublished"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.Alg, k.CreatedAt.Format(time.RFC3339), state)
-	}
-	return tw.Flush()
+		return fmt.Sprintf("%s\t%s\t%s\t%s", k.ID, k.Alg, k.CreatedAt.Format(time.RFC3339), state)
+	})
 }

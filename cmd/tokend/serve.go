@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -37,30 +38,27 @@ import (
 // minProcs is the fewest scheduler slots (GOMAXPROCS) serve runs with.
 // On one CPU Go would give it one, and then the store's writer, blocked in
 // fsync, holds the only slot: requests cannot run to queue their writes
-// for the next commit, and group commit degenerates to about two writes a
-// commit. Measured with tokend-bench pinned to one core: revocations
-// 1,180/s with one slot, 2,716/s with four.
+// for the next commit, and group commit degenerates to a write or two a
+// commit.
 const minProcs = 4
 
 // gcPercent is the garbage collector's target when GOGC is not set.
-// tokend's live heap is small (tens of MiB: the data is in the store), so
-// at Go's default of 100 the collector runs after every few MiB allocated,
-// which under load is many times a second, and takes about a fifth of an
-// introspection's CPU (BenchmarkIntrospect in internal/oauth: 105–122 µs
-// at 100, 86–87 µs at 400). At 400 the heap peaks near five times the live
-// heap, still well under 100 MiB; GOMEMLIMIT bounds it where memory is
-// tight.
+// tokend's live heap is small (the data is in the store), so at Go's
+// default of 100 the collector runs after every few MiB allocated, which
+// under load is many times a second, and takes a large share of an
+// introspection's CPU. At 400 the heap peaks near five times the live
+// heap; GOMEMLIMIT bounds it where memory is tight.
 const gcPercent = 400
 
 // memoryLimit is the heap's soft limit when GOMEMLIMIT is not set. At
 // GOGC=400 the heap may grow to five times what is live before a
 // collection, and much of what a busy server allocates is garbage at once
-// (each password check's argon2id allocates 19 MiB): measured under
-// tokend-bench, the heap reached 600 MiB with 90 MiB in use. The limit
-// makes the collector run earlier than GOGC would, once the heap nears it.
-// It leaves room for what is live by configuration: the token cache
-// (about 460 bytes a token, counted as 1 KiB) and the rest (the argon2id
-// slots, buffers, the feed's ring), under 128 MiB.
+// (each password check's argon2id allocates 19 MiB), so a busy heap can
+// grow far past what it holds. The limit makes the collector run earlier
+// than GOGC would, once the heap nears it. It leaves room for what is live
+// by configuration: the token cache (1 KiB a token, more than a cached
+// token takes) and the rest (the argon2id slots, buffers, the feed's
+// ring), under 128 MiB.
 func memoryLimit(tokenCache int) int64 {
 	return 128<<20 + int64(max(tokenCache, 0))<<10
 }
@@ -71,82 +69,292 @@ func memoryLimit(tokenCache int) int64 {
 // unseen, so introspection and revocation read the store instead.
 const cacheCurrent = time.Second
 
+// serve is `tokend serve`: its flags make a serveConfig, which is checked,
+// then built into a running server, served until ctx ends.
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if os.Getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) < minProcs {
-		runtime.GOMAXPROCS(minProcs)
-	}
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(gcPercent)
-	}
-	fs := newFlagSet("serve", stderr)
-	data := dataFlag(fs)
-	addr := fs.String("addr", envOr("TOKEND_ADDR", "localhost:9443"), "listen address (env TOKEND_ADDR)")
-	certFile := fs.String("tls-cert", envOr("TOKEND_TLS_CERT", ""), "TLS certificate (PEM); default <data>/tls/cert.pem, self-signed on first start (env TOKEND_TLS_CERT)")
-	keyFile := fs.String("tls-key", envOr("TOKEND_TLS_KEY", ""), "TLS private key (PEM); default <data>/tls/key.pem (env TOKEND_TLS_KEY)")
-	insecure := fs.Bool("insecure-http", envBool("TOKEND_INSECURE_HTTP", false), "serve plain HTTP, for behind a TLS proxy and for tests (env TOKEND_INSECURE_HTTP)")
-	issuer := fs.String("issuer", envOr("TOKEND_ISSUER", ""), "issuer identifier; default derived from --addr (env TOKEND_ISSUER)")
-	revokeHeaders := fs.String("revoke-headers", envOr("TOKEND_REVOKE_HEADERS", "wso2"), "wso2: send RevokedAccessToken/RevokedRefreshToken/AuthorizedUser on a revocation; none: do not (env TOKEND_REVOKE_HEADERS)")
-	accessTTL := fs.Duration("access-token-ttl", envDuration("TOKEND_ACCESS_TOKEN_TTL", oauth.DefaultAccessTokenTTL), "default access token lifetime (env TOKEND_ACCESS_TOKEN_TTL)")
-	refreshTTL := fs.Duration("refresh-token-ttl", envDuration("TOKEND_REFRESH_TOKEN_TTL", oauth.DefaultRefreshTokenTTL), "default refresh token lifetime (env TOKEND_REFRESH_TOKEN_TTL)")
-	authFailLimit := fs.Int("auth-fail-limit", 20, "failed authentications allowed per key in each --auth-fail-window: per address for client secrets, per address and per username for passwords")
-	authFailWindow := fs.Duration("auth-fail-window", time.Minute, "window of --auth-fail-limit")
-	trustedProxies := fs.String("trusted-proxies", envOr("TOKEND_TRUSTED_PROXIES", ""), "comma-separated CIDR prefixes of proxies whose X-Forwarded-For names the client, e.g. 10.0.0.0/8; empty: none (env TOKEND_TRUSTED_PROXIES)")
-	jwtAlg := fs.String("jwt-alg", jwtAlgDefault(), "algorithm JWT access tokens are signed with: RS256, ES256 or EdDSA (env TOKEND_JWT_ALG)")
-	jwtAudience := fs.String("jwt-audience", envOr("TOKEND_JWT_AUDIENCE", ""), "aud of JWT access tokens; the client_id when empty (env TOKEND_JWT_AUDIENCE)")
-	maxInFlight := fs.Int("max-inflight", 256, "requests served at once; more wait up to --queue-wait, then get 503 with Retry-After (0: no bound)")
-	queueWait := fs.Duration("queue-wait", 50*time.Millisecond, "how long a request waits for a slot when --max-inflight are being served")
-	sweepInterval := fs.Duration("sweep-interval", envDuration("TOKEND_SWEEP_INTERVAL", sweep.DefaultInterval), "time between two sweeps of expired grants and old log events (env TOKEND_SWEEP_INTERVAL)")
-	auditRetention := fs.Duration("audit-retention", envDuration("TOKEND_AUDIT_RETENTION", sweep.DefaultRetention), "how long revocation log events are kept; negative: forever (env TOKEND_AUDIT_RETENTION)")
-	logFormat := fs.String("log-format", envOr("TOKEND_LOG_FORMAT", "text"), "text or json (env TOKEND_LOG_FORMAT)")
-	logLevel := fs.String("log-level", envOr("TOKEND_LOG_LEVEL", "info"), "debug, info, warn or error (env TOKEND_LOG_LEVEL)")
-	tokenCache := fs.Int("token-cache", envInt("TOKEND_TOKEN_CACHE", cache.DefaultTokens), "access tokens kept in memory for introspection and revocation; 0: read the store every time (env TOKEND_TOKEN_CACHE)")
-	clientCacheTTL := fs.Duration("client-cache-ttl", envDuration("TOKEND_CLIENT_CACHE_TTL", cache.DefaultClientTTL), "how long a client read from the store is trusted: how late another instance's change to a client is seen here; 0: read the store every time (env TOKEND_CLIENT_CACHE_TTL)")
-	debugAddr := fs.String("debug-addr", envOr("TOKEND_DEBUG_ADDR", ""), "serve Go's profiler (/debug/pprof/) on this address, e.g. localhost:6060; off when empty (env TOKEND_DEBUG_ADDR)")
-	metricsAddr := fs.String("metrics-addr", envOr("TOKEND_METRICS_ADDR", ""), "serve /metrics without authentication over plain HTTP on this address, e.g. localhost:9090; off when empty (the public listener serves it to the admin token only) (env TOKEND_METRICS_ADDR)")
-	if _, err := parseArgs(fs, args); err != nil {
+	tuneRuntime()
+	c, err := parseServeFlags(args, stderr)
+	if err != nil {
 		return err
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(memoryLimit(*tokenCache))
+		debug.SetMemoryLimit(memoryLimit(c.TokenCache))
 	}
-	if *revokeHeaders != "wso2" && *revokeHeaders != "none" {
-		return fmt.Errorf("--revoke-headers must be wso2 or none, not %q", *revokeHeaders)
-	}
-	proxies, err := server.ParseTrustedProxies(*trustedProxies)
-	if err != nil {
-		return fmt.Errorf("--trusted-proxies: %w", err)
+	if err := c.Validate(); err != nil {
+		return err
 	}
 	// A line per request is logged; batched, they cost a write system call
 	// every 100 ms instead of one each. Closed last, after everything that
 	// logs has stopped.
 	logOut := logbuf.New(stderr, logbuf.FlushEvery)
 	defer logOut.Close()
-	log, err := newLogger(logOut, *logFormat, *logLevel)
+	log, err := newLogger(logOut, c.LogFormat, c.LogLevel)
 	if err != nil {
 		return err
 	}
+	var stops stopList
+	defer stops.stop()
+	a, err := build(ctx, c, log, &stops)
+	if err != nil {
+		return err
+	}
+	return a.run(ctx, stdout)
+}
 
-	if *debugAddr != "" {
-		_, stopDebug, err := serveDebug(*debugAddr, log)
-		if err != nil {
-			return err
+// tuneRuntime gives serve at least minProcs scheduler slots and the
+// collector target gcPercent, unless the environment sets them.
+func tuneRuntime() {
+	if os.Getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) < minProcs {
+		runtime.GOMAXPROCS(minProcs)
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
+}
+
+// serveConfig is what serve is told: its flags, each defaulting to an
+// environment variable, and TOKEND_ADMIN_TOKEN. parseServeFlags fills it,
+// Validate checks it, build makes a server of it.
+type serveConfig struct {
+	Data       string // data folder: SQLite database, keys, TLS certificate, admin token
+	DSN        string // PostgreSQL DSN; empty: the SQLite database in Data
+	AdminToken string // TOKEND_ADMIN_TOKEN; empty: the one kept in Data
+
+	Addr         string // listen address
+	TLSCert      string // TLS certificate (PEM); default <Data>/tls/cert.pem, self-signed on first start
+	TLSKey       string // TLS private key (PEM); default <Data>/tls/key.pem
+	InsecureHTTP bool   // plain HTTP: behind a TLS proxy, and for tests
+	Issuer       string // issuer identifier; default derived from Addr
+
+	RevokeHeaders   string        // wso2: a revocation's answer names what it revoked; none: not
+	AccessTokenTTL  time.Duration // default access token lifetime
+	RefreshTokenTTL time.Duration // default refresh token lifetime
+	JWTAlg          string        // what JWT access tokens are signed with: RS256, ES256 or EdDSA
+	JWTAudience     string        // aud of JWT access tokens; the client_id when empty
+
+	AuthFailLimit  int           // failed authentications allowed per key in each AuthFailWindow
+	AuthFailWindow time.Duration // window of AuthFailLimit
+	TrustedProxies string        // comma-separated CIDR prefixes of proxies trusted for X-Forwarded-For
+	MaxInFlight    int           // requests served at once; 0: no bound
+	QueueWait      time.Duration // how long a request waits for one of MaxInFlight
+
+	SweepInterval  time.Duration // time between two sweeps of expired grants and old log events
+	AuditRetention time.Duration // how long log events are kept; negative: forever
+	TokenCache     int           // access tokens kept in memory; 0: none
+	ClientCacheTTL time.Duration // how long a client read from the store is trusted; 0: not at all
+
+	LogFormat   string // text or json
+	LogLevel    string // debug, info, warn or error
+	DebugAddr   string // the profiler's own listener; off when empty
+	MetricsAddr string // the metrics' own listener, without authentication; off when empty
+}
+
+// parseServeFlags defines serve's flags, with the environment's defaults,
+// parses args with them (errors and -h go to stderr), and fills in the
+// defaults derived from other settings.
+func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
+	var c serveConfig
+	fs := newFlagSet("serve", stderr)
+	data := dataFlag(fs)
+	fs.StringVar(&c.Addr, "addr", envOr("TOKEND_ADDR", "localhost:9443"), "listen address (env TOKEND_ADDR)")
+	fs.StringVar(&c.TLSCert, "tls-cert", envOr("TOKEND_TLS_CERT", ""), "TLS certificate (PEM); default <data>/tls/cert.pem, self-signed on first start (env TOKEND_TLS_CERT)")
+	fs.StringVar(&c.TLSKey, "tls-key", envOr("TOKEND_TLS_KEY", ""), "TLS private key (PEM); default <data>/tls/key.pem (env TOKEND_TLS_KEY)")
+	fs.BoolVar(&c.InsecureHTTP, "insecure-http", envBool("TOKEND_INSECURE_HTTP", false), "serve plain HTTP, for behind a TLS proxy and for tests (env TOKEND_INSECURE_HTTP)")
+	fs.StringVar(&c.Issuer, "issuer", envOr("TOKEND_ISSUER", ""), "issuer identifier; default derived from --addr (env TOKEND_ISSUER)")
+	fs.StringVar(&c.RevokeHeaders, "revoke-headers", envOr("TOKEND_REVOKE_HEADERS", "wso2"), "wso2: send RevokedAccessToken/RevokedRefreshToken/AuthorizedUser on a revocation; none: do not (env TOKEND_REVOKE_HEADERS)")
+	fs.DurationVar(&c.AccessTokenTTL, "access-token-ttl", envDuration("TOKEND_ACCESS_TOKEN_TTL", oauth.DefaultAccessTokenTTL), "default access token lifetime (env TOKEND_ACCESS_TOKEN_TTL)")
+	fs.DurationVar(&c.RefreshTokenTTL, "refresh-token-ttl", envDuration("TOKEND_REFRESH_TOKEN_TTL", oauth.DefaultRefreshTokenTTL), "default refresh token lifetime (env TOKEND_REFRESH_TOKEN_TTL)")
+	fs.IntVar(&c.AuthFailLimit, "auth-fail-limit", 20, "failed authentications allowed per key in each --auth-fail-window: per address for client secrets, per address and per username for passwords")
+	fs.DurationVar(&c.AuthFailWindow, "auth-fail-window", time.Minute, "window of --auth-fail-limit")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", envOr("TOKEND_TRUSTED_PROXIES", ""), "comma-separated CIDR prefixes of proxies whose X-Forwarded-For names the client, e.g. 10.0.0.0/8; empty: none (env TOKEND_TRUSTED_PROXIES)")
+	fs.StringVar(&c.JWTAlg, "jwt-alg", jwtAlgDefault(), "algorithm JWT access tokens are signed with: RS256, ES256 or EdDSA (env TOKEND_JWT_ALG)")
+	fs.StringVar(&c.JWTAudience, "jwt-audience", envOr("TOKEND_JWT_AUDIENCE", ""), "aud of JWT access tokens; the client_id when empty (env TOKEND_JWT_AUDIENCE)")
+	fs.IntVar(&c.MaxInFlight, "max-inflight", 256, "requests served at once; more wait up to --queue-wait, then get 503 with Retry-After (0: no bound)")
+	fs.DurationVar(&c.QueueWait, "queue-wait", 50*time.Millisecond, "how long a request waits for a slot when --max-inflight are being served")
+	fs.DurationVar(&c.SweepInterval, "sweep-interval", envDuration("TOKEND_SWEEP_INTERVAL", sweep.DefaultInterval), "time between two sweeps of expired grants and old log events (env TOKEND_SWEEP_INTERVAL)")
+	fs.DurationVar(&c.AuditRetention, "audit-retention", envDuration("TOKEND_AUDIT_RETENTION", sweep.DefaultRetention), "how long revocation log events are kept; negative: forever (env TOKEND_AUDIT_RETENTION)")
+	fs.StringVar(&c.LogFormat, "log-format", envOr("TOKEND_LOG_FORMAT", "text"), "text or json (env TOKEND_LOG_FORMAT)")
+	fs.StringVar(&c.LogLevel, "log-level", envOr("TOKEND_LOG_LEVEL", "info"), "debug, info, warn or error (env TOKEND_LOG_LEVEL)")
+	fs.IntVar(&c.TokenCache, "token-cache", envInt("TOKEND_TOKEN_CACHE", cache.DefaultTokens), "access tokens kept in memory for introspection and revocation; 0: read the store every time (env TOKEND_TOKEN_CACHE)")
+	fs.DurationVar(&c.ClientCacheTTL, "client-cache-ttl", envDuration("TOKEND_CLIENT_CACHE_TTL", cache.DefaultClientTTL), "how long a client read from the store is trusted: how late another instance's change to a client is seen here; 0: read the store every time (env TOKEND_CLIENT_CACHE_TTL)")
+	fs.StringVar(&c.DebugAddr, "debug-addr", envOr("TOKEND_DEBUG_ADDR", ""), "serve Go's profiler (/debug/pprof/) on this address, e.g. localhost:6060; off when empty (env TOKEND_DEBUG_ADDR)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", envOr("TOKEND_METRICS_ADDR", ""), "serve /metrics without authentication over plain HTTP on this address, e.g. localhost:9090; off when empty (the public listener serves it to the admin token only) (env TOKEND_METRICS_ADDR)")
+	if _, err := parseArgs(fs, args); err != nil {
+		return c, err
+	}
+	c.Data, c.DSN = *data, fs.Lookup("dsn").Value.String()
+	c.AdminToken = os.Getenv("TOKEND_ADMIN_TOKEN")
+	if c.TLSCert == "" {
+		c.TLSCert = filepath.Join(c.Data, "tls", "cert.pem")
+	}
+	if c.TLSKey == "" {
+		c.TLSKey = filepath.Join(c.Data, "tls", "key.pem")
+	}
+	if c.Issuer == "" {
+		c.Issuer = c.scheme() + "://" + issuerHost(c.Addr)
+	}
+	return c, nil
+}
+
+// scheme is the public listener's URL scheme.
+func (c serveConfig) scheme() string {
+	if c.InsecureHTTP {
+		return "http"
+	}
+	return "https"
+}
+
+// Validate returns the first setting serve refuses, in the order of the
+// checks below, or nil. What the data folder, the store or the packages
+// that read them refuse (a token file written by hand, a certificate, a
+// --jwt-alg the keyring does not know) build finds.
+func (c serveConfig) Validate() error {
+	_, proxiesErr := server.ParseTrustedProxies(c.TrustedProxies)
+	_, logErr := newLogger(io.Discard, c.LogFormat, c.LogLevel)
+	var adminErr error
+	if c.AdminToken != "" {
+		adminErr = server.CheckAdminToken(c.AdminToken)
+	}
+	checks := []struct {
+		bad     bool
+		message string
+	}{
+		{c.RevokeHeaders != "wso2" && c.RevokeHeaders != "none", fmt.Sprintf("--revoke-headers must be wso2 or none, not %q", c.RevokeHeaders)},
+		{proxiesErr != nil, fmt.Sprintf("--trusted-proxies: %v", proxiesErr)},
+		{logErr != nil, fmt.Sprint(logErr)}, // --log-level, then --log-format
+		{adminErr != nil, fmt.Sprintf("TOKEND_ADMIN_TOKEN: %v", adminErr)},
+		{c.SweepInterval <= 0, "--sweep-interval must be positive"},
+		{c.AuditRetention == 0, "--audit-retention must not be 0 (it would delete the whole log); use a negative value to keep it"},
+	}
+	for _, check := range checks {
+		if check.bad {
+			return errors.New(check.message)
 		}
-		defer stopDebug()
 	}
+	return nil
+}
 
-	m := metrics.New()
-	db, err := openStore(ctx, fs, storeOptions{Logger: log, OnCommit: m.Committed})
-	if err != nil {
-		return err
+// stopList holds what serve has started and must stop when it returns, in
+// the order started; stop runs it in reverse, as defers would.
+type stopList []func()
+
+func (s *stopList) push(stop func()) { *s = append(*s, stop) }
+
+func (s *stopList) stop() {
+	for i := len(*s) - 1; i >= 0; i-- {
+		(*s)[i]()
 	}
-	// Close after the server has stopped: it commits what is pending.
-	defer func() {
+}
+
+// app is a server built by build, ready to run.
+type app struct {
+	c           serveConfig
+	cfg         server.Config // the public listener's
+	mux         *http.ServeMux
+	adminSource string // where the admin token is, for the start line
+}
+
+// build opens and starts what serve runs, in this order: the profiler's
+// listener, the store, the admin token, the TLS certificate, the signing
+// keys, the revocation hub, the endpoints, the sweep, the metrics'
+// listener. Each thing started is pushed on stops, so that serve stops
+// them in reverse: the sweep and the hub before the store closes, and the
+// store, which commits what is pending on Close, after the server has
+// stopped. A failed build leaves on stops what it had started.
+func build(ctx context.Context, c serveConfig, log *slog.Logger, stops *stopList) (*app, error) {
+	if c.DebugAddr != "" {
+		_, stopDebug, err := serveDebug(c.DebugAddr, log)
+		if err != nil {
+			return nil, err
+		}
+		stops.push(stopDebug)
+	}
+	p := parts{c: c, log: log, m: metrics.New()}
+	var err error
+	if p.st, p.hub, err = buildStore(ctx, c, log, p.m, stops); err != nil {
+		return nil, err
+	}
+	var adminSource string
+	if p.adminToken, adminSource, err = adminToken(c.AdminToken, c.Data); err != nil {
+		return nil, err
+	}
+	cert, err := loadCert(c)
+	if err != nil {
+		return nil, err
+	}
+	if p.keys, err = openKeys(c.Data, c.JWTAlg); err != nil {
+		return nil, err
+	}
+	if p.lists, err = startHub(ctx, p.hub, c.Issuer, p.keys, stops); err != nil {
+		return nil, err
+	}
+	mux := buildHTTP(p)
+	stops.push(startSweep(ctx, p.st, c.SweepInterval, c.AuditRetention, log)) // stopped before the store closes
+	if c.MetricsAddr != "" {
+		_, stopMetrics, err := serveMetrics(c.MetricsAddr, p.m.Handler(), log)
+		if err != nil {
+			return nil, err
+		}
+		stops.push(stopMetrics)
+	}
+	proxies, err := server.ParseTrustedProxies(c.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	cfg := server.Config{
+		Addr: c.Addr, TLS: cert, Ready: p.st.Ping, Logger: log,
+		MaxInFlight: c.MaxInFlight, QueueWait: c.QueueWait,
+		Unqueued: []string{"/metrics", oauth.PathRevocationStream},
+		Observe:  p.m.ObserveRequest, OnReject: p.m.Rejected,
+		TrustedProxies: proxies,
+	}
+	return &app{c: c, cfg: cfg, mux: mux, adminSource: adminSource}, nil
+}
+
+// run serves until ctx ends, and says where once it listens: a line in the
+// log and one on stdout.
+func (a *app) run(ctx context.Context, stdout io.Writer) error {
+	c := a.c
+	return server.Serve(ctx, a.cfg, server.Handler(a.cfg, a.mux), func(addr net.Addr) {
+		a.cfg.Logger.Info("tokend listening",
+			slog.String("addr", addr.String()),
+			slog.String("issuer", c.Issuer),
+			slog.String("data", c.Data),
+			slog.String("admin_token", a.adminSource),
+			slog.String("version", version))
+		fmt.Fprintf(stdout, "tokend %s listening on %s://%s (issuer %s)\nadmin token: %s\n", version, c.scheme(), addr, c.Issuer, a.adminSource)
+	})
+}
+
+// parts are what build makes for the endpoints, each from those before.
+type parts struct {
+	c          serveConfig
+	log        *slog.Logger
+	m          *metrics.Metrics
+	st         feed.Nudging // the store as the endpoints see it
+	hub        *feed.Hub
+	adminToken string
+	keys       *token.Keyring
+	lists      *statuslist.Lists
+}
+
+// buildStore opens the store c names and wraps it for serve, innermost
+// first: the cache, the metrics, the nudging of the revocation feed. It
+// returns the wrapped store and the feed's hub, which follows the log in
+// the store and is not started yet.
+func buildStore(ctx context.Context, c serveConfig, log *slog.Logger, m *metrics.Metrics, stops *stopList) (feed.Nudging, *feed.Hub, error) {
+	db, err := openBackend(ctx, c.Data, c.DSN, storeOptions{Logger: log, OnCommit: m.Committed})
+	if err != nil {
+		return feed.Nudging{}, nil, err
+	}
+	// Closed after the server has stopped: it commits what is pending.
+	stops.push(func() {
 		if err := db.Close(); err != nil {
 			log.Error("close store", slog.String("cause", err.Error()))
 		}
-	}()
-	// The revocation feed follows the log in the store; every revocation
-	// made through st nudges it at once.
+	})
+	// Every revocation made through the wrapped store nudges the feed at
+	// once, and, on PostgreSQL, the other instances' feeds.
 	hub := feed.New(feed.Config{Source: db, Notifier: db.notifier, Logger: log})
 	nudge := hub.Nudge
 	if db.notify != nil {
@@ -155,127 +363,100 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// The cache is the innermost decorator, so that every write passes
 	// through it; it is current while the hub reads the log.
 	cached := cache.New(db, cache.Config{
-		Tokens:    *tokenCache,
+		Tokens:    c.TokenCache,
 		Clients:   cache.DefaultClients,
-		ClientTTL: *clientCacheTTL,
+		ClientTTL: c.ClientCacheTTL,
 		Current:   func() bool { return hub.Current(cacheCurrent) },
 	})
 	hub.Subscribe(cached.Apply)
 	st := feed.Nudging{Store: metrics.Store{Store: cached, M: m}, Nudge: nudge}
 	go m.RefreshLive(ctx, st, 30*time.Second, log)
+	return st, hub, nil
+}
 
-	adminToken, adminSource, err := adminToken(*data)
+// loadCert returns the TLS certificate of the public listener, made
+// self-signed on first start; nil with --insecure-http.
+func loadCert(c serveConfig) (*tls.Certificate, error) {
+	if c.InsecureHTTP {
+		return nil, nil
+	}
+	cert, err := server.LoadOrCreateCert(c.TLSCert, c.TLSKey)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("TLS certificate: %w", err)
 	}
+	return &cert, nil
+}
 
-	var cert *tls.Certificate
-	scheme := "https"
-	if *insecure {
-		scheme = "http"
-	} else {
-		if *certFile == "" {
-			*certFile = filepath.Join(*data, "tls", "cert.pem")
-		}
-		if *keyFile == "" {
-			*keyFile = filepath.Join(*data, "tls", "key.pem")
-		}
-		c, err := server.LoadOrCreateCert(*certFile, *keyFile)
-		if err != nil {
-			return fmt.Errorf("TLS certificate: %w", err)
-		}
-		cert = &c
-	}
-	if *issuer == "" {
-		*issuer = scheme + "://" + issuerHost(*addr)
-	}
-
-	keys, err := token.OpenKeyring(keysDir(*data), *jwtAlg, nil)
+// openKeys opens the data folder's JWT signing keys, making a key of alg
+// when none is active.
+func openKeys(dataDir, alg string) (*token.Keyring, error) {
+	keys, err := token.OpenKeyring(keysDir(dataDir), alg, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := keys.EnsureActive(*jwtAlg); err != nil {
-		return err
+	if err := keys.EnsureActive(alg); err != nil {
+		return nil, err
 	}
-	jwts := &token.JWTs{Keys: keys, Issuer: *issuer}
+	return keys, nil
+}
 
-	// The status lists are built from the whole log before serving, then
-	// kept current by the hub. The hub stops before the store closes, and
-	// with it the revocation streams, so shutdown does not wait on them.
-	lists := statuslist.NewLists(statuslist.ListsConfig{Issuer: *issuer, Keys: keys})
+// startHub starts the revocation hub, with the status lists following it:
+// they are built from the whole log before serving, then kept current by
+// the hub. The hub stops before the store closes, and with it the
+// revocation streams, so shutdown does not wait on them.
+func startHub(ctx context.Context, hub *feed.Hub, issuer string, keys *token.Keyring, stops *stopList) (*statuslist.Lists, error) {
+	lists := statuslist.NewLists(statuslist.ListsConfig{Issuer: issuer, Keys: keys})
 	hub.Subscribe(lists.Apply)
 	hubCtx, stopHub := context.WithCancel(ctx)
-	defer func() { stopHub(); hub.Wait() }()
+	stops.push(func() { stopHub(); hub.Wait() })
 	if err := hub.Start(hubCtx); err != nil {
-		return fmt.Errorf("revocation log: %w", err)
+		return nil, fmt.Errorf("revocation log: %w", err)
 	}
+	return lists, nil
+}
 
+// buildHTTP mounts the public listener's endpoints on a mux: OAuth, the
+// admin API, SCIM and the metrics.
+func buildHTTP(p parts) *http.ServeMux {
 	// Failed client authentications are counted per address (never per
 	// client, which anyone could then lock out); password guesses per
 	// username and per address, whichever endpoint they hit: the password
 	// grant or an admin endpoint's HTTP Basic.
-	limiter := ratelimit.NewLimiter(*authFailLimit, *authFailWindow, nil)
-	userLimiter := ratelimit.NewLimiter(*authFailLimit, *authFailWindow, nil)
-	authz := adminauth.New(adminauth.Config{Token: adminToken, Users: st, Limiter: userLimiter})
+	limiter := ratelimit.NewLimiter(p.c.AuthFailLimit, p.c.AuthFailWindow, nil)
+	userLimiter := ratelimit.NewLimiter(p.c.AuthFailLimit, p.c.AuthFailWindow, nil)
+	authz := adminauth.New(adminauth.Config{Token: p.adminToken, Users: p.st, Limiter: userLimiter})
 	endpoints := oauth.New(oauth.Config{
-		Issuer: *issuer,
-		Store:  st,
+		Issuer: p.c.Issuer,
+		Store:  p.st,
 		Auth: &clientauth.Authenticator{
-			Clients:  st,
+			Clients:  p.st,
 			Verifier: identity.NewSecretVerifier(5*time.Minute, nil),
 			Limiter:  limiter,
 		},
 		UserLimiter:     userLimiter,
-		Logger:          log,
+		Logger:          p.log,
 		Admin:           authz,
-		AccessTokenTTL:  *accessTTL,
-		RefreshTokenTTL: *refreshTTL,
-		RevokeHeaders:   *revokeHeaders == "wso2",
-		OnAuthFailure:   m.AuthFailed,
+		AccessTokenTTL:  p.c.AccessTokenTTL,
+		RefreshTokenTTL: p.c.RefreshTokenTTL,
+		RevokeHeaders:   p.c.RevokeHeaders == "wso2",
+		OnAuthFailure:   p.m.AuthFailed,
 
 		GlobalTokenRevocationPath: admin.PathGlobalTokenRevocation,
-		JWT:                       jwts,
-		JWTAudience:               *jwtAudience,
-		StatusIndexes:             &statuslist.Allocator{Store: st},
-		Assertions:                &assertion.Verifier{Issuers: st},
-		Feed:                      hub,
-		StatusLists:               lists,
+		JWT:                       &token.JWTs{Keys: p.keys, Issuer: p.c.Issuer},
+		JWTAudience:               p.c.JWTAudience,
+		StatusIndexes:             &statuslist.Allocator{Store: p.st},
+		Assertions:                &assertion.Verifier{Issuers: p.st},
+		Feed:                      p.hub,
+		StatusLists:               p.lists,
 	})
 	mux := http.NewServeMux()
 	endpoints.Mount(mux)
-	admin.New(admin.Config{Store: st, Auth: authz, Issuer: *issuer, Logger: log}).Mount(mux)
-	scim.New(scim.Config{Store: st, Auth: authz, BaseURL: *issuer, Logger: log}).Mount(mux)
-	stopSweep, err := startSweep(ctx, st, *sweepInterval, *auditRetention, log)
-	if err != nil {
-		return err
-	}
-	defer stopSweep() // before the store closes
+	admin.New(admin.Config{Store: p.st, Auth: authz, Issuer: p.c.Issuer, Logger: p.log}).Mount(mux)
+	scim.New(scim.Config{Store: p.st, Auth: authz, BaseURL: p.c.Issuer, Logger: p.log}).Mount(mux)
 	// On the public listener the metrics need the admin token; on
 	// --metrics-addr, which only operators should reach, nothing.
-	mux.Handle("GET /metrics", admin.TokenOnly(authz, m.Handler(), log))
-	if *metricsAddr != "" {
-		_, stopMetrics, err := serveMetrics(*metricsAddr, m.Handler(), log)
-		if err != nil {
-			return err
-		}
-		defer stopMetrics()
-	}
-	cfg := server.Config{
-		Addr: *addr, TLS: cert, Ready: st.Ping, Logger: log,
-		MaxInFlight: *maxInFlight, QueueWait: *queueWait,
-		Unqueued: []string{"/metrics", oauth.PathRevocationStream},
-		Observe:  m.ObserveRequest, OnReject: m.Rejected,
-		TrustedProxies: proxies,
-	}
-	return server.Serve(ctx, cfg, server.Handler(cfg, mux), func(a net.Addr) {
-		log.Info("tokend listening",
-			slog.String("addr", a.String()),
-			slog.String("issuer", *issuer),
-			slog.String("data", *data),
-			slog.String("admin_token", adminSource),
-			slog.String("version", version))
-		fmt.Fprintf(stdout, "tokend %s listening on %s://%s (issuer %s)\nadmin token: %s\n", version, scheme, a, *issuer, adminSource)
-	})
+	mux.Handle("GET /metrics", admin.TokenOnly(authz, p.m.Handler(), p.log))
+	return mux
 }
 
 // serveDebug serves the profiler on its own listener, never on the public
@@ -316,16 +497,14 @@ func serveApart(flag, what, addr string, h http.Handler, log *slog.Logger) (net.
 	return ln.Addr(), func() { srv.Close() }, nil
 }
 
-// adminToken returns the admin token: TOKEND_ADMIN_TOKEN when set, else the
-// one kept in <data>/admin-token, made on first start. Either must pass
+// adminToken returns the admin token: fromEnv (TOKEND_ADMIN_TOKEN, which
+// serveConfig.Validate has checked) when set, else the one kept in
+// <data>/admin-token, made on first start, which must pass
 // server.CheckAdminToken. The second result says where it is, for the
 // start-up line; the token itself is never printed.
-func adminToken(dataDir string) (token, source string, err error) {
-	if t := os.Getenv("TOKEND_ADMIN_TOKEN"); t != "" {
-		if err := server.CheckAdminToken(t); err != nil {
-			return "", "", fmt.Errorf("TOKEND_ADMIN_TOKEN: %w", err)
-		}
-		return t, "from TOKEND_ADMIN_TOKEN", nil
+func adminToken(fromEnv, dataDir string) (token, source string, err error) {
+	if fromEnv != "" {
+		return fromEnv, "from TOKEND_ADMIN_TOKEN", nil
 	}
 	path := filepath.Join(dataDir, "admin-token")
 	t, _, err := server.LoadOrCreateAdminToken(path)
@@ -350,6 +529,8 @@ func issuerHost(addr string) string {
 	return net.JoinHostPort(host, port)
 }
 
+// newLogger returns serve's logger, writing to w in format (text or json)
+// what is at level or above.
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(level)); err != nil {

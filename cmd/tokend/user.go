@@ -5,123 +5,146 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"text/tabwriter"
-	"time"
 
 	"github.com/tokend/tokend/internal/identity"
 	"github.com/tokend/tokend/internal/store"
 )
 
+// userCmd is a `tokend user` command line at work: the subcommand, its
+// flags' values and the user it acts on.
+type userCmd struct {
+	subcommand
+	pwStdin bool   // --password-stdin
+	admin   bool   // --admin
+	user    string // the username, for every subcommand but list
+}
+
+// userSubcommands are the subcommands of `tokend user`, by name.
+var userSubcommands = map[string]func(context.Context, *userCmd) error{
+	"add":     userAdd,
+	"passwd":  userPasswd,
+	"disable": userSetDisabled,
+	"enable":  userSetDisabled,
+	"delete":  userDelete,
+	"list":    userList,
+}
+
 func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errors.New("user: want add, passwd, disable, enable, delete or list")
 	}
-	fs := newFlagSet("user "+args[0], stderr)
-	dataFlag(fs)
-	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
-	admin := fs.Bool("admin", false, "the user administers tokend: client registration, SCIM, bulk revocation and the audit log, with HTTP Basic")
-	pos, err := parseArgs(fs, args[1:])
+	c := &userCmd{subcommand: subcommand{command: "user", sub: args[0], stdin: stdin, stdout: stdout}}
+	fs := storeFlags(c.name(), stderr)
+	fs.BoolVar(&c.pwStdin, "password-stdin", false, "read the password from the first line of standard input")
+	fs.BoolVar(&c.admin, "admin", false, "the user administers tokend: client registration, SCIM, bulk revocation and the audit log, with HTTP Basic")
+	return c.run(ctx, fs, args[1:], func() error {
+		if c.sub != "list" {
+			var err error
+			if c.user, err = c.only("username"); err != nil {
+				return err
+			}
+		}
+		do, ok := userSubcommands[c.sub]
+		if !ok {
+			return c.unknown()
+		}
+		return do(ctx, c)
+	})
+}
+
+func userList(ctx context.Context, c *userCmd) error {
+	us, err := c.st.ListUsers(ctx)
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, fs)
+	return printTable(c.stdout, "USERNAME\tID\tADMIN\tDISABLED", us, func(u store.User) string {
+		return fmt.Sprintf("%s\t%s\t%t\t%t", u.Username, u.ID, u.Admin, u.Disabled)
+	})
+}
+
+func userAdd(ctx context.Context, c *userCmd) error {
+	pw, err := c.readPassword()
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	now := time.Now()
-	engine := revoker(st, now)
+	u, err := identity.NewUser(c.user, pw, c.admin, c.now)
+	if err != nil {
+		return err
+	}
+	if err := c.st.CreateUser(ctx, u); errors.Is(err, store.ErrAlreadyExists) {
+		return fmt.Errorf("user %q exists already", c.user)
+	} else if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stdout, "added user %s (id %s)\n", u.Username, u.ID)
+	return nil
+}
 
-	if args[0] == "list" {
-		us, err := st.ListUsers(ctx)
-		if err != nil {
-			return err
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "USERNAME\tID\tADMIN\tDISABLED")
-		for _, u := range us {
-			fmt.Fprintf(tw, "%s\t%s\t%t\t%t\n", u.Username, u.ID, u.Admin, u.Disabled)
-		}
-		return tw.Flush()
+// userPasswd changes a user's password and revokes the user's grants.
+func userPasswd(ctx context.Context, c *userCmd) error {
+	pw, err := c.readPassword()
+	if err != nil {
+		return err
 	}
-	if len(pos) != 1 {
-		return fmt.Errorf("user %s: want exactly one username", args[0])
+	hash, err := identity.HashNewPassword(pw)
+	if err != nil {
+		return err
 	}
-	name := pos[0]
-	readPassword := func() (string, error) {
-		if !*pwStdin {
-			return "", errors.New("--password-stdin is required (a password on the command line would show in ps and shell history)")
-		}
-		return firstLine(stdin)
+	res, err := revoker(c.st, c.now).ChangePassword(ctx, c.user, "admin", func(u store.User) (store.User, error) {
+		u.PasswordHash, u.UpdatedAt = hash, c.now
+		return u, nil
+	})
+	if err != nil {
+		return userErr(c.user, err)
 	}
-	revoked := func(res store.RevokeResult) {
-		fmt.Fprintf(stdout, "revoked %d grants (%d tokens) of %s\n", res.Grants, res.Tokens, name)
-	}
+	c.revoked(res)
+	return nil
+}
 
-	switch args[0] {
-	case "add":
-		pw, err := readPassword()
-		if err != nil {
-			return err
-		}
-		u, err := identity.NewUser(name, pw, *admin, now)
-		if err != nil {
-			return err
-		}
-		if err := st.CreateUser(ctx, u); errors.Is(err, store.ErrAlreadyExists) {
-			return fmt.Errorf("user %q exists already", name)
-		} else if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "added user %s (id %s)\n", u.Username, u.ID)
-		return nil
-	case "passwd":
-		pw, err := readPassword()
-		if err != nil {
-			return err
-		}
-		hash, err := identity.HashNewPassword(pw)
-		if err != nil {
-			return err
-		}
-		res, err := engine.ChangePassword(ctx, name, "admin", func(u store.User) (store.User, error) {
-			u.PasswordHash, u.UpdatedAt = hash, now
-			return u, nil
-		})
-		if err != nil {
-			return userErr(name, err)
-		}
-		revoked(res)
-		return nil
-	case "disable", "enable":
-		disable := args[0] == "disable"
-		apply := func(u store.User) (store.User, error) {
-			u.Disabled, u.UpdatedAt = disable, now
-			return u, nil
-		}
-		var res store.RevokeResult
-		if disable {
-			res, err = engine.DisableUser(ctx, name, "admin", apply)
-		} else {
-			_, err = st.UpdateUser(ctx, name, apply, nil) // enabling revokes nothing
-		}
-		if err != nil {
-			return userErr(name, err)
-		}
-		if disable {
-			revoked(res)
-		}
-		return nil
-	case "delete":
-		res, err := engine.DeleteUser(ctx, name, "admin")
-		if err != nil {
-			return userErr(name, err)
-		}
-		revoked(res)
-		return nil
-	default:
-		return fmt.Errorf("user: unknown subcommand %q", args[0])
+// userSetDisabled is `user disable`, which revokes the user's grants, and
+// `user enable`, which revokes nothing.
+func userSetDisabled(ctx context.Context, c *userCmd) error {
+	disable := c.sub == "disable"
+	apply := func(u store.User) (store.User, error) {
+		u.Disabled, u.UpdatedAt = disable, c.now
+		return u, nil
 	}
+	if !disable {
+		if _, err := c.st.UpdateUser(ctx, c.user, apply, nil); err != nil {
+			return userErr(c.user, err)
+		}
+		return nil
+	}
+	res, err := revoker(c.st, c.now).DisableUser(ctx, c.user, "admin", apply)
+	if err != nil {
+		return userErr(c.user, err)
+	}
+	c.revoked(res)
+	return nil
+}
+
+// userDelete deletes a user and revokes the user's grants.
+func userDelete(ctx context.Context, c *userCmd) error {
+	res, err := revoker(c.st, c.now).DeleteUser(ctx, c.user, "admin")
+	if err != nil {
+		return userErr(c.user, err)
+	}
+	c.revoked(res)
+	return nil
+}
+
+// readPassword reads the password from standard input, which
+// --password-stdin must allow.
+func (c *userCmd) readPassword() (string, error) {
+	if !c.pwStdin {
+		return "", errors.New("--password-stdin is required (a password on the command line would show in ps and shell history)")
+	}
+	return firstLine(c.stdin)
+}
+
+// revoked says what a subcommand revoked of the user's.
+func (c *userCmd) revoked(res store.RevokeResult) {
+	fmt.Fprintf(c.stdout, "revoked %d grants (%d tokens) of %s\n", res.Grants, res.Tokens, c.user)
 }
 
 func userErr(name string, err error) error {
