@@ -370,7 +370,12 @@ func buildStore(ctx context.Context, c serveConfig, log *slog.Logger, m *metrics
 	})
 	hub.Subscribe(cached.Apply)
 	st := feed.Nudging{Store: metrics.Store{Store: cached, M: m}, Nudge: nudge}
-	go m.RefreshLive(ctx, st, 30*time.Second, log)
+	// The live-token count reads the store: it stops, and is waited for,
+	// before the store closes.
+	refreshCtx, stopRefresh := context.WithCancel(ctx)
+	refreshed := make(chan struct{})
+	go func() { defer close(refreshed); m.RefreshLive(refreshCtx, st, 30*time.Second, log) }()
+	stops.push(func() { stopRefresh(); <-refreshed })
 	return st, hub, nil
 }
 
