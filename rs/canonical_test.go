@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// canonicalRef is the plainly written reference for canonicalCompact:
+// canonicalRef is the plainly written reference for CanonicalCompact:
 // each segment decodes and encodes back to itself.
 func canonicalRef(s string) bool {
 	for seg := range strings.SplitSeq(s, ".") {
@@ -103,8 +103,8 @@ func TestCanonicalCompact(t *testing.T) {
 		{"\xff\xff", false},
 	}
 	for _, c := range cases {
-		if got := canonicalCompact(c.s); got != c.want {
-			t.Errorf("canonicalCompact(%q) = %v; want %v", c.s, got, c.want)
+		if got := CanonicalCompact(c.s); got != c.want {
+			t.Errorf("CanonicalCompact(%q) = %v; want %v", c.s, got, c.want)
 		}
 		if ref := canonicalRef(c.s); ref != c.want {
 			t.Errorf("reference(%q) = %v; the table says %v", c.s, ref, c.want)
@@ -112,15 +112,15 @@ func TestCanonicalCompact(t *testing.T) {
 	}
 }
 
-// FuzzCanonicalCompact holds canonicalCompact to the decode-and-encode
+// FuzzCanonicalCompact holds CanonicalCompact to the decode-and-encode
 // reference.
 func FuzzCanonicalCompact(f *testing.F) {
 	for _, s := range []string{"", ".", "QQ", "QR", "QUI", "QUJ", "Q", "QQ==", "QU\nJD", "eyJhbGciOiJFUzI1NiJ9.e30.c2ln"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := canonicalCompact(s), canonicalRef(s); got != want {
-			t.Fatalf("canonicalCompact(%q) = %v; the reference says %v", s, got, want)
+		if got, want := CanonicalCompact(s), canonicalRef(s); got != want {
+			t.Fatalf("CanonicalCompact(%q) = %v; the reference says %v", s, got, want)
 		}
 	})
 }

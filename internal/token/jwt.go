@@ -17,6 +17,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/tokend/tokend/rs"
 )
 
 // MaxJWTLength bounds a JWT we are willing to parse; ours are well under
@@ -266,7 +268,7 @@ func LooksLikeJWT(s string) bool {
 }
 
 // Verify checks a JWT access token of ours: the compact form, each part in
-// canonical base64url (canonicalCompact: the spelling issued, the one the
+// canonical base64url (rs.CanonicalCompact: the spelling issued, the one the
 // store knows), typ at+jwt, an allowed algorithm that matches the key's, a
 // kid among our published keys, the signature, and iss. Expiry is not
 // checked here: callers need the claims of an expired token too (its
@@ -274,7 +276,7 @@ func LooksLikeJWT(s string) bool {
 // wrong is ErrNotOurs.
 func (j *JWTs) Verify(raw string) (AccessClaims, error) {
 	var c AccessClaims
-	if !LooksLikeJWT(raw) || !canonicalCompact(raw) {
+	if !LooksLikeJWT(raw) || !rs.CanonicalCompact(raw) {
 		return c, ErrNotOurs
 	}
 	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA})

@@ -1,6 +1,6 @@
-package token
+package rs
 
-// canonicalCompact reports whether every dot-separated segment of s is the
+// CanonicalCompact reports whether every dot-separated segment of s is the
 // canonical unpadded base64url encoding of its bytes (RFC 7515 §2; RFC 4648
 // §5 and §3.5): characters of the base64url alphabet only, no padding, no
 // length of 1 modulo 4, and zero in the bits of the last character that
@@ -9,12 +9,13 @@ package token
 // go-jose decodes with base64.RawURLEncoding, which ignores those bits and
 // skips CR and LF, and verifies the signature over the re-encoded header
 // and payload, so a token spelt differently from the one issued still
-// verifies. The store knows a token by the SHA-256 of its text alone:
-// such a spelling would be valid yet impossible to revoke or introspect by
-// its text. A token is therefore accepted only in the one spelling the
-// encoding allows. The check reads each character once and allocates
-// nothing.
-func canonicalCompact(s string) bool {
+// verifies. The authorization server knows a token by the SHA-256 of its
+// text: it would not recognise such a spelling, so its owner could not
+// revoke or introspect it by that text, and the revocation feed's token
+// hashes would not name it. A token is accepted only in the spelling its
+// issuer wrote; tokend's own verifier uses this same check. It reads each
+// character once and allocates nothing.
+func CanonicalCompact(s string) bool {
 	start := 0
 	for i := 0; i <= len(s); i++ {
 		if i < len(s) && s[i] != '.' {
