@@ -123,6 +123,7 @@ type serveConfig struct {
 	Addr         string // listen address
 	TLSCert      string // TLS certificate (PEM); default <Data>/tls/cert.pem, self-signed on first start
 	TLSKey       string // TLS private key (PEM); default <Data>/tls/key.pem
+	TLSDefault   bool   // neither was given: both are the data folder's, which serve may make; a named pair must exist
 	InsecureHTTP bool   // plain HTTP: behind a TLS proxy, and for tests
 	Issuer       string // issuer identifier; default derived from Addr
 
@@ -184,10 +185,9 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	}
 	c.Data, c.DSN = *data, fs.Lookup("dsn").Value.String()
 	c.AdminToken = os.Getenv("TOKEND_ADMIN_TOKEN")
-	if c.TLSCert == "" {
+	if c.TLSCert == "" && c.TLSKey == "" {
+		c.TLSDefault = true
 		c.TLSCert = filepath.Join(c.Data, "tls", "cert.pem")
-	}
-	if c.TLSKey == "" {
 		c.TLSKey = filepath.Join(c.Data, "tls", "key.pem")
 	}
 	if c.Issuer == "" {
@@ -211,6 +211,7 @@ func (c serveConfig) scheme() string {
 func (c serveConfig) Validate() error {
 	_, proxiesErr := server.ParseTrustedProxies(c.TrustedProxies)
 	_, logErr := newLogger(io.Discard, c.LogFormat, c.LogLevel)
+	tlsErr := c.checkTLSFiles()
 	var adminErr error
 	if c.AdminToken != "" {
 		adminErr = server.CheckAdminToken(c.AdminToken)
@@ -225,10 +226,33 @@ func (c serveConfig) Validate() error {
 		{adminErr != nil, fmt.Sprintf("TOKEND_ADMIN_TOKEN: %v", adminErr)},
 		{c.SweepInterval <= 0, "--sweep-interval must be positive"},
 		{c.AuditRetention == 0, "--audit-retention must not be 0 (it would delete the whole log); use a negative value to keep it"},
+		{tlsErr != nil, fmt.Sprint(tlsErr)},
 	}
 	for _, check := range checks {
 		if check.bad {
 			return errors.New(check.message)
+		}
+	}
+	return nil
+}
+
+// checkTLSFiles refuses a certificate and key named by the operator that
+// are not both given and both present; serve makes only the data folder's
+// own pair.
+func (c serveConfig) checkTLSFiles() error {
+	if c.InsecureHTTP || c.TLSDefault {
+		return nil
+	}
+	const pair = "give both --tls-cert and --tls-key, or neither to use a self-signed pair in <data>/tls"
+	if c.TLSCert == "" {
+		return fmt.Errorf("--tls-key is given but --tls-cert is missing: %s", pair)
+	}
+	if c.TLSKey == "" {
+		return fmt.Errorf("--tls-cert is given but --tls-key is missing: %s", pair)
+	}
+	for _, f := range []struct{ flag, path string }{{"--tls-cert", c.TLSCert}, {"--tls-key", c.TLSKey}} {
+		if _, err := os.Stat(f.path); err != nil {
+			return fmt.Errorf("%s %s: %w (a certificate and key you name must exist; leave both unset to use a self-signed pair in <data>/tls)", f.flag, f.path, errors.Unwrap(err))
 		}
 	}
 	return nil
@@ -278,7 +302,7 @@ func build(ctx context.Context, c serveConfig, log *slog.Logger, stops *stopList
 	if p.adminToken, adminSource, err = adminToken(c.AdminToken, c.Data); err != nil {
 		return nil, err
 	}
-	cert, err := loadCert(c)
+	cert, err := loadCert(c, log)
 	if err != nil {
 		return nil, err
 	}
@@ -379,13 +403,26 @@ func buildStore(ctx context.Context, c serveConfig, log *slog.Logger, m *metrics
 	return st, hub, nil
 }
 
-// loadCert returns the TLS certificate of the public listener, made
-// self-signed on first start; nil with --insecure-http.
-func loadCert(c serveConfig) (*tls.Certificate, error) {
+// loadCert returns the TLS certificate of the public listener; nil with
+// --insecure-http. The data folder's own pair is made self-signed, and
+// that logged, when neither file exists; a pair given by --tls-cert and
+// --tls-key is only read.
+func loadCert(c serveConfig, log *slog.Logger) (*tls.Certificate, error) {
 	if c.InsecureHTTP {
 		return nil, nil
 	}
-	cert, err := server.LoadOrCreateCert(c.TLSCert, c.TLSKey)
+	var cert tls.Certificate
+	var err error
+	if c.TLSDefault {
+		_, certErr := os.Stat(c.TLSCert)
+		_, keyErr := os.Stat(c.TLSKey)
+		if errors.Is(certErr, os.ErrNotExist) && errors.Is(keyErr, os.ErrNotExist) {
+			log.Info("making a self-signed TLS certificate", slog.String("cert", c.TLSCert), slog.String("key", c.TLSKey))
+		}
+		cert, err = server.LoadOrCreateCert(c.TLSCert, c.TLSKey)
+	} else {
+		cert, err = tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("TLS certificate: %w", err)
 	}
