@@ -45,7 +45,8 @@ func clientCommand(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	if c.sub == "create" {
 		c.createFlags(fs)
 	}
-	return c.run(ctx, fs, args[1:], func() error {
+	check := func(pos []string) error { return c.takesNone(pos, "create", "list") }
+	return c.run(ctx, fs, args[1:], check, func() error {
 		do, ok := clientSubcommands[c.sub]
 		if !ok {
 			return c.unknown()

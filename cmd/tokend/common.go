@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -32,32 +33,58 @@ func envOr(name, def string) string {
 	return def
 }
 
-func envBool(name string, def bool) bool {
-	if v, ok := os.LookupEnv(name); ok {
-		b, err := strconv.ParseBool(v)
-		if err == nil {
-			return b
-		}
+// envValues reads the TOKEND_* variables that give numeric, duration and
+// boolean flags their defaults. A value it cannot parse does not fall back
+// to the default, which would hide the typo: err keeps the first one, for
+// the command to refuse before it does anything. A variable set but empty
+// counts as unset.
+type envValues struct{ err error }
+
+func (e *envValues) Bool(name string, def bool) bool {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
 	}
-	return def
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		e.bad(name, v, "true or false")
+		return def
+	}
+	return b
 }
 
-func envInt(name string, def int) int {
-	if v, ok := os.LookupEnv(name); ok {
-		if n, err := strconv.Atoi(v); err == nil {
-			return n
-		}
+func (e *envValues) Int(name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
 	}
-	return def
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		e.bad(name, v, "a whole number, e.g. "+strconv.Itoa(def))
+		return def
+	}
+	return n
 }
 
-func envDuration(name string, def time.Duration) time.Duration {
-	if v, ok := os.LookupEnv(name); ok {
-		if d, err := time.ParseDuration(v); err == nil {
-			return d
-		}
+func (e *envValues) Duration(name string, def time.Duration) time.Duration {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
 	}
-	return def
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		e.bad(name, v, "a duration with its unit, e.g. "+def.String()+", 90s, 15m or 24h")
+		return def
+	}
+	return d
+}
+
+// bad records that variable name holds v, which is not the form want
+// describes, unless an earlier variable was bad already.
+func (e *envValues) bad(name, v, want string) {
+	if e.err == nil {
+		e.err = fmt.Errorf("environment variable %s=%q: want %s (fix or unset it)", name, v, want)
+	}
 }
 
 // newFlagSet returns a flag set that reports to stderr and returns errors
@@ -184,7 +211,7 @@ func onStore(ctx context.Context, fs *flag.FlagSet, args []string, check func(po
 // noArgs refuses the positional arguments of a command that takes none.
 func noArgs(command string, pos []string) error {
 	if len(pos) > 0 {
-		return fmt.Errorf("%s: unexpected argument %q", command, pos[0])
+		return fmt.Errorf("%s: unexpected argument %q: it takes none (run \"tokend %s -h\" for its flags)", command, pos[0], command)
 	}
 	return nil
 }
@@ -208,9 +235,10 @@ type subcommand struct {
 func (s *subcommand) name() string { return s.command + " " + s.sub }
 
 // run parses args with fs, made by storeFlags(s.name(), …) and holding the
-// subcommand's flags, opens the store they name, runs do, and closes it.
-func (s *subcommand) run(ctx context.Context, fs *flag.FlagSet, args []string, do func() error) error {
-	return onStore(ctx, fs, args, nil, func(st backend, pos []string) error {
+// subcommand's flags, lets check refuse them and the positional arguments
+// (see onStore), opens the store they name, runs do, and closes it.
+func (s *subcommand) run(ctx context.Context, fs *flag.FlagSet, args []string, check func(pos []string) error, do func() error) error {
+	return onStore(ctx, fs, args, check, func(st backend, pos []string) error {
 		s.st, s.pos, s.now = st, pos, time.Now()
 		return do()
 	})
@@ -219,6 +247,15 @@ func (s *subcommand) run(ctx context.Context, fs *flag.FlagSet, args []string, d
 // unknown is the error for a subcommand the command does not have.
 func (s *subcommand) unknown() error {
 	return fmt.Errorf("%s: unknown subcommand %q", s.command, s.sub)
+}
+
+// takesNone refuses positional arguments when the subcommand is one of
+// subs, which take none.
+func (s *subcommand) takesNone(pos []string, subs ...string) error {
+	if slices.Contains(subs, s.sub) {
+		return noArgs(s.name(), pos)
+	}
+	return nil
 }
 
 // only returns the one positional argument the subcommand takes, what.

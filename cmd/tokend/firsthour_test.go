@@ -64,3 +64,79 @@ func TestServeTLSFilesNamedMustExist(t *testing.T) {
 		t.Fatalf("serve with an existing pair named by flag: %v (listened %t)", err, listened)
 	}
 }
+
+// TestBadValuesRefused: a TOKEND_* variable that does not parse, a
+// lifetime that is not positive, a negative count, an argument no command
+// takes and a revocation of an unknown client are each refused with an
+// error naming what was wrong, before anything starts.
+func TestBadValuesRefused(t *testing.T) {
+	serveArgs := []string{"--insecure-http", "--addr", "127.0.0.1:0", "--log-level", "error"}
+	envCases := []struct{ name, value, want string }{
+		{"TOKEND_TOKEN_CACHE", "abc", "whole number"},
+		{"TOKEND_ACCESS_TOKEN_TTL", "15", "duration"},
+		{"TOKEND_INSECURE_HTTP", "yes please", "true or false"},
+		{"TOKEND_CLIENT_CACHE_TTL", "1 second", "duration"},
+	}
+	for _, c := range envCases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv(c.name, c.value)
+			listened, stop := startServe(t, append(serveArgs, "--data", t.TempDir())...)
+			if listened {
+				t.Fatal("serve started")
+			}
+			wantRefused(t, "serve with "+c.name+"="+c.value, stop(), c.name, c.value, c.want)
+		})
+	}
+	t.Run("gc TOKEND_AUDIT_RETENTION", func(t *testing.T) {
+		t.Setenv("TOKEND_AUDIT_RETENTION", "90d")
+		_, err := cli(t, "", "gc", "--data", t.TempDir())
+		wantRefused(t, "gc with TOKEND_AUDIT_RETENTION=90d", err, "TOKEND_AUDIT_RETENTION", "duration")
+	})
+
+	flagCases := []struct {
+		args  []string
+		words []string
+	}{
+		{[]string{"--access-token-ttl", "-5m"}, []string{"--access-token-ttl", "positive"}},
+		{[]string{"--access-token-ttl", "0s"}, []string{"--access-token-ttl", "positive"}},
+		{[]string{"--refresh-token-ttl", "-1h"}, []string{"--refresh-token-ttl", "positive"}},
+		{[]string{"--refresh-token-ttl", "0s"}, []string{"--refresh-token-ttl", "positive"}},
+		{[]string{"--token-cache", "-1"}, []string{"--token-cache", "negative"}},
+		{[]string{"extra-arg"}, []string{"unexpected argument", "extra-arg"}},
+	}
+	for _, c := range flagCases {
+		listened, stop := startServe(t, append(append(serveArgs, "--data", t.TempDir()), c.args...)...)
+		if listened {
+			t.Errorf("serve %s started", strings.Join(c.args, " "))
+			continue
+		}
+		wantRefused(t, "serve "+strings.Join(c.args, " "), stop(), c.words...)
+	}
+
+	data := t.TempDir()
+	if _, err := cli(t, "", "client", "create", "--name", "app", "--id", "app", "--data", data); err != nil {
+		t.Fatal(err)
+	}
+	cliCases := []struct {
+		args  []string
+		words []string
+	}{
+		{[]string{"gc", "--batch", "-1"}, []string{"--batch", "negative"}},
+		{[]string{"revoke", "--client", "nosuch"}, []string{"no client", "nosuch"}},
+		{[]string{"client", "list", "extra"}, []string{"unexpected argument", "extra"}},
+		{[]string{"client", "create", "--name", "x", "extra"}, []string{"unexpected argument", "extra"}},
+		{[]string{"user", "list", "extra"}, []string{"unexpected argument", "extra"}},
+		{[]string{"issuer", "list", "extra"}, []string{"unexpected argument", "extra"}},
+		{[]string{"issuer", "delete", "--iss", "https://a.example", "extra"}, []string{"unexpected argument", "extra"}},
+		{[]string{"keys", "list", "extra"}, []string{"unexpected argument", "extra"}},
+		{[]string{"audit", "extra"}, []string{"unexpected argument", "extra"}},
+		{[]string{"version", "extra"}, []string{"unexpected argument", "extra"}},
+	}
+	for _, c := range cliCases {
+		_, err := cli(t, "", append(c.args, "--data", data)...)
+		wantRefused(t, strings.Join(c.args, " "), err, c.words...)
+	}
+	if out, err := cli(t, "", "revoke", "--client", "app", "--data", data); err != nil || !strings.HasPrefix(out, "revoked 0 grants") {
+		t.Errorf("revoke --client app = %q, %v; want no grants revoked and no error", out, err)
+	}
+}

@@ -40,7 +40,13 @@ func issuerCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.StringVar(&c.jwksFile, "jwks-file", "", "a JWK Set document holding the issuer's public keys")
 	fs.StringVar(&c.jwksURI, "jwks-uri", "", "the https URL of the issuer's JWK Set")
 	fs.StringVar(&c.subjectClaim, "subject-claim", "sub", "the claim whose value becomes the tokens' subject")
-	return c.run(ctx, fs, args[1:], func() error {
+	check := func(pos []string) error {
+		if c.sub == "delete" && (len(pos) > 1 || len(pos) == 1 && c.iss != "") {
+			return fmt.Errorf("issuer delete: unexpected argument %q: name one issuer, with --iss or as the argument", pos[len(pos)-1])
+		}
+		return c.takesNone(pos, "add", "list")
+	}
+	return c.run(ctx, fs, args[1:], check, func() error {
 		do, ok := issuerSubcommands[c.sub]
 		if !ok {
 			return c.unknown()

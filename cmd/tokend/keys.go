@@ -26,7 +26,11 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := newFlagSet("keys "+args[0], stderr)
 	data := dataFlag(fs)
 	alg := fs.String("alg", os.Getenv("TOKEND_JWT_ALG"), "algorithm of the new key: RS256, ES256 or EdDSA; default the active key's, so a rotation never changes what a server signs with (env TOKEND_JWT_ALG)")
-	if _, err := parseArgs(fs, args[1:]); err != nil {
+	pos, err := parseArgs(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	if err := noArgs(fs.Name(), pos); err != nil {
 		return err
 	}
 	ring, err := token.OpenKeyring(keysDir(*data), cmp.Or(*alg, token.RS256), nil)

@@ -71,6 +71,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "gc":
 		return gcCommand(ctx, args[1:], stdout, stderr)
 	case "version":
+		if err := noArgs("version", args[1:]); err != nil {
+			return err
+		}
 		fmt.Fprintln(stdout, "tokend", version)
 		return nil
 	case "help", "-h", "--help":

@@ -27,6 +27,9 @@ func TestCLIRevocationNotifiesInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	pg.Close()
+	if _, err := cli(t, "", "client", "create", "--name", "web", "--id", "web", "--dsn", dsn); err != nil {
+		t.Fatal(err)
+	}
 
 	listener, err := pgx.Connect(ctx, dsn)
 	if err != nil {

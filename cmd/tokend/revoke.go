@@ -35,6 +35,9 @@ func revokeCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return nil
 	}
 	return onStore(ctx, fs, args, check, func(st backend, _ []string) error {
+		if err := knownClient(ctx, st, b.ClientID); err != nil {
+			return err
+		}
 		engine := &revocation.Engine{Store: st}
 		res, err := engine.RevokeBulk(ctx, b)
 		if err != nil {
@@ -49,6 +52,21 @@ func revokeCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 			return nil
 		})
 	})
+}
+
+// knownClient refuses a --client that names no registered client, as the
+// engine refuses a --user that names no user: a typo would otherwise
+// revoke nothing and say so as if it were done.
+func knownClient(ctx context.Context, st store.Reader, id string) error {
+	if id == "" {
+		return nil
+	}
+	if _, err := st.GetClient(ctx, id); errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("revoke: no client %q (see tokend client list)", id)
+	} else if err != nil {
+		return err
+	}
+	return nil
 }
 
 // revoker is the revocation engine of a command that started at now: its
@@ -95,11 +113,18 @@ func auditCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 // every --sweep-interval.
 func gcCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := storeFlags("gc", stderr)
-	retention := fs.Duration("audit-retention", envDuration("TOKEND_AUDIT_RETENTION", sweep.DefaultRetention), "delete revocation log events older than this; negative keeps them (env TOKEND_AUDIT_RETENTION)")
+	var env envValues
+	retention := fs.Duration("audit-retention", env.Duration("TOKEND_AUDIT_RETENTION", sweep.DefaultRetention), "delete revocation log events older than this; negative keeps them (env TOKEND_AUDIT_RETENTION)")
 	batch := fs.Int("batch", sweep.DefaultBatchSize, "grants or events deleted per transaction")
 	check := func(pos []string) error {
 		if err := noArgs("gc", pos); err != nil {
 			return err
+		}
+		if env.err != nil {
+			return fmt.Errorf("gc: %w", env.err)
+		}
+		if *batch < 0 {
+			return fmt.Errorf("gc: --batch must not be negative, not %d (0 takes the default, %d)", *batch, sweep.DefaultBatchSize)
 		}
 		if *retention == 0 {
 			return errors.New("gc: --audit-retention must not be 0 (it would delete the whole log); use a negative value to keep it")

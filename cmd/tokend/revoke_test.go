@@ -61,6 +61,11 @@ func TestRevokeAndAuditCommands(t *testing.T) {
 			aliceID = f[1]
 		}
 	}
+	for _, id := range []string{"web", "app"} {
+		if _, err := cli(t, "", "client", "create", "--name", id, "--id", id, "--data", data); err != nil {
+			t.Fatal(err)
+		}
+	}
 	seedGrants(t, data, time.Hour, [2]string{aliceID, "web"}, [2]string{aliceID, "app"}, [2]string{"bob-id", "web"}, [2]string{"bob-id", "app"})
 
 	if _, err := cli(t, "", "revoke", "--reason", "admin", "--data", data); err == nil {

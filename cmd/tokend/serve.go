@@ -148,6 +148,8 @@ type serveConfig struct {
 	LogLevel    string // debug, info, warn or error
 	DebugAddr   string // the profiler's own listener; off when empty
 	MetricsAddr string // the metrics' own listener, without authentication; off when empty
+
+	envErr error // the first TOKEND_* variable whose value could not be parsed
 }
 
 // parseServeFlags defines serve's flags, with the environment's defaults,
@@ -155,16 +157,17 @@ type serveConfig struct {
 // defaults derived from other settings.
 func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	var c serveConfig
+	var env envValues
 	fs := newFlagSet("serve", stderr)
 	data := dataFlag(fs)
 	fs.StringVar(&c.Addr, "addr", envOr("TOKEND_ADDR", "localhost:9443"), "listen address (env TOKEND_ADDR)")
 	fs.StringVar(&c.TLSCert, "tls-cert", envOr("TOKEND_TLS_CERT", ""), "TLS certificate (PEM); default <data>/tls/cert.pem, self-signed on first start (env TOKEND_TLS_CERT)")
 	fs.StringVar(&c.TLSKey, "tls-key", envOr("TOKEND_TLS_KEY", ""), "TLS private key (PEM); default <data>/tls/key.pem (env TOKEND_TLS_KEY)")
-	fs.BoolVar(&c.InsecureHTTP, "insecure-http", envBool("TOKEND_INSECURE_HTTP", false), "serve plain HTTP, for behind a TLS proxy and for tests (env TOKEND_INSECURE_HTTP)")
+	fs.BoolVar(&c.InsecureHTTP, "insecure-http", env.Bool("TOKEND_INSECURE_HTTP", false), "serve plain HTTP, for behind a TLS proxy and for tests (env TOKEND_INSECURE_HTTP)")
 	fs.StringVar(&c.Issuer, "issuer", envOr("TOKEND_ISSUER", ""), "issuer identifier; default derived from --addr (env TOKEND_ISSUER)")
 	fs.StringVar(&c.RevokeHeaders, "revoke-headers", envOr("TOKEND_REVOKE_HEADERS", "wso2"), "wso2: send RevokedAccessToken/RevokedRefreshToken/AuthorizedUser on a revocation; none: do not (env TOKEND_REVOKE_HEADERS)")
-	fs.DurationVar(&c.AccessTokenTTL, "access-token-ttl", envDuration("TOKEND_ACCESS_TOKEN_TTL", oauth.DefaultAccessTokenTTL), "default access token lifetime (env TOKEND_ACCESS_TOKEN_TTL)")
-	fs.DurationVar(&c.RefreshTokenTTL, "refresh-token-ttl", envDuration("TOKEND_REFRESH_TOKEN_TTL", oauth.DefaultRefreshTokenTTL), "default refresh token lifetime (env TOKEND_REFRESH_TOKEN_TTL)")
+	fs.DurationVar(&c.AccessTokenTTL, "access-token-ttl", env.Duration("TOKEND_ACCESS_TOKEN_TTL", oauth.DefaultAccessTokenTTL), "default access token lifetime (env TOKEND_ACCESS_TOKEN_TTL)")
+	fs.DurationVar(&c.RefreshTokenTTL, "refresh-token-ttl", env.Duration("TOKEND_REFRESH_TOKEN_TTL", oauth.DefaultRefreshTokenTTL), "default refresh token lifetime (env TOKEND_REFRESH_TOKEN_TTL)")
 	fs.IntVar(&c.AuthFailLimit, "auth-fail-limit", 20, "failed authentications allowed per key in each --auth-fail-window: per address for client secrets, per address and per username for passwords")
 	fs.DurationVar(&c.AuthFailWindow, "auth-fail-window", time.Minute, "window of --auth-fail-limit")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", envOr("TOKEND_TRUSTED_PROXIES", ""), "comma-separated CIDR prefixes of proxies whose X-Forwarded-For names the client, e.g. 10.0.0.0/8; empty: none (env TOKEND_TRUSTED_PROXIES)")
@@ -172,17 +175,22 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.StringVar(&c.JWTAudience, "jwt-audience", envOr("TOKEND_JWT_AUDIENCE", ""), "aud of JWT access tokens; the client_id when empty (env TOKEND_JWT_AUDIENCE)")
 	fs.IntVar(&c.MaxInFlight, "max-inflight", 256, "requests served at once; more wait up to --queue-wait, then get 503 with Retry-After (0: no bound)")
 	fs.DurationVar(&c.QueueWait, "queue-wait", 50*time.Millisecond, "how long a request waits for a slot when --max-inflight are being served")
-	fs.DurationVar(&c.SweepInterval, "sweep-interval", envDuration("TOKEND_SWEEP_INTERVAL", sweep.DefaultInterval), "time between two sweeps of expired grants and old log events (env TOKEND_SWEEP_INTERVAL)")
-	fs.DurationVar(&c.AuditRetention, "audit-retention", envDuration("TOKEND_AUDIT_RETENTION", sweep.DefaultRetention), "how long revocation log events are kept; negative: forever (env TOKEND_AUDIT_RETENTION)")
+	fs.DurationVar(&c.SweepInterval, "sweep-interval", env.Duration("TOKEND_SWEEP_INTERVAL", sweep.DefaultInterval), "time between two sweeps of expired grants and old log events (env TOKEND_SWEEP_INTERVAL)")
+	fs.DurationVar(&c.AuditRetention, "audit-retention", env.Duration("TOKEND_AUDIT_RETENTION", sweep.DefaultRetention), "how long revocation log events are kept; negative: forever (env TOKEND_AUDIT_RETENTION)")
 	fs.StringVar(&c.LogFormat, "log-format", envOr("TOKEND_LOG_FORMAT", "text"), "text or json (env TOKEND_LOG_FORMAT)")
 	fs.StringVar(&c.LogLevel, "log-level", envOr("TOKEND_LOG_LEVEL", "info"), "debug, info, warn or error (env TOKEND_LOG_LEVEL)")
-	fs.IntVar(&c.TokenCache, "token-cache", envInt("TOKEND_TOKEN_CACHE", cache.DefaultTokens), "access tokens kept in memory for introspection and revocation; 0: read the store every time (env TOKEND_TOKEN_CACHE)")
-	fs.DurationVar(&c.ClientCacheTTL, "client-cache-ttl", envDuration("TOKEND_CLIENT_CACHE_TTL", cache.DefaultClientTTL), "how long a client read from the store is trusted: how late another instance's change to a client is seen here; 0: read the store every time (env TOKEND_CLIENT_CACHE_TTL)")
+	fs.IntVar(&c.TokenCache, "token-cache", env.Int("TOKEND_TOKEN_CACHE", cache.DefaultTokens), "access tokens kept in memory for introspection and revocation; 0: read the store every time (env TOKEND_TOKEN_CACHE)")
+	fs.DurationVar(&c.ClientCacheTTL, "client-cache-ttl", env.Duration("TOKEND_CLIENT_CACHE_TTL", cache.DefaultClientTTL), "how long a client read from the store is trusted: how late another instance's change to a client is seen here; 0: read the store every time (env TOKEND_CLIENT_CACHE_TTL)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", envOr("TOKEND_DEBUG_ADDR", ""), "serve Go's profiler (/debug/pprof/) on this address, e.g. localhost:6060; off when empty (env TOKEND_DEBUG_ADDR)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", envOr("TOKEND_METRICS_ADDR", ""), "serve /metrics without authentication over plain HTTP on this address, e.g. localhost:9090; off when empty (the public listener serves it to the admin token only) (env TOKEND_METRICS_ADDR)")
-	if _, err := parseArgs(fs, args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return c, err
 	}
+	if err := noArgs("serve", pos); err != nil {
+		return c, err
+	}
+	c.envErr = env.err
 	c.Data, c.DSN = *data, fs.Lookup("dsn").Value.String()
 	c.AdminToken = os.Getenv("TOKEND_ADMIN_TOKEN")
 	if c.TLSCert == "" && c.TLSKey == "" {
@@ -220,6 +228,7 @@ func (c serveConfig) Validate() error {
 		bad     bool
 		message string
 	}{
+		{c.envErr != nil, fmt.Sprint(c.envErr)},
 		{c.RevokeHeaders != "wso2" && c.RevokeHeaders != "none", fmt.Sprintf("--revoke-headers must be wso2 or none, not %q", c.RevokeHeaders)},
 		{proxiesErr != nil, fmt.Sprintf("--trusted-proxies: %v", proxiesErr)},
 		{logErr != nil, fmt.Sprint(logErr)}, // --log-level, then --log-format
@@ -227,6 +236,9 @@ func (c serveConfig) Validate() error {
 		{c.SweepInterval <= 0, "--sweep-interval must be positive"},
 		{c.AuditRetention == 0, "--audit-retention must not be 0 (it would delete the whole log); use a negative value to keep it"},
 		{tlsErr != nil, fmt.Sprint(tlsErr)},
+		{c.AccessTokenTTL <= 0, fmt.Sprintf("--access-token-ttl must be positive, e.g. 1h, not %s", c.AccessTokenTTL)},
+		{c.RefreshTokenTTL <= 0, fmt.Sprintf("--refresh-token-ttl must be positive, e.g. 720h, not %s", c.RefreshTokenTTL)},
+		{c.TokenCache < 0, fmt.Sprintf("--token-cache must not be negative, not %d (0 turns the cache off)", c.TokenCache)},
 	}
 	for _, check := range checks {
 		if check.bad {

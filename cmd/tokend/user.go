@@ -37,7 +37,8 @@ func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	fs := storeFlags(c.name(), stderr)
 	fs.BoolVar(&c.pwStdin, "password-stdin", false, "read the password from the first line of standard input")
 	fs.BoolVar(&c.admin, "admin", false, "the user administers tokend: client registration, SCIM, bulk revocation and the audit log, with HTTP Basic")
-	return c.run(ctx, fs, args[1:], func() error {
+	check := func(pos []string) error { return c.takesNone(pos, "list") }
+	return c.run(ctx, fs, args[1:], check, func() error {
 		if c.sub != "list" {
 			var err error
 			if c.user, err = c.only("username"); err != nil {
