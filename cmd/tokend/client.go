@@ -45,7 +45,12 @@ func clientCommand(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	if c.sub == "create" {
 		c.createFlags(fs)
 	}
-	check := func(pos []string) error { return c.takesNone(pos, "create", "list") }
+	check := func(pos []string) error {
+		if _, ok := clientSubcommands[c.sub]; !ok {
+			return c.unknown()
+		}
+		return c.takesNone(pos, "create", "list")
+	}
 	return c.run(ctx, fs, args[1:], check, func() error {
 		do, ok := clientSubcommands[c.sub]
 		if !ok {

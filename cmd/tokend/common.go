@@ -147,9 +147,33 @@ func (b backend) Close() error {
 }
 
 // openStore opens the store named by the --dsn and --data flags of fs, for
-// a CLI command.
-func openStore(ctx context.Context, fs *flag.FlagSet) (backend, error) {
-	return openBackend(ctx, fs.Lookup("data").Value.String(), fs.Lookup("dsn").Value.String())
+// a CLI command. A command that only reads creates nothing: on SQLite the
+// data folder and its database must exist, so that a mistyped --data is
+// an error rather than an empty answer.
+func openStore(ctx context.Context, fs *flag.FlagSet, readOnly bool) (backend, error) {
+	dataDir, dsn := fs.Lookup("data").Value.String(), fs.Lookup("dsn").Value.String()
+	if !readOnly {
+		return openBackend(ctx, dataDir, dsn)
+	}
+	if dsn == "" {
+		if err := existingData(dataDir, dbFile(dataDir)); err != nil {
+			return backend{}, err
+		}
+	}
+	return openExisting(ctx, dataDir, dsn)
+}
+
+// existingData refuses a data folder that does not exist, or, when file is
+// not empty, one without file, the database a command only reads.
+func existingData(dataDir, file string) error {
+	const hint = "create one with `tokend serve`, or check --data and TOKEND_DATA"
+	if _, err := os.Stat(dataDir); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("no tokend data folder at %s (%s)", dataDir, hint)
+	}
+	if _, err := os.Stat(file); file != "" && errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("no tokend database in %s: %s is missing (%s)", dataDir, filepath.Base(file), hint)
+	}
+	return nil
 }
 
 // openBackend opens PostgreSQL when a DSN is given, else the embedded
@@ -157,12 +181,18 @@ func openStore(ctx context.Context, fs *flag.FlagSet) (backend, error) {
 // holds keys and the admin token). A server passes its options; the CLI
 // passes none.
 func openBackend(ctx context.Context, dataDir, dsn string, opts ...storeOptions) (backend, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return backend{}, fmt.Errorf("create data folder: %w", err)
+	}
+	return openExisting(ctx, dataDir, dsn, opts...)
+}
+
+// openExisting is openBackend once the data folder exists, or, for a
+// command that only reads, without creating it.
+func openExisting(ctx context.Context, dataDir, dsn string, opts ...storeOptions) (backend, error) {
 	var o storeOptions
 	if len(opts) > 0 {
 		o = opts[0]
-	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return backend{}, fmt.Errorf("create data folder: %w", err)
 	}
 	if dsn != "" {
 		pg, err := postgres.Open(ctx, dsn, postgres.Options{Logger: o.Logger})
@@ -189,8 +219,9 @@ func openBackend(ctx context.Context, dataDir, dsn string, opts ...storeOptions)
 // onStore runs a command line that works on the store: it parses args
 // with fs (made by storeFlags), lets check, when not nil, refuse the
 // positional arguments or the flags before anything is opened, opens the
-// store the flags name, runs do with it, and closes it.
-func onStore(ctx context.Context, fs *flag.FlagSet, args []string, check func(pos []string) error, do func(st backend, pos []string) error) error {
+// store the flags name (see openStore for readOnly), runs do with it, and
+// closes it.
+func onStore(ctx context.Context, fs *flag.FlagSet, args []string, readOnly bool, check func(pos []string) error, do func(st backend, pos []string) error) error {
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -200,7 +231,7 @@ func onStore(ctx context.Context, fs *flag.FlagSet, args []string, check func(po
 			return err
 		}
 	}
-	st, err := openStore(ctx, fs)
+	st, err := openStore(ctx, fs, readOnly)
 	if err != nil {
 		return err
 	}
@@ -236,9 +267,11 @@ func (s *subcommand) name() string { return s.command + " " + s.sub }
 
 // run parses args with fs, made by storeFlags(s.name(), …) and holding the
 // subcommand's flags, lets check refuse them and the positional arguments
-// (see onStore), opens the store they name, runs do, and closes it.
+// (see onStore), opens the store they name, runs do, and closes it. The
+// subcommands list and show only read: they create no data folder.
 func (s *subcommand) run(ctx context.Context, fs *flag.FlagSet, args []string, check func(pos []string) error, do func() error) error {
-	return onStore(ctx, fs, args, check, func(st backend, pos []string) error {
+	readOnly := s.sub == "list" || s.sub == "show"
+	return onStore(ctx, fs, args, readOnly, check, func(st backend, pos []string) error {
 		s.st, s.pos, s.now = st, pos, time.Now()
 		return do()
 	})

@@ -140,3 +140,42 @@ func TestBadValuesRefused(t *testing.T) {
 		t.Errorf("revoke --client app = %q, %v; want no grants revoked and no error", out, err)
 	}
 }
+
+// TestReadOnlyCommandsNeedData: a command that only reads refuses a data
+// folder that does not exist, naming it, and creates nothing; a command
+// that writes still creates it.
+func TestReadOnlyCommandsNeedData(t *testing.T) {
+	dir := t.TempDir()
+	typo := filepath.Join(dir, "typo-data")
+	for _, args := range [][]string{
+		{"client", "list"}, {"client", "show", "app"}, {"user", "list"}, {"issuer", "list"},
+		{"audit"}, {"keys", "list"}, {"client", "lsit"},
+	} {
+		_, err := cli(t, "", append(args, "--data", typo)...)
+		words := []string{"no tokend data folder", typo, "--data"}
+		if args[len(args)-1] == "lsit" {
+			words = []string{"unknown subcommand", "lsit"}
+		}
+		wantRefused(t, strings.Join(args, " ")+" --data typo-data", err, words...)
+		if _, err := os.Stat(typo); err == nil {
+			t.Fatalf("%s created the data folder", strings.Join(args, " "))
+		}
+	}
+	// A folder without the database is not a data folder either.
+	if err := os.Mkdir(typo, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_, err := cli(t, "", "client", "list", "--data", typo)
+	wantRefused(t, "client list in a folder without a database", err, "tokend.db", typo)
+	if _, err := os.Stat(filepath.Join(typo, "tokend.db")); err == nil {
+		t.Error("client list created a database")
+	}
+
+	data := filepath.Join(dir, "new-data")
+	if _, err := cli(t, "", "client", "create", "--name", "app", "--data", data); err != nil {
+		t.Fatalf("client create in a new data folder: %v", err)
+	}
+	if out, err := cli(t, "", "client", "list", "--data", data); err != nil || !strings.Contains(out, "app") {
+		t.Errorf("client list = %q, %v; want the client created", out, err)
+	}
+}

@@ -41,6 +41,9 @@ func issuerCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.StringVar(&c.jwksURI, "jwks-uri", "", "the https URL of the issuer's JWK Set")
 	fs.StringVar(&c.subjectClaim, "subject-claim", "sub", "the claim whose value becomes the tokens' subject")
 	check := func(pos []string) error {
+		if _, ok := issuerSubcommands[c.sub]; !ok {
+			return c.unknown()
+		}
 		if c.sub == "delete" && (len(pos) > 1 || len(pos) == 1 && c.iss != "") {
 			return fmt.Errorf("issuer delete: unexpected argument %q: name one issuer, with --iss or as the argument", pos[len(pos)-1])
 		}

@@ -33,6 +33,13 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := noArgs(fs.Name(), pos); err != nil {
 		return err
 	}
+	if args[0] == "list" {
+		// Listing creates no mistyped data folder; in an existing one it
+		// makes the first key, as a server's start would.
+		if err := existingData(*data, ""); err != nil {
+			return err
+		}
+	}
 	ring, err := token.OpenKeyring(keysDir(*data), cmp.Or(*alg, token.RS256), nil)
 	if err != nil {
 		return err

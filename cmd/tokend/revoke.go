@@ -34,7 +34,7 @@ func revokeCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		return nil
 	}
-	return onStore(ctx, fs, args, check, func(st backend, _ []string) error {
+	return onStore(ctx, fs, args, false, check, func(st backend, _ []string) error {
 		if err := knownClient(ctx, st, b.ClientID); err != nil {
 			return err
 		}
@@ -92,7 +92,7 @@ func auditCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		return nil
 	}
-	return onStore(ctx, fs, args, check, func(st backend, _ []string) error {
+	return onStore(ctx, fs, args, true, check, func(st backend, _ []string) error {
 		evs, err := st.Events(ctx, *since, *limit)
 		if err != nil {
 			return err
@@ -131,7 +131,7 @@ func gcCommand(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		return nil
 	}
-	return onStore(ctx, fs, args, check, func(st backend, _ []string) error {
+	return onStore(ctx, fs, args, false, check, func(st backend, _ []string) error {
 		start := time.Now()
 		res, err := sweep.New(sweep.Config{Store: st, Retention: *retention, BatchSize: *batch, Pause: -1}).Once(ctx)
 		fmt.Fprintf(stdout, "deleted %d expired grants (%d tokens), %d used assertion jtis and %d log events in %d batches (%s)\n",

@@ -37,7 +37,12 @@ func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	fs := storeFlags(c.name(), stderr)
 	fs.BoolVar(&c.pwStdin, "password-stdin", false, "read the password from the first line of standard input")
 	fs.BoolVar(&c.admin, "admin", false, "the user administers tokend: client registration, SCIM, bulk revocation and the audit log, with HTTP Basic")
-	check := func(pos []string) error { return c.takesNone(pos, "list") }
+	check := func(pos []string) error {
+		if _, ok := userSubcommands[c.sub]; !ok {
+			return c.unknown()
+		}
+		return c.takesNone(pos, "list")
+	}
 	return c.run(ctx, fs, args[1:], check, func() error {
 		if c.sub != "list" {
 			var err error
