@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -78,12 +79,18 @@ func (c *clientCmd) createFlags(fs *flag.FlagSet) {
 // input under --secret-stdin, else a generated one, printed once.
 func clientCreate(ctx context.Context, c *clientCmd) error {
 	spec := c.spec
+	var err error
 	if spec.Name == "" {
 		return errors.New("client create: --name is required")
 	}
 	spec.GrantTypes = c.grants
+	if err := knownGrants(c.grants); err != nil {
+		return err
+	}
+	if spec.TokenFormat, err = tokenFormat(spec.TokenFormat); err != nil {
+		return err
+	}
 	if c.secretStdin {
-		var err error
 		if spec.Secret, err = firstLine(c.stdin); err != nil {
 			return err
 		}
@@ -95,7 +102,9 @@ func clientCreate(ctx context.Context, c *clientCmd) error {
 	if err != nil {
 		return err
 	}
-	if err := c.st.CreateClient(ctx, client); err != nil {
+	if err := c.st.CreateClient(ctx, client); errors.Is(err, store.ErrAlreadyExists) {
+		return fmt.Errorf("client create: a client with id %s exists already (choose another --id, or leave it out for a generated one)", client.ID)
+	} else if err != nil {
 		return err
 	}
 	return printClient(c.stdout, client, secret, c.asJSON)
@@ -213,6 +222,30 @@ func printClient(w io.Writer, c store.Client, secret string, asJSON bool) error 
 		fmt.Fprintf(tw, "can introspect:\t%t\n", c.CanIntrospect)
 		return tw.Flush()
 	})
+}
+
+// knownGrants refuses a --grant that is not a grant type tokend knows,
+// listing those it does.
+func knownGrants(asked []string) error {
+	for _, name := range asked {
+		if !slices.ContainsFunc(oauth.GrantTypes(), func(g registry.GrantType) bool { return g.Name == name }) {
+			return fmt.Errorf("client create: unknown --grant %q; give one of %s", name, grantNames())
+		}
+	}
+	return nil
+}
+
+// tokenFormat reads --token-format as dynamic client registration reads
+// its token type: JWT or jwt for JWT access tokens, opaque or Default for
+// opaque ones, here in any case.
+func tokenFormat(f string) (string, error) {
+	switch strings.ToLower(f) {
+	case registry.FormatJWT:
+		return registry.FormatJWT, nil
+	case "", registry.FormatOpaque, "default":
+		return registry.FormatOpaque, nil
+	}
+	return "", fmt.Errorf("client create: unknown --token-format %q; give opaque or jwt", f)
 }
 
 // grantNames lists the grant types a client may be registered for, as the

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -177,5 +178,43 @@ func TestReadOnlyCommandsNeedData(t *testing.T) {
 	}
 	if out, err := cli(t, "", "client", "list", "--data", data); err != nil || !strings.Contains(out, "app") {
 		t.Errorf("client list = %q, %v; want the client created", out, err)
+	}
+}
+
+// TestClientCreateSpeaksTheUsersWords: client create's refusals name the
+// flag and what to give, and it reads --token-format in any case, as
+// dynamic client registration reads JWT.
+func TestClientCreateSpeaksTheUsersWords(t *testing.T) {
+	data := t.TempDir()
+	if _, err := cli(t, "", "client", "create", "--name", "x", "--id", "X", "--data", data); err != nil {
+		t.Fatal(err)
+	}
+	_, err := cli(t, "", "client", "create", "--name", "x", "--id", "X", "--data", data)
+	wantRefused(t, "a second client create --id X", err, "a client with id X exists")
+	if err != nil && strings.Contains(strings.ToLower(err.Error()), "constraint") {
+		t.Errorf("client create --id X: error %q speaks SQL", err)
+	}
+
+	_, err = cli(t, "", "client", "create", "--name", "x", "--grant", "passwrd", "--data", data)
+	wantRefused(t, "client create --grant passwrd", err, "passwrd", grantNames())
+
+	_, err = cli(t, "", "client", "create", "--name", "x", "--token-format", "paseto", "--data", data)
+	wantRefused(t, "client create --token-format paseto", err, "paseto", "opaque or jwt")
+
+	for _, f := range []struct{ given, stored string }{{"JWT", "JWT"}, {"Jwt", "JWT"}, {"Opaque", "Default"}, {"Default", "Default"}} {
+		out, err := cli(t, "", "client", "create", "--name", "x", "--token-format", f.given, "--json", "--data", data)
+		if err != nil {
+			t.Errorf("client create --token-format %s: %v", f.given, err)
+			continue
+		}
+		var got struct {
+			Format string `json:"ext_token_type"`
+		}
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Format != f.stored {
+			t.Errorf("client create --token-format %s: ext_token_type %q; want %q", f.given, got.Format, f.stored)
+		}
 	}
 }
