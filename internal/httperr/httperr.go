@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/tokend/tokend/internal/adminauth"
@@ -59,5 +60,17 @@ func Of(ctx context.Context, err error) Answer {
 			RetryAfter: refused.RetryAfter, Header: refused.Header()}
 	default:
 		return Answer{Kind: Internal, Status: http.StatusInternalServerError, Detail: "internal error"}
+	}
+}
+
+// SetHeaders adds to h the headers an answer carries besides its body:
+// extra (WWW-Authenticate challenges) and, when retryAfter is set,
+// Retry-After in whole seconds, rounded up (RFC 9110 §10.2.3).
+func SetHeaders(h, extra http.Header, retryAfter time.Duration) {
+	for k, vs := range extra {
+		h[k] = vs
+	}
+	if retryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(int((retryAfter+time.Second-1)/time.Second)))
 	}
 }

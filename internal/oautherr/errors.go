@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/tokend/tokend/internal/httperr"
@@ -240,13 +239,7 @@ func Write(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) 
 	}
 	oe := From(r.Context(), err)
 	h := w.Header()
-	for k, vs := range oe.Header {
-		h[k] = vs
-	}
-	if oe.RetryAfter > 0 {
-		secs := int((oe.RetryAfter + time.Second - 1) / time.Second)
-		h.Set("Retry-After", strconv.Itoa(secs))
-	}
+	httperr.SetHeaders(h, oe.Header, oe.RetryAfter)
 	h.Set("Content-Type", ContentTypeJSON)
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")

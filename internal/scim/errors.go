@@ -103,12 +103,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	}
 	e := asError(r.Context(), err)
 	h := w.Header()
-	for k, vs := range e.Header {
-		h[k] = vs
-	}
-	if e.RetryAfter > 0 {
-		h.Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
-	}
+	httperr.SetHeaders(h, e.Header, e.RetryAfter)
 	setHeaders(h)
 	w.WriteHeader(e.Status)
 	_ = json.NewEncoder(w).Encode(errorBody{
