@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tokend/tokend/internal/admin"
+	"github.com/tokend/tokend/internal/identity"
 	"github.com/tokend/tokend/internal/scim"
 	ts "github.com/tokend/tokend/internal/testserver"
 )
@@ -18,6 +19,9 @@ import (
 // the admin API; no more than the limit are checked (401), the rest are
 // refused (429) before argon2id runs.
 func TestConcurrentAdminPasswordGuessesAreLimited(t *testing.T) {
+	// Checks as slow as in production, so that guesses sent at once
+	// overlap as they would against a real server.
+	defer identity.UseProductionHashCost()()
 	s := ts.New(t)
 	s.User("root", true)
 	const n = 250

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -41,6 +42,41 @@ const (
 
 const argonPrefix = "$argon2id$"
 
+// hashCost is the memory (KiB) and passes of new argon2id hashes.
+type hashCost struct{ memory, time uint32 }
+
+// productionCost is the cost of new hashes: the parameters above.
+var productionCost = hashCost{memory: argonMemory, time: argonTime}
+
+// testHashCost, when set, is the cost of new hashes instead of
+// productionCost (UseTestHashCost).
+var testHashCost atomic.Pointer[hashCost]
+
+// newHashCost is the cost of the next new hash.
+func newHashCost() hashCost {
+	if c := testHashCost.Load(); c != nil {
+		return *c
+	}
+	return productionCost
+}
+
+// UseTestHashCost makes new password hashes cheap (64 KiB, one pass) until
+// the function it returns puts the cost back. It is for the TestMain of
+// packages whose tests hash and verify passwords by the hundred, where the
+// production cost only slows them. Never call it outside tests: a hash
+// carries its parameters, and one made cheap stays cheap to guess.
+func UseTestHashCost() (restore func()) { return setHashCost(hashCost{memory: 64, time: 1}) }
+
+// UseProductionHashCost puts the production cost back until the function
+// it returns restores the cost before it: for the tests that need checks
+// as slow as in production (concurrent guesses racing a limiter).
+func UseProductionHashCost() (restore func()) { return setHashCost(productionCost) }
+
+func setHashCost(c hashCost) (restore func()) {
+	old := testHashCost.Swap(&c)
+	return func() { testHashCost.Store(old) }
+}
+
 // ErrMalformedHash: a stored hash is not one this package produces or
 // accepts. The error says what is wrong, never what the hash was.
 var ErrMalformedHash = errors.New("identity: malformed stored hash")
@@ -71,9 +107,10 @@ func HashPassword(pw string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("identity: read salt: %w", err)
 	}
-	key := argonKey(pw, salt, argonTime, argonMemory, argonThreads, keyLen)
+	c := newHashCost()
+	key := argonKey(pw, salt, c.time, c.memory, argonThreads, keyLen)
 	return fmt.Sprintf("%sv=%d$m=%d,t=%d,p=%d$%s$%s", argonPrefix, argon2.Version,
-		argonMemory, argonTime, argonThreads,
+		c.memory, c.time, argonThreads,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
 }
 

@@ -141,3 +141,24 @@ func BenchmarkHashPassword(b *testing.B) {
 		}
 	}
 }
+
+// TestHashCostForTests: a test may make new hashes cheap, and put the
+// production cost back; verification follows each hash's own parameters.
+func TestHashCostForTests(t *testing.T) {
+	restore := UseTestHashCost()
+	cheap, err := HashPassword("correct horse battery")
+	restore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(cheap, "$m=64,t=1,p=1$") {
+		t.Errorf("cheap hash %q; want m=64,t=1", cheap)
+	}
+	if ok, err := VerifyPassword(cheap, "correct horse battery"); !ok || err != nil {
+		t.Errorf("the cheap hash does not verify: %v %v", ok, err)
+	}
+	full, err := HashPassword("correct horse battery")
+	if err != nil || !phcRE.MatchString(full) {
+		t.Errorf("after restore: %q, %v; want the production cost", full, err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/tokend/tokend/internal/identity"
 	"github.com/tokend/tokend/internal/oauth"
 	"github.com/tokend/tokend/internal/registry"
 )
@@ -89,6 +90,9 @@ func checkChecked(t *testing.T, statuses map[int]int, n, want int) {
 // once of a client secret an admin chose (argon2id); no more than the
 // limit are checked. The client itself, elsewhere, is not held up.
 func TestConcurrentChosenSecretGuessesAreLimited(t *testing.T) {
+	// Checks as slow as in production, so that guesses sent at once
+	// overlap as they would against a real server.
+	defer identity.UseProductionHashCost()()
 	h := newHarness(t)
 	id, secret := h.client(registry.Spec{Name: "chosen", Secret: "an admin's choice"})
 	const n = 250

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokend/tokend/internal/identity"
 	"github.com/tokend/tokend/internal/oauth"
 )
 
@@ -13,6 +14,9 @@ import (
 // one user sent at once through the password grant; no more than the
 // limit are checked, the rest are refused before argon2id runs.
 func TestConcurrentPasswordGuessesAreLimited(t *testing.T) {
+	// Checks as slow as in production, so that guesses sent at once
+	// overlap as they would against a real server.
+	defer identity.UseProductionHashCost()()
 	h := newHarness(t)
 	id, secret := h.client(confidential("app"))
 	h.user("victim", "correct horse battery")
