@@ -1,9 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"flag"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -215,6 +220,73 @@ func TestClientCreateSpeaksTheUsersWords(t *testing.T) {
 		}
 		if got.Format != f.stored {
 			t.Errorf("client create --token-format %s: ext_token_type %q; want %q", f.given, got.Format, f.stored)
+		}
+	}
+}
+
+// TestCommandHelp: `tokend COMMAND -h`, `--help` and `tokend help COMMAND`
+// list a command's subcommands, each with what it does and an example,
+// succeed, and create no data folder; a subcommand's -h shows only the
+// flags it reads.
+func TestCommandHelp(t *testing.T) {
+	t.Chdir(t.TempDir()) // where the default ./tokend-data would be made
+	data := filepath.Join(t.TempDir(), "no-data")
+	t.Setenv("TOKEND_DATA", data)
+	subs := map[string][]string{
+		"client": slices.Collect(maps.Keys(clientSubcommands)),
+		"user":   slices.Collect(maps.Keys(userSubcommands)),
+		"issuer": slices.Collect(maps.Keys(issuerSubcommands)),
+		"keys":   {"list", "rotate"},
+	}
+	for command, names := range subs {
+		for _, args := range [][]string{{command, "-h"}, {command, "--help"}, {"help", command}} {
+			out, err := cli(t, "", args...)
+			if err != nil {
+				t.Errorf("%s: %v; want the help and no error", strings.Join(args, " "), err)
+				continue
+			}
+			for _, name := range names {
+				if !strings.Contains(out, "\n  "+name+" ") || !strings.Contains(out, "tokend "+command+" "+name) {
+					t.Errorf("%s does not describe %s with an example:\n%s", strings.Join(args, " "), name, out)
+				}
+			}
+		}
+	}
+	if _, err := os.Stat(data); err == nil {
+		t.Error("help created the data folder")
+	}
+	if _, err := os.Stat("tokend-data"); err == nil {
+		t.Error("help created ./tokend-data")
+	}
+	if _, err := cli(t, "", "help", "serve"); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("help serve: %v; want serve's flags (flag.ErrHelp)", err)
+	}
+	_, err := cli(t, "", "help", "clinet")
+	wantRefused(t, "help clinet", err, "unknown command", "clinet")
+
+	for _, c := range []struct {
+		args           []string
+		shown, notShow []string
+	}{
+		{[]string{"user", "list", "-h"}, []string{"-data"}, []string{"password-stdin", "-admin"}},
+		{[]string{"user", "passwd", "-h"}, []string{"password-stdin"}, []string{"-admin"}},
+		{[]string{"user", "add", "-h"}, []string{"password-stdin", "-admin"}, nil},
+		{[]string{"issuer", "list", "-h"}, []string{"-data"}, []string{"-iss", "jwks", "subject-claim"}},
+		{[]string{"issuer", "delete", "-h"}, []string{"-iss"}, []string{"jwks", "subject-claim"}},
+	} {
+		var out, errOut bytes.Buffer
+		if err := run(t.Context(), c.args, strings.NewReader(""), &out, &errOut); !errors.Is(err, flag.ErrHelp) {
+			t.Errorf("%s: %v; want flag.ErrHelp", strings.Join(c.args, " "), err)
+		}
+		for _, f := range c.shown {
+			if !strings.Contains(errOut.String(), f) {
+				t.Errorf("%s does not show %s:\n%s", strings.Join(c.args, " "), f, errOut.String())
+			}
+		}
+		for _, f := range c.notShow {
+			if strings.Contains(errOut.String(), f) {
+				t.Errorf("%s shows %s, which it does not read:\n%s", strings.Join(c.args, " "), f, errOut.String())
+			}
 		}
 	}
 }

@@ -33,7 +33,7 @@ Usage:
   tokend version
 
 Every command takes --data DIR (TOKEND_DATA, default ./tokend-data).
-Run "tokend COMMAND -h" for a command's flags.
+Run "tokend COMMAND -h" (or "tokend help COMMAND") for a command's subcommands or flags.
 `
 
 func main() {
@@ -52,6 +52,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errors.New("no command given")
+	}
+	if _, ok := commandHelp[args[0]]; ok && len(args) > 1 && isHelp(args[1]) {
+		return help(ctx, args[:1], stdin, stdout, stderr)
 	}
 	switch args[0] {
 	case "serve":
@@ -76,7 +79,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		fmt.Fprintln(stdout, "tokend", version)
 		return nil
-	case "help", "-h", "--help":
+	case "help":
+		return help(ctx, args[1:], stdin, stdout, stderr)
+	case "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	default:
