@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -288,5 +289,45 @@ func TestCommandHelp(t *testing.T) {
 				t.Errorf("%s shows %s, which it does not read:\n%s", strings.Join(c.args, " "), f, errOut.String())
 			}
 		}
+	}
+}
+
+// TestVersion: `tokend version` and `tokend --version` print the version
+// first, then what the build recorded: the module, the revision and its
+// time when a git checkout was built, and nothing missing when it was not.
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		out, err := cli(t, "", args...)
+		if err != nil || !strings.HasPrefix(out, "tokend "+version+"\n") {
+			t.Errorf("%s = %q, %v; want it to start with tokend %s", args[0], out, err, version)
+		}
+	}
+	bi := &debug.BuildInfo{
+		GoVersion: "go1.99",
+		Main:      debug.Module{Path: "github.com/tokend/tokend", Version: "v1.2.3"},
+		Settings: []debug.BuildSetting{
+			{Key: "vcs", Value: "git"},
+			{Key: "vcs.revision", Value: "0123456789abcdef"},
+			{Key: "vcs.time", Value: "2030-01-02T03:04:05Z"},
+			{Key: "vcs.modified", Value: "true"},
+		},
+	}
+	var out strings.Builder
+	printVersion(&out, bi)
+	for _, want := range []string{"github.com/tokend/tokend v1.2.3", "0123456789abcdef (modified)", "2030-01-02T03:04:05Z", "go1.99"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("version with a git build's information = %q; want %q in it", out.String(), want)
+		}
+	}
+	out.Reset()
+	bi.Settings = nil
+	printVersion(&out, bi)
+	if strings.Contains(out.String(), "revision") || strings.Contains(out.String(), "time") {
+		t.Errorf("version without VCS information = %q; want no revision or time", out.String())
+	}
+	out.Reset()
+	printVersion(&out, nil)
+	if out.String() != "tokend "+version+"\n" {
+		t.Errorf("version without build information = %q; want the version alone", out.String())
 	}
 }

@@ -30,7 +30,7 @@ Usage:
                                        revoke every grant of a subject, a client, or the pair
   tokend audit [--since SEQ] [--limit N] [--json]   read the revocation log
   tokend gc [--audit-retention 2160h]  delete expired grants and old log events now
-  tokend version
+  tokend version                       the version, and the revision it was built from
 
 Every command takes --data DIR (TOKEND_DATA, default ./tokend-data).
 Run "tokend COMMAND -h" (or "tokend help COMMAND") for a command's subcommands or flags.
@@ -73,12 +73,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return auditCommand(ctx, args[1:], stdout, stderr)
 	case "gc":
 		return gcCommand(ctx, args[1:], stdout, stderr)
-	case "version":
-		if err := noArgs("version", args[1:]); err != nil {
-			return err
-		}
-		fmt.Fprintln(stdout, "tokend", version)
-		return nil
+	case "version", "--version", "-version":
+		return versionCommand(args[1:], stdout, stderr)
 	case "help":
 		return help(ctx, args[1:], stdin, stdout, stderr)
 	case "-h", "-help", "--help":
