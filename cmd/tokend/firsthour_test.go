@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -330,4 +331,44 @@ func TestVersion(t *testing.T) {
 	if out.String() != "tokend "+version+"\n" {
 		t.Errorf("version without build information = %q; want the version alone", out.String())
 	}
+}
+
+// TestSecondServeRefused: a second serve on a SQLite data folder a server
+// is using is refused, naming the folder and the first one's pid, while
+// the CLI keeps working beside it; once the first stops, a server starts
+// there again. Servers sharing a PostgreSQL database take no lock.
+func TestSecondServeRefused(t *testing.T) {
+	data := t.TempDir()
+	args := []string{"--insecure-http", "--addr", "127.0.0.1:0", "--data", data, "--log-level", "error"}
+	listened, stop := startServe(t, args...)
+	if !listened {
+		t.Fatalf("first serve: %v", stop())
+	}
+	listened, stop2 := startServe(t, args...)
+	if listened {
+		t.Fatal("a second serve on the same data folder started")
+	}
+	wantRefused(t, "a second serve", stop2(), "another tokend serve", data, "pid "+strconv.Itoa(os.Getpid()))
+	if _, err := cli(t, "", "client", "create", "--name", "beside", "--data", data); err != nil {
+		t.Errorf("client create beside a running server: %v", err)
+	}
+	if out, err := cli(t, "", "client", "list", "--data", data); err != nil || !strings.Contains(out, "beside") {
+		t.Errorf("client list beside a running server = %q, %v", out, err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if listened, err := serveOnce(t, data); !listened || err != nil {
+		t.Errorf("serve after the first stopped: %v (listened %t)", err, listened)
+	}
+
+	t.Run("postgres", func(t *testing.T) {
+		dsn := freshDatabase(t)
+		pgArgs := append(slices.Clone(args), "--dsn", dsn)
+		for i := range 2 {
+			if listened, stop := startServe(t, pgArgs...); !listened {
+				t.Fatalf("serve %d on one PostgreSQL database and data folder: %v", i+1, stop())
+			}
+		}
+	})
 }

@@ -374,11 +374,23 @@ type parts struct {
 	lists      *statuslist.Lists
 }
 
-// buildStore opens the store c names and wraps it for serve, innermost
-// first: the cache, the metrics, the nudging of the revocation feed. It
+// buildStore takes the data folder's serve lock when the store is SQLite,
+// opens the store c names and wraps it for serve, innermost first: the cache, the metrics, the nudging of the revocation feed. It
 // returns the wrapped store and the feed's hub, which follows the log in
 // the store and is not started yet.
 func buildStore(ctx context.Context, c serveConfig, log *slog.Logger, m *metrics.Metrics, stops *stopList) (feed.Nudging, *feed.Hub, error) {
+	if c.DSN == "" {
+		// One server per SQLite data folder; PostgreSQL is shared by
+		// design. Released after the store has closed.
+		if err := os.MkdirAll(c.Data, 0o700); err != nil {
+			return feed.Nudging{}, nil, fmt.Errorf("create data folder: %w", err)
+		}
+		release, err := lockData(c.Data)
+		if err != nil {
+			return feed.Nudging{}, nil, err
+		}
+		stops.push(release)
+	}
 	db, err := openBackend(ctx, c.Data, c.DSN, storeOptions{Logger: log, OnCommit: m.Committed})
 	if err != nil {
 		return feed.Nudging{}, nil, err
