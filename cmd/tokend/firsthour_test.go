@@ -2,16 +2,19 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -369,6 +372,89 @@ func TestSecondServeRefused(t *testing.T) {
 			if listened, stop := startServe(t, pgArgs...); !listened {
 				t.Fatalf("serve %d on one PostgreSQL database and data folder: %v", i+1, stop())
 			}
+		}
+	})
+}
+
+// syncBuffer is a buffer serve may write to while the test reads it;
+// ready is closed once what is written holds "store:", the start lines'
+// last.
+type syncBuffer struct {
+	mu    sync.Mutex
+	b     strings.Builder
+	once  sync.Once
+	ready chan struct{}
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.Write(p)
+	if strings.Contains(s.b.String(), "store:") {
+		s.once.Do(func() { close(s.ready) })
+	}
+	return len(p), nil
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startLines runs serve with args until it says it listens, stops it, and
+// returns what it printed and what it logged.
+func startLines(t *testing.T, args ...string) (stdout, log string) {
+	t.Helper()
+	out, errOut := &syncBuffer{ready: make(chan struct{})}, &syncBuffer{ready: make(chan struct{})}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, args, out, errOut) }()
+	select {
+	case <-out.ready:
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	case err := <-done:
+		t.Fatalf("serve did not start: %v", err)
+	}
+	return out.String(), errOut.String()
+}
+
+// TestStartLineNamesStore: serve's start lines, printed and logged, name
+// the store: SQLite's database by its absolute path, PostgreSQL's server
+// and database, never the DSN's password.
+func TestStartLineNamesStore(t *testing.T) {
+	t.Chdir(t.TempDir())
+	args := []string{"--insecure-http", "--addr", "127.0.0.1:0", "--log-level", "info"}
+	out, log := startLines(t, append(args, "--data", "rel-data")...)
+	abs, err := filepath.Abs(filepath.Join("rel-data", "tokend.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "store: sqlite "+abs+"\n") {
+		t.Errorf("serve printed %q; want the line store: sqlite %s", out, abs)
+	}
+	if !strings.Contains(log, "tokend listening") || !strings.Contains(log, `store="sqlite `+abs+`"`) {
+		t.Errorf("serve logged %q; want store=\"sqlite %s\" in its listening line", log, abs)
+	}
+
+	t.Run("postgres", func(t *testing.T) {
+		dsn := freshDatabase(t)
+		u, err := url.Parse(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.User = url.UserPassword(u.User.Username(), "s3cret-pw") // trust auth ignores it
+		out, log := startLines(t, append(args, "--data", t.TempDir(), "--dsn", u.String())...)
+		want := "store: postgres " + u.Host + u.Path + "\n"
+		if !strings.Contains(out, want) {
+			t.Errorf("serve printed %q; want %q", out, want)
+		}
+		if strings.Contains(out+log, "s3cret-pw") || strings.Contains(out+log, u.RawQuery) {
+			t.Errorf("serve's start lines show the DSN:\n%s\n%s", out, log)
 		}
 	})
 }

@@ -14,8 +14,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tokend/tokend/internal/admin"
 	"github.com/tokend/tokend/internal/adminauth"
@@ -288,6 +291,7 @@ type app struct {
 	cfg         server.Config // the public listener's
 	mux         *http.ServeMux
 	adminSource string // where the admin token is, for the start line
+	storeName   string // which store it uses, for the start line
 }
 
 // build opens and starts what serve runs, in this order: the profiler's
@@ -344,7 +348,7 @@ func build(ctx context.Context, c serveConfig, log *slog.Logger, stops *stopList
 		Observe:  p.m.ObserveRequest, OnReject: p.m.Rejected,
 		TrustedProxies: proxies,
 	}
-	return &app{c: c, cfg: cfg, mux: mux, adminSource: adminSource}, nil
+	return &app{c: c, cfg: cfg, mux: mux, adminSource: adminSource, storeName: storeName(c)}, nil
 }
 
 // run serves until ctx ends, and says where once it listens: a line in the
@@ -357,9 +361,28 @@ func (a *app) run(ctx context.Context, stdout io.Writer) error {
 			slog.String("issuer", c.Issuer),
 			slog.String("data", c.Data),
 			slog.String("admin_token", a.adminSource),
+			slog.String("store", a.storeName),
 			slog.String("version", version))
-		fmt.Fprintf(stdout, "tokend %s listening on %s://%s (issuer %s)\nadmin token: %s\n", version, c.scheme(), addr, c.Issuer, a.adminSource)
+		fmt.Fprintf(stdout, "tokend %s listening on %s://%s (issuer %s)\nadmin token: %s\nstore: %s\n", version, c.scheme(), addr, c.Issuer, a.adminSource, a.storeName)
 	})
+}
+
+// storeName names the store c uses, for the start line: "sqlite" and the
+// database's absolute path, or "postgres" and the server and database the
+// DSN names, never the DSN itself, which may hold a password.
+func storeName(c serveConfig) string {
+	if c.DSN == "" {
+		path, err := filepath.Abs(dbFile(c.Data))
+		if err != nil {
+			path = dbFile(c.Data)
+		}
+		return "sqlite " + path
+	}
+	cfg, err := pgconn.ParseConfig(c.DSN)
+	if err != nil { // not reached: the store opened with it
+		return "postgres"
+	}
+	return "postgres " + net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))) + "/" + cfg.Database
 }
 
 // parts are what build makes for the endpoints, each from those before.
