@@ -377,8 +377,8 @@ func TestSecondServeRefused(t *testing.T) {
 }
 
 // syncBuffer is a buffer serve may write to while the test reads it;
-// ready is closed once what is written holds "store:", the start lines'
-// last.
+// ready is closed once serve says it listens (its start lines come in one
+// write).
 type syncBuffer struct {
 	mu    sync.Mutex
 	b     strings.Builder
@@ -390,7 +390,7 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.b.Write(p)
-	if strings.Contains(s.b.String(), "store:") {
+	if strings.Contains(s.b.String(), "listening on") {
 		s.once.Do(func() { close(s.ready) })
 	}
 	return len(p), nil
