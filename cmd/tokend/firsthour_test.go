@@ -1,10 +1,20 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"flag"
+	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -217,4 +227,234 @@ func TestClientCreateSpeaksTheUsersWords(t *testing.T) {
 			t.Errorf("client create --token-format %s: ext_token_type %q; want %q", f.given, got.Format, f.stored)
 		}
 	}
+}
+
+// TestCommandHelp: `tokend COMMAND -h`, `--help` and `tokend help COMMAND`
+// list a command's subcommands, each with what it does and an example,
+// succeed, and create no data folder; a subcommand's -h shows only the
+// flags it reads.
+func TestCommandHelp(t *testing.T) {
+	t.Chdir(t.TempDir()) // where the default ./tokend-data would be made
+	data := filepath.Join(t.TempDir(), "no-data")
+	t.Setenv("TOKEND_DATA", data)
+	subs := map[string][]string{
+		"client": slices.Collect(maps.Keys(clientSubcommands)),
+		"user":   slices.Collect(maps.Keys(userSubcommands)),
+		"issuer": slices.Collect(maps.Keys(issuerSubcommands)),
+		"keys":   {"list", "rotate"},
+	}
+	for command, names := range subs {
+		for _, args := range [][]string{{command, "-h"}, {command, "--help"}, {"help", command}} {
+			out, err := cli(t, "", args...)
+			if err != nil {
+				t.Errorf("%s: %v; want the help and no error", strings.Join(args, " "), err)
+				continue
+			}
+			for _, name := range names {
+				if !strings.Contains(out, "\n  "+name+" ") || !strings.Contains(out, "tokend "+command+" "+name) {
+					t.Errorf("%s does not describe %s with an example:\n%s", strings.Join(args, " "), name, out)
+				}
+			}
+		}
+	}
+	if _, err := os.Stat(data); err == nil {
+		t.Error("help created the data folder")
+	}
+	if _, err := os.Stat("tokend-data"); err == nil {
+		t.Error("help created ./tokend-data")
+	}
+	if _, err := cli(t, "", "help", "serve"); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("help serve: %v; want serve's flags (flag.ErrHelp)", err)
+	}
+	_, err := cli(t, "", "help", "clinet")
+	wantRefused(t, "help clinet", err, "unknown command", "clinet")
+
+	for _, c := range []struct {
+		args           []string
+		shown, notShow []string
+	}{
+		{[]string{"user", "list", "-h"}, []string{"-data"}, []string{"password-stdin", "-admin"}},
+		{[]string{"user", "passwd", "-h"}, []string{"password-stdin"}, []string{"-admin"}},
+		{[]string{"user", "add", "-h"}, []string{"password-stdin", "-admin"}, nil},
+		{[]string{"issuer", "list", "-h"}, []string{"-data"}, []string{"-iss", "jwks", "subject-claim"}},
+		{[]string{"issuer", "delete", "-h"}, []string{"-iss"}, []string{"jwks", "subject-claim"}},
+	} {
+		var out, errOut bytes.Buffer
+		if err := run(t.Context(), c.args, strings.NewReader(""), &out, &errOut); !errors.Is(err, flag.ErrHelp) {
+			t.Errorf("%s: %v; want flag.ErrHelp", strings.Join(c.args, " "), err)
+		}
+		for _, f := range c.shown {
+			if !strings.Contains(errOut.String(), f) {
+				t.Errorf("%s does not show %s:\n%s", strings.Join(c.args, " "), f, errOut.String())
+			}
+		}
+		for _, f := range c.notShow {
+			if strings.Contains(errOut.String(), f) {
+				t.Errorf("%s shows %s, which it does not read:\n%s", strings.Join(c.args, " "), f, errOut.String())
+			}
+		}
+	}
+}
+
+// TestVersion: `tokend version` and `tokend --version` print the version
+// first, then what the build recorded: the module, the revision and its
+// time when a git checkout was built, and nothing missing when it was not.
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		out, err := cli(t, "", args...)
+		if err != nil || !strings.HasPrefix(out, "tokend "+version+"\n") {
+			t.Errorf("%s = %q, %v; want it to start with tokend %s", args[0], out, err, version)
+		}
+	}
+	bi := &debug.BuildInfo{
+		GoVersion: "go1.99",
+		Main:      debug.Module{Path: "github.com/tokend/tokend", Version: "v1.2.3"},
+		Settings: []debug.BuildSetting{
+			{Key: "vcs", Value: "git"},
+			{Key: "vcs.revision", Value: "0123456789abcdef"},
+			{Key: "vcs.time", Value: "2030-01-02T03:04:05Z"},
+			{Key: "vcs.modified", Value: "true"},
+		},
+	}
+	var out strings.Builder
+	printVersion(&out, bi)
+	for _, want := range []string{"github.com/tokend/tokend v1.2.3", "0123456789abcdef (modified)", "2030-01-02T03:04:05Z", "go1.99"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("version with a git build's information = %q; want %q in it", out.String(), want)
+		}
+	}
+	out.Reset()
+	bi.Settings = nil
+	printVersion(&out, bi)
+	if strings.Contains(out.String(), "revision") || strings.Contains(out.String(), "time") {
+		t.Errorf("version without VCS information = %q; want no revision or time", out.String())
+	}
+	out.Reset()
+	printVersion(&out, nil)
+	if out.String() != "tokend "+version+"\n" {
+		t.Errorf("version without build information = %q; want the version alone", out.String())
+	}
+}
+
+// TestSecondServeRefused: a second serve on a SQLite data folder a server
+// is using is refused, naming the folder and the first one's pid, while
+// the CLI keeps working beside it; once the first stops, a server starts
+// there again. Servers sharing a PostgreSQL database take no lock.
+func TestSecondServeRefused(t *testing.T) {
+	data := t.TempDir()
+	args := []string{"--insecure-http", "--addr", "127.0.0.1:0", "--data", data, "--log-level", "error"}
+	listened, stop := startServe(t, args...)
+	if !listened {
+		t.Fatalf("first serve: %v", stop())
+	}
+	listened, stop2 := startServe(t, args...)
+	if listened {
+		t.Fatal("a second serve on the same data folder started")
+	}
+	wantRefused(t, "a second serve", stop2(), "another tokend serve", data, "pid "+strconv.Itoa(os.Getpid()))
+	if _, err := cli(t, "", "client", "create", "--name", "beside", "--data", data); err != nil {
+		t.Errorf("client create beside a running server: %v", err)
+	}
+	if out, err := cli(t, "", "client", "list", "--data", data); err != nil || !strings.Contains(out, "beside") {
+		t.Errorf("client list beside a running server = %q, %v", out, err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if listened, err := serveOnce(t, data); !listened || err != nil {
+		t.Errorf("serve after the first stopped: %v (listened %t)", err, listened)
+	}
+
+	t.Run("postgres", func(t *testing.T) {
+		dsn := freshDatabase(t)
+		pgArgs := append(slices.Clone(args), "--dsn", dsn)
+		for i := range 2 {
+			if listened, stop := startServe(t, pgArgs...); !listened {
+				t.Fatalf("serve %d on one PostgreSQL database and data folder: %v", i+1, stop())
+			}
+		}
+	})
+}
+
+// syncBuffer is a buffer serve may write to while the test reads it;
+// ready is closed once serve says it listens (its start lines come in one
+// write).
+type syncBuffer struct {
+	mu    sync.Mutex
+	b     strings.Builder
+	once  sync.Once
+	ready chan struct{}
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.Write(p)
+	if strings.Contains(s.b.String(), "listening on") {
+		s.once.Do(func() { close(s.ready) })
+	}
+	return len(p), nil
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startLines runs serve with args until it says it listens, stops it, and
+// returns what it printed and what it logged.
+func startLines(t *testing.T, args ...string) (stdout, log string) {
+	t.Helper()
+	out, errOut := &syncBuffer{ready: make(chan struct{})}, &syncBuffer{ready: make(chan struct{})}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, args, out, errOut) }()
+	select {
+	case <-out.ready:
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	case err := <-done:
+		t.Fatalf("serve did not start: %v", err)
+	}
+	return out.String(), errOut.String()
+}
+
+// TestStartLineNamesStore: serve's start lines, printed and logged, name
+// the store: SQLite's database by its absolute path, PostgreSQL's server
+// and database, never the DSN's password.
+func TestStartLineNamesStore(t *testing.T) {
+	t.Chdir(t.TempDir())
+	args := []string{"--insecure-http", "--addr", "127.0.0.1:0", "--log-level", "info"}
+	out, log := startLines(t, append(args, "--data", "rel-data")...)
+	abs, err := filepath.Abs(filepath.Join("rel-data", "tokend.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "store: sqlite "+abs+"\n") {
+		t.Errorf("serve printed %q; want the line store: sqlite %s", out, abs)
+	}
+	if !strings.Contains(log, "tokend listening") || !strings.Contains(log, `store="sqlite `+abs+`"`) {
+		t.Errorf("serve logged %q; want store=\"sqlite %s\" in its listening line", log, abs)
+	}
+
+	t.Run("postgres", func(t *testing.T) {
+		dsn := freshDatabase(t)
+		u, err := url.Parse(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.User = url.UserPassword(u.User.Username(), "s3cret-pw") // trust auth ignores it
+		out, log := startLines(t, append(args, "--data", t.TempDir(), "--dsn", u.String())...)
+		want := "store: postgres " + u.Host + u.Path + "\n"
+		if !strings.Contains(out, want) {
+			t.Errorf("serve printed %q; want %q", out, want)
+		}
+		if strings.Contains(out+log, "s3cret-pw") || strings.Contains(out+log, u.RawQuery) {
+			t.Errorf("serve's start lines show the DSN:\n%s\n%s", out, log)
+		}
+	})
 }

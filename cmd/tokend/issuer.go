@@ -36,10 +36,15 @@ func issuerCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	c := &issuerCmd{subcommand: subcommand{command: "issuer", sub: args[0], stdout: stdout}}
 	fs := storeFlags(c.name(), stderr)
-	fs.StringVar(&c.iss, "iss", "", "the issuer identifier its assertions carry in iss")
-	fs.StringVar(&c.jwksFile, "jwks-file", "", "a JWK Set document holding the issuer's public keys")
-	fs.StringVar(&c.jwksURI, "jwks-uri", "", "the https URL of the issuer's JWK Set")
-	fs.StringVar(&c.subjectClaim, "subject-claim", "sub", "the claim whose value becomes the tokens' subject")
+	// Each subcommand has only the flags it reads, and -h shows only them.
+	if c.sub == "add" || c.sub == "delete" {
+		fs.StringVar(&c.iss, "iss", "", "the issuer identifier its assertions carry in iss")
+	}
+	if c.sub == "add" {
+		fs.StringVar(&c.jwksFile, "jwks-file", "", "a JWK Set document holding the issuer's public keys")
+		fs.StringVar(&c.jwksURI, "jwks-uri", "", "the https URL of the issuer's JWK Set")
+		fs.StringVar(&c.subjectClaim, "subject-claim", "sub", "the claim whose value becomes the tokens' subject")
+	}
 	check := func(pos []string) error {
 		if _, ok := issuerSubcommands[c.sub]; !ok {
 			return c.unknown()

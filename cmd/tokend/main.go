@@ -30,10 +30,10 @@ Usage:
                                        revoke every grant of a subject, a client, or the pair
   tokend audit [--since SEQ] [--limit N] [--json]   read the revocation log
   tokend gc [--audit-retention 2160h]  delete expired grants and old log events now
-  tokend version
+  tokend version                       the version, and the revision it was built from
 
 Every command takes --data DIR (TOKEND_DATA, default ./tokend-data).
-Run "tokend COMMAND -h" for a command's flags.
+Run "tokend COMMAND -h" (or "tokend help COMMAND") for a command's subcommands or flags.
 `
 
 func main() {
@@ -53,6 +53,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprint(stderr, usage)
 		return errors.New("no command given")
 	}
+	if _, ok := commandHelp[args[0]]; ok && len(args) > 1 && isHelp(args[1]) {
+		return help(ctx, args[:1], stdin, stdout, stderr)
+	}
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr)
@@ -70,13 +73,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return auditCommand(ctx, args[1:], stdout, stderr)
 	case "gc":
 		return gcCommand(ctx, args[1:], stdout, stderr)
-	case "version":
-		if err := noArgs("version", args[1:]); err != nil {
-			return err
-		}
-		fmt.Fprintln(stdout, "tokend", version)
-		return nil
-	case "help", "-h", "--help":
+	case "version", "--version", "-version":
+		return versionCommand(args[1:], stdout, stderr)
+	case "help":
+		return help(ctx, args[1:], stdin, stdout, stderr)
+	case "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	default:

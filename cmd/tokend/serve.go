@@ -14,8 +14,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tokend/tokend/internal/admin"
 	"github.com/tokend/tokend/internal/adminauth"
@@ -288,6 +291,7 @@ type app struct {
 	cfg         server.Config // the public listener's
 	mux         *http.ServeMux
 	adminSource string // where the admin token is, for the start line
+	storeName   string // which store it uses, for the start line
 }
 
 // build opens and starts what serve runs, in this order: the profiler's
@@ -344,7 +348,7 @@ func build(ctx context.Context, c serveConfig, log *slog.Logger, stops *stopList
 		Observe:  p.m.ObserveRequest, OnReject: p.m.Rejected,
 		TrustedProxies: proxies,
 	}
-	return &app{c: c, cfg: cfg, mux: mux, adminSource: adminSource}, nil
+	return &app{c: c, cfg: cfg, mux: mux, adminSource: adminSource, storeName: storeName(c)}, nil
 }
 
 // run serves until ctx ends, and says where once it listens: a line in the
@@ -357,9 +361,28 @@ func (a *app) run(ctx context.Context, stdout io.Writer) error {
 			slog.String("issuer", c.Issuer),
 			slog.String("data", c.Data),
 			slog.String("admin_token", a.adminSource),
+			slog.String("store", a.storeName),
 			slog.String("version", version))
-		fmt.Fprintf(stdout, "tokend %s listening on %s://%s (issuer %s)\nadmin token: %s\n", version, c.scheme(), addr, c.Issuer, a.adminSource)
+		fmt.Fprintf(stdout, "tokend %s listening on %s://%s (issuer %s)\nadmin token: %s\nstore: %s\n", version, c.scheme(), addr, c.Issuer, a.adminSource, a.storeName)
 	})
+}
+
+// storeName names the store c uses, for the start line: "sqlite" and the
+// database's absolute path, or "postgres" and the server and database the
+// DSN names, never the DSN itself, which may hold a password.
+func storeName(c serveConfig) string {
+	if c.DSN == "" {
+		path, err := filepath.Abs(dbFile(c.Data))
+		if err != nil {
+			path = dbFile(c.Data)
+		}
+		return "sqlite " + path
+	}
+	cfg, err := pgconn.ParseConfig(c.DSN)
+	if err != nil { // not reached: the store opened with it
+		return "postgres"
+	}
+	return "postgres " + net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))) + "/" + cfg.Database
 }
 
 // parts are what build makes for the endpoints, each from those before.
@@ -374,11 +397,23 @@ type parts struct {
 	lists      *statuslist.Lists
 }
 
-// buildStore opens the store c names and wraps it for serve, innermost
-// first: the cache, the metrics, the nudging of the revocation feed. It
+// buildStore takes the data folder's serve lock when the store is SQLite,
+// opens the store c names and wraps it for serve, innermost first: the cache, the metrics, the nudging of the revocation feed. It
 // returns the wrapped store and the feed's hub, which follows the log in
 // the store and is not started yet.
 func buildStore(ctx context.Context, c serveConfig, log *slog.Logger, m *metrics.Metrics, stops *stopList) (feed.Nudging, *feed.Hub, error) {
+	if c.DSN == "" {
+		// One server per SQLite data folder; PostgreSQL is shared by
+		// design. Released after the store has closed.
+		if err := os.MkdirAll(c.Data, 0o700); err != nil {
+			return feed.Nudging{}, nil, fmt.Errorf("create data folder: %w", err)
+		}
+		release, err := lockData(c.Data)
+		if err != nil {
+			return feed.Nudging{}, nil, err
+		}
+		stops.push(release)
+	}
 	db, err := openBackend(ctx, c.Data, c.DSN, storeOptions{Logger: log, OnCommit: m.Committed})
 	if err != nil {
 		return feed.Nudging{}, nil, err

@@ -35,8 +35,13 @@ func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	}
 	c := &userCmd{subcommand: subcommand{command: "user", sub: args[0], stdin: stdin, stdout: stdout}}
 	fs := storeFlags(c.name(), stderr)
-	fs.BoolVar(&c.pwStdin, "password-stdin", false, "read the password from the first line of standard input")
-	fs.BoolVar(&c.admin, "admin", false, "the user administers tokend: client registration, SCIM, bulk revocation and the audit log, with HTTP Basic")
+	// Each subcommand has only the flags it reads, and -h shows only them.
+	if c.sub == "add" || c.sub == "passwd" {
+		fs.BoolVar(&c.pwStdin, "password-stdin", false, "read the password from the first line of standard input")
+	}
+	if c.sub == "add" {
+		fs.BoolVar(&c.admin, "admin", false, "the user administers tokend: client registration, SCIM, bulk revocation and the audit log, with HTTP Basic")
+	}
 	check := func(pos []string) error {
 		if _, ok := userSubcommands[c.sub]; !ok {
 			return c.unknown()
