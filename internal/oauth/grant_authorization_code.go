@@ -45,23 +45,17 @@ func (authorizationCode) issue(e *Endpoints, w http.ResponseWriter, r *http.Requ
 		return err
 	}
 	now := e.cfg.Now()
-	id, err := newGrantID(now)
-	if err != nil {
-		return err
-	}
-	g := store.Grant{ID: id, ClientID: c.ID, Subject: code.UserID, Username: code.Username,
-		Scope: code.Scope, SessionID: code.SessionID, CreatedAt: now}
+	g := store.Grant{ClientID: c.ID, Subject: code.UserID, Username: code.Username,
+		Scope: code.Scope, SessionID: code.SessionID}
 	refreshTTL := e.refreshTTL(c)
 	if store.ScopeHas(g.Scope, scopeOpenID) && !g.Offline() {
 		refreshTTL = 0
 	}
 	ttl := e.userAccessTTL(c)
-	resp, tokens, err := e.mintPair(r.Context(), c, g, now, ttl, refreshTTL)
+	g, resp, tokens, err := e.mintGrant(r.Context(), c, g, now, ttl, refreshTTL)
 	if err != nil {
 		return err
 	}
-	g.ExpiresAt = latestExpiry(tokens)
-	resp.Scope = g.Scope
 	if store.ScopeHas(g.Scope, scopeOpenID) {
 		if resp.IDToken, err = e.idToken(c, code, resp.AccessToken, now, ttl); err != nil {
 			return err

@@ -33,22 +33,32 @@ type tokenResponse struct {
 // issueNew creates a grant with an access token and, when refreshTTL > 0,
 // a refresh token, and answers with them once they are committed.
 func (e *Endpoints) issueNew(w http.ResponseWriter, r *http.Request, c store.Client, g store.Grant, ttl, refreshTTL time.Duration) error {
-	now := e.cfg.Now()
-	id, err := newGrantID(now)
+	g, resp, tokens, err := e.mintGrant(r.Context(), c, g, e.cfg.Now(), ttl, refreshTTL)
 	if err != nil {
 		return err
 	}
-	g.ID, g.CreatedAt = id, now
-	resp, tokens, err := e.mintPair(r.Context(), c, g, now, ttl, refreshTTL)
-	if err != nil {
-		return err
-	}
-	g.ExpiresAt = latestExpiry(tokens)
-	resp.Scope = g.Scope
 	if err := e.cfg.Store.CreateGrant(r.Context(), g, tokens); err != nil {
 		return fmt.Errorf("oauth: store grant: %w", err)
 	}
 	return writeJSON(w, http.StatusOK, resp)
+}
+
+// mintGrant gives the new grant g, issued at now, its identifier and its
+// tokens (mintPair), and returns the grant as it is to be stored and the
+// answer to send once it is.
+func (e *Endpoints) mintGrant(ctx context.Context, c store.Client, g store.Grant, now time.Time, ttl, refreshTTL time.Duration) (store.Grant, tokenResponse, []store.Token, error) {
+	id, err := newGrantID(now)
+	if err != nil {
+		return g, tokenResponse{}, nil, err
+	}
+	g.ID, g.CreatedAt = id, now
+	resp, tokens, err := e.mintPair(ctx, c, g, now, ttl, refreshTTL)
+	if err != nil {
+		return g, tokenResponse{}, nil, err
+	}
+	g.ExpiresAt = latestExpiry(tokens)
+	resp.Scope = g.Scope
+	return g, resp, tokens, nil
 }
 
 // mintPair mints an access token (opaque, or a JWT for a client whose
