@@ -228,11 +228,6 @@ func (p *pool) take() (string, bool) {
 	return p.tokens[i], true
 }
 
-// taken returns the tokens handed out so far.
-func (p *pool) taken() []string {
-	return p.tokens[:min(int(p.next.Load()), len(p.tokens))]
-}
-
 // jsonString returns the value of the string field name in a flat JSON
 // object without decoding the whole object: the generator must not spend
 // its core on encoding/json. Token values hold no escapes.
