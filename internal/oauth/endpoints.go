@@ -128,6 +128,8 @@ const (
 	PathRevoke     = "/oauth2/revoke"
 	PathIntrospect = "/oauth2/introspect"
 	PathRegister   = "/api/identity/oauth2/dcr/v1.1/register"
+	// PathUserinfo is the UserInfo Endpoint (OpenID Connect Core 1.0 §5.3).
+	PathUserinfo = "/oauth2/userinfo"
 )
 
 // Mount registers every endpoint on mux.
@@ -136,6 +138,7 @@ func (e *Endpoints) Mount(mux *http.ServeMux) {
 	e.mountForm(mux, PathRevoke, e.revoke, acceptPublicClient, acceptDisabledClient)
 	e.mountForm(mux, PathIntrospect, e.introspect, acceptPublicClient, acceptAdminToken)
 	e.mountDiscovery(mux)
+	e.mountUserinfo(mux)
 	e.mountRegister(mux)
 	e.mountFeed(mux)
 	e.mountStatusLists(mux)

@@ -32,6 +32,7 @@ const (
 	CodeInvalidClientMetadata  = "invalid_client_metadata"
 	CodeAccessDenied           = "access_denied"
 	CodeInvalidToken           = "invalid_token"
+	CodeInsufficientScope      = "insufficient_scope"
 )
 
 // basicChallenge is the WWW-Authenticate value of every invalid_client answer.
