@@ -59,7 +59,7 @@ var (
 	// claimsSupported: the ID Token's claims (as token.IDClaims sets
 	// them) and the UserInfo Endpoint's (claimsOf).
 	claimsSupported = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "amr", "at_hash",
-		"preferred_username"}
+		"preferred_username", "name", "given_name", "family_name", "email", "email_verified"}
 	// promptValuesSupported: the prompt values of the authorization
 	// request (Core 1.0 §3.1.2.1) that the sign-in pages act on.
 	promptValuesSupported = []string{"none", "login", "consent"}

@@ -103,7 +103,8 @@ func TestDiscoveryBrowser(t *testing.T) {
 				}
 			}
 			claims, _ := m["claims_supported"].([]any)
-			for _, c := range []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid", "preferred_username"} {
+			for _, c := range []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid",
+				"preferred_username", "name", "given_name", "family_name", "email", "email_verified"} {
 				if !slices.Contains(claims, any(c)) {
 					t.Errorf("claims_supported %v lacks %s", claims, c)
 				}

@@ -26,6 +26,13 @@ const accessTokenParam = "access_token"
 type userinfoClaims struct {
 	Subject           string `json:"sub"`
 	PreferredUsername string `json:"preferred_username,omitempty"`
+	Name              string `json:"name,omitempty"`
+	GivenName         string `json:"given_name,omitempty"`
+	FamilyName        string `json:"family_name,omitempty"`
+	Email             string `json:"email,omitempty"`
+	// EmailVerified goes with Email, and only with it: false says the
+	// address was not verified, which means nothing without one.
+	EmailVerified *bool `json:"email_verified,omitempty"`
 }
 
 func (e *Endpoints) mountUserinfo(mux *http.ServeMux) {
@@ -80,11 +87,17 @@ func (e *Endpoints) userinfo(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, claimsOf(u, rec.Scope))
 }
 
-// claimsOf returns the claims about u that scope releases.
+// claimsOf returns the claims about u that scope releases (OpenID Connect
+// Core 1.0 §5.4): with profile the names, with email the address; each
+// only when the user has it.
 func claimsOf(u store.User, scope string) userinfoClaims {
 	c := userinfoClaims{Subject: u.ID}
 	if store.ScopeHas(scope, scopeProfile) {
-		c.PreferredUsername = u.Username
+		c.PreferredUsername, c.Name, c.GivenName, c.FamilyName = u.Username, u.Name, u.GivenName, u.FamilyName
+	}
+	if store.ScopeHas(scope, scopeEmail) && u.Email != "" {
+		verified := u.EmailVerified
+		c.Email, c.EmailVerified = u.Email, &verified
 	}
 	return c
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tokend/tokend/internal/identity"
 	"github.com/tokend/tokend/internal/oauth"
 	"github.com/tokend/tokend/internal/store"
 	"github.com/tokend/tokend/internal/token"
@@ -196,4 +197,49 @@ func TestUserinfoUserGoneOrDisabled(t *testing.T) {
 		t.Fatal("the ghost's token introspects inactive; the test needs it active")
 	}
 	checkRefused(t, h.userinfoGet(ghost), http.StatusUnauthorized, "invalid_token", challengeInvalidToken)
+}
+
+// TestUserinfoProfileClaims: profile releases the user's names, email the
+// address and whether it was verified; a claim the user lacks is left
+// out, and a scope not granted releases nothing.
+func TestUserinfoProfileClaims(t *testing.T) {
+	h := newHarness(t)
+	id, secret := h.client(confidential("app"))
+	for name, set := range map[string]func(*store.User){
+		"carol": func(u *store.User) {
+			u.Name, u.GivenName, u.FamilyName = "Carol Danvers", "Carol", "Danvers"
+			u.Email, u.EmailVerified = "carol@example.com", true
+		},
+		"dave": func(u *store.User) { u.Email = "dave@example.com" },
+		"erin": func(u *store.User) { u.GivenName = "Erin" },
+	} {
+		u, err := identity.NewUser(name, "correct horse battery", false, h.clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		set(&u)
+		if err := h.store.CreateUser(t.Context(), u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		user, scope string
+		want        map[string]any
+	}{
+		{"carol", "openid profile email", map[string]any{"preferred_username": "carol", "name": "Carol Danvers",
+			"given_name": "Carol", "family_name": "Danvers", "email": "carol@example.com", "email_verified": true}},
+		{"carol", "openid profile", map[string]any{"preferred_username": "carol", "name": "Carol Danvers",
+			"given_name": "Carol", "family_name": "Danvers"}},
+		{"carol", "openid email", map[string]any{"email": "carol@example.com", "email_verified": true}},
+		{"carol", "openid", map[string]any{}},
+		{"dave", "openid profile email", map[string]any{"preferred_username": "dave", "email": "dave@example.com", "email_verified": false}},
+		{"erin", "openid profile email", map[string]any{"preferred_username": "erin", "given_name": "Erin"}},
+	}
+	for _, c := range cases {
+		t.Run(c.user+" "+c.scope, func(t *testing.T) {
+			tk := h.token(id, secret, "grant_type=password&username="+c.user+"&password=correct+horse+battery&scope="+url.QueryEscape(c.scope))
+			c.want["sub"] = h.record(tk.Access).Subject
+			checkClaims(t, h.userinfoGet(tk.Access), c.want)
+		})
+	}
 }
