@@ -22,6 +22,8 @@ type clientCmd struct {
 	asJSON      bool          // --json
 	spec        registry.Spec // create's flags
 	grants      stringList    // create's --grant
+	redirects   stringList    // create's --redirect-uri
+	postLogout  stringList    // create's --post-logout-redirect-uri
 	secretStdin bool          // create's --secret-stdin
 }
 
@@ -73,6 +75,10 @@ func (c *clientCmd) createFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.spec.AccessTokenTTL, "access-token-ttl", 0, "lifetime of user access tokens (default: server's)")
 	fs.DurationVar(&c.spec.AppAccessTokenTTL, "app-token-ttl", 0, "lifetime of client_credentials tokens (default: server's)")
 	fs.DurationVar(&c.spec.RefreshTokenTTL, "refresh-token-ttl", 0, "lifetime of refresh tokens (default: server's)")
+	fs.Var(&c.redirects, "redirect-uri", "redirection URI of the authorization code grant (repeatable): https, http to a loopback host, or an app's private-use scheme (com.example.app:/cb)")
+	fs.Var(&c.postLogout, "post-logout-redirect-uri", "where the user may be sent after logging out (repeatable); as --redirect-uri")
+	fs.StringVar(&c.spec.BackchannelLogoutURI, "backchannel-logout-uri", "", "https URL that receives a Logout Token when a session the client had tokens in ends")
+	fs.BoolVar(&c.spec.BackchannelLogoutSessionRequired, "backchannel-logout-session-required", false, "the client needs the sid claim in its Logout Tokens (tokend always sends it)")
 }
 
 // clientCreate registers a client, with the secret read from standard
@@ -84,6 +90,7 @@ func clientCreate(ctx context.Context, c *clientCmd) error {
 		return errors.New("client create: --name is required")
 	}
 	spec.GrantTypes = c.grants
+	spec.RedirectURIs, spec.PostLogoutRedirectURIs = c.redirects, c.postLogout
 	if err := knownGrants(c.grants); err != nil {
 		return err
 	}
@@ -220,8 +227,28 @@ func printClient(w io.Writer, c store.Client, secret string, asJSON bool) error 
 		fmt.Fprintf(tw, "grant types:\t%s\n", strings.Join(c.GrantTypes, " "))
 		fmt.Fprintf(tw, "token format:\t%s\n", c.TokenFormat)
 		fmt.Fprintf(tw, "can introspect:\t%t\n", c.CanIntrospect)
+		printLogoutMetadata(tw, c)
 		return tw.Flush()
 	})
+}
+
+// printLogoutMetadata prints the redirection URIs, post-logout ones and
+// back-channel logout URI of c, those it has: labels no wider than the
+// others, so that a client without them prints as it always has.
+func printLogoutMetadata(w io.Writer, c store.Client) {
+	if len(c.RedirectURIs) > 0 {
+		fmt.Fprintf(w, "redirect URIs:\t%s\n", strings.Join(c.RedirectURIs, " "))
+	}
+	if len(c.PostLogoutRedirectURIs) > 0 {
+		fmt.Fprintf(w, "post-logout:\t%s\n", strings.Join(c.PostLogoutRedirectURIs, " "))
+	}
+	if c.BackchannelLogoutURI != "" {
+		required := ""
+		if c.BackchannelLogoutSessionRequired {
+			required = " (session required)"
+		}
+		fmt.Fprintf(w, "back-channel:\t%s%s\n", c.BackchannelLogoutURI, required)
+	}
 }
 
 // knownGrants refuses a --grant that is not a grant type tokend knows,

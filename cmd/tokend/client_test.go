@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/tokend/tokend/internal/store/sqlite"
@@ -47,5 +49,56 @@ func TestClientDisableEnable(t *testing.T) {
 	}
 	if _, err := cli(t, "", "client", "disable", "no-such-client", "--data", data); err == nil {
 		t.Error("disabling an unknown client succeeded")
+	}
+}
+
+// TestClientCreateLogoutFlags: client create takes the redirection URIs,
+// the post-logout ones and the back-channel logout URI, refuses those the
+// registry refuses, and client show prints them.
+func TestClientCreateLogoutFlags(t *testing.T) {
+	data := t.TempDir()
+	out, err := cli(t, "", "client", "create", "--name", "rp", "--id", "rp1", "--json", "--data", data,
+		"--grant", "authorization_code", "--grant", "refresh_token",
+		"--redirect-uri", "https://rp.example/cb", "--redirect-uri", "com.example.rp:/cb",
+		"--post-logout-redirect-uri", "https://rp.example/bye",
+		"--backchannel-logout-uri", "https://rp.example/bc", "--backchannel-logout-session-required")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		RedirectURIs      []string `json:"redirect_uris"`
+		PostLogout        []string `json:"post_logout_redirect_uris"`
+		Backchannel       string   `json:"backchannel_logout_uri"`
+		BackchannelNeedsS bool     `json:"backchannel_logout_session_required"`
+	}
+	if err := json.Unmarshal([]byte(out), &c); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.RedirectURIs, []string{"https://rp.example/cb", "com.example.rp:/cb"}) ||
+		!slices.Equal(c.PostLogout, []string{"https://rp.example/bye"}) || c.Backchannel != "https://rp.example/bc" || !c.BackchannelNeedsS {
+		t.Errorf("client create --json printed %s; want the logout metadata given", out)
+	}
+	show, err := cli(t, "", "client", "show", "rp1", "--data", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"redirect URIs:   https://rp.example/cb com.example.rp:/cb", "post-logout:     https://rp.example/bye",
+		"back-channel:    https://rp.example/bc (session required)",
+	} {
+		if !strings.Contains(show, want) {
+			t.Errorf("client show printed\n%s\nwithout %q", show, want)
+		}
+	}
+	for _, bad := range [][]string{
+		{"--redirect-uri", "http://rp.example/cb"},
+		{"--redirect-uri", "https://rp.example/cb", "--post-logout-redirect-uri", "https://rp.example/bye#x"},
+		{"--backchannel-logout-uri", "http://rp.example/bc"},
+		{"--grant", "authorization_code"},
+	} {
+		args := append([]string{"client", "create", "--name", "bad", "--data", data}, bad...)
+		if _, err := cli(t, "", args...); err == nil {
+			t.Errorf("client create %q succeeded; want refused", bad)
+		}
 	}
 }

@@ -543,6 +543,7 @@ func buildHTTP(p parts) *http.ServeMux {
 		Feed:                      p.hub,
 		StatusLists:               p.lists,
 		AuthorizationCodes:        true,
+		Browser:                   true,
 	})
 	mux := http.NewServeMux()
 	endpoints.Mount(mux)

@@ -16,6 +16,8 @@ type userCmd struct {
 	subcommand
 	pwStdin bool   // --password-stdin
 	admin   bool   // --admin
+	email   string // add's --email
+	display string // add's --name
 	user    string // the username, for every subcommand but list
 }
 
@@ -41,6 +43,8 @@ func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	}
 	if c.sub == "add" {
 		fs.BoolVar(&c.admin, "admin", false, "the user administers tokend: client registration, SCIM, bulk revocation and the audit log, with HTTP Basic")
+		fs.StringVar(&c.email, "email", "", "the user's email address (the email claim of OpenID Connect userinfo; not marked verified)")
+		fs.StringVar(&c.display, "name", "", "the user's display name (the name claim of OpenID Connect userinfo)")
 	}
 	check := func(pos []string) error {
 		if _, ok := userSubcommands[c.sub]; !ok {
@@ -82,6 +86,7 @@ func userAdd(ctx context.Context, c *userCmd) error {
 	if err != nil {
 		return err
 	}
+	u.Email, u.Name = c.email, c.display
 	if err := c.st.CreateUser(ctx, u); errors.Is(err, store.ErrAlreadyExists) {
 		return fmt.Errorf("user %q exists already", c.user)
 	} else if err != nil {

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tokend/tokend/internal/store/sqlite"
 )
 
 // TestUserCommandsRevoke: changing a user's password, disabling and
@@ -65,5 +68,26 @@ func TestUserCommandsRevoke(t *testing.T) {
 	}
 	if len(evs) != 4 {
 		t.Errorf("%d events; want 4 (dee's grant untouched): %+v", len(evs), evs)
+	}
+}
+
+// TestUserAddProfile: user add stores --email and --name as the user's
+// email address (not marked verified) and display name.
+func TestUserAddProfile(t *testing.T) {
+	data := t.TempDir()
+	if _, err := cli(t, "a good password\n", "user", "add", "eve", "--password-stdin", "--email", "eve@example.com", "--name", "Eve Example", "--data", data); err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(filepath.Join(data, "tokend.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	u, err := st.GetUser(t.Context(), "eve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Email != "eve@example.com" || u.EmailVerified || u.Name != "Eve Example" {
+		t.Errorf("stored email %q verified %t name %q; want eve@example.com, false, Eve Example", u.Email, u.EmailVerified, u.Name)
 	}
 }

@@ -7,9 +7,10 @@ import (
 )
 
 // PKCE (RFC 7636) is required of every client of the authorization code
-// grant, public or confidential (RFC 9700 §2.1.1), and only with S256:
-// the authorization endpoint (package web) checks the challenge, the token
-// endpoint the verifier.
+// grant, public or confidential (RFC 9700 §2.1.1), and only with S256,
+// the one method the metadata advertises: the authorization endpoint
+// (package web) checks the challenge, the token endpoint the verifier.
+const pkceS256 = "S256"
 
 // verifierMatches reports whether verifier is a well-formed code_verifier
 // (RFC 7636 §4.1: 43 to 128 unreserved characters) whose S256 transform is

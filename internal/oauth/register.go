@@ -26,6 +26,11 @@ type registration struct {
 	GrantTypes              []string `json:"grant_types"`
 	RedirectURIs            []string `json:"redirect_uris"`
 	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
+	// OpenID Connect RP-Initiated Logout 1.0 §3.1 and Back-Channel Logout
+	// 1.0 §2.2.
+	PostLogoutRedirectURIs           []string `json:"post_logout_redirect_uris"`
+	BackchannelLogoutURI             string   `json:"backchannel_logout_uri"`
+	BackchannelLogoutSessionRequired bool     `json:"backchannel_logout_session_required"`
 
 	ExtParamClientID     string `json:"ext_param_client_id"`
 	ExtParamClientSecret string `json:"ext_param_client_secret"`
@@ -52,6 +57,10 @@ type ClientInfo struct {
 	ExtAppTokenLifetime     int64    `json:"ext_application_token_lifetime"`
 	ExtUserTokenLifetime    int64    `json:"ext_user_token_lifetime"`
 	ExtRefreshLifetime      int64    `json:"ext_refresh_token_lifetime"`
+
+	PostLogoutRedirectURIs           []string `json:"post_logout_redirect_uris"`
+	BackchannelLogoutURI             string   `json:"backchannel_logout_uri,omitempty"`
+	BackchannelLogoutSessionRequired bool     `json:"backchannel_logout_session_required"`
 }
 
 func (e *Endpoints) mountRegister(mux *http.ServeMux) {
@@ -64,15 +73,19 @@ func (e *Endpoints) mountRegister(mux *http.ServeMux) {
 // spec turns the metadata into a registry.Spec.
 func (m registration) spec() registry.Spec {
 	s := registry.Spec{
-		ID:                m.ExtParamClientID,
-		Name:              m.ClientName,
-		Secret:            m.ExtParamClientSecret,
-		AuthMethod:        m.TokenEndpointAuthMethod,
-		GrantTypes:        m.GrantTypes,
-		RedirectURIs:      m.RedirectURIs,
-		AccessTokenTTL:    seconds(m.ExtUserTokenLifetime),
-		AppAccessTokenTTL: seconds(m.ExtAppTokenLifetime),
-		RefreshTokenTTL:   seconds(m.ExtRefreshLifetime),
+		ID:             m.ExtParamClientID,
+		Name:           m.ClientName,
+		Secret:         m.ExtParamClientSecret,
+		AuthMethod:     m.TokenEndpointAuthMethod,
+		GrantTypes:     m.GrantTypes,
+		RedirectURIs:   m.RedirectURIs,
+		AccessTokenTTL: seconds(m.ExtUserTokenLifetime),
+
+		PostLogoutRedirectURIs:           m.PostLogoutRedirectURIs,
+		BackchannelLogoutURI:             m.BackchannelLogoutURI,
+		BackchannelLogoutSessionRequired: m.BackchannelLogoutSessionRequired,
+		AppAccessTokenTTL:                seconds(m.ExtAppTokenLifetime),
+		RefreshTokenTTL:                  seconds(m.ExtRefreshLifetime),
 	}
 	if m.ExtPublicClient != nil && *m.ExtPublicClient {
 		s.AuthMethod = registry.AuthNone
@@ -119,6 +132,10 @@ func ClientInformation(c store.Client, secret string) ClientInfo {
 		ExtAppTokenLifetime:     int64(c.AppAccessTokenTTL / time.Second),
 		ExtUserTokenLifetime:    int64(c.AccessTokenTTL / time.Second),
 		ExtRefreshLifetime:      int64(c.RefreshTokenTTL / time.Second),
+
+		PostLogoutRedirectURIs:           c.PostLogoutRedirectURIs,
+		BackchannelLogoutURI:             c.BackchannelLogoutURI,
+		BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
 	}
 	if c.TokenFormat == registry.FormatJWT {
 		resp.ExtTokenType = "JWT"
@@ -129,6 +146,9 @@ func ClientInformation(c store.Client, secret string) ClientInfo {
 	}
 	if resp.RedirectURIs == nil {
 		resp.RedirectURIs = []string{}
+	}
+	if resp.PostLogoutRedirectURIs == nil {
+		resp.PostLogoutRedirectURIs = []string{}
 	}
 	return resp
 }
@@ -159,9 +179,15 @@ func readRegistration(w http.ResponseWriter, r *http.Request) (registration, err
 	return m, nil
 }
 
+// metadataError answers the registry's refusal of the metadata as RFC
+// 7591 §3.2.2 says: invalid_redirect_uri for a redirection URI,
+// invalid_client_metadata for the rest.
 func metadataError(err error) error {
 	var inv *registry.InvalidError
-	if errors.As(err, &inv) {
+	switch {
+	case errors.As(err, &inv) && inv.RedirectURI:
+		return oautherr.InvalidRedirectURI("%s", inv.Reason)
+	case errors.As(err, &inv):
 		return oautherr.InvalidClientMetadata("%s", inv.Reason)
 	}
 	return err

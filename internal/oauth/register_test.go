@@ -2,8 +2,11 @@ package oauth_test
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/tokend/tokend/internal/identity"
 	"github.com/tokend/tokend/internal/oauth"
@@ -37,7 +40,7 @@ func TestRegisterWSO2Client(t *testing.T) {
 		"redirect_uris":["http://localhost:8080/playground2/oauth2client"],
 		"ext_param_client_id":"provided_client_id0001","ext_param_client_secret":"provided_secret0001",
 		"ext_token_type":"JWT","ext_application_token_lifetime":1200,"ext_user_token_lifetime":900,
-		"ext_refresh_token_lifetime":7200,"backchannel_logout_uri":"https://ignored.example","unknown":{"x":1}}`
+		"ext_refresh_token_lifetime":7200,"unknown":{"x":1}}`
 	r := h.json(http.MethodPost, oauth.PathRegister, body, adminBearer)
 	if r.status != http.StatusCreated {
 		t.Fatalf("status %d body %s", r.status, r.body)
@@ -130,12 +133,90 @@ func TestRegisterBadInput(t *testing.T) {
 		{"short chosen secret", `{"client_name":"x","ext_param_client_secret":"short"}`},
 		{"NUL in the name", `{"client_name":"a\u0000b"}`},
 		{"wrong type", `{"client_name":12}`},
+		{"http back-channel URI", `{"client_name":"x","backchannel_logout_uri":"http://rp.example/bc"}`},
+		{"relative back-channel URI", `{"client_name":"x","backchannel_logout_uri":"/bc"}`},
+		{"back-channel URI with a fragment", `{"client_name":"x","backchannel_logout_uri":"https://rp.example/bc#x"}`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			checkOAuthError(t, h.json(http.MethodPost, oauth.PathRegister, c.body, adminBearer), http.StatusBadRequest, oautherr.CodeInvalidClientMetadata)
 		})
 	}
+}
+
+// TestRegisterBadRedirectURIs: a redirection URI or post-logout one that
+// is refused, and an authorization_code client without one, are
+// invalid_redirect_uri (RFC 7591 §3.2.2), at creation and at an update.
+func TestRegisterBadRedirectURIs(t *testing.T) {
+	h := newHarness(t)
+	cases := []struct{ name, body string }{
+		{"fragment", `{"client_name":"x","redirect_uris":["https://rp.example/cb#x"]}`},
+		{"relative", `{"client_name":"x","redirect_uris":["/cb"]}`},
+		{"http to a remote host", `{"client_name":"x","redirect_uris":["http://rp.example/cb"]}`},
+		{"scheme without a dot", `{"client_name":"x","redirect_uris":["javascript:alert(1)"]}`},
+		{"post-logout http to a remote host", `{"client_name":"x","post_logout_redirect_uris":["http://rp.example/bye"]}`},
+		{"authorization_code without one", `{"client_name":"x","grant_types":["authorization_code"]}`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			checkOAuthError(t, h.json(http.MethodPost, oauth.PathRegister, c.body, adminBearer), http.StatusBadRequest, oautherr.CodeInvalidRedirectURI)
+		})
+	}
+	r := h.json(http.MethodPost, oauth.PathRegister, `{"client_name":"x","ext_param_client_id":"upd"}`, adminBearer)
+	if r.status != http.StatusCreated {
+		t.Fatalf("POST: %d %s", r.status, r.body)
+	}
+	put := h.json(http.MethodPut, oauth.PathRegister+"/upd", `{"client_name":"x","redirect_uris":["http://rp.example/cb"]}`, adminBearer)
+	checkOAuthError(t, put, http.StatusBadRequest, oautherr.CodeInvalidRedirectURI)
+}
+
+// TestRegisterLogoutMetadata: post_logout_redirect_uris,
+// backchannel_logout_uri and backchannel_logout_session_required are
+// stored and returned by POST, GET and PUT, under their standard names; a
+// PUT without them clears them, as it replaces the registration
+// (RFC 7592 §2.2).
+func TestRegisterLogoutMetadata(t *testing.T) {
+	h := newHarness(t)
+	body := `{"client_name":"rp","ext_param_client_id":"rp1","grant_types":["authorization_code","refresh_token"],
+		"redirect_uris":["https://rp.example/cb","com.example.rp:/cb"],
+		"post_logout_redirect_uris":["https://rp.example/bye","http://127.0.0.1:8080/bye"],
+		"backchannel_logout_uri":"https://rp.example/backchannel","backchannel_logout_session_required":true}`
+	want := map[string]any{
+		"redirect_uris":                       []any{"https://rp.example/cb", "com.example.rp:/cb"},
+		"post_logout_redirect_uris":           []any{"https://rp.example/bye", "http://127.0.0.1:8080/bye"},
+		"backchannel_logout_uri":              "https://rp.example/backchannel",
+		"backchannel_logout_session_required": true,
+	}
+	check := func(what string, m map[string]any, want map[string]any) {
+		t.Helper()
+		for k, v := range want {
+			if diff := cmp.Diff(m[k], v); diff != "" {
+				t.Errorf("%s: %s (-got +want):\n%s", what, k, diff)
+			}
+		}
+	}
+	r := h.json(http.MethodPost, oauth.PathRegister, body, adminBearer)
+	if r.status != http.StatusCreated {
+		t.Fatalf("POST: %d %s", r.status, r.body)
+	}
+	check("POST", r.json(t), want)
+	c, err := h.store.GetClient(t.Context(), "rp1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.BackchannelLogoutURI != "https://rp.example/backchannel" || !c.BackchannelLogoutSessionRequired ||
+		!slices.Equal(c.PostLogoutRedirectURIs, []string{"https://rp.example/bye", "http://127.0.0.1:8080/bye"}) {
+		t.Errorf("stored client %+v; want the logout metadata registered", c)
+	}
+	check("GET", h.json(http.MethodGet, oauth.PathRegister+"/rp1", "", adminBearer).json(t), want)
+
+	p := h.json(http.MethodPut, oauth.PathRegister+"/rp1", `{"client_name":"rp","grant_types":["client_credentials"]}`, adminBearer)
+	if p.status != http.StatusOK {
+		t.Fatalf("PUT: %d %s", p.status, p.body)
+	}
+	check("PUT", p.json(t), map[string]any{
+		"post_logout_redirect_uris": []any{}, "backchannel_logout_uri": nil, "backchannel_logout_session_required": false,
+	})
 }
 
 func TestRegisterRequiresAdmin(t *testing.T) {

@@ -30,8 +30,10 @@ const (
 	CodeServerError            = "server_error"
 	CodeTemporarilyUnavailable = "temporarily_unavailable"
 	CodeInvalidClientMetadata  = "invalid_client_metadata"
+	CodeInvalidRedirectURI     = "invalid_redirect_uri"
 	CodeAccessDenied           = "access_denied"
 	CodeInvalidToken           = "invalid_token"
+	CodeInsufficientScope      = "insufficient_scope"
 )
 
 // basicChallenge is the WWW-Authenticate value of every invalid_client answer.
@@ -141,6 +143,12 @@ func InvalidScope(format string, args ...any) *Error {
 // InvalidClientMetadata: RFC 7591 §3.2.2.
 func InvalidClientMetadata(format string, args ...any) *Error {
 	return New(CodeInvalidClientMetadata, http.StatusBadRequest, format, args...)
+}
+
+// InvalidRedirectURI: RFC 7591 §3.2.2, for redirection URIs that are
+// invalid or missing.
+func InvalidRedirectURI(format string, args ...any) *Error {
+	return New(CodeInvalidRedirectURI, http.StatusBadRequest, format, args...)
 }
 
 // TooManyFailedAuthentications: too many failed authentications; retry later.

@@ -3,7 +3,9 @@ package registry
 import (
 	"crypto/rand"
 	"fmt"
+	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tokend/tokend/internal/identity"
@@ -49,6 +51,15 @@ type Spec struct {
 	GrantTypes   []string
 	RedirectURIs []string
 	TokenFormat  string // FormatOpaque (default) or FormatJWT
+	// PostLogoutRedirectURIs are where an RP-initiated logout may send the
+	// user back to (OpenID Connect RP-Initiated Logout 1.0 §3.1); checked
+	// as RedirectURIs are.
+	PostLogoutRedirectURIs []string
+	// BackchannelLogoutURI receives the client's Logout Tokens (OpenID
+	// Connect Back-Channel Logout 1.0 §2.2): https, or http to a loopback
+	// host. "" for none.
+	BackchannelLogoutURI             string
+	BackchannelLogoutSessionRequired bool
 	// CanIntrospect lets the client introspect any client's tokens (a
 	// resource server). Only a confidential client may have it
 	// (MayIntrospectAny).
@@ -59,8 +70,12 @@ type Spec struct {
 }
 
 // InvalidError says which metadata is wrong (RFC 7591 §3.2.2
-// invalid_client_metadata).
-type InvalidError struct{ Reason string }
+// invalid_client_metadata, or invalid_redirect_uri when RedirectURI).
+type InvalidError struct {
+	Reason string
+	// RedirectURI: what is wrong is a redirection URI, or their absence.
+	RedirectURI bool
+}
 
 func (e *InvalidError) Error() string { return "registry: " + e.Reason }
 
@@ -127,6 +142,9 @@ func (rules Rules) Apply(c *store.Client, spec Spec) error {
 			return invalid("token lifetime out of range")
 		}
 	}
+	if err := checkLogoutURIs(spec, grants); err != nil {
+		return err
+	}
 	if public && c.SecretHash != "" {
 		c.SecretHash = ""
 	}
@@ -134,12 +152,104 @@ func (rules Rules) Apply(c *store.Client, spec Spec) error {
 	c.AuthMethod = method
 	c.GrantTypes = grants
 	c.RedirectURIs = slices.Clone(spec.RedirectURIs)
+	c.PostLogoutRedirectURIs = slices.Clone(spec.PostLogoutRedirectURIs)
+	c.BackchannelLogoutURI = spec.BackchannelLogoutURI
+	c.BackchannelLogoutSessionRequired = spec.BackchannelLogoutSessionRequired
 	c.TokenFormat = format
 	c.CanIntrospect = spec.CanIntrospect
 	c.AccessTokenTTL = spec.AccessTokenTTL
 	c.AppAccessTokenTTL = spec.AppAccessTokenTTL
 	c.RefreshTokenTTL = spec.RefreshTokenTTL
 	return nil
+}
+
+// grantAuthorizationCode is the grant that sends the user back to a
+// redirection URI (RFC 6749 §4.1), named here, below the token endpoint
+// that defines it.
+const grantAuthorizationCode = "authorization_code"
+
+// checkLogoutURIs checks the redirection URIs, the post-logout ones and
+// the back-channel logout URI of spec, whose client has grants.
+func checkLogoutURIs(spec Spec, grants []string) error {
+	if slices.Contains(grants, grantAuthorizationCode) && len(spec.RedirectURIs) == 0 {
+		return &InvalidError{Reason: "a client of the authorization_code grant needs a redirect_uri", RedirectURI: true}
+	}
+	for _, list := range []struct {
+		name string
+		uris []string
+	}{{"redirect_uris", spec.RedirectURIs}, {"post_logout_redirect_uris", spec.PostLogoutRedirectURIs}} {
+		for _, u := range list.uris {
+			if reason := checkRedirectURI(u); reason != "" {
+				return &InvalidError{Reason: fmt.Sprintf("%s: %q %s", list.name, u, reason), RedirectURI: true}
+			}
+		}
+	}
+	if spec.BackchannelLogoutURI != "" {
+		if reason := checkWebURI(spec.BackchannelLogoutURI); reason != "" {
+			return invalid("backchannel_logout_uri: %q %s", spec.BackchannelLogoutURI, reason)
+		}
+	}
+	return nil
+}
+
+// checkRedirectURI says what is wrong with a redirection URI, or "": it
+// must be absolute and have no fragment (RFC 6749 §3.1.2), and be https,
+// http to a loopback host (a native app's loopback redirect, RFC 8252
+// §7.3), or of a private-use scheme, which holds a dot as reverse domain
+// names do (RFC 8252 §7.1): schemes without one (javascript:, data:,
+// file:) are not an app's.
+func checkRedirectURI(raw string) string {
+	u, reason := parseAbsolute(raw)
+	switch {
+	case reason != "":
+		return reason
+	case u.Scheme == "https" || u.Scheme == "http":
+		return checkWebURI(raw)
+	case !strings.Contains(u.Scheme, "."):
+		return "must be https, http to 127.0.0.1, [::1] or localhost, or a private-use scheme such as com.example.app:"
+	}
+	return ""
+}
+
+// checkWebURI says what is wrong with a URI the server or a browser calls
+// over HTTP, or "": absolute, no fragment, https, or http only to a
+// loopback host, where no one else can listen.
+func checkWebURI(raw string) string {
+	u, reason := parseAbsolute(raw)
+	switch {
+	case reason != "":
+		return reason
+	case u.Scheme != "https" && u.Scheme != "http":
+		return "must be https, or http to 127.0.0.1, [::1] or localhost"
+	case u.Host == "" || u.Hostname() == "":
+		return "has no host"
+	case u.Scheme == "http" && !localHost(u.Hostname()):
+		return "may use http only to 127.0.0.1, [::1] or localhost; use https"
+	}
+	return ""
+}
+
+// parseAbsolute parses raw as an absolute URI without a fragment, or says
+// why it is not one.
+func parseAbsolute(raw string) (*url.URL, string) {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return nil, "is not a URI"
+	case !u.IsAbs():
+		return nil, "is not absolute"
+	case strings.Contains(raw, "#"):
+		return nil, "has a fragment"
+	}
+	return u, ""
+}
+
+// localHost reports whether host names the local machine's loopback
+// interface as RFC 8252 §7.3 lists it, or localhost, which §8.3 only
+// discourages: plain http is registered for those alone. (Matching a
+// redirect on any port is narrower: loopback, in redirect.go.)
+func localHost(host string) bool {
+	return host == "127.0.0.1" || host == "::1" || strings.EqualFold(host, "localhost")
 }
 
 // MayIntrospectAny reports whether c may introspect any client's tokens

@@ -115,3 +115,78 @@ func TestRulesGrants(t *testing.T) {
 		})
 	}
 }
+
+// TestRedirectURIs: redirection URIs and post-logout ones are absolute,
+// without a fragment, and https, http to a loopback host, or of a
+// private-use scheme with a dot (RFC 8252 §7.1); the back-channel logout
+// URI is https or loopback http; a client of the authorization_code grant
+// has a redirection URI. A refused redirection URI is marked RedirectURI
+// (invalid_redirect_uri), a refused back-channel URI not.
+func TestRedirectURIs(t *testing.T) {
+	rules := registry.Rules{Grants: []registry.GrantType{
+		{Name: "authorization_code", Public: true}, {Name: "client_credentials", Default: true},
+	}}
+	now := time.Unix(1_700_000_000, 0)
+	good := []string{
+		"https://app.example/cb", "https://app.example:8443/cb?x=1", "http://127.0.0.1:8080/cb",
+		"http://[::1]/cb", "http://localhost:1234/cb", "http://LOCALHOST/cb", "com.example.app:/oauth2redirect",
+	}
+	bad := []string{
+		"", "/cb", "app.example/cb", "https://app.example/cb#frag", "https://app.example/cb#",
+		"http://app.example/cb", "http://localhost.evil.example/cb", "http://127.0.0.2/cb",
+		"javascript:alert(1)", "data:text/html,x", "file:///etc/passwd", "myapp:/cb",
+		"https:///cb", "https://app.example/\x7fcb",
+	}
+	for _, uri := range good {
+		for _, spec := range []registry.Spec{
+			{RedirectURIs: []string{uri}},
+			{RedirectURIs: []string{"https://a.example/cb"}, PostLogoutRedirectURIs: []string{uri}},
+		} {
+			if _, _, err := rules.New(spec, now); err != nil {
+				t.Errorf("New(%+v): %v; want accepted", spec, err)
+			}
+		}
+	}
+	for _, uri := range bad {
+		for _, spec := range []registry.Spec{
+			{RedirectURIs: []string{"https://a.example/cb", uri}},
+			{PostLogoutRedirectURIs: []string{uri}},
+		} {
+			_, _, err := rules.New(spec, now)
+			var inv *registry.InvalidError
+			if !errors.As(err, &inv) || !inv.RedirectURI {
+				t.Errorf("New(%q in %+v): error %v; want an InvalidError of a redirect URI", uri, spec, err)
+			}
+		}
+	}
+
+	for _, uri := range []string{"https://rp.example/logout", "https://rp.example:8443/bc?x=1", "http://127.0.0.1:9/bc", "http://[::1]:9/bc"} {
+		if _, _, err := rules.New(registry.Spec{BackchannelLogoutURI: uri}, now); err != nil {
+			t.Errorf("New(backchannel %q): %v; want accepted", uri, err)
+		}
+	}
+	for _, uri := range []string{"/bc", "http://rp.example/bc", "https://rp.example/bc#x", "com.example.app:/bc", "ftp://rp.example/bc", "https:///bc"} {
+		_, _, err := rules.New(registry.Spec{BackchannelLogoutURI: uri}, now)
+		var inv *registry.InvalidError
+		if !errors.As(err, &inv) || inv.RedirectURI {
+			t.Errorf("New(backchannel %q): error %v; want an InvalidError not of a redirect URI", uri, err)
+		}
+	}
+
+	_, _, err := rules.New(registry.Spec{GrantTypes: []string{"authorization_code"}}, now)
+	var inv *registry.InvalidError
+	if !errors.As(err, &inv) || !inv.RedirectURI {
+		t.Errorf("New(authorization_code without a redirect URI): error %v; want an InvalidError of a redirect URI", err)
+	}
+	c, _, err := rules.New(registry.Spec{
+		GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"https://a.example/cb"},
+		PostLogoutRedirectURIs: []string{"https://a.example/bye"}, BackchannelLogoutURI: "https://a.example/bc",
+		BackchannelLogoutSessionRequired: true,
+	}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.PostLogoutRedirectURIs, []string{"https://a.example/bye"}) || c.BackchannelLogoutURI != "https://a.example/bc" || !c.BackchannelLogoutSessionRequired {
+		t.Errorf("client %+v; want the logout metadata of the spec", c)
+	}
+}

@@ -12,6 +12,8 @@ func FuzzDecode(f *testing.F) {
 		`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","value":{"password":"x","displayName":"y"}}]}`,
 		`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"remove","path":"emails[type eq \"work\"].value"}]}`,
 		`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"urn:ietf:params:scim:schemas:core:2.0:User:İİİ","value":1}]}`,
+		`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"name.givenName":"x","emails[primary eq true].value":"a@b"}}]}`,
+		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"name":{"givenName":"a"},"emails":{"value":"x","primary":"true","verified":true}}`,
 		`null`, `[]`, `{`, ``,
 	} {
 		f.Add([]byte(seed))
@@ -20,7 +22,7 @@ func FuzzDecode(f *testing.F) {
 		_, _ = decodeUser(body)
 		_, _ = decodePatch(body)
 		for _, p := range []string{string(body), SchemaUser + ":" + string(body)} {
-			_, _, _ = targetOf(p)
+			_, _, _, _ = targetOf(p)
 			_ = attribute(p)
 		}
 	})

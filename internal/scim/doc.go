@@ -1,9 +1,11 @@
 // Package scim serves users over SCIM 2.0 (RFC 7643, RFC 7644) at WSO2 IS's
 // path, /scim2/Users: create, read, find by userName, replace, patch and
 // delete. A user here has a userName, a password (write-only: never
-// returned) and an active flag; other attributes of the core and
-// enterprise User schemas are accepted and ignored, and attributes of no
-// schema are refused.
+// returned), an active flag, and the profile OpenID Connect userinfo
+// returns: name.givenName, name.familyName, displayName and one email
+// address (see profile.go); other attributes of the core and enterprise
+// User schemas are accepted and ignored, and attributes of no schema are
+// refused.
 //
 // Changing a user's password, setting active to false and deleting the
 // user revoke all the user's grants in the same store transaction as the

@@ -18,12 +18,14 @@ const (
 )
 
 // patch is PATCH /scim2/Users/{id} (RFC 7644 §3.5.2) with a PatchOp body.
-// add and replace set password, active or userName, by path
+// add and replace set password, active, userName or a profile attribute
+// (name, displayName, emails, see profile.go), by path
 // ({"op":"replace","path":"active","value":false}) or with a value object
 // and no path ({"op":"replace","value":{"active":false}}). Other attributes
 // of the User schemas are accepted and ignored, as in POST and PUT; a path
 // of no schema is 400 invalidPath, a remove without a path 400 noTarget,
-// and removing a stored attribute 400 mutability. The operations apply
+// and removing userName, password or active 400 mutability; removing a
+// profile attribute clears it. The operations apply
 // together, in one transaction, and answer 200 with the user.
 func (s *Users) patch(w http.ResponseWriter, r *http.Request, p adminauth.Principal) error {
 	body, err := readBody(w, r)
@@ -125,19 +127,35 @@ func (c *changes) patchOp(raw json.RawMessage) error {
 		}
 		return c.setObject(value)
 	}
-	k, sub, err := targetOf(path)
+	k, filtered, sub, err := targetOf(path)
 	if err != nil {
 		return err
 	}
+	return c.patchPath(op, path, k, filtered, sub, value)
+}
+
+// patchPath applies an add, replace or remove of value to the attribute k
+// that path names, below it to sub-attribute sub when not "". A filter
+// selects among the values of emails only: the others are single-valued.
+// The profile attributes may be removed; the others may not.
+func (c *changes) patchPath(op, path string, k attrKind, filtered bool, sub string, value json.RawMessage) error {
+	profileAttr := k == attrName || k == attrDisplayName || k == attrEmails
 	switch {
 	case k == attrIgnored:
 		return nil
-	case sub:
+	case filtered && k != attrEmails:
+		return errPath(fmt.Sprintf("%q is single-valued: a path cannot filter it", path))
+	case sub != "" && (!profileAttr || k == attrDisplayName):
 		return errPath(fmt.Sprintf("%q has no sub-attributes", path))
+	case op == opRemove && profileAttr:
+		c.profile.remove(k, sub)
+		return nil
 	case op == opRemove:
 		return newError(http.StatusBadRequest, TypeMutability, fmt.Sprintf("%s cannot be removed", path))
 	case value == nil || isNull(value):
 		return errValue(fmt.Sprintf("%s needs a value", path))
+	case sub != "":
+		return c.profile.setSub(k, path, sub, value)
 	}
 	return c.set(k, path, value)
 }
@@ -152,44 +170,44 @@ func (c *changes) setObject(value json.RawMessage) error {
 	if err != nil {
 		return errValue("an add or replace without a path needs an object value")
 	}
+	// A member may be an attribute path, as Microsoft Entra ID sends
+	// {"name.givenName": "Barbara"}.
 	for name, v := range m {
-		switch k := attribute(name); k {
-		case attrUnknown:
-			return errPath(fmt.Sprintf("unknown attribute %q", name))
-		case attrIgnored, attrSchemas:
-		default:
-			if isNull(v) {
-				return errValue(fmt.Sprintf("%s needs a value", name))
-			}
-			if err := c.set(k, name, v); err != nil {
-				return err
-			}
+		if attribute(name) == attrSchemas {
+			continue
+		}
+		k, filtered, sub, err := targetOf(name)
+		if err != nil {
+			return err
+		}
+		if err := c.patchPath(opReplace, name, k, filtered, sub, v); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
 // targetOf resolves a PATCH path (RFC 7644 §3.5.2: attrPath, optionally
-// with a value filter or a sub-attribute) to the kind of its attribute,
-// and whether it goes below the attribute. The schemas attribute cannot
-// be a target.
-func targetOf(path string) (k attrKind, sub bool, err error) {
+// with a value filter and a sub-attribute) to the kind of its attribute,
+// whether it filters, and its sub-attribute in lower case, or "". The
+// schemas attribute cannot be a target.
+func targetOf(path string) (k attrKind, filtered bool, sub string, err error) {
 	p := strings.TrimSpace(path)
 	if hasPrefixFold(p, SchemaEnterpriseUser) {
-		return attrIgnored, false, nil
+		return attrIgnored, false, "", nil
 	}
 	if hasPrefixFold(p, SchemaUser+":") {
 		p = p[len(SchemaUser)+1:]
 	}
-	base := p
-	if i := strings.IndexAny(p, "[."); i >= 0 {
-		base, sub = p[:i], true
+	base, filtered, sub, err := splitSub(p)
+	if err != nil {
+		return 0, false, "", err
 	}
 	switch k = attribute(base); k {
 	case attrUnknown, attrSchemas:
-		return 0, false, errPath(fmt.Sprintf("unknown attribute path %q", path))
+		return 0, false, "", errPath(fmt.Sprintf("unknown attribute path %q", path))
 	}
-	return k, sub, nil
+	return k, filtered, sub, nil
 }
 
 // hasPrefixFold reports whether s begins with prefix, ignoring case.

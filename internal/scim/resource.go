@@ -23,12 +23,15 @@ const (
 type attrKind int
 
 const (
-	attrUnknown  attrKind = iota // in no schema: refused
-	attrIgnored                  // in the core or enterprise schema, or read-only: accepted, not stored
-	attrSchemas                  // "schemas"
-	attrUserName                 // stored
-	attrPassword                 // stored as an argon2id hash; never returned
-	attrActive                   // stored (as !Disabled)
+	attrUnknown     attrKind = iota // in no schema: refused
+	attrIgnored                     // in the core or enterprise schema, or read-only: accepted, not stored
+	attrSchemas                     // "schemas"
+	attrUserName                    // stored
+	attrPassword                    // stored as an argon2id hash; never returned
+	attrActive                      // stored (as !Disabled)
+	attrName                        // givenName and familyName stored
+	attrDisplayName                 // stored
+	attrEmails                      // the primary (or first) value stored
 )
 
 var attrKinds = map[string]attrKind{
@@ -36,14 +39,16 @@ var attrKinds = map[string]attrKind{
 	"username": attrUserName,
 	"password": attrPassword,
 	"active":   attrActive,
+	// The profile claims of OpenID Connect userinfo (see profile.go).
+	"name": attrName, "displayname": attrDisplayName, "emails": attrEmails,
 	// Common attributes (RFC 7643 §3.1): id and meta are read-only
 	// (RFC 7644 §3.3: ignored in a request); externalId is not kept.
 	"id": attrIgnored, "meta": attrIgnored, "externalid": attrIgnored,
 	// The rest of the core User schema (RFC 7643 §4.1).
-	"name": attrIgnored, "displayname": attrIgnored, "nickname": attrIgnored,
+	"nickname":   attrIgnored,
 	"profileurl": attrIgnored, "title": attrIgnored, "usertype": attrIgnored,
 	"preferredlanguage": attrIgnored, "locale": attrIgnored, "timezone": attrIgnored,
-	"emails": attrIgnored, "phonenumbers": attrIgnored, "ims": attrIgnored,
+	"phonenumbers": attrIgnored, "ims": attrIgnored,
 	"photos": attrIgnored, "addresses": attrIgnored, "groups": attrIgnored,
 	"entitlements": attrIgnored, "roles": attrIgnored, "x509certificates": attrIgnored,
 	// The enterprise extension (RFC 7643 §4.3), as a whole.
@@ -72,6 +77,7 @@ type changes struct {
 	userName *string
 	password *string
 	active   *bool
+	profile  profile
 }
 
 // set records value for attribute kind k, checking its JSON type. A JSON
@@ -97,6 +103,12 @@ func (c *changes) set(k attrKind, name string, value json.RawMessage) error {
 			return errValue("active must be a boolean")
 		}
 		c.active = &b
+	case attrName:
+		return c.profile.setName(value)
+	case attrDisplayName:
+		return c.profile.setDisplayName(value)
+	case attrEmails:
+		return c.profile.setEmails(value)
 	}
 	return nil
 }
@@ -214,11 +226,14 @@ func isObject(v json.RawMessage) bool {
 // User is a tokend user as SCIM shows it (RFC 7643 §4.1). The password is
 // write-only and never returned.
 type User struct {
-	Schemas  []string `json:"schemas"`
-	ID       string   `json:"id"`
-	UserName string   `json:"userName"`
-	Active   bool     `json:"active"`
-	Meta     Meta     `json:"meta"`
+	Schemas     []string `json:"schemas"`
+	ID          string   `json:"id"`
+	UserName    string   `json:"userName"`
+	Name        *Name    `json:"name,omitempty"`
+	DisplayName string   `json:"displayName,omitempty"`
+	Emails      []Email  `json:"emails,omitempty"`
+	Active      bool     `json:"active"`
+	Meta        Meta     `json:"meta"`
 }
 
 // Meta is the common meta attribute (RFC 7643 §3.1).
@@ -240,11 +255,15 @@ type ListResponse struct {
 
 // resource returns u as SCIM shows it; base is the URL of /scim2/Users.
 func resource(u store.User, base string) User {
+	name, displayName, emails := profileAttrs(u)
 	return User{
-		Schemas:  []string{SchemaUser},
-		ID:       u.ID,
-		UserName: u.Username,
-		Active:   !u.Disabled,
+		Schemas:     []string{SchemaUser},
+		ID:          u.ID,
+		UserName:    u.Username,
+		Name:        name,
+		DisplayName: displayName,
+		Emails:      emails,
+		Active:      !u.Disabled,
 		Meta: Meta{
 			ResourceType: "User",
 			Created:      u.CreatedAt.UTC().Format(time.RFC3339),

@@ -142,6 +142,7 @@ func (s *Users) create(w http.ResponseWriter, r *http.Request, _ adminauth.Princ
 	if c.active != nil {
 		u.Disabled = !*c.active
 	}
+	c.profile.apply(&u)
 	if err := s.cfg.Store.CreateUser(r.Context(), u); errors.Is(err, store.ErrAlreadyExists) {
 		return newError(http.StatusConflict, TypeUniqueness, "userName is taken")
 	} else if err != nil {
@@ -316,6 +317,7 @@ func (s *Users) apply(ctx context.Context, id string, c changes, p adminauth.Pri
 			if c.active != nil {
 				u.Disabled = !*c.active
 			}
+			c.profile.apply(&u)
 			u.UpdatedAt = now
 			updated = u
 			return u, nil

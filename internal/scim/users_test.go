@@ -36,6 +36,7 @@ func TestCreateGetFindReplace(t *testing.T) {
 	}
 	want := scim.User{
 		Schemas: []string{scim.SchemaUser}, ID: created.ID, UserName: "carol", Active: true,
+		DisplayName: "Carol", Emails: []scim.Email{{Value: "carol@example.com", Primary: true}},
 		Meta: scim.Meta{ResourceType: "User", Created: now, LastModified: now, Location: s.URL + scim.PathUsers + "/" + created.ID},
 	}
 	if d := cmp.Diff(created, want); d != "" {
@@ -75,7 +76,7 @@ func TestCreateGetFindReplace(t *testing.T) {
 	r = s.Do(http.MethodPut, scim.PathUsers+"/"+created.ID, `{`+userSchema+`,"userName":"caroline","displayName":"x"}`, ts.AdminBearer)
 	var replaced scim.User
 	r.JSON(t, &replaced)
-	want.UserName = "caroline"
+	want.UserName, want.DisplayName = "caroline", "x" // emails, omitted, stay
 	want.Meta.LastModified = s.Clock.Now().UTC().Format(time.RFC3339)
 	if d := cmp.Diff(replaced, want); r.Status != http.StatusOK || d != "" {
 		t.Errorf("PUT rename: status %d (-got +want):\n%s", r.Status, d)

@@ -55,6 +55,18 @@ type Client struct {
 	RedirectURIs  []string
 	TokenFormat   string // "opaque" or "jwt"
 	CanIntrospect bool   // may introspect any client's tokens and read the revocation feed
+
+	// PostLogoutRedirectURIs are where the client may ask to be sent after
+	// an RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0 §3.1).
+	PostLogoutRedirectURIs []string
+	// BackchannelLogoutURI is where the client receives Logout Tokens when
+	// a session it had a grant in ends (OpenID Connect Back-Channel Logout
+	// 1.0 §2.2); "" for none.
+	BackchannelLogoutURI string
+	// BackchannelLogoutSessionRequired: the client wants the sid claim in
+	// its Logout Tokens (§2.2); tokend always sends it.
+	BackchannelLogoutSessionRequired bool
+
 	// Lifetimes; zero means the server default.
 	AccessTokenTTL    time.Duration // tokens issued for a user
 	AppAccessTokenTTL time.Duration // client_credentials tokens
@@ -76,6 +88,15 @@ type User struct {
 	Disabled     bool
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+
+	// The profile claims of OpenID Connect userinfo (Core §5.1); "" or
+	// false when unknown. EmailVerified is true only when whoever set
+	// Email said it was verified.
+	Email         string
+	EmailVerified bool
+	GivenName     string
+	FamilyName    string
+	Name          string // the display name
 }
 
 // Grant is one authorization of one client for one subject and scope (a
@@ -197,6 +218,10 @@ type Event struct {
 	Reason   string
 	Actor    string
 	Tokens   int // how many tokens the revocation covered
+	// SessionID is the browser session (sid) the revoked grant was made
+	// in, "" when none: back-channel logout tells the grant's client of
+	// the session's end by it.
+	SessionID string
 	// What it covered, for resource servers that cache or validate tokens
 	// themselves: every token of the grant unexpired at Time (rotated ones
 	// included: a resource server may still hold them), by hash, and the

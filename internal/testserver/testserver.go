@@ -128,6 +128,7 @@ func New(t testing.TB, opts ...Option) *Server {
 		Admin:       authz,
 		Assertions:  &assertion.Verifier{Issuers: st, Now: clk.Now},
 		JWT:         jwts,
+		Browser:     true,
 
 		AuthorizationCodes: true,
 	}).Mount(mux)

@@ -13,31 +13,37 @@ import (
 
 const (
 	clientColumns = `id, name, secret_hash, auth_method, grant_types, redirect_uris, token_format,
-		can_introspect, access_token_ttl, app_access_token_ttl, refresh_token_ttl, disabled, created_at, updated_at`
+		can_introspect, access_token_ttl, app_access_token_ttl, refresh_token_ttl, disabled, created_at, updated_at,
+		post_logout_redirect_uris, backchannel_logout_uri, backchannel_logout_session_required`
 	qGetClient       = `SELECT ` + clientColumns + ` FROM clients WHERE id = $1`
 	qGetClientLocked = qGetClient + ` FOR UPDATE`
 	qListClients     = `SELECT ` + clientColumns + ` FROM clients ORDER BY id`
-	qInsertClient    = `INSERT INTO clients (` + clientColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
-	qUpdateClient    = `UPDATE clients SET name = $2, secret_hash = $3, auth_method = $4, grant_types = $5,
+	qInsertClient    = `INSERT INTO clients (` + clientColumns + `)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`
+	qUpdateClient = `UPDATE clients SET name = $2, secret_hash = $3, auth_method = $4, grant_types = $5,
 		redirect_uris = $6, token_format = $7, can_introspect = $8, access_token_ttl = $9,
-		app_access_token_ttl = $10, refresh_token_ttl = $11, disabled = $12, created_at = $13, updated_at = $14
+		app_access_token_ttl = $10, refresh_token_ttl = $11, disabled = $12, created_at = $13, updated_at = $14,
+		post_logout_redirect_uris = $15, backchannel_logout_uri = $16, backchannel_logout_session_required = $17
 		WHERE id = $1`
 	qDeleteClient = `DELETE FROM clients WHERE id = $1`
 
-	userColumns    = `id, username, password_hash, admin, disabled, created_at, updated_at`
+	userColumns = `id, username, password_hash, admin, disabled, created_at, updated_at,
+		email, email_verified, given_name, family_name, name`
 	qGetUser       = `SELECT ` + userColumns + ` FROM users WHERE username = $1`
 	qGetUserLocked = qGetUser + ` FOR UPDATE`
 	qGetUserByID   = `SELECT ` + userColumns + ` FROM users WHERE id = $1`
 	qListUsers     = `SELECT ` + userColumns + ` FROM users ORDER BY username`
-	qInsertUser    = `INSERT INTO users (` + userColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7)`
-	qUpdateUser    = `UPDATE users SET username = $2, password_hash = $3, admin = $4, disabled = $5, created_at = $6, updated_at = $7 WHERE id = $1`
-	qDeleteUser    = `DELETE FROM users WHERE username = $1 RETURNING id`
+	qInsertUser    = `INSERT INTO users (` + userColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
+	qUpdateUser    = `UPDATE users SET username = $2, password_hash = $3, admin = $4, disabled = $5, created_at = $6, updated_at = $7,
+		email = $8, email_verified = $9, given_name = $10, family_name = $11, name = $12 WHERE id = $1`
+	qDeleteUser = `DELETE FROM users WHERE username = $1 RETURNING id`
 )
 
 func clientArgs(c store.Client) []any {
 	return []any{c.ID, c.Name, c.SecretHash, c.AuthMethod, list(c.GrantTypes), list(c.RedirectURIs), c.TokenFormat,
 		c.CanIntrospect, int64(c.AccessTokenTTL), int64(c.AppAccessTokenTTL), int64(c.RefreshTokenTTL),
-		c.Disabled, c.CreatedAt, c.UpdatedAt}
+		c.Disabled, c.CreatedAt, c.UpdatedAt,
+		list(c.PostLogoutRedirectURIs), c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired}
 }
 
 // list is l for a NOT NULL text[] column: never nil.
@@ -52,7 +58,8 @@ func scanClient(row pgx.Row) (store.Client, error) {
 	var c store.Client
 	var access, app, refresh int64
 	err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.AuthMethod, &c.GrantTypes, &c.RedirectURIs, &c.TokenFormat,
-		&c.CanIntrospect, &access, &app, &refresh, &c.Disabled, &c.CreatedAt, &c.UpdatedAt)
+		&c.CanIntrospect, &access, &app, &refresh, &c.Disabled, &c.CreatedAt, &c.UpdatedAt,
+		&c.PostLogoutRedirectURIs, &c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired)
 	if err != nil {
 		return store.Client{}, err
 	}
@@ -62,18 +69,23 @@ func scanClient(row pgx.Row) (store.Client, error) {
 	if len(c.RedirectURIs) == 0 {
 		c.RedirectURIs = nil
 	}
+	if len(c.PostLogoutRedirectURIs) == 0 {
+		c.PostLogoutRedirectURIs = nil
+	}
 	c.AccessTokenTTL, c.AppAccessTokenTTL, c.RefreshTokenTTL = time.Duration(access), time.Duration(app), time.Duration(refresh)
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
 	return c, nil
 }
 
 func userArgs(u store.User) []any {
-	return []any{u.ID, u.Username, u.PasswordHash, u.Admin, u.Disabled, u.CreatedAt, u.UpdatedAt}
+	return []any{u.ID, u.Username, u.PasswordHash, u.Admin, u.Disabled, u.CreatedAt, u.UpdatedAt,
+		u.Email, u.EmailVerified, u.GivenName, u.FamilyName, u.Name}
 }
 
 func scanUser(row pgx.Row) (store.User, error) {
 	var u store.User
-	err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Admin, &u.Disabled, &u.CreatedAt, &u.UpdatedAt)
+	err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Admin, &u.Disabled, &u.CreatedAt, &u.UpdatedAt,
+		&u.Email, &u.EmailVerified, &u.GivenName, &u.FamilyName, &u.Name)
 	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
 	return u, err
 }

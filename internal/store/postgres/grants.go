@@ -109,9 +109,9 @@ func revokeStatements(more string) (sqls [numRevokeBy]revokeSQL) {
 		}
 		sqls[by] = revokeSQL{
 			mark: mark,
-			events: `INSERT INTO revocation_events (time, grant_id, client_id, subject, reason, actor,
+			events: `INSERT INTO revocation_events (time, grant_id, client_id, subject, session_id, reason, actor,
 					tokens, token_hashes, jtis, status_indexes, expires_at)
-				SELECT $1, g.id, g.client_id, g.subject, $2, $3, c.live, c.hashes, c.jtis, c.indexes, c.expires_at
+				SELECT $1, g.id, g.client_id, g.subject, g.session_id, $2, $3, c.live, c.hashes, c.jtis, c.indexes, c.expires_at
 				FROM grants g CROSS JOIN LATERAL (
 					SELECT count(*) FILTER (WHERE t.rotated_at IS NULL) AS live,
 						coalesce(array_agg(t.hash ORDER BY t.issued_at, t.hash), '{}') AS hashes,
@@ -410,7 +410,7 @@ func (s *Store) RevokeMatching(ctx context.Context, f store.Filter, rev store.Re
 }
 
 const qEvents = `SELECT seq, time, grant_id, client_id, subject, reason, actor, tokens,
-		token_hashes, jtis, status_indexes, expires_at
+		token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, '')
 	FROM revocation_events WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3`
 
 // Events returns up to limit events with Seq > since, oldest first; a limit
@@ -460,7 +460,7 @@ func scanEvent(row pgx.CollectableRow) (store.Event, error) {
 	var hashes [][]byte
 	var expires *time.Time
 	err := row.Scan(&e.Seq, &e.Time, &e.GrantID, &e.ClientID, &e.Subject, &e.Reason, &e.Actor, &e.Tokens,
-		&hashes, &e.JTIs, &e.StatusIndexes, &expires)
+		&hashes, &e.JTIs, &e.StatusIndexes, &expires, &e.SessionID)
 	if err != nil {
 		return store.Event{}, err
 	}

@@ -13,23 +13,28 @@ import (
 
 const (
 	clientColumns = `id, name, secret_hash, auth_method, grant_types, redirect_uris, token_format,
-		can_introspect, access_token_ttl, app_access_token_ttl, refresh_token_ttl, disabled, created_at, updated_at`
+		can_introspect, access_token_ttl, app_access_token_ttl, refresh_token_ttl, disabled, created_at, updated_at,
+		post_logout_redirect_uris, backchannel_logout_uri, backchannel_logout_session_required`
 	qGetClient    = `SELECT ` + clientColumns + ` FROM clients WHERE id = ?`
 	qListClients  = `SELECT ` + clientColumns + ` FROM clients ORDER BY id`
-	qInsertClient = `INSERT INTO clients (` + clientColumns + `) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)`
+	qInsertClient = `INSERT INTO clients (` + clientColumns + `)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)`
 	qUpdateClient = `UPDATE clients SET name = ?2, secret_hash = ?3, auth_method = ?4, grant_types = ?5,
 		redirect_uris = ?6, token_format = ?7, can_introspect = ?8, access_token_ttl = ?9,
-		app_access_token_ttl = ?10, refresh_token_ttl = ?11, disabled = ?12, created_at = ?13, updated_at = ?14
+		app_access_token_ttl = ?10, refresh_token_ttl = ?11, disabled = ?12, created_at = ?13, updated_at = ?14,
+		post_logout_redirect_uris = ?15, backchannel_logout_uri = ?16, backchannel_logout_session_required = ?17
 		WHERE id = ?1`
 	qDeleteClient = `DELETE FROM clients WHERE id = ?`
 
-	userColumns  = `id, username, password_hash, admin, disabled, created_at, updated_at`
+	userColumns = `id, username, password_hash, admin, disabled, created_at, updated_at,
+		email, email_verified, given_name, family_name, name`
 	qGetUser     = `SELECT ` + userColumns + ` FROM users WHERE username = ?`
 	qGetUserByID = `SELECT ` + userColumns + ` FROM users WHERE id = ?`
 	qListUsers   = `SELECT ` + userColumns + ` FROM users ORDER BY username`
-	qInsertUser  = `INSERT INTO users (` + userColumns + `) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`
-	qUpdateUser  = `UPDATE users SET username = ?2, password_hash = ?3, admin = ?4, disabled = ?5, created_at = ?6, updated_at = ?7 WHERE id = ?1`
-	qDeleteUser  = `DELETE FROM users WHERE username = ? RETURNING id`
+	qInsertUser  = `INSERT INTO users (` + userColumns + `) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)`
+	qUpdateUser  = `UPDATE users SET username = ?2, password_hash = ?3, admin = ?4, disabled = ?5, created_at = ?6, updated_at = ?7,
+		email = ?8, email_verified = ?9, given_name = ?10, family_name = ?11, name = ?12 WHERE id = ?1`
+	qDeleteUser = `DELETE FROM users WHERE username = ? RETURNING id`
 )
 
 type scanner interface{ Scan(dest ...any) error }
@@ -52,17 +57,23 @@ func clientArgs(c store.Client) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	postLogout, err := jsonList(c.PostLogoutRedirectURIs)
+	if err != nil {
+		return nil, err
+	}
 	return []any{c.ID, c.Name, c.SecretHash, c.AuthMethod, grantTypes, redirectURIs, c.TokenFormat,
 		c.CanIntrospect, int64(c.AccessTokenTTL), int64(c.AppAccessTokenTTL), int64(c.RefreshTokenTTL),
-		c.Disabled, ms(c.CreatedAt), ms(c.UpdatedAt)}, nil
+		c.Disabled, ms(c.CreatedAt), ms(c.UpdatedAt),
+		postLogout, c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired}, nil
 }
 
 func scanClient(sc scanner) (store.Client, error) {
 	var c store.Client
-	var grantTypes, redirectURIs string
+	var grantTypes, redirectURIs, postLogout string
 	var access, app, refresh, created, updated int64
 	err := sc.Scan(&c.ID, &c.Name, &c.SecretHash, &c.AuthMethod, &grantTypes, &redirectURIs, &c.TokenFormat,
-		&c.CanIntrospect, &access, &app, &refresh, &c.Disabled, &created, &updated)
+		&c.CanIntrospect, &access, &app, &refresh, &c.Disabled, &created, &updated,
+		&postLogout, &c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired)
 	if err != nil {
 		return c, err
 	}
@@ -71,6 +82,9 @@ func scanClient(sc scanner) (store.Client, error) {
 	}
 	if c.RedirectURIs, err = parseList(redirectURIs); err != nil {
 		return c, fmt.Errorf("client %q redirect_uris: %w", c.ID, err)
+	}
+	if c.PostLogoutRedirectURIs, err = parseList(postLogout); err != nil {
+		return c, fmt.Errorf("client %q post_logout_redirect_uris: %w", c.ID, err)
 	}
 	c.AccessTokenTTL, c.AppAccessTokenTTL, c.RefreshTokenTTL = time.Duration(access), time.Duration(app), time.Duration(refresh)
 	c.CreatedAt, c.UpdatedAt = fromMS(created), fromMS(updated)
@@ -94,13 +108,15 @@ func parseList(s string) ([]string, error) {
 }
 
 func userArgs(u store.User) []any {
-	return []any{u.ID, u.Username, u.PasswordHash, u.Admin, u.Disabled, ms(u.CreatedAt), ms(u.UpdatedAt)}
+	return []any{u.ID, u.Username, u.PasswordHash, u.Admin, u.Disabled, ms(u.CreatedAt), ms(u.UpdatedAt),
+		u.Email, u.EmailVerified, u.GivenName, u.FamilyName, u.Name}
 }
 
 func scanUser(sc scanner) (store.User, error) {
 	var u store.User
 	var created, updated int64
-	err := sc.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Admin, &u.Disabled, &created, &updated)
+	err := sc.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Admin, &u.Disabled, &created, &updated,
+		&u.Email, &u.EmailVerified, &u.GivenName, &u.FamilyName, &u.Name)
 	u.CreatedAt, u.UpdatedAt = fromMS(created), fromMS(updated)
 	return u, err
 }

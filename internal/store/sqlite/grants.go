@@ -24,7 +24,7 @@ const (
 	qMarkRotated = `UPDATE tokens SET rotated_at = ? WHERE hash = ?`
 	qExtendGrant = `UPDATE grants SET expires_at = max(expires_at, ?) WHERE id = ?`
 	qEvents      = `SELECT seq, time, grant_id, client_id, subject, reason, actor, tokens,
-			token_hashes, jtis, status_indexes, expires_at
+			token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, '')
 		FROM revocation_events WHERE seq > ? ORDER BY seq LIMIT ?`
 )
 
@@ -63,9 +63,9 @@ var revokeConds = [numRevokeBy]string{
 const keepOffline = ` AND g.offline = 0`
 
 func revokeSQL(cond string) (events, grants string) {
-	events = `INSERT INTO revocation_events (time, grant_id, client_id, subject, reason, actor, tokens,
+	events = `INSERT INTO revocation_events (time, grant_id, client_id, subject, session_id, reason, actor, tokens,
 			token_hashes, jtis, status_indexes, expires_at)
-		SELECT ?1, g.id, g.client_id, g.subject, ?2, ?3,
+		SELECT ?1, g.id, g.client_id, g.subject, g.session_id, ?2, ?3,
 			count(t.hash) FILTER (WHERE t.rotated_at IS NULL),
 			unhex(group_concat(hex(t.hash), '') FILTER (WHERE t.hash IS NOT NULL)),
 			json_group_array(t.jti) FILTER (WHERE t.jti IS NOT NULL),
@@ -380,7 +380,7 @@ func scanEvent(sc scanner) (store.Event, error) {
 	var jtis, indexes string
 	var expires sql.NullInt64
 	err := sc.Scan(&e.Seq, &at, &e.GrantID, &e.ClientID, &e.Subject, &e.Reason, &e.Actor, &e.Tokens,
-		&hashes, &jtis, &indexes, &expires)
+		&hashes, &jtis, &indexes, &expires, &e.SessionID)
 	if err != nil {
 		return e, err
 	}

@@ -398,10 +398,7 @@ func TestSolo(t *testing.T) {
 		waitQueued(t, s, i) // keep the queue in order
 		wg.Go(func() {
 			if i == 2 {
-				errs[i] = s.writeSolo(t.Context(), func(t *tx) error {
-					_, err := t.exec(s.w.insertClient, "solo", "", "", "", "[]", "[]", "", false, 0, 0, 0, false, 0, 0)
-					return err
-				})
+				errs[i] = s.writeSolo(t.Context(), insert(s, "solo", nil))
 				return
 			}
 			errs[i] = s.CreateClient(t.Context(), store.Client{ID: fmt.Sprint(i)})

@@ -54,8 +54,12 @@ func counted(fn func(*tx) error) (func(*tx) error, *atomic.Int32) {
 
 // insert is an op that writes client id, then returns err.
 func insert(s *Store, id string, err error) func(*tx) error {
+	args, aerr := clientArgs(store.Client{ID: id})
 	return func(t *tx) error {
-		if _, werr := t.exec(s.w.insertClient, id, "", "", "", "[]", "[]", "", false, 0, 0, 0, false, 0, 0); werr != nil {
+		if aerr != nil {
+			return aerr
+		}
+		if _, werr := t.exec(s.w.insertClient, args...); werr != nil {
 			return werr
 		}
 		return err

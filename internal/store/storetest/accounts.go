@@ -14,13 +14,18 @@ import (
 
 func sampleClient(id string) store.Client {
 	return store.Client{
-		ID:                id,
-		Name:              "Client " + id,
-		SecretHash:        "sha256$" + id,
-		AuthMethod:        "client_secret_basic",
-		GrantTypes:        []string{"authorization_code", "refresh_token"},
-		RedirectURIs:      []string{"https://" + id + ".example/cb", "http://127.0.0.1:8080/cb"},
-		TokenFormat:       "jwt",
+		ID:           id,
+		Name:         "Client " + id,
+		SecretHash:   "sha256$" + id,
+		AuthMethod:   "client_secret_basic",
+		GrantTypes:   []string{"authorization_code", "refresh_token"},
+		RedirectURIs: []string{"https://" + id + ".example/cb", "http://127.0.0.1:8080/cb"},
+		TokenFormat:  "jwt",
+
+		PostLogoutRedirectURIs:           []string{"https://" + id + ".example/bye", "com.example.app:/bye"},
+		BackchannelLogoutURI:             "https://" + id + ".example/backchannel",
+		BackchannelLogoutSessionRequired: true,
+
 		CanIntrospect:     true,
 		AccessTokenTTL:    90 * time.Second,
 		AppAccessTokenTTL: 1500 * time.Millisecond,
@@ -35,6 +40,8 @@ func sampleUser(id, username string) store.User {
 	return store.User{
 		ID: id, Username: username, PasswordHash: "$argon2id$v=19$m=65536,t=3,p=4$" + id,
 		Admin: true, Disabled: false, CreatedAt: epoch, UpdatedAt: at(time.Minute),
+		Email: username + "@example.com", EmailVerified: true,
+		GivenName: "Given " + username, FamilyName: "Family " + username, Name: "Display " + username,
 	}
 }
 

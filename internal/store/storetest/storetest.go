@@ -62,6 +62,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("AuthCodeRace", func(t *testing.T) { t.Parallel(); testCodeRace(t, newStore) })
 	t.Run("Consents", func(t *testing.T) { t.Parallel(); testConsents(t, newStore) })
 	t.Run("SweepSessionsAndCodes", func(t *testing.T) { t.Parallel(); testSweepSessionsAndCodes(t, newStore) })
+	t.Run("ProfileAndLogoutMetadata", func(t *testing.T) { t.Parallel(); testProfileAndLogoutMetadata(t, newStore) })
+	t.Run("EventSessionIDs", func(t *testing.T) { t.Parallel(); testEventSessionIDs(t, newStore) })
 }
 
 // opener opens a fresh store that is closed when t ends.
@@ -214,7 +216,7 @@ func lastSeq(evs []store.Event) int64 {
 func event(f family, rev store.Revocation, tokens int, covered ...store.Token) store.Event {
 	e := store.Event{
 		Time: rev.Time, GrantID: f.grant.ID, ClientID: f.grant.ClientID, Subject: f.grant.Subject,
-		Reason: rev.Reason, Actor: rev.Actor, Tokens: tokens,
+		SessionID: f.grant.SessionID, Reason: rev.Reason, Actor: rev.Actor, Tokens: tokens,
 	}
 	for _, tok := range covered {
 		e.TokenHashes = append(e.TokenHashes, tok.Hash)
