@@ -547,8 +547,8 @@ func buildHTTP(p parts) *http.ServeMux {
 	})
 	mux := http.NewServeMux()
 	endpoints.Mount(mux)
-	web.New(web.Config{Issuer: p.c.Issuer, Store: p.st, JWT: jwts, UserLimiter: userLimiter,
-		Logger: p.log, SessionTTL: p.c.SessionTTL}).Mount(mux)
+	web.New(web.Config{Issuer: p.c.Issuer, AuthorizePath: oauth.PathAuthorize, EndSessionPath: oauth.PathEndSession,
+		Store: p.st, JWT: jwts, UserLimiter: userLimiter, Logger: p.log, SessionTTL: p.c.SessionTTL}).Mount(mux)
 	admin.New(admin.Config{Store: p.st, Auth: authz, Issuer: p.c.Issuer, Logger: p.log}).Mount(mux)
 	scim.New(scim.Config{Store: p.st, Auth: authz, BaseURL: p.c.Issuer, Logger: p.log}).Mount(mux)
 	// On the public listener the metrics need the admin token; on

@@ -132,7 +132,8 @@ func New(t testing.TB, opts ...Option) *Server {
 
 		AuthorizationCodes: true,
 	}).Mount(mux)
-	web.New(web.Config{Issuer: issuer, Store: st, JWT: jwts, UserLimiter: users, Now: clk.Now}).Mount(mux)
+	web.New(web.Config{Issuer: issuer, AuthorizePath: oauth.PathAuthorize, EndSessionPath: oauth.PathEndSession,
+		Store: st, JWT: jwts, UserLimiter: users, Now: clk.Now}).Mount(mux)
 	admin.New(admin.Config{Store: st, Auth: authz, Issuer: issuer, Now: clk.Now}).Mount(mux)
 	scim.New(scim.Config{Store: st, Auth: authz, BaseURL: issuer, Now: clk.Now}).Mount(mux)
 	srv.Config.Handler = server.Handler(server.Config{Ready: st.Ping}, mux)

@@ -14,7 +14,6 @@ import (
 
 	"github.com/tokend/tokend/internal/oauth"
 	"github.com/tokend/tokend/internal/testserver"
-	"github.com/tokend/tokend/internal/web"
 )
 
 // browser is a person's browser: a cookie jar, and redirects not followed,
@@ -178,7 +177,7 @@ func (b *browser) submit(f form, button string, fields ...string) page {
 	for i := 0; i+1 < len(fields); i += 2 {
 		v.Set(fields[i], fields[i+1])
 	}
-	if f.action != web.PathAuthorize && f.action != web.PathLogout {
+	if f.action != oauth.PathAuthorize && f.action != oauth.PathEndSession {
 		b.t.Fatalf("the form posts to %q", f.action)
 	}
 	return b.post(f.action, v)
@@ -224,7 +223,7 @@ func (a app) request(scope string, extra ...string) authz {
 	return authz{app: a, verifier: verifier, params: v}
 }
 
-func (z authz) path() string { return web.PathAuthorize + "?" + z.params.Encode() }
+func (z authz) path() string { return oauth.PathAuthorize + "?" + z.params.Encode() }
 
 // wantRedirect fails the test unless p sends the browser to the app's
 // redirect URI with the request's state and the server's iss, and returns

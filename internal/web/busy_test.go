@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tokend/tokend/internal/identity"
+	"github.com/tokend/tokend/internal/oauth"
 	"github.com/tokend/tokend/internal/store"
 	"github.com/tokend/tokend/internal/store/sqlite"
 )
@@ -36,7 +37,7 @@ func TestSignInBusy(t *testing.T) {
 	if err := st.CreateClient(t.Context(), c); err != nil {
 		t.Fatal(err)
 	}
-	p := New(Config{Issuer: "https://tokend.example", Store: st})
+	p := New(Config{Issuer: "https://tokend.example", Store: st, AuthorizePath: oauth.PathAuthorize, EndSessionPath: oauth.PathEndSession})
 	p.slotWait = 20 * time.Millisecond
 	mux := http.NewServeMux()
 	p.Mount(mux)
@@ -48,7 +49,7 @@ func TestSignInBusy(t *testing.T) {
 		"code_challenge": {rfcChallenge}, "code_challenge_method": {"S256"},
 		"username": {"ada"}, "password": {"correct horse battery"}, "action": {actionSignIn}, csrfField: {csrf}}
 	post := func() *http.Response {
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+PathAuthorize, strings.NewReader(form.Encode()))
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+oauth.PathAuthorize, strings.NewReader(form.Encode()))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,9 @@
 //	GET, POST /oidc/logout        sign-out
 //	GET /assets/{name}            the style sheet and the icon
 //
+// The first two are package oauth's PathAuthorize and PathEndSession, which
+// its metadata advertises; the program hands them to New (Config).
+//
 // # Forms
 //
 // No instance keeps a pending request: each page's form posts back to its

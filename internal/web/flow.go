@@ -197,7 +197,7 @@ func (p *Pages) issue(w http.ResponseWriter, r *http.Request, req *authRequest, 
 // showSignIn shows the sign-in page with status, an alert when not empty,
 // and the username prefilled.
 func (p *Pages) showSignIn(w http.ResponseWriter, r *http.Request, req *authRequest, status int, alert, username string) error {
-	v, err := formView(w, r, PathAuthorize, req.forward())
+	v, err := formView(w, r, p.cfg.AuthorizePath, req.forward())
 	if err != nil {
 		return err
 	}
@@ -208,7 +208,7 @@ func (p *Pages) showSignIn(w http.ResponseWriter, r *http.Request, req *authRequ
 
 // showConsent shows the consent page.
 func (p *Pages) showConsent(w http.ResponseWriter, r *http.Request, req *authRequest, si signedIn) error {
-	v, err := formView(w, r, PathAuthorize, req.forward())
+	v, err := formView(w, r, p.cfg.AuthorizePath, req.forward())
 	if err != nil {
 		return err
 	}

@@ -173,7 +173,7 @@ func postLogoutRedirectURIs(c store.Client) []string { return nil }
 
 // showLogout shows the confirmation page.
 func (p *Pages) showLogout(w http.ResponseWriter, r *http.Request, lr logoutRequest, si signedIn) error {
-	v, err := formView(w, r, PathLogout, lr.params)
+	v, err := formView(w, r, p.cfg.EndSessionPath, lr.params)
 	if err != nil {
 		return err
 	}

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokend/tokend/internal/oauth"
 	"github.com/tokend/tokend/internal/store"
 	"github.com/tokend/tokend/internal/testserver"
-	"github.com/tokend/tokend/internal/web"
 )
 
 // signedInWithTokens signs ada in at a (scope openid) and at offline
@@ -36,7 +36,7 @@ func TestLogout(t *testing.T) {
 	s := testserver.New(t)
 	b, online, offline, a := signedInWithTokens(t, s)
 	q := url.Values{"id_token_hint": {online.IDToken}, "client_id": {a.id}, "state": {"bye"}}
-	p := b.get(web.PathLogout + "?" + q.Encode())
+	p := b.get(oauth.PathEndSession + "?" + q.Encode())
 	wantPage(t, p, http.StatusOK, "Sign out?", "ada", "Photo Album asked to sign you out")
 	p = b.submit(p.form(t), "action=sign_out")
 	wantPage(t, p, http.StatusOK, "You are signed out")
@@ -60,7 +60,7 @@ func TestLogout(t *testing.T) {
 	}
 	z := a.request("openid", "prompt", "none")
 	z.wantError(t, s, b.get(z.path()), "login_required")
-	wantPage(t, b.get(web.PathLogout), http.StatusOK, "You are signed out")
+	wantPage(t, b.get(oauth.PathEndSession), http.StatusOK, "You are signed out")
 }
 
 // TestLogoutRefusesUnregisteredRedirect: a post_logout_redirect_uri the
@@ -72,12 +72,12 @@ func TestLogoutRefusesUnregisteredRedirect(t *testing.T) {
 	b, online, _, a := signedInWithTokens(t, s)
 	for _, target := range []string{"https://evil.example/", appRedirect} {
 		q := url.Values{"id_token_hint": {online.IDToken}, "post_logout_redirect_uri": {target}, "state": {"x"}}
-		wantPage(t, b.get(web.PathLogout+"?"+q.Encode()), http.StatusBadRequest, "not registered")
-		f := b.get(web.PathLogout + "?client_id=" + a.id).form(t)
+		wantPage(t, b.get(oauth.PathEndSession+"?"+q.Encode()), http.StatusBadRequest, "not registered")
+		f := b.get(oauth.PathEndSession + "?client_id=" + a.id).form(t)
 		f.values.Set("post_logout_redirect_uri", target)
 		wantPage(t, b.submit(f, "action=sign_out"), http.StatusBadRequest, "not registered")
 		q.Del("id_token_hint")
-		wantPage(t, b.get(web.PathLogout+"?"+q.Encode()), http.StatusBadRequest, "not registered")
+		wantPage(t, b.get(oauth.PathEndSession+"?"+q.Encode()), http.StatusBadRequest, "not registered")
 	}
 	if !s.Active(online.Access) {
 		t.Error("a refused sign-out ended the session")
@@ -100,7 +100,7 @@ func TestLogoutHint(t *testing.T) {
 		"forged":           {"id_token_hint": {forged}},
 		"another client's": {"id_token_hint": {online.IDToken}, "client_id": {other.id}},
 	} {
-		if p := b.get(web.PathLogout + "?" + q.Encode()); p.status != http.StatusBadRequest {
+		if p := b.get(oauth.PathEndSession + "?" + q.Encode()); p.status != http.StatusBadRequest {
 			t.Errorf("%s hint: %d; want 400\n%s", name, p.status, p.body)
 		}
 	}
@@ -108,7 +108,7 @@ func TestLogoutHint(t *testing.T) {
 		t.Fatal("a refused hint ended the session")
 	}
 	s.Clock.Advance(2 * time.Hour) // the ID Token has expired
-	p := b.get(web.PathLogout + "?id_token_hint=" + url.QueryEscape(online.IDToken))
+	p := b.get(oauth.PathEndSession + "?id_token_hint=" + url.QueryEscape(online.IDToken))
 	wantPage(t, p, http.StatusOK, "Sign out?", "Photo Album asked to sign you out")
 	wantPage(t, b.submit(p.form(t), "action=sign_out"), http.StatusOK, "You are signed out")
 }

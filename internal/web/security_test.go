@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tokend/tokend/internal/oauth"
 	"github.com/tokend/tokend/internal/testserver"
 	"github.com/tokend/tokend/internal/web"
 )
@@ -30,10 +31,10 @@ func TestPageHeaders(t *testing.T) {
 		"sign-in":   signIn,
 		"consent":   consent,
 		"error":     b.get(a.request("openid", "redirect_uri", "https://evil.example/").path()),
-		"logout":    b.get(web.PathLogout),
-		"wrong":     b.post(web.PathAuthorize, url.Values{"action": {"allow"}}),
-		"method":    b.do(mustRequest(t, http.MethodPut, s.URL+web.PathAuthorize)),
-		"signedout": newBrowser(t, s).get(web.PathLogout),
+		"logout":    b.get(oauth.PathEndSession),
+		"wrong":     b.post(oauth.PathAuthorize, url.Values{"action": {"allow"}}),
+		"method":    b.do(mustRequest(t, http.MethodPut, s.URL+oauth.PathAuthorize)),
+		"signedout": newBrowser(t, s).get(oauth.PathEndSession),
 	}
 	for name, p := range pages {
 		t.Run(name, func(t *testing.T) {
@@ -137,7 +138,7 @@ func TestCSRF(t *testing.T) {
 	if _, err := s.Store.GetConsent(t.Context(), u.ID, a.id); err == nil {
 		t.Error("a forged consent was remembered")
 	}
-	logout := b.get(web.PathLogout).form(t)
+	logout := b.get(oauth.PathEndSession).form(t)
 	for _, how := range []string{"missing", "wrong"} {
 		wantPage(t, b.submit(forged(logout, how), "action=sign_out"), http.StatusForbidden, "could not be verified")
 	}
@@ -158,21 +159,21 @@ func TestBadInputIsNeverA500(t *testing.T) {
 	for _, tc := range []struct {
 		name, method, path, contentType, body string
 	}{
-		{"a malformed query", http.MethodGet, web.PathAuthorize + "?client_id=%zz", "", ""},
+		{"a malformed query", http.MethodGet, oauth.PathAuthorize + "?client_id=%zz", "", ""},
 		{"a repeated client_id", http.MethodGet, z.path() + "&client_id=" + a.id, "", ""},
 		{"a repeated state", http.MethodGet, z.path() + "&state=again", "", ""},
 		{"a NUL", http.MethodGet, z.path() + "&nonce=%00", "", ""},
 		{"invalid UTF-8", http.MethodGet, z.path() + "&nonce=%ff", "", ""},
 		{"a huge state", http.MethodGet, z.path() + "&login_hint=" + strings.Repeat("y", 5000), "", ""},
 		{"a huge max_age", http.MethodGet, z.path() + "&max_age=99999999999999999999", "", ""},
-		{"multipart", http.MethodPost, web.PathAuthorize, "multipart/form-data; boundary=x", "--x--"},
-		{"no content type", http.MethodPost, web.PathAuthorize, "", z.params.Encode()},
-		{"a huge body", http.MethodPost, web.PathAuthorize, "application/x-www-form-urlencoded", "a=" + huge},
-		{"an unknown action", http.MethodPost, web.PathAuthorize, "application/x-www-form-urlencoded", z.params.Encode() + "&action=fly"},
-		{"a hint that is no JWT", http.MethodGet, web.PathLogout + "?id_token_hint=abc", "", ""},
-		{"a repeated hint", http.MethodGet, web.PathLogout + "?id_token_hint=a&id_token_hint=b", "", ""},
-		{"logout of an unknown client", http.MethodGet, web.PathLogout + "?client_id=nosuch", "", ""},
-		{"DELETE", http.MethodDelete, web.PathLogout, "", ""},
+		{"multipart", http.MethodPost, oauth.PathAuthorize, "multipart/form-data; boundary=x", "--x--"},
+		{"no content type", http.MethodPost, oauth.PathAuthorize, "", z.params.Encode()},
+		{"a huge body", http.MethodPost, oauth.PathAuthorize, "application/x-www-form-urlencoded", "a=" + huge},
+		{"an unknown action", http.MethodPost, oauth.PathAuthorize, "application/x-www-form-urlencoded", z.params.Encode() + "&action=fly"},
+		{"a hint that is no JWT", http.MethodGet, oauth.PathEndSession + "?id_token_hint=abc", "", ""},
+		{"a repeated hint", http.MethodGet, oauth.PathEndSession + "?id_token_hint=a&id_token_hint=b", "", ""},
+		{"logout of an unknown client", http.MethodGet, oauth.PathEndSession + "?client_id=nosuch", "", ""},
+		{"DELETE", http.MethodDelete, oauth.PathEndSession, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req, err := http.NewRequestWithContext(t.Context(), tc.method, s.URL+tc.path, strings.NewReader(tc.body))

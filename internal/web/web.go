@@ -16,14 +16,9 @@ import (
 	"github.com/tokend/tokend/internal/token"
 )
 
-// Paths of the pages; WSO2 IS's where it has one.
-const (
-	PathAuthorize = "/oauth2/authorize"
-	PathLogout    = "/oidc/logout"
-	// PathAssets is where the style sheet and the icon are served, each
-	// under a name that holds its content's hash.
-	PathAssets = "/assets/"
-)
+// PathAssets is where the style sheet and the icon are served, each under
+// a name that holds its content's hash.
+const PathAssets = "/assets/"
 
 // DefaultSessionTTL is how long a browser session lasts from sign-in when
 // Config.SessionTTL is zero: a working day, after which the user signs in
@@ -35,7 +30,14 @@ type Config struct {
 	// Issuer is the server's issuer identifier, sent as iss in every
 	// authorization response (RFC 9207).
 	Issuer string
-	Store  store.Store
+	// AuthorizePath and EndSessionPath are where the authorization
+	// endpoint and sign-out are served: oauth.PathAuthorize and
+	// oauth.PathEndSession, which the metadata advertises. The HTTP areas
+	// do not import each other, so the program that wires both hands them
+	// over; both are required.
+	AuthorizePath  string
+	EndSessionPath string
+	Store          store.Store
 	// JWT verifies the id_token_hint of a sign-out (RP-Initiated Logout);
 	// nil refuses every hint.
 	JWT *token.JWTs
@@ -71,8 +73,12 @@ type Pages struct {
 // noticing, a storm does not pile up.
 const signInSlotWait = 2 * time.Second
 
-// New returns the pages for cfg.
+// New returns the pages for cfg. It panics without the paths, which only
+// a program that does not wire the pages can leave out.
 func New(cfg Config) *Pages {
+	if cfg.AuthorizePath == "" || cfg.EndSessionPath == "" {
+		panic("web: Config.AuthorizePath and Config.EndSessionPath are required")
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -97,8 +103,8 @@ func New(cfg Config) *Pages {
 
 // Mount registers the pages and their assets on mux.
 func (p *Pages) Mount(mux *http.ServeMux) {
-	p.mountPage(mux, PathAuthorize, p.authorize)
-	p.mountPage(mux, PathLogout, p.logout)
+	p.mountPage(mux, p.cfg.AuthorizePath, p.authorize)
+	p.mountPage(mux, p.cfg.EndSessionPath, p.logout)
 	mux.HandleFunc("GET "+PathAssets+"{name}", serveAsset)
 }
 
