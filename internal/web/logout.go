@@ -155,21 +155,13 @@ func (p *Pages) logoutRedirect(ctx context.Context, lr *logoutRequest, clientID,
 	if asked == "" {
 		return nil
 	}
-	if lr.client.ID == "" || !slices.Contains(postLogoutRedirectURIs(lr.client), asked) {
+	if lr.client.ID == "" || !slices.Contains(lr.client.PostLogoutRedirectURIs, asked) {
 		return badRequest("The return address is not registered",
 			"The application asked to send you to an address it has not registered for after signing out, so nothing was done and you were not sent there.")
 	}
 	lr.redirect = asked
 	return nil
 }
-
-// postLogoutRedirectURIs are the post_logout_redirect_uris the client
-// registered.
-//
-// TODO(lead): store.Client.PostLogoutRedirectURIs comes with the branch
-// signin-store; return c.PostLogoutRedirectURIs once it is on main. Until
-// then no client has any, and a sign-out never redirects.
-func postLogoutRedirectURIs(c store.Client) []string { return nil }
 
 // showLogout shows the confirmation page.
 func (p *Pages) showLogout(w http.ResponseWriter, r *http.Request, lr logoutRequest, si signedIn) error {

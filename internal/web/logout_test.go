@@ -63,6 +63,36 @@ func TestLogout(t *testing.T) {
 	wantPage(t, b.get(oauth.PathEndSession), http.StatusOK, "You are signed out")
 }
 
+// TestLogoutRedirectsToRegisteredURI: a post_logout_redirect_uri the
+// client registered is where the browser goes once signed out, with the
+// state; a browser without a session goes there at once.
+func TestLogoutRedirectsToRegisteredURI(t *testing.T) {
+	s := testserver.New(t)
+	b, online, _, a := signedInWithTokens(t, s)
+	const bye = "https://app.example/signed-out?from=tokend"
+	if _, err := s.Store.UpdateClient(t.Context(), a.id, func(c store.Client) (store.Client, error) {
+		c.PostLogoutRedirectURIs = []string{bye}
+		return c, nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	q := url.Values{"id_token_hint": {online.IDToken}, "post_logout_redirect_uri": {bye}, "state": {"s 1"}}
+	p := b.get(oauth.PathEndSession + "?" + q.Encode())
+	wantPage(t, p, http.StatusOK, "Sign out?")
+	p = b.submit(p.form(t), "action=sign_out")
+	if loc := p.header.Get("Location"); p.status != http.StatusSeeOther || loc != bye+"&state=s+1" {
+		t.Errorf("signed out: %d to %q; want 303 to %s&state=s+1", p.status, loc, bye)
+	}
+	if s.Active(online.Access) {
+		t.Error("the session's grant outlived the sign-out")
+	}
+	q.Set("client_id", a.id)
+	q.Del("id_token_hint")
+	if p := b.get(oauth.PathEndSession + "?" + q.Encode()); p.status != http.StatusSeeOther || p.header.Get("Location") != bye+"&state=s+1" {
+		t.Errorf("signed out already: %d to %q; want 303 to the registered URI", p.status, p.header.Get("Location"))
+	}
+}
+
 // TestLogoutRefusesUnregisteredRedirect: a post_logout_redirect_uri the
 // client did not register for sign-out (another site, or its sign-in
 // redirect URI) is refused on the error page, asked or posted: no
