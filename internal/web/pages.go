@@ -126,7 +126,7 @@ func clientName(name, id string) string {
 // assets are the paths the pages link their style sheet and icon at.
 type assets struct{ CSS, Icon string }
 
-// asset is a file served under PathAssets.
+// asset is a file served under pathAssets.
 type asset struct {
 	body        []byte
 	contentType string
@@ -149,7 +149,7 @@ func loadAssets() (map[string]asset, assets) {
 		ext := path.Ext(name)
 		hashed := strings.TrimSuffix(name, ext) + "." + hex.EncodeToString(sum[:6]) + ext
 		served[hashed] = asset{body: b, contentType: contentType}
-		paths[name] = PathAssets + hashed
+		paths[name] = pathAssets + hashed
 	}
 	return served, assets{CSS: paths["tokend.css"], Icon: paths["tokend.svg"]}
 }

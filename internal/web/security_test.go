@@ -8,7 +8,6 @@ import (
 
 	"github.com/tokend/tokend/internal/oauth"
 	"github.com/tokend/tokend/internal/testserver"
-	"github.com/tokend/tokend/internal/web"
 )
 
 const wantCSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'"
@@ -72,7 +71,7 @@ func TestPageHeaders(t *testing.T) {
 		!strings.Contains(r.Header.Get("Cache-Control"), "max-age=31536000") || !strings.Contains(r.Body, "prefers-color-scheme: dark") {
 		t.Errorf("style sheet %s: %d %q %q", css, r.Status, r.Header.Get("Content-Type"), r.Header.Get("Cache-Control"))
 	}
-	if r := s.Do(http.MethodGet, web.PathAssets+"nosuch.css", ""); r.Status != http.StatusNotFound {
+	if r := s.Do(http.MethodGet, "/assets/nosuch.css", ""); r.Status != http.StatusNotFound {
 		t.Errorf("an unknown asset: %d; want 404", r.Status)
 	}
 }

@@ -16,9 +16,9 @@ import (
 	"github.com/tokend/tokend/internal/token"
 )
 
-// PathAssets is where the style sheet and the icon are served, each under
+// pathAssets is where the style sheet and the icon are served, each under
 // a name that holds its content's hash.
-const PathAssets = "/assets/"
+const pathAssets = "/assets/"
 
 // DefaultSessionTTL is how long a browser session lasts from sign-in when
 // Config.SessionTTL is zero: a working day, after which the user signs in
@@ -105,7 +105,7 @@ func New(cfg Config) *Pages {
 func (p *Pages) Mount(mux *http.ServeMux) {
 	p.mountPage(mux, p.cfg.AuthorizePath, p.authorize)
 	p.mountPage(mux, p.cfg.EndSessionPath, p.logout)
-	mux.HandleFunc("GET "+PathAssets+"{name}", serveAsset)
+	mux.HandleFunc("GET "+pathAssets+"{name}", serveAsset)
 }
 
 // mountPage mounts h for GET and POST at path, and a 405 page for every
