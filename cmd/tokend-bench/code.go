@@ -15,7 +15,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/tokend/tokend/internal/oauth"
@@ -28,9 +27,9 @@ const codeRedirect = "http://127.0.0.1/cb"
 
 // The bounds of the code pool. The server's codes live 60 s from the
 // authorization request (web's codeTTL), so the exchange phase must end
-// within that of the first code obtained: it stops at codeLife after it,
-// which leaves 10 s for the requests in flight at the end and a queue in
-// front of them. Obtaining codes takes at most maxObtain, so that a phase of
+// within 60 s of the request of the first code of its pool: it stops
+// codeLife after it, which leaves 10 s for the requests in flight at the
+// end and a queue in front of them. Obtaining codes takes at most maxObtain, so that a phase of
 // codeLife - maxObtain = 25 s at least is left.
 const (
 	codeLife  = 50 * time.Second
@@ -226,37 +225,30 @@ func (br *browser) signIn(ctx context.Context, c client, user, password string) 
 	return z, code, nil
 }
 
-// obtainCodes sends authorization requests of c with the browser's session
-// on workers connections until stop, and returns the token request of each
-// code obtained, ready to send. Any failure is an error: a session that no
-// longer answers codes would leave the phase nothing to measure.
-func (br *browser) obtainCodes(parent context.Context, c client, workers int, stop time.Time) ([]string, error) {
-	ctx, cancel := context.WithCancel(parent)
+// obtainCodes sends up to n authorization requests of c with the
+// browser's session on workers connections, until stop, and returns the
+// token request of each code obtained, ready to send. Any other failure is
+// an error: a session that no longer answers codes would leave the phase
+// nothing to measure.
+func (br *browser) obtainCodes(ctx context.Context, c client, n, workers int, stop time.Time) ([]string, error) {
+	until, cancel := context.WithDeadline(ctx, stop)
 	defer cancel()
-	var (
-		wg      sync.WaitGroup
-		errOnce sync.Once
-		first   error
-	)
-	bodies := make([][]string, workers)
-	for w := range workers {
-		wg.Go(func() {
-			var buf bytes.Buffer
-			for ctx.Err() == nil && time.Now().Before(stop) {
-				body, err := br.obtain(ctx, c, &buf)
-				if err != nil {
-					errOnce.Do(func() { first = err; cancel() })
-					return
-				}
-				bodies[w] = append(bodies[w], body)
-			}
-		})
+	bodies := make([]string, n)
+	err := parallel(until, n, workers, func(i int, buf *bytes.Buffer) error {
+		body, err := br.obtain(until, c, buf)
+		bodies[i] = body
+		return err
+	})
+	if err != nil && until.Err() != nil && ctx.Err() == nil {
+		// The time for obtaining is up, and the requests it cut short
+		// failed: the pool is what came before.
+		err = nil
 	}
-	wg.Wait()
-	if first == nil {
-		first = parent.Err()
+	bodies = slices.DeleteFunc(bodies, func(b string) bool { return b == "" })
+	if err == nil && len(bodies) == 0 {
+		err = errNoCodes
 	}
-	return slices.Concat(bodies...), first
+	return bodies, err
 }
 
 // obtain gets one code and returns the token request that exchanges it.
@@ -310,56 +302,103 @@ func exchangeOK(_ int, body []byte) bool {
 var errNoCodes = errors.New("no authorization code obtained")
 
 // exchangeCode measures the authorization code exchange (RFC 6749 §4.1.3)
-// with the run's workers, each code exchanged once. Beforehand, untimed:
-// user signs in once through the pages and allows the code client for
-// good, then the codes are obtained with that session, each at once by a
-// 303 (obtainCodes). Not run again under --overload: the pool is the phase's
-// own and does not outlive it.
+// with the run's workers, each code exchanged once; prepareCodes obtains
+// them beforehand, untimed. Not run again under --overload: the pool is the
+// phase's own and does not outlive it.
 func (f *firstServer) exchangeCode(ctx context.Context, user, password string) error {
 	b := f.b
-	br, err := newBrowser(f.srv.url, b.cfg.workers)
+	cp, err := f.prepareCodes(ctx, user, password)
 	if err != nil {
 		return err
 	}
-	defer br.c.CloseIdleConnections()
-	z, code, err := br.signIn(ctx, b.code, user, password)
-	if err != nil {
-		return fmt.Errorf("sign in through the pages: %w", err)
-	}
-	alg, err := exchangeOnce(ctx, b.client, f.srv.url, b.code, z.exchangeBody(code))
-	if err != nil {
-		return fmt.Errorf("authorization code exchange: %w", err)
-	}
-	// Obtaining a code is a write as an exchange is, without the grant,
-	// the token and the signature: obtaining for as long as the phase
-	// lasts gives it at least as many codes as it can use. Should the
-	// pool run out all the same, the row says so, and its rate is over
-	// the time it ran.
-	first := time.Now()
-	obtainFor := min(b.cfg.duration, maxObtain)
-	b.logf("obtaining authorization codes for %s", obtainFor)
-	bodies, err := br.obtainCodes(ctx, b.code, b.cfg.workers, first.Add(obtainFor))
-	if err == nil && len(bodies) == 0 {
-		err = errNoCodes
-	}
-	if err != nil {
-		return fmt.Errorf("obtain authorization codes: %w", err)
-	}
-	obtained := time.Since(first)
-	codes := &pool{tokens: bodies}
+	codes := &pool{tokens: cp.bodies}
 	ph := phase{
-		name:  "exchange code (authorization_code, ID Token " + alg + ")",
+		name:  "exchange code (authorization_code, ID Token " + cp.alg + ")",
 		path:  oauth.PathToken,
 		auth:  b.code.basic(),
 		body:  func(int) (string, bool) { return codes.take() },
 		check: exchangeOK,
 	}
-	d := codePhaseDuration(b.cfg.duration, first, time.Now())
-	b.logf("measuring %s: %d codes, obtained in %.1f s", ph.name, len(bodies), obtained.Seconds())
+	d := codePhaseDuration(b.cfg.duration, cp.first, time.Now())
+	b.logf("measuring %s: %d codes, obtained in %.1f s", ph.name, len(cp.bodies), cp.took.Seconds())
 	r := ph.run(ctx, b.gen(f.srv.url), b.cfg.workers, d, b.cpuOf(f.srv))
-	r.note = codeNote(r, len(bodies), obtained, d, b.cfg.duration)
+	r.note = codeNote(r, len(cp.bodies), cp.took, d, b.cfg.duration)
 	b.rows = append(b.rows, r)
 	return nil
+}
+
+// codePool is what the exchange phase is given: the token request of
+// each code, when the first was asked for and how long they all took, and
+// the ID Token's algorithm.
+type codePool struct {
+	bodies []string
+	first  time.Time
+	took   time.Duration
+	alg    string
+}
+
+// The size of the pool. A trial exchanges trialPerWorker codes a worker,
+// untimed, and the pool holds codeMargin times what the phase would use at
+// the trial's rate: the trial is a short burst, and the machine's figures
+// drift by a third from one moment to the next.
+const (
+	trialPerWorker = 4
+	codeMargin     = 2
+)
+
+// prepareCodes signs user in through the pages once and allows the code
+// client for good, checks the exchange with the code that answers, sizes
+// the pool with a trial, and then obtains the pool's codes with the
+// session, each at once by a 303, for as long as the phase lasts and
+// maxObtain at most: the codes must outlive the phase.
+func (f *firstServer) prepareCodes(ctx context.Context, user, password string) (codePool, error) {
+	b, w := f.b, f.b.cfg.workers
+	br, err := newBrowser(f.srv.url, w)
+	if err != nil {
+		return codePool{}, err
+	}
+	defer br.c.CloseIdleConnections()
+	z, code, err := br.signIn(ctx, b.code, user, password)
+	if err != nil {
+		return codePool{}, fmt.Errorf("sign in through the pages: %w", err)
+	}
+	var cp codePool
+	if cp.alg, err = exchangeOnce(ctx, b.client, f.srv.url, b.code, z.exchangeBody(code)); err != nil {
+		return codePool{}, fmt.Errorf("authorization code exchange: %w", err)
+	}
+	trial, err := br.obtainCodes(ctx, b.code, trialPerWorker*w, w, time.Now().Add(maxObtain))
+	if err != nil {
+		return codePool{}, fmt.Errorf("obtain authorization codes: %w", err)
+	}
+	t0 := time.Now()
+	if err := exchangeMany(ctx, b.client, f.srv.url, b.code, trial, w); err != nil {
+		return codePool{}, fmt.Errorf("authorization code exchange: %w", err)
+	}
+	rate := float64(len(trial)) / time.Since(t0).Seconds()
+	n := int(codeMargin*rate*b.cfg.duration.Seconds()) + w
+	obtainFor := min(b.cfg.duration, maxObtain)
+	b.logf("%.0f codes exchanged a second in a trial: obtaining %d codes, for %s at most", rate, n, obtainFor)
+	cp.first = time.Now()
+	if cp.bodies, err = br.obtainCodes(ctx, b.code, n, w, cp.first.Add(obtainFor)); err != nil {
+		return codePool{}, fmt.Errorf("obtain authorization codes: %w", err)
+	}
+	cp.took = time.Since(cp.first)
+	return cp, nil
+}
+
+// exchangeMany exchanges codes, untimed: the token request of each.
+func exchangeMany(ctx context.Context, c *http.Client, base string, cl client, bodies []string, workers int) error {
+	auth := cl.basic()
+	return parallel(ctx, len(bodies), workers, func(i int, buf *bytes.Buffer) error {
+		status, resp, err := postUntimed(ctx, c, base+oauth.PathToken, auth, bodies[i], buf)
+		if err != nil {
+			return err
+		}
+		if status != http.StatusOK || !exchangeOK(i, resp) {
+			return fmt.Errorf("token endpoint answered %d %.300s; want an access token and an ID Token", status, resp)
+		}
+		return nil
+	})
 }
 
 // codeNote says why the exchange phase ran shorter than the run's
