@@ -557,6 +557,7 @@ func buildHTTP(p parts) *http.ServeMux {
 		Assertions:                &assertion.Verifier{Issuers: p.st},
 		Feed:                      p.hub,
 		StatusLists:               p.lists,
+		Browser:                   true,
 	})
 	mux := http.NewServeMux()
 	endpoints.Mount(mux)

@@ -58,6 +58,7 @@ func (a *API) Mount(mux *http.ServeMux) {
 	mux.Handle("POST "+PathRevocations, a.handle(a.revoke))
 	mux.Handle("GET "+PathRevocations, a.handle(a.events))
 	mux.Handle("POST "+PathGlobalTokenRevocation, a.handle(a.globalRevoke))
+	a.mountSessions(mux)
 }
 
 // handle authorises the request (package adminauth), runs h, and writes

@@ -8,6 +8,7 @@ import (
 	"github.com/tokend/tokend/internal/admin"
 	"github.com/tokend/tokend/internal/oauth"
 	"github.com/tokend/tokend/internal/scim"
+	"github.com/tokend/tokend/internal/store"
 	ts "github.com/tokend/tokend/internal/testserver"
 )
 
@@ -17,6 +18,14 @@ import (
 func TestEveryAdminEndpointRefusesNonAdmins(t *testing.T) {
 	w := newWorld(t, ts.WithFailLimit(1000)) // this test fails authentication on purpose, often
 	user := "/" + w.alice.ID
+	// A session and a consent, each with a grant, that a DELETE let
+	// through would revoke.
+	startSession(t, w.s, "s-1", w.alice, time.Hour)
+	inSession := sessionGrant(t, w.s, "s-1", w.alice, w.c2, "", "openid")
+	if err := w.s.Store.PutConsent(t.Context(), store.Consent{UserID: w.alice.ID, ClientID: w.c1, Scope: "read",
+		CreatedAt: w.s.Clock.Now(), UpdatedAt: w.s.Clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
 	patch := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":false}]}`
 	put := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"alice","password":"a new password"}`
 	endpoints := []struct {
@@ -36,6 +45,10 @@ func TestEveryAdminEndpointRefusesNonAdmins(t *testing.T) {
 		{http.MethodGet, oauth.PathRegister + "/" + w.c1, "", false},
 		{http.MethodPut, oauth.PathRegister + "/" + w.c1, `{"client_name":"eve","ext_param_client_secret":"eve's own secret"}`, false},
 		{http.MethodDelete, oauth.PathRegister + "/" + w.c1, "", false},
+		{http.MethodGet, at(admin.PathUserSessions, "username", "alice"), "", false},
+		{http.MethodDelete, at(admin.PathSession, "sid", "s-1"), "", false},
+		{http.MethodGet, at(admin.PathUserConsents, "username", "alice"), "", false},
+		{http.MethodDelete, at(admin.PathUserConsent, "username", "alice", "client_id", w.c1), "", false},
 	}
 	callers := []struct {
 		name, auth string
@@ -69,6 +82,13 @@ func TestEveryAdminEndpointRefusesNonAdmins(t *testing.T) {
 	// Nothing was revoked, created, changed or deleted.
 	for _, tk := range w.all() {
 		w.s.CheckLive(t, tk)
+	}
+	w.s.CheckLive(t, inSession)
+	if sess, err := w.s.Store.GetSession(t.Context(), "s-1"); err != nil || !sess.EndedAt.IsZero() {
+		t.Errorf("session s-1: ended at %v (err %v); want it live", sess.EndedAt, err)
+	}
+	if _, err := w.s.Store.GetConsent(t.Context(), w.alice.ID, w.c1); err != nil {
+		t.Errorf("alice's consent: %v; want it kept", err)
 	}
 	if evs := w.s.Events(); len(evs) != 0 {
 		t.Errorf("log holds %v; want nothing", evs)

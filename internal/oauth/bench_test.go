@@ -89,6 +89,24 @@ func BenchmarkIntrospect(b *testing.B) {
 	})
 }
 
+// BenchmarkUserinfo reads the claims of one active access token with
+// openid and profile: the token's lookup, its client's and its user's.
+func BenchmarkUserinfo(b *testing.B) {
+	h := newHarness(b)
+	id, secret := h.client(confidential("bench"))
+	tok := h.userTokens(id, secret, "alice", "openid profile").Access
+	auth := "Authorization: Bearer " + tok
+	b.SetParallelism(benchParallelism)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if r := h.get(oauth.PathUserinfo, auth); r.status != http.StatusOK {
+				b.Errorf("userinfo: %d", r.status)
+			}
+		}
+	})
+}
+
 // BenchmarkIssueJWT issues JWT access tokens (client_credentials) signed
 // with each algorithm; compare with token.BenchmarkRawSign.
 func BenchmarkIssueJWT(b *testing.B) {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/tokend/tokend/internal/clientauth"
+	"github.com/tokend/tokend/internal/store"
 )
 
 // metadata is the authorization server metadata of RFC 8414 §2.
@@ -26,6 +27,68 @@ type metadata struct {
 	RevocationEventsEndpoint string `json:"revocation_events_endpoint,omitempty"`
 	// draft-parecki-oauth-global-token-revocation §6.
 	GlobalTokenRevocationEndpoint string `json:"global_token_revocation_endpoint,omitempty"`
+	browserMetadata
+}
+
+// browserMetadata is what the metadata says of browser sign-in when it is
+// served (Config.Browser): OpenID Connect Discovery 1.0 §3, RFC 8414 §2,
+// RFC 9207 §3, and OpenID Connect RP-Initiated and Back-Channel Logout.
+// Every member is left out when it is not.
+type browserMetadata struct {
+	AuthorizationEndpoint             string   `json:"authorization_endpoint,omitempty"`
+	UserinfoEndpoint                  string   `json:"userinfo_endpoint,omitempty"`
+	EndSessionEndpoint                string   `json:"end_session_endpoint,omitempty"`
+	ResponseModesSupported            []string `json:"response_modes_supported,omitempty"`
+	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported,omitempty"`
+	IDTokenSigningAlgsSupported       []string `json:"id_token_signing_alg_values_supported,omitempty"`
+	SubjectTypesSupported             []string `json:"subject_types_supported,omitempty"`
+	ScopesSupported                   []string `json:"scopes_supported,omitempty"`
+	ClaimsSupported                   []string `json:"claims_supported,omitempty"`
+	PromptValuesSupported             []string `json:"prompt_values_supported,omitempty"`
+	ISSParameterSupported             bool     `json:"authorization_response_iss_parameter_supported,omitempty"`
+	BackchannelLogoutSupported        bool     `json:"backchannel_logout_supported,omitempty"`
+	BackchannelLogoutSessionSupported bool     `json:"backchannel_logout_session_supported,omitempty"`
+}
+
+// What browser sign-in offers, as the metadata advertises it; package web
+// must honour each value listed.
+var (
+	// scopesSupported: OpenID Connect's scope values that tokend gives a
+	// meaning to (Core 1.0 §5.4, §11).
+	scopesSupported = []string{scopeOpenID, scopeProfile, scopeEmail, store.ScopeOfflineAccess}
+	// claimsSupported: the ID Token's claims (as token.IDClaims sets
+	// them) and the UserInfo Endpoint's (claimsOf).
+	claimsSupported = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "amr", "at_hash",
+		"preferred_username", "name", "given_name", "family_name", "email", "email_verified"}
+	// promptValuesSupported: the prompt values of the authorization
+	// request (Core 1.0 §3.1.2.1) that the sign-in pages act on.
+	promptValuesSupported = []string{"none", "login", "consent"}
+)
+
+// browser returns the browser sign-in members of the metadata: all empty
+// unless Config.Browser.
+func (e *Endpoints) browser() browserMetadata {
+	if !e.cfg.Browser {
+		return browserMetadata{}
+	}
+	b := browserMetadata{
+		AuthorizationEndpoint:             e.cfg.Issuer + PathAuthorize,
+		UserinfoEndpoint:                  e.cfg.Issuer + PathUserinfo,
+		EndSessionEndpoint:                e.cfg.Issuer + PathEndSession,
+		ResponseModesSupported:            []string{"query"},
+		CodeChallengeMethodsSupported:     []string{pkceS256},
+		SubjectTypesSupported:             []string{"public"},
+		ScopesSupported:                   scopesSupported,
+		ClaimsSupported:                   claimsSupported,
+		PromptValuesSupported:             promptValuesSupported,
+		ISSParameterSupported:             true,
+		BackchannelLogoutSupported:        true,
+		BackchannelLogoutSessionSupported: true,
+	}
+	if e.cfg.JWT != nil {
+		b.IDTokenSigningAlgsSupported = []string{e.cfg.JWT.Alg()}
+	}
+	return b
 }
 
 // Metadata paths: RFC 8414, OpenID Connect Discovery, and WSO2 IS's.
@@ -70,9 +133,14 @@ func (e *Endpoints) metadata() metadata {
 		RegistrationEndpoint:              e.cfg.Issuer + PathRegister,
 		GrantTypesSupported:               e.grantTypesSupported(),
 		TokenEndpointAuthMethodsSupported: authMethods,
-		// No authorization endpoint yet, so no response types; RFC 8414
-		// makes the member required, and an empty list says exactly that.
+		// Without browser sign-in there is no authorization endpoint, so
+		// no response types; RFC 8414 makes the member required, and an
+		// empty list says exactly that.
 		ResponseTypesSupported: []string{},
+		browserMetadata:        e.browser(),
+	}
+	if e.cfg.Browser {
+		m.ResponseTypesSupported = []string{"code"}
 	}
 	if e.cfg.JWT != nil {
 		m.JWKSURI = e.cfg.Issuer + PathJWKS

@@ -75,6 +75,13 @@ type Config struct {
 	// StatusLists, when set, serves the Token Status Lists at
 	// GET /oauth2/statuslists/{id}.
 	StatusLists *statuslist.Lists
+	// Browser says browser sign-in is served beside these endpoints: the
+	// authorization endpoint and RP-Initiated Logout at PathAuthorize and
+	// PathEndSession, which package web mounts. The metadata then
+	// advertises them, the UserInfo Endpoint and what OpenID Connect
+	// Discovery asks of a provider; off, it advertises none of that, so it
+	// never names an endpoint nobody serves. The ID Tokens need JWT.
+	Browser bool
 }
 
 // Default token lifetimes, WSO2 Identity Server's: access 3600 s, refresh
@@ -128,6 +135,21 @@ const (
 	PathRevoke     = "/oauth2/revoke"
 	PathIntrospect = "/oauth2/introspect"
 	PathRegister   = "/api/identity/oauth2/dcr/v1.1/register"
+	// PathUserinfo is the UserInfo Endpoint (OpenID Connect Core 1.0 §5.3).
+	PathUserinfo = "/oauth2/userinfo"
+)
+
+// Paths of browser sign-in, which package web mounts, not this one; they
+// are here because the metadata advertises them (Config.Browser). The
+// HTTP areas do not import each other, so web has them from the program
+// that wires both.
+const (
+	// PathAuthorize is the authorization endpoint (RFC 6749 §3.1; WSO2
+	// IS's path).
+	PathAuthorize = "/oauth2/authorize"
+	// PathEndSession is the end_session_endpoint of OpenID Connect
+	// RP-Initiated Logout 1.0 (WSO2 IS's path).
+	PathEndSession = "/oidc/logout"
 )
 
 // Mount registers every endpoint on mux.
@@ -136,6 +158,7 @@ func (e *Endpoints) Mount(mux *http.ServeMux) {
 	e.mountForm(mux, PathRevoke, e.revoke, acceptPublicClient, acceptDisabledClient)
 	e.mountForm(mux, PathIntrospect, e.introspect, acceptPublicClient, acceptAdminToken)
 	e.mountDiscovery(mux)
+	e.mountUserinfo(mux)
 	e.mountRegister(mux)
 	e.mountFeed(mux)
 	e.mountStatusLists(mux)

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -38,29 +39,21 @@ func (e *Endpoints) introspect(w http.ResponseWriter, r *http.Request, req reque
 		return err
 	}
 	inactive := introspection{}
-	kind, ok := revocation.Recognise(e.cfg.JWT, raw)
-	if !ok {
-		return writeIntrospection(w, inactive)
-	}
-	rec, err := e.cfg.Store.LookupToken(r.Context(), store.HashToken(raw))
-	if errors.Is(err, store.ErrNotFound) {
-		return writeIntrospection(w, inactive)
-	}
+	rec, ok, err := e.activeToken(r.Context(), raw)
 	if err != nil {
 		return err
 	}
 	mayRead := req.admin || registry.MayIntrospectAny(req.client) || rec.ClientID == req.client.ID
-	if !mayRead || rec.Kind != kind || !rec.Active(e.cfg.Now()) {
+	if !ok || !mayRead {
 		return writeIntrospection(w, inactive)
 	}
 	if rec.ClientID != req.client.ID {
-		// A disabled or deleted client's tokens are not honoured. The
-		// caller's own client was checked when it authenticated.
-		owner, err := e.cfg.Store.GetClient(r.Context(), rec.ClientID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		// The caller's own client was checked when it authenticated.
+		enabled, err := e.clientEnabled(r.Context(), rec.ClientID)
+		if err != nil {
 			return err
 		}
-		if err != nil || owner.Disabled {
+		if !enabled {
 			return writeIntrospection(w, inactive)
 		}
 	}
@@ -81,4 +74,39 @@ func (e *Endpoints) introspect(w http.ResponseWriter, r *http.Request, req reque
 		Issuer:    e.cfg.Issuer,
 		JTI:       rec.JTI,
 	})
+}
+
+// activeToken returns the record of raw when raw is a token of ours that
+// the store knows and that is active now; ok is false for any other. It
+// is the one lookup of the endpoints that honour a token (introspection,
+// userinfo): the token is recognised from itself before any read, then
+// looked up by hash in the cache, which is exact for this process's
+// revocations and current with the log for others', so a revoked token
+// fails at once.
+func (e *Endpoints) activeToken(ctx context.Context, raw string) (rec store.TokenRecord, ok bool, err error) {
+	kind, ok := revocation.Recognise(e.cfg.JWT, raw)
+	if !ok {
+		return store.TokenRecord{}, false, nil
+	}
+	rec, err = e.cfg.Store.LookupToken(ctx, store.HashToken(raw))
+	if errors.Is(err, store.ErrNotFound) {
+		return store.TokenRecord{}, false, nil
+	}
+	if err != nil {
+		return store.TokenRecord{}, false, err
+	}
+	return rec, rec.Kind == kind && rec.Active(e.cfg.Now()), nil
+}
+
+// clientEnabled reports whether the client id exists and is enabled: the
+// tokens of a disabled or deleted client are not honoured.
+func (e *Endpoints) clientEnabled(ctx context.Context, id string) (bool, error) {
+	c, err := e.cfg.Store.GetClient(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return !c.Disabled, nil
 }

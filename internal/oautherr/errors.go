@@ -33,6 +33,7 @@ const (
 	CodeInvalidRedirectURI     = "invalid_redirect_uri"
 	CodeAccessDenied           = "access_denied"
 	CodeInvalidToken           = "invalid_token"
+	CodeInsufficientScope      = "insufficient_scope"
 )
 
 // basicChallenge is the WWW-Authenticate value of every invalid_client answer.

@@ -223,7 +223,7 @@ func checkWebURI(raw string) string {
 		return "must be https, or http to 127.0.0.1, [::1] or localhost"
 	case u.Host == "" || u.Hostname() == "":
 		return "has no host"
-	case u.Scheme == "http" && !loopback(u.Hostname()):
+	case u.Scheme == "http" && !localHost(u.Hostname()):
 		return "may use http only to 127.0.0.1, [::1] or localhost; use https"
 	}
 	return ""
@@ -244,10 +244,11 @@ func parseAbsolute(raw string) (*url.URL, string) {
 	return u, ""
 }
 
-// loopback reports whether host names the local machine's loopback
-// interface as RFC 8252 §7.3 lists it (and localhost, which §8.3 only
-// discourages).
-func loopback(host string) bool {
+// localHost reports whether host names the local machine's loopback
+// interface as RFC 8252 §7.3 lists it, or localhost, which §8.3 only
+// discourages: plain http is registered for those alone. (Matching a
+// redirect on any port is narrower: loopback, in redirect.go.)
+func localHost(host string) bool {
 	return host == "127.0.0.1" || host == "::1" || strings.EqualFold(host, "localhost")
 }
 

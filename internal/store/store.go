@@ -248,19 +248,25 @@ type Filter struct {
 
 // Session is a browser session: a user signed in at the authorization
 // server. Its ID is the sid of OpenID Connect Front- and Back-Channel
-// Logout.
+// Logout, which ID Tokens carry to the clients; so the ID alone does not
+// let anyone use the session: the browser also holds a secret, of which
+// only SecretHash is stored.
 type Session struct {
-	ID        string
-	UserID    string
-	Username  string
-	AuthTime  time.Time // when the user authenticated (the auth_time claim)
-	Method    string    // how: an amr value, e.g. "pwd" (RFC 8176)
-	UserAgent string
-	Address   string // the client's IP address
-	CreatedAt time.Time
-	LastSeen  time.Time
-	ExpiresAt time.Time
-	EndedAt   time.Time // zero while the session has not ended
+	ID string
+	// SecretHash is the SHA-256 of the secret the browser's cookie holds
+	// beside the ID (HashToken). It is zero for a session stored before
+	// the secret was, which no cookie then matches.
+	SecretHash Hash
+	UserID     string
+	Username   string
+	AuthTime   time.Time // when the user authenticated (the auth_time claim)
+	Method     string    // how: an amr value, e.g. "pwd" (RFC 8176)
+	UserAgent  string
+	Address    string // the client's IP address
+	CreatedAt  time.Time
+	LastSeen   time.Time
+	ExpiresAt  time.Time
+	EndedAt    time.Time // zero while the session has not ended
 }
 
 // Live reports whether the session may be used at now: not ended, not

@@ -116,6 +116,7 @@ func New(t testing.TB, opts ...Option) *Server {
 		Now:         clk.Now,
 		Admin:       authz,
 		Assertions:  &assertion.Verifier{Issuers: st, Now: clk.Now},
+		Browser:     true,
 	}).Mount(mux)
 	admin.New(admin.Config{Store: st, Auth: authz, Issuer: issuer, Now: clk.Now}).Mount(mux)
 	scim.New(scim.Config{Store: st, Auth: authz, BaseURL: issuer, Now: clk.Now}).Mount(mux)

@@ -13,8 +13,8 @@ import (
 
 const (
 	sessionColumns = `id, user_id, username, auth_time, method, user_agent, address,
-		created_at, last_seen, expires_at, ended_at`
-	qInsertSession = `INSERT INTO sessions (` + sessionColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)`
+		created_at, last_seen, expires_at, ended_at, secret_hash`
+	qInsertSession = `INSERT INTO sessions (` + sessionColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $11)`
 	qGetSession    = `SELECT ` + sessionColumns + ` FROM sessions WHERE id = $1`
 	qListSessions  = `SELECT ` + sessionColumns + ` FROM sessions WHERE user_id = $1 ORDER BY created_at DESC, id`
 	qTouchSession  = `UPDATE sessions SET last_seen = greatest(last_seen, $2) WHERE id = $1 AND ended_at IS NULL`
@@ -26,13 +26,24 @@ const (
 func scanSession(row pgx.Row) (store.Session, error) {
 	var s store.Session
 	var ended *time.Time
-	err := row.Scan(&s.ID, &s.UserID, &s.Username, &s.AuthTime, &s.Method, &s.UserAgent, &s.Address,
-		&s.CreatedAt, &s.LastSeen, &s.ExpiresAt, &ended)
+	var secret []byte
+	if err := row.Scan(&s.ID, &s.UserID, &s.Username, &s.AuthTime, &s.Method, &s.UserAgent, &s.Address,
+		&s.CreatedAt, &s.LastSeen, &s.ExpiresAt, &ended, &secret); err != nil {
+		return store.Session{}, err
+	}
 	s.AuthTime, s.CreatedAt, s.LastSeen, s.ExpiresAt = s.AuthTime.UTC(), s.CreatedAt.UTC(), s.LastSeen.UTC(), s.ExpiresAt.UTC()
 	if ended != nil {
 		s.EndedAt = ended.UTC()
 	}
-	return s, err
+	// Empty for a session stored before 0006: its SecretHash stays zero.
+	switch len(secret) {
+	case 0:
+	case len(s.SecretHash):
+		s.SecretHash = store.Hash(secret)
+	default:
+		return store.Session{}, fmt.Errorf("postgres: session secret hash of %d bytes", len(secret))
+	}
+	return s, nil
 }
 
 // CreateSession stores a new session, or fails with
@@ -41,7 +52,7 @@ func scanSession(row pgx.Row) (store.Session, error) {
 func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
 	b := &pgx.Batch{}
 	b.Queue(qInsertSession, sess.ID, sess.UserID, sess.Username, sess.AuthTime, sess.Method, sess.UserAgent,
-		sess.Address, sess.CreatedAt, sess.LastSeen, sess.ExpiresAt)
+		sess.Address, sess.CreatedAt, sess.LastSeen, sess.ExpiresAt, sess.SecretHash[:])
 	return s.batch(ctx, b)
 }
 

@@ -11,8 +11,8 @@ import (
 
 const (
 	sessionColumns = `id, user_id, username, auth_time, method, user_agent, address,
-		created_at, last_seen, expires_at, ended_at`
-	qInsertSession = `INSERT INTO sessions (` + sessionColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`
+		created_at, last_seen, expires_at, ended_at, secret_hash`
+	qInsertSession = `INSERT INTO sessions (` + sessionColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)`
 	qGetSession    = `SELECT ` + sessionColumns + ` FROM sessions WHERE id = ?`
 	qListSessions  = `SELECT ` + sessionColumns + ` FROM sessions WHERE user_id = ? ORDER BY created_at DESC, id`
 	qTouchSession  = `UPDATE sessions SET last_seen = max(last_seen, ?2) WHERE id = ?1 AND ended_at IS NULL`
@@ -23,18 +23,29 @@ const (
 
 func sessionArgs(s store.Session) []any {
 	return []any{s.ID, s.UserID, s.Username, ms(s.AuthTime), s.Method, s.UserAgent, s.Address,
-		ms(s.CreatedAt), ms(s.LastSeen), ms(s.ExpiresAt)}
+		ms(s.CreatedAt), ms(s.LastSeen), ms(s.ExpiresAt), s.SecretHash[:]}
 }
 
 func scanSession(sc scanner) (store.Session, error) {
 	var s store.Session
 	var authTime, created, lastSeen, expires int64
 	var ended sql.NullInt64
-	err := sc.Scan(&s.ID, &s.UserID, &s.Username, &authTime, &s.Method, &s.UserAgent, &s.Address,
-		&created, &lastSeen, &expires, &ended)
+	var secret []byte
+	if err := sc.Scan(&s.ID, &s.UserID, &s.Username, &authTime, &s.Method, &s.UserAgent, &s.Address,
+		&created, &lastSeen, &expires, &ended, &secret); err != nil {
+		return store.Session{}, err
+	}
 	s.AuthTime, s.CreatedAt, s.LastSeen = fromMS(authTime), fromMS(created), fromMS(lastSeen)
 	s.ExpiresAt, s.EndedAt = fromMS(expires), nullMS(ended)
-	return s, err
+	// Empty for a session stored before 0007: its SecretHash stays zero.
+	switch len(secret) {
+	case 0:
+	case len(s.SecretHash):
+		s.SecretHash = store.Hash(secret)
+	default:
+		return store.Session{}, fmt.Errorf("sqlite: session secret hash of %d bytes", len(secret))
+	}
+	return s, nil
 }
 
 // CreateSession stores a new session, or fails with

@@ -11,10 +11,11 @@ import (
 )
 
 // sampleSession is a session of user u1 (alice) named id, created at
-// epoch+d and living 8h.
+// epoch+d and living 8h, with a secret of its own.
 func sampleSession(id string, d time.Duration) store.Session {
 	return store.Session{
-		ID: id, UserID: "u1", Username: "alice", AuthTime: at(d), Method: "pwd",
+		ID: id, SecretHash: store.HashToken("secret of " + id),
+		UserID: "u1", Username: "alice", AuthTime: at(d), Method: "pwd",
 		UserAgent: "agent/1.0", Address: "192.0.2.1",
 		CreatedAt: at(d), LastSeen: at(d), ExpiresAt: at(d + 8*time.Hour),
 	}
@@ -50,6 +51,8 @@ func testSessions(t *testing.T, open opener) {
 	t.Run("revoke matching session", func(t *testing.T) { testRevokeMatchingSession(t, open) })
 }
 
+// testSessionCreateGetList: a session comes back as stored, its secret's
+// hash with it, alone and in the user's list.
 func testSessionCreateGetList(t *testing.T, open opener) {
 	s := open(t)
 	s1, s2 := sampleSession("s1", 0), sampleSession("s2", time.Minute)
