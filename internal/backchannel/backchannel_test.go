@@ -65,7 +65,9 @@ func TestSessionRevokedOneTokenPerClient(t *testing.T) {
 	s.grant(t, "offline", "rp1", "u1", "s1", "openid offline_access")
 	s.grant(t, "nosession", "rp1", "u2", "", "openid")
 	s.grant(t, "own", "rp2", "u2", "s2", "openid")
-	start(t, fast(st, jwts))
+	cfg := fast(st, jwts)
+	log := logTo(&cfg)
+	start(t, cfg)
 
 	if res, err := s.engine.EndSession(t.Context(), "s1", "alice"); err != nil || res.Grants != 4 {
 		t.Fatalf("EndSession = %+v, %v; want 4 grants revoked", res, err)
@@ -100,8 +102,11 @@ func TestSessionRevokedOneTokenPerClient(t *testing.T) {
 	if c["sid"] != "s1" || c["sub"] != "u1" || jtis[c["jti"]] {
 		t.Errorf("after the password change: sid %v sub %v jti %v; want s1, u1, a new jti", c["sid"], c["sub"], c["jti"])
 	}
-	rp2.waitFor(t, 1)
+	tok2 := rp2.waitFor(t, 1)[0]
 	waitCount(t, st, store.LogoutDelivered, 3)
+	if l := log.String(); strings.Contains(l, tok2) || strings.Count(l, "backchannel logout delivered") != 3 || !strings.Contains(l, "client=rp2") {
+		t.Errorf("the log holds a token, or not the three deliveries by client:\n%s", l)
+	}
 	if n, err := st.CountLogouts(t.Context(), store.LogoutPending); err != nil || n != 0 {
 		t.Errorf("%d deliveries pending (%v); want none: nothing queued for silent, the sessionless grant or rp2's own request", n, err)
 	}
@@ -257,6 +262,7 @@ func TestDeliveredAcrossRestart(t *testing.T) {
 	obs := &counts{}
 	cfg := fast(st, jwts)
 	cfg.Observer = obs
+	log := logTo(&cfg)
 	stop := start(t, cfg)
 	if _, err := s.engine.EndSession(t.Context(), "s1", "alice"); err != nil {
 		t.Fatal(err)
@@ -267,6 +273,10 @@ func TestDeliveredAcrossRestart(t *testing.T) {
 		}
 	}
 	stop()
+	// The cause, without the client's URL, which may hold a secret.
+	if l := log.String(); !strings.Contains(l, "will retry") || !strings.Contains(l, "client=rp") || strings.Contains(l, "/bc") {
+		t.Errorf("the log does not name the client and the failure, or names its URL:\n%s", l)
+	}
 	if _, err := s.engine.EndSession(t.Context(), "s2", "alice"); err != nil {
 		t.Fatal(err)
 	}

@@ -169,6 +169,12 @@ func (f *Follower) post(ctx context.Context, uri string, d store.LogoutDelivery,
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := f.http.Do(req)
 	if err != nil {
+		// Without the URL, which is the client's and may hold a secret
+		// in its query: the cause is what the log needs.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return 0, err
 	}
 	defer resp.Body.Close()

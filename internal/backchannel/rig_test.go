@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,6 +31,31 @@ func fast(st backchannel.Store, jwts *token.JWTs) backchannel.Config {
 		Store: st, Tokens: jwts, Poll: 20 * time.Millisecond,
 		Backoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Timeout: 2 * time.Second,
 	}
+}
+
+// logs is a log/slog handler's output, safe for the follower's goroutines.
+type logs struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (l *logs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logs) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// logTo has cfg log to a new logs, which it returns.
+func logTo(cfg *backchannel.Config) *logs {
+	l := &logs{}
+	cfg.Logger = slog.New(slog.NewTextHandler(l, nil))
+	return l
 }
 
 // newJWTs returns the signer of a keyring of its own in a temporary folder.
