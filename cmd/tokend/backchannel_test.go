@@ -46,21 +46,35 @@ func TestBackchannelLogoutThroughServe(t *testing.T) {
 	if _, ok := c["events"].(map[string]any)["http://schemas.openid.net/event/backchannel-logout"]; !ok {
 		t.Errorf("events %v; want the back-channel logout event", c["events"])
 	}
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, in.base+"/metrics", nil)
-	req.Header.Set("Authorization", "Bearer "+in.adminToken())
-	resp, err := insecureClient().Do(req)
-	if err != nil {
-		t.Fatal(err)
+	// The client may hold the token before the server has recorded its
+	// answer.
+	var metrics string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if metrics = in.metrics(); strings.Contains(metrics, `tokend_backchannel_logouts_total{outcome="delivered"} 1`) {
+			break
+		}
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if !strings.Contains(string(body), `tokend_backchannel_logouts_total{outcome="delivered"} 1`) {
-		t.Errorf("/metrics does not count the delivery:\n%s", grepLines(string(body), "backchannel"))
+	if !strings.Contains(metrics, `tokend_backchannel_logouts_total{outcome="delivered"} 1`) {
+		t.Errorf("/metrics does not count the delivery:\n%s", grepLines(metrics, "backchannel"))
 	}
 	in.stop()
 	if log := in.out.String(); strings.Contains(log, raw) || !strings.Contains(log, "backchannel logout delivered") {
 		t.Errorf("the log holds the Logout Token, or not its delivery:\n%s", grepLines(log, "backchannel"))
 	}
+}
+
+// metrics returns what the instance's /metrics answers the admin token.
+func (in *instance) metrics() string {
+	in.t.Helper()
+	req, _ := http.NewRequestWithContext(in.t.Context(), http.MethodGet, in.base+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+in.adminToken())
+	resp, err := insecureClient().Do(req)
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
 }
 
 // seedSessionGrant stores, beside the running server, a browser session

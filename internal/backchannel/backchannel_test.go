@@ -383,3 +383,41 @@ func freshSchema(t *testing.T, dsn string) string {
 	})
 	return name
 }
+
+// stoppingStore is a store whose FinishLogout first stops the follower,
+// as a shutdown that comes just after the client answered.
+type stoppingStore struct {
+	store.Store
+	stop context.CancelFunc
+}
+
+func (s stoppingStore) FinishLogout(ctx context.Context, id int64, claim, state string, at, next time.Time) error {
+	s.stop()
+	return s.Store.FinishLogout(ctx, id, claim, state, at, next)
+}
+
+// TestAnswerRecordedWhenStopping: a client's answer is recorded although
+// the follower stops between the answer and the record, so a restart
+// does not send the token again.
+func TestAnswerRecordedWhenStopping(t *testing.T) {
+	st, jwts := newSQLite(t), newJWTs(t)
+	rp := newReceiver(t, nil)
+	s := newSeed(t, st)
+	s.client(t, "rp", rp.URL)
+	s.session(t, "s1", "u1")
+	s.grant(t, "g1", "rp", "u1", "s1", "openid")
+	if _, err := s.engine.EndSession(t.Context(), "s1", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := backchannel.New(fast(stoppingStore{Store: st, stop: cancel}, jwts))
+	f.Start(ctx)
+	f.Wait()
+	if _, _, n := rp.received(); n != 1 {
+		t.Fatalf("%d requests; want 1", n)
+	}
+	if n, err := st.CountLogouts(t.Context(), store.LogoutDelivered); err != nil || n != 1 {
+		t.Errorf("%d deliveries recorded delivered (%v); want 1", n, err)
+	}
+}

@@ -22,6 +22,10 @@ import (
 // to reuse the connection after a short body, no more whatever it sends.
 const maxAnswerBytes = 4 << 10
 
+// recordTimeout bounds the recording of an attempt's outcome once the
+// follower is stopping.
+const recordTimeout = 5 * time.Second
+
 // deliver sends the due deliveries whenever some were queued, and at
 // every poll (for retries that came due), until ctx ends.
 func (f *Follower) deliver(ctx context.Context) {
@@ -74,8 +78,8 @@ func (f *Follower) deliverDue(ctx context.Context) error {
 }
 
 // attempt makes one attempt at d, held by claim, and records its outcome.
-// When ctx ends during the attempt nothing is recorded: the claim lapses,
-// and the delivery is attempted again.
+// When ctx ends before the client answered nothing is recorded: the claim
+// lapses, and the delivery is attempted again.
 func (f *Follower) attempt(ctx context.Context, claim string, d store.LogoutDelivery) {
 	now := f.cfg.Now()
 	deadline := d.RevokedAt.Add(f.cfg.Horizon)
@@ -92,7 +96,7 @@ func (f *Follower) attempt(ctx context.Context, claim string, d store.LogoutDeli
 		attrs = append(attrs, slog.String("cause", "past the retry horizon"))
 	default:
 		status, err := f.post(ctx, uri, d, now)
-		if ctx.Err() != nil {
+		if err != nil && ctx.Err() != nil {
 			return
 		}
 		state, attrs = f.judge(status, err, attrs)
@@ -102,7 +106,11 @@ func (f *Follower) attempt(ctx context.Context, claim string, d store.LogoutDeli
 			}
 		}
 	}
-	if err := f.cfg.Store.FinishLogout(ctx, d.ID, claim, state, now, next); err != nil {
+	// Recorded even if the follower is stopping: an answer the client
+	// gave is not to be asked for again after a restart.
+	done, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if err := f.cfg.Store.FinishLogout(done, d.ID, claim, state, now, next); err != nil {
 		f.log.LogAttrs(ctx, slog.LevelWarn, "backchannel: cannot record a delivery's outcome", append(attrs, slog.String("error", err.Error()))...)
 		return
 	}
