@@ -42,10 +42,8 @@ type writeStmts struct {
 	claimLogouts, finishLogout, deleteLogouts              *sql.Stmt
 }
 
-// prepare prepares every statement the store runs, so that the hot paths
-// (LookupToken, CreateGrant, RevokeGrant, RotateRefresh) parse no SQL.
-func (s *Store) prepare(ctx context.Context) error {
-	r := &preparer{ctx: ctx, s: s, db: s.rdb}
+// prepareReads prepares the statements of the read pool.
+func (s *Store) prepareReads(r *preparer) {
 	s.r = readStmts{
 		getClient:       r.prep(qGetClient),
 		listClients:     r.prep(qListClients),
@@ -66,6 +64,13 @@ func (s *Store) prepare(ctx context.Context) error {
 		getConsent:      r.prep(qGetConsent),
 		listConsents:    r.prep(qListConsents),
 	}
+}
+
+// prepare prepares every statement the store runs, so that the hot paths
+// (LookupToken, CreateGrant, RevokeGrant, RotateRefresh) parse no SQL.
+func (s *Store) prepare(ctx context.Context) error {
+	r := &preparer{ctx: ctx, s: s, db: s.rdb}
+	s.prepareReads(r)
 	w := &preparer{ctx: ctx, s: s, db: s.wdb}
 	s.w = writeStmts{
 		// One savepoint name serves every op: an op's savepoint is released
