@@ -94,6 +94,14 @@ func startTokend(t *testing.T) *instance {
 	} else {
 		ln.Close()
 	}
+	return startTokendAt(t, data, addr)
+}
+
+// startTokendAt starts `tokend serve` with no flags on the data folder,
+// listening on addr: TLS with the folder's self-signed certificate, and
+// the issuer https://addr.
+func startTokendAt(t *testing.T, data, addr string) *instance {
+	t.Helper()
 	env := append(os.Environ(), "TOKEND_DATA="+data, "TOKEND_ADDR="+addr)
 	in := &instance{t: t, data: data, addr: addr, base: "https://" + addr, env: env, out: &bytes.Buffer{}}
 	in.cmd = exec.Command(tokendBin, "serve")
