@@ -112,6 +112,7 @@ func TestBadValuesRefused(t *testing.T) {
 		{[]string{"--access-token-ttl", "0s"}, []string{"--access-token-ttl", "positive"}},
 		{[]string{"--refresh-token-ttl", "-1h"}, []string{"--refresh-token-ttl", "positive"}},
 		{[]string{"--refresh-token-ttl", "0s"}, []string{"--refresh-token-ttl", "positive"}},
+		{[]string{"--session-ttl", "0s"}, []string{"--session-ttl", "positive"}},
 		{[]string{"--token-cache", "-1"}, []string{"--token-cache", "negative"}},
 		{[]string{"extra-arg"}, []string{"unexpected argument", "extra-arg"}},
 	}

@@ -36,6 +36,7 @@ import (
 	"github.com/tokend/tokend/internal/statuslist"
 	"github.com/tokend/tokend/internal/sweep"
 	"github.com/tokend/tokend/internal/token"
+	"github.com/tokend/tokend/internal/web"
 )
 
 // minProcs is the fewest scheduler slots (GOMAXPROCS) serve runs with.
@@ -133,6 +134,7 @@ type serveConfig struct {
 	RevokeHeaders   string        // wso2: a revocation's answer names what it revoked; none: not
 	AccessTokenTTL  time.Duration // default access token lifetime
 	RefreshTokenTTL time.Duration // default refresh token lifetime
+	SessionTTL      time.Duration // how long a browser sign-in lasts
 	JWTAlg          string        // what JWT access tokens are signed with: RS256, ES256 or EdDSA
 	JWTAudience     string        // aud of JWT access tokens; the client_id when empty
 
@@ -171,6 +173,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.StringVar(&c.RevokeHeaders, "revoke-headers", envOr("TOKEND_REVOKE_HEADERS", "wso2"), "wso2: send RevokedAccessToken/RevokedRefreshToken/AuthorizedUser on a revocation; none: do not (env TOKEND_REVOKE_HEADERS)")
 	fs.DurationVar(&c.AccessTokenTTL, "access-token-ttl", env.Duration("TOKEND_ACCESS_TOKEN_TTL", oauth.DefaultAccessTokenTTL), "default access token lifetime (env TOKEND_ACCESS_TOKEN_TTL)")
 	fs.DurationVar(&c.RefreshTokenTTL, "refresh-token-ttl", env.Duration("TOKEND_REFRESH_TOKEN_TTL", oauth.DefaultRefreshTokenTTL), "default refresh token lifetime (env TOKEND_REFRESH_TOKEN_TTL)")
+	fs.DurationVar(&c.SessionTTL, "session-ttl", env.Duration("TOKEND_SESSION_TTL", web.DefaultSessionTTL), "how long a browser session lasts after the user signs in with a password; not extended by use (env TOKEND_SESSION_TTL)")
 	fs.IntVar(&c.AuthFailLimit, "auth-fail-limit", 20, "failed authentications allowed per key in each --auth-fail-window: per address for client secrets, per address and per username for passwords")
 	fs.DurationVar(&c.AuthFailWindow, "auth-fail-window", time.Minute, "window of --auth-fail-limit")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", envOr("TOKEND_TRUSTED_PROXIES", ""), "comma-separated CIDR prefixes of proxies whose X-Forwarded-For names the client, e.g. 10.0.0.0/8; empty: none (env TOKEND_TRUSTED_PROXIES)")
@@ -241,6 +244,7 @@ func (c serveConfig) Validate() error {
 		{tlsErr != nil, fmt.Sprint(tlsErr)},
 		{c.AccessTokenTTL <= 0, fmt.Sprintf("--access-token-ttl must be positive, e.g. 1h, not %s", c.AccessTokenTTL)},
 		{c.RefreshTokenTTL <= 0, fmt.Sprintf("--refresh-token-ttl must be positive, e.g. 720h, not %s", c.RefreshTokenTTL)},
+		{c.SessionTTL <= 0, fmt.Sprintf("--session-ttl must be positive, e.g. 12h, not %s", c.SessionTTL)},
 		{c.TokenCache < 0, fmt.Sprintf("--token-cache must not be negative, not %d (0 turns the cache off)", c.TokenCache)},
 	}
 	for _, check := range checks {
@@ -504,16 +508,17 @@ func startHub(ctx context.Context, hub *feed.Hub, issuer string, keys *token.Key
 	return lists, nil
 }
 
-// buildHTTP mounts the public listener's endpoints on a mux: OAuth, the
-// admin API, SCIM and the metrics.
+// buildHTTP mounts the public listener's endpoints on a mux: OAuth, browser
+// sign-in, the admin API, SCIM and the metrics.
 func buildHTTP(p parts) *http.ServeMux {
 	// Failed client authentications are counted per address (never per
 	// client, which anyone could then lock out); password guesses per
 	// username and per address, whichever endpoint they hit: the password
-	// grant or an admin endpoint's HTTP Basic.
+	// grant, the sign-in page or an admin endpoint's HTTP Basic.
 	limiter := ratelimit.NewLimiter(p.c.AuthFailLimit, p.c.AuthFailWindow, nil)
 	userLimiter := ratelimit.NewLimiter(p.c.AuthFailLimit, p.c.AuthFailWindow, nil)
 	authz := adminauth.New(adminauth.Config{Token: p.adminToken, Users: p.st, Limiter: userLimiter})
+	jwts := &token.JWTs{Keys: p.keys, Issuer: p.c.Issuer}
 	endpoints := oauth.New(oauth.Config{
 		Issuer: p.c.Issuer,
 		Store:  p.st,
@@ -531,16 +536,19 @@ func buildHTTP(p parts) *http.ServeMux {
 		OnAuthFailure:   p.m.AuthFailed,
 
 		GlobalTokenRevocationPath: admin.PathGlobalTokenRevocation,
-		JWT:                       &token.JWTs{Keys: p.keys, Issuer: p.c.Issuer},
+		JWT:                       jwts,
 		JWTAudience:               p.c.JWTAudience,
 		StatusIndexes:             &statuslist.Allocator{Store: p.st},
 		Assertions:                &assertion.Verifier{Issuers: p.st},
 		Feed:                      p.hub,
 		StatusLists:               p.lists,
+		AuthorizationCodes:        true,
 		Browser:                   true,
 	})
 	mux := http.NewServeMux()
 	endpoints.Mount(mux)
+	web.New(web.Config{Issuer: p.c.Issuer, AuthorizePath: oauth.PathAuthorize, EndSessionPath: oauth.PathEndSession,
+		Store: p.st, JWT: jwts, UserLimiter: userLimiter, Logger: p.log, SessionTTL: p.c.SessionTTL}).Mount(mux)
 	admin.New(admin.Config{Store: p.st, Auth: authz, Issuer: p.c.Issuer, Logger: p.log}).Mount(mux)
 	scim.New(scim.Config{Store: p.st, Auth: authz, BaseURL: p.c.Issuer, Logger: p.log}).Mount(mux)
 	// On the public listener the metrics need the admin token; on

@@ -4,29 +4,13 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-
-	"github.com/tokend/tokend/internal/oautherr"
 )
 
 // PKCE (RFC 7636) is required of every client of the authorization code
-// grant, public or confidential (RFC 9700 §2.1.1), and only with S256: the
-// plain method would send the verifier itself through the browser.
+// grant, public or confidential (RFC 9700 §2.1.1), and only with S256,
+// the one method the metadata advertises: the authorization endpoint
+// (package web) checks the challenge, the token endpoint the verifier.
 const pkceS256 = "S256"
-
-// checkChallenge checks the code_challenge of an authorization request
-// (RFC 7636 §4.2, §4.3): the method must be S256, and the challenge the
-// base64url encoding of a SHA-256 digest, 43 characters.
-func checkChallenge(method, challenge string) error {
-	switch {
-	case challenge == "":
-		return oautherr.InvalidRequest("code_challenge is required (PKCE with S256)")
-	case method != pkceS256:
-		return oautherr.InvalidRequest("code_challenge_method must be S256")
-	case len(challenge) != 43 || !unreserved(challenge):
-		return oautherr.InvalidRequest("code_challenge is not the base64url of a SHA-256 digest")
-	}
-	return nil
-}
 
 // verifierMatches reports whether verifier is a well-formed code_verifier
 // (RFC 7636 §4.1: 43 to 128 unreserved characters) whose S256 transform is
@@ -41,7 +25,7 @@ func verifierMatches(verifier, challenge string) bool {
 }
 
 // unreserved reports whether s holds only RFC 3986 unreserved characters,
-// the alphabet of code verifiers and challenges.
+// the alphabet of code verifiers.
 func unreserved(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]

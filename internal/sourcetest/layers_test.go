@@ -33,7 +33,7 @@ var layers = []struct {
 	{"the mapping of errors to HTTP", []string{"internal/httperr"}},
 	{"the OAuth error type", []string{"internal/oautherr"}},
 	{"HTTP areas and plumbing", []string{
-		"internal/oauth", "internal/admin", "internal/scim", "internal/server",
+		"internal/oauth", "internal/admin", "internal/scim", "internal/web", "internal/server",
 	}},
 	{"test tooling", []string{"internal/testserver", "internal/stack"}},
 	{"programs", []string{"cmd/tokend", "cmd/tokend-bench", "cmd/tokend-propagation", "examples/api"}},

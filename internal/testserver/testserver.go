@@ -1,7 +1,9 @@
 // Package testserver runs a whole tokend, the OAuth endpoints with the
-// admin API and SCIM, and the JWT bearer grant for issuers a test trusts,
-// over real HTTP on a real SQLite file, with a clock the test sets. It is for tests of the revocation lifecycle across
-// packages; each package's own harness stays in its _test files.
+// admin API, SCIM and browser sign-in, the JWT bearer grant for issuers a
+// test trusts and the authorization code grant, over real HTTP on a real
+// SQLite file, with a clock the test sets. It is for tests of the
+// revocation lifecycle across packages; each package's own harness stays
+// in its _test files.
 package testserver
 
 import (
@@ -36,6 +38,8 @@ import (
 	"github.com/tokend/tokend/internal/server"
 	"github.com/tokend/tokend/internal/store"
 	"github.com/tokend/tokend/internal/store/sqlite"
+	"github.com/tokend/tokend/internal/token"
+	"github.com/tokend/tokend/internal/web"
 )
 
 // AdminToken is the server's admin token.
@@ -83,6 +87,8 @@ type Server struct {
 	srv   *httptest.Server
 	Store *sqlite.Store
 	Clock *Clock
+	// JWT signs the server's ID Tokens and JWT access tokens.
+	JWT *token.JWTs
 	// URL is the server's base URL, also its issuer.
 	URL string
 }
@@ -103,6 +109,11 @@ func New(t testing.TB, opts ...Option) *Server {
 	issuer := "http://" + srv.Listener.Addr().String()
 	users := ratelimit.NewLimiter(o.failLimit, time.Minute, clk.Now)
 	authz := adminauth.New(adminauth.Config{Token: AdminToken, Users: st, Limiter: users})
+	keys, err := token.OpenKeyring(filepath.Join(t.TempDir(), "keys"), token.ES256, clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwts := &token.JWTs{Keys: keys, Issuer: issuer}
 	mux := http.NewServeMux()
 	oauth.New(oauth.Config{
 		Issuer: issuer,
@@ -116,8 +127,13 @@ func New(t testing.TB, opts ...Option) *Server {
 		Now:         clk.Now,
 		Admin:       authz,
 		Assertions:  &assertion.Verifier{Issuers: st, Now: clk.Now},
+		JWT:         jwts,
 		Browser:     true,
+
+		AuthorizationCodes: true,
 	}).Mount(mux)
+	web.New(web.Config{Issuer: issuer, AuthorizePath: oauth.PathAuthorize, EndSessionPath: oauth.PathEndSession,
+		Store: st, JWT: jwts, UserLimiter: users, Now: clk.Now}).Mount(mux)
 	admin.New(admin.Config{Store: st, Auth: authz, Issuer: issuer, Now: clk.Now}).Mount(mux)
 	scim.New(scim.Config{Store: st, Auth: authz, BaseURL: issuer, Now: clk.Now}).Mount(mux)
 	srv.Config.Handler = server.Handler(server.Config{Ready: st.Ping}, mux)
@@ -128,7 +144,7 @@ func New(t testing.TB, opts ...Option) *Server {
 			t.Errorf("close store: %v", err)
 		}
 	})
-	return &Server{t: t, srv: srv, Store: st, Clock: clk, URL: issuer}
+	return &Server{t: t, srv: srv, Store: st, Clock: clk, JWT: jwts, URL: issuer}
 }
 
 // Response is an answer, read whole.
@@ -208,6 +224,26 @@ func (s *Server) Client(name string) (id, secret string) {
 		Name:       name,
 		GrantTypes: []string{oauth.GrantClientCredentials, oauth.GrantPassword, oauth.GrantRefreshToken, oauth.GrantJWTBearer},
 	}, s.Clock.Now())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if err := s.Store.CreateClient(s.t.Context(), c); err != nil {
+		s.t.Fatal(err)
+	}
+	return c.ID, secret
+}
+
+// CodeClient registers a client of the authorization code grant (and
+// refresh_token) with the redirect URIs: public (no secret, secret "")
+// or confidential.
+func (s *Server) CodeClient(name string, public bool, redirectURIs ...string) (id, secret string) {
+	s.t.Helper()
+	spec := registry.Spec{Name: name, RedirectURIs: redirectURIs,
+		GrantTypes: []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}}
+	if public {
+		spec.AuthMethod = registry.AuthNone
+	}
+	c, secret, err := oauth.Registration.New(spec, s.Clock.Now())
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -1,0 +1,66 @@
+// Package web is browser sign-in: the authorization endpoint (RFC 6749
+// §4.1, with PKCE S256 required of every client, RFC 9207's iss, and
+// OpenID Connect's nonce, prompt, max_age and login_hint), its sign-in and
+// consent pages, browser sessions, and sign-out (OpenID Connect
+// RP-Initiated Logout 1.0). It issues the authorization codes that the
+// token endpoint's authorization_code grant (package oauth) exchanges.
+//
+// # Paths
+//
+//	GET, POST /oauth2/authorize   the authorization endpoint and its pages
+//	GET, POST /oidc/logout        sign-out
+//	GET /assets/{name}            the style sheet and the icon
+//
+// The first two are package oauth's PathAuthorize and PathEndSession, which
+// its metadata advertises; the program hands them to New (Config).
+//
+// # Forms
+//
+// No instance keeps a pending request: each page's form posts back to its
+// own path with the request's parameters as hidden fields, and every post
+// is checked from scratch. Every form carries:
+//
+//	csrf_token  the value of the __Host-tokend-csrf cookie, set with the page
+//	action      which button was pressed
+//
+// The sign-in and consent pages post to /oauth2/authorize with the
+// authorization parameters (response_type, client_id, redirect_uri, scope,
+// state, response_mode, code_challenge, code_challenge_method, nonce,
+// prompt, max_age, login_hint, those that were sent; after a sign-in, the
+// consent page forwards prompt without login, and no max_age, which the
+// sign-in satisfied) and:
+//
+//	sign-in:  username, password; action=sign_in
+//	consent:  remember=yes when "Remember this decision" is ticked;
+//	          action=allow or action=deny
+//
+// The sign-out confirmation posts to /oidc/logout with id_token_hint,
+// client_id, post_logout_redirect_uri and state, those that were sent, and
+// action=sign_out.
+//
+// # Answers
+//
+// A page is 200; the sign-in page after a wrong or missing username or
+// password is 400, with one message whether or not the user exists; too
+// many wrong passwords for the user or from the address is 429 with
+// Retry-After; no free password check slot within two seconds is 503 with
+// Retry-After. A missing or wrong CSRF token is 403 and does nothing. An
+// unknown or disabled client, or a redirect URI it did not register, is the
+// error page (400), never a redirect; any other error of an authorization
+// request goes back to the client (303) with error, error_description,
+// state and iss. A success is a 303 to the redirect URI with code, state
+// and iss. Sign-out ends with a 303 to the registered
+// post_logout_redirect_uri with state, or the signed-out page.
+//
+// # Sessions
+//
+// A sign-in starts a store.Session, whose ID is the sid of the ID Tokens
+// issued in it. The session cookie, __Host-tokend-session, holds
+// "<sid>.<secret>"; the store keeps the secret's SHA-256 only. A session
+// lasts Config.SessionTTL from sign-in; a new sign-in in the browser ends
+// the session it had.
+//
+// Every page is sent with a Content-Security-Policy that allows nothing but
+// the page's own style sheet and images (no script at all), and may not be
+// framed.
+package web
