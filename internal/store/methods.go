@@ -37,6 +37,10 @@ type Writer interface {
 	ExchangeAuthCode(ctx context.Context, h Hash, now time.Time, grant Grant, tokens []Token, reuse Revocation) (AuthCode, error)
 	PutConsent(ctx context.Context, c Consent) error
 	DeleteConsent(ctx context.Context, userID, clientID string, rev Revocation) (RevokeResult, error)
+	QueueLogouts(ctx context.Context, name string, from, to int64, ds []LogoutDelivery) error
+	ClaimLogouts(ctx context.Context, claim string, now, until time.Time, limit int) ([]LogoutDelivery, error)
+	FinishLogout(ctx context.Context, id int64, claim, state string, at, next time.Time) error
+	DeleteFinishedLogouts(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // Reader is the rest of Store: the methods that change nothing stored,
@@ -62,6 +66,9 @@ type Reader interface {
 	GetAuthCode(ctx context.Context, h Hash, now time.Time) (AuthCode, error)
 	GetConsent(ctx context.Context, userID, clientID string) (Consent, error)
 	ListConsents(ctx context.Context, userID string) ([]Consent, error)
+	Cursor(ctx context.Context, name string) (int64, error)
+	GetLogout(ctx context.Context, id int64) (LogoutDelivery, error)
+	CountLogouts(ctx context.Context, state string) (int64, error)
 }
 
 // Store is exactly Reader and Writer: a method added to Store and to

@@ -368,6 +368,7 @@ type Store interface {
 	Sessions
 	AuthCodes
 	Consents
+	Logouts
 }
 
 // Sessions stores browser sessions. A session that ended or expired stays

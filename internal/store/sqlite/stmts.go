@@ -17,6 +17,7 @@ type readStmts struct {
 	getSession, listSessions        *sql.Stmt
 	getAuthCode                     *sql.Stmt
 	getConsent, listConsents        *sql.Stmt
+	cursor, getLogout, countLogouts *sql.Stmt
 }
 
 // writeStmts run on the write connection, inside the writer's transactions.
@@ -37,6 +38,8 @@ type writeStmts struct {
 	deleteExpiredCodes                                  *sql.Stmt
 	putConsent, deleteConsent                           *sql.Stmt
 	deleteUserConsents, deleteClientConsents            *sql.Stmt
+	moveCursor, insertCursor, queueLogout               *sql.Stmt
+	claimLogouts, finishLogout, deleteLogouts           *sql.Stmt
 }
 
 // prepare prepares every statement the store runs, so that the hot paths
@@ -109,6 +112,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		deleteUserConsents:   w.prep(qDeleteUserConsents),
 		deleteClientConsents: w.prep(qDeleteClientConsents),
 	}
+	s.prepareLogouts(r, w)
 	for by, cond := range revokeConds {
 		events, grants := revokeSQL(cond)
 		s.w.revoke[by] = revokeStmts{events: w.prep(events), grants: w.prep(grants)}

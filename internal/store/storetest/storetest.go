@@ -64,6 +64,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("SweepSessionsAndCodes", func(t *testing.T) { t.Parallel(); testSweepSessionsAndCodes(t, newStore) })
 	t.Run("ProfileAndLogoutMetadata", func(t *testing.T) { t.Parallel(); testProfileAndLogoutMetadata(t, newStore) })
 	t.Run("EventSessionIDs", func(t *testing.T) { t.Parallel(); testEventSessionIDs(t, newStore) })
+	t.Run("Logouts", func(t *testing.T) { t.Parallel(); testLogouts(t, newStore) })
 }
 
 // opener opens a fresh store that is closed when t ends.
