@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 )
 
@@ -60,8 +61,8 @@ const (
 // libraries an application would (golang.org/x/oauth2, go-oidc): the login
 // URL, the sign-in and consent pages, the callback, the code exchange and
 // the ID Token, userinfo, a replayed code, a second sign-in on the
-// session's cookie, and sign-out with its confirmation page and the
-// post-logout redirect.
+// session's cookie, and sign-out with its confirmation page, the
+// post-logout redirect and the back-channel Logout Token.
 func TestSignInInABrowser(t *testing.T) {
 	chrome := chromiumPath(t)
 	began := time.Now()
@@ -85,6 +86,10 @@ func TestSignInInABrowser(t *testing.T) {
 	t.Logf("signed in with a password and consent, tokens exchanged (sid %s)", first.sid)
 
 	f.replay(first)
+	// Package backchannel tells an app of every revocation of a grant it
+	// had in a session, whatever revoked it; the replay's comes first, so
+	// that the one after the sign-out is the sign-out's own.
+	f.logoutToken(first, "the code replay")
 
 	req = f.newRequest()
 	b.open("the login URL again, signed in", req.url)
@@ -98,6 +103,7 @@ func TestSignInInABrowser(t *testing.T) {
 	b.signOut(f.logoutURL(second.rawID, state))
 	f.signedOut(b, state)
 	b.signedOutPage(f.endSession)
+	f.logoutToken(second, "the sign-out")
 	for _, tok := range second.tokens() {
 		if f.active(tok) {
 			t.Errorf("a token of the session is still active at introspection after sign-out: %.12s…", tok)
@@ -378,6 +384,9 @@ func (f *rpFlow) exchange(req authRequest, code string) login {
 		f.t.Errorf("at_hash: %v", err)
 	}
 	f.userinfo(l)
+	if tok.RefreshToken == "" {
+		f.t.Log("no refresh token: with openid, only offline_access brings one")
+	}
 	for _, tok := range l.tokens() {
 		if !f.active(tok) {
 			f.t.Errorf("a token just issued is not active at introspection: %.12s…", tok)
@@ -466,4 +475,45 @@ func (f *rpFlow) signedOut(b *browser, state string) {
 	if got := q.Get("state"); got != state {
 		f.t.Errorf("post-logout state = %q, want %q", got, state)
 	}
+}
+
+// backchannelEvent is the member of a Logout Token's events claim
+// (Back-Channel Logout 1.0 §2.4).
+const backchannelEvent = "http://schemas.openid.net/event/backchannel-logout"
+
+// logoutToken waits for the Logout Token that after tells the relying
+// party of at its back-channel logout URI, and checks it as the relying
+// party must: go-oidc checks the signature with the provider's keys, iss,
+// aud, exp, jti, the event and that there is no nonce; then its typ, and
+// that its sid and sub are those of l's ID Token.
+func (f *rpFlow) logoutToken(l login, after string) {
+	f.t.Helper()
+	began := time.Now()
+	raw := receive(f.t, f.rp.logoutTokens, "the Logout Token of "+after+" at the back-channel logout URI")
+	waited := time.Since(began)
+	lt, err := f.verifier.VerifyLogout(f.ctx, raw)
+	if err != nil {
+		f.t.Fatalf("verify the Logout Token: %v", err)
+	}
+	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if typ := jws.Signatures[0].Header.ExtraHeaders[jose.HeaderType]; typ != "logout+jwt" {
+		f.t.Errorf("Logout Token typ = %v, want logout+jwt", typ)
+	}
+	var claims struct {
+		Events map[string]json.RawMessage `json:"events"`
+	}
+	if err := lt.Claims(&claims); err != nil {
+		f.t.Fatal(err)
+	}
+	if ev := strings.Join(strings.Fields(string(claims.Events[backchannelEvent])), ""); ev != "{}" || len(claims.Events) != 1 {
+		f.t.Errorf("Logout Token events = %v, want only %s: {}", claims.Events, backchannelEvent)
+	}
+	if lt.SessionID != l.sid || lt.Subject != l.id.Subject {
+		f.t.Errorf("Logout Token sid %q, sub %q; want the ID Token's %q, %q", lt.SessionID, lt.Subject, l.sid, l.id.Subject)
+	}
+	f.t.Logf("the Logout Token of %s came to the back-channel logout URI after %s (sid %s)",
+		after, waited.Round(time.Millisecond), lt.SessionID)
 }
