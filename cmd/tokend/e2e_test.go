@@ -121,20 +121,28 @@ func startTokendAt(t *testing.T, data, addr string) *instance {
 		}
 	})
 	ready := make(chan string, 1)
+	exited := make(chan struct{}) // stdout ended: the process is gone
 	go func() {
+		defer close(exited)
 		sc := bufio.NewScanner(stdout)
-		var lines []string
 		for sc.Scan() {
-			lines = append(lines, sc.Text())
 			if strings.Contains(sc.Text(), "listening on") {
 				ready <- sc.Text()
 			}
 		}
 	}()
+	// The log is read only once Wait has returned: until then the process
+	// may still be writing it.
 	select {
 	case <-ready:
+	case <-exited:
+		_ = in.cmd.Wait()
+		t.Fatalf("tokend exited before it listened; log:\n%s", in.out)
 	case <-time.After(30 * time.Second):
-		t.Fatalf("tokend did not start; log:\n%s", in.out)
+		_ = in.cmd.Process.Kill()
+		<-exited
+		_ = in.cmd.Wait()
+		t.Fatalf("tokend did not start within 30 s; log:\n%s", in.out)
 	}
 	return in
 }
