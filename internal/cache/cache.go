@@ -346,6 +346,11 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
 	return s.Store.CreateSession(ctx, sess)
 }
 
+// ReauthenticateSession passes through: the cache holds no sessions.
+func (s *Store) ReauthenticateSession(ctx context.Context, id string, authTime time.Time) error {
+	return s.Store.ReauthenticateSession(ctx, id, authTime)
+}
+
 // TouchSession passes through: the cache holds no sessions.
 func (s *Store) TouchSession(ctx context.Context, id string, lastSeen time.Time) error {
 	return s.Store.TouchSession(ctx, id, lastSeen)

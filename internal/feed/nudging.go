@@ -169,6 +169,11 @@ func (s Nudging) CreateSession(ctx context.Context, sess store.Session) error {
 	return s.Store.CreateSession(ctx, sess)
 }
 
+// ReauthenticateSession passes through: it revokes nothing.
+func (s Nudging) ReauthenticateSession(ctx context.Context, id string, authTime time.Time) error {
+	return s.Store.ReauthenticateSession(ctx, id, authTime)
+}
+
 // TouchSession passes through: it revokes nothing.
 func (s Nudging) TouchSession(ctx context.Context, id string, lastSeen time.Time) error {
 	return s.Store.TouchSession(ctx, id, lastSeen)

@@ -32,6 +32,7 @@ type Writer interface {
 	ReserveStatusIndexes(ctx context.Context, n int) (first int64, err error)
 	CreateSession(ctx context.Context, s Session) error
 	TouchSession(ctx context.Context, id string, lastSeen time.Time) error
+	ReauthenticateSession(ctx context.Context, id string, authTime time.Time) error
 	EndSession(ctx context.Context, id string, endedAt time.Time, rev Revocation) (RevokeResult, error)
 	CreateAuthCode(ctx context.Context, c AuthCode) error
 	ExchangeAuthCode(ctx context.Context, h Hash, now time.Time, grant Grant, tokens []Token, reuse Revocation) (AuthCode, error)

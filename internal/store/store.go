@@ -382,6 +382,11 @@ type Sessions interface {
 	// TouchSession moves the session's LastSeen forward to lastSeen (never
 	// back). ErrNotFound when the session is unknown or has ended.
 	TouchSession(ctx context.Context, id string, lastSeen time.Time) error
+	// ReauthenticateSession records that the session's user proved who
+	// they are again at authTime (a sign-in asked for by prompt=login or
+	// max_age): AuthTime moves to it and LastSeen forward. The session
+	// and its grants go on. ErrNotFound when it is unknown or has ended.
+	ReauthenticateSession(ctx context.Context, id string, authTime time.Time) error
 	// EndSession ends the session at endedAt and revokes its live grants
 	// but the offline ones, one event each, in one transaction. A session
 	// ended already keeps its EndedAt. ErrNotFound when it is unknown.

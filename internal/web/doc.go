@@ -57,8 +57,9 @@
 // A sign-in starts a store.Session, whose ID is the sid of the ID Tokens
 // issued in it. The session cookie, __Host-tokend-session, holds
 // "<sid>.<secret>"; the store keeps the secret's SHA-256 only. A session
-// lasts Config.SessionTTL from sign-in; a new sign-in in the browser ends
-// the session it had.
+// lasts Config.SessionTTL from sign-in. Signing in again as the same user
+// (prompt=login, max_age) moves the session's auth_time and ends nothing;
+// signing in as another user ends the session the browser had.
 //
 // Every page is sent with a Content-Security-Policy that allows nothing but
 // the page's own style sheet and images (no script at all), and may not be

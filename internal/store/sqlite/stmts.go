@@ -22,24 +22,24 @@ type readStmts struct {
 
 // writeStmts run on the write connection, inside the writer's transactions.
 type writeStmts struct {
-	savepoint, release, rollbackTo                      *sql.Stmt
-	getClient, insertClient, updateClient, deleteClient *sql.Stmt
-	getUser, insertUser, updateUser, deleteUser         *sql.Stmt
-	insertGrant, insertToken                            *sql.Stmt
-	lookupToken, markRotated, extendGrant               *sql.Stmt
-	revoke, revokeOnline                                [numRevokeBy]revokeStmts
-	insertIssuer, deleteIssuer, useJTI                  *sql.Stmt
-	expiredGrants, deleteGrantTokens, deleteGrants      *sql.Stmt
-	deleteExpiredTokens                                 *sql.Stmt
-	deleteUsedJTIs, deleteEvents, reserve               *sql.Stmt
-	insertSession, touchSession, endSession             *sql.Stmt
-	endUserSessions, deleteOldSessions                  *sql.Stmt
-	insertAuthCode, lookupAuthCode, useAuthCode         *sql.Stmt
-	deleteExpiredCodes                                  *sql.Stmt
-	putConsent, deleteConsent                           *sql.Stmt
-	deleteUserConsents, deleteClientConsents            *sql.Stmt
-	moveCursor, insertCursor, queueLogout               *sql.Stmt
-	claimLogouts, finishLogout, deleteLogouts           *sql.Stmt
+	savepoint, release, rollbackTo                         *sql.Stmt
+	getClient, insertClient, updateClient, deleteClient    *sql.Stmt
+	getUser, insertUser, updateUser, deleteUser            *sql.Stmt
+	insertGrant, insertToken                               *sql.Stmt
+	lookupToken, markRotated, extendGrant                  *sql.Stmt
+	revoke, revokeOnline                                   [numRevokeBy]revokeStmts
+	insertIssuer, deleteIssuer, useJTI                     *sql.Stmt
+	expiredGrants, deleteGrantTokens, deleteGrants         *sql.Stmt
+	deleteExpiredTokens                                    *sql.Stmt
+	deleteUsedJTIs, deleteEvents, reserve                  *sql.Stmt
+	insertSession, touchSession, reauthSession, endSession *sql.Stmt
+	endUserSessions, deleteOldSessions                     *sql.Stmt
+	insertAuthCode, lookupAuthCode, useAuthCode            *sql.Stmt
+	deleteExpiredCodes                                     *sql.Stmt
+	putConsent, deleteConsent                              *sql.Stmt
+	deleteUserConsents, deleteClientConsents               *sql.Stmt
+	moveCursor, insertCursor, queueLogout                  *sql.Stmt
+	claimLogouts, finishLogout, deleteLogouts              *sql.Stmt
 }
 
 // prepare prepares every statement the store runs, so that the hot paths
@@ -100,6 +100,7 @@ func (s *Store) prepare(ctx context.Context) error {
 
 		insertSession:        w.prep(qInsertSession),
 		touchSession:         w.prep(qTouchSession),
+		reauthSession:        w.prep(qReauthSession),
 		endSession:           w.prep(qEndSession),
 		endUserSessions:      w.prep(qEndUserSessions),
 		deleteOldSessions:    w.prep(qDeleteOldSessions),
