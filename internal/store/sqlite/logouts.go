@@ -203,5 +203,10 @@ func (s *Store) DeleteFinishedLogouts(ctx context.Context, before time.Time, lim
 		n, err = res.RowsAffected()
 		return err
 	})
-	return int(n), err
+	if err != nil {
+		// n is not read then: a write that gave up on its context may
+		// still be running its op.
+		return 0, err
+	}
+	return int(n), nil
 }
