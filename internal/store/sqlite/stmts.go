@@ -18,6 +18,7 @@ type readStmts struct {
 	getAuthCode                     *sql.Stmt
 	getConsent, listConsents        *sql.Stmt
 	cursor, getLogout, countLogouts *sql.Stmt
+	userEvents, listUserGrants      *sql.Stmt
 }
 
 // writeStmts run on the write connection, inside the writer's transactions.
@@ -65,6 +66,8 @@ func (s *Store) prepare(ctx context.Context) error {
 		getAuthCode:     r.prep(qGetAuthCode),
 		getConsent:      r.prep(qGetConsent),
 		listConsents:    r.prep(qListConsents),
+		userEvents:      r.prep(qUserEvents),
+		listUserGrants:  r.prep(qListUserGrants),
 	}
 	w := &preparer{ctx: ctx, s: s, db: s.wdb}
 	s.w = writeStmts{
