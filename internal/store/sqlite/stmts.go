@@ -66,8 +66,6 @@ func (s *Store) prepare(ctx context.Context) error {
 		getAuthCode:     r.prep(qGetAuthCode),
 		getConsent:      r.prep(qGetConsent),
 		listConsents:    r.prep(qListConsents),
-		userEvents:      r.prep(qUserEvents),
-		listUserGrants:  r.prep(qListUserGrants),
 	}
 	w := &preparer{ctx: ctx, s: s, db: s.wdb}
 	s.w = writeStmts{
@@ -116,6 +114,17 @@ func (s *Store) prepare(ctx context.Context) error {
 		deleteUserConsents:   w.prep(qDeleteUserConsents),
 		deleteClientConsents: w.prep(qDeleteClientConsents),
 	}
+	s.prepareRest(r, w)
+	if r.err != nil {
+		return r.err
+	}
+	return w.err
+}
+
+// prepareRest prepares the rest of the statements (prepare would grow
+// past a screen): the log followers' cursors and Logout Token deliveries,
+// the revocations of each revokeBy, and the account page's reads.
+func (s *Store) prepareRest(r, w *preparer) {
 	s.prepareLogouts(r, w)
 	for by, cond := range revokeConds {
 		events, grants := revokeSQL(cond)
@@ -123,8 +132,5 @@ func (s *Store) prepare(ctx context.Context) error {
 		events, grants = revokeSQL(cond + keepOffline)
 		s.w.revokeOnline[by] = revokeStmts{events: w.prep(events), grants: w.prep(grants)}
 	}
-	if r.err != nil {
-		return r.err
-	}
-	return w.err
+	s.r.userEvents, s.r.listUserGrants = r.prep(qUserEvents), r.prep(qListUserGrants)
 }

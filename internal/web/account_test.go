@@ -1,0 +1,205 @@
+package web_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/tokend/tokend/internal/store"
+	"github.com/tokend/tokend/internal/testserver"
+	"github.com/tokend/tokend/internal/web"
+)
+
+// forms are every form of the page.
+func (p page) forms(t *testing.T) []form {
+	t.Helper()
+	var out []form
+	for _, m := range formRe.FindAllStringSubmatch(p.body, -1) {
+		one := page{body: m[0]}
+		out = append(out, one.form(t))
+	}
+	return out
+}
+
+// formWith returns the page's form whose fields hold every name, value
+// pair of fields, failing the test when there is none.
+func (p page) formWith(t *testing.T, fields ...string) form {
+	t.Helper()
+	for _, f := range p.forms(t) {
+		ok := true
+		for i := 0; i+1 < len(fields); i += 2 {
+			ok = ok && f.values.Get(fields[i]) == fields[i+1]
+		}
+		if ok {
+			return f
+		}
+	}
+	t.Fatalf("no form with %v on the page:\n%s", fields, p.body)
+	return form{}
+}
+
+// send submits f as a browser does: a GET form's fields in the query, a
+// POST form's in the body, with fields set.
+func (b *browser) send(f form, fields ...string) page {
+	b.t.Helper()
+	v := url.Values{}
+	for k, vs := range f.values {
+		v[k] = append([]string(nil), vs...)
+	}
+	for i := 0; i+1 < len(fields); i += 2 {
+		v.Set(fields[i], fields[i+1])
+	}
+	if !strings.HasPrefix(f.action, web.PathAccount) {
+		b.t.Fatalf("the form goes to %q", f.action)
+	}
+	if _, ok := v["csrf_token"]; !ok {
+		return b.get(f.action + "?" + v.Encode())
+	}
+	return b.post(f.action, v)
+}
+
+// wantBack fails the test unless p sends the browser back to the account
+// page with the flash message code, and returns the page it shows.
+func (b *browser) wantBack(p page, code string) page {
+	b.t.Helper()
+	want := web.PathAccount + "?m=" + code
+	if p.status != http.StatusSeeOther || p.header.Get("Location") != want {
+		b.t.Fatalf("status %d, Location %q; want 303 to %s\n%s", p.status, p.header.Get("Location"), want, p.body)
+	}
+	return b.get(want)
+}
+
+// accountSignIn opens the account page without a session, is sent to
+// sign in, signs in as user and comes back to the account page.
+func (b *browser) accountSignIn(user string) page {
+	b.t.Helper()
+	p := b.get(web.PathAccount)
+	loc := p.location(b.t)
+	if p.status != http.StatusSeeOther || loc == nil {
+		b.t.Fatalf("account page without a session: status %d; want a redirect to sign in", p.status)
+	}
+	p = b.get(loc.String())
+	wantPage(b.t, p, http.StatusOK, "Sign in", "your account")
+	f := p.form(b.t)
+	v := f.values
+	v.Set("action", "sign_in")
+	v.Set("username", user)
+	v.Set("password", testserver.Password)
+	p = b.post(f.action, v)
+	if p.status != http.StatusSeeOther || p.header.Get("Location") != web.PathAccount {
+		b.t.Fatalf("sign-in: status %d, Location %q; want 303 to %s\n%s", p.status, p.header.Get("Location"), web.PathAccount, p.body)
+	}
+	p = b.get(web.PathAccount)
+	wantPage(b.t, p, http.StatusOK, "Your account", user)
+	return p
+}
+
+// connect authorizes the app for user with scope, remembering the
+// consent, and returns its tokens.
+func (b *browser) connect(a app, scope, user string) testserver.Tokens {
+	b.t.Helper()
+	z := a.request(scope)
+	p := b.get(z.path())
+	if strings.Contains(p.body, `value="sign_in"`) {
+		p = b.signIn(p, user)
+	}
+	code := z.wantCode(b.t, b.s, b.submit(p.form(b.t), "action=allow", "remember", "yes"))
+	tr := z.tokens(b.t, b.s, code)
+	return testserver.Tokens{ClientID: a.id, Secret: a.secret, Access: tr.Access, Refresh: tr.Refresh}
+}
+
+// confirmAction presses the account page's button that asks to confirm
+// the action of fields, and confirms: it returns the answer to the
+// confirmation's post.
+func (b *browser) confirmAction(p page, texts []string, fields ...string) page {
+	b.t.Helper()
+	c := b.send(p.formWith(b.t, fields...))
+	wantPage(b.t, c, http.StatusOK, texts...)
+	return b.send(c.form(b.t))
+}
+
+// TestAccountRemoveApp: a person with two apps removes one from the
+// account page, after confirming: only that app's tokens stop, its
+// consent is forgotten, and the log says user_request by the person.
+func TestAccountRemoveApp(t *testing.T) {
+	s := testserver.New(t)
+	alice := s.User("alice", false)
+	photos, calendar := newApp(s, "Photos", false), newApp(s, "Calendar", false)
+	b := newBrowser(t, s)
+	b.accountSignIn("alice")
+	ph := b.connect(photos, "openid profile", "alice")
+	cal := b.connect(calendar, "openid email offline_access", "alice")
+
+	p := b.get(web.PathAccount)
+	wantPage(t, p, http.StatusOK, "Photos", "Calendar", "Your name", "Your email address", "on 1 session")
+
+	p = b.confirmAction(p, []string{"Remove Photos’s access?"}, "do", "remove_app", "client_id", photos.id)
+	p = b.wantBack(p, "app_removed")
+	wantPage(t, p, http.StatusOK, "The app’s access was removed.", "Calendar")
+	if strings.Contains(p.body, "Photos") {
+		t.Errorf("Photos is still listed after its access was removed")
+	}
+
+	s.CheckRevoked(t, ph)
+	s.CheckLive(t, cal)
+	var removed int
+	for _, e := range s.Events() {
+		if e.ClientID != photos.id || e.Reason != store.ReasonUserRequest || e.Actor != "alice" || e.Subject != alice.ID {
+			t.Errorf("event %+v; want Photos' grant revoked for user_request by alice", e)
+		}
+		removed++
+	}
+	if removed != 1 {
+		t.Errorf("%d events; want 1", removed)
+	}
+	if _, err := s.Store.GetConsent(t.Context(), alice.ID, photos.id); err == nil {
+		t.Errorf("Photos' consent is still remembered")
+	}
+	// The next authorization of Photos asks again; Calendar's does not.
+	wantPage(t, b.get(photos.request("openid").path()), http.StatusOK, "Allow Photos?")
+	z := calendar.request("openid")
+	z.wantCode(t, s, b.get(z.path()))
+}
+
+// TestAccountNeedsCSRF: a post of the account page without the CSRF token,
+// or with another, is refused with 403 and changes nothing.
+func TestAccountNeedsCSRF(t *testing.T) {
+	s := testserver.New(t)
+	s.User("alice", false)
+	photos := newApp(s, "Photos", false)
+	b := newBrowser(t, s)
+	b.accountSignIn("alice")
+	ph := b.connect(photos, "openid", "alice")
+	for name, token := range map[string]string{"none": "", "forged": strings.Repeat("A", 43)} {
+		v := url.Values{"action": {"remove_app"}, "client_id": {photos.id}}
+		if token != "" {
+			v.Set("csrf_token", token)
+		}
+		if p := b.post(web.PathAccount, v); p.status != http.StatusForbidden {
+			t.Errorf("%s CSRF token: status %d; want 403", name, p.status)
+		}
+	}
+	s.CheckLive(t, ph)
+	if n := len(s.Events()); n != 0 {
+		t.Errorf("%d events; want none", n)
+	}
+}
+
+// TestAccountHeaders: the account page is sent with the pages' headers,
+// and holds no script.
+func TestAccountHeaders(t *testing.T) {
+	s := testserver.New(t)
+	s.User("alice", false)
+	b := newBrowser(t, s)
+	p := b.accountSignIn("alice")
+	if csp := p.header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || strings.Contains(csp, "script-src") {
+		t.Errorf("Content-Security-Policy %q", csp)
+	}
+	if cc := p.header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("Cache-Control %q; want no-store", cc)
+	}
+	if scriptRe.MatchString(p.body) {
+		t.Errorf("the account page holds a script or an inline style:\n%s", p.body)
+	}
+}

@@ -1,0 +1,148 @@
+package web
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+)
+
+// The flash messages of the account page, by the code the actions send
+// back in its query: the page shows only these fixed texts, never what
+// the query says.
+const (
+	flashAppRemoved = "app_removed"
+)
+
+var flashMessages = map[string]struct {
+	text  string
+	alert bool
+}{
+	flashAppRemoved: {text: "The app’s access was removed. It will have to ask you again."},
+}
+
+// accountView is what the account page shows.
+type accountView struct {
+	Flash      string
+	FlashAlert bool
+	Apps       []appEntry
+}
+
+// appEntry is one connected app: a client that holds live grants of the
+// person, or a consent they remembered.
+type appEntry struct {
+	ClientID  string
+	Name      string
+	Scopes    []string
+	FirstUsed string // when it was first allowed
+	LastUsed  string // when it last got a token, "" when it holds none
+	Sessions  int    // on how many sessions (or sign-ins outside a browser)
+}
+
+// accountView reads what the account page of si's person shows.
+func (p *Pages) accountView(r *http.Request, si signedIn, flash string) (*accountView, error) {
+	av := &accountView{}
+	if m, ok := flashMessages[flash]; ok {
+		av.Flash, av.FlashAlert = m.text, m.alert
+	}
+	var err error
+	if av.Apps, err = p.connectedApps(r, si); err != nil {
+		return nil, err
+	}
+	return av, nil
+}
+
+// appUse gathers one client's grants and consent.
+type appUse struct {
+	scope    []string
+	first    time.Time
+	last     time.Time
+	sessions map[string]bool
+	grants   int
+}
+
+// connectedApps lists the clients that hold live grants of the person or
+// a consent of theirs, by name. When an app was last used is the newest
+// token issued in its grants (at sign-in or by a refresh): what the store
+// knows without a write on each introspection.
+func (p *Pages) connectedApps(r *http.Request, si signedIn) ([]appEntry, error) {
+	ctx := r.Context()
+	grants, err := p.cfg.Store.ListUserGrants(ctx, si.user.ID, p.cfg.Now())
+	if err != nil {
+		return nil, err
+	}
+	consents, err := p.cfg.Store.ListConsents(ctx, si.user.ID)
+	if err != nil {
+		return nil, err
+	}
+	uses := map[string]*appUse{}
+	use := func(clientID, scope string, first time.Time) *appUse {
+		u := uses[clientID]
+		if u == nil {
+			u = &appUse{first: first, sessions: map[string]bool{}}
+			uses[clientID] = u
+		}
+		for _, s := range strings.Fields(scope) {
+			if !slices.Contains(u.scope, s) {
+				u.scope = append(u.scope, s)
+			}
+		}
+		if first.Before(u.first) {
+			u.first = first
+		}
+		return u
+	}
+	for _, c := range consents {
+		use(c.ClientID, c.Scope, c.CreatedAt)
+	}
+	for _, g := range grants {
+		u := use(g.ClientID, g.Scope, g.CreatedAt)
+		u.grants++
+		u.last = maxTime(u.last, g.LastIssued)
+		// A grant outside a browser session (the password grant) is a
+		// sign-in of its own.
+		sid := g.SessionID
+		if sid == "" {
+			sid = "grant:" + g.ID
+		}
+		u.sessions[sid] = true
+	}
+	return p.appEntries(r, uses)
+}
+
+// appEntries names the apps of uses and sorts them by name.
+func (p *Pages) appEntries(r *http.Request, uses map[string]*appUse) ([]appEntry, error) {
+	out := make([]appEntry, 0, len(uses))
+	for id, u := range uses {
+		name, err := p.appName(r, id)
+		if err != nil {
+			return nil, err
+		}
+		e := appEntry{ClientID: id, Name: name, Scopes: describeScope(strings.Join(u.scope, " ")),
+			FirstUsed: when(u.first), Sessions: len(u.sessions)}
+		if u.grants > 0 {
+			e.LastUsed = when(u.last)
+		}
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b appEntry) int {
+		if c := strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ClientID, b.ClientID)
+	})
+	return out, nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// when is a time as the account page shows it: in UTC, said so, since
+// the server does not know the person's time zone.
+func when(t time.Time) string {
+	return t.UTC().Format("2 Jan 2006, 15:04 UTC")
+}
