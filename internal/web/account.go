@@ -81,6 +81,10 @@ func (p *Pages) accountAction(w http.ResponseWriter, r *http.Request, form url.V
 	switch action {
 	case actionRemoveApp:
 		flash, err = p.removeApp(r, si, form)
+	case actionEndSession:
+		flash, err = p.endOwnSession(w, r, si, form)
+	case actionEndOthers:
+		flash, err = p.endOtherSessions(r, si)
 	default:
 		return unreadableForm()
 	}
@@ -224,8 +228,92 @@ func (p *Pages) confirmation(r *http.Request, si signedIn, vals url.Values) (con
 			button:  "Remove access",
 			fields:  []hidden{{Name: "action", Value: actionRemoveApp}, {Name: "client_id", Value: clientID}},
 		}, nil
+	case actionEndSession:
+		sid, ok := single(vals, "sid", maxParamBytes)
+		if !ok || sid == "" {
+			return confirmation{}, brokenLink()
+		}
+		sess, err := p.ownSession(r, si, sid)
+		if err != nil {
+			return confirmation{}, err
+		}
+		return confirmation{
+			heading: "Sign out " + describeAgent(sess.UserAgent) + "?",
+			message: "The session started " + when(sess.CreatedAt) + " from " + sess.Address + " ends now, and the apps signed in with it lose access, except those you allowed to stay connected.",
+			button:  "Sign out",
+			fields:  []hidden{{Name: "action", Value: actionEndSession}, {Name: "sid", Value: sid}},
+		}, nil
+	case actionEndOthers:
+		return confirmation{
+			heading: "Sign out everywhere else?",
+			message: "Every other session of yours ends now, and the apps signed in with them lose access, except those you allowed to stay connected. You stay signed in here.",
+			button:  "Sign out everywhere else",
+			fields:  []hidden{{Name: "action", Value: actionEndOthers}},
+		}, nil
 	}
 	return confirmation{}, brokenLink()
+}
+
+// notYourSession refuses to act on a session that is not the person's
+// (or is unknown: the answer is the same, whoever's it is).
+var notYourSession = &pageError{status: http.StatusForbidden, heading: "This is not one of your sessions",
+	message: "The session you asked to sign out is not one of yours, so nothing was done. Go back to your account page and try again."}
+
+// ownSession returns the session sid when it is si's person's.
+func (p *Pages) ownSession(r *http.Request, si signedIn, sid string) (store.Session, error) {
+	sess, err := p.cfg.Store.GetSession(r.Context(), sid)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.Session{}, notYourSession
+	case err != nil:
+		return store.Session{}, err
+	case sess.UserID != si.user.ID:
+		p.log.LogAttrs(r.Context(), slog.LevelWarn, "account: another user's session refused", slog.String("user", si.user.Username))
+		return store.Session{}, notYourSession
+	}
+	return sess, nil
+}
+
+// endOwnSession ends a session of the person, which must be theirs, and
+// the grants made in it but the offline ones, as sign-out does. When it is
+// the one this browser holds, the browser is signed out.
+func (p *Pages) endOwnSession(w http.ResponseWriter, r *http.Request, si signedIn, form url.Values) (string, error) {
+	sid, ok := single(form, "sid", maxParamBytes)
+	if !ok || sid == "" {
+		return "", unreadableForm()
+	}
+	if _, err := p.ownSession(r, si, sid); err != nil {
+		return "", err
+	}
+	if _, err := p.cfg.Engine.EndSession(r.Context(), sid, si.user.Username); err != nil {
+		return "", err
+	}
+	p.log.LogAttrs(r.Context(), slog.LevelInfo, "session ended from the account page", slog.String("user", si.user.Username), slog.String("sid", sid))
+	if sid == si.session.ID {
+		clearSession(w)
+	}
+	return flashSessionEnded, nil
+}
+
+// endOtherSessions ends every live session of the person but this
+// browser's, one engine call each.
+func (p *Pages) endOtherSessions(r *http.Request, si signedIn) (string, error) {
+	ctx := r.Context()
+	sessions, err := p.cfg.Store.ListSessions(ctx, si.user.ID)
+	if err != nil {
+		return "", err
+	}
+	now := p.cfg.Now()
+	for _, sess := range sessions {
+		if sess.ID == si.session.ID || !sess.Live(now) {
+			continue
+		}
+		if _, err := p.cfg.Engine.EndSession(ctx, sess.ID, si.user.Username); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return "", err
+		}
+	}
+	p.log.LogAttrs(ctx, slog.LevelInfo, "signed out everywhere else", slog.String("user", si.user.Username))
+	return flashOthersEnded, nil
 }
 
 // appName is how the pages name the client with ID id: its name, or its

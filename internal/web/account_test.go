@@ -96,7 +96,7 @@ func (b *browser) accountSignIn(user string) page {
 }
 
 // connect authorizes the app for user with scope, remembering the
-// consent, and returns its tokens.
+// consent when it is asked, and returns its tokens.
 func (b *browser) connect(a app, scope, user string) testserver.Tokens {
 	b.t.Helper()
 	z := a.request(scope)
@@ -104,7 +104,10 @@ func (b *browser) connect(a app, scope, user string) testserver.Tokens {
 	if strings.Contains(p.body, `value="sign_in"`) {
 		p = b.signIn(p, user)
 	}
-	code := z.wantCode(b.t, b.s, b.submit(p.form(b.t), "action=allow", "remember", "yes"))
+	if p.status == http.StatusOK {
+		p = b.submit(p.form(b.t), "action=allow", "remember", "yes")
+	}
+	code := z.wantCode(b.t, b.s, p)
 	tr := z.tokens(b.t, b.s, code)
 	return testserver.Tokens{ClientID: a.id, Secret: a.secret, Access: tr.Access, Refresh: tr.Refresh}
 }
@@ -202,4 +205,83 @@ func TestAccountHeaders(t *testing.T) {
 	if scriptRe.MatchString(p.body) {
 		t.Errorf("the account page holds a script or an inline style:\n%s", p.body)
 	}
+}
+
+// sid is the ID of the browser's session.
+func (b *browser) sid() string {
+	sid, _, _ := strings.Cut(b.cookie("__Host-tokend-session"), ".")
+	return sid
+}
+
+// live reports whether the session sid is live in the store.
+func live(t *testing.T, s *testserver.Server, sid string) bool {
+	t.Helper()
+	sess, err := s.Store.GetSession(t.Context(), sid)
+	if err != nil {
+		t.Fatalf("GetSession: %v", err)
+	}
+	return sess.Live(s.Clock.Now())
+}
+
+// TestAccountSessions: from one of her browsers a person signs out
+// another, whose grants are revoked, while this one goes on; she cannot
+// sign out another person's session; "everywhere else" ends every other
+// session of hers and leaves this one live.
+func TestAccountSessions(t *testing.T) {
+	s := testserver.New(t)
+	s.User("alice", false)
+	s.User("bob", false)
+	photos := newApp(s, "Photos", false)
+	here, there, bobs := newBrowser(t, s), newBrowser(t, s), newBrowser(t, s)
+	here.accountSignIn("alice")
+	there.accountSignIn("alice")
+	bobs.accountSignIn("bob")
+	tkHere := here.connect(photos, "openid", "alice")
+	tkThere := there.connect(photos, "openid", "alice")
+
+	p := here.get(web.PathAccount)
+	wantPage(t, p, http.StatusOK, "This device", "Sign out everywhere else")
+	p = here.confirmAction(p, []string{"Sign out A program?"}, "do", "end_session", "sid", there.sid())
+	here.wantBack(p, "session_ended")
+	if live(t, s, there.sid()) {
+		t.Errorf("the other session is still live")
+	}
+	if p := there.get(web.PathAccount); p.status != http.StatusSeeOther {
+		t.Errorf("the signed-out browser opens the account page: status %d", p.status)
+	}
+	s.CheckRevoked(t, tkThere)
+	s.CheckLive(t, tkHere)
+
+	t.Run("another person's session", func(t *testing.T) {
+		here := here.in(t)
+		if p := here.get("/account/confirm?do=end_session&sid=" + url.QueryEscape(bobs.sid())); p.status != http.StatusForbidden {
+			t.Errorf("confirmation page for bob's session: status %d; want 403", p.status)
+		}
+		form := url.Values{"csrf_token": {here.cookie("__Host-tokend-csrf")}, "action": {"end_session"}, "sid": {bobs.sid()}}
+		if p := here.post(web.PathAccount, form); p.status != http.StatusForbidden {
+			t.Errorf("signing out bob's session: status %d; want 403", p.status)
+		}
+		if !live(t, s, bobs.sid()) {
+			t.Errorf("bob's session ended")
+		}
+	})
+
+	t.Run("everywhere else", func(t *testing.T) {
+		here := here.in(t)
+		third, fourth := newBrowser(t, s), newBrowser(t, s)
+		third.accountSignIn("alice")
+		fourth.accountSignIn("alice")
+		p := here.confirmAction(here.get(web.PathAccount), []string{"Sign out everywhere else?"}, "do", "end_others")
+		p = here.wantBack(p, "others_ended")
+		wantPage(t, p, http.StatusOK, "You were signed out everywhere else.", "This device")
+		for _, b := range []*browser{third, fourth} {
+			if live(t, s, b.sid()) {
+				t.Errorf("session %s is still live", b.sid())
+			}
+		}
+		if !live(t, s, here.sid()) || !live(t, s, bobs.sid()) {
+			t.Errorf("this session or bob's ended")
+		}
+		s.CheckLive(t, tkHere)
+	})
 }

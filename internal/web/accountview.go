@@ -11,14 +11,18 @@ import (
 // back in its query: the page shows only these fixed texts, never what
 // the query says.
 const (
-	flashAppRemoved = "app_removed"
+	flashAppRemoved   = "app_removed"
+	flashSessionEnded = "session_ended"
+	flashOthersEnded  = "others_ended"
 )
 
 var flashMessages = map[string]struct {
 	text  string
 	alert bool
 }{
-	flashAppRemoved: {text: "The app’s access was removed. It will have to ask you again."},
+	flashAppRemoved:   {text: "The app’s access was removed. It will have to ask you again."},
+	flashSessionEnded: {text: "That session was signed out."},
+	flashOthersEnded:  {text: "You were signed out everywhere else."},
 }
 
 // accountView is what the account page shows.
@@ -26,6 +30,22 @@ type accountView struct {
 	Flash      string
 	FlashAlert bool
 	Apps       []appEntry
+	Sessions   []sessionEntry
+	// Others: there are sessions besides this browser's.
+	Others bool
+	// SignOut is where this browser signs out (RP-Initiated Logout's
+	// page, which asks first).
+	SignOut string
+}
+
+// sessionEntry is one live session of the person.
+type sessionEntry struct {
+	ID       string
+	Device   string // the browser and its system, in words
+	Address  string
+	Started  string
+	LastSeen string
+	Current  bool // this browser's
 }
 
 // appEntry is one connected app: a client that holds live grants of the
@@ -49,7 +69,36 @@ func (p *Pages) accountView(r *http.Request, si signedIn, flash string) (*accoun
 	if av.Apps, err = p.connectedApps(r, si); err != nil {
 		return nil, err
 	}
+	if err := p.sessionsView(r, si, av); err != nil {
+		return nil, err
+	}
 	return av, nil
+}
+
+// sessionsView lists the person's live sessions, this browser's first,
+// then the most recently started.
+func (p *Pages) sessionsView(r *http.Request, si signedIn, av *accountView) error {
+	sessions, err := p.cfg.Store.ListSessions(r.Context(), si.user.ID)
+	if err != nil {
+		return err
+	}
+	now := p.cfg.Now()
+	av.SignOut = p.cfg.EndSessionPath
+	for _, s := range sessions {
+		if !s.Live(now) {
+			continue
+		}
+		e := sessionEntry{ID: s.ID, Device: describeAgent(s.UserAgent), Address: s.Address,
+			Started: when(s.CreatedAt), LastSeen: when(s.LastSeen), Current: s.ID == si.session.ID}
+		if e.Current {
+			e.LastSeen = "now"
+			av.Sessions = append([]sessionEntry{e}, av.Sessions...)
+		} else {
+			av.Others = true
+			av.Sessions = append(av.Sessions, e)
+		}
+	}
+	return nil
 }
 
 // appUse gathers one client's grants and consent.
