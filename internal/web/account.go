@@ -85,6 +85,8 @@ func (p *Pages) accountAction(w http.ResponseWriter, r *http.Request, form url.V
 		flash, err = p.endOwnSession(w, r, si, form)
 	case actionEndOthers:
 		flash, err = p.endOtherSessions(r, si)
+	case actionChangePassword:
+		flash, err = p.changePassword(r, si, form)
 	default:
 		return unreadableForm()
 	}
@@ -327,4 +329,52 @@ func (p *Pages) appName(r *http.Request, id string) (string, error) {
 		return "", err
 	}
 	return clientName(c.Name, c.ID), nil
+}
+
+// changePassword sets the person's new password, given twice, once their
+// current one is checked again (limited as sign-in is, and in its slots).
+// Every grant of theirs is revoked and every other session ends in the
+// same transaction (Engine.ChangeOwnPassword); this one goes on. Nothing
+// changes on a wrong current password, or a new one that does not follow
+// the rules of every other way to set it (identity.HashNewPassword).
+func (p *Pages) changePassword(r *http.Request, si signedIn, form url.Values) (string, error) {
+	current, ok1 := single(form, "current_password", identity.MaxPasswordLength)
+	next, ok2 := single(form, "new_password", maxParamBytes)
+	again, ok3 := single(form, "new_password_again", maxParamBytes)
+	switch {
+	case !ok1 || !ok2 || !ok3:
+		return "", unreadableForm()
+	case current == "" || next == "":
+		return flashPasswordMissing, nil
+	case next != again:
+		return flashPasswordMismatch, nil
+	}
+	hash, err := identity.HashNewPassword(next)
+	switch {
+	case identity.IsInvalidUser(err):
+		return flashPasswordRules, nil
+	case err != nil:
+		return "", err
+	}
+	_, err = p.checkPassword(r, si.user.Username, current)
+	var tooMany *identity.TooManyGuesses
+	switch {
+	case errors.As(err, &tooMany):
+		return "", tooManyGuesses(tooMany.RetryAfter)
+	case errors.Is(err, identity.ErrWrongPassword):
+		p.log.LogAttrs(r.Context(), slog.LevelInfo, "password change refused: wrong current password", slog.String("user", si.user.Username))
+		return flashPasswordWrong, nil
+	case err != nil:
+		return "", err
+	}
+	now := p.cfg.Now()
+	res, err := p.cfg.Engine.ChangeOwnPassword(r.Context(), si.user.Username, si.session.ID, func(u store.User) (store.User, error) {
+		u.PasswordHash, u.UpdatedAt = hash, now
+		return u, nil
+	})
+	if err != nil {
+		return "", err
+	}
+	p.log.LogAttrs(r.Context(), slog.LevelInfo, "password changed", slog.String("user", si.user.Username), slog.Int("grants", res.Grants))
+	return flashPasswordChanged, nil
 }

@@ -285,3 +285,78 @@ func TestAccountSessions(t *testing.T) {
 		s.CheckLive(t, tkHere)
 	})
 }
+
+// passwordGrant asks the token endpoint for tokens of user with password
+// as the client, and returns the status.
+func passwordGrant(s *testserver.Server, clientID, secret, user, password string) int {
+	form := url.Values{"grant_type": {"password"}, "username": {user}, "password": {password}}
+	return s.Post("/oauth2/token", form.Encode(), testserver.Basic(clientID, secret)).Status
+}
+
+// TestAccountPassword: a change with a wrong current password, or new
+// ones that differ or are too short, changes nothing; with the right one
+// the password changes, every grant of the person is revoked, her other
+// session ends, and this one still opens the account page.
+func TestAccountPassword(t *testing.T) {
+	s := testserver.New(t)
+	s.User("alice", false)
+	photos := newApp(s, "Photos", false)
+	cli, secret := s.Client("cli")
+	here, there := newBrowser(t, s), newBrowser(t, s)
+	here.accountSignIn("alice")
+	there.accountSignIn("alice")
+	tkHere := here.connect(photos, "openid offline_access", "alice")
+	tkThere := there.connect(photos, "openid", "alice")
+	tkCLI := s.PasswordTokens(cli, secret, "alice")
+	const newPassword = "a much better one"
+
+	change := func(t *testing.T, current, next, again, code string) {
+		t.Helper()
+		f := here.in(t).get(web.PathAccount).formWith(t, "username", "alice")
+		p := here.in(t).post(f.action, url.Values{"csrf_token": f.values["csrf_token"], "action": {"change_password"},
+			"current_password": {current}, "new_password": {next}, "new_password_again": {again}})
+		here.in(t).wantBack(p, code)
+	}
+	for _, tc := range []struct{ name, current, next, again, code string }{
+		{"wrong current password", "not it at all", newPassword, newPassword, "password_wrong"},
+		{"new ones differ", testserver.Password, newPassword, newPassword + "!", "password_mismatch"},
+		{"too short", testserver.Password, "short", "short", "password_rules"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			change(t, tc.current, tc.next, tc.again, tc.code)
+			s.CheckLive(t, tkHere, tkThere, tkCLI)
+			if !live(t, s, there.sid()) {
+				t.Errorf("the other session ended")
+			}
+			if st := passwordGrant(s, cli, secret, "alice", testserver.Password); st != http.StatusOK {
+				t.Errorf("the old password: status %d; want 200", st)
+			}
+		})
+	}
+	if n := len(s.Events()); n != 0 {
+		t.Fatalf("%d events after refused changes; want none", n)
+	}
+
+	change(t, testserver.Password, newPassword, newPassword, "password_changed")
+	wantPage(t, here.get(web.PathAccount), http.StatusOK, "Your account", "This device")
+	if live(t, s, there.sid()) {
+		t.Errorf("the other session is still live")
+	}
+	if !live(t, s, here.sid()) {
+		t.Errorf("this session ended")
+	}
+	s.CheckRevoked(t, tkHere, tkThere)
+	// tkCLI was issued by the password grant above too: every grant of hers.
+	for _, e := range s.Events() {
+		if e.Reason != store.ReasonPasswordChange || e.Actor != "alice" {
+			t.Errorf("event %+v; want password_change by alice", e)
+		}
+	}
+	s.CheckRevoked(t, tkCLI)
+	if st := passwordGrant(s, cli, secret, "alice", testserver.Password); st == http.StatusOK {
+		t.Errorf("the old password still gives tokens")
+	}
+	if st := passwordGrant(s, cli, secret, "alice", newPassword); st != http.StatusOK {
+		t.Errorf("the new password: status %d; want 200", st)
+	}
+}

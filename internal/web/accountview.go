@@ -1,10 +1,13 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tokend/tokend/internal/identity"
 )
 
 // The flash messages of the account page, by the code the actions send
@@ -14,6 +17,12 @@ const (
 	flashAppRemoved   = "app_removed"
 	flashSessionEnded = "session_ended"
 	flashOthersEnded  = "others_ended"
+
+	flashPasswordChanged  = "password_changed"
+	flashPasswordWrong    = "password_wrong"
+	flashPasswordMissing  = "password_missing"
+	flashPasswordMismatch = "password_mismatch"
+	flashPasswordRules    = "password_rules"
 )
 
 var flashMessages = map[string]struct {
@@ -23,6 +32,12 @@ var flashMessages = map[string]struct {
 	flashAppRemoved:   {text: "The app’s access was removed. It will have to ask you again."},
 	flashSessionEnded: {text: "That session was signed out."},
 	flashOthersEnded:  {text: "You were signed out everywhere else."},
+
+	flashPasswordChanged:  {text: "Your password was changed. You were signed out everywhere else, and your apps will have to sign you in again."},
+	flashPasswordWrong:    {text: "Your current password is not right. Your password was not changed.", alert: true},
+	flashPasswordMissing:  {text: "Enter your current password and the new one. Your password was not changed.", alert: true},
+	flashPasswordMismatch: {text: "The two new passwords are not the same. Your password was not changed.", alert: true},
+	flashPasswordRules:    {text: fmt.Sprintf("A new password must have at least %d characters. Your password was not changed.", identity.MinPasswordLength), alert: true},
 }
 
 // accountView is what the account page shows.
@@ -36,6 +51,8 @@ type accountView struct {
 	// SignOut is where this browser signs out (RP-Initiated Logout's
 	// page, which asks first).
 	SignOut string
+	// MinPassword is the shortest password allowed.
+	MinPassword int
 }
 
 // sessionEntry is one live session of the person.
@@ -61,7 +78,7 @@ type appEntry struct {
 
 // accountView reads what the account page of si's person shows.
 func (p *Pages) accountView(r *http.Request, si signedIn, flash string) (*accountView, error) {
-	av := &accountView{}
+	av := &accountView{MinPassword: identity.MinPasswordLength}
 	if m, ok := flashMessages[flash]; ok {
 		av.Flash, av.FlashAlert = m.text, m.alert
 	}
