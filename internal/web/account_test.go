@@ -140,8 +140,8 @@ func TestAccountRemoveApp(t *testing.T) {
 	p = b.confirmAction(p, []string{"Remove Photos’s access?"}, "do", "remove_app", "client_id", photos.id)
 	p = b.wantBack(p, "app_removed")
 	wantPage(t, p, http.StatusOK, "The app’s access was removed.", "Calendar")
-	if strings.Contains(p.body, "Photos") {
-		t.Errorf("Photos is still listed after its access was removed")
+	if apps := p.body[:strings.Index(p.body, `id="sessions"`)]; strings.Contains(apps, "Photos") {
+		t.Errorf("Photos is still listed after its access was removed:\n%s", apps)
 	}
 
 	s.CheckRevoked(t, ph)
@@ -358,5 +358,39 @@ func TestAccountPassword(t *testing.T) {
 	}
 	if st := passwordGrant(s, cli, secret, "alice", newPassword); st != http.StatusOK {
 		t.Errorf("the new password: status %d; want 200", st)
+	}
+}
+
+// TestAccountHistory: the person's own revocations, newest first, with
+// the app, the cause and who in words; another person's are not shown.
+func TestAccountHistory(t *testing.T) {
+	s := testserver.New(t)
+	alice := s.User("alice", false)
+	s.User("bob", false)
+	photos, calendar := newApp(s, "Photos", false), newApp(s, "Calendar", false)
+	b, bobs := newBrowser(t, s), newBrowser(t, s)
+	b.accountSignIn("alice")
+	bobs.accountSignIn("bob")
+	b.connect(photos, "openid", "alice")
+	b.connect(calendar, "openid", "alice")
+	bobs.connect(photos, "openid", "bob")
+	wantPage(t, b.get(web.PathAccount), http.StatusOK, "No access of yours has ended yet.")
+
+	b.wantBack(b.confirmAction(b.get(web.PathAccount), nil, "do", "remove_app", "client_id", photos.id), "app_removed")
+	body := `{"subject":"` + alice.ID + `","client_id":"` + calendar.id + `"}`
+	if r := s.Do(http.MethodPost, "/admin/revocations", body, testserver.AdminBearer); r.Status != http.StatusOK {
+		t.Fatalf("admin revocation: %d %s", r.Status, r.Body)
+	}
+	bobs.wantBack(bobs.confirmAction(bobs.get(web.PathAccount), nil, "do", "remove_app", "client_id", photos.id), "app_removed")
+
+	p := b.get(web.PathAccount)
+	wantPage(t, p, http.StatusOK, "An administrator revoked it", "by an administrator", "You removed the app’s access", "by you")
+	history := p.body[strings.Index(p.body, `id="history"`):]
+	admin, removed := strings.Index(history, "An administrator revoked it"), strings.Index(history, "You removed the app’s access")
+	if admin > removed {
+		t.Errorf("the history is not newest first:\n%s", history)
+	}
+	if strings.Count(history, "You removed the app’s access") != 1 {
+		t.Errorf("the history shows another person's revocation, or one twice:\n%s", history)
 	}
 }

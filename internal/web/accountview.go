@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tokend/tokend/internal/identity"
+	"github.com/tokend/tokend/internal/store"
 )
 
 // The flash messages of the account page, by the code the actions send
@@ -53,6 +55,17 @@ type accountView struct {
 	SignOut string
 	// MinPassword is the shortest password allowed.
 	MinPassword int
+	History     []historyEntry
+}
+
+// historyEntry is one revocation of the person's grants, or several made
+// at once by one cause (an app removed with all its grants).
+type historyEntry struct {
+	App    string
+	When   string
+	Why    string
+	By     string
+	Grants int
 }
 
 // sessionEntry is one live session of the person.
@@ -89,7 +102,97 @@ func (p *Pages) accountView(r *http.Request, si signedIn, flash string) (*accoun
 	if err := p.sessionsView(r, si, av); err != nil {
 		return nil, err
 	}
+	if av.History, err = p.history(r, si); err != nil {
+		return nil, err
+	}
 	return av, nil
+}
+
+// historyLimit is how many of the person's newest revocation events the
+// history reads.
+const historyLimit = 50
+
+// reasonWords say each reason of the log as the person reads it; an
+// admin's own reason is shown as given.
+var reasonWords = map[string]string{
+	store.ReasonClientRequest:  "The app gave up its access (it signed you out)",
+	store.ReasonRefreshReuse:   "A token of the app was used twice, which can mean it was stolen",
+	store.ReasonPasswordChange: "Your password was changed",
+	store.ReasonUserDisabled:   "Your account was disabled",
+	store.ReasonUserDeleted:    "Your account was deleted",
+	store.ReasonClientDeleted:  "The app was removed from this service",
+	store.ReasonSecretRotated:  "The app’s credentials were changed",
+	store.ReasonAdmin:          "An administrator revoked it",
+	store.ReasonCodeReuse:      "A sign-in code of the app was used twice",
+	store.ReasonSessionEnded:   "The session it was signed in with was signed out",
+	store.ReasonConsentRevoked: "Your permission for the app was withdrawn",
+	store.ReasonUserRequest:    "You removed the app’s access",
+}
+
+// history is the person's revocations, newest first: the last
+// historyLimit events of the log, those of one cause at one instant for
+// one app shown as one.
+func (p *Pages) history(r *http.Request, si signedIn) ([]historyEntry, error) {
+	evs, err := p.cfg.Store.UserEvents(r.Context(), si.user.ID, historyLimit)
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]string{}
+	name := func(id string) (string, error) {
+		if n, ok := names[id]; ok {
+			return n, nil
+		}
+		n, err := p.appName(r, id)
+		names[id] = n
+		return n, err
+	}
+	var out []historyEntry
+	var last store.Event
+	for i, e := range evs {
+		if i > 0 && e.ClientID == last.ClientID && e.Reason == last.Reason && e.Actor == last.Actor && e.Time.Equal(last.Time) {
+			out[len(out)-1].Grants++
+			continue
+		}
+		last = e
+		app, err := name(e.ClientID)
+		if err != nil {
+			return nil, err
+		}
+		by, err := p.actorWords(r, si, e.Actor, names)
+		if err != nil {
+			return nil, err
+		}
+		why, ok := reasonWords[e.Reason]
+		if !ok {
+			why = "Revoked: " + e.Reason
+		}
+		out = append(out, historyEntry{App: app, When: when(e.Time), Why: why, By: by, Grants: 1})
+	}
+	return out, nil
+}
+
+// actorWords say who revoked: the person, an administrator, tokend
+// itself, an app by its name, or a name as the log holds it.
+func (p *Pages) actorWords(r *http.Request, si signedIn, actor string, names map[string]string) (string, error) {
+	switch actor {
+	case si.user.Username:
+		return "you", nil
+	case "admin":
+		return "an administrator", nil
+	case "system":
+		return "tokend, on its own", nil
+	}
+	if n, ok := names[actor]; ok {
+		return n, nil
+	}
+	c, err := p.cfg.Store.GetClient(r.Context(), actor)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return actor, nil
+	case err != nil:
+		return "", err
+	}
+	return clientName(c.Name, c.ID), nil
 }
 
 // sessionsView lists the person's live sessions, this browser's first,
