@@ -225,7 +225,7 @@ func (p *Pages) confirmation(r *http.Request, si signedIn, vals url.Values) (con
 			return confirmation{}, err
 		}
 		return confirmation{
-			heading: "Remove " + name + "’s access?",
+			heading: "Remove access for " + name + "?",
 			message: name + " will be signed out everywhere and its access ends now. It will have to ask you again before it can use your account.",
 			button:  "Remove access",
 			fields:  []hidden{{Name: "action", Value: actionRemoveApp}, {Name: "client_id", Value: clientID}},

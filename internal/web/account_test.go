@@ -137,7 +137,7 @@ func TestAccountRemoveApp(t *testing.T) {
 	p := b.get(web.PathAccount)
 	wantPage(t, p, http.StatusOK, "Photos", "Calendar", "Your name", "Your email address", "on 1 session")
 
-	p = b.confirmAction(p, []string{"Remove Photos’s access?"}, "do", "remove_app", "client_id", photos.id)
+	p = b.confirmAction(p, []string{"Remove access for Photos?"}, "do", "remove_app", "client_id", photos.id)
 	p = b.wantBack(p, "app_removed")
 	wantPage(t, p, http.StatusOK, "The app’s access was removed.", "Calendar")
 	if apps := p.body[:strings.Index(p.body, `id="sessions"`)]; strings.Contains(apps, "Photos") {
@@ -315,7 +315,7 @@ func TestAccountPassword(t *testing.T) {
 		f := here.in(t).get(web.PathAccount).formWith(t, "username", "alice")
 		p := here.in(t).post(f.action, url.Values{"csrf_token": f.values["csrf_token"], "action": {"change_password"},
 			"current_password": {current}, "new_password": {next}, "new_password_again": {again}})
-		here.in(t).wantBack(p, code)
+		wantPage(t, here.in(t).wantBack(p, code), http.StatusOK, "Your account", "Your password was")
 	}
 	for _, tc := range []struct{ name, current, next, again, code string }{
 		{"wrong current password", "not it at all", newPassword, newPassword, "password_wrong"},

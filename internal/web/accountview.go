@@ -53,6 +53,9 @@ type accountView struct {
 	// SignOut is where this browser signs out (RP-Initiated Logout's
 	// page, which asks first).
 	SignOut string
+	// ConfirmPath is the confirmation page, where each destructive
+	// action's button goes first.
+	ConfirmPath string
 	// MinPassword is the shortest password allowed.
 	MinPassword int
 	History     []historyEntry
@@ -91,7 +94,7 @@ type appEntry struct {
 
 // accountView reads what the account page of si's person shows.
 func (p *Pages) accountView(r *http.Request, si signedIn, flash string) (*accountView, error) {
-	av := &accountView{MinPassword: identity.MinPasswordLength}
+	av := &accountView{MinPassword: identity.MinPasswordLength, ConfirmPath: pathAccountConfirm}
 	if m, ok := flashMessages[flash]; ok {
 		av.Flash, av.FlashAlert = m.text, m.alert
 	}
