@@ -220,10 +220,16 @@ func (p *Pages) confirmation(r *http.Request, si signedIn, vals url.Values) (con
 		if !ok || clientID == "" {
 			return confirmation{}, brokenLink()
 		}
-		name, err := p.appName(r, clientID)
-		if err != nil {
+		// Only a registered app is named: the page must not say what a
+		// crafted link's client_id says.
+		c, err := p.cfg.Store.GetClient(r.Context(), clientID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return confirmation{}, brokenLink()
+		case err != nil:
 			return confirmation{}, err
 		}
+		name := clientName(c.Name, c.ID)
 		return confirmation{
 			heading: "Remove access for " + name + "?",
 			message: name + " will be signed out everywhere and its access ends now. It will have to ask you again before it can use your account.",

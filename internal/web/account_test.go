@@ -394,3 +394,25 @@ func TestAccountHistory(t *testing.T) {
 		t.Errorf("the history shows another person's revocation, or one twice:\n%s", history)
 	}
 }
+
+// TestAccountSignIn: a wrong password on the account's sign-in page starts
+// no session; a confirmation page for an unknown app says nothing of it.
+func TestAccountSignIn(t *testing.T) {
+	s := testserver.New(t)
+	s.User("alice", false)
+	b := newBrowser(t, s)
+	p := b.get("/account/sign-in")
+	f := p.form(t)
+	f.values.Set("username", "alice")
+	f.values.Set("password", "not the password")
+	f.values.Set("action", "sign_in")
+	wantPage(t, b.post(f.action, f.values), http.StatusBadRequest, "The username or password is not right.")
+	if b.sid() != "" {
+		t.Errorf("a wrong password started a session")
+	}
+	b.accountSignIn("alice")
+	p = b.get("/account/confirm?do=remove_app&client_id=" + url.QueryEscape("Call 555-0100 now"))
+	if p.status != http.StatusBadRequest || strings.Contains(p.body, "555-0100") {
+		t.Errorf("confirmation for an unknown app: status %d, body:\n%s", p.status, p.body)
+	}
+}
