@@ -177,6 +177,11 @@ type Revocation struct {
 	Time   time.Time
 	Reason string // one of the Reason constants
 	Actor  string // a client ID, "admin", a username, or "system"
+	// KeepSession is a session of the user that UpdateUser leaves live
+	// while it ends the others: a person who changes their own password
+	// stays signed in where they changed it. "" keeps none; the other
+	// writes ignore it.
+	KeepSession string
 }
 
 // Reasons recorded in the revocation log.
@@ -198,6 +203,9 @@ const (
 	// ReasonConsentRevoked: the user withdrew the consent that let the
 	// client obtain the grant.
 	ReasonConsentRevoked = "consent_revoked"
+	// ReasonUserRequest: the user removed a client's access from their
+	// account page.
+	ReasonUserRequest = "user_request"
 )
 
 // RevokeResult reports what one revocation covered.
@@ -232,6 +240,14 @@ type Event struct {
 	// ExpiresAt is the expiry of the longest-lived covered token: after it,
 	// a resource server may forget the event.
 	ExpiresAt time.Time
+}
+
+// GrantActivity is a live grant of a user, with when its newest token was
+// issued (at the grant, or by a refresh): the last use the store knows of
+// without a write on the introspection path.
+type GrantActivity struct {
+	Grant
+	LastIssued time.Time
 }
 
 // Filter selects grants for a bulk revocation. At least one of Subject,
@@ -330,7 +346,7 @@ type Store interface {
 	// UpdateUser applies fn to the stored user in one transaction; when
 	// revoke is not nil every live grant of the user is revoked with it,
 	// and every session of the user not ended yet ends at revoke's Time
-	// (password change, disable).
+	// (password change, disable), but revoke's KeepSession.
 	UpdateUser(ctx context.Context, username string, fn func(User) (User, error), revoke *Revocation) (RevokeResult, error)
 	// DeleteUser removes the user and the user's consents, ends the
 	// user's sessions and revokes all the user's grants, atomically.
@@ -364,6 +380,12 @@ type Store interface {
 	RevokeMatching(ctx context.Context, f Filter, rev Revocation) (RevokeResult, error)
 	// Events returns up to limit events with Seq > since, oldest first.
 	Events(ctx context.Context, since int64, limit int) ([]Event, error)
+	// UserEvents returns the newest limit events whose Subject is
+	// subject, newest first: a person's own history.
+	UserEvents(ctx context.Context, subject string, limit int) ([]Event, error)
+	// ListUserGrants returns the grants of subject live at now (neither
+	// revoked nor expired), oldest first.
+	ListUserGrants(ctx context.Context, subject string, now time.Time) ([]GrantActivity, error)
 
 	Sessions
 	AuthCodes

@@ -2,13 +2,19 @@
 // §4.1, with PKCE S256 required of every client, RFC 9207's iss, and
 // OpenID Connect's nonce, prompt, max_age and login_hint), its sign-in and
 // consent pages, browser sessions, and sign-out (OpenID Connect
-// RP-Initiated Logout 1.0). It issues the authorization codes that the
-// token endpoint's authorization_code grant (package oauth) exchanges.
+// RP-Initiated Logout 1.0), and the account page, where a signed-in person
+// sees the apps and sessions that hold access to their account and cuts
+// it, changes their password and reads their history of revocations. It
+// issues the authorization codes that the token endpoint's
+// authorization_code grant (package oauth) exchanges.
 //
 // # Paths
 //
 //	GET, POST /oauth2/authorize   the authorization endpoint and its pages
 //	GET, POST /oidc/logout        sign-out
+//	GET, POST /account            the account page (PathAccount)
+//	GET, POST /account/sign-in    its sign-in, which comes back to it
+//	GET /account/confirm          the confirmation of a destructive action
 //	GET /assets/{name}            the style sheet and the icon
 //
 // The first two are package oauth's PathAuthorize and PathEndSession, which
@@ -37,6 +43,16 @@
 // The sign-out confirmation posts to /oidc/logout with id_token_hint,
 // client_id, post_logout_redirect_uri and state, those that were sent, and
 // action=sign_out.
+//
+// The account page's forms post to /account with action=remove_app and
+// client_id, action=end_session and sid, action=end_others, or
+// action=change_password with current_password, new_password and
+// new_password_again; the first three come from /account/confirm, which
+// the page's buttons open (GET, changing nothing). Each answers 303 to
+// /account?m=<code>, a code the page maps to one of its fixed messages.
+// Every action is for the signed-in person only and goes through the
+// revocation engine: RemoveAccess, EndSession (a sid of another person is
+// 403), ChangeOwnPassword.
 //
 // # Answers
 //

@@ -42,6 +42,14 @@ type view struct {
 	// Heading and Message are the error page's, and the signed-out page's.
 	Heading string
 	Message string
+	// Wide: the page needs a wider card (the account page's lists).
+	Wide bool
+	// Account is the account page's content.
+	Account *accountView
+	// Confirm is the confirmation page's button; Back, where its cancel
+	// link goes.
+	Confirm string
+	Back    string
 }
 
 // The pages, each a template of its own on the base layout.
@@ -51,6 +59,8 @@ var (
 	errorPage     = parsePage("error.html")
 	logoutPage    = parsePage("logout.html")
 	signedOutPage = parsePage("signedout.html")
+	accountPage   = parsePage("account.html")
+	confirmPage   = parsePage("confirm.html")
 )
 
 func parsePage(name string) *template.Template {

@@ -416,3 +416,38 @@ func parseJSON[T any](s string) ([]T, error) {
 	}
 	return l, nil
 }
+
+const (
+	// qUserEvents reads revocation_events_subject backwards.
+	qUserEvents = `SELECT seq, time, grant_id, client_id, subject, reason, actor, tokens,
+			token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, '')
+		FROM revocation_events WHERE subject = ? ORDER BY seq DESC LIMIT ?`
+	// qListUserGrants: a grant's tokens are few (the first pair and one
+	// pair per refresh not swept yet), so the newest issue is a short scan.
+	qListUserGrants = `SELECT g.id, g.client_id, g.subject, g.username, g.scope, coalesce(g.session_id, ''),
+			g.created_at, g.expires_at, coalesce(max(t.issued_at), g.created_at)
+		FROM grants g LEFT JOIN tokens t ON t.grant_id = g.id
+		WHERE g.subject = ?1 AND g.revoked_at IS NULL AND g.expires_at > ?2
+		GROUP BY g.id ORDER BY g.created_at, g.id`
+)
+
+// UserEvents returns the newest limit events of subject, newest first.
+func (s *Store) UserEvents(ctx context.Context, subject string, limit int) ([]store.Event, error) {
+	return list(ctx, s.r.userEvents, scanEvent, subject, limit)
+}
+
+// ListUserGrants returns the grants of subject live at now, oldest first,
+// each with the issue time of its newest token.
+func (s *Store) ListUserGrants(ctx context.Context, subject string, now time.Time) ([]store.GrantActivity, error) {
+	return list(ctx, s.r.listUserGrants, scanGrantActivity, subject, ms(now))
+}
+
+func scanGrantActivity(sc scanner) (store.GrantActivity, error) {
+	var a store.GrantActivity
+	var created, expires, last int64
+	if err := sc.Scan(&a.ID, &a.ClientID, &a.Subject, &a.Username, &a.Scope, &a.SessionID, &created, &expires, &last); err != nil {
+		return a, err
+	}
+	a.CreatedAt, a.ExpiresAt, a.LastIssued = fromMS(created), fromMS(expires), fromMS(last)
+	return a, nil
+}

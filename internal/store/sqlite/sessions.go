@@ -18,8 +18,9 @@ const (
 	qTouchSession  = `UPDATE sessions SET last_seen = max(last_seen, ?2) WHERE id = ?1 AND ended_at IS NULL`
 	qReauthSession = `UPDATE sessions SET auth_time = ?2, last_seen = max(last_seen, ?2) WHERE id = ?1 AND ended_at IS NULL`
 	// qEndSession keeps the EndedAt of a session ended already.
-	qEndSession      = `UPDATE sessions SET ended_at = coalesce(ended_at, ?2) WHERE id = ?1`
-	qEndUserSessions = `UPDATE sessions SET ended_at = ?2 WHERE user_id = ?1 AND ended_at IS NULL`
+	qEndSession = `UPDATE sessions SET ended_at = coalesce(ended_at, ?2) WHERE id = ?1`
+	// qEndUserSessions leaves ?3, a session to keep ("" keeps none).
+	qEndUserSessions = `UPDATE sessions SET ended_at = ?2 WHERE user_id = ?1 AND ended_at IS NULL AND id <> ?3`
 )
 
 func sessionArgs(s store.Session) []any {

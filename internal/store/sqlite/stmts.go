@@ -18,6 +18,7 @@ type readStmts struct {
 	getAuthCode                     *sql.Stmt
 	getConsent, listConsents        *sql.Stmt
 	cursor, getLogout, countLogouts *sql.Stmt
+	userEvents, listUserGrants      *sql.Stmt
 }
 
 // writeStmts run on the write connection, inside the writer's transactions.
@@ -118,6 +119,17 @@ func (s *Store) prepare(ctx context.Context) error {
 		deleteUserConsents:   w.prep(qDeleteUserConsents),
 		deleteClientConsents: w.prep(qDeleteClientConsents),
 	}
+	s.prepareRest(r, w)
+	if r.err != nil {
+		return r.err
+	}
+	return w.err
+}
+
+// prepareRest prepares the rest of the statements (prepare would grow
+// past a screen): the log followers' cursors and Logout Token deliveries,
+// the revocations of each revokeBy, and the account page's reads.
+func (s *Store) prepareRest(r, w *preparer) {
 	s.prepareLogouts(r, w)
 	for by, cond := range revokeConds {
 		events, grants := revokeSQL(cond)
@@ -125,8 +137,5 @@ func (s *Store) prepare(ctx context.Context) error {
 		events, grants = revokeSQL(cond + keepOffline)
 		s.w.revokeOnline[by] = revokeStmts{events: w.prep(events), grants: w.prep(grants)}
 	}
-	if r.err != nil {
-		return r.err
-	}
-	return w.err
+	s.r.userEvents, s.r.listUserGrants = r.prep(qUserEvents), r.prep(qListUserGrants)
 }

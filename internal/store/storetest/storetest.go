@@ -65,6 +65,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("ProfileAndLogoutMetadata", func(t *testing.T) { t.Parallel(); testProfileAndLogoutMetadata(t, newStore) })
 	t.Run("EventSessionIDs", func(t *testing.T) { t.Parallel(); testEventSessionIDs(t, newStore) })
 	t.Run("Logouts", func(t *testing.T) { t.Parallel(); testLogouts(t, newStore) })
+	t.Run("ListUserGrants", func(t *testing.T) { t.Parallel(); testListUserGrants(t, newStore) })
+	t.Run("UserEvents", func(t *testing.T) { t.Parallel(); testUserEvents(t, newStore) })
+	t.Run("KeepSession", func(t *testing.T) { t.Parallel(); testKeepSession(t, newStore) })
 }
 
 // opener opens a fresh store that is closed when t ends.
