@@ -421,3 +421,64 @@ func TestAnswerRecordedWhenStopping(t *testing.T) {
 		t.Errorf("%d deliveries recorded delivered (%v); want 1", n, err)
 	}
 }
+
+// TestStopReleasesAnInterruptedDelivery: a follower stopped while a
+// client has not answered yet gives the delivery back, due at once, so the
+// next start sends it without waiting for the claim's lease (a minute by
+// default) to lapse.
+func TestStopReleasesAnInterruptedDelivery(t *testing.T) {
+	st, jwts := newSQLite(t), newJWTs(t)
+	arrived, gate := make(chan struct{}, 1), make(chan struct{})
+	var mu sync.Mutex
+	var delivered []string
+	var calls int
+	rp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		first := calls == 1
+		mu.Unlock()
+		if first { // hangs until the follower gives up on it
+			arrived <- struct{}{}
+			select {
+			case <-gate:
+			case <-r.Context().Done():
+			}
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		_ = r.ParseForm()
+		mu.Lock()
+		delivered = append(delivered, r.PostForm.Get("logout_token"))
+		mu.Unlock()
+	}))
+	defer rp.Close()
+	defer close(gate)
+	s := newSeed(t, st)
+	s.client(t, "rp", rp.URL+"/bc")
+	s.session(t, "s1", "u1")
+	s.grant(t, "g1", "rp", "u1", "s1", "openid")
+	cfg := fast(st, jwts)
+	cfg.Timeout = 30 * time.Second // the lease, a minute, outlasts the test
+	stop := start(t, cfg)
+	if _, err := s.engine.EndSession(t.Context(), "s1", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first attempt never reached the relying party")
+	}
+	stop()
+	start(t, cfg)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		n := len(delivered)
+		mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the interrupted delivery was not sent after the restart: its claim was not released")
+		}
+	}
+}

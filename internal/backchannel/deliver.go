@@ -78,8 +78,9 @@ func (f *Follower) deliverDue(ctx context.Context) error {
 }
 
 // attempt makes one attempt at d, held by claim, and records its outcome.
-// When ctx ends before the client answered nothing is recorded: the claim
-// lapses, and the delivery is attempted again.
+// When ctx ends before the client answered, the claim is released with the
+// delivery due at once, so that the next start (or another instance) sends
+// it without waiting for the lease to lapse.
 func (f *Follower) attempt(ctx context.Context, claim string, d store.LogoutDelivery) {
 	now := f.cfg.Now()
 	deadline := d.RevokedAt.Add(f.cfg.Horizon)
@@ -97,6 +98,7 @@ func (f *Follower) attempt(ctx context.Context, claim string, d store.LogoutDeli
 	default:
 		status, err := f.post(ctx, uri, d, now)
 		if err != nil && ctx.Err() != nil {
+			f.release(ctx, claim, d, now)
 			return
 		}
 		state, attrs = f.judge(status, err, attrs)
@@ -115,6 +117,18 @@ func (f *Follower) attempt(ctx context.Context, claim string, d store.LogoutDeli
 		return
 	}
 	f.report(ctx, state, next, attrs)
+}
+
+// release gives back the claim on d, due at now, for an attempt the
+// follower's stop interrupted. If it cannot be recorded, the claim lapses
+// after the lease as it would after a crash.
+func (f *Follower) release(ctx context.Context, claim string, d store.LogoutDelivery, now time.Time) {
+	done, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if err := f.cfg.Store.FinishLogout(done, d.ID, claim, store.LogoutPending, now, now); err != nil {
+		f.log.LogAttrs(ctx, slog.LevelWarn, "backchannel: cannot release an interrupted delivery",
+			slog.String("client", d.ClientID), slog.Int64("seq", d.EventSeq), slog.String("error", err.Error()))
+	}
 }
 
 // judge says what an answer of status, or the error err, makes of a
