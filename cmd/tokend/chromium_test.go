@@ -139,42 +139,59 @@ func (b *browser) laptop() {
 	b.do("a laptop's viewport", chromedp.EmulateViewport(laptopWidth, laptopHeight))
 }
 
-// phone shows the page as a phone would, checks that it fits the screen's
-// width, and takes its picture as name.
-func (b *browser) phone(name string) {
+// phone shows the page as a phone width CSS pixels wide would, checks
+// that it fits the screen's width, and takes its picture as name.
+func (b *browser) phone(name string, width int64) {
 	b.t.Helper()
-	b.do("a phone's viewport", chromedp.EmulateViewport(phoneWidth, phoneHeight,
+	b.do("a phone's viewport", chromedp.EmulateViewport(width, phoneHeight,
 		chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch))
 	const fits = `document.documentElement.scrollWidth <= window.innerWidth`
 	if !step(b, "measure the page", chromedp.Evaluate[bool](fits)) {
-		b.t.Errorf("on a phone %d pixels wide the page %q scrolls sideways", phoneWidth, b.text("h1"))
+		b.t.Errorf("on a phone %d pixels wide the page %q scrolls sideways", width, b.text("h1"))
 	}
 	b.shot(name)
 	b.laptop()
 }
 
-// signInWithPassword opens the login URL with no session, signs in on the
-// sign-in page and allows on the consent page, ticking "Remember this
-// decision". The browser ends at the relying party's callback.
-func (b *browser) signInWithPassword(authURL string) {
+// signInWithPassword opens the login URL of the app with no session,
+// signs in on the sign-in page and allows on the consent page. The
+// browser ends at the relying party's callback.
+func (b *browser) signInWithPassword(authURL, app string) {
 	b.t.Helper()
 	b.laptop()
 	b.open("open the relying party's login URL", authURL)
 	b.expectPage("Sign in")
-	if lead := b.text(".lead"); !strings.Contains(lead, rpName) {
+	if lead := b.text(".lead"); !strings.Contains(lead, app) {
 		b.t.Errorf("the sign-in page does not say which application is asking: %q", lead)
 	}
-	b.phone("signin-phone")
+	b.expectAccessible("the sign-in page")
+	b.phone("signin-phone", phoneWidth)
 	b.shot("signin")
+	b.signIn()
+	b.allow(app, "consent")
+}
+
+// signIn types the person's username and password on the sign-in page
+// and presses Sign in.
+func (b *browser) signIn() {
+	b.t.Helper()
 	b.do("type the username and the password",
 		chromedp.SendKeys(chromedp.ID("username"), rpUser),
 		chromedp.SendKeys(chromedp.ID("password"), rpPassword))
 	b.load("press Sign in", chromedp.Click(chromedp.CSS(`button[name="action"][value="sign_in"]`)))
+}
 
-	b.expectPage("Allow " + rpName)
+// allow answers the consent page of the app: Allow, with "Remember this
+// decision" ticked; shot names its picture, none when empty.
+func (b *browser) allow(app, shot string) {
+	b.t.Helper()
+	b.expectPage("Allow " + app)
 	b.expectScopesInWords()
 	b.do("tick Remember this decision", chromedp.Click(chromedp.ID("remember")))
-	b.shot("consent")
+	b.expectAccessible("the consent page")
+	if shot != "" {
+		b.shot(shot)
+	}
 	b.load("press Allow", chromedp.Click(chromedp.CSS(`button[name="action"][value="allow"]`)))
 }
 
@@ -204,6 +221,7 @@ func (b *browser) signOut(logoutURL string) {
 	if lead := b.text(".lead"); !strings.Contains(lead, rpUser) {
 		b.t.Errorf("the sign-out page does not say who is signed in: %q", lead)
 	}
+	b.expectAccessible("the sign-out page")
 	b.shot("signout")
 	b.load("press Sign out", chromedp.Click(chromedp.CSS(`button[name="action"][value="sign_out"]`)))
 }
@@ -215,5 +233,6 @@ func (b *browser) signedOutPage(endSession string) {
 	b.t.Helper()
 	b.open("open the end-session endpoint signed out", endSession)
 	b.expectPage("signed out")
+	b.expectAccessible("the signed-out page")
 	b.shot("signed-out")
 }

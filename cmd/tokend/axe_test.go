@@ -1,0 +1,77 @@
+package main
+
+import (
+	_ "embed"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/chromedp/chromedp"
+)
+
+// axeSource is axe-core, the accessibility checker, injected into each page
+// the browser tests check (see testdata/axe-core/README.md).
+//
+//go:embed testdata/axe-core/axe.min.js
+var axeSource string
+
+// axeVersion is the version of axeSource; expectAccessible checks that the
+// file is that version, so that an update changes both.
+const axeVersion = "4.14.1"
+
+// axeViolation is one rule a page breaks, with the elements that break it.
+type axeViolation struct {
+	ID      string   `json:"id"`
+	Impact  string   `json:"impact"`
+	Help    string   `json:"help"`
+	Targets []string `json:"targets"`
+}
+
+func (v axeViolation) String() string {
+	return fmt.Sprintf("%s (%s): %s, at %s", v.ID, v.Impact, v.Help, strings.Join(v.Targets, ", "))
+}
+
+// knownViolations are the serious or critical violations that the pages
+// have now, by the page's name in expectAccessible and the rule: the test
+// lets them pass, so that it still fails on any new one. Each says why it
+// is here; remove it once the page is fixed, and the test shows that it is.
+var knownViolations = map[string][]string{}
+
+// axeRun runs every rule axe-core has on the whole document and returns
+// the violations, each with the CSS selectors of its elements. axe.run
+// returns a promise, which the evaluation awaits.
+const axeRun = `axe.run(document, {resultTypes: ["violations"]}).then(r => ({
+	version: axe.version,
+	violations: r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+		targets: v.nodes.map(n => n.target.join(" "))}))}))`
+
+// expectAccessible injects axe-core into the page, runs it, and fails on
+// each serious or critical violation that knownViolations does not list;
+// the others are logged. It evaluates through the DevTools protocol,
+// which the page's Content-Security-Policy (no script at all) does not
+// govern.
+func (b *browser) expectAccessible(page string) {
+	b.t.Helper()
+	b.do("inject axe-core into "+page, chromedp.Evaluate[chromedp.Void](axeSource))
+	res := step(b, "run axe-core on "+page, chromedp.Evaluate[struct {
+		Version    string         `json:"version"`
+		Violations []axeViolation `json:"violations"`
+	}](axeRun, chromedp.EvalAwaitPromise))
+	if res.Version != axeVersion {
+		b.t.Fatalf("axe-core is %s, not %s as axeVersion says", res.Version, axeVersion)
+	}
+	var failed []string
+	for _, v := range res.Violations {
+		switch {
+		case v.Impact != "serious" && v.Impact != "critical":
+			b.t.Logf("axe-core on %s: %s", page, v)
+		case slices.Contains(knownViolations[page], v.ID):
+			b.t.Logf("axe-core on %s, known: %s", page, v)
+		default:
+			failed = append(failed, v.String())
+		}
+	}
+	if len(failed) > 0 {
+		b.t.Errorf("axe-core %s finds on %s:\n\t%s", axeVersion, page, strings.Join(failed, "\n\t"))
+	}
+}
