@@ -19,6 +19,8 @@ type browser struct {
 	t     *testing.T
 	ctx   context.Context
 	shots string
+	// noScripts: the tab runs no script of a page's (disableScripts).
+	noScripts bool
 }
 
 func newBrowser(t *testing.T, chrome, shots string) *browser {
@@ -139,12 +141,13 @@ func (b *browser) laptop() {
 	b.do("a laptop's viewport", chromedp.EmulateViewport(laptopWidth, laptopHeight))
 }
 
-// phone shows the page as a phone width CSS pixels wide would, checks
-// that it fits the screen's width, and takes its picture as name.
-func (b *browser) phone(name string, width int64) {
+// phone shows the page as a phone width CSS pixels wide would, at scale
+// device pixels to the CSS pixel, checks that it fits the screen's width,
+// and takes its picture as name.
+func (b *browser) phone(name string, width int64, scale float64) {
 	b.t.Helper()
 	b.do("a phone's viewport", chromedp.EmulateViewport(width, phoneHeight,
-		chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch))
+		chromedp.EmulateScale(scale), chromedp.EmulateMobile, chromedp.EmulateTouch))
 	const fits = `document.documentElement.scrollWidth <= window.innerWidth`
 	if !step(b, "measure the page", chromedp.Evaluate[bool](fits)) {
 		b.t.Errorf("on a phone %d pixels wide the page %q scrolls sideways", width, b.text("h1"))
@@ -165,7 +168,7 @@ func (b *browser) signInWithPassword(authURL, app string) {
 		b.t.Errorf("the sign-in page does not say which application is asking: %q", lead)
 	}
 	b.expectAccessible("the sign-in page")
-	b.phone("signin-phone", phoneWidth)
+	b.phone("signin-phone", phoneWidth, 2)
 	b.shot("signin")
 	b.signIn()
 	b.allow(app, "consent")
