@@ -26,13 +26,14 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// screenshots is where TestSignInInABrowser writes PNGs of the pages it
-// sees; a relative path is taken from the repository's root, so that
+// screenshots is where TestSignInInABrowser and TestAccountInABrowser
+// write PNGs of the pages they see; a relative path is taken from the
+// repository's root, so that
 //
-//	go test ./cmd/tokend/ -run TestSignInInABrowser -args -screenshots docs/screenshots
+//	go test ./cmd/tokend/ -run 'InABrowser$' -args -screenshots docs/screenshots
 //
-// remakes the README's pictures wherever the test runs from.
-var screenshots = flag.String("screenshots", "", "directory, relative to the repository's root, that TestSignInInABrowser writes its PNGs of the sign-in pages to; none when empty")
+// remakes the README's pictures wherever the tests run from.
+var screenshots = flag.String("screenshots", "", "directory, relative to the repository's root, that the browser tests write their PNGs of the sign-in and account pages to; none when empty")
 
 // The relying party and the person of the browser test.
 const (
