@@ -30,9 +30,10 @@ func (v axeViolation) String() string {
 	return fmt.Sprintf("%s (%s): %s, at %s", v.ID, v.Impact, v.Help, strings.Join(v.Targets, ", "))
 }
 
-// axeRun runs every rule axe-core has on the whole document and returns
-// the violations, each with the CSS selectors of its elements. axe.run
-// returns a promise, which the evaluation awaits.
+// axeRun runs axe-core's rules on the whole document, those it runs by
+// default (WCAG 2 A and AA, and its best practices; not its experimental
+// ones), and returns the violations, each with the CSS selectors of its
+// elements. axe.run returns a promise, which the evaluation awaits.
 const axeRun = `axe.run(document, {resultTypes: ["violations"]}).then(r => ({
 	version: axe.version,
 	violations: r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
