@@ -52,13 +52,19 @@ func TestAccountInABrowser(t *testing.T) {
 	})
 	in = startTokendAt(t, t.TempDir(), freeLocalhost(t))
 	addPerson(in)
-	photos := newRPFlow(t, in, newRelyingParty(t, rpName))
-	recipes := newRPFlow(t, in, newRelyingParty(t, rp2Name))
+	photos := newRPFlow(t, in, newRelyingParty(t, rpName), false)
+	// The removed app stays connected when the person is not signed in:
+	// its refresh token outlives any session's end, so the removal is seen
+	// to end a grant that signing out would leave.
+	recipes := newRPFlow(t, in, newRelyingParty(t, rp2Name), true)
 	b := newBrowser(t, chrome, screenshotDir(t))
 	t.Logf("tokend, two relying parties and Chromium ready in %s", time.Since(began).Round(time.Millisecond))
 
 	photo := b.signInTo(photos, true)
 	recipe := b.signInTo(recipes, false)
+	if recipe.tok.RefreshToken == "" {
+		t.Fatalf("%s asked for offline_access and got no refresh token", rp2Name)
+	}
 	if b.exists("#"+noScriptID) != 0 {
 		t.Error("the relying party's noscript paragraph is an element in a browser that runs scripts")
 	}
@@ -114,7 +120,7 @@ func (b *browser) signInTo(f *rpFlow, password bool) login {
 		b.expectPage("Sign in")
 		b.signIn()
 	}
-	b.allow(f.rp.name, "")
+	b.allow(f.rp.name, f.conf.Scopes, "")
 	return f.exchange(req, f.callback(b, req))
 }
 

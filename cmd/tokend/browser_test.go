@@ -77,12 +77,12 @@ func TestSignInInABrowser(t *testing.T) {
 	})
 	in = startTokendAt(t, t.TempDir(), freeLocalhost(t))
 	addPerson(in)
-	f := newRPFlow(t, in, newRelyingParty(t, rpName))
+	f := newRPFlow(t, in, newRelyingParty(t, rpName), false)
 	b := newBrowser(t, chrome, screenshotDir(t))
 	t.Logf("tokend, the relying party and Chromium ready in %s", time.Since(began).Round(time.Millisecond))
 
 	req := f.newRequest()
-	b.signInWithPassword(req.url, rpName)
+	b.signInWithPassword(req.url, rpName, f.conf.Scopes)
 	first := f.exchange(req, f.callback(b, req))
 	t.Logf("signed in with a password and consent, tokens exchanged (sid %s)", first.sid)
 
@@ -256,16 +256,24 @@ func addPerson(in *instance) {
 }
 
 // newRPFlow registers the relying party as a client with the CLI and reads
-// the provider's metadata.
-func newRPFlow(t *testing.T, in *instance, rp *relyingParty) *rpFlow {
+// the provider's metadata. Its login asks for openid, profile and email,
+// and offline_access too when offline is set, which brings a refresh
+// token and a grant that outlives the session.
+func newRPFlow(t *testing.T, in *instance, rp *relyingParty, offline bool) *rpFlow {
 	t.Helper()
 	var c struct {
 		ID     string `json:"client_id"`
 		Secret string `json:"client_secret"`
 	}
-	out := in.tokend("", "client", "create", "--json", "--name", rp.name, "--grant", "authorization_code",
+	scopes := []string{oidc.ScopeOpenID, "profile", "email"}
+	args := []string{"client", "create", "--json", "--name", rp.name, "--grant", "authorization_code",
 		"--redirect-uri", rp.url("/callback"), "--post-logout-redirect-uri", rp.url("/signed-out"),
-		"--backchannel-logout-uri", rp.url("/backchannel"), "--backchannel-logout-session-required")
+		"--backchannel-logout-uri", rp.url("/backchannel"), "--backchannel-logout-session-required"}
+	if offline {
+		scopes = append(scopes, oidc.ScopeOfflineAccess)
+		args = append(args, "--grant", "refresh_token")
+	}
+	out := in.tokend("", args...)
 	if err := json.Unmarshal([]byte(out), &c); err != nil || c.Secret == "" {
 		t.Fatalf("client create printed %q: %v", out, err)
 	}
@@ -286,7 +294,7 @@ func newRPFlow(t *testing.T, in *instance, rp *relyingParty) *rpFlow {
 	endpoint := f.provider.Endpoint()
 	endpoint.AuthStyle = oauth2.AuthStyleInHeader
 	f.conf = oauth2.Config{ClientID: c.ID, ClientSecret: c.Secret, Endpoint: endpoint,
-		RedirectURL: rp.url("/callback"), Scopes: []string{oidc.ScopeOpenID, "profile", "email"}}
+		RedirectURL: rp.url("/callback"), Scopes: scopes}
 	f.verifier = f.provider.Verifier(&oidc.Config{ClientID: c.ID})
 	return f
 }

@@ -159,7 +159,7 @@ func (b *browser) phone(name string, width int64, scale float64) {
 // signInWithPassword opens the login URL of the app with no session,
 // signs in on the sign-in page and allows on the consent page. The
 // browser ends at the relying party's callback.
-func (b *browser) signInWithPassword(authURL, app string) {
+func (b *browser) signInWithPassword(authURL, app string, scopes []string) {
 	b.t.Helper()
 	b.laptop()
 	b.open("open the relying party's login URL", authURL)
@@ -171,7 +171,7 @@ func (b *browser) signInWithPassword(authURL, app string) {
 	b.phone("signin-phone", phoneWidth, 2)
 	b.shot("signin")
 	b.signIn()
-	b.allow(app, "consent")
+	b.allow(app, scopes, "consent")
 }
 
 // signIn types the person's username and password on the sign-in page
@@ -184,12 +184,13 @@ func (b *browser) signIn() {
 	b.load("press Sign in", chromedp.Click(chromedp.CSS(`button[name="action"][value="sign_in"]`)))
 }
 
-// allow answers the consent page of the app: Allow, with "Remember this
-// decision" ticked; shot names its picture, none when empty.
-func (b *browser) allow(app, shot string) {
+// allow answers the consent page of the app, which asks for scopes: Allow,
+// with "Remember this decision" ticked; shot names its picture, none when
+// empty.
+func (b *browser) allow(app string, scopes []string, shot string) {
 	b.t.Helper()
 	b.expectPage("Allow " + app)
-	b.expectScopesInWords()
+	b.expectScopesInWords(scopes)
 	b.do("tick Remember this decision", chromedp.Click(chromedp.ID("remember")))
 	b.expectAccessible("the consent page")
 	if shot != "" {
@@ -199,9 +200,9 @@ func (b *browser) allow(app, shot string) {
 }
 
 // expectScopesInWords checks that the consent page lists what the
-// application asks for (openid, profile, email) one line each, and in
-// words rather than as the protocol's scope values.
-func (b *browser) expectScopesInWords() {
+// application asks for, the scopes raw, one line each, and in words rather
+// than as the protocol's scope values.
+func (b *browser) expectScopesInWords(raw []string) {
 	b.t.Helper()
 	var lines []string
 	for _, l := range strings.Split(b.text("ul.scopes"), "\n") {
@@ -209,7 +210,6 @@ func (b *browser) expectScopesInWords() {
 			lines = append(lines, l)
 		}
 	}
-	raw := []string{"openid", "profile", "email"}
 	if len(lines) != len(raw) || slices.ContainsFunc(lines, func(l string) bool { return slices.Contains(raw, l) }) {
 		b.t.Errorf("the consent page lists %q for the scopes %q; want each in words", lines, raw)
 	}
