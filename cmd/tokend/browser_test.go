@@ -26,13 +26,14 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// screenshots is where TestSignInInABrowser writes PNGs of the pages it
-// sees; a relative path is taken from the repository's root, so that
+// screenshots is where TestSignInInABrowser and TestAccountInABrowser
+// write PNGs of the pages they see; a relative path is taken from the
+// repository's root, so that
 //
-//	go test ./cmd/tokend/ -run TestSignInInABrowser -args -screenshots docs/screenshots
+//	go test ./cmd/tokend/ -run 'InABrowser$' -args -screenshots docs/screenshots
 //
-// remakes the README's pictures wherever the test runs from.
-var screenshots = flag.String("screenshots", "", "directory, relative to the repository's root, that TestSignInInABrowser writes its PNGs of the sign-in pages to; none when empty")
+// remakes the README's pictures wherever the tests run from.
+var screenshots = flag.String("screenshots", "", "directory, relative to the repository's root, that the browser tests write their PNGs of the sign-in and account pages to; none when empty")
 
 // The relying party and the person of the browser test.
 const (
@@ -75,13 +76,13 @@ func TestSignInInABrowser(t *testing.T) {
 		}
 	})
 	in = startTokendAt(t, t.TempDir(), freeLocalhost(t))
-	rp := newRelyingParty(t)
-	f := newRPFlow(t, in, rp)
+	addPerson(in)
+	f := newRPFlow(t, in, newRelyingParty(t, rpName), false)
 	b := newBrowser(t, chrome, screenshotDir(t))
 	t.Logf("tokend, the relying party and Chromium ready in %s", time.Since(began).Round(time.Millisecond))
 
 	req := f.newRequest()
-	b.signInWithPassword(req.url)
+	b.signInWithPassword(req.url, rpName, f.conf.Scopes)
 	first := f.exchange(req, f.callback(b, req))
 	t.Logf("signed in with a password and consent, tokens exchanged (sid %s)", first.sid)
 
@@ -177,23 +178,24 @@ func receive[T any](t *testing.T, ch <-chan T, what string) T {
 // signing out, and a back-channel logout endpoint. It only records what
 // it is sent; the test judges it.
 type relyingParty struct {
+	name         string
 	srv          *httptest.Server
 	callbacks    chan url.Values
 	signedOut    chan url.Values
 	logoutTokens chan string
 }
 
-func newRelyingParty(t *testing.T) *relyingParty {
-	rp := &relyingParty{callbacks: make(chan url.Values, 4), signedOut: make(chan url.Values, 4),
+func newRelyingParty(t *testing.T, name string) *relyingParty {
+	rp := &relyingParty{name: name, callbacks: make(chan url.Values, 4), signedOut: make(chan url.Values, 4),
 		logoutTokens: make(chan string, 8)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /callback", func(w http.ResponseWriter, r *http.Request) {
 		offer(rp.callbacks, r.URL.Query())
-		rpPage(w, "Signed in to "+rpName)
+		rp.page(w, "Signed in to "+rp.name)
 	})
 	mux.HandleFunc("GET /signed-out", func(w http.ResponseWriter, r *http.Request) {
 		offer(rp.signedOut, r.URL.Query())
-		rpPage(w, "Signed out of "+rpName)
+		rp.page(w, "Signed out of "+rp.name)
 	})
 	// Back-Channel Logout 1.0 §2.8: a form POST; 200 with no-store.
 	mux.HandleFunc("POST /backchannel", func(w http.ResponseWriter, r *http.Request) {
@@ -218,10 +220,17 @@ func offer[T any](ch chan<- T, v T) {
 	}
 }
 
-func rpPage(w http.ResponseWriter, heading string) {
+// page is the relying party's page. Its noscript paragraph is parsed as
+// an element only where scripts are off, which lets the test see from the
+// DOM alone that a browser really runs none.
+func (rp *relyingParty) page(w http.ResponseWriter, heading string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	fmt.Fprintf(w, "<!doctype html><title>%s</title><h1>%s</h1>\n", rpName, heading)
+	fmt.Fprintf(w, "<!doctype html><title>%s</title><h1>%s</h1>\n<noscript><p id=%q>Scripts are off.</p></noscript>\n",
+		rp.name, heading, noScriptID)
 }
+
+// noScriptID is the id of the relying party's noscript paragraph.
+const noScriptID = "no-script"
 
 func (rp *relyingParty) url(path string) string { return rp.srv.URL + path }
 
@@ -240,21 +249,34 @@ type rpFlow struct {
 	endSession string
 }
 
-// newRPFlow registers the relying party and a user with the CLI and reads
-// the provider's metadata.
-func newRPFlow(t *testing.T, in *instance, rp *relyingParty) *rpFlow {
+// addPerson registers the person of the browser tests with the CLI.
+func addPerson(in *instance) {
+	in.t.Helper()
+	in.tokend(rpPassword+"\n", "user", "add", "--password-stdin", "--email", rpEmail, "--name", rpFullName, rpUser)
+}
+
+// newRPFlow registers the relying party as a client with the CLI and reads
+// the provider's metadata. Its login asks for openid, profile and email,
+// and offline_access too when offline is set, which brings a refresh
+// token and a grant that outlives the session.
+func newRPFlow(t *testing.T, in *instance, rp *relyingParty, offline bool) *rpFlow {
 	t.Helper()
 	var c struct {
 		ID     string `json:"client_id"`
 		Secret string `json:"client_secret"`
 	}
-	out := in.tokend("", "client", "create", "--json", "--name", rpName, "--grant", "authorization_code",
+	scopes := []string{oidc.ScopeOpenID, "profile", "email"}
+	args := []string{"client", "create", "--json", "--name", rp.name, "--grant", "authorization_code",
 		"--redirect-uri", rp.url("/callback"), "--post-logout-redirect-uri", rp.url("/signed-out"),
-		"--backchannel-logout-uri", rp.url("/backchannel"), "--backchannel-logout-session-required")
+		"--backchannel-logout-uri", rp.url("/backchannel"), "--backchannel-logout-session-required"}
+	if offline {
+		scopes = append(scopes, oidc.ScopeOfflineAccess)
+		args = append(args, "--grant", "refresh_token")
+	}
+	out := in.tokend("", args...)
 	if err := json.Unmarshal([]byte(out), &c); err != nil || c.Secret == "" {
 		t.Fatalf("client create printed %q: %v", out, err)
 	}
-	in.tokend(rpPassword+"\n", "user", "add", "--password-stdin", "--email", rpEmail, "--name", rpFullName, rpUser)
 
 	f := &rpFlow{t: t, in: in, rp: rp, http: trustingClient(t, in)}
 	f.ctx = oidc.ClientContext(t.Context(), f.http)
@@ -272,7 +294,7 @@ func newRPFlow(t *testing.T, in *instance, rp *relyingParty) *rpFlow {
 	endpoint := f.provider.Endpoint()
 	endpoint.AuthStyle = oauth2.AuthStyleInHeader
 	f.conf = oauth2.Config{ClientID: c.ID, ClientSecret: c.Secret, Endpoint: endpoint,
-		RedirectURL: rp.url("/callback"), Scopes: []string{oidc.ScopeOpenID, "profile", "email"}}
+		RedirectURL: rp.url("/callback"), Scopes: scopes}
 	f.verifier = f.provider.Verifier(&oidc.Config{ClientID: c.ID})
 	return f
 }

@@ -19,6 +19,8 @@ type browser struct {
 	t     *testing.T
 	ctx   context.Context
 	shots string
+	// noScripts: the tab runs no script of a page's (disableScripts).
+	noScripts bool
 }
 
 func newBrowser(t *testing.T, chrome, shots string) *browser {
@@ -139,49 +141,68 @@ func (b *browser) laptop() {
 	b.do("a laptop's viewport", chromedp.EmulateViewport(laptopWidth, laptopHeight))
 }
 
-// phone shows the page as a phone would, checks that it fits the screen's
-// width, and takes its picture as name.
-func (b *browser) phone(name string) {
+// phone shows the page as a phone width CSS pixels wide would, at scale
+// device pixels to the CSS pixel, checks that it fits the screen's width,
+// and takes its picture as name.
+func (b *browser) phone(name string, width int64, scale float64) {
 	b.t.Helper()
-	b.do("a phone's viewport", chromedp.EmulateViewport(phoneWidth, phoneHeight,
-		chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch))
+	b.do("a phone's viewport", chromedp.EmulateViewport(width, phoneHeight,
+		chromedp.EmulateScale(scale), chromedp.EmulateMobile, chromedp.EmulateTouch))
 	const fits = `document.documentElement.scrollWidth <= window.innerWidth`
 	if !step(b, "measure the page", chromedp.Evaluate[bool](fits)) {
-		b.t.Errorf("on a phone %d pixels wide the page %q scrolls sideways", phoneWidth, b.text("h1"))
+		b.t.Errorf("on a phone %d pixels wide the page %q scrolls sideways", width, b.text("h1"))
 	}
 	b.shot(name)
 	b.laptop()
 }
 
-// signInWithPassword opens the login URL with no session, signs in on the
-// sign-in page and allows on the consent page, ticking "Remember this
-// decision". The browser ends at the relying party's callback.
-func (b *browser) signInWithPassword(authURL string) {
+// signInWithPassword opens the login URL of the app with no session,
+// signs in on the sign-in page and allows on the consent page. The
+// browser ends at the relying party's callback.
+func (b *browser) signInWithPassword(authURL, app string, scopes []string) {
 	b.t.Helper()
 	b.laptop()
 	b.open("open the relying party's login URL", authURL)
 	b.expectPage("Sign in")
-	if lead := b.text(".lead"); !strings.Contains(lead, rpName) {
+	if lead := b.text(".lead"); !strings.Contains(lead, app) {
 		b.t.Errorf("the sign-in page does not say which application is asking: %q", lead)
 	}
-	b.phone("signin-phone")
+	b.expectAccessible("the sign-in page")
+	b.phone("signin-phone", phoneWidth, 2)
 	b.shot("signin")
+	b.signIn()
+	b.allow(app, scopes, "consent")
+}
+
+// signIn types the person's username and password on the sign-in page
+// and presses Sign in.
+func (b *browser) signIn() {
+	b.t.Helper()
 	b.do("type the username and the password",
 		chromedp.SendKeys(chromedp.ID("username"), rpUser),
 		chromedp.SendKeys(chromedp.ID("password"), rpPassword))
 	b.load("press Sign in", chromedp.Click(chromedp.CSS(`button[name="action"][value="sign_in"]`)))
+}
 
-	b.expectPage("Allow " + rpName)
-	b.expectScopesInWords()
+// allow answers the consent page of the app, which asks for scopes: Allow,
+// with "Remember this decision" ticked; shot names its picture, none when
+// empty.
+func (b *browser) allow(app string, scopes []string, shot string) {
+	b.t.Helper()
+	b.expectPage("Allow " + app)
+	b.expectScopesInWords(scopes)
 	b.do("tick Remember this decision", chromedp.Click(chromedp.ID("remember")))
-	b.shot("consent")
+	b.expectAccessible("the consent page")
+	if shot != "" {
+		b.shot(shot)
+	}
 	b.load("press Allow", chromedp.Click(chromedp.CSS(`button[name="action"][value="allow"]`)))
 }
 
 // expectScopesInWords checks that the consent page lists what the
-// application asks for (openid, profile, email) one line each, and in
-// words rather than as the protocol's scope values.
-func (b *browser) expectScopesInWords() {
+// application asks for, the scopes raw, one line each, and in words rather
+// than as the protocol's scope values.
+func (b *browser) expectScopesInWords(raw []string) {
 	b.t.Helper()
 	var lines []string
 	for _, l := range strings.Split(b.text("ul.scopes"), "\n") {
@@ -189,7 +210,6 @@ func (b *browser) expectScopesInWords() {
 			lines = append(lines, l)
 		}
 	}
-	raw := []string{"openid", "profile", "email"}
 	if len(lines) != len(raw) || slices.ContainsFunc(lines, func(l string) bool { return slices.Contains(raw, l) }) {
 		b.t.Errorf("the consent page lists %q for the scopes %q; want each in words", lines, raw)
 	}
@@ -204,6 +224,7 @@ func (b *browser) signOut(logoutURL string) {
 	if lead := b.text(".lead"); !strings.Contains(lead, rpUser) {
 		b.t.Errorf("the sign-out page does not say who is signed in: %q", lead)
 	}
+	b.expectAccessible("the sign-out page")
 	b.shot("signout")
 	b.load("press Sign out", chromedp.Click(chromedp.CSS(`button[name="action"][value="sign_out"]`)))
 }
@@ -215,5 +236,6 @@ func (b *browser) signedOutPage(endSession string) {
 	b.t.Helper()
 	b.open("open the end-session endpoint signed out", endSession)
 	b.expectPage("signed out")
+	b.expectAccessible("the signed-out page")
 	b.shot("signed-out")
 }
