@@ -106,7 +106,7 @@ func formView(w http.ResponseWriter, r *http.Request, action string, fields []hi
 // is shown as it is.
 var scopeWords = map[string]string{
 	"openid":         "Confirm that it is you",
-	"profile":        "Your name",
+	"profile":        "Your name and username",
 	"email":          "Your email address",
 	"offline_access": "Stay connected when you are not signed in",
 }
