@@ -15,6 +15,10 @@
 //	GET, POST /account            the account page (PathAccount)
 //	GET, POST /account/sign-in    its sign-in, which comes back to it
 //	GET /account/confirm          the confirmation of a destructive action
+//	GET, POST /console            the admin console's search (PathConsole)
+//	GET, POST /console/sign-in    its sign-in, which comes back to it
+//	GET /console/confirm          the confirmation of a console's action
+//	GET, POST /console/users/{username}  a user's page and its actions
 //	GET /assets/{name}            the style sheet and the icon
 //
 // The first two are package oauth's PathAuthorize and PathEndSession, which
@@ -53,6 +57,18 @@
 // Every action is for the signed-in person only and goes through the
 // revocation engine: RemoveAccess, EndSession (a sid of another person is
 // 403), ChangeOwnPassword.
+//
+// The admin console is for a user with the admin flag, signed in with the
+// same session as the other pages; anyone else signed in is answered 403
+// and shown nothing. A user's page posts to itself with action=end_session
+// and sid, action=forget_consent and client_id, action=disable,
+// action=enable, action=delete and confirm (the username, typed),
+// action=reset_password with new_password and new_password_again, or
+// action=revoke_all; all but enable and reset_password come from
+// /console/confirm. Each goes through the revocation engine with the
+// admin's username as actor (enabling, which revokes nothing, is logged
+// with it) and answers 303 to the page with ?m=<code>, a fixed message.
+// Its paths are not under /admin, the admin API's.
 //
 // # Answers
 //
