@@ -63,6 +63,7 @@ type Reader interface {
 	GetIssuer(ctx context.Context, iss string) (Issuer, error)
 	ListIssuers(ctx context.Context) ([]Issuer, error)
 	Stats(ctx context.Context, now time.Time) (Stats, error)
+	CountMatching(ctx context.Context, f Filter, now time.Time) (Stats, error)
 	LastStatusIndex(ctx context.Context) (int64, error)
 	GetSession(ctx context.Context, id string) (Session, error)
 	ListSessions(ctx context.Context, userID string) ([]Session, error)

@@ -486,6 +486,11 @@ type Maintenance interface {
 	DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int, error)
 	// Stats counts the live (unexpired, unrevoked) grants and tokens at now.
 	Stats(ctx context.Context, now time.Time) (Stats, error)
+	// CountMatching counts the grants live at now that f selects, and
+	// their live tokens (unexpired, not rotated): what RevokeMatching
+	// would revoke at now, and report, so that an admin sees it before
+	// confirming. It only reads.
+	CountMatching(ctx context.Context, f Filter, now time.Time) (Stats, error)
 	// ReserveStatusIndexes reserves n consecutive Token Status List
 	// indexes and returns the first. Indexes start at 1 and are never
 	// handed out twice, by any process sharing the database.
