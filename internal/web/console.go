@@ -43,6 +43,7 @@ func (p *Pages) mountConsole(mux *http.ServeMux) {
 	p.mountPage(mux, pathConsoleSignIn, p.signInFor(pathConsoleSignIn, PathConsole, "the admin console"))
 	p.mountPage(mux, pathConsoleConfirm, p.consoleConfirm)
 	p.mountPage(mux, pathConsoleUser, p.consoleUser)
+	p.mountPage(mux, pathConsoleClient, p.consoleClient)
 }
 
 // notAdmin is the answer to a signed-in person who is not an admin: the
@@ -95,6 +96,7 @@ type consoleView struct {
 	Confirm    string // the confirmation page's path
 	Search     *searchView
 	User       *consoleUserView
+	Client     *consoleClientView
 }
 
 // consolePage renders the console page t for the admin of si, with the
@@ -105,7 +107,7 @@ func (p *Pages) consolePage(w http.ResponseWriter, r *http.Request, si signedIn,
 		return err
 	}
 	cv.Admin, cv.Confirm = si.user.Username, pathConsoleConfirm
-	code, _ := single(vals, "m", maxParamBytes)
+	code, _ := single(vals, "m", maxParamBytes) // vals may be nil
 	if m, ok := consoleFlashes[code]; ok {
 		cv.Flash, cv.FlashAlert = m.text, m.alert
 	}

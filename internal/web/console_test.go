@@ -1,8 +1,10 @@
 package web_test
 
 import (
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -112,7 +114,8 @@ func TestConsoleRefusesNonAdmin(t *testing.T) {
 	}
 	tk := b.connect(photos, "openid", "alice")
 	for _, path := range []string{web.PathConsole, web.PathConsole + "?q=a", "/console/users/alice", "/console/users/root",
-		"/console/confirm?do=revoke_all&username=alice"} {
+		"/console/confirm?do=revoke_all&username=alice", "/console/clients/" + photos.id,
+		"/console/confirm?do=rotate_secret&client_id=" + photos.id} {
 		p := b.get(path)
 		wantPage(t, p, http.StatusForbidden, "This page is for administrators")
 		if strings.Contains(p.body, alice.ID) || strings.Contains(p.body, "Photos") {
@@ -124,6 +127,14 @@ func TestConsoleRefusesNonAdmin(t *testing.T) {
 		v := url.Values{"csrf_token": {csrf}, "action": {action}, "confirm": {"alice"},
 			"new_password": {"another password 1"}, "new_password_again": {"another password 1"}}
 		wantPage(t, b.post("/console/users/alice", v), http.StatusForbidden, "This page is for administrators")
+	}
+	for _, action := range []string{"rotate_secret", "disable_client", "delete_client"} {
+		v := url.Values{"csrf_token": {csrf}, "action": {action}, "confirm": {photos.id}}
+		p := b.post("/console/clients/"+photos.id, v)
+		wantPage(t, p, http.StatusForbidden, "This page is for administrators")
+	}
+	if c, err := s.Store.GetClient(t.Context(), photos.id); err != nil || c.Disabled {
+		t.Errorf("Photos changed: %+v, %v", c, err)
 	}
 	s.CheckLive(t, tk)
 	if n := len(s.Events()); n != 0 {
@@ -354,6 +365,83 @@ func TestConsoleHeaders(t *testing.T) {
 		}
 		if scriptRe.MatchString(p.body) {
 			t.Errorf("%s holds a script or an inline style:\n%s", path, p.body)
+		}
+	}
+}
+
+// clientCredentials asks the token endpoint for a client_credentials
+// token with id and secret, and returns the status.
+func clientCredentials(s *testserver.Server, id, secret string) int {
+	return s.Post("/oauth2/token", "grant_type=client_credentials", testserver.Basic(id, secret)).Status
+}
+
+// TestConsoleRotateSecret: the client's page counts its live grants; a
+// rotation, once confirmed, shows the new secret on its answer and
+// nowhere else (not in the Location, not on the page after), the old
+// secret stops working and the client's tokens are revoked, for
+// secret_rotated by the admin.
+func TestConsoleRotateSecret(t *testing.T) {
+	s := testserver.New(t)
+	s.User("root", true)
+	s.User("alice", false)
+	id, secret := s.Client("Backend")
+	tk := s.PasswordTokens(id, secret, "alice")
+	b := newBrowser(t, s)
+	b.consoleSignIn("root")
+	p := b.get("/console/clients/" + id)
+	wantPage(t, p, http.StatusOK, "Backend", id, "1 grant, 2 tokens", "client_secret_basic")
+	p = b.cconfirm(p, []string{"Rotate the secret of Backend?"}, []string{"do", "rotate_secret"})
+	wantPage(t, p, http.StatusOK, "The new secret of Backend", "shown only this once")
+	m := regexp.MustCompile(`id="secret" class="secret" type="text" value="([^"]+)"`).FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("no secret on the answer:\n%s", p.body)
+	}
+	next := html.UnescapeString(m[1])
+	if st := clientCredentials(s, id, secret); st == http.StatusOK {
+		t.Errorf("the old secret still works")
+	}
+	if st := clientCredentials(s, id, next); st != http.StatusOK {
+		t.Errorf("the new secret: %d; want 200", st)
+	}
+	s.CheckRevoked(t, tk)
+	wantActor(t, s, 1, store.ReasonSecretRotated, "root")
+	if p := b.get("/console/clients/" + id); strings.Contains(p.body, next) {
+		t.Errorf("the client's page shows the secret again")
+	}
+}
+
+// TestConsoleClientDisableDelete: a disabled client is refused at the
+// token endpoint and enabled again works; its deletion, typed rightly,
+// revokes its tokens for client_deleted by the admin.
+func TestConsoleClientDisableDelete(t *testing.T) {
+	s := testserver.New(t)
+	s.User("root", true)
+	id, secret := s.Client("Backend")
+	b := newBrowser(t, s)
+	b.consoleSignIn("root")
+	path := "/console/clients/" + id
+	p := b.cback(b.cconfirm(b.get(path), []string{"Disable Backend?"}, []string{"do", "disable_client"}), path, "client_disabled")
+	wantPage(t, p, http.StatusOK, "The client was disabled", "Disabled")
+	if st := clientCredentials(s, id, secret); st == http.StatusOK {
+		t.Errorf("a disabled client got a token")
+	}
+	p = b.cback(b.csend(p.formWith(t, "csrf_token", b.cookie("__Host-tokend-csrf")), "action", "enable_client"), path, "client_enabled")
+	if st := clientCredentials(s, id, secret); st != http.StatusOK {
+		t.Errorf("an enabled client: %d; want 200", st)
+	}
+	tk := s.ClientTokens(id, secret)
+	c := b.csend(p.formWith(t, "do", "delete_client"))
+	wantPage(t, c, http.StatusOK, "Delete Backend?", "Type "+id+" to confirm")
+	b.cback(b.csend(c.form(t), "confirm", "Backend"), path, "type_mismatch")
+	s.CheckLive(t, tk)
+	b.cback(b.csend(c.form(t), "confirm", id), web.PathConsole, "client_deleted")
+	s.CheckRevoked(t, tk)
+	if _, err := s.Store.GetClient(t.Context(), id); err == nil {
+		t.Errorf("the client still exists")
+	}
+	for _, e := range s.Events() {
+		if e.Reason != store.ReasonClientDeleted || e.Actor != "root" {
+			t.Errorf("event %+v; want client_deleted by root", e)
 		}
 	}
 }

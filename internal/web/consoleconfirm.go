@@ -24,10 +24,13 @@ const (
 	flashRevokedAll       = "revoked_all"
 )
 
-var consoleFlashes = map[string]struct {
+// consoleFlash is a flash message, and whether it says nothing was done.
+type consoleFlash struct {
 	text  string
 	alert bool
-}{
+}
+
+var consoleFlashes = map[string]consoleFlash{
 	flashSessionEnded:     {text: "The session was signed out, and the apps signed in with it lost access but those allowed to stay connected."},
 	flashConsentForgotten: {text: "The consent was withdrawn, and the app’s access for this user ended."},
 	flashConsentGone:      {text: "There was no such consent any more. Nothing was changed.", alert: true},
@@ -88,6 +91,15 @@ func (p *Pages) consoleConfirmation(r *http.Request, vals url.Values) (consoleCo
 		}
 		c, err := p.userConfirmation(r, u, do, vals)
 		path := consoleUserPath(u.Username)
+		return consoleConfirmation{confirmation: c, action: path, back: path, typeLabel: c.typeLabel()}, err
+	}
+	if clientID, ok := single(vals, "client_id", maxParamBytes); ok && clientID != "" {
+		cl, err := p.cfg.Store.GetClient(r.Context(), clientID)
+		if err != nil {
+			return consoleConfirmation{}, notFound(err, "client")
+		}
+		c, err := clientConfirmation(cl, do)
+		path := consoleClientPath(cl.ID)
 		return consoleConfirmation{confirmation: c, action: path, back: path, typeLabel: c.typeLabel()}, err
 	}
 	return consoleConfirmation{}, brokenLink()

@@ -19,6 +19,7 @@
 //	GET, POST /console/sign-in    its sign-in, which comes back to it
 //	GET /console/confirm          the confirmation of a console's action
 //	GET, POST /console/users/{username}  a user's page and its actions
+//	GET, POST /console/clients/{client_id}  a client's page and its actions
 //	GET /assets/{name}            the style sheet and the icon
 //
 // The first two are package oauth's PathAuthorize and PathEndSession, which
@@ -65,7 +66,11 @@
 // action=enable, action=delete and confirm (the username, typed),
 // action=reset_password with new_password and new_password_again, or
 // action=revoke_all; all but enable and reset_password come from
-// /console/confirm. Each goes through the revocation engine with the
+// /console/confirm. A client's page posts to itself with
+// action=rotate_secret, whose answer (200, not a redirect) shows the new
+// secret once, action=disable_client, action=enable_client (neither
+// revokes: as the CLI's, they refuse the client and its tokens, or stop
+// refusing them), or action=delete_client and confirm (the client ID). Each goes through the revocation engine with the
 // admin's username as actor (enabling, which revokes nothing, is logged
 // with it) and answers 303 to the page with ?m=<code>, a fixed message.
 // Its paths are not under /admin, the admin API's.

@@ -69,6 +69,8 @@ var (
 
 	consoleSearchPage = parsePage("console.html")
 	consoleUserPage   = parsePage("consoleuser.html")
+	consoleClientPage = parsePage("consoleclient.html")
+	consoleSecretPage = parsePage("consolesecret.html")
 )
 
 func parsePage(name string) *template.Template {
