@@ -44,6 +44,7 @@ func (p *Pages) mountConsole(mux *http.ServeMux) {
 	p.mountPage(mux, pathConsoleConfirm, p.consoleConfirm)
 	p.mountPage(mux, pathConsoleUser, p.consoleUser)
 	p.mountPage(mux, pathConsoleClient, p.consoleClient)
+	p.mountPage(mux, pathConsoleRevoke, p.consoleRevoke)
 }
 
 // notAdmin is the answer to a signed-in person who is not an admin: the
@@ -97,22 +98,28 @@ type consoleView struct {
 	Search     *searchView
 	User       *consoleUserView
 	Client     *consoleClientView
+	Bulk       *bulkView
 }
 
 // consolePage renders the console page t for the admin of si, with the
 // flash message whose code the query's m holds.
 func (p *Pages) consolePage(w http.ResponseWriter, r *http.Request, si signedIn, vals url.Values, t *template.Template, title string, cv *consoleView) error {
+	code, _ := single(vals, "m", maxParamBytes) // vals may be nil
+	if m, ok := consoleFlashes[code]; ok {
+		cv.Flash, cv.FlashAlert = m.text, m.alert
+	}
+	return p.consolePageStatus(w, r, si, http.StatusOK, t, title, cv)
+}
+
+// consolePageStatus renders the console page t with status.
+func (p *Pages) consolePageStatus(w http.ResponseWriter, r *http.Request, si signedIn, status int, t *template.Template, title string, cv *consoleView) error {
 	v, err := formView(w, r, r.URL.Path, nil)
 	if err != nil {
 		return err
 	}
 	cv.Admin, cv.Confirm = si.user.Username, pathConsoleConfirm
-	code, _ := single(vals, "m", maxParamBytes) // vals may be nil
-	if m, ok := consoleFlashes[code]; ok {
-		cv.Flash, cv.FlashAlert = m.text, m.alert
-	}
 	v.Title, v.Wide, v.Username, v.Console = title, true, si.user.Username, cv
-	p.render(w, r, t, http.StatusOK, v)
+	p.render(w, r, t, status, v)
 	return nil
 }
 

@@ -445,3 +445,43 @@ func TestConsoleClientDisableDelete(t *testing.T) {
 		}
 	}
 }
+
+// TestConsoleBulkRevoke: the first post counts what the filter selects
+// and revokes nothing; the second, from the page it shows, revokes that
+// and nothing else, for admin by the admin; a filter naming nobody is
+// refused.
+func TestConsoleBulkRevoke(t *testing.T) {
+	s := testserver.New(t)
+	s.User("root", true)
+	s.User("alice", false)
+	s.User("bob", false)
+	id, secret := s.Client("Backend")
+	other, otherSecret := s.Client("Reports")
+	ta, ta2 := s.PasswordTokens(id, secret, "alice"), s.PasswordTokens(id, secret, "alice")
+	tb, tr := s.PasswordTokens(id, secret, "bob"), s.PasswordTokens(other, otherSecret, "alice")
+	b := newBrowser(t, s)
+	b.consoleSignIn("root")
+	p := b.get("/console/revoke?client_id=" + id)
+	f := p.formWith(t, "client_id", id)
+
+	wantPage(t, b.csend(f, "action", "count"), http.StatusOK, "This will revoke 3 grants (6 tokens)")
+	wantPage(t, b.csend(f, "action", "count", "username", "nobody"), http.StatusBadRequest, "No user is named nobody.")
+	c := b.csend(f, "action", "count", "username", "alice")
+	wantPage(t, c, http.StatusOK, "This will revoke 2 grants (4 tokens)", "alice", "Backend")
+	s.CheckLive(t, ta, ta2, tb, tr)
+	if n := len(s.Events()); n != 0 {
+		t.Fatalf("counting revoked: %d events", n)
+	}
+	v := c.formWith(t, "username", "alice").values
+	v.Del("csrf_token")
+	v.Set("action", "revoke")
+	wantPage(t, b.post("/console/revoke", v), http.StatusForbidden)
+	s.CheckLive(t, ta, ta2, tb, tr)
+
+	p = b.cback(b.csend(c.formWith(t, "username", "alice"), "action", "revoke"), "/console/revoke", "bulk_revoked")
+	wantPage(t, p, http.StatusOK, "The grants were revoked.")
+	s.CheckRevoked(t, ta, ta2)
+	s.CheckLive(t, tb, tr)
+	wantActor(t, s, 2, store.ReasonAdmin, "root")
+	wantPage(t, b.csend(f, "action", "count", "username", "alice"), http.StatusOK, "Nothing to revoke")
+}

@@ -20,6 +20,7 @@
 //	GET /console/confirm          the confirmation of a console's action
 //	GET, POST /console/users/{username}  a user's page and its actions
 //	GET, POST /console/clients/{client_id}  a client's page and its actions
+//	GET, POST /console/revoke     bulk revocation
 //	GET /assets/{name}            the style sheet and the icon
 //
 // The first two are package oauth's PathAuthorize and PathEndSession, which
@@ -70,7 +71,12 @@
 // action=rotate_secret, whose answer (200, not a redirect) shows the new
 // secret once, action=disable_client, action=enable_client (neither
 // revokes: as the CLI's, they refuse the client and its tokens, or stop
-// refusing them), or action=delete_client and confirm (the client ID). Each goes through the revocation engine with the
+// refusing them), or action=delete_client and confirm (the client ID).
+// Bulk revocation posts username and client_id (either or both) with
+// action=count, which answers a page saying how many grants and tokens
+// they select now (store.CountMatching) and revokes nothing; its button
+// posts the same filter with action=revoke, which revokes them
+// (Engine.RevokeBulk, reason admin) and answers 303 to /console/revoke. Each goes through the revocation engine with the
 // admin's username as actor (enabling, which revokes nothing, is logged
 // with it) and answers 303 to the page with ?m=<code>, a fixed message.
 // Its paths are not under /admin, the admin API's.

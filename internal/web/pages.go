@@ -71,6 +71,7 @@ var (
 	consoleUserPage   = parsePage("consoleuser.html")
 	consoleClientPage = parsePage("consoleclient.html")
 	consoleSecretPage = parsePage("consolesecret.html")
+	consoleRevokePage = parsePage("consolerevoke.html")
 )
 
 func parsePage(name string) *template.Template {
