@@ -59,6 +59,7 @@ type Reader interface {
 	LookupToken(ctx context.Context, h Hash) (TokenRecord, error)
 	Events(ctx context.Context, since int64, limit int) ([]Event, error)
 	UserEvents(ctx context.Context, subject string, limit int) ([]Event, error)
+	SearchEvents(ctx context.Context, f EventFilter, limit int) ([]Event, error)
 	ListUserGrants(ctx context.Context, subject string, now time.Time) ([]GrantActivity, error)
 	GetIssuer(ctx context.Context, iss string) (Issuer, error)
 	ListIssuers(ctx context.Context) ([]Issuer, error)

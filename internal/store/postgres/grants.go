@@ -526,6 +526,14 @@ const (
 	qUserEvents = `SELECT seq, time, grant_id, client_id, subject, reason, actor, tokens,
 			token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, '')
 		FROM revocation_events WHERE subject = $1 ORDER BY seq DESC LIMIT $2`
+	// qSearchEvents reads the log backwards from its newest event, and
+	// stops at the limit: an admin's page, not a hot path.
+	qSearchEvents = `SELECT seq, time, grant_id, client_id, subject, reason, actor, tokens,
+			token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, '')
+		FROM revocation_events
+		WHERE ($1 = '' OR reason = $1) AND ($2 = '' OR client_id = $2) AND ($3 = '' OR subject = $3)
+			AND ($4::timestamptz IS NULL OR time >= $4)
+		ORDER BY seq DESC LIMIT $5`
 	// qListUserGrants: a grant's tokens are few (the first pair and one
 	// pair per refresh not swept yet), so the newest issue is a short scan.
 	qListUserGrants = `SELECT g.id, g.client_id, g.subject, g.username, g.scope, coalesce(g.session_id, ''),
@@ -540,6 +548,18 @@ func (s *Store) UserEvents(ctx context.Context, subject string, limit int) ([]st
 	return query(ctx, s, qUserEvents, func(row pgx.Row) (store.Event, error) {
 		return scanEvent(row.(pgx.CollectableRow))
 	}, subject, limit)
+}
+
+// SearchEvents returns the newest limit events that f selects, newest
+// first.
+func (s *Store) SearchEvents(ctx context.Context, f store.EventFilter, limit int) ([]store.Event, error) {
+	var since *time.Time
+	if !f.Since.IsZero() {
+		since = &f.Since
+	}
+	return query(ctx, s, qSearchEvents, func(row pgx.Row) (store.Event, error) {
+		return scanEvent(row.(pgx.CollectableRow))
+	}, f.Reason, f.ClientID, f.Subject, since, limit)
 }
 
 // ListUserGrants returns the grants of subject live at now, oldest first,

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/tokend/tokend/internal/store"
@@ -453,6 +454,13 @@ const (
 	qUserEvents = `SELECT seq, time, grant_id, client_id, subject, reason, actor, tokens,
 			token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, '')
 		FROM revocation_events WHERE subject = ? ORDER BY seq DESC LIMIT ?`
+	// qSearchEvents reads the log backwards from its newest event, and
+	// stops at the limit: an admin's page, not a hot path.
+	qSearchEvents = `SELECT seq, time, grant_id, client_id, subject, reason, actor, tokens,
+			token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, '')
+		FROM revocation_events
+		WHERE (?1 = '' OR reason = ?1) AND (?2 = '' OR client_id = ?2) AND (?3 = '' OR subject = ?3) AND time >= ?4
+		ORDER BY seq DESC LIMIT ?5`
 	// qListUserGrants: a grant's tokens are few (the first pair and one
 	// pair per refresh not swept yet), so the newest issue is a short scan.
 	qListUserGrants = `SELECT g.id, g.client_id, g.subject, g.username, g.scope, coalesce(g.session_id, ''),
@@ -465,6 +473,16 @@ const (
 // UserEvents returns the newest limit events of subject, newest first.
 func (s *Store) UserEvents(ctx context.Context, subject string, limit int) ([]store.Event, error) {
 	return list(ctx, s.r.userEvents, scanEvent, subject, limit)
+}
+
+// SearchEvents returns the newest limit events that f selects, newest
+// first.
+func (s *Store) SearchEvents(ctx context.Context, f store.EventFilter, limit int) ([]store.Event, error) {
+	since := int64(math.MinInt64)
+	if !f.Since.IsZero() {
+		since = ms(f.Since)
+	}
+	return list(ctx, s.r.searchEvents, scanEvent, f.Reason, f.ClientID, f.Subject, since, limit)
 }
 
 // ListUserGrants returns the grants of subject live at now, oldest first,

@@ -68,6 +68,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Logouts", func(t *testing.T) { t.Parallel(); testLogouts(t, newStore) })
 	t.Run("ListUserGrants", func(t *testing.T) { t.Parallel(); testListUserGrants(t, newStore) })
 	t.Run("UserEvents", func(t *testing.T) { t.Parallel(); testUserEvents(t, newStore) })
+	t.Run("SearchEvents", func(t *testing.T) { t.Parallel(); testSearchEvents(t, newStore) })
 	t.Run("KeepSession", func(t *testing.T) { t.Parallel(); testKeepSession(t, newStore) })
 }
 
