@@ -45,6 +45,7 @@ func (p *Pages) mountConsole(mux *http.ServeMux) {
 	p.mountPage(mux, pathConsoleUser, p.consoleUser)
 	p.mountPage(mux, pathConsoleClient, p.consoleClient)
 	p.mountPage(mux, pathConsoleRevoke, p.consoleRevoke)
+	p.mountPage(mux, pathConsoleLog, p.consoleLog)
 }
 
 // notAdmin is the answer to a signed-in person who is not an admin: the
@@ -99,6 +100,7 @@ type consoleView struct {
 	User       *consoleUserView
 	Client     *consoleClientView
 	Bulk       *bulkView
+	Log        *logView
 }
 
 // consolePage renders the console page t for the admin of si, with the

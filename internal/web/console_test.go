@@ -485,3 +485,41 @@ func TestConsoleBulkRevoke(t *testing.T) {
 	wantActor(t, s, 2, store.ReasonAdmin, "root")
 	wantPage(t, b.csend(f, "action", "count", "username", "alice"), http.StatusOK, "Nothing to revoke")
 }
+
+// TestConsoleLog: the log page lists the events newest first, filtered by
+// reason, client and user, and draws the last hour's chart from the same
+// filter.
+func TestConsoleLog(t *testing.T) {
+	s := testserver.New(t)
+	s.User("root", true)
+	s.User("alice", false)
+	s.User("bob", false)
+	id, secret := s.Client("Backend")
+	ta := s.PasswordTokens(id, secret, "alice")
+	s.PasswordTokens(id, secret, "bob")
+	if r := s.Post("/oauth2/revoke", "token="+ta.Refresh, testserver.Basic(id, secret)); r.Status != http.StatusOK {
+		t.Fatalf("revoke: %d", r.Status)
+	}
+	b := newBrowser(t, s)
+	b.consoleSignIn("root")
+	b.cback(b.cconfirm(b.get("/console/users/bob"), []string{"Disable bob?"}, []string{"do", "disable"}), "/console/users/bob", "user_disabled")
+
+	p := b.get("/console/log")
+	wantPage(t, p, http.StatusOK, "Revocation log", "The last hour: 2 revocations", "client_request", "user_disabled")
+	if i, j := strings.Index(p.body, "<td>user_disabled</td>"), strings.Index(p.body, "<td>client_request</td>"); i < 0 || j < 0 || i > j {
+		t.Errorf("the log is not newest first:\n%s", p.body)
+	}
+	if n := strings.Count(p.body, "<rect "); n < 1 || n > 2 {
+		t.Errorf("%d bars; want one or two minutes drawn", n)
+	}
+	p = b.csend(p.formWith(t, "client_id", ""), "reason", "user_disabled")
+	wantPage(t, p, http.StatusOK, "The last hour: 1 revocation", "user_disabled", "root", "bob")
+	if strings.Contains(p.body, "<td>client_request</td>") {
+		t.Errorf("the filter by reason lets another reason through:\n%s", p.body)
+	}
+	p = b.get("/console/log?username=alice")
+	wantPage(t, p, http.StatusOK, "The last hour: 1 revocation", "client_request")
+	p = b.get("/console/log?client_id=nobody")
+	wantPage(t, p, http.StatusOK, "No revocation matches.", "The last hour: 0 revocations")
+	wantPage(t, b.get("/console/log?username=nobody"), http.StatusOK, "No user is named nobody.")
+}

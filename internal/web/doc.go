@@ -21,6 +21,7 @@
 //	GET, POST /console/users/{username}  a user's page and its actions
 //	GET, POST /console/clients/{client_id}  a client's page and its actions
 //	GET, POST /console/revoke     bulk revocation
+//	GET /console/log              the revocation log
 //	GET /assets/{name}            the style sheet and the icon
 //
 // The first two are package oauth's PathAuthorize and PathEndSession, which
@@ -76,7 +77,12 @@
 // action=count, which answers a page saying how many grants and tokens
 // they select now (store.CountMatching) and revokes nothing; its button
 // posts the same filter with action=revoke, which revokes them
-// (Engine.RevokeBulk, reason admin) and answers 303 to /console/revoke. Each goes through the revocation engine with the
+// (Engine.RevokeBulk, reason admin) and answers 303 to /console/revoke.
+// The log page reads reason, client_id and username from its query (a GET
+// form): the last 100 matching events, newest first (store.SearchEvents),
+// and the revocations of each minute of the last hour as an SVG of
+// rectangles that the style sheet colours (the CSP allows no inline
+// style). Each goes through the revocation engine with the
 // admin's username as actor (enabling, which revokes nothing, is logged
 // with it) and answers 303 to the page with ?m=<code>, a fixed message.
 // Its paths are not under /admin, the admin API's.

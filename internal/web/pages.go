@@ -72,6 +72,7 @@ var (
 	consoleClientPage = parsePage("consoleclient.html")
 	consoleSecretPage = parsePage("consolesecret.html")
 	consoleRevokePage = parsePage("consolerevoke.html")
+	consoleLogPage    = parsePage("consolelog.html")
 )
 
 func parsePage(name string) *template.Template {
