@@ -125,6 +125,11 @@ func (p *Pages) readLog(r *http.Request, lv *logView, f store.EventFilter) error
 		if entry.Client, err = p.cachedName(r, clients, e.ClientID); err != nil {
 			return err
 		}
+		// An actor is a client (its ID, named), a username, "admin" or
+		// "system": a name that is no client's comes back as it is.
+		if entry.Actor, err = p.cachedName(r, clients, e.Actor); err != nil {
+			return err
+		}
 		if entry.User, entry.UserPath, err = p.subjectName(r, users, e.Subject); err != nil {
 			return err
 		}
