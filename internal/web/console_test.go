@@ -100,7 +100,8 @@ func TestConsoleRefusesNonAdmin(t *testing.T) {
 	alice := s.User("alice", false)
 	photos := newApp(s, "Photos", false)
 	b := newBrowser(t, s)
-	for _, path := range []string{web.PathConsole, "/console/users/alice", "/console/confirm?do=revoke_all&username=alice"} {
+	for _, path := range []string{web.PathConsole, "/console/users/alice", "/console/confirm?do=revoke_all&username=alice",
+		"/console/clients/" + photos.id, "/console/revoke", "/console/log"} {
 		if p := b.get(path); p.status != http.StatusSeeOther || p.header.Get("Location") != "/console/sign-in" {
 			t.Errorf("GET %s without a session: %d %q; want 303 to sign in", path, p.status, p.header.Get("Location"))
 		}
@@ -115,7 +116,8 @@ func TestConsoleRefusesNonAdmin(t *testing.T) {
 	tk := b.connect(photos, "openid", "alice")
 	for _, path := range []string{web.PathConsole, web.PathConsole + "?q=a", "/console/users/alice", "/console/users/root",
 		"/console/confirm?do=revoke_all&username=alice", "/console/clients/" + photos.id,
-		"/console/confirm?do=rotate_secret&client_id=" + photos.id} {
+		"/console/confirm?do=rotate_secret&client_id=" + photos.id, "/console/revoke?username=alice", "/console/log",
+		"/console/log?username=alice"} {
 		p := b.get(path)
 		wantPage(t, p, http.StatusForbidden, "This page is for administrators")
 		if strings.Contains(p.body, alice.ID) || strings.Contains(p.body, "Photos") {
@@ -132,6 +134,10 @@ func TestConsoleRefusesNonAdmin(t *testing.T) {
 		v := url.Values{"csrf_token": {csrf}, "action": {action}, "confirm": {photos.id}}
 		p := b.post("/console/clients/"+photos.id, v)
 		wantPage(t, p, http.StatusForbidden, "This page is for administrators")
+	}
+	for _, action := range []string{"count", "revoke"} {
+		v := url.Values{"csrf_token": {csrf}, "action": {action}, "username": {"alice"}}
+		wantPage(t, b.post("/console/revoke", v), http.StatusForbidden, "This page is for administrators")
 	}
 	if c, err := s.Store.GetClient(t.Context(), photos.id); err != nil || c.Disabled {
 		t.Errorf("Photos changed: %+v, %v", c, err)
