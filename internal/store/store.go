@@ -262,6 +262,16 @@ type Filter struct {
 	KeepOffline bool
 }
 
+// EventFilter selects events of the revocation log; each field that is
+// set narrows it.
+type EventFilter struct {
+	Reason   string
+	ClientID string
+	Subject  string
+	// Since keeps the events whose Time is at or after it; zero keeps all.
+	Since time.Time
+}
+
 // Session is a browser session: a user signed in at the authorization
 // server. Its ID is the sid of OpenID Connect Front- and Back-Channel
 // Logout, which ID Tokens carry to the clients; so the ID alone does not
@@ -383,6 +393,9 @@ type Store interface {
 	// UserEvents returns the newest limit events whose Subject is
 	// subject, newest first: a person's own history.
 	UserEvents(ctx context.Context, subject string, limit int) ([]Event, error)
+	// SearchEvents returns the newest limit events that f selects, newest
+	// first: what an admin reads of the log.
+	SearchEvents(ctx context.Context, f EventFilter, limit int) ([]Event, error)
 	// ListUserGrants returns the grants of subject live at now (neither
 	// revoked nor expired), oldest first.
 	ListUserGrants(ctx context.Context, subject string, now time.Time) ([]GrantActivity, error)
@@ -486,6 +499,11 @@ type Maintenance interface {
 	DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int, error)
 	// Stats counts the live (unexpired, unrevoked) grants and tokens at now.
 	Stats(ctx context.Context, now time.Time) (Stats, error)
+	// CountMatching counts the grants live at now that f selects, and
+	// their live tokens (unexpired, not rotated): what RevokeMatching
+	// would revoke at now, and report, so that an admin sees it before
+	// confirming. It only reads.
+	CountMatching(ctx context.Context, f Filter, now time.Time) (Stats, error)
 	// ReserveStatusIndexes reserves n consecutive Token Status List
 	// indexes and returns the first. Indexes start at 1 and are never
 	// handed out twice, by any process sharing the database.

@@ -121,56 +121,59 @@ func (p *Pages) removeApp(r *http.Request, si signedIn, form url.Values) (string
 	return flashAppRemoved, nil
 }
 
-// accountSignIn is the sign-in page of the account page: the sign-in page
-// of the authorization flow, with no request behind it. A sign-in starts
-// the session and goes back to the account page.
-func (p *Pages) accountSignIn(w http.ResponseWriter, r *http.Request) error {
-	vals, err := readParams(w, r)
-	if err != nil {
-		return err
-	}
-	if r.Method != http.MethodPost {
-		if _, ok, err := p.currentSession(r); err != nil || ok {
-			if ok {
-				redirect(w, PathAccount)
-			}
+// signInFor is the sign-in page of a page of the site (the account page,
+// the console) at self: the sign-in page of the authorization flow, with
+// no request behind it, naming what in the words of what. A sign-in starts
+// the session and goes back to back.
+func (p *Pages) signInFor(self, back, what string) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		vals, err := readParams(w, r)
+		if err != nil {
 			return err
 		}
-		return p.showAccountSignIn(w, r, http.StatusOK, "", "")
+		if r.Method != http.MethodPost {
+			if _, ok, err := p.currentSession(r); err != nil || ok {
+				if ok {
+					redirect(w, back)
+				}
+				return err
+			}
+			return p.showSiteSignIn(w, r, self, what, http.StatusOK, "", "")
+		}
+		if err := checkCSRF(r, vals); err != nil {
+			return err
+		}
+		username, okU := single(vals, "username", maxParamBytes)
+		password, okP := single(vals, "password", identity.MaxPasswordLength)
+		if !okU || !okP || username == "" || password == "" {
+			return p.showSiteSignIn(w, r, self, what, http.StatusBadRequest, "Enter your username and your password.", username)
+		}
+		u, err := p.checkPassword(r, username, password)
+		var tooMany *identity.TooManyGuesses
+		switch {
+		case errors.As(err, &tooMany):
+			return tooManyGuesses(tooMany.RetryAfter)
+		case errors.Is(err, identity.ErrWrongPassword):
+			p.log.LogAttrs(r.Context(), slog.LevelInfo, "sign-in failed")
+			return p.showSiteSignIn(w, r, self, what, http.StatusBadRequest, wrongPassword, username)
+		case err != nil:
+			return err
+		}
+		if _, err := p.startSession(w, r, u); err != nil {
+			return err
+		}
+		redirect(w, back)
+		return nil
 	}
-	if err := checkCSRF(r, vals); err != nil {
-		return err
-	}
-	username, okU := single(vals, "username", maxParamBytes)
-	password, okP := single(vals, "password", identity.MaxPasswordLength)
-	if !okU || !okP || username == "" || password == "" {
-		return p.showAccountSignIn(w, r, http.StatusBadRequest, "Enter your username and your password.", username)
-	}
-	u, err := p.checkPassword(r, username, password)
-	var tooMany *identity.TooManyGuesses
-	switch {
-	case errors.As(err, &tooMany):
-		return tooManyGuesses(tooMany.RetryAfter)
-	case errors.Is(err, identity.ErrWrongPassword):
-		p.log.LogAttrs(r.Context(), slog.LevelInfo, "sign-in failed")
-		return p.showAccountSignIn(w, r, http.StatusBadRequest, wrongPassword, username)
-	case err != nil:
-		return err
-	}
-	if _, err := p.startSession(w, r, u); err != nil {
-		return err
-	}
-	redirect(w, PathAccount)
-	return nil
 }
 
-// showAccountSignIn shows the sign-in page for the account page.
-func (p *Pages) showAccountSignIn(w http.ResponseWriter, r *http.Request, status int, alert, username string) error {
-	v, err := formView(w, r, pathAccountSignIn, nil)
+// showSiteSignIn shows the sign-in page posting to self.
+func (p *Pages) showSiteSignIn(w http.ResponseWriter, r *http.Request, self, what string, status int, alert, username string) error {
+	v, err := formView(w, r, self, nil)
 	if err != nil {
 		return err
 	}
-	v.Title, v.Client, v.Alert, v.LoginHint = "Sign in", "your account", alert, username
+	v.Title, v.Client, v.Alert, v.LoginHint = "Sign in", what, alert, username
 	p.render(w, r, signInPage, status, v)
 	return nil
 }
@@ -208,6 +211,9 @@ func (p *Pages) accountConfirm(w http.ResponseWriter, r *http.Request) error {
 type confirmation struct {
 	heading, message, button string
 	fields                   []hidden
+	// typed is, for a deletion, the label of the field where the name of
+	// what is deleted must be typed; "" for other actions.
+	typed string
 }
 
 // confirmation reads the confirmation page's parameters: the action and

@@ -15,6 +15,13 @@
 //	GET, POST /account            the account page (PathAccount)
 //	GET, POST /account/sign-in    its sign-in, which comes back to it
 //	GET /account/confirm          the confirmation of a destructive action
+//	GET, POST /console            the admin console's search (PathConsole)
+//	GET, POST /console/sign-in    its sign-in, which comes back to it
+//	GET /console/confirm          the confirmation of a console's action
+//	GET, POST /console/users/{username}  a user's page and its actions
+//	GET, POST /console/clients/{client_id}  a client's page and its actions
+//	GET, POST /console/revoke     bulk revocation
+//	GET /console/log              the revocation log
 //	GET /assets/{name}            the style sheet and the icon
 //
 // The first two are package oauth's PathAuthorize and PathEndSession, which
@@ -53,6 +60,32 @@
 // Every action is for the signed-in person only and goes through the
 // revocation engine: RemoveAccess, EndSession (a sid of another person is
 // 403), ChangeOwnPassword.
+//
+// The admin console is for a user with the admin flag, signed in with the
+// same session as the other pages; anyone else signed in is answered 403
+// and shown nothing. A user's page posts to itself with action=end_session
+// and sid, action=forget_consent and client_id, action=disable,
+// action=enable, action=delete and confirm (the username, typed),
+// action=reset_password with new_password and new_password_again, or
+// action=revoke_all; all but enable and reset_password come from
+// /console/confirm. A client's page posts to itself with
+// action=rotate_secret, whose answer (200, not a redirect) shows the new
+// secret once, action=disable_client, action=enable_client (neither
+// revokes: as the CLI's, they refuse the client and its tokens, or stop
+// refusing them), or action=delete_client and confirm (the client ID).
+// Bulk revocation posts username and client_id (either or both) with
+// action=count, which answers a page saying how many grants and tokens
+// they select now (store.CountMatching) and revokes nothing; its button
+// posts the same filter with action=revoke, which revokes them
+// (Engine.RevokeBulk, reason admin) and answers 303 to /console/revoke.
+// The log page reads reason, client_id and username from its query (a GET
+// form): the last 100 matching events, newest first (store.SearchEvents),
+// and the revocations of each minute of the last hour as an SVG of
+// rectangles that the style sheet colours (the CSP allows no inline
+// style). Each goes through the revocation engine with the
+// admin's username as actor (enabling, which revokes nothing, is logged
+// with it) and answers 303 to the page with ?m=<code>, a fixed message.
+// Its paths are not under /admin, the admin API's.
 //
 // # Answers
 //

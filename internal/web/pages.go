@@ -50,6 +50,11 @@ type view struct {
 	// link goes.
 	Confirm string
 	Back    string
+	// TypeLabel is the label of the confirmation page's field where the
+	// name of what is deleted is typed; "" for none.
+	TypeLabel string
+	// Console is the admin console's content.
+	Console *consoleView
 }
 
 // The pages, each a template of its own on the base layout.
@@ -61,6 +66,13 @@ var (
 	signedOutPage = parsePage("signedout.html")
 	accountPage   = parsePage("account.html")
 	confirmPage   = parsePage("confirm.html")
+
+	consoleSearchPage = parsePage("console.html")
+	consoleUserPage   = parsePage("consoleuser.html")
+	consoleClientPage = parsePage("consoleclient.html")
+	consoleSecretPage = parsePage("consolesecret.html")
+	consoleRevokePage = parsePage("consolerevoke.html")
+	consoleLogPage    = parsePage("consolelog.html")
 )
 
 func parsePage(name string) *template.Template {

@@ -106,8 +106,9 @@ func (p *Pages) Mount(mux *http.ServeMux) {
 	p.mountPage(mux, p.cfg.AuthorizePath, p.authorize)
 	p.mountPage(mux, p.cfg.EndSessionPath, p.logout)
 	p.mountPage(mux, PathAccount, p.account)
-	p.mountPage(mux, pathAccountSignIn, p.accountSignIn)
+	p.mountPage(mux, pathAccountSignIn, p.signInFor(pathAccountSignIn, PathAccount, "your account"))
 	p.mountPage(mux, pathAccountConfirm, p.accountConfirm)
+	p.mountConsole(mux)
 	mux.HandleFunc("GET "+pathAssets+"{name}", serveAsset)
 }
 

@@ -19,6 +19,7 @@ type readStmts struct {
 	getConsent, listConsents        *sql.Stmt
 	cursor, getLogout, countLogouts *sql.Stmt
 	userEvents, listUserGrants      *sql.Stmt
+	searchEvents                    *sql.Stmt
 }
 
 // writeStmts run on the write connection, inside the writer's transactions.
@@ -138,4 +139,5 @@ func (s *Store) prepareRest(r, w *preparer) {
 		s.w.revokeOnline[by] = revokeStmts{events: w.prep(events), grants: w.prep(grants)}
 	}
 	s.r.userEvents, s.r.listUserGrants = r.prep(qUserEvents), r.prep(qListUserGrants)
+	s.r.searchEvents = r.prep(qSearchEvents)
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/tokend/tokend/internal/store"
 )
@@ -104,4 +105,37 @@ func testKeepSession(t *testing.T, open opener) {
 		t.Errorf("EndedAt of the other session = %v; want %v", got, rev.Time)
 	}
 	wantRevoked(t, s, rev.Time, kept.access.Hash, ended.access.Hash)
+}
+
+// testSearchEvents: the log's events that a filter selects, newest first,
+// at most limit; each field of the filter narrows it.
+func testSearchEvents(t *testing.T, open opener) {
+	s := open(t)
+	reasons := []string{store.ReasonAdmin, store.ReasonUserRequest, store.ReasonAdmin, store.ReasonAdmin}
+	for i, f := range []family{newFamily("g1", "c1", "u1"), newFamily("g2", "c1", "u2"), newFamily("g3", "c2", "u1"), newFamily("g4", "c1", "u1")} {
+		createFamily(t, s, f)
+		rev := store.Revocation{Time: at(time.Duration(i) * time.Minute), Reason: reasons[i], Actor: "root"}
+		if _, err := s.RevokeGrant(t.Context(), f.grant.ID, rev); err != nil {
+			t.Fatalf("RevokeGrant: %v", err)
+		}
+	}
+	search := func(f store.EventFilter, limit int, want ...string) {
+		t.Helper()
+		got, err := s.SearchEvents(t.Context(), f, limit)
+		var ids []string
+		for _, e := range got {
+			ids = append(ids, e.GrantID)
+		}
+		if err != nil || !cmp.Equal(ids, want, cmpopts.EquateEmpty()) {
+			t.Errorf("SearchEvents(%+v, %d) = %v, %v; want %v", f, limit, ids, err, want)
+		}
+	}
+	search(store.EventFilter{}, 10, "g4", "g3", "g2", "g1")
+	search(store.EventFilter{}, 2, "g4", "g3")
+	search(store.EventFilter{Reason: store.ReasonAdmin}, 10, "g4", "g3", "g1")
+	search(store.EventFilter{ClientID: "c1"}, 10, "g4", "g2", "g1")
+	search(store.EventFilter{Subject: "u1", ClientID: "c1"}, 10, "g4", "g1")
+	search(store.EventFilter{Reason: store.ReasonUserRequest, Subject: "u1"}, 10)
+	search(store.EventFilter{Since: at(2 * time.Minute)}, 10, "g4", "g3")
+	search(store.EventFilter{Since: at(2 * time.Minute), ClientID: "c1"}, 10, "g4")
 }
