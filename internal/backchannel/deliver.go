@@ -62,7 +62,7 @@ func (f *Follower) deliverDue(ctx context.Context) error {
 		}
 		claim := crand.Text()
 		now := f.cfg.Now()
-		ds, err := f.cfg.Store.ClaimLogouts(ctx, claim, now, now.Add(f.cfg.Lease), f.cfg.Workers)
+		ds, err := f.claim(ctx, claim, now)
 		if err != nil {
 			return err
 		}
@@ -75,6 +75,27 @@ func (f *Follower) deliverDue(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// claim claims up to Workers due deliveries under claim. The claim is not
+// cut short by ctx: a write abandoned on its context may still commit (the
+// SQLite writer runs an op it was handed), and a claim committed but never
+// seen would hold its deliveries for a whole lease. When ctx has ended by
+// the time the claim returns, what it claimed is released at once.
+func (f *Follower) claim(ctx context.Context, claim string, now time.Time) ([]store.LogoutDelivery, error) {
+	claimCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	ds, err := f.cfg.Store.ClaimLogouts(claimCtx, claim, now, now.Add(f.cfg.Lease), f.cfg.Workers)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		for _, d := range ds {
+			f.release(ctx, claim, d, now)
+		}
+		return nil, err
+	}
+	return ds, nil
 }
 
 // attempt makes one attempt at d, held by claim, and records its outcome.
