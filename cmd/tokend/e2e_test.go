@@ -94,6 +94,14 @@ func startTokend(t *testing.T) *instance {
 	} else {
 		ln.Close()
 	}
+	return startTokendAt(t, data, addr)
+}
+
+// startTokendAt starts `tokend serve` with no flags on the data folder,
+// listening on addr: TLS with the folder's self-signed certificate, and
+// the issuer https://addr.
+func startTokendAt(t *testing.T, data, addr string) *instance {
+	t.Helper()
 	env := append(os.Environ(), "TOKEND_DATA="+data, "TOKEND_ADDR="+addr)
 	in := &instance{t: t, data: data, addr: addr, base: "https://" + addr, env: env, out: &bytes.Buffer{}}
 	in.cmd = exec.Command(tokendBin, "serve")
@@ -113,20 +121,28 @@ func startTokend(t *testing.T) *instance {
 		}
 	})
 	ready := make(chan string, 1)
+	exited := make(chan struct{}) // stdout ended: the process is gone
 	go func() {
+		defer close(exited)
 		sc := bufio.NewScanner(stdout)
-		var lines []string
 		for sc.Scan() {
-			lines = append(lines, sc.Text())
 			if strings.Contains(sc.Text(), "listening on") {
 				ready <- sc.Text()
 			}
 		}
 	}()
+	// The log is read only once Wait has returned: until then the process
+	// may still be writing it.
 	select {
 	case <-ready:
+	case <-exited:
+		_ = in.cmd.Wait()
+		t.Fatalf("tokend exited before it listened; log:\n%s", in.out)
 	case <-time.After(30 * time.Second):
-		t.Fatalf("tokend did not start; log:\n%s", in.out)
+		_ = in.cmd.Process.Kill()
+		<-exited
+		_ = in.cmd.Wait()
+		t.Fatalf("tokend did not start within 30 s; log:\n%s", in.out)
 	}
 	return in
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/tokend/tokend/internal/admin"
 	"github.com/tokend/tokend/internal/adminauth"
 	"github.com/tokend/tokend/internal/assertion"
+	"github.com/tokend/tokend/internal/backchannel"
 	"github.com/tokend/tokend/internal/cache"
 	"github.com/tokend/tokend/internal/clientauth"
 	"github.com/tokend/tokend/internal/feed"
@@ -34,6 +35,7 @@ import (
 	"github.com/tokend/tokend/internal/scim"
 	"github.com/tokend/tokend/internal/server"
 	"github.com/tokend/tokend/internal/statuslist"
+	"github.com/tokend/tokend/internal/store"
 	"github.com/tokend/tokend/internal/sweep"
 	"github.com/tokend/tokend/internal/token"
 	"github.com/tokend/tokend/internal/web"
@@ -300,8 +302,8 @@ type app struct {
 
 // build opens and starts what serve runs, in this order: the profiler's
 // listener, the store, the admin token, the TLS certificate, the signing
-// keys, the revocation hub, the endpoints, the sweep, the metrics'
-// listener. Each thing started is pushed on stops, so that serve stops
+// keys, the back-channel logout follower, the revocation hub, the
+// endpoints, the sweep, the metrics' listener. Each thing started is pushed on stops, so that serve stops
 // them in reverse: the sweep and the hub before the store closes, and the
 // store, which commits what is pending on Close, after the server has
 // stopped. A failed build leaves on stops what it had started.
@@ -329,6 +331,7 @@ func build(ctx context.Context, c serveConfig, log *slog.Logger, stops *stopList
 	if p.keys, err = openKeys(c.Data, c.JWTAlg); err != nil {
 		return nil, err
 	}
+	startBackchannel(ctx, p, stops) // stopped before the store closes
 	if p.lists, err = startHub(ctx, p.hub, c.Issuer, p.keys, stops); err != nil {
 		return nil, err
 	}
@@ -491,6 +494,23 @@ func openKeys(dataDir, alg string) (*token.Keyring, error) {
 		return nil, err
 	}
 	return keys, nil
+}
+
+// startBackchannel starts the delivery of back-channel Logout Tokens
+// (package backchannel), which follows the revocation log from its own
+// cursor in the store, nudged by the hub whenever the log grows. It is
+// stopped, and waited for, before the store closes.
+func startBackchannel(ctx context.Context, p parts, stops *stopList) {
+	f := backchannel.New(backchannel.Config{
+		Store:    p.st,
+		Tokens:   &token.JWTs{Keys: p.keys, Issuer: p.c.Issuer},
+		Logger:   p.log,
+		Observer: p.m,
+	})
+	p.hub.Subscribe(func([]store.Event) { f.Nudge() })
+	ctx, cancel := context.WithCancel(ctx)
+	f.Start(ctx)
+	stops.push(func() { cancel(); f.Wait() })
 }
 
 // startHub starts the revocation hub, with the status lists following it:

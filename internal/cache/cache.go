@@ -346,6 +346,11 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
 	return s.Store.CreateSession(ctx, sess)
 }
 
+// ReauthenticateSession passes through: the cache holds no sessions.
+func (s *Store) ReauthenticateSession(ctx context.Context, id string, authTime time.Time) error {
+	return s.Store.ReauthenticateSession(ctx, id, authTime)
+}
+
 // TouchSession passes through: the cache holds no sessions.
 func (s *Store) TouchSession(ctx context.Context, id string, lastSeen time.Time) error {
 	return s.Store.TouchSession(ctx, id, lastSeen)
@@ -360,4 +365,25 @@ func (s *Store) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
 // given revokes nothing.
 func (s *Store) PutConsent(ctx context.Context, c store.Consent) error {
 	return s.Store.PutConsent(ctx, c)
+}
+
+// QueueLogouts passes through: the cache holds no cursors or deliveries,
+// and queuing revokes nothing.
+func (s *Store) QueueLogouts(ctx context.Context, name string, from, to int64, ds []store.LogoutDelivery) error {
+	return s.Store.QueueLogouts(ctx, name, from, to, ds)
+}
+
+// ClaimLogouts passes through: the cache holds no deliveries.
+func (s *Store) ClaimLogouts(ctx context.Context, claim string, now, until time.Time, limit int) ([]store.LogoutDelivery, error) {
+	return s.Store.ClaimLogouts(ctx, claim, now, until, limit)
+}
+
+// FinishLogout passes through: the cache holds no deliveries.
+func (s *Store) FinishLogout(ctx context.Context, id int64, claim, state string, at, next time.Time) error {
+	return s.Store.FinishLogout(ctx, id, claim, state, at, next)
+}
+
+// DeleteFinishedLogouts passes through: the cache holds no deliveries.
+func (s *Store) DeleteFinishedLogouts(ctx context.Context, before time.Time, limit int) (int, error) {
+	return s.Store.DeleteFinishedLogouts(ctx, before, limit)
 }

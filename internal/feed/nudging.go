@@ -169,6 +169,11 @@ func (s Nudging) CreateSession(ctx context.Context, sess store.Session) error {
 	return s.Store.CreateSession(ctx, sess)
 }
 
+// ReauthenticateSession passes through: it revokes nothing.
+func (s Nudging) ReauthenticateSession(ctx context.Context, id string, authTime time.Time) error {
+	return s.Store.ReauthenticateSession(ctx, id, authTime)
+}
+
 // TouchSession passes through: it revokes nothing.
 func (s Nudging) TouchSession(ctx context.Context, id string, lastSeen time.Time) error {
 	return s.Store.TouchSession(ctx, id, lastSeen)
@@ -182,4 +187,24 @@ func (s Nudging) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
 // PutConsent passes through: it revokes nothing.
 func (s Nudging) PutConsent(ctx context.Context, c store.Consent) error {
 	return s.Store.PutConsent(ctx, c)
+}
+
+// QueueLogouts passes through: it revokes nothing, and logs no event.
+func (s Nudging) QueueLogouts(ctx context.Context, name string, from, to int64, ds []store.LogoutDelivery) error {
+	return s.Store.QueueLogouts(ctx, name, from, to, ds)
+}
+
+// ClaimLogouts passes through: it revokes nothing, and logs no event.
+func (s Nudging) ClaimLogouts(ctx context.Context, claim string, now, until time.Time, limit int) ([]store.LogoutDelivery, error) {
+	return s.Store.ClaimLogouts(ctx, claim, now, until, limit)
+}
+
+// FinishLogout passes through: it revokes nothing, and logs no event.
+func (s Nudging) FinishLogout(ctx context.Context, id int64, claim, state string, at, next time.Time) error {
+	return s.Store.FinishLogout(ctx, id, claim, state, at, next)
+}
+
+// DeleteFinishedLogouts passes through: it revokes nothing, and logs no event.
+func (s Nudging) DeleteFinishedLogouts(ctx context.Context, before time.Time, limit int) (int, error) {
+	return s.Store.DeleteFinishedLogouts(ctx, before, limit)
 }

@@ -30,6 +30,8 @@ type Metrics struct {
 	liveTokens   prometheus.Gauge
 	liveGrants   prometheus.Gauge
 	rejected     prometheus.Counter
+	logouts      *prometheus.CounterVec
+	logoutsDue   prometheus.Gauge
 }
 
 // New creates the collectors and registers them with the Go and process
@@ -72,9 +74,21 @@ func New() *Metrics {
 		rejected: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tokend_overload_rejections_total", Help: "Requests refused with 503 by admission control.",
 		}),
+		logouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tokend_backchannel_logouts_total",
+			Help: "Attempts to deliver back-channel Logout Tokens, by outcome: delivered, retried or abandoned.",
+		}, []string{"outcome"}),
+		logoutsDue: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tokend_backchannel_logouts_pending", Help: "Back-channel Logout Tokens queued and not yet delivered or abandoned.",
+		}),
+	}
+	// Every outcome shows from the start, at 0, so that a rate over it
+	// is defined before the first logout.
+	for _, o := range []string{"delivered", "retried", "abandoned"} {
+		m.logouts.WithLabelValues(o)
 	}
 	m.Registry.MustRegister(m.requests, m.latency, m.revocations, m.revokedToks, m.authFailures,
-		m.batchSize, m.swept, m.sweeps, m.liveTokens, m.liveGrants, m.rejected,
+		m.batchSize, m.swept, m.sweeps, m.liveTokens, m.liveGrants, m.rejected, m.logouts, m.logoutsDue,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -119,6 +133,13 @@ func (m *Metrics) Revoked(reason string, r store.RevokeResult) {
 	m.revocations.WithLabelValues(reason).Add(float64(r.Grants))
 	m.revokedToks.WithLabelValues(reason).Add(float64(r.Tokens))
 }
+
+// BackchannelLogout counts one attempt at delivering a Logout Token by its
+// outcome (package backchannel's Outcome values).
+func (m *Metrics) BackchannelLogout(outcome string) { m.logouts.WithLabelValues(outcome).Inc() }
+
+// BackchannelPending sets the count of Logout Tokens still to deliver.
+func (m *Metrics) BackchannelPending(n int64) { m.logoutsDue.Set(float64(n)) }
 
 // StatsSource counts the live rows; store.Maintenance provides it.
 type StatsSource interface {

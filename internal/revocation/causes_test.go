@@ -166,6 +166,36 @@ func TestCauses(t *testing.T) {
 			_, err := e.ForgetConsent(t.Context(), f.alice.ID, "app", "alice")
 			return err
 		}, []string{"alice@app"}, store.ReasonConsentRevoked, "alice", clock},
+		{"access removed", func(t *testing.T, e *revocation.Engine, f *fixture) error {
+			if err := f.st.PutConsent(t.Context(), store.Consent{UserID: f.alice.ID, ClientID: "app", Scope: "read", CreatedAt: t0, UpdatedAt: t0}); err != nil {
+				return err
+			}
+			if _, err := e.RemoveAccess(t.Context(), f.alice.ID, "app", "alice"); err != nil {
+				return err
+			}
+			if _, err := f.st.GetConsent(t.Context(), f.alice.ID, "app"); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("consent after RemoveAccess: %v; want %v", err, store.ErrNotFound)
+			}
+			return nil
+		}, []string{"alice@app"}, store.ReasonUserRequest, "alice", clock},
+		{"access removed without a consent", func(t *testing.T, e *revocation.Engine, f *fixture) error {
+			_, err := e.RemoveAccess(t.Context(), f.alice.ID, "other", "alice")
+			return err
+		}, []string{"alice@other"}, store.ReasonUserRequest, "alice", clock},
+		{"own password change", func(t *testing.T, e *revocation.Engine, f *fixture) error {
+			signIn(t, f, "s1", "openid")
+			signIn(t, f, "s2", "openid")
+			if _, err := e.ChangeOwnPassword(t.Context(), "alice", "s1", touch); err != nil {
+				return err
+			}
+			for sid, live := range map[string]bool{"s1": true, "s2": false} {
+				s, err := f.st.GetSession(t.Context(), sid)
+				if err != nil || s.Live(clock) != live {
+					t.Errorf("session %s: live %v, %v; want %v", sid, s.Live(clock), err, live)
+				}
+			}
+			return nil
+		}, []string{"alice@app", "alice@other", "s1:openid", "s2:openid"}, store.ReasonPasswordChange, "alice", clock},
 		{"sign-out", func(t *testing.T, e *revocation.Engine, f *fixture) error {
 			signIn(t, f, "s1", "openid", "openid offline_access")
 			_, err := e.EndSession(t.Context(), "s1", "alice")

@@ -29,7 +29,7 @@ var layers = []struct {
 		"internal/revocation", "internal/clientauth", "internal/registry", "internal/assertion",
 		"internal/statuslist", "internal/cache", "internal/metrics", "internal/sweep",
 	}},
-	{"services built on services", []string{"internal/feed", "internal/adminauth"}},
+	{"services built on services", []string{"internal/feed", "internal/adminauth", "internal/backchannel"}},
 	{"the mapping of errors to HTTP", []string{"internal/httperr"}},
 	{"the OAuth error type", []string{"internal/oautherr"}},
 	{"HTTP areas and plumbing", []string{

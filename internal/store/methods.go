@@ -32,11 +32,16 @@ type Writer interface {
 	ReserveStatusIndexes(ctx context.Context, n int) (first int64, err error)
 	CreateSession(ctx context.Context, s Session) error
 	TouchSession(ctx context.Context, id string, lastSeen time.Time) error
+	ReauthenticateSession(ctx context.Context, id string, authTime time.Time) error
 	EndSession(ctx context.Context, id string, endedAt time.Time, rev Revocation) (RevokeResult, error)
 	CreateAuthCode(ctx context.Context, c AuthCode) error
 	ExchangeAuthCode(ctx context.Context, h Hash, now time.Time, grant Grant, tokens []Token, reuse Revocation) (AuthCode, error)
 	PutConsent(ctx context.Context, c Consent) error
 	DeleteConsent(ctx context.Context, userID, clientID string, rev Revocation) (RevokeResult, error)
+	QueueLogouts(ctx context.Context, name string, from, to int64, ds []LogoutDelivery) error
+	ClaimLogouts(ctx context.Context, claim string, now, until time.Time, limit int) ([]LogoutDelivery, error)
+	FinishLogout(ctx context.Context, id int64, claim, state string, at, next time.Time) error
+	DeleteFinishedLogouts(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // Reader is the rest of Store: the methods that change nothing stored,
@@ -53,15 +58,22 @@ type Reader interface {
 	ListUsers(ctx context.Context) ([]User, error)
 	LookupToken(ctx context.Context, h Hash) (TokenRecord, error)
 	Events(ctx context.Context, since int64, limit int) ([]Event, error)
+	UserEvents(ctx context.Context, subject string, limit int) ([]Event, error)
+	SearchEvents(ctx context.Context, f EventFilter, limit int) ([]Event, error)
+	ListUserGrants(ctx context.Context, subject string, now time.Time) ([]GrantActivity, error)
 	GetIssuer(ctx context.Context, iss string) (Issuer, error)
 	ListIssuers(ctx context.Context) ([]Issuer, error)
 	Stats(ctx context.Context, now time.Time) (Stats, error)
+	CountMatching(ctx context.Context, f Filter, now time.Time) (Stats, error)
 	LastStatusIndex(ctx context.Context) (int64, error)
 	GetSession(ctx context.Context, id string) (Session, error)
 	ListSessions(ctx context.Context, userID string) ([]Session, error)
 	GetAuthCode(ctx context.Context, h Hash, now time.Time) (AuthCode, error)
 	GetConsent(ctx context.Context, userID, clientID string) (Consent, error)
 	ListConsents(ctx context.Context, userID string) ([]Consent, error)
+	Cursor(ctx context.Context, name string) (int64, error)
+	GetLogout(ctx context.Context, id int64) (LogoutDelivery, error)
+	CountLogouts(ctx context.Context, state string) (int64, error)
 }
 
 // Store is exactly Reader and Writer: a method added to Store and to

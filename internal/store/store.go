@@ -177,6 +177,11 @@ type Revocation struct {
 	Time   time.Time
 	Reason string // one of the Reason constants
 	Actor  string // a client ID, "admin", a username, or "system"
+	// KeepSession is a session of the user that UpdateUser leaves live
+	// while it ends the others: a person who changes their own password
+	// stays signed in where they changed it. "" keeps none; the other
+	// writes ignore it.
+	KeepSession string
 }
 
 // Reasons recorded in the revocation log.
@@ -198,6 +203,9 @@ const (
 	// ReasonConsentRevoked: the user withdrew the consent that let the
 	// client obtain the grant.
 	ReasonConsentRevoked = "consent_revoked"
+	// ReasonUserRequest: the user removed a client's access from their
+	// account page.
+	ReasonUserRequest = "user_request"
 )
 
 // RevokeResult reports what one revocation covered.
@@ -234,6 +242,14 @@ type Event struct {
 	ExpiresAt time.Time
 }
 
+// GrantActivity is a live grant of a user, with when its newest token was
+// issued (at the grant, or by a refresh): the last use the store knows of
+// without a write on the introspection path.
+type GrantActivity struct {
+	Grant
+	LastIssued time.Time
+}
+
 // Filter selects grants for a bulk revocation. At least one of Subject,
 // ClientID and SessionID is set; SessionID selects a session's grants
 // alone and goes with neither of the others.
@@ -244,6 +260,16 @@ type Filter struct {
 	// KeepOffline leaves out the grants whose scope holds offline_access
 	// (Grant.Offline): they outlive the session they were made in.
 	KeepOffline bool
+}
+
+// EventFilter selects events of the revocation log; each field that is
+// set narrows it.
+type EventFilter struct {
+	Reason   string
+	ClientID string
+	Subject  string
+	// Since keeps the events whose Time is at or after it; zero keeps all.
+	Since time.Time
 }
 
 // Session is a browser session: a user signed in at the authorization
@@ -330,7 +356,7 @@ type Store interface {
 	// UpdateUser applies fn to the stored user in one transaction; when
 	// revoke is not nil every live grant of the user is revoked with it,
 	// and every session of the user not ended yet ends at revoke's Time
-	// (password change, disable).
+	// (password change, disable), but revoke's KeepSession.
 	UpdateUser(ctx context.Context, username string, fn func(User) (User, error), revoke *Revocation) (RevokeResult, error)
 	// DeleteUser removes the user and the user's consents, ends the
 	// user's sessions and revokes all the user's grants, atomically.
@@ -364,10 +390,20 @@ type Store interface {
 	RevokeMatching(ctx context.Context, f Filter, rev Revocation) (RevokeResult, error)
 	// Events returns up to limit events with Seq > since, oldest first.
 	Events(ctx context.Context, since int64, limit int) ([]Event, error)
+	// UserEvents returns the newest limit events whose Subject is
+	// subject, newest first: a person's own history.
+	UserEvents(ctx context.Context, subject string, limit int) ([]Event, error)
+	// SearchEvents returns the newest limit events that f selects, newest
+	// first: what an admin reads of the log.
+	SearchEvents(ctx context.Context, f EventFilter, limit int) ([]Event, error)
+	// ListUserGrants returns the grants of subject live at now (neither
+	// revoked nor expired), oldest first.
+	ListUserGrants(ctx context.Context, subject string, now time.Time) ([]GrantActivity, error)
 
 	Sessions
 	AuthCodes
 	Consents
+	Logouts
 }
 
 // Sessions stores browser sessions. A session that ended or expired stays
@@ -381,6 +417,11 @@ type Sessions interface {
 	// TouchSession moves the session's LastSeen forward to lastSeen (never
 	// back). ErrNotFound when the session is unknown or has ended.
 	TouchSession(ctx context.Context, id string, lastSeen time.Time) error
+	// ReauthenticateSession records that the session's user proved who
+	// they are again at authTime (a sign-in asked for by prompt=login or
+	// max_age): AuthTime moves to it and LastSeen forward. The session
+	// and its grants go on. ErrNotFound when it is unknown or has ended.
+	ReauthenticateSession(ctx context.Context, id string, authTime time.Time) error
 	// EndSession ends the session at endedAt and revokes its live grants
 	// but the offline ones, one event each, in one transaction. A session
 	// ended already keeps its EndedAt. ErrNotFound when it is unknown.
@@ -458,6 +499,11 @@ type Maintenance interface {
 	DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int, error)
 	// Stats counts the live (unexpired, unrevoked) grants and tokens at now.
 	Stats(ctx context.Context, now time.Time) (Stats, error)
+	// CountMatching counts the grants live at now that f selects, and
+	// their live tokens (unexpired, not rotated): what RevokeMatching
+	// would revoke at now, and report, so that an admin sees it before
+	// confirming. It only reads.
+	CountMatching(ctx context.Context, f Filter, now time.Time) (Stats, error)
 	// ReserveStatusIndexes reserves n consecutive Token Status List
 	// indexes and returns the first. Indexes start at 1 and are never
 	// handed out twice, by any process sharing the database.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -68,12 +69,14 @@ func TestSweepSQLite(t *testing.T) {
 	live = append(live, tks)
 
 	now := t0.Add(2 * time.Hour)
+	logouts := finishedLogouts(t, st, now.Add(-8*24*time.Hour), now.Add(-24*time.Hour))
 	s := sweep.New(sweep.Config{Store: st, BatchSize: 2, Pause: -1, Now: func() time.Time { return now }})
 	got, err := s.Once(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := sweep.Result{Grants: 8, Tokens: 13, Events: 1, Batches: 4 + 1 + 1} // four full batches, an empty one, the events
+	// Four full batches, an empty one, the logouts', the events'.
+	want := sweep.Result{Grants: 8, Tokens: 13, Logouts: 1, Events: 1, Batches: 4 + 1 + 1 + 1}
 	if got != want {
 		t.Errorf("Once = %+v; want %+v", got, want)
 	}
@@ -98,8 +101,38 @@ func TestSweepSQLite(t *testing.T) {
 	if len(evs) != 2 || evs[0].GrantID != "g07" || !evs[1].Time.Equal(t0) {
 		t.Errorf("events left %+v; want g07's (its token expired within the retention) and the one of t0", evs)
 	}
+	for i, want := range []bool{false, true, true} { // finished 8 days ago, a day ago, pending
+		if _, err := st.GetLogout(ctx, logouts[i]); (err == nil) != want {
+			t.Errorf("logout delivery %d: %v; want kept %t", i, err, want)
+		}
+	}
 	// A second sweep finds nothing.
-	if got, err := s.Once(ctx); err != nil || got != (sweep.Result{Batches: 2}) {
+	if got, err := s.Once(ctx); err != nil || got != (sweep.Result{Batches: 3}) {
 		t.Errorf("second Once = %+v, %v; want nothing deleted", got, err)
 	}
+}
+
+// finishedLogouts queues three back-channel logout deliveries, finishes
+// the first at first and the second at second, leaves the third pending,
+// and returns their IDs.
+func finishedLogouts(t *testing.T, st store.Store, first, second time.Time) []int64 {
+	t.Helper()
+	var ds []store.LogoutDelivery
+	for i := range 3 {
+		ds = append(ds, store.LogoutDelivery{ClientID: "rp", SessionID: "s" + strconv.Itoa(i), Subject: "u1",
+			EventSeq: int64(i + 1), RevokedAt: first, Reason: store.ReasonSessionEnded, NextAttempt: first, CreatedAt: first})
+	}
+	if err := st.QueueLogouts(t.Context(), "test", 0, 3, ds); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := st.ClaimLogouts(t.Context(), "k", first, first.Add(time.Minute), 3)
+	if err != nil || len(claimed) != 3 {
+		t.Fatalf("ClaimLogouts = %d, %v; want 3", len(claimed), err)
+	}
+	for i, at := range []time.Time{first, second} {
+		if err := st.FinishLogout(t.Context(), claimed[i].ID, "k", store.LogoutDelivered, at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return []int64{claimed[0].ID, claimed[1].ID, claimed[2].ID}
 }

@@ -18,12 +18,17 @@ const (
 	// drains as fast as larger ones (see sqlite.DefaultSweepLimit).
 	DefaultBatchSize = 250
 	DefaultPause     = 5 * time.Millisecond
+	// DefaultLogoutRetention is how long the record of a back-channel
+	// Logout Token delivered or abandoned is kept: who was told of a
+	// logout, and when, for a while after.
+	DefaultLogoutRetention = 7 * 24 * time.Hour
 )
 
 // Maintenance is the part of store.Maintenance a sweep uses.
 type Maintenance interface {
 	DeleteExpired(ctx context.Context, now time.Time, limit int) (store.SweepResult, error)
 	DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int, error)
+	DeleteFinishedLogouts(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // Config says what to sweep and how often. Zero fields take the defaults.
@@ -34,6 +39,9 @@ type Config struct {
 	// Retention is how long log events are kept; a negative value keeps
 	// them forever.
 	Retention time.Duration
+	// LogoutRetention is how long back-channel logout deliveries are kept
+	// once delivered or abandoned.
+	LogoutRetention time.Duration
 	// BatchSize is how many grants (or events) one store call deletes.
 	BatchSize int
 	// Pause is the wait between two batches, which leaves the store's
@@ -55,6 +63,7 @@ type Result struct {
 	JTIs     int // used assertion jtis past their expiry
 	Codes    int // authorization codes past their expiry
 	Sessions int // sessions ended or expired store.SessionRetention ago
+	Logouts  int // back-channel logout deliveries finished LogoutRetention ago
 	Events   int // log events older than the retention window
 	Batches  int // store calls made
 }
@@ -69,6 +78,9 @@ func New(cfg Config) *Sweeper {
 	}
 	if cfg.Retention == 0 {
 		cfg.Retention = DefaultRetention
+	}
+	if cfg.LogoutRetention <= 0 {
+		cfg.LogoutRetention = DefaultLogoutRetention
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = DefaultBatchSize
@@ -89,17 +101,45 @@ func New(cfg Config) *Sweeper {
 }
 
 // Once runs one full sweep at the clock's current time: expired grants in
-// batches until a batch comes back short, then log events past the
+// batches until a batch comes back short, then finished back-channel
+// logout deliveries past their retention, then log events past the
 // retention window likewise. It returns what it deleted, also when it
 // stops early on an error or the end of ctx.
 func (s *Sweeper) Once(ctx context.Context) (Result, error) {
 	var res Result
 	now := s.cfg.Now()
+	if err := s.expired(ctx, now, &res); err != nil {
+		return res, err
+	}
+	logoutsBefore := now.Add(-s.cfg.LogoutRetention)
+	err := s.drain(ctx, &res, &res.Logouts, func(limit int) (int, error) {
+		n, err := s.cfg.Store.DeleteFinishedLogouts(ctx, logoutsBefore, limit)
+		if err != nil {
+			err = fmt.Errorf("sweep: delete finished logouts: %w", err)
+		}
+		return n, err
+	})
+	if err != nil || s.cfg.Retention < 0 {
+		return res, err
+	}
+	before := now.Add(-s.cfg.Retention)
+	return res, s.drain(ctx, &res, &res.Events, func(limit int) (int, error) {
+		n, err := s.cfg.Store.DeleteEventsBefore(ctx, before, limit)
+		if err != nil {
+			err = fmt.Errorf("sweep: delete old events: %w", err)
+		}
+		return n, err
+	})
+}
+
+// expired deletes expired grants, jtis, codes and sessions in batches
+// until a batch comes back short.
+func (s *Sweeper) expired(ctx context.Context, now time.Time, res *Result) error {
 	limit := s.cfg.BatchSize
 	for {
 		if res.Batches > 0 {
 			if err := s.pause(ctx); err != nil {
-				return res, err
+				return err
 			}
 		}
 		b, err := s.cfg.Store.DeleteExpired(ctx, now, limit)
@@ -110,28 +150,27 @@ func (s *Sweeper) Once(ctx context.Context) (Result, error) {
 		res.Codes += b.Codes
 		res.Sessions += b.Sessions
 		if err != nil {
-			return res, fmt.Errorf("sweep: delete expired: %w", err)
+			return fmt.Errorf("sweep: delete expired: %w", err)
 		}
 		if max(b.Grants, b.JTIs, b.Codes, b.Sessions) < limit {
-			break
+			return nil
 		}
 	}
-	if s.cfg.Retention < 0 {
-		return res, nil
-	}
-	before := now.Add(-s.cfg.Retention)
+}
+
+// drain calls del in batches, after a pause each, adding what it deleted
+// to count, until a batch comes back short.
+func (s *Sweeper) drain(ctx context.Context, res *Result, count *int, del func(limit int) (int, error)) error {
+	limit := s.cfg.BatchSize
 	for {
 		if err := s.pause(ctx); err != nil {
-			return res, err
+			return err
 		}
-		n, err := s.cfg.Store.DeleteEventsBefore(ctx, before, limit)
+		n, err := del(limit)
 		res.Batches++
-		res.Events += n
-		if err != nil {
-			return res, fmt.Errorf("sweep: delete old events: %w", err)
-		}
-		if n < limit {
-			return res, nil
+		*count += n
+		if err != nil || n < limit {
+			return err
 		}
 	}
 }
@@ -174,7 +213,7 @@ func (s *Sweeper) Run(ctx context.Context) {
 func (s *Sweeper) log(ctx context.Context, res Result, err error, took time.Duration) {
 	attrs := []slog.Attr{
 		slog.Int("grants", res.Grants), slog.Int("tokens", res.Tokens), slog.Int("jtis", res.JTIs),
-		slog.Int("codes", res.Codes), slog.Int("sessions", res.Sessions),
+		slog.Int("codes", res.Codes), slog.Int("sessions", res.Sessions), slog.Int("logouts", res.Logouts),
 		slog.Int("events", res.Events), slog.Int("batches", res.Batches), slog.Duration("duration", took),
 	}
 	level := slog.LevelInfo

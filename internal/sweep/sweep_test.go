@@ -22,6 +22,7 @@ type fakeStore struct {
 	mu           sync.Mutex
 	grants, jtis int
 	events       int
+	logouts      int
 	calls        []string
 	failAt       int // the call (1-based) that fails; 0: none
 }
@@ -57,6 +58,17 @@ func (f *fakeStore) DeleteEventsBefore(_ context.Context, before time.Time, limi
 	return n, nil
 }
 
+func (f *fakeStore) DeleteFinishedLogouts(_ context.Context, before time.Time, limit int) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.call("logouts", before, limit); err != nil {
+		return 0, err
+	}
+	n := min(f.logouts, limit)
+	f.logouts -= n
+	return n, nil
+}
+
 // noWait is an After whose channels are ready at once, counting the waits.
 type noWait struct {
 	mu    sync.Mutex
@@ -76,27 +88,28 @@ func TestOnceDrainsInBatches(t *testing.T) {
 	retention := 90 * 24 * time.Hour
 	old := t0.Add(-retention).Format(time.RFC3339)
 	now := t0.Format(time.RFC3339)
+	logouts := "logouts " + t0.Add(-sweep.DefaultLogoutRetention).Format(time.RFC3339) + " 2"
 	for _, tc := range []struct {
-		name              string
-		grants, jtis, evs int
-		want              sweep.Result
-		calls             []string
+		name                       string
+		grants, jtis, logouts, evs int
+		want                       sweep.Result
+		calls                      []string
 	}{
-		{"a short last batch", 5, 1, 3,
-			sweep.Result{Grants: 5, Tokens: 10, JTIs: 1, Events: 3, Batches: 5},
-			[]string{"expired " + now + " 2", "expired " + now + " 2", "expired " + now + " 2", "events " + old + " 2", "events " + old + " 2"}},
-		{"a full last batch needs one more call", 4, 0, 2,
-			sweep.Result{Grants: 4, Tokens: 8, Events: 2, Batches: 5},
-			[]string{"expired " + now + " 2", "expired " + now + " 2", "expired " + now + " 2", "events " + old + " 2", "events " + old + " 2"}},
-		{"jtis outlast grants", 1, 5, 0,
-			sweep.Result{Grants: 1, Tokens: 2, JTIs: 5, Batches: 4},
-			[]string{"expired " + now + " 2", "expired " + now + " 2", "expired " + now + " 2", "events " + old + " 2"}},
-		{"nothing to do", 0, 0, 0,
-			sweep.Result{Batches: 2},
-			[]string{"expired " + now + " 2", "events " + old + " 2"}},
+		{"a short last batch", 5, 1, 3, 3,
+			sweep.Result{Grants: 5, Tokens: 10, JTIs: 1, Logouts: 3, Events: 3, Batches: 7},
+			[]string{"expired " + now + " 2", "expired " + now + " 2", "expired " + now + " 2", logouts, logouts, "events " + old + " 2", "events " + old + " 2"}},
+		{"a full last batch needs one more call", 4, 0, 0, 2,
+			sweep.Result{Grants: 4, Tokens: 8, Events: 2, Batches: 6},
+			[]string{"expired " + now + " 2", "expired " + now + " 2", "expired " + now + " 2", logouts, "events " + old + " 2", "events " + old + " 2"}},
+		{"jtis outlast grants", 1, 5, 0, 0,
+			sweep.Result{Grants: 1, Tokens: 2, JTIs: 5, Batches: 5},
+			[]string{"expired " + now + " 2", "expired " + now + " 2", "expired " + now + " 2", logouts, "events " + old + " 2"}},
+		{"nothing to do", 0, 0, 0, 0,
+			sweep.Result{Batches: 3},
+			[]string{"expired " + now + " 2", logouts, "events " + old + " 2"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &fakeStore{grants: tc.grants, jtis: tc.jtis, events: tc.evs}
+			f := &fakeStore{grants: tc.grants, jtis: tc.jtis, logouts: tc.logouts, events: tc.evs}
 			w := &noWait{}
 			s := sweep.New(sweep.Config{Store: f, BatchSize: 2, Retention: retention, Pause: time.Millisecond,
 				Now: func() time.Time { return t0 }, After: w.After})
@@ -122,7 +135,7 @@ func TestOnceKeepsEventsWithNegativeRetention(t *testing.T) {
 	f := &fakeStore{grants: 1, events: 9}
 	s := sweep.New(sweep.Config{Store: f, Retention: -1, Pause: -1, Now: func() time.Time { return t0 }})
 	got, err := s.Once(t.Context())
-	if err != nil || got != (sweep.Result{Grants: 1, Tokens: 2, Batches: 1}) || f.events != 9 {
+	if err != nil || got != (sweep.Result{Grants: 1, Tokens: 2, Batches: 2}) || f.events != 9 {
 		t.Errorf("Once = %+v, %v, %d events left; want 1 grant swept and the 9 events kept", got, err, f.events)
 	}
 }
@@ -201,7 +214,7 @@ func TestRunSweepsEveryInterval(t *testing.T) {
 	<-done
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if last := f.calls[len(f.calls)-2]; last != "expired "+t0.Add(2*time.Minute).Format(time.RFC3339)+" "+strconv.Itoa(sweep.DefaultBatchSize) {
+	if last := f.calls[len(f.calls)-3]; last != "expired "+t0.Add(2*time.Minute).Format(time.RFC3339)+" "+strconv.Itoa(sweep.DefaultBatchSize) {
 		t.Errorf("last sweep's call %q; want it at the clock's time, t0+2m", last)
 	}
 }

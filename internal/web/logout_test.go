@@ -143,22 +143,46 @@ func TestLogoutHint(t *testing.T) {
 	wantPage(t, b.submit(p.form(t), "action=sign_out"), http.StatusOK, "You are signed out")
 }
 
-// TestSignInAgainEndsTheOldSession: a browser holds one session; signing
-// in again (prompt=login) ends the one it had, and the grants made in it.
-func TestSignInAgainEndsTheOldSession(t *testing.T) {
+// TestSignInAgainKeepsTheSession: signing in again as the same user
+// (prompt=login) moves the session's auth_time and ends nothing: the
+// grants made in it stay live.
+func TestSignInAgainKeepsTheSession(t *testing.T) {
 	s := testserver.New(t)
 	u := s.User("ada", false)
 	a := newApp(s, "Photo Album", true)
 	b := newBrowser(t, s)
 	z := a.request("openid")
 	first := z.tokens(t, s, b.authorize(z, "ada"))
+	s.Clock.Advance(10 * time.Minute)
 	z = a.request("openid", "prompt", "login")
 	second := z.tokens(t, s, b.authorize(z, "ada"))
-	if s.Active(first.Access) || !s.Active(second.Access) {
-		t.Errorf("first active %v, second %v; want only the second", s.Active(first.Access), s.Active(second.Access))
+	if !s.Active(first.Access) || !s.Active(second.Access) {
+		t.Errorf("first active %v, second %v; want both", s.Active(first.Access), s.Active(second.Access))
 	}
 	ss, err := s.Store.ListSessions(t.Context(), u.ID)
-	if err != nil || len(ss) != 2 || ss[0].EndedAt.IsZero() == ss[1].EndedAt.IsZero() {
-		t.Errorf("sessions %+v, %v; want two, one ended", ss, err)
+	if err != nil || len(ss) != 1 || !ss[0].EndedAt.IsZero() || !ss[0].AuthTime.Equal(s.Clock.Now()) {
+		t.Errorf("sessions %+v, %v; want one, live, authenticated again now", ss, err)
+	}
+}
+
+// TestSignInAsAnotherUserEndsTheOldSession: a browser holds one session;
+// signing in as someone else ends the one it had, and the grants made in
+// it.
+func TestSignInAsAnotherUserEndsTheOldSession(t *testing.T) {
+	s := testserver.New(t)
+	u := s.User("ada", false)
+	s.User("bob", false)
+	a := newApp(s, "Photo Album", true)
+	b := newBrowser(t, s)
+	z := a.request("openid")
+	first := z.tokens(t, s, b.authorize(z, "ada"))
+	z = a.request("openid", "prompt", "login")
+	second := z.tokens(t, s, b.authorize(z, "bob"))
+	if s.Active(first.Access) || !s.Active(second.Access) {
+		t.Errorf("ada's active %v, bob's %v; want only bob's", s.Active(first.Access), s.Active(second.Access))
+	}
+	ss, err := s.Store.ListSessions(t.Context(), u.ID)
+	if err != nil || len(ss) != 1 || ss[0].EndedAt.IsZero() {
+		t.Errorf("ada's sessions %+v, %v; want one, ended", ss, err)
 	}
 }

@@ -42,6 +42,19 @@ type view struct {
 	// Heading and Message are the error page's, and the signed-out page's.
 	Heading string
 	Message string
+	// Wide: the page needs a wider card (the account page's lists).
+	Wide bool
+	// Account is the account page's content.
+	Account *accountView
+	// Confirm is the confirmation page's button; Back, where its cancel
+	// link goes.
+	Confirm string
+	Back    string
+	// TypeLabel is the label of the confirmation page's field where the
+	// name of what is deleted is typed; "" for none.
+	TypeLabel string
+	// Console is the admin console's content.
+	Console *consoleView
 }
 
 // The pages, each a template of its own on the base layout.
@@ -51,6 +64,15 @@ var (
 	errorPage     = parsePage("error.html")
 	logoutPage    = parsePage("logout.html")
 	signedOutPage = parsePage("signedout.html")
+	accountPage   = parsePage("account.html")
+	confirmPage   = parsePage("confirm.html")
+
+	consoleSearchPage = parsePage("console.html")
+	consoleUserPage   = parsePage("consoleuser.html")
+	consoleClientPage = parsePage("consoleclient.html")
+	consoleSecretPage = parsePage("consolesecret.html")
+	consoleRevokePage = parsePage("consolerevoke.html")
+	consoleLogPage    = parsePage("consolelog.html")
 )
 
 func parsePage(name string) *template.Template {
@@ -96,7 +118,7 @@ func formView(w http.ResponseWriter, r *http.Request, action string, fields []hi
 // is shown as it is.
 var scopeWords = map[string]string{
 	"openid":         "Confirm that it is you",
-	"profile":        "Your name",
+	"profile":        "Your name and username",
 	"email":          "Your email address",
 	"offline_access": "Stay connected when you are not signed in",
 }

@@ -130,15 +130,22 @@ func sessionFromCookie(r *http.Request) (sid, secret string, ok bool) {
 	return sid, secret, true
 }
 
-// startSession signs u in: a new session, whose cookie is set on w. A
-// session the browser held before ends first, its grants with it (but the
-// offline ones): a browser holds one session, and a session nobody can
-// reach any more should not stay live.
+// startSession signs u in. When the browser's session is u's already (a
+// sign-in asked for by prompt=login or max_age), that session goes on
+// with a new AuthTime: proving again who you are must not sign you out of
+// the apps you use. Otherwise a new session starts, whose cookie is set on
+// w, and a session of another user that the browser held ends first, its
+// grants with it (but the offline ones): a browser holds one session, and
+// a session nobody can reach any more should not stay live.
 func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, u store.User) (signedIn, error) {
 	ctx := r.Context()
-	if old, ok, err := p.currentSession(r); err != nil {
+	old, ok, err := p.currentSession(r)
+	switch {
+	case err != nil:
 		return signedIn{}, err
-	} else if ok {
+	case ok && old.user.ID == u.ID:
+		return p.reauthenticate(ctx, old)
+	case ok:
 		if _, err := p.cfg.Engine.EndSession(ctx, old.session.ID, old.user.Username); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return signedIn{}, err
 		}
@@ -163,6 +170,19 @@ func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, u store.Use
 	http.SetCookie(w, newCookie(sessionCookie, sid+"."+secret, int(p.cfg.SessionTTL/time.Second)))
 	p.log.LogAttrs(ctx, slog.LevelInfo, "signed in", slog.String("user", u.Username), slog.String("sid", sid))
 	return signedIn{session: sess, user: u}, nil
+}
+
+// reauthenticate moves the AuthTime of si's session to now. A session
+// that ended meanwhile cannot be reauthenticated: the sign-in fails with
+// the store's ErrNotFound and the person signs in afresh.
+func (p *Pages) reauthenticate(ctx context.Context, si signedIn) (signedIn, error) {
+	now := p.cfg.Now()
+	if err := p.cfg.Store.ReauthenticateSession(ctx, si.session.ID, now); err != nil {
+		return signedIn{}, err
+	}
+	si.session.AuthTime, si.session.LastSeen = now, now
+	p.log.LogAttrs(ctx, slog.LevelInfo, "signed in again", slog.String("user", si.user.Username), slog.String("sid", si.session.ID))
+	return si, nil
 }
 
 // clearSession deletes the session cookie from the browser.

@@ -56,7 +56,7 @@ type Config struct {
 }
 
 // Pages serves the authorization endpoint, its sign-in and consent pages,
-// and sign-out.
+// sign-out, and the account page.
 type Pages struct {
 	cfg       Config
 	log       *slog.Logger
@@ -105,6 +105,10 @@ func New(cfg Config) *Pages {
 func (p *Pages) Mount(mux *http.ServeMux) {
 	p.mountPage(mux, p.cfg.AuthorizePath, p.authorize)
 	p.mountPage(mux, p.cfg.EndSessionPath, p.logout)
+	p.mountPage(mux, PathAccount, p.account)
+	p.mountPage(mux, pathAccountSignIn, p.signInFor(pathAccountSignIn, PathAccount, "your account"))
+	p.mountPage(mux, pathAccountConfirm, p.accountConfirm)
+	p.mountConsole(mux)
 	mux.HandleFunc("GET "+pathAssets+"{name}", serveAsset)
 }
 

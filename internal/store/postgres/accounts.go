@@ -269,10 +269,10 @@ func (s *Store) DeleteUser(ctx context.Context, username string, rev store.Revoc
 }
 
 // queueRevokeUser queues on b the statements that end the sessions of the
-// user with ID id and revoke the user's live grants: whoever is signed in
+// user with ID id, but rev.KeepSession, and revoke the user's live grants: whoever is signed in
 // as the user signs in again.
 func (s *Store) queueRevokeUser(b *pgx.Batch, id string, rev store.Revocation, res *store.RevokeResult) {
-	b.Queue(qEndUserSessions, id, rev.Time)
+	b.Queue(qEndUserSessions, id, rev.Time, rev.KeepSession)
 	s.queueRevoke(b, bySubject, rev, res, id)
 }
 

@@ -380,21 +380,9 @@ func (s *Store) RevokeToken(ctx context.Context, h store.Hash, kind store.TokenK
 // grant, in one transaction and one round trip. An empty filter is an
 // error.
 func (s *Store) RevokeMatching(ctx context.Context, f store.Filter, rev store.Revocation) (store.RevokeResult, error) {
-	var by revokeBy
-	var key []any
-	switch {
-	case f.SessionID != "" && (f.Subject != "" || f.ClientID != ""):
-		return store.RevokeResult{}, errors.New("postgres: RevokeMatching selects a session's grants by the session alone")
-	case f.SessionID != "":
-		by, key = bySession, []any{f.SessionID}
-	case f.Subject != "" && f.ClientID != "":
-		by, key = bySubjectClient, []any{f.Subject, f.ClientID}
-	case f.Subject != "":
-		by, key = bySubject, []any{f.Subject}
-	case f.ClientID != "":
-		by, key = byClient, []any{f.ClientID}
-	default:
-		return store.RevokeResult{}, errors.New("postgres: RevokeMatching needs a subject, a client ID or a session ID")
+	by, key, err := matchBy(f)
+	if err != nil {
+		return store.RevokeResult{}, err
 	}
 	q := revokeSQLs[by]
 	if f.KeepOffline {
@@ -407,6 +395,51 @@ func (s *Store) RevokeMatching(ctx context.Context, f store.Filter, rev store.Re
 		return store.RevokeResult{}, err
 	}
 	return res, nil
+}
+
+// CountMatching counts the live grants that f selects at now and their
+// live tokens (unexpired, not rotated): what RevokeMatching would revoke
+// at now, and report.
+func (s *Store) CountMatching(ctx context.Context, f store.Filter, now time.Time) (store.Stats, error) {
+	by, key, err := matchBy(f)
+	if err != nil {
+		return store.Stats{}, err
+	}
+	if err := s.usable(ctx); err != nil {
+		return store.Stats{}, err
+	}
+	cond := keyConds[by](2)
+	if f.KeepOffline {
+		cond += keepOffline
+	}
+	q := `SELECT count(*), coalesce(sum(c.live), 0) FROM grants g CROSS JOIN LATERAL (
+			SELECT count(*) AS live FROM tokens t
+			WHERE t.grant_id = g.id AND t.expires_at > $1 AND t.rotated_at IS NULL) c
+		WHERE g.revoked_at IS NULL AND g.expires_at > $1 AND ` + cond
+	var st store.Stats
+	if err := s.pool.QueryRow(ctx, q, append([]any{now}, key...)...).Scan(&st.LiveGrants, &st.LiveTokens); err != nil {
+		return store.Stats{}, s.mapErr(ctx, err)
+	}
+	return st, nil
+}
+
+// matchBy returns the revocation statement's kind and key that select the
+// grants of f.
+func matchBy(f store.Filter) (revokeBy, []any, error) {
+	switch {
+	case f.SessionID != "" && (f.Subject != "" || f.ClientID != ""):
+		return 0, nil, errors.New("postgres: a filter selects a session's grants by the session alone")
+	case f.SessionID != "":
+		return bySession, []any{f.SessionID}, nil
+	case f.Subject != "" && f.ClientID != "":
+		return bySubjectClient, []any{f.Subject, f.ClientID}, nil
+	case f.Subject != "":
+		return bySubject, []any{f.Subject}, nil
+	case f.ClientID != "":
+		return byClient, []any{f.ClientID}, nil
+	default:
+		return 0, nil, errors.New("postgres: a filter needs a subject, a client ID or a session ID")
+	}
 }
 
 const qEvents = `SELECT seq, time, grant_id, client_id, subject, reason, actor, tokens,
@@ -484,4 +517,59 @@ func scanEvent(row pgx.CollectableRow) (store.Event, error) {
 		e.StatusIndexes = nil
 	}
 	return e, nil
+}
+
+const (
+	// qUserEvents reads revocation_events_subject backwards. Unlike
+	// Events it needs no horizon: a person's history is read whole each
+	// time, not followed from a position.
+	qUserEvents = `SELECT seq, time, grant_id, client_id, subject, reason, actor, tokens,
+			token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, '')
+		FROM revocation_events WHERE subject = $1 ORDER BY seq DESC LIMIT $2`
+	// qSearchEvents reads the log backwards from its newest event, and
+	// stops at the limit: an admin's page, not a hot path.
+	qSearchEvents = `SELECT seq, time, grant_id, client_id, subject, reason, actor, tokens,
+			token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, '')
+		FROM revocation_events
+		WHERE ($1 = '' OR reason = $1) AND ($2 = '' OR client_id = $2) AND ($3 = '' OR subject = $3)
+			AND ($4::timestamptz IS NULL OR time >= $4)
+		ORDER BY seq DESC LIMIT $5`
+	// qListUserGrants: a grant's tokens are few (the first pair and one
+	// pair per refresh not swept yet), so the newest issue is a short scan.
+	qListUserGrants = `SELECT g.id, g.client_id, g.subject, g.username, g.scope, coalesce(g.session_id, ''),
+			g.created_at, g.expires_at, coalesce(max(t.issued_at), g.created_at)
+		FROM grants g LEFT JOIN tokens t ON t.grant_id = g.id
+		WHERE g.subject = $1 AND g.revoked_at IS NULL AND g.expires_at > $2
+		GROUP BY g.id ORDER BY g.created_at, g.id`
+)
+
+// UserEvents returns the newest limit events of subject, newest first.
+func (s *Store) UserEvents(ctx context.Context, subject string, limit int) ([]store.Event, error) {
+	return query(ctx, s, qUserEvents, func(row pgx.Row) (store.Event, error) {
+		return scanEvent(row.(pgx.CollectableRow))
+	}, subject, limit)
+}
+
+// SearchEvents returns the newest limit events that f selects, newest
+// first.
+func (s *Store) SearchEvents(ctx context.Context, f store.EventFilter, limit int) ([]store.Event, error) {
+	var since *time.Time
+	if !f.Since.IsZero() {
+		since = &f.Since
+	}
+	return query(ctx, s, qSearchEvents, func(row pgx.Row) (store.Event, error) {
+		return scanEvent(row.(pgx.CollectableRow))
+	}, f.Reason, f.ClientID, f.Subject, since, limit)
+}
+
+// ListUserGrants returns the grants of subject live at now, oldest first,
+// each with the issue time of its newest token.
+func (s *Store) ListUserGrants(ctx context.Context, subject string, now time.Time) ([]store.GrantActivity, error) {
+	return query(ctx, s, qListUserGrants, func(row pgx.Row) (store.GrantActivity, error) {
+		var a store.GrantActivity
+		err := row.Scan(&a.ID, &a.ClientID, &a.Subject, &a.Username, &a.Scope, &a.SessionID,
+			&a.CreatedAt, &a.ExpiresAt, &a.LastIssued)
+		a.CreatedAt, a.ExpiresAt, a.LastIssued = a.CreatedAt.UTC(), a.ExpiresAt.UTC(), a.LastIssued.UTC()
+		return a, err
+	}, subject, now)
 }

@@ -18,9 +18,11 @@ const (
 	qGetSession    = `SELECT ` + sessionColumns + ` FROM sessions WHERE id = $1`
 	qListSessions  = `SELECT ` + sessionColumns + ` FROM sessions WHERE user_id = $1 ORDER BY created_at DESC, id`
 	qTouchSession  = `UPDATE sessions SET last_seen = greatest(last_seen, $2) WHERE id = $1 AND ended_at IS NULL`
+	qReauthSession = `UPDATE sessions SET auth_time = $2, last_seen = greatest(last_seen, $2) WHERE id = $1 AND ended_at IS NULL`
 	// qEndSession keeps the EndedAt of a session ended already.
-	qEndSession      = `UPDATE sessions SET ended_at = coalesce(ended_at, $2) WHERE id = $1`
-	qEndUserSessions = `UPDATE sessions SET ended_at = $2 WHERE user_id = $1 AND ended_at IS NULL`
+	qEndSession = `UPDATE sessions SET ended_at = coalesce(ended_at, $2) WHERE id = $1`
+	// qEndUserSessions leaves $3, a session to keep ("" keeps none).
+	qEndUserSessions = `UPDATE sessions SET ended_at = $2 WHERE user_id = $1 AND ended_at IS NULL AND id <> $3`
 )
 
 func scanSession(row pgx.Row) (store.Session, error) {
@@ -76,9 +78,21 @@ func (s *Store) ListSessions(ctx context.Context, userID string) ([]store.Sessio
 // TouchSession moves the LastSeen of a session not ended forward to
 // lastSeen, in one statement.
 func (s *Store) TouchSession(ctx context.Context, id string, lastSeen time.Time) error {
+	return s.updateLiveSession(ctx, qTouchSession, id, lastSeen)
+}
+
+// ReauthenticateSession moves the AuthTime of a session not ended to
+// authTime, and its LastSeen forward, in one statement.
+func (s *Store) ReauthenticateSession(ctx context.Context, id string, authTime time.Time) error {
+	return s.updateLiveSession(ctx, qReauthSession, id, authTime)
+}
+
+// updateLiveSession runs q, an update of the session id that is not
+// ended, with t; store.ErrNotFound when it updated nothing.
+func (s *Store) updateLiveSession(ctx context.Context, q, id string, t time.Time) error {
 	var n int64
 	b := &pgx.Batch{}
-	b.Queue(qTouchSession, id, lastSeen).Exec(func(ct pgconn.CommandTag) error { n = ct.RowsAffected(); return nil })
+	b.Queue(q, id, t).Exec(func(ct pgconn.CommandTag) error { n = ct.RowsAffected(); return nil })
 	if err := s.batch(ctx, b); err != nil {
 		return err
 	}

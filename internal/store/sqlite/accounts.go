@@ -310,11 +310,11 @@ func (s *Store) DeleteUser(ctx context.Context, username string, rev store.Revoc
 	return res, nil
 }
 
-// revokeUser ends the sessions of the user with ID id and revokes the
-// user's live grants, within t: whoever is signed in as the user signs in
-// again.
+// revokeUser ends the sessions of the user with ID id, but
+// rev.KeepSession, and revokes the user's live grants, within t: whoever
+// is signed in as the user signs in again.
 func (s *Store) revokeUser(t *tx, id string, rev store.Revocation) (store.RevokeResult, error) {
-	if _, err := t.exec(s.w.endUserSessions, id, ms(rev.Time)); err != nil {
+	if _, err := t.exec(s.w.endUserSessions, id, ms(rev.Time), rev.KeepSession); err != nil {
 		return store.RevokeResult{}, err
 	}
 	return s.revoke(t, bySubject, rev, id)

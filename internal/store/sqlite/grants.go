@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/tokend/tokend/internal/store"
@@ -318,28 +319,16 @@ func (s *Store) RevokeToken(ctx context.Context, h store.Hash, kind store.TokenK
 // RevokeMatching revokes every live grant that f selects, one event per
 // grant, in one transaction. An empty filter is an error.
 func (s *Store) RevokeMatching(ctx context.Context, f store.Filter, rev store.Revocation) (store.RevokeResult, error) {
-	var by revokeBy
-	var key []any
-	switch {
-	case f.SessionID != "" && (f.Subject != "" || f.ClientID != ""):
-		return store.RevokeResult{}, errors.New("sqlite: RevokeMatching selects a session's grants by the session alone")
-	case f.SessionID != "":
-		by, key = bySession, []any{f.SessionID}
-	case f.Subject != "" && f.ClientID != "":
-		by, key = bySubjectClient, []any{f.Subject, f.ClientID}
-	case f.Subject != "":
-		by, key = bySubject, []any{f.Subject}
-	case f.ClientID != "":
-		by, key = byClient, []any{f.ClientID}
-	default:
-		return store.RevokeResult{}, errors.New("sqlite: RevokeMatching needs a subject, a client ID or a session ID")
+	by, key, err := matchBy(f)
+	if err != nil {
+		return store.RevokeResult{}, err
 	}
 	revoke := s.revoke
 	if f.KeepOffline {
 		revoke = s.revokeOnline
 	}
 	var res store.RevokeResult
-	err := s.write(ctx, func(t *tx) error {
+	err = s.write(ctx, func(t *tx) error {
 		var err error
 		res, err = revoke(t, by, rev, key...)
 		return err
@@ -348,6 +337,49 @@ func (s *Store) RevokeMatching(ctx context.Context, f store.Filter, rev store.Re
 		return store.RevokeResult{}, err
 	}
 	return res, nil
+}
+
+// CountMatching counts the live grants that f selects at now and their
+// live tokens (unexpired, not rotated): what RevokeMatching would revoke
+// at now, and report. It is an admin's rare question, asked before a bulk
+// revocation, so its statement is not prepared ahead.
+func (s *Store) CountMatching(ctx context.Context, f store.Filter, now time.Time) (store.Stats, error) {
+	by, key, err := matchBy(f)
+	if err != nil {
+		return store.Stats{}, err
+	}
+	cond := revokeConds[by]
+	if f.KeepOffline {
+		cond += keepOffline
+	}
+	q := `SELECT count(DISTINCT g.id), count(t.hash) FROM grants g
+		LEFT JOIN tokens t ON t.grant_id = g.id AND t.expires_at > ?1 AND t.rotated_at IS NULL
+		WHERE g.revoked_at IS NULL AND g.expires_at > ?1 AND ` + cond
+	var st store.Stats
+	args := append([]any{ms(now), nil, nil}, key...)
+	if err := s.rdb.QueryRowContext(ctx, q, args...).Scan(&st.LiveGrants, &st.LiveTokens); err != nil {
+		return store.Stats{}, mapErr(err)
+	}
+	return st, nil
+}
+
+// matchBy returns the revocation statement's kind and key that select the
+// grants of f.
+func matchBy(f store.Filter) (revokeBy, []any, error) {
+	switch {
+	case f.SessionID != "" && (f.Subject != "" || f.ClientID != ""):
+		return 0, nil, errors.New("sqlite: a filter selects a session's grants by the session alone")
+	case f.SessionID != "":
+		return bySession, []any{f.SessionID}, nil
+	case f.Subject != "" && f.ClientID != "":
+		return bySubjectClient, []any{f.Subject, f.ClientID}, nil
+	case f.Subject != "":
+		return bySubject, []any{f.Subject}, nil
+	case f.ClientID != "":
+		return byClient, []any{f.ClientID}, nil
+	default:
+		return 0, nil, errors.New("sqlite: a filter needs a subject, a client ID or a session ID")
+	}
 }
 
 // Events returns up to limit events with Seq > since, oldest first; a limit
@@ -415,4 +447,56 @@ func parseJSON[T any](s string) ([]T, error) {
 		return nil, err
 	}
 	return l, nil
+}
+
+const (
+	// qUserEvents reads revocation_events_subject backwards.
+	qUserEvents = `SELECT seq, time, grant_id, client_id, subject, reason, actor, tokens,
+			token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, '')
+		FROM revocation_events WHERE subject = ? ORDER BY seq DESC LIMIT ?`
+	// qSearchEvents reads the log backwards from its newest event, and
+	// stops at the limit: an admin's page, not a hot path.
+	qSearchEvents = `SELECT seq, time, grant_id, client_id, subject, reason, actor, tokens,
+			token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, '')
+		FROM revocation_events
+		WHERE (?1 = '' OR reason = ?1) AND (?2 = '' OR client_id = ?2) AND (?3 = '' OR subject = ?3) AND time >= ?4
+		ORDER BY seq DESC LIMIT ?5`
+	// qListUserGrants: a grant's tokens are few (the first pair and one
+	// pair per refresh not swept yet), so the newest issue is a short scan.
+	qListUserGrants = `SELECT g.id, g.client_id, g.subject, g.username, g.scope, coalesce(g.session_id, ''),
+			g.created_at, g.expires_at, coalesce(max(t.issued_at), g.created_at)
+		FROM grants g LEFT JOIN tokens t ON t.grant_id = g.id
+		WHERE g.subject = ?1 AND g.revoked_at IS NULL AND g.expires_at > ?2
+		GROUP BY g.id ORDER BY g.created_at, g.id`
+)
+
+// UserEvents returns the newest limit events of subject, newest first.
+func (s *Store) UserEvents(ctx context.Context, subject string, limit int) ([]store.Event, error) {
+	return list(ctx, s.r.userEvents, scanEvent, subject, limit)
+}
+
+// SearchEvents returns the newest limit events that f selects, newest
+// first.
+func (s *Store) SearchEvents(ctx context.Context, f store.EventFilter, limit int) ([]store.Event, error) {
+	since := int64(math.MinInt64)
+	if !f.Since.IsZero() {
+		since = ms(f.Since)
+	}
+	return list(ctx, s.r.searchEvents, scanEvent, f.Reason, f.ClientID, f.Subject, since, limit)
+}
+
+// ListUserGrants returns the grants of subject live at now, oldest first,
+// each with the issue time of its newest token.
+func (s *Store) ListUserGrants(ctx context.Context, subject string, now time.Time) ([]store.GrantActivity, error) {
+	return list(ctx, s.r.listUserGrants, scanGrantActivity, subject, ms(now))
+}
+
+func scanGrantActivity(sc scanner) (store.GrantActivity, error) {
+	var a store.GrantActivity
+	var created, expires, last int64
+	if err := sc.Scan(&a.ID, &a.ClientID, &a.Subject, &a.Username, &a.Scope, &a.SessionID, &created, &expires, &last); err != nil {
+		return a, err
+	}
+	a.CreatedAt, a.ExpiresAt, a.LastIssued = fromMS(created), fromMS(expires), fromMS(last)
+	return a, nil
 }

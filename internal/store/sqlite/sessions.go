@@ -16,9 +16,11 @@ const (
 	qGetSession    = `SELECT ` + sessionColumns + ` FROM sessions WHERE id = ?`
 	qListSessions  = `SELECT ` + sessionColumns + ` FROM sessions WHERE user_id = ? ORDER BY created_at DESC, id`
 	qTouchSession  = `UPDATE sessions SET last_seen = max(last_seen, ?2) WHERE id = ?1 AND ended_at IS NULL`
+	qReauthSession = `UPDATE sessions SET auth_time = ?2, last_seen = max(last_seen, ?2) WHERE id = ?1 AND ended_at IS NULL`
 	// qEndSession keeps the EndedAt of a session ended already.
-	qEndSession      = `UPDATE sessions SET ended_at = coalesce(ended_at, ?2) WHERE id = ?1`
-	qEndUserSessions = `UPDATE sessions SET ended_at = ?2 WHERE user_id = ?1 AND ended_at IS NULL`
+	qEndSession = `UPDATE sessions SET ended_at = coalesce(ended_at, ?2) WHERE id = ?1`
+	// qEndUserSessions leaves ?3, a session to keep ("" keeps none).
+	qEndUserSessions = `UPDATE sessions SET ended_at = ?2 WHERE user_id = ?1 AND ended_at IS NULL AND id <> ?3`
 )
 
 func sessionArgs(s store.Session) []any {
@@ -79,6 +81,18 @@ func (s *Store) ListSessions(ctx context.Context, userID string) ([]store.Sessio
 func (s *Store) TouchSession(ctx context.Context, id string, lastSeen time.Time) error {
 	return s.write(ctx, func(t *tx) error {
 		n, err := affected(t.exec(s.w.touchSession, id, ms(lastSeen)))
+		if err == nil && n == 0 {
+			return &unwritten{fmt.Errorf("session %q: %w", id, store.ErrNotFound)}
+		}
+		return err
+	})
+}
+
+// ReauthenticateSession moves the AuthTime of a session not ended to
+// authTime, and its LastSeen forward, in one small write op.
+func (s *Store) ReauthenticateSession(ctx context.Context, id string, authTime time.Time) error {
+	return s.write(ctx, func(t *tx) error {
+		n, err := affected(t.exec(s.w.reauthSession, id, ms(authTime)))
 		if err == nil && n == 0 {
 			return &unwritten{fmt.Errorf("session %q: %w", id, store.ErrNotFound)}
 		}

@@ -17,32 +17,35 @@ type readStmts struct {
 	getSession, listSessions        *sql.Stmt
 	getAuthCode                     *sql.Stmt
 	getConsent, listConsents        *sql.Stmt
+	cursor, getLogout, countLogouts *sql.Stmt
+	userEvents, listUserGrants      *sql.Stmt
+	searchEvents                    *sql.Stmt
 }
 
 // writeStmts run on the write connection, inside the writer's transactions.
 type writeStmts struct {
-	savepoint, release, rollbackTo                      *sql.Stmt
-	getClient, insertClient, updateClient, deleteClient *sql.Stmt
-	getUser, insertUser, updateUser, deleteUser         *sql.Stmt
-	insertGrant, insertToken                            *sql.Stmt
-	lookupToken, markRotated, extendGrant               *sql.Stmt
-	revoke, revokeOnline                                [numRevokeBy]revokeStmts
-	insertIssuer, deleteIssuer, useJTI                  *sql.Stmt
-	expiredGrants, deleteGrantTokens, deleteGrants      *sql.Stmt
-	deleteExpiredTokens                                 *sql.Stmt
-	deleteUsedJTIs, deleteEvents, reserve               *sql.Stmt
-	insertSession, touchSession, endSession             *sql.Stmt
-	endUserSessions, deleteOldSessions                  *sql.Stmt
-	insertAuthCode, lookupAuthCode, useAuthCode         *sql.Stmt
-	deleteExpiredCodes                                  *sql.Stmt
-	putConsent, deleteConsent                           *sql.Stmt
-	deleteUserConsents, deleteClientConsents            *sql.Stmt
+	savepoint, release, rollbackTo                         *sql.Stmt
+	getClient, insertClient, updateClient, deleteClient    *sql.Stmt
+	getUser, insertUser, updateUser, deleteUser            *sql.Stmt
+	insertGrant, insertToken                               *sql.Stmt
+	lookupToken, markRotated, extendGrant                  *sql.Stmt
+	revoke, revokeOnline                                   [numRevokeBy]revokeStmts
+	insertIssuer, deleteIssuer, useJTI                     *sql.Stmt
+	expiredGrants, deleteGrantTokens, deleteGrants         *sql.Stmt
+	deleteExpiredTokens                                    *sql.Stmt
+	deleteUsedJTIs, deleteEvents, reserve                  *sql.Stmt
+	insertSession, touchSession, reauthSession, endSession *sql.Stmt
+	endUserSessions, deleteOldSessions                     *sql.Stmt
+	insertAuthCode, lookupAuthCode, useAuthCode            *sql.Stmt
+	deleteExpiredCodes                                     *sql.Stmt
+	putConsent, deleteConsent                              *sql.Stmt
+	deleteUserConsents, deleteClientConsents               *sql.Stmt
+	moveCursor, insertCursor, queueLogout                  *sql.Stmt
+	claimLogouts, finishLogout, deleteLogouts              *sql.Stmt
 }
 
-// prepare prepares every statement the store runs, so that the hot paths
-// (LookupToken, CreateGrant, RevokeGrant, RotateRefresh) parse no SQL.
-func (s *Store) prepare(ctx context.Context) error {
-	r := &preparer{ctx: ctx, s: s, db: s.rdb}
+// prepareReads prepares the statements of the read pool.
+func (s *Store) prepareReads(r *preparer) {
 	s.r = readStmts{
 		getClient:       r.prep(qGetClient),
 		listClients:     r.prep(qListClients),
@@ -63,6 +66,13 @@ func (s *Store) prepare(ctx context.Context) error {
 		getConsent:      r.prep(qGetConsent),
 		listConsents:    r.prep(qListConsents),
 	}
+}
+
+// prepare prepares every statement the store runs, so that the hot paths
+// (LookupToken, CreateGrant, RevokeGrant, RotateRefresh) parse no SQL.
+func (s *Store) prepare(ctx context.Context) error {
+	r := &preparer{ctx: ctx, s: s, db: s.rdb}
+	s.prepareReads(r)
 	w := &preparer{ctx: ctx, s: s, db: s.wdb}
 	s.w = writeStmts{
 		// One savepoint name serves every op: an op's savepoint is released
@@ -97,6 +107,7 @@ func (s *Store) prepare(ctx context.Context) error {
 
 		insertSession:        w.prep(qInsertSession),
 		touchSession:         w.prep(qTouchSession),
+		reauthSession:        w.prep(qReauthSession),
 		endSession:           w.prep(qEndSession),
 		endUserSessions:      w.prep(qEndUserSessions),
 		deleteOldSessions:    w.prep(qDeleteOldSessions),
@@ -109,14 +120,24 @@ func (s *Store) prepare(ctx context.Context) error {
 		deleteUserConsents:   w.prep(qDeleteUserConsents),
 		deleteClientConsents: w.prep(qDeleteClientConsents),
 	}
+	s.prepareRest(r, w)
+	if r.err != nil {
+		return r.err
+	}
+	return w.err
+}
+
+// prepareRest prepares the rest of the statements (prepare would grow
+// past a screen): the log followers' cursors and Logout Token deliveries,
+// the revocations of each revokeBy, and the account page's reads.
+func (s *Store) prepareRest(r, w *preparer) {
+	s.prepareLogouts(r, w)
 	for by, cond := range revokeConds {
 		events, grants := revokeSQL(cond)
 		s.w.revoke[by] = revokeStmts{events: w.prep(events), grants: w.prep(grants)}
 		events, grants = revokeSQL(cond + keepOffline)
 		s.w.revokeOnline[by] = revokeStmts{events: w.prep(events), grants: w.prep(grants)}
 	}
-	if r.err != nil {
-		return r.err
-	}
-	return w.err
+	s.r.userEvents, s.r.listUserGrants = r.prep(qUserEvents), r.prep(qListUserGrants)
+	s.r.searchEvents = r.prep(qSearchEvents)
 }

@@ -33,7 +33,10 @@
 //     whatever their Seq, exactly min(limit, what is left) a call; Seq
 //     numbers are never reused.
 //   - Stats: live grants are unrevoked and unexpired; live tokens also
-//     unexpired and not rotated.
+//     unexpired and not rotated. CountMatching counts those a filter
+//     selects, what RevokeMatching then reports.
+//   - SearchEvents: the events a filter selects (reason, client, subject,
+//     a time on or after), newest first, at most limit.
 //   - Sessions: ListSessions returns ended and expired sessions too, the
 //     newest first. EndSession revokes the session's live grants whose
 //     scope lacks offline_access; UpdateUser with a revocation and

@@ -404,3 +404,45 @@ func testReserveParallel(t *testing.T, open opener) {
 		}
 	}
 }
+
+// testCountMatching checks the counts of a bulk revocation before it is
+// made: the live grants a filter selects and their live tokens, exactly
+// what RevokeMatching then revokes and reports; an empty filter is an
+// error.
+func testCountMatching(t *testing.T, open opener) {
+	s := open(t)
+	count := func(f store.Filter, now time.Time, want store.Stats) {
+		t.Helper()
+		got, err := s.CountMatching(t.Context(), f, now)
+		if err != nil || got != want {
+			t.Errorf("CountMatching(%+v, %v) = %+v, %v; want %+v", f, now.Sub(epoch), got, err, want)
+		}
+	}
+	a, b := newFamily("a", "c1", "u1"), newFamily("b", "c1", "u2")
+	c, d := expiring("c", "c2", "u3", at(time.Hour)), newFamily("d", "c2", "u4")
+	for _, f := range []family{a, b, c, d} {
+		createFamily(t, s, f)
+	}
+	a2, r2 := b.next(2, at(30*time.Minute))
+	if _, err := s.RotateRefresh(t.Context(), b.refresh.Hash, at(30*time.Minute), []store.Token{a2, r2}, store.Revocation{}); err != nil {
+		t.Fatalf("RotateRefresh: %v", err)
+	}
+	if _, err := s.RevokeGrant(t.Context(), "d", store.Revocation{Time: at(10 * time.Minute), Reason: store.ReasonAdmin, Actor: "admin"}); err != nil {
+		t.Fatalf("RevokeGrant: %v", err)
+	}
+	now := at(45 * time.Minute)
+	count(store.Filter{ClientID: "c1"}, now, store.Stats{LiveGrants: 2, LiveTokens: 5}) // a: 2; b: access, a2, r2
+	count(store.Filter{ClientID: "c2"}, now, store.Stats{LiveGrants: 1, LiveTokens: 2}) // c; d is revoked
+	count(store.Filter{ClientID: "c2"}, at(time.Hour), store.Stats{})                   // c expired
+	count(store.Filter{Subject: "u2"}, now, store.Stats{LiveGrants: 1, LiveTokens: 3})
+	count(store.Filter{Subject: "u1", ClientID: "c1"}, now, store.Stats{LiveGrants: 1, LiveTokens: 2})
+	count(store.Filter{Subject: "u1", ClientID: "c2"}, now, store.Stats{})
+	if _, err := s.CountMatching(t.Context(), store.Filter{}, now); err == nil {
+		t.Errorf("CountMatching with no filter: no error")
+	}
+	res, err := s.RevokeMatching(t.Context(), store.Filter{ClientID: "c1"}, store.Revocation{Time: now, Reason: store.ReasonAdmin, Actor: "admin"})
+	if err != nil || res.Grants != 2 || res.Tokens != 5 {
+		t.Errorf("RevokeMatching(c1) = %+v, %v; want the 2 grants and 5 tokens counted", res, err)
+	}
+	count(store.Filter{ClientID: "c1"}, now, store.Stats{})
+}

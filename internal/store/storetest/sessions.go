@@ -46,6 +46,7 @@ func getSession(t *testing.T, s store.Store, id string) store.Session {
 func testSessions(t *testing.T, open opener) {
 	t.Run("create get list", func(t *testing.T) { testSessionCreateGetList(t, open) })
 	t.Run("touch", func(t *testing.T) { testSessionTouch(t, open) })
+	t.Run("reauthenticate", func(t *testing.T) { testSessionReauthenticate(t, open) })
 	t.Run("end", func(t *testing.T) { testSessionEnd(t, open) })
 	t.Run("user changes end sessions", func(t *testing.T) { testSessionUserChanges(t, open) })
 	t.Run("revoke matching session", func(t *testing.T) { testRevokeMatchingSession(t, open) })
@@ -102,6 +103,30 @@ func testSessionTouch(t *testing.T, open opener) {
 	}
 	if err := s.TouchSession(t.Context(), "s1", at(3*time.Hour)); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("TouchSession of an ended session = %v; want ErrNotFound", err)
+	}
+}
+
+func testSessionReauthenticate(t *testing.T, open opener) {
+	s := open(t)
+	createSession(t, s, sampleSession("s1", 0))
+	if err := s.ReauthenticateSession(t.Context(), "s1", at(time.Hour)); err != nil {
+		t.Fatalf("ReauthenticateSession: %v", err)
+	}
+	got := getSession(t, s, "s1")
+	if !got.AuthTime.Equal(at(time.Hour)) || !got.LastSeen.Equal(at(time.Hour)) {
+		t.Errorf("AuthTime, LastSeen = %v, %v; want both %v", got.AuthTime, got.LastSeen, at(time.Hour))
+	}
+	if !got.EndedAt.IsZero() {
+		t.Errorf("EndedAt = %v; a reauthentication ends nothing", got.EndedAt)
+	}
+	if err := s.ReauthenticateSession(t.Context(), "nope", at(time.Hour)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("ReauthenticateSession(nope) = %v; want ErrNotFound", err)
+	}
+	if _, err := s.EndSession(t.Context(), "s1", at(2*time.Hour), sessionEnded(2*time.Hour)); err != nil {
+		t.Fatalf("EndSession: %v", err)
+	}
+	if err := s.ReauthenticateSession(t.Context(), "s1", at(3*time.Hour)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("ReauthenticateSession of an ended session = %v; want ErrNotFound", err)
 	}
 }
 

@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("DeleteExpired", func(t *testing.T) { t.Parallel(); testDeleteExpired(t, newStore) })
 	t.Run("DeleteEventsBefore", func(t *testing.T) { t.Parallel(); testDeleteEventsBefore(t, newStore) })
 	t.Run("Stats", func(t *testing.T) { t.Parallel(); testStats(t, newStore) })
+	t.Run("CountMatching", func(t *testing.T) { t.Parallel(); testCountMatching(t, newStore) })
 	t.Run("ReserveStatusIndexes", func(t *testing.T) { t.Parallel(); testReserveStatusIndexes(t, newStore) })
 	t.Run("CancelledContext", func(t *testing.T) { t.Parallel(); testCancelled(t, newStore) })
 	t.Run("Concurrency", func(t *testing.T) { t.Parallel(); testConcurrency(t, newStore) })
@@ -64,6 +65,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("SweepSessionsAndCodes", func(t *testing.T) { t.Parallel(); testSweepSessionsAndCodes(t, newStore) })
 	t.Run("ProfileAndLogoutMetadata", func(t *testing.T) { t.Parallel(); testProfileAndLogoutMetadata(t, newStore) })
 	t.Run("EventSessionIDs", func(t *testing.T) { t.Parallel(); testEventSessionIDs(t, newStore) })
+	t.Run("Logouts", func(t *testing.T) { t.Parallel(); testLogouts(t, newStore) })
+	t.Run("ListUserGrants", func(t *testing.T) { t.Parallel(); testListUserGrants(t, newStore) })
+	t.Run("UserEvents", func(t *testing.T) { t.Parallel(); testUserEvents(t, newStore) })
+	t.Run("SearchEvents", func(t *testing.T) { t.Parallel(); testSearchEvents(t, newStore) })
+	t.Run("KeepSession", func(t *testing.T) { t.Parallel(); testKeepSession(t, newStore) })
 }
 
 // opener opens a fresh store that is closed when t ends.

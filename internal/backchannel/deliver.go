@@ -1,0 +1,237 @@
+package backchannel
+
+import (
+	"context"
+	crand "crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tokend/tokend/internal/store"
+	"github.com/tokend/tokend/internal/token"
+)
+
+// maxAnswerBytes is how much of a relying party's answer is read: enough
+// to reuse the connection after a short body, no more whatever it sends.
+const maxAnswerBytes = 4 << 10
+
+// recordTimeout bounds the recording of an attempt's outcome once the
+// follower is stopping.
+const recordTimeout = 5 * time.Second
+
+// deliver sends the due deliveries whenever some were queued, and at
+// every poll (for retries that came due), until ctx ends.
+func (f *Follower) deliver(ctx context.Context) {
+	defer f.wg.Done()
+	tick := time.NewTicker(f.cfg.Poll)
+	defer tick.Stop()
+	failing := false
+	for {
+		err := f.deliverDue(ctx)
+		f.outage(ctx, "read the back-channel logout queue", err, &failing)
+		select {
+		case <-ctx.Done():
+			return
+		case <-f.due:
+		case <-tick.C:
+		}
+	}
+}
+
+// deliverDue claims the due deliveries, Workers at a time, and attempts
+// them, until a claim comes back short. A look at the count first spares
+// the store a write when nothing is pending.
+func (f *Follower) deliverDue(ctx context.Context) error {
+	for {
+		pending, err := f.cfg.Store.CountLogouts(ctx, store.LogoutPending)
+		if err != nil {
+			return err
+		}
+		if f.cfg.Observer != nil {
+			f.cfg.Observer.BackchannelPending(pending)
+		}
+		if pending == 0 {
+			return nil
+		}
+		claim := crand.Text()
+		now := f.cfg.Now()
+		ds, err := f.claim(ctx, claim, now)
+		if err != nil {
+			return err
+		}
+		var wg sync.WaitGroup
+		for _, d := range ds {
+			wg.Go(func() { f.attempt(ctx, claim, d) })
+		}
+		wg.Wait()
+		if len(ds) < f.cfg.Workers || ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}
+
+// claim claims up to Workers due deliveries under claim. The claim is not
+// cut short by ctx: a write abandoned on its context may still commit (the
+// SQLite writer runs an op it was handed), and a claim committed but never
+// seen would hold its deliveries for a whole lease. When ctx has ended by
+// the time the claim returns, what it claimed is released at once.
+func (f *Follower) claim(ctx context.Context, claim string, now time.Time) ([]store.LogoutDelivery, error) {
+	claimCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	ds, err := f.cfg.Store.ClaimLogouts(claimCtx, claim, now, now.Add(f.cfg.Lease), f.cfg.Workers)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		for _, d := range ds {
+			f.release(ctx, claim, d, now)
+		}
+		return nil, err
+	}
+	return ds, nil
+}
+
+// attempt makes one attempt at d, held by claim, and records its outcome.
+// When ctx ends before the client answered, the claim is released with the
+// delivery due at once, so that the next start (or another instance) sends
+// it without waiting for the lease to lapse.
+func (f *Follower) attempt(ctx context.Context, claim string, d store.LogoutDelivery) {
+	now := f.cfg.Now()
+	deadline := d.RevokedAt.Add(f.cfg.Horizon)
+	state, next := store.LogoutAbandoned, now
+	attrs := []slog.Attr{slog.String("client", d.ClientID), slog.Int64("seq", d.EventSeq), slog.Int("attempt", d.Attempts)}
+	uri, err := f.uri(ctx, d.ClientID)
+	switch {
+	case err != nil:
+		state, next = store.LogoutPending, now.Add(f.backoff(d.Attempts))
+		attrs = append(attrs, slog.String("cause", err.Error()))
+	case uri == "":
+		attrs = append(attrs, slog.String("cause", "the client is gone or has no backchannel_logout_uri"))
+	case !now.Before(deadline):
+		attrs = append(attrs, slog.String("cause", "past the retry horizon"))
+	default:
+		status, err := f.post(ctx, uri, d, now)
+		if err != nil && ctx.Err() != nil {
+			f.release(ctx, claim, d, now)
+			return
+		}
+		state, attrs = f.judge(status, err, attrs)
+		if state == store.LogoutPending {
+			if next = now.Add(f.backoff(d.Attempts)); next.After(deadline) {
+				state = store.LogoutAbandoned
+			}
+		}
+	}
+	// Recorded even if the follower is stopping: an answer the client
+	// gave is not to be asked for again after a restart.
+	done, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if err := f.cfg.Store.FinishLogout(done, d.ID, claim, state, now, next); err != nil {
+		f.log.LogAttrs(ctx, slog.LevelWarn, "backchannel: cannot record a delivery's outcome", append(attrs, slog.String("error", err.Error()))...)
+		return
+	}
+	f.report(ctx, state, next, attrs)
+}
+
+// release gives back the claim on d, due at now, for an attempt the
+// follower's stop interrupted. If it cannot be recorded, the claim lapses
+// after the lease as it would after a crash.
+func (f *Follower) release(ctx context.Context, claim string, d store.LogoutDelivery, now time.Time) {
+	done, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if err := f.cfg.Store.FinishLogout(done, d.ID, claim, store.LogoutPending, now, now); err != nil {
+		f.log.LogAttrs(ctx, slog.LevelWarn, "backchannel: cannot release an interrupted delivery",
+			slog.String("client", d.ClientID), slog.Int64("seq", d.EventSeq), slog.String("error", err.Error()))
+	}
+}
+
+// judge says what an answer of status, or the error err, makes of a
+// delivery: delivered on 2xx, else pending (to retry).
+func (f *Follower) judge(status int, err error, attrs []slog.Attr) (string, []slog.Attr) {
+	switch {
+	case err != nil:
+		return store.LogoutPending, append(attrs, slog.String("cause", err.Error()))
+	case status < 200 || status > 299:
+		return store.LogoutPending, append(attrs, slog.Int("status", status))
+	}
+	return store.LogoutDelivered, append(attrs, slog.Int("status", status))
+}
+
+// report logs the outcome of an attempt and counts it.
+func (f *Follower) report(ctx context.Context, state string, next time.Time, attrs []slog.Attr) {
+	outcome, level, msg := OutcomeDelivered, slog.LevelInfo, "backchannel logout delivered"
+	switch state {
+	case store.LogoutPending:
+		outcome, level, msg = OutcomeRetried, slog.LevelWarn, "backchannel logout failed; will retry"
+		attrs = append(attrs, slog.Time("next", next))
+	case store.LogoutAbandoned:
+		outcome, level, msg = OutcomeAbandoned, slog.LevelWarn, "backchannel logout abandoned"
+	}
+	f.log.LogAttrs(ctx, level, msg, attrs...)
+	if f.cfg.Observer != nil {
+		f.cfg.Observer.BackchannelLogout(outcome)
+	}
+}
+
+// uri returns the back-channel logout URI the client has now (an operator
+// may have fixed a wrong one since the revocation); "" when the client is
+// gone or has none.
+func (f *Follower) uri(ctx context.Context, clientID string) (string, error) {
+	c, err := f.cfg.Store.GetClient(ctx, clientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	return c.BackchannelLogoutURI, err
+}
+
+// post sends d's Logout Token, minted for this attempt, to uri, and
+// returns the answer's status.
+func (f *Follower) post(ctx context.Context, uri string, d store.LogoutDelivery, now time.Time) (int, error) {
+	jti, err := token.NewJTI()
+	if err != nil {
+		return 0, err
+	}
+	tok, err := f.cfg.Tokens.MintLogoutToken(token.LogoutClaims{
+		Subject: d.Subject, Audience: token.Audience{d.ClientID}, SessionID: d.SessionID, JTI: jti,
+		IssuedAt: now.Unix(), ExpiresAt: now.Add(f.cfg.TokenTTL).Unix(),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("minting the Logout Token: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, uri, strings.NewReader(url.Values{"logout_token": {tok}}.Encode()))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := f.http.Do(req)
+	if err != nil {
+		// Without the URL, which is the client's and may hold a secret
+		// in its query: the cause is what the log needs.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxAnswerBytes))
+	return resp.StatusCode, nil
+}
+
+// backoff is the wait after attempt n failed: Backoff doubled n-1 times,
+// at most MaxBackoff, drawn between half of that and all of it.
+func (f *Follower) backoff(n int) time.Duration {
+	d := f.cfg.Backoff
+	for i := 1; i < n && d < f.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, f.cfg.MaxBackoff)
+	return d/2 + rand.N(d/2+1)
+}

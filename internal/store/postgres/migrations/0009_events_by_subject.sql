@@ -1,0 +1,4 @@
+-- 0009: a person's own revocations, newest first (UserEvents, for the
+-- account page's history), without reading the whole log; the SQLite
+-- backend's 0010.
+CREATE INDEX revocation_events_subject ON revocation_events (subject, seq);
