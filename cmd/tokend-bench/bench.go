@@ -26,6 +26,9 @@ const (
 	opIntrospectActive  = "introspect active"
 	opIntrospectRevoked = "introspect revoked"
 	opRefresh           = "refresh (rotation)"
+	// opExchangeCode selects the phase; its row adds the ID Token's
+	// algorithm, as the JWT rows name theirs.
+	opExchangeCode = "exchange code (authorization_code)"
 )
 
 // opKeys are the names --ops takes, in the order the operations run.
@@ -36,6 +39,7 @@ var opKeys = []struct{ key, name string }{
 	{"revoke", opRevoke},
 	{"introspect-revoked", opIntrospectRevoked},
 	{"refresh", opRefresh},
+	{"code", opExchangeCode},
 	{"jwt-es256", opIssueJWTES256},
 }
 
@@ -76,6 +80,7 @@ type bench struct {
 	logf   func(format string, args ...any)
 
 	opaque, jwt    client // registered by setup
+	code           client // of the authorization code grant, with codeRedirect
 	user, password string
 }
 
@@ -300,10 +305,15 @@ func (b *bench) setup(ctx context.Context) error {
 			return err
 		}
 	}
+	if b.want(opExchangeCode) {
+		if b.code, err = b.createClient(ctx, "bench-code", "--grant", oauth.GrantAuthorizationCode, "--redirect-uri", codeRedirect); err != nil {
+			return err
+		}
+	}
 	// A name of its own: a --target's data folder or a PostgreSQL database
 	// may hold the user of an earlier run.
 	b.user, b.password = fmt.Sprintf("bench-%d", time.Now().UnixNano()), "bench-password"
-	if b.want(opRefresh) {
+	if b.want(opRefresh, opExchangeCode) {
 		if _, err := b.cli(ctx, b.password+"\n", "user", "add", b.user, "--password-stdin"); err != nil {
 			return err
 		}
@@ -336,7 +346,7 @@ func (b *bench) measureServer(ctx context.Context) error {
 		srv, _ := b.startServer(ctx, "")
 		return b.measureFirst(ctx, srv, opaque, jwtc, user, password)
 	}
-	if b.want(opIssueOpaque, opIssueJWTRS256, opIntrospectActive, opRevoke, opIntrospectRevoked, opRefresh) {
+	if b.want(opIssueOpaque, opIssueJWTRS256, opIntrospectActive, opRevoke, opIntrospectRevoked, opRefresh, opExchangeCode) {
 		alg := "" // the server's default, unless RS256 is measured
 		if b.want(opIssueJWTRS256) {
 			alg = "RS256"
@@ -398,6 +408,11 @@ func (b *bench) measureFirst(ctx context.Context, srv *server, opaque, jwtc clie
 	}
 	if b.want(opRefresh) {
 		if err := f.refresh(ctx, user, password); err != nil {
+			return err
+		}
+	}
+	if b.want(opExchangeCode) {
+		if err := f.exchangeCode(ctx, user, password); err != nil {
 			return err
 		}
 	}
