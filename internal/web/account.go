@@ -39,13 +39,9 @@ func (p *Pages) account(w http.ResponseWriter, r *http.Request) error {
 	if r.Method == http.MethodPost {
 		return p.accountAction(w, r, vals)
 	}
-	si, ok, err := p.currentSession(r)
-	switch {
-	case err != nil:
+	si, ok, err := p.sessionOrSignIn(w, r, pathAccountSignIn)
+	if !ok {
 		return err
-	case !ok:
-		redirect(w, pathAccountSignIn)
-		return nil
 	}
 	v, err := formView(w, r, PathAccount, nil)
 	if err != nil {
@@ -68,13 +64,9 @@ func (p *Pages) accountAction(w http.ResponseWriter, r *http.Request, form url.V
 	if err := checkCSRF(r, form); err != nil {
 		return err
 	}
-	si, ok, err := p.currentSession(r)
-	switch {
-	case err != nil:
+	si, ok, err := p.sessionOrSignIn(w, r, pathAccountSignIn)
+	if !ok {
 		return err
-	case !ok:
-		redirect(w, pathAccountSignIn)
-		return nil
 	}
 	action, _ := single(form, "action", maxParamBytes)
 	var flash string
@@ -186,13 +178,9 @@ func (p *Pages) accountConfirm(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	si, ok, err := p.currentSession(r)
-	switch {
-	case err != nil:
+	si, ok, err := p.sessionOrSignIn(w, r, pathAccountSignIn)
+	if !ok {
 		return err
-	case !ok:
-		redirect(w, pathAccountSignIn)
-		return nil
 	}
 	c, err := p.confirmation(r, si, vals)
 	if err != nil {

@@ -58,13 +58,10 @@ var notAdmin = &pageError{status: http.StatusForbidden, heading: "This page is f
 // refused with notAdmin. A post's CSRF token is checked by the caller
 // first, as on every page.
 func (p *Pages) admin(w http.ResponseWriter, r *http.Request) (signedIn, bool, error) {
-	si, ok, err := p.currentSession(r)
+	si, ok, err := p.sessionOrSignIn(w, r, pathConsoleSignIn)
 	switch {
-	case err != nil:
-		return si, false, err
 	case !ok:
-		redirect(w, pathConsoleSignIn)
-		return si, false, nil
+		return si, false, err
 	case !si.user.Admin:
 		p.log.LogAttrs(r.Context(), slog.LevelWarn, "console: refused a user who is not an admin",
 			slog.String("user", si.user.Username), slog.String("path", r.URL.Path))

@@ -101,6 +101,21 @@ func (p *Pages) currentSession(r *http.Request) (si signedIn, ok bool, err error
 	return signedIn{session: sess, user: u}, true, nil
 }
 
+// sessionOrSignIn returns the browser's live session. ok is false when
+// there is none, or reading it failed (err): with none, the browser has
+// been sent to the page's sign-in, signIn, and the answer is given.
+func (p *Pages) sessionOrSignIn(w http.ResponseWriter, r *http.Request, signIn string) (signedIn, bool, error) {
+	si, ok, err := p.currentSession(r)
+	switch {
+	case err != nil:
+		return si, false, err
+	case !ok:
+		redirect(w, signIn)
+		return si, false, nil
+	}
+	return si, true, nil
+}
+
 // touch records a use of the session. ok is false when the session ended
 // meanwhile; a failure to write is logged and the session used all the
 // same, since LastSeen is for the user's list of sessions, not a check.
