@@ -351,7 +351,7 @@ func build(ctx context.Context, c serveConfig, log *slog.Logger, stops *stopList
 	cfg := server.Config{
 		Addr: c.Addr, TLS: cert, Ready: p.st.Ping, Logger: log,
 		MaxInFlight: c.MaxInFlight, QueueWait: c.QueueWait,
-		Unqueued: []string{"/metrics", oauth.PathRevocationStream},
+		Unqueued: []string{"/metrics", oauth.PathRevocationStream, web.PathConsoleLogStream},
 		Observe:  p.m.ObserveRequest, OnReject: p.m.Rejected,
 		TrustedProxies: proxies,
 	}
@@ -568,7 +568,7 @@ func buildHTTP(p parts) *http.ServeMux {
 	mux := http.NewServeMux()
 	endpoints.Mount(mux)
 	web.New(web.Config{Issuer: p.c.Issuer, AuthorizePath: oauth.PathAuthorize, EndSessionPath: oauth.PathEndSession,
-		Store: p.st, JWT: jwts, UserLimiter: userLimiter, Logger: p.log, SessionTTL: p.c.SessionTTL}).Mount(mux)
+		Store: p.st, JWT: jwts, Feed: p.hub, UserLimiter: userLimiter, Logger: p.log, SessionTTL: p.c.SessionTTL}).Mount(mux)
 	admin.New(admin.Config{Store: p.st, Auth: authz, Issuer: p.c.Issuer, Logger: p.log}).Mount(mux)
 	scim.New(scim.Config{Store: p.st, Auth: authz, BaseURL: p.c.Issuer, Logger: p.log}).Mount(mux)
 	// On the public listener the metrics need the admin token; on

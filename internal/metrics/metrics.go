@@ -29,6 +29,7 @@ type Metrics struct {
 	sweeps       prometheus.Counter
 	liveTokens   prometheus.Gauge
 	liveGrants   prometheus.Gauge
+	liveSessions prometheus.Gauge
 	rejected     prometheus.Counter
 	logouts      *prometheus.CounterVec
 	logoutsDue   prometheus.Gauge
@@ -71,6 +72,9 @@ func New() *Metrics {
 		liveGrants: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "tokend_live_grants", Help: "Unexpired, unrevoked grants (refreshed periodically).",
 		}),
+		liveSessions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tokend_live_sessions", Help: "Browser sessions not ended and not expired (refreshed periodically).",
+		}),
 		rejected: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tokend_overload_rejections_total", Help: "Requests refused with 503 by admission control.",
 		}),
@@ -88,7 +92,7 @@ func New() *Metrics {
 		m.logouts.WithLabelValues(o)
 	}
 	m.Registry.MustRegister(m.requests, m.latency, m.revocations, m.revokedToks, m.authFailures,
-		m.batchSize, m.swept, m.sweeps, m.liveTokens, m.liveGrants, m.rejected, m.logouts, m.logoutsDue,
+		m.batchSize, m.swept, m.sweeps, m.liveTokens, m.liveGrants, m.liveSessions, m.rejected, m.logouts, m.logoutsDue,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -162,6 +166,7 @@ func (m *Metrics) RefreshLive(ctx context.Context, src StatsSource, interval tim
 		if err == nil {
 			m.liveTokens.Set(float64(st.LiveTokens))
 			m.liveGrants.Set(float64(st.LiveGrants))
+			m.liveSessions.Set(float64(st.LiveSessions))
 		} else if ctx.Err() == nil && log != nil {
 			log.Warn("metrics: count live tokens", slog.String("cause", err.Error()))
 		}

@@ -532,4 +532,6 @@ type SweepResult struct {
 type Stats struct {
 	LiveGrants int64
 	LiveTokens int64
+	// LiveSessions are the browser sessions not ended and not expired.
+	LiveSessions int64
 }

@@ -7,6 +7,7 @@
 package testserver
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -29,6 +30,7 @@ import (
 	"github.com/tokend/tokend/internal/adminauth"
 	"github.com/tokend/tokend/internal/assertion"
 	"github.com/tokend/tokend/internal/clientauth"
+	"github.com/tokend/tokend/internal/feed"
 	"github.com/tokend/tokend/internal/identity"
 	"github.com/tokend/tokend/internal/oauth"
 	"github.com/tokend/tokend/internal/oautherr"
@@ -132,13 +134,23 @@ func New(t testing.TB, opts ...Option) *Server {
 
 		AuthorizationCodes: true,
 	}).Mount(mux)
+	// The console's live log follows the revocation log through a hub,
+	// as serve's does; it polls, nudged by no one.
+	hub := feed.New(feed.Config{Source: st})
+	hubCtx, stopHub := context.WithCancel(context.Background())
+	if err := hub.Start(hubCtx); err != nil {
+		stopHub()
+		t.Fatal(err)
+	}
 	web.New(web.Config{Issuer: issuer, AuthorizePath: oauth.PathAuthorize, EndSessionPath: oauth.PathEndSession,
-		Store: st, JWT: jwts, UserLimiter: users, Now: clk.Now}).Mount(mux)
+		Store: st, JWT: jwts, Feed: hub, UserLimiter: users, Now: clk.Now}).Mount(mux)
 	admin.New(admin.Config{Store: st, Auth: authz, Issuer: issuer, Now: clk.Now}).Mount(mux)
 	scim.New(scim.Config{Store: st, Auth: authz, BaseURL: issuer, Now: clk.Now}).Mount(mux)
 	srv.Config.Handler = server.Handler(server.Config{Ready: st.Ping}, mux)
 	srv.Start()
 	t.Cleanup(func() {
+		stopHub()
+		hub.Wait()
 		srv.Close()
 		if err := st.Close(); err != nil {
 			t.Errorf("close store: %v", err)

@@ -46,6 +46,7 @@ func (p *Pages) mountConsole(mux *http.ServeMux) {
 	p.mountPage(mux, pathConsoleClient, p.consoleClient)
 	p.mountPage(mux, pathConsoleRevoke, p.consoleRevoke)
 	p.mountPage(mux, pathConsoleLog, p.consoleLog)
+	mux.Handle("GET "+PathConsoleLogStream, p.handle(p.consoleLogStream))
 }
 
 // notAdmin is the answer to a signed-in person who is not an admin: the

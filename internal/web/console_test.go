@@ -512,15 +512,18 @@ func TestConsoleLog(t *testing.T) {
 
 	p := b.get("/console/log")
 	wantPage(t, p, http.StatusOK, "Revocation log", "The last hour: 2 revocations", "client_request", "user_disabled")
-	if i, j := strings.Index(p.body, "<td>user_disabled</td>"), strings.Index(p.body, "<td>client_request</td>"); i < 0 || j < 0 || i > j {
+	if i, j := strings.Index(p.body, reasonCell("user_disabled")), strings.Index(p.body, reasonCell("client_request")); i < 0 || j < 0 || i > j {
 		t.Errorf("the log is not newest first:\n%s", p.body)
 	}
-	if n := strings.Count(p.body, "<rect "); n < 1 || n > 2 {
-		t.Errorf("%d bars; want one or two minutes drawn", n)
+	if n := strings.Count(p.body, "<rect "); n != 60 {
+		t.Errorf("%d bars; want one a minute", n)
+	}
+	if n := strings.Count(p.body, "<rect ") - strings.Count(p.body, `data-count="0"`); n < 1 || n > 2 {
+		t.Errorf("%d bars drawn; want one or two minutes", n)
 	}
 	p = b.csend(p.formWith(t, "client_id", ""), "reason", "user_disabled")
 	wantPage(t, p, http.StatusOK, "The last hour: 1 revocation", "user_disabled", "root", "bob")
-	if strings.Contains(p.body, "<td>client_request</td>") {
+	if strings.Contains(p.body, reasonCell("client_request")) {
 		t.Errorf("the filter by reason lets another reason through:\n%s", p.body)
 	}
 	p = b.get("/console/log?username=alice")
@@ -529,3 +532,6 @@ func TestConsoleLog(t *testing.T) {
 	wantPage(t, p, http.StatusOK, "No revocation matches.", "The last hour: 0 revocations")
 	wantPage(t, b.get("/console/log?username=nobody"), http.StatusOK, "No user is named nobody.")
 }
+
+// reasonCell is the log table's cell of reason.
+func reasonCell(reason string) string { return `<td data-label="Reason">` + reason + `</td>` }

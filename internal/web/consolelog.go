@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tokend/tokend/internal/revocation"
@@ -35,13 +38,23 @@ type logView struct {
 	Total, Max                 int
 	Capped                     bool
 	Width, Height              int
+	// Start is the unix time of the chart's first minute.
+	Start int64
+	// Stats are the live counts.
+	Stats store.Stats
+	// Stream is the live log's URL, with the filter and where it follows
+	// on from (Since); "" when the server follows no log.
+	Stream string
+	Since  int64
 }
 
-// logEntry is one event as the page lists it.
+// logEntry is one row of the page: an event, or several in a row that
+// differ only in their grant (Grants of them).
 type logEntry struct {
 	When, Reason, Actor, Client, User string
 	UserPath                          string
-	Tokens                            int
+	Grants, Tokens                    int
+	Group                             string // groupKey
 }
 
 // chartBar is one minute of the chart.
@@ -77,6 +90,13 @@ func (p *Pages) consoleLog(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	if lv.Stats, err = p.cfg.Store.Stats(r.Context(), p.cfg.Now()); err != nil {
+		return err
+	}
+	if lv.Stream != "" {
+		// The one page with a script: its own, from the assets.
+		w.Header()["Content-Security-Policy"] = hdrCSPLive
+	}
 	return p.consolePage(w, r, si, vals, consoleLogPage, "Revocation log · Admin console", &consoleView{Log: lv})
 }
 
@@ -111,9 +131,16 @@ func (p *Pages) logFilter(r *http.Request, lv *logView) (store.EventFilter, erro
 	return f, nil
 }
 
-// readLog reads the events and the chart of f.
+// readLog reads the events and the chart of f, and where the live log
+// follows on from.
 func (p *Pages) readLog(r *http.Request, lv *logView, f store.EventFilter) error {
 	ctx := r.Context()
+	if p.cfg.Feed != nil {
+		// Read before the events: every event the hub knew of by then is
+		// in the store, so the page shows those that match, and the
+		// stream sends what follows.
+		lv.Since = p.cfg.Feed.Last()
+	}
 	evs, err := p.cfg.Store.SearchEvents(ctx, f, logLimit)
 	if err != nil {
 		return err
@@ -121,17 +148,15 @@ func (p *Pages) readLog(r *http.Request, lv *logView, f store.EventFilter) error
 	users := map[string]string{}
 	clients := map[string]string{}
 	for _, e := range evs {
-		entry := logEntry{When: e.Time.UTC().Format("2 Jan 15:04:05"), Reason: e.Reason, Actor: e.Actor, Tokens: e.Tokens}
-		if entry.Client, err = p.cachedName(r, clients, e.ClientID); err != nil {
+		lv.Since = max(lv.Since, e.Seq)
+		entry, err := p.logEntry(r, users, clients, e)
+		if err != nil {
 			return err
 		}
-		// An actor is a client (its ID, named), a username, "admin" or
-		// "system": a name that is no client's comes back as it is.
-		if entry.Actor, err = p.cachedName(r, clients, e.Actor); err != nil {
-			return err
-		}
-		if entry.User, entry.UserPath, err = p.subjectName(r, users, e.Subject); err != nil {
-			return err
+		if n := len(lv.Events); n > 0 && lv.Events[n-1].Group == entry.Group {
+			lv.Events[n-1].Grants++
+			lv.Events[n-1].Tokens += entry.Tokens
+			continue
 		}
 		lv.Events = append(lv.Events, entry)
 	}
@@ -144,7 +169,39 @@ func (p *Pages) readLog(r *http.Request, lv *logView, f store.EventFilter) error
 	}
 	lv.Capped = len(recent) == chartLimit
 	lv.chart(start, recent)
+	if p.cfg.Feed != nil {
+		lv.Stream = PathConsoleLogStream + "?" + url.Values{"reason": {lv.Reason}, "client_id": {lv.ClientID},
+			"username": {lv.Username}, "since": {strconv.FormatInt(lv.Since, 10)}}.Encode()
+	}
 	return nil
+}
+
+// logEntry is the row of e, with the names of its client, actor and
+// subject read through the caches users and clients.
+func (p *Pages) logEntry(r *http.Request, users, clients map[string]string, e store.Event) (logEntry, error) {
+	entry := logEntry{When: e.Time.UTC().Format("2 Jan 15:04:05"), Reason: e.Reason, Tokens: e.Tokens, Grants: 1}
+	var err error
+	if entry.Client, err = p.cachedName(r, clients, e.ClientID); err != nil {
+		return entry, err
+	}
+	// An actor is a client (its ID, named), a username, "admin" or
+	// "system": a name that is no client's comes back as it is.
+	if entry.Actor, err = p.cachedName(r, clients, e.Actor); err != nil {
+		return entry, err
+	}
+	if entry.User, entry.UserPath, err = p.subjectName(r, users, e.Subject); err != nil {
+		return entry, err
+	}
+	entry.Group = groupKey(entry)
+	return entry, nil
+}
+
+// groupKey is what makes rows of the log one: the same second, reason,
+// actor, app and user, as a bulk revocation or a password change writes
+// (one event a grant). The live log's script builds the same key from
+// the stream's events.
+func groupKey(e logEntry) string {
+	return strings.Join([]string{e.When, e.Reason, e.Actor, e.Client, e.User}, "\x1f")
 }
 
 // chart counts evs per minute from start and draws a bar for each.
@@ -157,6 +214,7 @@ func (lv *logView) chart(start time.Time, evs []store.Event) {
 		}
 	}
 	lv.Max = max(1, slices.Max(counts))
+	lv.Start = start.Unix()
 	for i, n := range counts {
 		h := n * chartHeight / lv.Max
 		if n > 0 {

@@ -145,8 +145,9 @@ func clientName(name, id string) string {
 	return id
 }
 
-// assets are the paths the pages link their style sheet and icon at.
-type assets struct{ CSS, Icon string }
+// assets are the paths the pages link their style sheet, icon and the
+// live log's script at.
+type assets struct{ CSS, Icon, LiveLog string }
 
 // asset is a file served under pathAssets.
 type asset struct {
@@ -162,7 +163,8 @@ var servedAssets, siteAssets = loadAssets()
 func loadAssets() (map[string]asset, assets) {
 	served := map[string]asset{}
 	paths := map[string]string{}
-	for name, contentType := range map[string]string{"tokend.css": "text/css; charset=utf-8", "tokend.svg": "image/svg+xml"} {
+	for name, contentType := range map[string]string{"tokend.css": "text/css; charset=utf-8", "tokend.svg": "image/svg+xml",
+		"livelog.js": "text/javascript; charset=utf-8"} {
 		b, err := assetFiles.ReadFile("assets/" + name)
 		if err != nil {
 			panic("web: embedded asset " + name + ": " + err.Error())
@@ -173,7 +175,7 @@ func loadAssets() (map[string]asset, assets) {
 		served[hashed] = asset{body: b, contentType: contentType}
 		paths[name] = pathAssets + hashed
 	}
-	return served, assets{CSS: paths["tokend.css"], Icon: paths["tokend.svg"]}
+	return served, assets{CSS: paths["tokend.css"], Icon: paths["tokend.svg"], LiveLog: paths["livelog.js"]}
 }
 
 // serveAsset serves an asset with a year's cache: its URL changes with it.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tokend/tokend/internal/feed"
 	"github.com/tokend/tokend/internal/httperr"
 	"github.com/tokend/tokend/internal/identity"
 	"github.com/tokend/tokend/internal/ratelimit"
@@ -41,6 +42,9 @@ type Config struct {
 	// JWT verifies the id_token_hint of a sign-out (RP-Initiated Logout);
 	// nil refuses every hint.
 	JWT *token.JWTs
+	// Feed follows the revocation log: the console's live log reads it.
+	// nil: the log page is the page as loaded, with no script.
+	Feed *feed.Hub
 	// Engine ends sessions; nil: an engine on Store.
 	Engine *revocation.Engine
 	// UserLimiter counts password guesses per user and per address: the
@@ -130,8 +134,15 @@ func (p *Pages) mountPage(mux *http.ServeMux, path string, h func(http.ResponseW
 // whatever the page links to. The CSP has no form-action directive:
 // Chrome applies it to the redirect that follows a form's POST, which
 // goes to the client.
+//
+// The console's log page alone runs a script, its own, served from the
+// assets: hdrCSPLive adds script-src 'self' (no inline script, no eval)
+// and connect-src 'self' (its stream) to that page's policy only, so
+// every other page, the sign-in page first, still runs no script at all,
+// whatever an injection might manage to write into it.
 var (
 	hdrCSP       = []string{"default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'"}
+	hdrCSPLive   = []string{"default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"}
 	hdrNoStore   = []string{"no-store"}
 	hdrNoCache   = []string{"no-cache"}
 	hdrNoReferer = []string{"no-referrer"}

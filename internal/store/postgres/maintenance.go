@@ -46,7 +46,8 @@ const (
 	qStats = `SELECT
 			(SELECT count(*) FROM grants WHERE revoked_at IS NULL AND expires_at > $1),
 			(SELECT count(*) FROM tokens t JOIN grants g ON g.id = t.grant_id
-				WHERE g.revoked_at IS NULL AND t.expires_at > $1 AND t.rotated_at IS NULL)`
+				WHERE g.revoked_at IS NULL AND t.expires_at > $1 AND t.rotated_at IS NULL),
+			(SELECT count(*) FROM sessions WHERE ended_at IS NULL AND expires_at > $1)`
 	// qReserveStatusIndexes moves the counter on by $1 and returns the
 	// first index of the block: the row lock orders concurrent callers, and
 	// the commit makes the block theirs for good.
@@ -104,7 +105,7 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (store.Stats, error) {
 		return store.Stats{}, err
 	}
 	var st store.Stats
-	if err := s.pool.QueryRow(ctx, qStats, now).Scan(&st.LiveGrants, &st.LiveTokens); err != nil {
+	if err := s.pool.QueryRow(ctx, qStats, now).Scan(&st.LiveGrants, &st.LiveTokens, &st.LiveSessions); err != nil {
 		return store.Stats{}, s.mapErr(ctx, err)
 	}
 	return st, nil

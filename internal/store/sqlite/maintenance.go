@@ -70,7 +70,8 @@ const (
 		(SELECT count(*) FROM grants WHERE revoked_at IS NULL AND expires_at > ?1),
 		(SELECT count(*) FROM tokens WHERE expires_at > ?1 AND rotated_at IS NULL) -
 		(SELECT count(*) FROM grants g CROSS JOIN tokens t ON t.grant_id = g.id
-			WHERE g.revoked_at IS NOT NULL AND g.expires_at > ?1 AND t.expires_at > ?1 AND t.rotated_at IS NULL)`
+			WHERE g.revoked_at IS NOT NULL AND g.expires_at > ?1 AND t.expires_at > ?1 AND t.rotated_at IS NULL),
+		(SELECT count(*) FROM sessions WHERE ended_at IS NULL AND expires_at > ?1)`
 	qReserve = `UPDATE counters SET value = value + ?2 WHERE name = ?1 RETURNING value - ?2`
 	// A counter's value is the next index to hand out.
 	qLastReserved = `SELECT value - 1 FROM counters WHERE name = ?1`
@@ -198,7 +199,7 @@ func (s *Store) DeleteEventsBefore(ctx context.Context, before time.Time, limit 
 // live grant and token: a metric to sample now and then, not per request.
 func (s *Store) Stats(ctx context.Context, now time.Time) (store.Stats, error) {
 	var st store.Stats
-	if err := s.r.stats.QueryRowContext(ctx, ms(now)).Scan(&st.LiveGrants, &st.LiveTokens); err != nil {
+	if err := s.r.stats.QueryRowContext(ctx, ms(now)).Scan(&st.LiveGrants, &st.LiveTokens, &st.LiveSessions); err != nil {
 		return store.Stats{}, mapErr(err)
 	}
 	return st, nil

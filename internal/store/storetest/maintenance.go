@@ -288,6 +288,28 @@ func testStats(t *testing.T, open opener) {
 	stats(at(100*time.Minute), store.Stats{LiveGrants: 1, LiveTokens: 1})
 }
 
+// testStatsSessions checks the count of live sessions: a session is live
+// at now when it has not ended and its ExpiresAt is after now.
+func testStatsSessions(t *testing.T, open opener) {
+	s := open(t)
+	stats := func(now time.Time, want int64) {
+		t.Helper()
+		got, err := s.Stats(t.Context(), now)
+		if err != nil || got != (store.Stats{LiveSessions: want}) {
+			t.Errorf("Stats(%v) = %+v, %v; want %d live sessions", now.Sub(epoch), got, err, want)
+		}
+	}
+	stats(epoch, 0)
+	createSession(t, s, sampleSession("s1", 0))
+	createSession(t, s, sampleSession("s2", time.Hour))
+	stats(at(2*time.Hour), 2)
+	if _, err := s.EndSession(t.Context(), "s1", at(3*time.Hour), store.Revocation{Time: at(3 * time.Hour), Reason: store.ReasonSessionEnded, Actor: "alice"}); err != nil {
+		t.Fatalf("EndSession: %v", err)
+	}
+	stats(at(3*time.Hour), 1)
+	stats(at(9*time.Hour), 0) // s2 expired at 9h
+}
+
 // testReserveStatusIndexes checks that status list indexes start at 1 and
 // are never handed out twice: each reservation of n starts at or after
 // the end of every earlier one (gaps are allowed), also when many run at

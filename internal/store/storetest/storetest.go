@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("DeleteExpired", func(t *testing.T) { t.Parallel(); testDeleteExpired(t, newStore) })
 	t.Run("DeleteEventsBefore", func(t *testing.T) { t.Parallel(); testDeleteEventsBefore(t, newStore) })
 	t.Run("Stats", func(t *testing.T) { t.Parallel(); testStats(t, newStore) })
+	t.Run("StatsSessions", func(t *testing.T) { t.Parallel(); testStatsSessions(t, newStore) })
 	t.Run("CountMatching", func(t *testing.T) { t.Parallel(); testCountMatching(t, newStore) })
 	t.Run("ReserveStatusIndexes", func(t *testing.T) { t.Parallel(); testReserveStatusIndexes(t, newStore) })
 	t.Run("CancelledContext", func(t *testing.T) { t.Parallel(); testCancelled(t, newStore) })
