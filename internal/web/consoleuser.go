@@ -31,6 +31,8 @@ type consoleUserView struct {
 	Apps               []appEntry
 	Consents           []consentEntry
 	MinPassword        int
+	// LiveGrants are the user's live grants now, of every app.
+	LiveGrants int
 }
 
 // consentEntry is one consent the user remembered.
@@ -77,6 +79,11 @@ func (p *Pages) consoleUserView(r *http.Request, u store.User) (*consoleUserView
 		return nil, err
 	}
 	uv.Apps = apps
+	grants, err := p.cfg.Store.ListUserGrants(r.Context(), u.ID, p.cfg.Now())
+	if err != nil {
+		return nil, err
+	}
+	uv.LiveGrants = len(grants)
 	consents, err := p.cfg.Store.ListConsents(r.Context(), u.ID)
 	if err != nil {
 		return nil, err
