@@ -21,12 +21,6 @@ const (
 	accountSignInPath = "/account/sign-in"
 )
 
-// accountPhoneWidth is the width, in CSS pixels, of the account page's
-// phone picture: the narrowest phones in common use, where its rows of
-// app, dates and button are the most crowded. The picture is taken at one
-// device pixel to the CSS pixel: the page is long, and at a phone's twice
-// its PNG is 720 by 3,100 pixels and a quarter of a megabyte.
-const accountPhoneWidth = 360
 
 // removedWords is how the account page's history says an app was removed
 // by the person.
@@ -86,8 +80,7 @@ func TestAccountInABrowser(t *testing.T) {
 	// it: an app, two sessions, a removal in the history.
 	b.openAccount(in)
 	b.expectAccessible("the account page, with two sessions and a history")
-	b.shot("account")
-	b.phone("account-phone", accountPhoneWidth, 1)
+	b.pictures("account")
 	b.signOutOtherSession()
 	b2.open("open the account page, signed out from the other browser", in.base+accountPath)
 	if loc := b2.location(); !strings.HasPrefix(loc, in.base+accountSignInPath) {
@@ -180,7 +173,7 @@ func (b *browser) removeApp(app, shot string) {
 	}
 	b.expectAccessible("the account's confirmation page")
 	if shot != "" {
-		b.shot(shot)
+		b.pictures(shot)
 	}
 	b.load("confirm Remove access", chromedp.Click(chromedp.CSS(`button.danger`)))
 	b.expectPage("Your account")

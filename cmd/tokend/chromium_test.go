@@ -168,8 +168,7 @@ func (b *browser) signInWithPassword(authURL, app string, scopes []string) {
 		b.t.Errorf("the sign-in page does not say which application is asking: %q", lead)
 	}
 	b.expectAccessible("the sign-in page")
-	b.phone("signin-phone", phoneWidth, 2)
-	b.shot("signin")
+	b.pictures("signin")
 	b.signIn()
 	b.allow(app, scopes, "consent")
 }
@@ -194,7 +193,7 @@ func (b *browser) allow(app string, scopes []string, shot string) {
 	b.do("tick Remember this decision", chromedp.Click(chromedp.ID("remember")))
 	b.expectAccessible("the consent page")
 	if shot != "" {
-		b.shot(shot)
+		b.pictures(shot)
 	}
 	b.load("press Allow", chromedp.Click(chromedp.CSS(`button[name="action"][value="allow"]`)))
 }
@@ -225,7 +224,7 @@ func (b *browser) signOut(logoutURL string) {
 		b.t.Errorf("the sign-out page does not say who is signed in: %q", lead)
 	}
 	b.expectAccessible("the sign-out page")
-	b.shot("signout")
+	b.pictures("signout")
 	b.load("press Sign out", chromedp.Click(chromedp.CSS(`button[name="action"][value="sign_out"]`)))
 }
 
@@ -237,5 +236,19 @@ func (b *browser) signedOutPage(endSession string) {
 	b.open("open the end-session endpoint signed out", endSession)
 	b.expectPage("signed out")
 	b.expectAccessible("the signed-out page")
-	b.shot("signed-out")
+	b.pictures("signed-out")
+}
+
+// errorPage opens the authorization endpoint for a client that does not
+// exist: tokend cannot send the browser back to any app, and says so on
+// its error page, with status 400.
+func (b *browser) errorPage(authorize string) {
+	b.t.Helper()
+	b.do("open the authorization endpoint for no client", chromedp.Navigate(authorize+"?response_type=code&client_id=nobody"))
+	b.expectPage("")
+	if h := b.heading(); h == "" {
+		b.t.Fatal("the error page has no heading")
+	}
+	b.expectAccessible("the error page")
+	b.pictures("error")
 }
