@@ -21,7 +21,6 @@ const (
 	accountSignInPath = "/account/sign-in"
 )
 
-
 // removedWords is how the account page's history says an app was removed
 // by the person.
 const removedWords = "You removed the app’s access"
