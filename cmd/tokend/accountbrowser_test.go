@@ -33,7 +33,9 @@ const removedWords = "You removed the app’s access"
 // signs in, and the first browser signs that session out, which sends the
 // second back to sign-in; and that browser, with scripts turned off, signs
 // in to the removed app again and removes it again, as the pages need no
-// script. axe-core checks every page on the way.
+// script; last, the first browser changes the password, which ends the
+// second's session and every grant of the person, its own session going
+// on. axe-core checks every page on the way.
 func TestAccountInABrowser(t *testing.T) {
 	chrome := chromiumPath(t)
 	began := time.Now()
@@ -96,8 +98,40 @@ func TestAccountInABrowser(t *testing.T) {
 	b2.openAccount(in)
 	b2.removeApp(rp2Name, "")
 	b2.expectRemoved(2, photos, photo, recipes, again)
-	t.Logf("with scripts off, signed in to the app again and removed it again; the whole test took %s",
+	t.Log("with scripts off, signed in to the app again and removed it again")
+
+	b.changePassword(in, b2, photos, photo)
+	t.Logf("a password change on the account page ended the other browser's session and every grant; the whole test took %s",
 		time.Since(began).Round(time.Millisecond))
+}
+
+// changePassword changes the person's password on the account page: the
+// session of other, another browser, ends (its account page sends it to
+// sign in), this browser's goes on, and every token of the person, those
+// of l at f among them, is inactive at introspection.
+func (b *browser) changePassword(in *instance, other *browser, f *rpFlow, l login) {
+	b.t.Helper()
+	b.openAccount(in)
+	b.do("type the current password and the new one twice",
+		chromedp.SendKeys(chromedp.ID("current_password"), rpPassword),
+		chromedp.SendKeys(chromedp.ID("new_password"), "a new and longer passphrase"),
+		chromedp.SendKeys(chromedp.ID("new_password_again"), "a new and longer passphrase"))
+	b.load("press Change password", chromedp.Click(chromedp.CSS(`button[value="change_password"]`)))
+	b.expectPage("Your account")
+	if msg := b.flash(); !strings.Contains(msg, "password was changed") {
+		b.t.Errorf("after the password change the account page says %q", msg)
+	}
+	other.open("open the account page in the other browser", in.base+accountPath)
+	if loc := other.location(); !strings.HasPrefix(loc, in.base+accountSignInPath) {
+		b.t.Errorf("after the password change the other browser's account page is at %s, showing %q; want the sign-in page", loc, other.heading())
+	}
+	b.open("open the account page again", in.base+accountPath)
+	b.expectPage("Your account")
+	for _, tok := range l.tokens() {
+		if f.active(tok) {
+			b.t.Errorf("a token of %s is still active after the password change: %.12s…", f.rp.name, tok)
+		}
+	}
 }
 
 // signInTo signs in to the app of f and exchanges the code: with the

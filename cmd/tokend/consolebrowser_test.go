@@ -89,23 +89,60 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	t.Log("bulk revocation of one app's grants: counted first, then revoked; the live log shows it")
 
+	b.revokeEverything(in, logTab, photos, photo)
+	logTab.expectAccessible("the live log, with rows its script added")
+	logTab.pictures("console-log")
+	t.Log("Revoke everything: the tokens are inactive, and the log tab showed it without a reload")
+
+	b.cancelDelete(in)
+	b.rotateSecret(in, photos.conf.ClientID)
+	t.Logf("the whole test took %s", time.Since(began).Round(time.Millisecond))
+}
+
+// revokeEverything presses Revoke everything on the person's page and
+// confirms; the log tab shows it, and the person's tokens, those of l at f
+// among them, are inactive.
+func (b *browser) revokeEverything(in *instance, logTab *browser, f *rpFlow, l login) {
+	b.t.Helper()
 	b.open("open the person's page", in.base+consolePath+"/users/"+rpUser)
 	b.load("press Revoke everything", chromedp.Click(chromedp.Search(`//form[input[@value="revoke_all"]]/button`)))
 	b.expectPage("Revoke every token of " + rpUser + "?")
 	b.expectAccessible("the console's confirmation page")
 	b.load("confirm Revoke everything", chromedp.Click(chromedp.CSS(`button.danger`)))
 	b.expectPage(rpUser)
-	logTab.expectLiveRow(rpUser, rpName, "")
-	for _, tok := range photo.tokens() {
-		if photos.active(tok) {
-			t.Errorf("a token of the person is still active at introspection after Revoke everything: %.12s…", tok)
+	logTab.expectLiveRow(rpUser, f.rp.name, "")
+	for _, tok := range l.tokens() {
+		if f.active(tok) {
+			b.t.Errorf("a token of the person is still active at introspection after Revoke everything: %.12s…", tok)
 		}
 	}
-	logTab.expectNotReloaded()
-	logTab.expectAccessible("the live log, with rows its script added")
-	logTab.pictures("console-log")
-	t.Log("Revoke everything: the tokens are inactive, and the log tab showed it without a reload")
-	t.Logf("the whole test took %s", time.Since(began).Round(time.Millisecond))
+}
+
+// cancelDelete opens the confirmation of the person's deletion, where the
+// username must be typed, and cancels it.
+func (b *browser) cancelDelete(in *instance) {
+	b.t.Helper()
+	b.open("open the person's page", in.base+consolePath+"/users/"+rpUser)
+	b.load("press Delete", chromedp.Click(chromedp.Search(`//form[input[@value="delete"]]/button`)))
+	b.expectPage("Delete " + rpUser + "?")
+	b.expectAccessible("the console's deletion confirmation, with its typed name")
+	b.load("press Cancel", chromedp.Click(chromedp.CSS(`a.button`)))
+	b.expectPage(rpUser)
+}
+
+// rotateSecret rotates the secret of the client id through its
+// confirmation page, and reads the page that shows the new one.
+func (b *browser) rotateSecret(in *instance, id string) {
+	b.t.Helper()
+	b.open("open the app's page", in.base+consolePath+"/clients/"+url.PathEscape(id))
+	b.load("press Rotate the secret", chromedp.Click(chromedp.Search(`//form[input[@value="rotate_secret"]]/button`)))
+	b.expectAccessible("the console's rotation confirmation")
+	b.load("confirm the rotation", chromedp.Click(chromedp.CSS(`button.danger`)))
+	b.expectPage("The new secret of")
+	if secret := step(b, "read the new secret", chromedp.Value(chromedp.ID("secret"))); len(secret) < 20 {
+		b.t.Errorf("the new secret shown is %q", secret)
+	}
+	b.expectAccessible("the console's new secret")
 }
 
 // consolePath is the console's, as package web serves it.
