@@ -197,9 +197,11 @@ func TestConsoleRevokeEverything(t *testing.T) {
 	wantPage(t, p, http.StatusOK, "/console/users/alice")
 	p = b.get("/console/users/alice")
 	wantPage(t, p, http.StatusOK, "alice", "Photos", "Backend", "Sessions")
+	wantHTML(t, p, `<a href="/account">Your account</a>`, "<strong>2</strong> live grants · <strong>1</strong> live session", `href="/console/log?username=alice"`)
 	p = b.cconfirm(p, []string{"Revoke every token of alice?"}, []string{"do", "revoke_all"})
 	p = b.cback(p, "/console/users/alice", "revoked_all")
 	wantPage(t, p, http.StatusOK, "Every token of the user was revoked.")
+	wantHTML(t, p, "<strong>0</strong> live grants")
 	s.CheckRevoked(t, ta, tp)
 	s.CheckLive(t, tb)
 	wantActor(t, s, 2, store.ReasonAdmin, "root")
@@ -535,3 +537,13 @@ func TestConsoleLog(t *testing.T) {
 
 // reasonCell is the log table's cell of reason.
 func reasonCell(reason string) string { return `<td data-label="Reason">` + reason + `</td>` }
+
+// wantHTML fails the test unless p's markup holds each of snippets.
+func wantHTML(t *testing.T, p page, snippets ...string) {
+	t.Helper()
+	for _, s := range snippets {
+		if !strings.Contains(p.body, s) {
+			t.Errorf("the page does not hold %s:\n%s", s, p.body)
+		}
+	}
+}

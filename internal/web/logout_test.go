@@ -60,7 +60,9 @@ func TestLogout(t *testing.T) {
 	}
 	z := a.request("openid", "prompt", "none")
 	z.wantError(t, s, b.get(z.path()), "login_required")
-	wantPage(t, b.get(oauth.PathEndSession), http.StatusOK, "You are signed out")
+	out := b.get(oauth.PathEndSession)
+	wantPage(t, out, http.StatusOK, "You are signed out")
+	wantHTML(t, out, `<a href="/account">Your account</a>`)
 }
 
 // TestLogoutRedirectsToRegisteredURI: a post_logout_redirect_uri the
