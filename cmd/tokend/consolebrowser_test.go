@@ -96,6 +96,7 @@ func TestConsoleInABrowser(t *testing.T) {
 
 	b.cancelDelete(in)
 	b.rotateSecret(in, photos.conf.ClientID)
+	b.newTab().logWithoutScripts(in)
 	t.Logf("the whole test took %s", time.Since(began).Round(time.Millisecond))
 }
 
@@ -130,6 +131,22 @@ func (b *browser) cancelDelete(in *instance) {
 	b.expectPage(rpUser)
 }
 
+// logWithoutScripts opens the log in a tab that runs no script: the page
+// is the same, with the revocations so far, and says a reload shows newer
+// ones.
+func (b *browser) logWithoutScripts(in *instance) {
+	b.t.Helper()
+	b.disableScripts()
+	b.open("open the log with scripts off", in.base+consolePath+"/log")
+	b.expectPage("Revocation log")
+	if n := b.exists("#log-rows tr"); n < 2 {
+		b.t.Errorf("with scripts off the log shows %d rows; want the bulk revocation's and Revoke everything's", n)
+	}
+	if s := b.text("#live-state"); !strings.Contains(s, "Reload the page") {
+		b.t.Errorf("with scripts off the log page says %q; want that a reload shows newer revocations", s)
+	}
+}
+
 // rotateSecret rotates the secret of the client id through its
 // confirmation page, and reads the page that shows the new one.
 func (b *browser) rotateSecret(in *instance, id string) {
@@ -159,8 +176,7 @@ func (b *browser) signInAs(user, password, what string) {
 	b.do("type the username and the password",
 		chromedp.SendKeys(chromedp.ID("username"), user),
 		chromedp.SendKeys(chromedp.ID("password"), password))
-	b.do("press Sign in", chromedp.Click(chromedp.CSS(`button[name="action"][value="sign_in"]`)))
-	b.do("wait for the next page", chromedp.WaitReady(chromedp.CSS("h1")))
+	b.load("press Sign in", chromedp.Click(chromedp.CSS(`button[name="action"][value="sign_in"]`)))
 }
 
 // pictures takes the page's pictures: name on a laptop, name-phone on the

@@ -76,7 +76,7 @@ type slowStats struct {
 func (s *slowStats) Stats(ctx context.Context, now time.Time) (store.Stats, error) {
 	s.calls.Add(1)
 	time.Sleep(s.took)
-	return store.Stats{LiveGrants: 3, LiveTokens: 5}, nil
+	return store.Stats{LiveGrants: 3, LiveTokens: 5, LiveSessions: 2}, nil
 }
 
 // A count that takes 10 ms is not repeated for a second, whatever the
@@ -90,7 +90,10 @@ func TestRefreshLiveWaitsAHundredTimesWhatACountTook(t *testing.T) {
 	if got := src.calls.Load(); got != 1 {
 		t.Errorf("%d counts in 300 ms; want 1 (the next is due 1 s after the first)", got)
 	}
-	if text := scrape(t, m); !strings.Contains(text, "tokend_live_tokens 5") {
-		t.Errorf("live tokens gauge not set:\n%s", text)
+	text := scrape(t, m)
+	for _, want := range []string{"tokend_live_tokens 5", "tokend_live_grants 3", "tokend_live_sessions 2"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("live gauge not set: no %q in\n%s", want, text)
+		}
 	}
 }

@@ -492,6 +492,13 @@ func TestConsoleBulkRevoke(t *testing.T) {
 	s.CheckLive(t, tb, tr)
 	wantActor(t, s, 2, store.ReasonAdmin, "root")
 	wantPage(t, b.csend(f, "action", "count", "username", "alice"), http.StatusOK, "Nothing to revoke")
+	// The two events, of one second, reason, actor, app and user, are
+	// one row of the log.
+	log := b.get("/console/log")
+	if n := strings.Count(log.body, reasonCell("admin")); n != 1 {
+		t.Errorf("the log shows the bulk revocation's two events in %d rows; want 1", n)
+	}
+	wantHTML(t, log, `<td data-label="Grants">2</td><td data-label="Tokens">4</td>`)
 }
 
 // TestConsoleLog: the log page lists the events newest first, filtered by
