@@ -22,6 +22,7 @@
 //	GET, POST /console/clients/{client_id}  a client's page and its actions
 //	GET, POST /console/revoke     bulk revocation
 //	GET /console/log              the revocation log
+//	GET /console/log/stream       its live stream (PathConsoleLogStream)
 //	GET /assets/{name}            the style sheet and the icon
 //
 // The first two are package oauth's PathAuthorize and PathEndSession, which
@@ -82,7 +83,13 @@
 // form): the last 100 matching events, newest first (store.SearchEvents),
 // and the revocations of each minute of the last hour as an SVG of
 // rectangles that the style sheet colours (the CSP allows no inline
-// style). Each goes through the revocation engine with the
+// style). With Config.Feed set, the page loads its script (livelog.js,
+// from the assets), which follows /console/log/stream: Server-Sent Events
+// ("revocation", with the row's text, and "stats", the live counts) of the
+// events after the page's (since, or Last-Event-ID) that match its filter,
+// read through the feed's hub, for an admin's session, checked again at
+// each heartbeat. The script adds rows with text nodes only; without it
+// the page is the same, as loaded. Each action goes through the revocation engine with the
 // admin's username as actor (enabling, which revokes nothing, is logged
 // with it) and answers 303 to the page with ?m=<code>, a fixed message.
 // Its paths are not under /admin, the admin API's.
@@ -112,5 +119,6 @@
 //
 // Every page is sent with a Content-Security-Policy that allows nothing but
 // the page's own style sheet and images (no script at all), and may not be
-// framed.
+// framed; the console's log page alone also allows its own script and its
+// stream (script-src and connect-src 'self').
 package web
