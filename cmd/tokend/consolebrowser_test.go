@@ -90,6 +90,8 @@ func TestConsoleInABrowser(t *testing.T) {
 	t.Log("bulk revocation of one app's grants: counted first, then revoked; the live log shows it")
 
 	b.revokeEverything(in, logTab, photos, photo)
+	logTab.poll("the chart to count both revocations", `document.getElementById("chart").textContent === "The last hour: 2 revocations"`)
+	logTab.poll("the live counts to say no token is left", `document.getElementById("live-tokens").textContent === "0"`)
 	logTab.expectAccessible("the live log, with rows its script added")
 	logTab.pictures("console-log")
 	t.Log("Revoke everything: the tokens are inactive, and the log tab showed it without a reload")

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -136,6 +137,9 @@ type logStream struct {
 	cursor  int64
 	buf     []byte
 	statsAt time.Time // when the counts were last sent
+	// statsDue: revocations were sent since the counts were, which are
+	// sent again once statsEvery has passed.
+	statsDue bool
 	// users and clients are the names read so far, by ID.
 	users, clients map[string]string
 }
@@ -160,17 +164,34 @@ func (s *logStream) follow() {
 			}
 			continue
 		}
-		select {
-		case <-wait:
-		case <-heartbeat.C:
-			if !s.stillAdmin() || !s.sendStats() {
-				return
-			}
-		case <-ctx.Done():
-			return
-		case <-hub.Done():
+		if !s.idle(ctx, wait, heartbeat.C) {
 			return
 		}
+	}
+}
+
+// idle waits until the log may hold more (grown), the counts are due
+// after revocations, or a heartbeat is, and sends what is due. It reports
+// whether the stream can go on: not once the browser has gone, the hub
+// has stopped, or the admin is no longer one.
+func (s *logStream) idle(ctx context.Context, grown <-chan struct{}, heartbeat <-chan time.Time) bool {
+	var due <-chan time.Time
+	if s.statsDue {
+		t := time.NewTimer(statsEvery - time.Since(s.statsAt))
+		defer t.Stop()
+		due = t.C
+	}
+	select {
+	case <-grown:
+		return true
+	case <-due:
+		return s.sendStats()
+	case <-heartbeat:
+		return s.stillAdmin() && s.sendStats()
+	case <-ctx.Done():
+		return false
+	case <-s.p.cfg.Feed.Done():
+		return false
 	}
 }
 
@@ -206,7 +227,8 @@ func (s *logStream) sendEvents(evs []store.Event) bool {
 		s.buf = append(append(s.buf, data...), "\n\n"...)
 		sent = true
 	}
-	if sent && time.Since(s.statsAt) >= statsEvery {
+	s.statsDue = s.statsDue || sent
+	if s.statsDue && time.Since(s.statsAt) >= statsEvery {
 		return s.sendStats()
 	}
 	return len(s.buf) == 0 || s.send()
@@ -224,7 +246,7 @@ func (s *logStream) matches(ev store.Event) bool {
 // heartbeat comment when they cannot be read.
 func (s *logStream) sendStats() bool {
 	st, err := s.p.cfg.Store.Stats(s.r.Context(), s.p.cfg.Now())
-	s.statsAt = time.Now()
+	s.statsAt, s.statsDue = time.Now(), false
 	if err != nil {
 		if !errors.Is(err, s.r.Context().Err()) {
 			s.p.log.WarnContext(s.r.Context(), "console live log: count live tokens", slog.String("cause", err.Error()))
