@@ -116,6 +116,11 @@ type Grant struct {
 	// "" for a grant made outside one. Ending the session revokes the
 	// grant unless its scope holds offline_access (Offline).
 	SessionID string
+	// JKT is the SHA-256 thumbprint (RFC 7638) of the DPoP key the grant's
+	// tokens are bound to (RFC 9449 §6); "" for bearer tokens. It is set
+	// when the grant is made and never changes: every token of the grant
+	// is bound to the same key.
+	JKT string
 	// CreatedAt and ExpiresAt bound the grant's life: ExpiresAt is the expiry
 	// of its longest-lived token and moves forward when a refresh rotates.
 	CreatedAt time.Time
@@ -159,6 +164,8 @@ type TokenRecord struct {
 	Scope    string
 	// SessionID is the grant's browser session; "" when none.
 	SessionID string
+	// JKT is the grant's DPoP key thumbprint; "" when unbound.
+	JKT string
 	// Rotated is true for a refresh token that has been exchanged already.
 	Rotated bool
 	// Revoked is true when the token's grant has been revoked.
