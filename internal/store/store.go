@@ -66,6 +66,10 @@ type Client struct {
 	// BackchannelLogoutSessionRequired: the client wants the sid claim in
 	// its Logout Tokens (§2.2); tokend always sends it.
 	BackchannelLogoutSessionRequired bool
+	// DPoPBoundAccessTokens: the client always uses DPoP (RFC 9449 §5.2);
+	// a token request of it without a proof is refused, so it never
+	// holds a bearer token.
+	DPoPBoundAccessTokens bool
 
 	// Lifetimes; zero means the server default.
 	AccessTokenTTL    time.Duration // tokens issued for a user

@@ -3,3 +3,6 @@
 -- a nullable column without a default rewrites no row. The SQLite
 -- backend's 0011.
 ALTER TABLE grants ADD COLUMN dpop_jkt text;
+-- A client that registered dpop_bound_access_tokens (RFC 9449 §5.2) is
+-- given no bearer token; a constant default rewrites no row either.
+ALTER TABLE clients ADD COLUMN dpop_bound_access_tokens boolean NOT NULL DEFAULT false;
