@@ -8,6 +8,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -83,7 +84,8 @@ type Request struct {
 }
 
 // ReplayCache remembers the proofs used. Use reports ErrReplayed when
-// key was used before; it may forget key after until.
+// key was used before; it may forget key after until. Any other error is
+// returned by Verify as it is (a store outage, say).
 type ReplayCache interface {
 	Use(ctx context.Context, key string, until, now time.Time) error
 }
@@ -151,8 +153,12 @@ func (v *Verifier) Verify(ctx context.Context, header []string, req Request) (*P
 	}
 	if v.Replay != nil {
 		until := p.IssuedAt.Add(v.maxAge())
-		if err := v.Replay.Use(ctx, replayKey(p), until, now); err != nil {
-			return nil, err
+		err := v.Replay.Use(ctx, replayKey(p), until, now)
+		if errors.Is(err, ErrReplayed) {
+			return nil, replayed()
+		}
+		if err != nil {
+			return nil, err // the cache could not tell: not the proof's fault
 		}
 	}
 	return p, nil
