@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/tokend/tokend/dpop"
@@ -134,4 +135,44 @@ func (s sharedReplay) Use(ctx context.Context, key string, until, now time.Time)
 		return dpop.ErrReplayed
 	}
 	return err
+}
+
+// checkBinding holds a request to the UserInfo Endpoint, a protected
+// resource of this server, to RFC 9449 §7: a token bound to a key comes
+// with the DPoP scheme and a proof of that key for this request with the
+// token's hash (ath); sent as a Bearer token it is refused, and so is an
+// unbound token under the DPoP scheme. Refusals carry a DPoP challenge.
+func (e *Endpoints) checkBinding(r *http.Request, scheme, raw string, rec store.TokenRecord) error {
+	switch {
+	case rec.JKT == "" && scheme != dpop.Scheme:
+		return nil
+	case rec.JKT == "":
+		return e.dpopChallenge(oautherr.CodeInvalidToken, "the access token is not bound to a DPoP key: send it as a Bearer token", "")
+	case scheme != dpop.Scheme:
+		return e.dpopChallenge(oautherr.CodeInvalidToken, "the access token is bound to a DPoP key: send it with the DPoP scheme and a proof", "")
+	}
+	p, err := e.dpop.Verify(r.Context(), r.Header.Values(dpop.HeaderName),
+		dpop.Request{Method: r.Method, URI: e.cfg.Issuer + PathUserinfo, AccessToken: raw})
+	var de *dpop.Error
+	switch {
+	case errors.As(err, &de):
+		return e.dpopChallenge(de.Code, de.Description, de.Nonce)
+	case err != nil:
+		return err
+	case p.JKT != rec.JKT:
+		return e.dpopChallenge(oautherr.CodeInvalidToken, "the DPoP proof is not of the key the access token is bound to", "")
+	}
+	return nil
+}
+
+// dpopChallenge is a 401 with a DPoP challenge naming code and the
+// algorithms accepted (RFC 9449 §7.1), and the nonce to use when there is
+// one (§9).
+func (e *Endpoints) dpopChallenge(code, desc, nonce string) error {
+	oe := oautherr.New(code, http.StatusUnauthorized, "%s", desc)
+	oe.Header = http.Header{"WWW-Authenticate": {dpop.Scheme + ` error="` + code + `", algs="` + strings.Join(e.dpop.Algorithms(), " ") + `"`}}
+	if nonce != "" {
+		oe.Header.Set(dpop.NonceHeader, nonce)
+	}
+	return oe
 }

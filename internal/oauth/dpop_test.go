@@ -290,3 +290,40 @@ func TestDiscoveryListsDPoPAlgs(t *testing.T) {
 		t.Fatalf("dpop_signing_alg_values_supported = %v", algs)
 	}
 }
+
+// TestDPoPUserinfo: the UserInfo Endpoint, a protected resource of the
+// server itself, refuses a bound token sent as a Bearer token or with
+// another key's proof, with a DPoP challenge, and answers it with a proof
+// of its key.
+func TestDPoPUserinfo(t *testing.T) {
+	h := newHarness(t)
+	h.user("alice", "correct horse battery")
+	id, secret := h.client(confidential("app"))
+	key := h.newKey()
+	r := h.post(oauth.PathToken, "grant_type=password&username=alice&password=correct+horse+battery&scope=openid", basic(id, secret), h.proof(key, dpop.ProofClaims{}))
+	tok := str(r.json(t)["access_token"])
+	userinfo := func(auth string, s *dpop.Signer) response {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, h.srv.URL+oauth.PathUserinfo, nil)
+		req.Header.Set("Authorization", auth)
+		if s != nil {
+			p, err := s.Proof(dpop.ProofClaims{Method: http.MethodGet, URI: h.cfg.Issuer + oauth.PathUserinfo, AccessToken: tok})
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("DPoP", p)
+		}
+		return h.do(req)
+	}
+	for name, r := range map[string]response{
+		"as a Bearer token":        userinfo("Bearer "+tok, nil),
+		"with another key's proof": userinfo("DPoP "+tok, h.newKey()),
+		"with no proof":            userinfo("DPoP "+tok, nil),
+	} {
+		if r.status != http.StatusUnauthorized || !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "DPoP error=") {
+			t.Errorf("%s: %d %v", name, r.status, r.header)
+		}
+	}
+	if r := userinfo("DPoP "+tok, key); r.status != http.StatusOK || r.json(t)["sub"] == nil {
+		t.Fatalf("with the right proof: %d %s", r.status, r.body)
+	}
+}
