@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -108,4 +109,35 @@ func introspectJKT(t *testing.T, node *stack.Tokend, tok string) string {
 		t.Fatalf("introspection: %+v, %v; want an active DPoP token", in, err)
 	}
 	return in.Cnf.JKT
+}
+
+// TestDPoPReplayOnSeveralInstances: two instances on one PostgreSQL check
+// DPoP proofs' jtis through the database, so a proof accepted by one is
+// refused by the other, whose memory never saw it.
+func TestDPoPReplayOnSeveralInstances(t *testing.T) {
+	c := startCluster(t, 2)
+	id, secret, err := c.nodes[0].CreateClient(t.Context(), "--dsn", c.dsn, "--name", "app", "--grant", "client_credentials")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, err := dpop.NewSigner(k, jose.ES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof, err := key.Proof(dpop.ProofClaims{Method: http.MethodPost, URI: clusterIssuer + "/oauth2/token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))
+	token := func(node int) (int, map[string]any) {
+		return c.do(node, http.MethodPost, "/oauth2/token", "grant_type=client_credentials",
+			"application/x-www-form-urlencoded", "Authorization", auth, "DPoP", proof)
+	}
+	if status, m := token(0); status != http.StatusOK || m["token_type"] != "DPoP" {
+		t.Fatalf("node 0: %d %v", status, m)
+	}
+	if status, m := token(1); status != http.StatusBadRequest || m["error"] != "invalid_dpop_proof" {
+		t.Fatalf("the same proof at node 1: %d %v; want invalid_dpop_proof", status, m)
+	}
 }
