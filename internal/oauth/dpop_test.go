@@ -327,3 +327,23 @@ func TestDPoPUserinfo(t *testing.T) {
 		t.Fatalf("with the right proof: %d %s", r.status, r.body)
 	}
 }
+
+// TestDPoPCodeExchange: the authorization code grant binds too: a public
+// client (a single-page app) exchanging its code with a proof gets bound
+// tokens, a refresh token bound to the key included.
+func TestDPoPCodeExchange(t *testing.T) {
+	h := newHarness(t, withJWT(t, "ES256"), withAuthorizationCodes)
+	id, _ := h.client(registry.Spec{Name: "spa", AuthMethod: registry.AuthNone, RedirectURIs: []string{codeRedirect},
+		GrantTypes: []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}})
+	code, verifier := h.issueCode(id, "api", "")
+	key := h.newKey()
+	form := url.Values{"grant_type": {"authorization_code"}, "client_id": {id}, "code": {code},
+		"redirect_uri": {codeRedirect}, "code_verifier": {verifier}}
+	r := h.post(oauth.PathToken, form.Encode(), h.proof(key, dpop.ProofClaims{}))
+	if r.status != http.StatusOK || r.json(t)["token_type"] != "DPoP" {
+		t.Fatalf("code exchange: %d %s", r.status, r.body)
+	}
+	if rec := h.record(str(r.json(t)["refresh_token"])); rec.JKT != key.JKT {
+		t.Fatalf("the refresh token is bound to %q, want %q", rec.JKT, key.JKT)
+	}
+}
