@@ -121,6 +121,13 @@ func TestResourceServerHonoursDPoP(t *testing.T) {
 			}
 		})
 	}
+	// CheckRequest is the middleware's check, for a caller without it.
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://api.example/orders", nil)
+	id0, secret0 := register(t, ts, registry.Spec{Name: "direct", GrantTypes: []string{oauth.GrantClientCredentials}})
+	req.Header.Set("Authorization", "Bearer "+dpopToken(t, ts, id0, secret0, dpopKey(t)))
+	if _, err := guard.CheckRequest(req); err == nil {
+		t.Fatal("CheckRequest took a bound token sent as a Bearer token")
+	}
 	// A bearer token still passes as a Bearer token, and not as DPoP.
 	id, secret := register(t, ts, registry.Spec{Name: "plain", GrantTypes: []string{oauth.GrantClientCredentials}})
 	plain := ts.ClientTokens(id, secret).Access

@@ -216,8 +216,22 @@ func insufficientScope(scopes []string) *Error {
 		Description: "the token lacks a required scope", Scope: strings.Join(scopes, " ")}
 }
 
+// CheckRequest validates the credentials of req as the middleware does:
+// the token, and for a token bound to a DPoP key the scheme and the proof.
+// It returns the token's claims; its errors are *Error.
+func (r *Guard) CheckRequest(req *http.Request) (*Claims, error) {
+	c, e := r.authorize(req)
+	if e != nil {
+		return nil, e
+	}
+	return c, nil
+}
+
 // Check validates an access token as the middleware does and returns its
-// claims. Its errors are *Error.
+// claims. Its errors are *Error. It sees the token alone, not the request:
+// a token bound to a DPoP key (Claims.JKT not empty) is valid only with a
+// proof of that key, which CheckRequest and the middleware check and a
+// caller of Check must.
 func (r *Guard) Check(ctx context.Context, token string) (*Claims, error) {
 	var c *Claims
 	var err error
