@@ -149,7 +149,7 @@ func (v *Verifier) Verify(ctx context.Context, header []string, req Request) (*P
 		return nil, err
 	}
 	if v.Nonces != nil && !v.Nonces.Valid(p.Nonce) {
-		return nil, &Error{Code: CodeUseNonce, Reason: ReasonNonce, Description: "the authorization server requires a nonce in the DPoP proof", Nonce: v.Nonces.Current()}
+		return nil, &Error{Code: CodeUseNonce, Reason: ReasonNonce, Description: "the server requires its nonce in the DPoP proof", Nonce: v.Nonces.Current()}
 	}
 	if v.Replay != nil {
 		until := p.IssuedAt.Add(v.maxAge())
