@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/tokend/tokend/dpop"
 )
 
 // Config says which authorization server to trust and how to reach it.
@@ -66,6 +68,16 @@ type Config struct {
 	// up to their ttl late.
 	DisableFeed bool
 
+	// DPoPBaseURL is this resource server's external origin, e.g.
+	// "https://api.example.com", that DPoP proofs name in htu (RFC 9449
+	// §4.3) with the request's path. Empty: the request's own scheme (TLS
+	// or not) and Host, right when nothing rewrites them on the way in.
+	DPoPBaseURL string
+	// DPoP sets how DPoP proofs are checked: its algorithms, window and
+	// nonces. nil means dpop.Verifier's defaults. Its Replay defaults to a
+	// dpop.Memory of its own and its Now to Now.
+	DPoP *dpop.Verifier
+
 	// Logger receives the feed's connections and failures; never a
 	// token. nil means no logging.
 	Logger *slog.Logger
@@ -106,6 +118,18 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	v := dpop.Verifier{}
+	if c.DPoP != nil {
+		v = *c.DPoP
+	}
+	if v.Replay == nil {
+		v.Replay = dpop.NewMemory(0)
+	}
+	if v.Now == nil {
+		v.Now = c.Now
+	}
+	c.DPoP = &v
+	c.DPoPBaseURL = strings.TrimSuffix(c.DPoPBaseURL, "/")
 	return c, nil
 }
 

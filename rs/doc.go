@@ -11,6 +11,13 @@
 // token is introspected (RFC 7662); the answer is cached for a short time,
 // and the feed drops it at once when the token is revoked.
 //
+// A token bound to a DPoP key (RFC 9449: cnf.jkt in the JWT or in the
+// introspection answer) is accepted only as "Authorization: DPoP <token>"
+// with a DPoP proof of that key for the request, carrying the token's
+// hash; sent as a Bearer token, or with another key's proof, it is refused
+// with a DPoP challenge (RFC 9449 §7). Package dpop checks the proof, as
+// tokend's token endpoint does; Config.DPoP tunes it.
+//
 // Refusals are RFC 6750 §3 errors with a WWW-Authenticate challenge; an
 // accepted request carries the token's claims in its context (ClaimsFrom).
 //

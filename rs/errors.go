@@ -30,6 +30,15 @@ type Error struct {
 	Scope string
 	// Err is the cause, for logs; it is never sent.
 	Err error
+	// Scheme is the scheme of the challenge: "" for Bearer (RFC 6750
+	// §3), "DPoP" for a refusal of a DPoP-bound token or of its proof
+	// (RFC 9449 §7.1), whose Code may then be invalid_dpop_proof or
+	// use_dpop_nonce.
+	Scheme string
+	// Nonce, with use_dpop_nonce, is sent as DPoP-Nonce (RFC 9449 §9).
+	Nonce string
+
+	algs string // the DPoP algorithms, for the challenge's algs
 }
 
 func (e *Error) Error() string {
@@ -56,30 +65,25 @@ func noToken() *Error {
 	return &Error{Status: http.StatusUnauthorized, Description: "a bearer token is required"}
 }
 
-// writeError writes e: a WWW-Authenticate Bearer challenge (RFC 6750 §3)
-// and a small JSON body of the same content.
+// writeError writes e: a WWW-Authenticate challenge, Bearer (RFC 6750 §3)
+// or DPoP (RFC 9449 §7.1) as e.Scheme says, and a small JSON body of the
+// same content. A request with no token at all is told of both schemes.
 func writeError(w http.ResponseWriter, e *Error) {
 	h := w.Header()
 	if e.Status == http.StatusServiceUnavailable {
 		h.Set("Retry-After", "1")
 	} else {
-		var b strings.Builder
-		b.WriteString("Bearer")
-		sep := " "
-		param := func(name, value string) {
-			if value == "" {
-				return
-			}
-			b.WriteString(sep + name + `="` + quotable(value) + `"`)
-			sep = ", "
+		scheme := "Bearer"
+		if e.Scheme != "" {
+			scheme = e.Scheme
 		}
-		// A request without a token gets a bare challenge (§3.1).
-		if e.Code != "" {
-			param("error", e.Code)
-			param("error_description", e.Description)
-			param("scope", e.Scope)
+		h.Set("WWW-Authenticate", challenge(scheme, e))
+		if e.Code == "" && e.algs != "" {
+			h.Add("WWW-Authenticate", challenge(dpopScheme, &Error{algs: e.algs}))
 		}
-		h.Set("WWW-Authenticate", b.String())
+		if e.Nonce != "" {
+			h.Set(dpopNonceHeader, e.Nonce)
+		}
 	}
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
@@ -93,6 +97,30 @@ func writeError(w http.ResponseWriter, e *Error) {
 		Description string `json:"error_description,omitempty"`
 		Scope       string `json:"scope,omitempty"`
 	}{code, e.Description, e.Scope})
+}
+
+// challenge is the WWW-Authenticate value of scheme for e.
+func challenge(scheme string, e *Error) string {
+	var b strings.Builder
+	b.WriteString(scheme)
+	sep := " "
+	param := func(name, value string) {
+		if value == "" {
+			return
+		}
+		b.WriteString(sep + name + `="` + quotable(value) + `"`)
+		sep = ", "
+	}
+	// A request without a token gets a bare challenge (§3.1).
+	if e.Code != "" {
+		param("error", e.Code)
+		param("error_description", e.Description)
+		param("scope", e.Scope)
+	}
+	if scheme == dpopScheme {
+		param("algs", e.algs)
+	}
+	return b.String()
 }
 
 // quotable keeps the characters RFC 6750 §3 allows in a quoted value

@@ -25,6 +25,7 @@ type introspection struct {
 	Audience  json.RawMessage `json:"aud"`
 	Issuer    string          `json:"iss"`
 	JTI       string          `json:"jti"`
+	Cnf       *confirmation   `json:"cnf"`
 }
 
 // introCache remembers introspection answers by token hash for a short
@@ -163,6 +164,7 @@ func (r *Guard) introspected(in introspection, now time.Time) *Claims {
 	c := &Claims{
 		Issuer: r.cfg.Issuer, Subject: in.Subject, Audience: aud, ClientID: in.ClientID,
 		Scope: in.Scope, Username: in.Username, JTI: in.JTI, Introspected: true,
+		JKT: in.Cnf.jkt(),
 	}
 	if in.ExpiresAt != 0 {
 		c.ExpiresAt = time.Unix(in.ExpiresAt, 0)

@@ -28,12 +28,28 @@ type accessClaims struct {
 	ClientID string `json:"client_id"`
 	Scope    string `json:"scope"`
 	Username string `json:"username"`
-	Status   *struct {
+	// Cnf binds the token to a DPoP key (RFC 9449 §6.1).
+	Cnf    *confirmation `json:"cnf"`
+	Status *struct {
 		StatusList *struct {
 			Index *int64 `json:"idx"`
 			URI   string `json:"uri"`
 		} `json:"status_list"`
 	} `json:"status"`
+}
+
+// confirmation is the cnf claim (RFC 7800 §3.1) of a DPoP-bound token,
+// in a JWT or an introspection answer (RFC 9449 §6).
+type confirmation struct {
+	JKT string `json:"jkt"`
+}
+
+// jkt is the DPoP key thumbprint of c; "" when c is nil.
+func (c *confirmation) jkt() string {
+	if c == nil {
+		return ""
+	}
+	return c.JKT
 }
 
 // checkJWT verifies a JWT access token (RFC 9068 §4): the spelling
@@ -89,6 +105,7 @@ func (r *Guard) checkJWT(ctx context.Context, raw string) (*Claims, error) {
 		Username:  ac.Username,
 		JTI:       std.ID,
 		ExpiresAt: std.Expiry.Time(),
+		JKT:       ac.Cnf.jkt(),
 	}
 	if std.IssuedAt != nil {
 		c.IssuedAt = std.IssuedAt.Time()

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tokend/tokend/dpop"
 )
 
 // Claims are what the middleware learned about the token of a request.
@@ -26,6 +28,10 @@ type Claims struct {
 	// Introspected is true for an opaque token, whose claims came from
 	// the introspection endpoint; false for a JWT verified locally.
 	Introspected bool
+	// JKT is the thumbprint of the DPoP key the token is bound to (its
+	// cnf.jkt, RFC 9449 §6); "" for a bearer token. The middleware
+	// accepts a bound token only with a proof of that key.
+	JKT string
 }
 
 // Scopes returns the token's scopes.
@@ -141,20 +147,48 @@ func (r *Guard) WaitFeed(ctx context.Context) error {
 // §2.1): a request whose token is missing, invalid, expired, revoked or
 // short of RequiredScopes is refused with the §3 error, and next sees the
 // token's claims through ClaimsFrom.
+//
+// A token bound to a DPoP key (RFC 9449) is accepted only under the DPoP
+// scheme, "Authorization: DPoP <token>", with a DPoP proof of that key for
+// this request that carries the token's hash (ath); sent as a Bearer token
+// it is refused (§7.2), as is a proof of another key.
 func (r *Guard) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		raw, e := bearerToken(req)
+		c, e := r.authorize(req)
 		if e != nil {
-			writeError(w, e)
-			return
-		}
-		c, err := r.Check(req.Context(), raw)
-		if err != nil {
-			writeError(w, asError(err))
+			r.writeError(w, e)
 			return
 		}
 		next.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), claimsKey{}, c)))
 	})
+}
+
+// authorize checks the credentials of req: the token, and with the DPoP
+// scheme the proof and the binding.
+func (r *Guard) authorize(req *http.Request) (*Claims, *Error) {
+	scheme, raw, e := credentials(req)
+	if e != nil {
+		return nil, e
+	}
+	c, err := r.Check(req.Context(), raw)
+	if err != nil {
+		e := asError(err)
+		if scheme == dpop.Scheme && e.Status == http.StatusUnauthorized {
+			e.Scheme = dpop.Scheme
+		}
+		return nil, e
+	}
+	if scheme != dpop.Scheme {
+		if c.JKT != "" {
+			return nil, &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Scheme: dpop.Scheme,
+				Description: "the token is bound to a DPoP key: send it with the DPoP scheme and a proof"}
+		}
+		return c, nil
+	}
+	if e := r.checkProof(req, raw, c); e != nil {
+		return nil, e
+	}
+	return c, nil
 }
 
 // RequireScopes returns middleware that refuses, with 403
@@ -182,8 +216,22 @@ func insufficientScope(scopes []string) *Error {
 		Description: "the token lacks a required scope", Scope: strings.Join(scopes, " ")}
 }
 
+// CheckRequest validates the credentials of req as the middleware does:
+// the token, and for a token bound to a DPoP key the scheme and the proof.
+// It returns the token's claims; its errors are *Error.
+func (r *Guard) CheckRequest(req *http.Request) (*Claims, error) {
+	c, e := r.authorize(req)
+	if e != nil {
+		return nil, e
+	}
+	return c, nil
+}
+
 // Check validates an access token as the middleware does and returns its
-// claims. Its errors are *Error.
+// claims. Its errors are *Error. It sees the token alone, not the request:
+// a token bound to a DPoP key (Claims.JKT not empty) is valid only with a
+// proof of that key, which CheckRequest and the middleware check and a
+// caller of Check must.
 func (r *Guard) Check(ctx context.Context, token string) (*Claims, error) {
 	var c *Claims
 	var err error
@@ -209,26 +257,35 @@ func asError(err error) *Error {
 	return unavailable("the token could not be checked", err)
 }
 
-// bearerToken reads the token of an "Authorization: Bearer" header (RFC
-// 6750 §2.1). Tokens in the body or the query (§2.2, §2.3) are not
-// accepted.
-func bearerToken(req *http.Request) (string, *Error) {
+// credentials reads the scheme and token of an "Authorization: Bearer"
+// header (RFC 6750 §2.1) or an "Authorization: DPoP" one (RFC 9449 §7.1).
+// Tokens in the body or the query (RFC 6750 §2.2, §2.3) are not accepted.
+func credentials(req *http.Request) (scheme, token string, e *Error) {
 	hs := req.Header.Values("Authorization")
 	if len(hs) == 0 {
-		return "", noToken()
+		return "", "", noToken()
 	}
 	if len(hs) > 1 {
-		return "", &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: "more than one Authorization header"}
+		return "", "", &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: "more than one Authorization header"}
 	}
 	scheme, tok, ok := strings.Cut(hs[0], " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		return "", noToken() // another scheme: no bearer credentials
+	switch {
+	case strings.EqualFold(scheme, "Bearer"):
+		scheme = "Bearer"
+	case strings.EqualFold(scheme, dpop.Scheme):
+		scheme = dpop.Scheme
+	default:
+		return "", "", noToken() // another scheme: no credentials of ours
 	}
 	tok = strings.TrimSpace(tok)
 	if !ok || tok == "" || strings.ContainsAny(tok, " \t") {
-		return "", &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: "malformed Bearer authorization header"}
+		e := &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: "malformed " + scheme + " authorization header"}
+		if scheme == dpop.Scheme {
+			e.Scheme = dpop.Scheme
+		}
+		return "", "", e
 	}
-	return tok, nil
+	return scheme, tok, nil
 }
 
 // looksLikeJWT tells a compact JWS from an opaque token by its shape.

@@ -79,6 +79,7 @@ func (c *clientCmd) createFlags(fs *flag.FlagSet) {
 	fs.Var(&c.postLogout, "post-logout-redirect-uri", "where the user may be sent after logging out (repeatable); as --redirect-uri")
 	fs.StringVar(&c.spec.BackchannelLogoutURI, "backchannel-logout-uri", "", "https URL that receives a Logout Token when a session the client had tokens in ends")
 	fs.BoolVar(&c.spec.BackchannelLogoutSessionRequired, "backchannel-logout-session-required", false, "the client needs the sid claim in its Logout Tokens (tokend always sends it)")
+	fs.BoolVar(&c.spec.DPoPBoundAccessTokens, "dpop-bound-access-tokens", false, "the client always sends DPoP proofs (RFC 9449 dpop_bound_access_tokens): a token request of it without one is refused, so it never holds a bearer token")
 }
 
 // clientCreate registers a client, with the secret read from standard
@@ -248,6 +249,9 @@ func printLogoutMetadata(w io.Writer, c store.Client) {
 			required = " (session required)"
 		}
 		fmt.Fprintf(w, "back-channel:\t%s%s\n", c.BackchannelLogoutURI, required)
+	}
+	if c.DPoPBoundAccessTokens {
+		fmt.Fprintf(w, "DPoP:\trequired (dpop_bound_access_tokens)\n")
 	}
 }
 

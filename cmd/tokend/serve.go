@@ -20,6 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/tokend/tokend/dpop"
 	"github.com/tokend/tokend/internal/admin"
 	"github.com/tokend/tokend/internal/adminauth"
 	"github.com/tokend/tokend/internal/assertion"
@@ -155,6 +156,7 @@ type serveConfig struct {
 	LogLevel    string // debug, info, warn or error
 	DebugAddr   string // the profiler's own listener; off when empty
 	MetricsAddr string // the metrics' own listener, without authentication; off when empty
+	DPoPNonces  bool   // require server nonces in DPoP proofs (RFC 9449 §8)
 
 	envErr error // the first TOKEND_* variable whose value could not be parsed
 }
@@ -191,6 +193,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.DurationVar(&c.ClientCacheTTL, "client-cache-ttl", env.Duration("TOKEND_CLIENT_CACHE_TTL", cache.DefaultClientTTL), "how long a client read from the store is trusted: how late another instance's change to a client is seen here; 0: read the store every time (env TOKEND_CLIENT_CACHE_TTL)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", envOr("TOKEND_DEBUG_ADDR", ""), "serve Go's profiler (/debug/pprof/) on this address, e.g. localhost:6060; off when empty (env TOKEND_DEBUG_ADDR)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", envOr("TOKEND_METRICS_ADDR", ""), "serve /metrics without authentication over plain HTTP on this address, e.g. localhost:9090; off when empty (the public listener serves it to the admin token only) (env TOKEND_METRICS_ADDR)")
+	fs.BoolVar(&c.DPoPNonces, "dpop-nonces", env.Bool("TOKEND_DPOP_NONCES", false), "require a server nonce in every DPoP proof at the token endpoint (RFC 9449 §8), made with the key in <data>/dpop-nonce-key, which instances on one PostgreSQL must share (env TOKEND_DPOP_NONCES)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return c, err
@@ -328,6 +331,9 @@ func build(ctx context.Context, c serveConfig, log *slog.Logger, stops *stopList
 	if err != nil {
 		return nil, err
 	}
+	if p.dpopNonces, err = dpopNonces(c); err != nil {
+		return nil, err
+	}
 	if p.keys, err = openKeys(c.Data, c.JWTAlg); err != nil {
 		return nil, err
 	}
@@ -402,6 +408,8 @@ type parts struct {
 	adminToken string
 	keys       *token.Keyring
 	lists      *statuslist.Lists
+	// dpopNonces makes and checks DPoP nonces; nil without --dpop-nonces.
+	dpopNonces *dpop.Nonces
 }
 
 // buildStore takes the data folder's serve lock when the store is SQLite,
@@ -564,6 +572,10 @@ func buildHTTP(p parts) *http.ServeMux {
 		StatusLists:               p.lists,
 		AuthorizationCodes:        true,
 		Browser:                   true,
+		DPoP:                      &dpop.Verifier{Nonces: p.dpopNonces},
+		// Instances on one PostgreSQL share the check of DPoP proofs'
+		// jtis; on SQLite the serve lock makes this process the only one.
+		DPoPSharedReplay: p.c.DSN != "",
 	})
 	mux := http.NewServeMux()
 	endpoints.Mount(mux)

@@ -124,6 +124,7 @@ func (s *Store) putGrant(g store.Grant, toks []store.Token, gen uint64) {
 			Username:  g.Username,
 			Scope:     g.Scope,
 			SessionID: g.SessionID,
+			JKT:       g.JKT,
 		}, gen)
 	}
 }

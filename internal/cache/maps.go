@@ -43,7 +43,7 @@ type cachedToken struct {
 
 type cachedGrant struct {
 	id, clientID, subject, username, scope string
-	sessionID                              string
+	sessionID, jkt                         string
 	revoked                                bool
 	revokedAt                              int64 // unix nanoseconds
 	hashes                                 []store.Hash
@@ -76,7 +76,7 @@ func (c *tokens) get(h store.Hash) (store.TokenRecord, bool) {
 			IssuedAt: time.Unix(0, t.issuedAt), ExpiresAt: time.Unix(0, t.expiresAt),
 		},
 		ClientID: g.clientID, Subject: g.subject, Username: g.username, Scope: g.scope,
-		SessionID: g.sessionID, Revoked: g.revoked,
+		SessionID: g.sessionID, JKT: g.jkt, Revoked: g.revoked,
 	}
 	if g.revoked {
 		r.RevokedAt = time.Unix(0, g.revokedAt)
@@ -112,7 +112,7 @@ func (c *tokens) put(r store.TokenRecord, gen uint64) {
 	}
 	g := c.byGrant[r.GrantID]
 	if g == nil {
-		g = &cachedGrant{id: r.GrantID, clientID: r.ClientID, subject: r.Subject, username: r.Username, scope: r.Scope, sessionID: r.SessionID}
+		g = &cachedGrant{id: r.GrantID, clientID: r.ClientID, subject: r.Subject, username: r.Username, scope: r.Scope, sessionID: r.SessionID, jkt: r.JKT}
 		c.byGrant[r.GrantID] = g
 	}
 	if r.Revoked && !g.revoked {

@@ -27,6 +27,9 @@ type metadata struct {
 	RevocationEventsEndpoint string `json:"revocation_events_endpoint,omitempty"`
 	// draft-parecki-oauth-global-token-revocation §6.
 	GlobalTokenRevocationEndpoint string `json:"global_token_revocation_endpoint,omitempty"`
+	// DPoPSigningAlgs are the algorithms of the DPoP proofs the token
+	// endpoint accepts (RFC 9449 §5.1).
+	DPoPSigningAlgs []string `json:"dpop_signing_alg_values_supported"`
 	browserMetadata
 }
 
@@ -138,6 +141,7 @@ func (e *Endpoints) metadata() metadata {
 		// empty list says exactly that.
 		ResponseTypesSupported: []string{},
 		browserMetadata:        e.browser(),
+		DPoPSigningAlgs:        e.dpop.Algorithms(),
 	}
 	if e.cfg.Browser {
 		m.ResponseTypesSupported = []string{"code"}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tokend/tokend/dpop"
 	"github.com/tokend/tokend/internal/adminauth"
 	"github.com/tokend/tokend/internal/assertion"
 	"github.com/tokend/tokend/internal/clientauth"
@@ -82,6 +83,15 @@ type Config struct {
 	// Discovery asks of a provider; off, it advertises none of that, so it
 	// never names an endpoint nobody serves. The ID Tokens need JWT.
 	Browser bool
+	// DPoP checks the DPoP proofs of token requests (RFC 9449); nil is
+	// dpop.Verifier's defaults. Its Now and Replay default to this
+	// configuration's clock and a dpop.Memory; set Nonces to require
+	// server nonces.
+	DPoP *dpop.Verifier
+	// DPoPSharedReplay records each proof's jti in the store as well, so
+	// that instances sharing a PostgreSQL refuse a proof replayed to
+	// another instance; one process alone (SQLite) needs only its memory.
+	DPoPSharedReplay bool
 }
 
 // Default token lifetimes, WSO2 Identity Server's: access 3600 s, refresh
@@ -96,6 +106,7 @@ type Endpoints struct {
 	cfg       Config
 	log       *slog.Logger
 	passwords *identity.Passwords
+	dpop      *dpop.Verifier
 }
 
 // New returns the endpoints for cfg.
@@ -125,7 +136,8 @@ func New(cfg Config) *Endpoints {
 		cfg.Assertions = &a
 	}
 	e := &Endpoints{cfg: cfg, log: cfg.Logger,
-		passwords: &identity.Passwords{Users: cfg.Store, Limiter: cfg.UserLimiter}}
+		passwords: &identity.Passwords{Users: cfg.Store, Limiter: cfg.UserLimiter},
+		dpop:      dpopVerifier(cfg)}
 	return e
 }
 
@@ -154,7 +166,7 @@ const (
 
 // Mount registers every endpoint on mux.
 func (e *Endpoints) Mount(mux *http.ServeMux) {
-	e.mountForm(mux, PathToken, e.token, acceptPublicClient)
+	e.mountForm(mux, PathToken, e.token, acceptPublicClient, acceptDPoPProofs)
 	e.mountForm(mux, PathRevoke, e.revoke, acceptPublicClient, acceptDisabledClient)
 	e.mountForm(mux, PathIntrospect, e.introspect, acceptPublicClient, acceptAdminToken)
 	e.mountDiscovery(mux)
@@ -168,32 +180,48 @@ func (e *Endpoints) Mount(mux *http.ServeMux) {
 // Server sends.
 const corsAllowHeaders = "authorization,Access-Control-Allow-Origin,Content-Type,SOAPAction,Authorization"
 
+// The token endpoint lets a page send a DPoP proof too, and read the
+// server's nonce (RFC 9449 §8); the other endpoints answer exactly as WSO2
+// IS does.
+const (
+	corsAllowHeadersDPoP = corsAllowHeaders + "," + dpop.HeaderName
+	corsExposeHeaders    = dpop.NonceHeader
+)
+
 // setCORS sets the CORS headers WSO2 Identity Server sends on every answer
 // of a form endpoint. Browsers may call the form endpoints from any origin:
 // they use no cookies, so there is no ambient authority to protect.
-func setCORS(h http.Header, r *http.Request) {
+func setCORS(h http.Header, r *http.Request, acc access) {
 	h["Access-Control-Allow-Methods"] = hdrPOST
 	h["Access-Control-Allow-Headers"] = hdrAllowHeads
+	if acc.dpopProofs {
+		h["Access-Control-Allow-Headers"] = hdrAllowHeadsDPoP
+	}
 	if r.Header.Get("Origin") != "" {
 		h["Access-Control-Allow-Origin"] = hdrAnyOrigin
+		if acc.dpopProofs {
+			h["Access-Control-Expose-Headers"] = hdrExposeHeads
+		}
 	}
 }
 
-func withCORS(h http.Handler) http.Handler {
+func withCORS(acc access, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		setCORS(w.Header(), r)
+		setCORS(w.Header(), r, acc)
 		h.ServeHTTP(w, r)
 	})
 }
 
 // preflight answers a CORS preflight request.
-func preflight(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	setCORS(h, r)
-	h["Access-Control-Max-Age"] = hdrMaxAgeOneDay
-	h["Cache-Control"] = hdrNoStore
-	h["Pragma"] = hdrNoCache
-	w.WriteHeader(http.StatusNoContent)
+func preflight(acc access) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		setCORS(h, r, acc)
+		h["Access-Control-Max-Age"] = hdrMaxAgeOneDay
+		h["Cache-Control"] = hdrNoStore
+		h["Pragma"] = hdrNoCache
+		w.WriteHeader(http.StatusNoContent)
+	}
 }
 
 // handle adapts a handler that returns an error: the one place errors

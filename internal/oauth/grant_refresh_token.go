@@ -46,6 +46,9 @@ func (refreshToken) issue(e *Endpoints, w http.ResponseWriter, r *http.Request, 
 	if rec.ClientID != c.ID {
 		return oautherr.InvalidGrant("the refresh token was not issued to this client")
 	}
+	if err := refreshBinding(r.Context(), c, rec); err != nil {
+		return err
+	}
 	if form.Has("scope") {
 		if err := withinScope(rec.Scope, form.Get("scope")); err != nil {
 			return err
@@ -56,7 +59,7 @@ func (refreshToken) issue(e *Endpoints, w http.ResponseWriter, r *http.Request, 
 	if rec.Subject == rec.ClientID { // the client's own grant
 		ttl = firstNonZero(c.AppAccessTokenTTL, e.cfg.AccessTokenTTL)
 	}
-	g := store.Grant{ID: rec.GrantID, ClientID: rec.ClientID, Subject: rec.Subject, Username: rec.Username, Scope: rec.Scope}
+	g := store.Grant{ID: rec.GrantID, ClientID: rec.ClientID, Subject: rec.Subject, Username: rec.Username, Scope: rec.Scope, JKT: rec.JKT}
 	resp, tokens, err := e.mintPair(r.Context(), c, g, now, ttl, firstNonZero(c.RefreshTokenTTL, e.cfg.RefreshTokenTTL))
 	if err != nil {
 		return err

@@ -13,14 +13,16 @@ import (
 // appends to a full slice, so copies) saves an allocation per header per
 // request, on the answers the server gives most often.
 var (
-	hdrJSON         = []string{contentTypeJSON}
-	hdrHTML         = []string{"text/html"}
-	hdrNoStore      = []string{"no-store"}
-	hdrNoCache      = []string{"no-cache"}
-	hdrPOST         = []string{http.MethodPost}
-	hdrAllowHeads   = []string{corsAllowHeaders}
-	hdrAnyOrigin    = []string{"*"}
-	hdrMaxAgeOneDay = []string{"86400"}
+	hdrJSON           = []string{contentTypeJSON}
+	hdrHTML           = []string{"text/html"}
+	hdrNoStore        = []string{"no-store"}
+	hdrNoCache        = []string{"no-cache"}
+	hdrPOST           = []string{http.MethodPost}
+	hdrAllowHeads     = []string{corsAllowHeaders}
+	hdrAllowHeadsDPoP = []string{corsAllowHeadersDPoP}
+	hdrExposeHeads    = []string{corsExposeHeaders}
+	hdrAnyOrigin      = []string{"*"}
+	hdrMaxAgeOneDay   = []string{"86400"}
 )
 
 // noStore sets the headers that RFC 6749 §5.1 requires of every response
@@ -63,6 +65,11 @@ func (in *introspection) appendJSON(b []byte) []byte {
 	number("nbf", in.NotBefore)
 	field("iss", in.Issuer)
 	field("jti", in.JTI)
+	if in.Confirmation != nil {
+		b = append(b, `,"cnf":{"jkt":`...)
+		b = appendJSONString(b, in.Confirmation.JKT)
+		b = append(b, '}')
+	}
 	return append(b, '}')
 }
 

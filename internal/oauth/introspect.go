@@ -8,6 +8,7 @@ import (
 	"github.com/tokend/tokend/internal/registry"
 	"github.com/tokend/tokend/internal/revocation"
 	"github.com/tokend/tokend/internal/store"
+	"github.com/tokend/tokend/internal/token"
 )
 
 // introspection is an RFC 7662 §2.2 response. Only Active is sent for an
@@ -24,6 +25,9 @@ type introspection struct {
 	NotBefore int64  `json:"nbf,omitempty"`
 	Issuer    string `json:"iss,omitempty"`
 	JTI       string `json:"jti,omitempty"`
+	// Confirmation is the DPoP key a bound token is bound to (RFC 9449
+	// §6.2); nil for a bearer token.
+	Confirmation *token.Confirmation `json:"cnf,omitempty"`
 }
 
 // introspect is the introspection endpoint (RFC 7662). A client sees its
@@ -57,9 +61,15 @@ func (e *Endpoints) introspect(w http.ResponseWriter, r *http.Request, req reque
 			return writeIntrospection(w, inactive)
 		}
 	}
-	tokenType := "Bearer"
+	// A bound access token's type is DPoP (RFC 9449 §6.2), which tells a
+	// resource server to want a proof with it.
+	tokenType := tokenTypeOf(store.Grant{JKT: rec.JKT})
 	if rec.Kind == store.RefreshToken {
 		tokenType = "refresh_token"
+	}
+	var cnf *token.Confirmation
+	if rec.JKT != "" {
+		cnf = &token.Confirmation{JKT: rec.JKT}
 	}
 	return writeIntrospection(w, introspection{
 		Active:    true,
@@ -73,6 +83,8 @@ func (e *Endpoints) introspect(w http.ResponseWriter, r *http.Request, req reque
 		NotBefore: rec.IssuedAt.Unix(),
 		Issuer:    e.cfg.Issuer,
 		JTI:       rec.JTI,
+
+		Confirmation: cnf,
 	})
 }
 

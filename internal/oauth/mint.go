@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tokend/tokend/dpop"
 	"github.com/tokend/tokend/internal/oautherr"
 	"github.com/tokend/tokend/internal/registry"
 	"github.com/tokend/tokend/internal/statuslist"
@@ -52,6 +53,9 @@ func (e *Endpoints) mintGrant(ctx context.Context, c store.Client, g store.Grant
 		return g, tokenResponse{}, nil, err
 	}
 	g.ID, g.CreatedAt = id, now
+	if p := proofOf(ctx); p != nil {
+		g.JKT = p.JKT // every token of the grant is bound to the proof's key
+	}
 	resp, tokens, err := e.mintPair(ctx, c, g, now, ttl, refreshTTL)
 	if err != nil {
 		return g, tokenResponse{}, nil, err
@@ -77,7 +81,7 @@ func (e *Endpoints) mintPair(ctx context.Context, c store.Client, g store.Grant,
 		return tokenResponse{}, nil, err
 	}
 	access.Hash = store.HashToken(raw)
-	resp := tokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second)}
+	resp := tokenResponse{AccessToken: raw, TokenType: tokenTypeOf(g), ExpiresIn: int64(ttl / time.Second)}
 	tokens := []store.Token{access}
 	if refreshTTL > 0 {
 		refresh, err := token.New(store.RefreshToken)
@@ -117,8 +121,19 @@ func (e *Endpoints) mintJWT(ctx context.Context, c store.Client, g store.Grant, 
 		claims.Status = &token.Status{StatusList: token.StatusListRef{Index: bit, URI: statuslist.URI(e.cfg.Issuer, list)}}
 		t.StatusIndex = idx
 	}
+	if g.JKT != "" {
+		claims.Confirmation = &token.Confirmation{JKT: g.JKT}
+	}
 	t.JTI = jti
 	return e.cfg.JWT.Mint(claims)
+}
+
+// tokenTypeOf is the token_type of the access tokens of g (RFC 9449 §5).
+func tokenTypeOf(g store.Grant) string {
+	if g.JKT != "" {
+		return dpop.Scheme
+	}
+	return "Bearer"
 }
 
 // audience is the aud of a client's JWT access tokens: the configured

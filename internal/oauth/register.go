@@ -31,6 +31,9 @@ type registration struct {
 	PostLogoutRedirectURIs           []string `json:"post_logout_redirect_uris"`
 	BackchannelLogoutURI             string   `json:"backchannel_logout_uri"`
 	BackchannelLogoutSessionRequired bool     `json:"backchannel_logout_session_required"`
+	// RFC 9449 §5.2: the client always sends DPoP proofs; a token request
+	// of it without one is refused.
+	DPoPBoundAccessTokens bool `json:"dpop_bound_access_tokens"`
 
 	ExtParamClientID     string `json:"ext_param_client_id"`
 	ExtParamClientSecret string `json:"ext_param_client_secret"`
@@ -61,6 +64,7 @@ type ClientInfo struct {
 	PostLogoutRedirectURIs           []string `json:"post_logout_redirect_uris"`
 	BackchannelLogoutURI             string   `json:"backchannel_logout_uri,omitempty"`
 	BackchannelLogoutSessionRequired bool     `json:"backchannel_logout_session_required"`
+	DPoPBoundAccessTokens            bool     `json:"dpop_bound_access_tokens"`
 }
 
 func (e *Endpoints) mountRegister(mux *http.ServeMux) {
@@ -84,6 +88,7 @@ func (m registration) spec() registry.Spec {
 		PostLogoutRedirectURIs:           m.PostLogoutRedirectURIs,
 		BackchannelLogoutURI:             m.BackchannelLogoutURI,
 		BackchannelLogoutSessionRequired: m.BackchannelLogoutSessionRequired,
+		DPoPBoundAccessTokens:            m.DPoPBoundAccessTokens,
 		AppAccessTokenTTL:                seconds(m.ExtAppTokenLifetime),
 		RefreshTokenTTL:                  seconds(m.ExtRefreshLifetime),
 	}
@@ -136,6 +141,7 @@ func ClientInformation(c store.Client, secret string) ClientInfo {
 		PostLogoutRedirectURIs:           c.PostLogoutRedirectURIs,
 		BackchannelLogoutURI:             c.BackchannelLogoutURI,
 		BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
+		DPoPBoundAccessTokens:            c.DPoPBoundAccessTokens,
 	}
 	if c.TokenFormat == registry.FormatJWT {
 		resp.ExtTokenType = "JWT"

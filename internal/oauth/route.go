@@ -29,6 +29,7 @@ type access struct {
 	publicClients   bool
 	disabledClients bool
 	adminToken      bool
+	dpopProofs      bool
 }
 
 // routeOption names one more kind of caller a form route accepts.
@@ -43,6 +44,10 @@ func acceptPublicClient(a *access) { a.publicClients = true }
 // accepts it.
 func acceptDisabledClient(a *access) { a.disabledClients = true }
 
+// acceptDPoPProofs: a page of another origin may send a DPoP header
+// (the token endpoint, RFC 9449 §5) and read DPoP-Nonce: CORS allows it.
+func acceptDPoPProofs(a *access) { a.dpopProofs = true }
+
 // acceptAdminToken: the admin token as a Bearer token, standing in for a
 // client (introspection, the feed).
 func acceptAdminToken(a *access) { a.adminToken = true }
@@ -56,7 +61,7 @@ func (e *Endpoints) mountForm(mux *http.ServeMux, path string, h formHandler, op
 	for _, o := range opts {
 		o(&acc)
 	}
-	mux.Handle("POST "+path, withCORS(e.handle(func(w http.ResponseWriter, r *http.Request) error {
+	mux.Handle("POST "+path, withCORS(acc, e.handle(func(w http.ResponseWriter, r *http.Request) error {
 		form, err := parseForm(w, r)
 		if err != nil {
 			return err
@@ -67,8 +72,8 @@ func (e *Endpoints) mountForm(mux *http.ServeMux, path string, h formHandler, op
 		}
 		return h(w, r, req)
 	})))
-	mux.Handle("OPTIONS "+path, http.HandlerFunc(preflight))
-	mux.Handle(path, withCORS(e.handle(func(http.ResponseWriter, *http.Request) error {
+	mux.Handle("OPTIONS "+path, preflight(acc))
+	mux.Handle(path, withCORS(acc, e.handle(func(http.ResponseWriter, *http.Request) error {
 		return oautherr.MethodNotAllowed(http.MethodPost)
 	})))
 }

@@ -67,6 +67,11 @@ func (e *Endpoints) token(w http.ResponseWriter, r *http.Request, req request) e
 	if !slices.Contains(c.GrantTypes, name) {
 		return oautherr.UnauthorizedClient("the client may not use the %s grant", name)
 	}
+	r, err = e.checkProof(r, c)
+	if err != nil {
+		return err
+	}
+	e.setNonce(w)
 	return g.issue(e, w, r, c, req.form)
 }
 

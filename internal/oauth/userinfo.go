@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/tokend/tokend/dpop"
 	"github.com/tokend/tokend/internal/oautherr"
 	"github.com/tokend/tokend/internal/store"
 )
@@ -51,7 +52,7 @@ func (e *Endpoints) mountUserinfo(mux *http.ServeMux) {
 // missing, unknown, expired, revoked, of a disabled client or not issued
 // for a user still enabled; 403 insufficient_scope without openid.
 func (e *Endpoints) userinfo(w http.ResponseWriter, r *http.Request) error {
-	raw, err := bearerToken(w, r)
+	raw, scheme, err := bearerToken(w, r)
 	if err != nil {
 		return err
 	}
@@ -61,6 +62,9 @@ func (e *Endpoints) userinfo(w http.ResponseWriter, r *http.Request) error {
 	}
 	if !ok || rec.Kind != store.AccessToken {
 		return invalidToken("the access token is invalid, expired or revoked")
+	}
+	if err := e.checkBinding(r, scheme, raw, rec); err != nil {
+		return err
 	}
 	if rec.Username == "" {
 		return invalidToken("the access token was not issued for a user")
@@ -107,34 +111,41 @@ func claimsOf(u store.User, scope string) userinfoClaims {
 // the access_token form parameter (§2.2). A token in the URL (§2.3) is
 // refused, as proxies and logs keep URLs; so is a token sent two ways
 // (§3.1, invalid_request).
-func bearerToken(w http.ResponseWriter, r *http.Request) (string, error) {
+//
+// A DPoP-bound token comes in the header with the DPoP scheme (RFC 9449
+// §7.1): scheme says which, "Bearer" for the form parameter.
+func bearerToken(w http.ResponseWriter, r *http.Request) (token, scheme string, err error) {
 	if r.URL.Query().Has(accessTokenParam) {
-		return "", bearerError(oautherr.InvalidRequest("the access token must not be sent in the URL"))
+		return "", "", bearerError(oautherr.InvalidRequest("the access token must not be sent in the URL"))
 	}
 	var inHeader, inForm string
-	if scheme, cred, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
+	scheme = "Bearer"
+	if s, cred, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && (strings.EqualFold(s, "Bearer") || strings.EqualFold(s, dpop.Scheme)) {
 		inHeader = strings.TrimSpace(cred)
+		if strings.EqualFold(s, dpop.Scheme) {
+			scheme = dpop.Scheme
+		}
 	}
 	if r.Method == http.MethodPost {
 		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" {
 			form, err := parseForm(w, r)
 			if err != nil {
-				return "", bearerError(err)
+				return "", "", bearerError(err)
 			}
 			inForm = form.Get(accessTokenParam)
 		}
 	}
 	switch {
 	case inHeader != "" && inForm != "":
-		return "", bearerError(oautherr.InvalidRequest("the access token must be sent one way only"))
+		return "", "", bearerError(oautherr.InvalidRequest("the access token must be sent one way only"))
 	case inHeader != "":
-		return inHeader, nil
+		return inHeader, scheme, nil
 	case inForm != "":
-		return inForm, nil
+		return inForm, "Bearer", nil
 	}
 	// No token, or another scheme: RFC 6750 §3.1 asks for a challenge
 	// without an error code.
-	return "", oautherr.Unauthorized(bearerChallenge)
+	return "", "", oautherr.Unauthorized(bearerChallenge)
 }
 
 // bearerChallenge is the WWW-Authenticate value of a request to a

@@ -60,6 +60,9 @@ type Spec struct {
 	// host. "" for none.
 	BackchannelLogoutURI             string
 	BackchannelLogoutSessionRequired bool
+	// DPoPBoundAccessTokens: the client always uses DPoP (RFC 9449 §5.2)
+	// and is refused any token request without a proof.
+	DPoPBoundAccessTokens bool
 	// CanIntrospect lets the client introspect any client's tokens (a
 	// resource server). Only a confidential client may have it
 	// (MayIntrospectAny).
@@ -155,6 +158,7 @@ func (rules Rules) Apply(c *store.Client, spec Spec) error {
 	c.PostLogoutRedirectURIs = slices.Clone(spec.PostLogoutRedirectURIs)
 	c.BackchannelLogoutURI = spec.BackchannelLogoutURI
 	c.BackchannelLogoutSessionRequired = spec.BackchannelLogoutSessionRequired
+	c.DPoPBoundAccessTokens = spec.DPoPBoundAccessTokens
 	c.TokenFormat = format
 	c.CanIntrospect = spec.CanIntrospect
 	c.AccessTokenTTL = spec.AccessTokenTTL

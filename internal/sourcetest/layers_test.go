@@ -17,6 +17,7 @@ var layers = []struct {
 	name     string
 	packages []string
 }{
+	{"public building blocks", []string{"dpop"}},
 	{"foundations", []string{
 		"internal/store", "internal/store/migration", "internal/atomicfile", "internal/logbuf",
 		"internal/ratelimit", "internal/sourcetest", "rs",
@@ -83,12 +84,13 @@ func TestLayering(t *testing.T) {
 	}
 }
 
-// TestPublicPackageStandsAlone: rs is imported by resource servers outside
-// this module, and examples/api shows how; neither may lean on internal code.
+// TestPublicPackageStandsAlone: rs and dpop are imported by resource servers
+// and clients outside this module, and examples/api shows how; none may
+// lean on internal code.
 func TestPublicPackageStandsAlone(t *testing.T) {
 	_, module := Module(t)
 	for _, f := range Files(t) {
-		if !f.Within("rs") && !f.Within("examples") {
+		if !f.Within("rs") && !f.Within("dpop") && !f.Within("examples") {
 			continue
 		}
 		for _, imp := range f.AST.Imports {

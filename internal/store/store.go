@@ -66,6 +66,10 @@ type Client struct {
 	// BackchannelLogoutSessionRequired: the client wants the sid claim in
 	// its Logout Tokens (§2.2); tokend always sends it.
 	BackchannelLogoutSessionRequired bool
+	// DPoPBoundAccessTokens: the client always uses DPoP (RFC 9449 §5.2);
+	// a token request of it without a proof is refused, so it never
+	// holds a bearer token.
+	DPoPBoundAccessTokens bool
 
 	// Lifetimes; zero means the server default.
 	AccessTokenTTL    time.Duration // tokens issued for a user
@@ -116,6 +120,11 @@ type Grant struct {
 	// "" for a grant made outside one. Ending the session revokes the
 	// grant unless its scope holds offline_access (Offline).
 	SessionID string
+	// JKT is the SHA-256 thumbprint (RFC 7638) of the DPoP key the grant's
+	// tokens are bound to (RFC 9449 §6); "" for bearer tokens. It is set
+	// when the grant is made and never changes: every token of the grant
+	// is bound to the same key.
+	JKT string
 	// CreatedAt and ExpiresAt bound the grant's life: ExpiresAt is the expiry
 	// of its longest-lived token and moves forward when a refresh rotates.
 	CreatedAt time.Time
@@ -159,6 +168,8 @@ type TokenRecord struct {
 	Scope    string
 	// SessionID is the grant's browser session; "" when none.
 	SessionID string
+	// JKT is the grant's DPoP key thumbprint; "" when unbound.
+	JKT string
 	// Rotated is true for a refresh token that has been exchanged already.
 	Rotated bool
 	// Revoked is true when the token's grant has been revoked.

@@ -39,6 +39,15 @@ type AccessClaims struct {
 	ExpiresAt int64    `json:"exp"`
 	JTI       string   `json:"jti"`
 	Status    *Status  `json:"status,omitempty"`
+	// Confirmation binds the token to a DPoP key (RFC 9449 §6.1); nil
+	// for a bearer token.
+	Confirmation *Confirmation `json:"cnf,omitempty"`
+}
+
+// Confirmation is the "cnf" claim (RFC 7800 §3.1) of a DPoP-bound token:
+// the SHA-256 thumbprint of its key (RFC 9449 §6.1).
+type Confirmation struct {
+	JKT string `json:"jkt"`
 }
 
 // Status is the "status" claim of a referenced token.
@@ -186,6 +195,11 @@ func (c *AccessClaims) appendJSON(b []byte) []byte {
 		b = append(b, `,"uri":`...)
 		b = appendJSONString(b, c.Status.StatusList.URI)
 		b = append(b, "}}"...)
+	}
+	if c.Confirmation != nil {
+		b = append(b, `,"cnf":{"jkt":`...)
+		b = appendJSONString(b, c.Confirmation.JKT)
+		b = append(b, '}')
 	}
 	return append(b, '}')
 }

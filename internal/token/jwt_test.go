@@ -324,6 +324,9 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 		for _, status := range []*Status{nil, {StatusList: StatusListRef{Index: 42, URI: s}}} {
 			c := AccessClaims{Issuer: s, Subject: s, Audience: Audience{s}, ClientID: s, Scope: s, Username: s,
 				IssuedAt: 1, NotBefore: 0, ExpiresAt: 1 << 40, JTI: s, Status: status}
+			if status != nil {
+				c.Confirmation = &Confirmation{JKT: s} // a DPoP-bound token's cnf
+			}
 			want, err := json.Marshal(c)
 			if err != nil {
 				t.Fatal(err)

@@ -12,8 +12,8 @@ import (
 )
 
 const (
-	qInsertGrant = `INSERT INTO grants (id, client_id, subject, username, scope, session_id, offline, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, nullif($6, ''), $7, $8, $9)`
+	qInsertGrant = `INSERT INTO grants (id, client_id, subject, username, scope, session_id, offline, created_at, expires_at, dpop_jkt)
+		VALUES ($1, $2, $3, $4, $5, nullif($6, ''), $7, $8, $9, nullif($10, ''))`
 	// qInsertTokens inserts a grant's tokens, one array per column, in one
 	// statement. $1 is the grant; an empty jti and a zero status index are
 	// stored as NULL.
@@ -25,7 +25,8 @@ const (
 	// its grant, which says whether it is revoked.
 	qLookupToken = `SELECT t.kind, t.grant_id, coalesce(t.jti, ''), coalesce(t.status_index, 0),
 			t.issued_at, t.expires_at, t.rotated_at IS NOT NULL,
-			g.client_id, g.subject, g.username, g.scope, coalesce(g.session_id, ''), g.revoked_at, g.expires_at
+			g.client_id, g.subject, g.username, g.scope, coalesce(g.session_id, ''), g.revoked_at, g.expires_at,
+			coalesce(g.dpop_jkt, '')
 		FROM tokens t JOIN grants g ON g.id = t.grant_id WHERE t.hash = $1`
 	// qLockFamily takes the row lock of the grant of token $1: the lock of
 	// its family (see migrations/0001_init.sql).
@@ -176,7 +177,7 @@ func (s *Store) CreateGrant(ctx context.Context, g store.Grant, tokens []store.T
 // queueGrant queues on b the statements that insert g and its tokens. The
 // grant is offline when its scope holds offline_access.
 func queueGrant(b *pgx.Batch, g store.Grant, tokens []store.Token) {
-	b.Queue(qInsertGrant, g.ID, g.ClientID, g.Subject, g.Username, g.Scope, g.SessionID, g.Offline(), g.CreatedAt, g.ExpiresAt)
+	b.Queue(qInsertGrant, g.ID, g.ClientID, g.Subject, g.Username, g.Scope, g.SessionID, g.Offline(), g.CreatedAt, g.ExpiresAt, g.JKT)
 	queueTokens(b, g.ID, tokens)
 }
 
@@ -226,7 +227,7 @@ func scanToken(row pgx.Row, h store.Hash) (tokenRow, error) {
 	var kind string
 	var revoked *time.Time
 	err := row.Scan(&kind, &r.rec.GrantID, &r.rec.JTI, &r.rec.StatusIndex, &r.rec.IssuedAt, &r.rec.ExpiresAt, &r.rec.Rotated,
-		&r.rec.ClientID, &r.rec.Subject, &r.rec.Username, &r.rec.Scope, &r.rec.SessionID, &revoked, &r.grantExpires)
+		&r.rec.ClientID, &r.rec.Subject, &r.rec.Username, &r.rec.Scope, &r.rec.SessionID, &revoked, &r.grantExpires, &r.rec.JKT)
 	if err != nil {
 		return tokenRow{}, err
 	}

@@ -13,14 +13,15 @@ import (
 )
 
 const (
-	qInsertGrant = `INSERT INTO grants (id, client_id, subject, username, scope, session_id, offline, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, nullif(?, ''), ?, ?, ?)`
+	qInsertGrant = `INSERT INTO grants (id, client_id, subject, username, scope, session_id, offline, created_at, expires_at, dpop_jkt)
+		VALUES (?, ?, ?, ?, ?, nullif(?, ''), ?, ?, ?, nullif(?, ''))`
 	qInsertToken = `INSERT INTO tokens (hash, kind, grant_id, jti, status_index, issued_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`
 	// qLookupToken is the one query of LookupToken: the token joined with
 	// its grant, which says whether it is revoked.
 	qLookupToken = `SELECT t.kind, t.grant_id, t.jti, t.status_index, t.issued_at, t.expires_at, t.rotated_at,
-			g.client_id, g.subject, g.username, g.scope, coalesce(g.session_id, ''), g.revoked_at, g.expires_at
+			g.client_id, g.subject, g.username, g.scope, coalesce(g.session_id, ''), g.revoked_at, g.expires_at,
+			coalesce(g.dpop_jkt, '')
 		FROM tokens t JOIN grants g ON g.id = t.grant_id WHERE t.hash = ?`
 	qMarkRotated = `UPDATE tokens SET rotated_at = ? WHERE hash = ?`
 	qExtendGrant = `UPDATE grants SET expires_at = max(expires_at, ?) WHERE id = ?`
@@ -142,7 +143,7 @@ func (s *Store) CreateGrant(ctx context.Context, g store.Grant, tokens []store.T
 // insertGrant inserts g, expiring at exp, with its tokens, within t. The
 // grant is offline when its scope holds offline_access.
 func (s *Store) insertGrant(t *tx, g store.Grant, exp int64, tokens []store.Token) error {
-	if _, err := t.exec(s.w.insertGrant, g.ID, g.ClientID, g.Subject, g.Username, g.Scope, g.SessionID, g.Offline(), ms(g.CreatedAt), exp); err != nil {
+	if _, err := t.exec(s.w.insertGrant, g.ID, g.ClientID, g.Subject, g.Username, g.Scope, g.SessionID, g.Offline(), ms(g.CreatedAt), exp, g.JKT); err != nil {
 		return err
 	}
 	return s.insertTokens(t, g.ID, tokens)
@@ -190,7 +191,7 @@ func scanToken(sc scanner, h store.Hash) (store.TokenRecord, int64, error) {
 	var idx, rotated, revoked sql.NullInt64
 	var issued, expires, grantExpires int64
 	err := sc.Scan(&kind, &r.GrantID, &jti, &idx, &issued, &expires, &rotated,
-		&r.ClientID, &r.Subject, &r.Username, &r.Scope, &r.SessionID, &revoked, &grantExpires)
+		&r.ClientID, &r.Subject, &r.Username, &r.Scope, &r.SessionID, &revoked, &grantExpires, &r.JKT)
 	if err != nil {
 		return store.TokenRecord{}, 0, err
 	}

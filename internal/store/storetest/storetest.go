@@ -64,6 +64,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("AuthCodeRace", func(t *testing.T) { t.Parallel(); testCodeRace(t, newStore) })
 	t.Run("Consents", func(t *testing.T) { t.Parallel(); testConsents(t, newStore) })
 	t.Run("SweepSessionsAndCodes", func(t *testing.T) { t.Parallel(); testSweepSessionsAndCodes(t, newStore) })
+	t.Run("DPoPBinding", func(t *testing.T) { t.Parallel(); testDPoPBinding(t, newStore) })
 	t.Run("ProfileAndLogoutMetadata", func(t *testing.T) { t.Parallel(); testProfileAndLogoutMetadata(t, newStore) })
 	t.Run("EventSessionIDs", func(t *testing.T) { t.Parallel(); testEventSessionIDs(t, newStore) })
 	t.Run("Logouts", func(t *testing.T) { t.Parallel(); testLogouts(t, newStore) })
@@ -127,7 +128,7 @@ func statusIndex(id string) int64 {
 func (f family) record(tok store.Token) store.TokenRecord {
 	return store.TokenRecord{
 		Token: tok, ClientID: f.grant.ClientID, Subject: f.grant.Subject,
-		Username: f.grant.Username, Scope: f.grant.Scope,
+		Username: f.grant.Username, Scope: f.grant.Scope, JKT: f.grant.JKT,
 	}
 }
 
