@@ -66,6 +66,9 @@ type Client struct {
 	// BackchannelLogoutSessionRequired: the client wants the sid claim in
 	// its Logout Tokens (§2.2); tokend always sends it.
 	BackchannelLogoutSessionRequired bool
+	// SSFStreams: an admin allowed the client to manage Shared Signals
+	// streams (SSF 1.0 §8) with its access tokens, and to poll them.
+	SSFStreams bool
 
 	// Lifetimes; zero means the server default.
 	AccessTokenTTL    time.Duration // tokens issued for a user
@@ -404,6 +407,7 @@ type Store interface {
 	AuthCodes
 	Consents
 	Logouts
+	Streams
 }
 
 // Sessions stores browser sessions. A session that ended or expired stays

@@ -25,6 +25,7 @@ func sampleClient(id string) store.Client {
 		PostLogoutRedirectURIs:           []string{"https://" + id + ".example/bye", "com.example.app:/bye"},
 		BackchannelLogoutURI:             "https://" + id + ".example/backchannel",
 		BackchannelLogoutSessionRequired: true,
+		SSFStreams:                       true,
 
 		CanIntrospect:     true,
 		AccessTokenTTL:    90 * time.Second,
