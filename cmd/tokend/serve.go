@@ -32,6 +32,7 @@ import (
 	"github.com/tokend/tokend/internal/metrics"
 	"github.com/tokend/tokend/internal/oauth"
 	"github.com/tokend/tokend/internal/ratelimit"
+	"github.com/tokend/tokend/internal/revocation"
 	"github.com/tokend/tokend/internal/scim"
 	"github.com/tokend/tokend/internal/server"
 	"github.com/tokend/tokend/internal/ssf"
@@ -604,7 +605,8 @@ func buildHTTP(p parts) *http.ServeMux {
 		Store: p.st, JWT: jwts, UserLimiter: userLimiter, Logger: p.log, SessionTTL: p.c.SessionTTL}).Mount(mux)
 	admin.New(admin.Config{Store: p.st, Auth: authz, Issuer: p.c.Issuer, Logger: p.log}).Mount(mux)
 	scim.New(scim.Config{Store: p.st, Auth: authz, BaseURL: p.c.Issuer, Logger: p.log}).Mount(mux)
-	ssfhttp.New(ssfhttp.Config{Transmitter: p.ssf, Store: p.st, Auth: authz, Issuer: p.c.Issuer,
+	receiver := &ssf.Receiver{Issuers: p.st, Audiences: []string{p.c.Issuer}, Engine: &revocation.Engine{Store: p.st}, Logger: p.log}
+	ssfhttp.New(ssfhttp.Config{Transmitter: p.ssf, Receiver: receiver, Store: p.st, Auth: authz, Issuer: p.c.Issuer,
 		JWKSPath: oauth.PathJWKS, Logger: p.log}).Mount(mux)
 	// On the public listener the metrics need the admin token; on
 	// --metrics-addr, which only operators should reach, nothing.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -28,6 +29,9 @@ const (
 	// PathPoll is followed by the stream's ID: each poll stream has its
 	// own endpoint_url (SSF 1.0 §6.1.2).
 	PathPoll = "/ssf/poll/"
+	// PathReceive is where tokend, as a receiver, takes SETs pushed to
+	// it (RFC 8935) by the issuers it trusts.
+	PathReceive = "/ssf/receive"
 
 	maxBodyBytes int64 = 64 << 10
 )
@@ -42,9 +46,11 @@ type Store interface {
 // Config holds what the endpoints depend on.
 type Config struct {
 	Transmitter *ssf.Transmitter
-	Store       Store
-	Auth        *adminauth.Authorizer
-	Issuer      string
+	// Receiver takes pushed SETs at PathReceive; nil serves none.
+	Receiver *ssf.Receiver
+	Store    Store
+	Auth     *adminauth.Authorizer
+	Issuer   string
 	// JWKSPath is the path of the server's JWKS, under Issuer.
 	JWKSPath string
 	Now      func() time.Time
@@ -83,6 +89,40 @@ func (a *API) Mount(mux *http.ServeMux) {
 	mux.Handle("POST "+PathAddSubject, a.handle(func(w http.ResponseWriter, r *http.Request, c ssf.Caller) error { return a.subject(w, r, c, false) }))
 	mux.Handle("POST "+PathRemoveSubject, a.handle(func(w http.ResponseWriter, r *http.Request, c ssf.Caller) error { return a.subject(w, r, c, true) }))
 	mux.Handle("POST "+PathPoll+"{stream_id}", a.handle(a.poll))
+	if a.cfg.Receiver != nil {
+		mux.HandleFunc("POST "+PathReceive, a.receive)
+	}
+}
+
+// receive takes a pushed SET (RFC 8935 §2): 202 when accepted, 400 with
+// the §2.3 error when not. The SET's signature, by a trusted issuer's
+// key, is its authentication.
+func (a *API) receive(w http.ResponseWriter, r *http.Request) {
+	refuse := func(code, description string) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(ssf.ReceiveError{Err: code, Description: description})
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/secevent+jwt" {
+		refuse(ssf.ErrCodeInvalidRequest, "the body must be application/secevent+jwt")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, ssf.MaxSETBytes))
+	if err != nil {
+		refuse(ssf.ErrCodeInvalidRequest, "the body could not be read, or is too large")
+		return
+	}
+	_, err = a.cfg.Receiver.Receive(r.Context(), strings.TrimSpace(string(body)))
+	var re *ssf.ReceiveError
+	switch {
+	case errors.As(err, &re):
+		a.cfg.Logger.InfoContext(r.Context(), "ssf SET refused", "err", re.Err, "description", re.Description)
+		refuse(re.Err, re.Description)
+	case err != nil:
+		oautherr.Write(w, r, a.cfg.Logger, err)
+	default:
+		w.WriteHeader(http.StatusAccepted)
+	}
 }
 
 // configuration is the transmitter configuration (SSF 1.0 §7.1).

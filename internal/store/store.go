@@ -209,6 +209,10 @@ const (
 	// ReasonUserRequest: the user removed a client's access from their
 	// account page.
 	ReasonUserRequest = "user_request"
+	// ReasonUpstreamSignal: an upstream issuer told, with a Shared Signals
+	// SET, that a subject of its own must lose access (a session revoked,
+	// a credential changed, an account disabled or purged).
+	ReasonUpstreamSignal = "upstream_signal"
 )
 
 // RevokeResult reports what one revocation covered.

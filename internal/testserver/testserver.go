@@ -35,6 +35,7 @@ import (
 	"github.com/tokend/tokend/internal/oautherr"
 	"github.com/tokend/tokend/internal/ratelimit"
 	"github.com/tokend/tokend/internal/registry"
+	"github.com/tokend/tokend/internal/revocation"
 	"github.com/tokend/tokend/internal/scim"
 	"github.com/tokend/tokend/internal/server"
 	"github.com/tokend/tokend/internal/ssf"
@@ -180,8 +181,10 @@ func startSSF(st *sqlite.Store, jwts *token.JWTs, authz *adminauth.Authorizer, c
 		PollEndpoint: func(id string) string { return ssfhttp.PollEndpoint(issuer, id) }}
 	edit(&cfg)
 	tr := ssf.New(cfg)
-	ssfhttp.New(ssfhttp.Config{Transmitter: tr, Store: st, Auth: authz, Issuer: issuer, JWKSPath: oauth.PathJWKS,
-		Now: clk.Now}).Mount(mux)
+	receiver := &ssf.Receiver{Issuers: st, Audiences: []string{issuer}, Engine: &revocation.Engine{Store: st, Now: clk.Now},
+		Now: clk.Now}
+	ssfhttp.New(ssfhttp.Config{Transmitter: tr, Receiver: receiver, Store: st, Auth: authz, Issuer: issuer,
+		JWKSPath: oauth.PathJWKS, Now: clk.Now}).Mount(mux)
 	ctx, cancel := context.WithCancel(context.Background())
 	tr.Start(ctx)
 	return tr, func() { cancel(); tr.Wait() }
