@@ -217,3 +217,59 @@ func TestPushPausedAfterFailingTooLong(t *testing.T) {
 	eventually(t, "the SET delivered", func() bool { got, _ := rc.state(); return len(got) == 1 })
 	verifySET(t, s, func() string { got, _ := rc.state(); return got[0] }(), id)
 }
+
+// TestPushRejectedAndRemovedSubject: a SET the receiver rejects with an
+// RFC 8935 error (400) is recorded as failed and not sent again, and the
+// next goes out; a subject removed from the stream gets no SET.
+func TestPushRejectedAndRemovedSubject(t *testing.T) {
+	s := ts.New(t, ts.WithSSF(fastPush))
+	var mu sync.Mutex
+	var took []string
+	calls := 0
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		if calls == 1 {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, `{"err":"invalid_key","description":"unknown kid"}`)
+			return
+		}
+		took = append(took, string(b))
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(rc.Close)
+	id := create(t, s, body(`"events_requested":["`+ssf.EventGrantRevoked+`"]`,
+		`"delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":`+quote(rc.URL)+`}`), ts.AdminBearer).StreamID
+	quiet, quietSecret := s.Client("quiet")
+	if r := s.Do(http.MethodPost, ssfhttp.PathRemoveSubject, body(`"stream_id":`+quote(id),
+		`"subject":{"format":"opaque","id":`+quote(quiet)+`}`), ts.AdminBearer); r.Status != http.StatusNoContent {
+		t.Fatalf("remove subject: %d %s", r.Status, r.Body)
+	}
+	s.Clock.Advance(time.Minute)
+	c, secret := s.Client("app")
+	for _, cl := range [][2]string{{c, secret}, {quiet, quietSecret}, {c, secret}} {
+		tk := s.ClientTokens(cl[0], cl[1])
+		if r := s.Post(oauth.PathRevoke, "token="+tk.Access, ts.Basic(cl[0], cl[1])); r.Status != http.StatusOK {
+			t.Fatalf("revoke: %d %s", r.Status, r.Body)
+		}
+	}
+	eventually(t, "one SET failed, one delivered", func() bool {
+		failed, _ := s.Store.CountSETs(t.Context(), id, store.SETFailed)
+		delivered, _ := s.Store.CountSETs(t.Context(), id, store.SETDelivered)
+		return failed == 1 && delivered == 1
+	})
+	if n, _ := s.Store.CountSETs(t.Context(), id, store.SETPending); n != 0 {
+		t.Errorf("%d SETs pending; want none: the removed subject's revocation is not queued", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 2 || len(took) != 1 {
+		t.Errorf("%d pushes, %d taken; want the rejected SET not sent again, and the next taken", calls, len(took))
+	}
+	if sub := verifySET(t, s, took[0], id)["sub_id"]; !jsonEqual(sub, map[string]any{"format": "opaque", "id": c}) {
+		t.Errorf("sub_id %v; want the app, opaque", sub)
+	}
+}

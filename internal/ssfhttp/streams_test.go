@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/tokend/tokend/internal/oauth"
 	"github.com/tokend/tokend/internal/ssf"
 	"github.com/tokend/tokend/internal/ssfhttp"
 	ts "github.com/tokend/tokend/internal/testserver"
@@ -168,5 +169,26 @@ func TestVerification(t *testing.T) {
 	}
 	if again := poll(t, s, id, `{"returnImmediately":true}`, rx); len(again.Sets) != 0 {
 		t.Errorf("after the ack a poll got %d SETs; want none", len(again.Sets))
+	}
+}
+
+// TestDCRMember: a client registered over DCR with ext_ssf_streams may
+// manage streams with its access token; the member is shown back, and
+// an update that leaves it out keeps it.
+func TestDCRMember(t *testing.T) {
+	s := ts.New(t, ts.WithSSF(nil))
+	r := s.Do(http.MethodPost, oauth.PathRegister, `{"client_name":"rx","grant_types":["client_credentials"],"ext_ssf_streams":true}`, ts.AdminBearer)
+	info := r.Map(t)
+	if r.Status != http.StatusCreated || info["ext_ssf_streams"] != true {
+		t.Fatalf("register: %d %v; want 201 with ext_ssf_streams", r.Status, info)
+	}
+	id, secret := info["client_id"].(string), info["client_secret"].(string)
+	r = s.Do(http.MethodPut, oauth.PathRegister+"/"+id, `{"client_name":"rx 2","grant_types":["client_credentials"]}`, ts.AdminBearer)
+	if r.Status != http.StatusOK || r.Map(t)["ext_ssf_streams"] != true {
+		t.Errorf("update without the member: %d %s; want it kept", r.Status, r.Body)
+	}
+	create(t, s, `{}`, "Authorization: Bearer "+s.ClientTokens(id, secret).Access)
+	if r := s.Do(http.MethodPost, oauth.PathRegister, `{"client_name":"pub","grant_types":["authorization_code"],"redirect_uris":["https://a.example/cb"],"ext_public_client":true,"ext_ssf_streams":true}`, ts.AdminBearer); r.Status != http.StatusBadRequest {
+		t.Errorf("a public client with ext_ssf_streams: %d; want 400", r.Status)
 	}
 }
