@@ -35,7 +35,7 @@ func receiverClient(t *testing.T, s *ts.Server, name string, allowed bool) (id, 
 }
 
 // create creates a stream with body as auth and returns its configuration.
-func create(t *testing.T, s *ts.Server, body, auth string) ssf.StreamConfig {
+func create(t testing.TB, s *ts.Server, body, auth string) ssf.StreamConfig {
 	t.Helper()
 	r := s.Do(http.MethodPost, ssfhttp.PathStream, body, auth)
 	if r.Status != http.StatusCreated {
