@@ -33,9 +33,10 @@ func startPlainTokend(t *testing.T) *instance {
 // TestSharedSignalsBetweenTwoServers: two tokend processes, the first a
 // Shared Signals transmitter pushing to the second's receiver, which
 // trusts the first as an issuer (tokend issuer add). A password change on
-// the first (the CLI, beside the running server) revokes, on the second,
-// the grant of that user that came from the first; the first's /metrics
-// counts the push.
+// the first (the CLI, beside the running server) made while the second is
+// stopped revokes, once the second is back, the grant of that user that
+// came from the first; the first's /metrics counts the failed push and
+// the delivered one.
 func TestSharedSignalsBetweenTwoServers(t *testing.T) {
 	up, rx := startPlainTokend(t), startPlainTokend(t)
 	up.tokend("a good password\n", "user", "add", "alice", "--password-stdin")
@@ -63,8 +64,11 @@ func TestSharedSignalsBetweenTwoServers(t *testing.T) {
 	if status != http.StatusCreated {
 		t.Fatalf("create stream: %d %v", status, m)
 	}
+	rx.stop()
 	up.tokend("a new password\n", "user", "passwd", "alice", "--password-stdin")
-	deadline := time.Now().Add(15 * time.Second)
+	waitMetric(t, up, `tokend_ssf_pushes_total{outcome="retried"} 1`)
+	rx = startTokendAt(t, rx.data, rx.addr, "TOKEND_INSECURE_HTTP=true")
+	deadline := time.Now().Add(30 * time.Second)
 	for !revoked(t, rx.data, grant) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the upstream grant was not revoked on the receiver; transmitter log:\n%s\nreceiver log:\n%s", up.out, rx.out)
@@ -74,18 +78,26 @@ func TestSharedSignalsBetweenTwoServers(t *testing.T) {
 	if out := rx.tokend("", "audit"); !strings.Contains(out, store.ReasonUpstreamSignal) || !strings.Contains(out, up.base) {
 		t.Errorf("receiver's audit log does not show the upstream_signal revocation by %s:\n%s", up.base, out)
 	}
-	var metrics string
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if metrics = up.metrics(); strings.Contains(metrics, `tokend_ssf_pushes_total{outcome="delivered"} 1`) {
-			break
-		}
-	}
-	sets := grepLines(metrics, `tokend_ssf_stream_sets{state="delivered"`)
-	if !strings.Contains(metrics, `tokend_ssf_pushes_total{outcome="delivered"} 1`) || !strings.HasSuffix(strings.TrimSpace(sets), "} 1") {
-		t.Errorf("/metrics does not count the push:\n%s", grepLines(metrics, "tokend_ssf_"))
+	metrics := waitMetric(t, up, `tokend_ssf_pushes_total{outcome="delivered"} 1`)
+	if sets := grepLines(metrics, `tokend_ssf_stream_sets{state="delivered"`); !strings.HasSuffix(strings.TrimSpace(sets), "} 1") {
+		t.Errorf("/metrics does not count the SET delivered:\n%s", grepLines(metrics, "tokend_ssf_"))
 	}
 	up.stop()
 	rx.stop()
+}
+
+// waitMetric waits up to 20 s for the instance's /metrics to hold line,
+// and returns them.
+func waitMetric(t *testing.T, in *instance, line string) string {
+	t.Helper()
+	var metrics string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if metrics = in.metrics(); strings.Contains(metrics, line) {
+			return metrics
+		}
+	}
+	t.Fatalf("/metrics does not hold %s:\n%s", line, grepLines(metrics, "tokend_ssf_"))
+	return ""
 }
 
 // basicAuth is the credentials of HTTP Basic authentication (RFC 7617).
