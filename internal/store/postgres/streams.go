@@ -37,14 +37,16 @@ const (
 		WHERE stream_id = $1 AND jti = $2 AND state = 'pending'`
 	// qClaimSETs claims the head (oldest pending SET) of each enabled push
 	// stream when it is due and unclaimed: $1 the claim, $2 now, $3 until,
-	// $4 the limit. The outer conditions are checked again on the locked
-	// row, so of two instances claiming one head the second finds it held.
+	// $4 the limit. SKIP LOCKED: a head that another instance's claim is
+	// taking is left to it, and this one takes others; the outer
+	// conditions are checked again on the locked row.
 	qClaimSETs = `UPDATE ssf_sets SET claim = $1, claimed_until = $3, attempts = attempts + 1
-		WHERE id IN (SELECT d.id FROM ssf_sets d JOIN (
-				SELECT min(s.id) AS id FROM ssf_sets s JOIN ssf_streams t ON t.id = s.stream_id
+		WHERE id IN (SELECT d.id FROM ssf_sets d
+			WHERE d.id IN (SELECT min(s.id) FROM ssf_sets s JOIN ssf_streams t ON t.id = s.stream_id
 				WHERE s.state = 'pending' AND t.method = 'urn:ietf:rfc:8935' AND t.status = 'enabled'
-				GROUP BY s.stream_id) h ON h.id = d.id
-			WHERE d.next_attempt <= $2 AND d.claimed_until <= $2 ORDER BY d.next_attempt, d.id LIMIT $4)
+				GROUP BY s.stream_id)
+			AND d.next_attempt <= $2 AND d.claimed_until <= $2
+			ORDER BY d.next_attempt, d.id LIMIT $4 FOR UPDATE OF d SKIP LOCKED)
 		AND state = 'pending' AND claimed_until <= $2
 		RETURNING ` + setColumns
 	qFinishSET = `UPDATE ssf_sets SET state = $3, next_attempt = $5, error = $6, claim = '', claimed_until = 'epoch',

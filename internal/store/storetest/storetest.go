@@ -72,6 +72,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("KeepSession", func(t *testing.T) { t.Parallel(); testKeepSession(t, newStore) })
 	t.Run("Streams", func(t *testing.T) { t.Parallel(); testStreams(t, newStore) })
 	t.Run("StreamSETs", func(t *testing.T) { t.Parallel(); testStreamSETs(t, newStore) })
+	t.Run("StreamSETRaces", func(t *testing.T) { t.Parallel(); testStreamSETRaces(t, newStore) })
 }
 
 // opener opens a fresh store that is closed when t ends.

@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -192,5 +194,67 @@ func testPushClaims(t *testing.T, s store.Store) {
 	}
 	if n, err := s.DeleteFinishedSETs(ctx, now.Add(time.Second), 100); err != nil || n != 3 {
 		t.Errorf("DeleteFinishedSETs = %d, %v; want 3 (p1, q1, q2)", n, err)
+	}
+}
+
+// testStreamSETRaces: of followers queueing the same events at once, one
+// does; of claims made at once, each head goes to one, and a stream's
+// second SET to none while its head is held.
+func testStreamSETRaces(t *testing.T, open opener) {
+	s := open(t)
+	ctx := t.Context()
+	var sets []store.StreamSET
+	for i := range 10 {
+		id := fmt.Sprintf("s%d", i)
+		if err := s.CreateStream(ctx, sampleStream(id, pushMethod)); err != nil {
+			t.Fatal(err)
+		}
+		sets = append(sets, set(id, "first", 1), set(id, "second", 2))
+	}
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() { errs[i] = s.QueueSETs(ctx, "ssf", 0, 20, sets) })
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, store.ErrCursorMoved):
+			t.Errorf("QueueSETs: %v", err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d of %d followers queued; want 1", won, n)
+	}
+	var mu sync.Mutex
+	seen := map[int64]int{}
+	for i := range n {
+		wg.Go(func() {
+			got, err := s.ClaimSETs(ctx, fmt.Sprintf("k%d", i), at(time.Minute), at(time.Hour), 3)
+			if err != nil {
+				t.Errorf("ClaimSETs: %v", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, e := range got {
+				if e.JTI != "first" {
+					t.Errorf("claimed %s of %s while its head was pending", e.JTI, e.StreamID)
+				}
+				seen[e.ID]++
+			}
+		})
+	}
+	wg.Wait()
+	if len(seen) != 10 {
+		t.Errorf("%d heads claimed; want all 10", len(seen))
+	}
+	for id, k := range seen {
+		if k != 1 {
+			t.Errorf("SET %d claimed %d times; want once", id, k)
+		}
 	}
 }
