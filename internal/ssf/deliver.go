@@ -24,13 +24,11 @@ const maxAnswerBytes = 4 << 10
 // transmitter is stopping.
 const recordTimeout = 5 * time.Second
 
-func newTicker(d time.Duration) *time.Ticker { return time.NewTicker(d) }
-
 // push sends the due SETs whenever some were queued, and at every poll
 // (for retries that came due), until ctx ends.
 func (t *Transmitter) push(ctx context.Context) {
 	defer t.wg.Done()
-	tick := newTicker(t.cfg.Poll)
+	tick := time.NewTicker(t.cfg.Poll)
 	defer tick.Stop()
 	failing := false
 	for {
@@ -75,7 +73,7 @@ func (t *Transmitter) attempt(ctx context.Context, claim string, set store.Strea
 	if err != nil { // gone (its SETs with it) or the store failing: the claim lapses
 		return
 	}
-	sendErr, rejected := t.send(ctx, st, set)
+	rejected, sendErr := t.send(ctx, st, set)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	now := t.cfg.Now()
@@ -142,25 +140,19 @@ func (t *Transmitter) backoff(attempt int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// pushError is a receiver's RFC 8935 §2.3 error.
-type pushError struct {
-	Err         string `json:"err"`
-	Description string `json:"description"`
-}
-
 // send POSTs the SET, signed now (RFC 8935 §2). rejected is true when the
 // receiver answered 400: it will not take this SET, sent again or not.
-func (t *Transmitter) send(ctx context.Context, st stream, set store.StreamSET) (err error, rejected bool) {
+func (t *Transmitter) send(ctx context.Context, st stream, set store.StreamSET) (rejected bool, err error) {
 	if st.Method != MethodPush || st.EndpointURL == "" {
-		return errors.New("not a push stream"), false
+		return false, errors.New("not a push stream")
 	}
 	jws, err := t.cfg.Tokens.MintSET(set.Claims)
 	if err != nil {
-		return fmt.Errorf("sign: %w", err), false
+		return false, fmt.Errorf("sign: %w", err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, st.EndpointURL, bytes.NewReader([]byte(jws)))
 	if err != nil {
-		return err, false
+		return false, err
 	}
 	req.Header.Set("Content-Type", "application/secevent+jwt")
 	req.Header.Set("Accept", "application/json")
@@ -169,19 +161,19 @@ func (t *Transmitter) send(ctx context.Context, st stream, set store.StreamSET) 
 	}
 	resp, err := t.http.Do(req)
 	if err != nil {
-		return err, false
+		return false, err
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
 	switch {
 	case resp.StatusCode/100 == 2:
-		return nil, false
+		return false, nil
 	case resp.StatusCode == http.StatusBadRequest:
-		var pe pushError
+		var pe ReceiveError
 		if json.Unmarshal(body, &pe) == nil && pe.Err != "" {
-			return fmt.Errorf("rejected: %s: %s", pe.Err, pe.Description), true
+			return true, fmt.Errorf("rejected: %s: %s", pe.Err, pe.Description)
 		}
-		return errors.New("rejected: 400 without an RFC 8935 error"), true
+		return true, errors.New("rejected: 400 without an RFC 8935 error")
 	}
-	return fmt.Errorf("answered %d", resp.StatusCode), false
+	return false, fmt.Errorf("answered %d", resp.StatusCode)
 }

@@ -3,6 +3,7 @@ package ssf
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/tokend/tokend/internal/store"
 )
@@ -11,7 +12,7 @@ import (
 // every poll, until ctx ends.
 func (t *Transmitter) follow(ctx context.Context) {
 	defer t.wg.Done()
-	tick := newTicker(t.cfg.Poll)
+	tick := time.NewTicker(t.cfg.Poll)
 	defer tick.Stop()
 	failing := false
 	for {

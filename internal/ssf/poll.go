@@ -84,7 +84,7 @@ func (t *Transmitter) Poll(ctx context.Context, c Caller, id string, req PollReq
 func (t *Transmitter) waitPending(ctx context.Context, id string, limit int, wait bool) ([]store.StreamSET, error) {
 	deadline := time.NewTimer(t.cfg.LongPoll)
 	defer deadline.Stop()
-	tick := newTicker(t.cfg.Poll)
+	tick := time.NewTicker(t.cfg.Poll)
 	defer tick.Stop()
 	for {
 		woken := t.woken()
