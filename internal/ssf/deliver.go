@@ -128,6 +128,33 @@ func (t *Transmitter) health(ctx context.Context, st stream, failed bool, cause 
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		t.log.WarnContext(ctx, "ssf: cannot record a stream's health", "stream", st.ID, "cause", err.Error())
 	}
+	if err == nil && *outcome == OutcomePaused {
+		t.streamUpdated(ctx, st, now)
+	}
+}
+
+// streamUpdated queues the stream-updated event of a stream tokend paused
+// (SSF 1.0 §8.1.5): the receiver, unreachable now, gets it after the SETs
+// held, once the stream is enabled again.
+func (t *Transmitter) streamUpdated(ctx context.Context, st stream, now time.Time) {
+	s, err := t.cfg.Store.GetStream(ctx, st.ID)
+	if err == nil {
+		st, err = parse(s)
+	}
+	var claims []byte
+	jti := crand.Text()
+	if err == nil {
+		sig := signal{typ: EventStreamUpdated, txn: jti, subject: map[string]any{"format": "opaque", "id": st.ID},
+			payload: map[string]any{"status": st.Status, "reason": st.Reason}}
+		claims, err = t.claims(st, sig, jti, now)
+	}
+	if err == nil {
+		set := store.StreamSET{StreamID: st.ID, JTI: jti, Claims: claims, NextAttempt: now, CreatedAt: now}
+		err = t.cfg.Store.QueueSETs(ctx, "", 0, 0, []store.StreamSET{set})
+	}
+	if err != nil {
+		t.log.WarnContext(ctx, "ssf: cannot queue a stream-updated event", "stream", st.ID, "cause", err.Error())
+	}
 }
 
 // backoff is the wait after the attempt-th failed attempt.

@@ -23,6 +23,7 @@ const (
 // revocation covered so that a resource server can drop them.
 const (
 	EventVerification     = "https://schemas.openid.net/secevent/ssf/event-type/verification"
+	EventStreamUpdated    = "https://schemas.openid.net/secevent/ssf/event-type/stream-updated"
 	EventSessionRevoked   = "https://schemas.openid.net/secevent/caep/event-type/session-revoked"
 	EventCredentialChange = "https://schemas.openid.net/secevent/caep/event-type/credential-change"
 	EventAccountDisabled  = "https://schemas.openid.net/secevent/risc/event-type/account-disabled"

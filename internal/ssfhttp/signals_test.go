@@ -187,7 +187,8 @@ func TestPushAcrossOutage(t *testing.T) {
 
 // TestPushPausedAfterFailingTooLong: a receiver that fails for longer
 // than PauseAfter has its stream paused, with a reason; its SETs wait,
-// and reach it once it is up and the stream enabled again.
+// and reach it once it is up and the stream enabled again, followed by
+// the stream-updated event of the pause.
 func TestPushPausedAfterFailingTooLong(t *testing.T) {
 	s := ts.New(t, ts.WithSSF(func(c *ssf.Config) { fastPush(c); c.PauseAfter = 100 * time.Millisecond }))
 	rc := newReceiver(t)
@@ -207,15 +208,21 @@ func TestPushPausedAfterFailingTooLong(t *testing.T) {
 	if reason, _ := status["reason"].(string); reason == "" {
 		t.Errorf("paused without a reason")
 	}
-	if n, _ := s.Store.CountSETs(t.Context(), id, store.SETPending); n != 1 {
-		t.Errorf("%d SETs pending on the paused stream; want its one SET kept", n)
-	}
+	eventually(t, "the SET and the stream-updated event held", func() bool {
+		n, _ := s.Store.CountSETs(t.Context(), id, store.SETPending)
+		return n == 2
+	})
 	rc.setUp(true)
 	if r := s.Do(http.MethodPost, ssfhttp.PathStatus, body(`"stream_id":`+quote(id), `"status":"enabled"`), ts.AdminBearer); r.Status != http.StatusOK {
 		t.Fatalf("enable: %d %s", r.Status, r.Body)
 	}
-	eventually(t, "the SET delivered", func() bool { got, _ := rc.state(); return len(got) == 1 })
-	verifySET(t, s, func() string { got, _ := rc.state(); return got[0] }(), id)
+	eventually(t, "the SETs delivered", func() bool { got, _ := rc.state(); return len(got) == 2 })
+	got, _ := rc.state()
+	event(t, verifySET(t, s, got[0], id), ssf.EventGrantRevoked)
+	// SSF 1.0 §8.1.5: the pause tokend decided is told, after what it held.
+	if e := event(t, verifySET(t, s, got[1], id), ssf.EventStreamUpdated); e["status"] != ssf.StatusPaused || e["reason"] != status["reason"] {
+		t.Errorf("stream-updated %v; want paused with the reason %v", e, status["reason"])
+	}
 }
 
 // TestPushRejectedAndRemovedSubject: a SET the receiver rejects with an
