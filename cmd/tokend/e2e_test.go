@@ -99,11 +99,16 @@ func startTokend(t *testing.T) *instance {
 
 // startTokendAt starts `tokend serve` with no flags on the data folder,
 // listening on addr: TLS with the folder's self-signed certificate, and
-// the issuer https://addr.
-func startTokendAt(t *testing.T, data, addr string) *instance {
+// the issuer https://addr; extraEnv adds settings (with
+// TOKEND_INSECURE_HTTP=true it serves plain HTTP, issuer http://addr).
+func startTokendAt(t *testing.T, data, addr string, extraEnv ...string) *instance {
 	t.Helper()
-	env := append(os.Environ(), "TOKEND_DATA="+data, "TOKEND_ADDR="+addr)
-	in := &instance{t: t, data: data, addr: addr, base: "https://" + addr, env: env, out: &bytes.Buffer{}}
+	env := append(append(os.Environ(), "TOKEND_DATA="+data, "TOKEND_ADDR="+addr), extraEnv...)
+	base := "https://" + addr
+	if slices.Contains(extraEnv, "TOKEND_INSECURE_HTTP=true") {
+		base = "http://" + addr
+	}
+	in := &instance{t: t, data: data, addr: addr, base: base, env: env, out: &bytes.Buffer{}}
 	in.cmd = exec.Command(tokendBin, "serve")
 	in.cmd.Env = env
 	stdout, err := in.cmd.StdoutPipe()

@@ -134,8 +134,8 @@ func gcCommand(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return onStore(ctx, fs, args, false, check, func(st backend, _ []string) error {
 		start := time.Now()
 		res, err := sweep.New(sweep.Config{Store: st, Retention: *retention, BatchSize: *batch, Pause: -1}).Once(ctx)
-		fmt.Fprintf(stdout, "deleted %d expired grants (%d tokens), %d used assertion jtis, %d finished back-channel logouts and %d log events in %d batches (%s)\n",
-			res.Grants, res.Tokens, res.JTIs, res.Logouts, res.Events, res.Batches, time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(stdout, "deleted %d expired grants (%d tokens), %d used assertion jtis, %d finished back-channel logouts, %d finished Shared Signals SETs and %d log events in %d batches (%s)\n",
+			res.Grants, res.Tokens, res.JTIs, res.Logouts, res.SETs, res.Events, res.Batches, time.Since(start).Round(time.Millisecond))
 		return err
 	})
 }

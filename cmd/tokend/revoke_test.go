@@ -115,8 +115,8 @@ func TestGCCommand(t *testing.T) {
 	seedGrants(t, data, -time.Minute, [2]string{"s1", "web"}, [2]string{"s2", "web"}, [2]string{"s3", "web"})
 	seedGrants(t, data, time.Hour, [2]string{"s4", "web"})
 	out, err := cli(t, "", "gc", "--batch", "2", "--data", data)
-	if err != nil || !strings.HasPrefix(out, "deleted 3 expired grants (6 tokens), 0 used assertion jtis, 0 finished back-channel logouts and 0 log events in 4 batches") {
-		t.Errorf("gc = %q, %v; want 3 grants deleted in 2+1 batches, and the logouts' and the events' pass", out, err)
+	if err != nil || !strings.HasPrefix(out, "deleted 3 expired grants (6 tokens), 0 used assertion jtis, 0 finished back-channel logouts, 0 finished Shared Signals SETs and 0 log events in 5 batches") {
+		t.Errorf("gc = %q, %v; want 3 grants deleted in 2+1 batches, and the logouts', the SETs' and the events' pass", out, err)
 	}
 	out, err = cli(t, "", "gc", "--data", data)
 	if err != nil || !strings.HasPrefix(out, "deleted 0 expired grants (0 tokens)") {

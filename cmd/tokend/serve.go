@@ -33,8 +33,11 @@ import (
 	"github.com/tokend/tokend/internal/metrics"
 	"github.com/tokend/tokend/internal/oauth"
 	"github.com/tokend/tokend/internal/ratelimit"
+	"github.com/tokend/tokend/internal/revocation"
 	"github.com/tokend/tokend/internal/scim"
 	"github.com/tokend/tokend/internal/server"
+	"github.com/tokend/tokend/internal/ssf"
+	"github.com/tokend/tokend/internal/ssfhttp"
 	"github.com/tokend/tokend/internal/statuslist"
 	"github.com/tokend/tokend/internal/store"
 	"github.com/tokend/tokend/internal/sweep"
@@ -338,6 +341,7 @@ func build(ctx context.Context, c serveConfig, log *slog.Logger, stops *stopList
 		return nil, err
 	}
 	startBackchannel(ctx, p, stops) // stopped before the store closes
+	p.ssf = startSSF(ctx, p, stops) // stopped before the store closes
 	if p.lists, err = startHub(ctx, p.hub, c.Issuer, p.keys, stops); err != nil {
 		return nil, err
 	}
@@ -410,6 +414,7 @@ type parts struct {
 	lists      *statuslist.Lists
 	// dpopNonces makes and checks DPoP nonces; nil without --dpop-nonces.
 	dpopNonces *dpop.Nonces
+	ssf        *ssf.Transmitter
 }
 
 // buildStore takes the data folder's serve lock when the store is SQLite,
@@ -521,6 +526,35 @@ func startBackchannel(ctx context.Context, p parts, stops *stopList) {
 	stops.push(func() { cancel(); f.Wait() })
 }
 
+// startSSF starts the Shared Signals transmitter (package ssf), which
+// follows the revocation log from its own cursor in the store, nudged by
+// the hub, as back-channel logout does; its figures are read at each
+// scrape of the metrics. It is stopped, and waited for, before the store
+// closes.
+func startSSF(ctx context.Context, p parts, stops *stopList) *ssf.Transmitter {
+	t := ssf.New(ssf.Config{
+		Store:        p.st,
+		Tokens:       &token.JWTs{Keys: p.keys, Issuer: p.c.Issuer},
+		Issuer:       p.c.Issuer,
+		PollEndpoint: func(id string) string { return ssfhttp.PollEndpoint(p.c.Issuer, id) },
+		Logger:       p.log,
+		Observer:     p.m,
+	})
+	p.hub.Subscribe(func([]store.Event) { t.Nudge() })
+	p.m.SSFStreams(func(ctx context.Context) ([]metrics.SSFStream, error) {
+		stats, err := t.Stats(ctx)
+		out := make([]metrics.SSFStream, len(stats))
+		for i, s := range stats {
+			out[i] = metrics.SSFStream{ID: s.ID, Pending: s.Pending, Delivered: s.Delivered, Failed: s.Failed, Lag: s.Lag}
+		}
+		return out, err
+	})
+	ctx, cancel := context.WithCancel(ctx)
+	t.Start(ctx)
+	stops.push(func() { cancel(); t.Wait() })
+	return t
+}
+
 // startHub starts the revocation hub, with the status lists following it:
 // they are built from the whole log before serving, then kept current by
 // the hub. The hub stops before the store closes, and with it the
@@ -583,6 +617,9 @@ func buildHTTP(p parts) *http.ServeMux {
 		Store: p.st, JWT: jwts, Feed: p.hub, UserLimiter: userLimiter, Logger: p.log, SessionTTL: p.c.SessionTTL}).Mount(mux)
 	admin.New(admin.Config{Store: p.st, Auth: authz, Issuer: p.c.Issuer, Logger: p.log}).Mount(mux)
 	scim.New(scim.Config{Store: p.st, Auth: authz, BaseURL: p.c.Issuer, Logger: p.log}).Mount(mux)
+	receiver := &ssf.Receiver{Issuers: p.st, Audiences: []string{p.c.Issuer}, Engine: &revocation.Engine{Store: p.st}, Logger: p.log}
+	ssfhttp.New(ssfhttp.Config{Transmitter: p.ssf, Receiver: receiver, Store: p.st, Auth: authz, Issuer: p.c.Issuer,
+		JWKSPath: oauth.PathJWKS, Logger: p.log}).Mount(mux)
 	// On the public listener the metrics need the admin token; on
 	// --metrics-addr, which only operators should reach, nothing.
 	mux.Handle("GET /metrics", admin.TokenOnly(authz, p.m.Handler(), p.log))

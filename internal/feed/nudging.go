@@ -208,3 +208,45 @@ func (s Nudging) FinishLogout(ctx context.Context, id int64, claim, state string
 func (s Nudging) DeleteFinishedLogouts(ctx context.Context, before time.Time, limit int) (int, error) {
 	return s.Store.DeleteFinishedLogouts(ctx, before, limit)
 }
+
+// The Shared Signals streams' writes pass through: it revokes nothing.
+
+// CreateStream passes through.
+func (s Nudging) CreateStream(ctx context.Context, st store.Stream) error {
+	return s.Store.CreateStream(ctx, st)
+}
+
+// UpdateStream passes through.
+func (s Nudging) UpdateStream(ctx context.Context, id string, fn func(store.Stream) (store.Stream, error)) (store.Stream, error) {
+	return s.Store.UpdateStream(ctx, id, fn)
+}
+
+// DeleteStream passes through.
+func (s Nudging) DeleteStream(ctx context.Context, id string) error {
+	return s.Store.DeleteStream(ctx, id)
+}
+
+// QueueSETs passes through.
+func (s Nudging) QueueSETs(ctx context.Context, name string, from, to int64, sets []store.StreamSET) error {
+	return s.Store.QueueSETs(ctx, name, from, to, sets)
+}
+
+// AckSETs passes through.
+func (s Nudging) AckSETs(ctx context.Context, streamID string, acks []string, errs map[string]string, at time.Time) error {
+	return s.Store.AckSETs(ctx, streamID, acks, errs, at)
+}
+
+// ClaimSETs passes through.
+func (s Nudging) ClaimSETs(ctx context.Context, claim string, now, until time.Time, limit int) ([]store.StreamSET, error) {
+	return s.Store.ClaimSETs(ctx, claim, now, until, limit)
+}
+
+// FinishSET passes through.
+func (s Nudging) FinishSET(ctx context.Context, id int64, claim, state string, at, next time.Time, errText string) error {
+	return s.Store.FinishSET(ctx, id, claim, state, at, next, errText)
+}
+
+// DeleteFinishedSETs passes through.
+func (s Nudging) DeleteFinishedSETs(ctx context.Context, before time.Time, limit int) (int, error) {
+	return s.Store.DeleteFinishedSETs(ctx, before, limit)
+}

@@ -33,6 +33,7 @@ type Metrics struct {
 	rejected     prometheus.Counter
 	logouts      *prometheus.CounterVec
 	logoutsDue   prometheus.Gauge
+	ssfPushes    *prometheus.CounterVec
 }
 
 // New creates the collectors and registers them with the Go and process
@@ -91,8 +92,14 @@ func New() *Metrics {
 	for _, o := range []string{"delivered", "retried", "abandoned"} {
 		m.logouts.WithLabelValues(o)
 	}
+	m.ssfPushes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tokend_ssf_pushes_total", Help: "Shared Signals SET push attempts, by outcome: delivered, retried, failed (rejected by the receiver), paused (the stream was paused).",
+	}, []string{"outcome"})
+	for _, o := range []string{"delivered", "retried", "failed", "paused"} {
+		m.ssfPushes.WithLabelValues(o)
+	}
 	m.Registry.MustRegister(m.requests, m.latency, m.revocations, m.revokedToks, m.authFailures,
-		m.batchSize, m.swept, m.sweeps, m.liveTokens, m.liveGrants, m.liveSessions, m.rejected, m.logouts, m.logoutsDue,
+		m.batchSize, m.swept, m.sweeps, m.liveTokens, m.liveGrants, m.liveSessions, m.rejected, m.logouts, m.logoutsDue, m.ssfPushes,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -43,6 +43,9 @@ type registration struct {
 	ExtAppTokenLifetime  *int64 `json:"ext_application_token_lifetime"`
 	ExtUserTokenLifetime *int64 `json:"ext_user_token_lifetime"`
 	ExtRefreshLifetime   *int64 `json:"ext_refresh_token_lifetime"`
+	// ExtSSFStreams is tokend's: the client may manage Shared Signals
+	// streams (package ssfhttp). Absent from an update, it is kept.
+	ExtSSFStreams *bool `json:"ext_ssf_streams"`
 }
 
 // ClientInfo is the client information response (RFC 7591 §3.2.1).
@@ -65,6 +68,7 @@ type ClientInfo struct {
 	BackchannelLogoutURI             string   `json:"backchannel_logout_uri,omitempty"`
 	BackchannelLogoutSessionRequired bool     `json:"backchannel_logout_session_required"`
 	DPoPBoundAccessTokens            bool     `json:"dpop_bound_access_tokens"`
+	ExtSSFStreams                    bool     `json:"ext_ssf_streams"`
 }
 
 func (e *Endpoints) mountRegister(mux *http.ServeMux) {
@@ -94,6 +98,9 @@ func (m registration) spec() registry.Spec {
 	}
 	if m.ExtPublicClient != nil && *m.ExtPublicClient {
 		s.AuthMethod = registry.AuthNone
+	}
+	if m.ExtSSFStreams != nil {
+		s.SSFStreams = *m.ExtSSFStreams
 	}
 	tokenType := m.ExtTokenType
 	if tokenType == "" {
@@ -142,6 +149,7 @@ func ClientInformation(c store.Client, secret string) ClientInfo {
 		BackchannelLogoutURI:             c.BackchannelLogoutURI,
 		BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
 		DPoPBoundAccessTokens:            c.DPoPBoundAccessTokens,
+		ExtSSFStreams:                    c.SSFStreams,
 	}
 	if c.TokenFormat == registry.FormatJWT {
 		resp.ExtTokenType = "JWT"
@@ -263,6 +271,9 @@ func (e *Endpoints) registerUpdate(w http.ResponseWriter, r *http.Request) error
 		// public (registry.Apply refuses a public introspector).
 		spec := spec
 		spec.CanIntrospect = c.CanIntrospect
+		if m.ExtSSFStreams == nil {
+			spec.SSFStreams = c.SSFStreams
+		}
 		if err := Registration.Apply(&c, spec); err != nil {
 			return c, err
 		}

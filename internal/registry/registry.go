@@ -66,7 +66,10 @@ type Spec struct {
 	// CanIntrospect lets the client introspect any client's tokens (a
 	// resource server). Only a confidential client may have it
 	// (MayIntrospectAny).
-	CanIntrospect     bool
+	CanIntrospect bool
+	// SSFStreams lets the client manage Shared Signals streams and poll
+	// them with its access tokens. Only a confidential client may have it.
+	SSFStreams        bool
 	AccessTokenTTL    time.Duration
 	AppAccessTokenTTL time.Duration
 	RefreshTokenTTL   time.Duration
@@ -126,6 +129,9 @@ func (rules Rules) Apply(c *store.Client, spec Spec) error {
 	if public && spec.Secret != "" {
 		return invalid("a public client has no secret")
 	}
+	if public && spec.SSFStreams {
+		return invalid("a public client may not manage Shared Signals streams")
+	}
 	if public && spec.CanIntrospect {
 		return invalid("a public client may not introspect other clients' tokens: it would need only its client_id")
 	}
@@ -161,6 +167,7 @@ func (rules Rules) Apply(c *store.Client, spec Spec) error {
 	c.DPoPBoundAccessTokens = spec.DPoPBoundAccessTokens
 	c.TokenFormat = format
 	c.CanIntrospect = spec.CanIntrospect
+	c.SSFStreams = spec.SSFStreams
 	c.AccessTokenTTL = spec.AccessTokenTTL
 	c.AppAccessTokenTTL = spec.AppAccessTokenTTL
 	c.RefreshTokenTTL = spec.RefreshTokenTTL

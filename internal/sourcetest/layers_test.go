@@ -30,11 +30,11 @@ var layers = []struct {
 		"internal/revocation", "internal/clientauth", "internal/registry", "internal/assertion",
 		"internal/statuslist", "internal/cache", "internal/metrics", "internal/sweep",
 	}},
-	{"services built on services", []string{"internal/feed", "internal/adminauth", "internal/backchannel"}},
+	{"services built on services", []string{"internal/feed", "internal/adminauth", "internal/backchannel", "internal/ssf"}},
 	{"the mapping of errors to HTTP", []string{"internal/httperr"}},
 	{"the OAuth error type", []string{"internal/oautherr"}},
 	{"HTTP areas and plumbing", []string{
-		"internal/oauth", "internal/admin", "internal/scim", "internal/web", "internal/server",
+		"internal/oauth", "internal/admin", "internal/scim", "internal/web", "internal/server", "internal/ssfhttp",
 	}},
 	{"test tooling", []string{"internal/testserver", "internal/stack"}},
 	{"programs", []string{"cmd/tokend", "cmd/tokend-bench", "cmd/tokend-propagation", "examples/api"}},

@@ -42,6 +42,14 @@ type Writer interface {
 	ClaimLogouts(ctx context.Context, claim string, now, until time.Time, limit int) ([]LogoutDelivery, error)
 	FinishLogout(ctx context.Context, id int64, claim, state string, at, next time.Time) error
 	DeleteFinishedLogouts(ctx context.Context, before time.Time, limit int) (int, error)
+	CreateStream(ctx context.Context, s Stream) error
+	UpdateStream(ctx context.Context, id string, fn func(Stream) (Stream, error)) (Stream, error)
+	DeleteStream(ctx context.Context, id string) error
+	QueueSETs(ctx context.Context, name string, from, to int64, sets []StreamSET) error
+	AckSETs(ctx context.Context, streamID string, acks []string, errs map[string]string, at time.Time) error
+	ClaimSETs(ctx context.Context, claim string, now, until time.Time, limit int) ([]StreamSET, error)
+	FinishSET(ctx context.Context, id int64, claim, state string, at, next time.Time, errText string) error
+	DeleteFinishedSETs(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // Reader is the rest of Store: the methods that change nothing stored,
@@ -74,6 +82,10 @@ type Reader interface {
 	Cursor(ctx context.Context, name string) (int64, error)
 	GetLogout(ctx context.Context, id int64) (LogoutDelivery, error)
 	CountLogouts(ctx context.Context, state string) (int64, error)
+	GetStream(ctx context.Context, id string) (Stream, error)
+	ListStreams(ctx context.Context) ([]Stream, error)
+	PendingSETs(ctx context.Context, streamID string, limit int) ([]StreamSET, error)
+	CountSETs(ctx context.Context, streamID, state string) (int64, error)
 }
 
 // Store is exactly Reader and Writer: a method added to Store and to

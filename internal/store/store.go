@@ -70,6 +70,9 @@ type Client struct {
 	// a token request of it without a proof is refused, so it never
 	// holds a bearer token.
 	DPoPBoundAccessTokens bool
+	// SSFStreams: an admin allowed the client to manage Shared Signals
+	// streams (SSF 1.0 §8) with its access tokens, and to poll them.
+	SSFStreams bool
 
 	// Lifetimes; zero means the server default.
 	AccessTokenTTL    time.Duration // tokens issued for a user
@@ -217,6 +220,10 @@ const (
 	// ReasonUserRequest: the user removed a client's access from their
 	// account page.
 	ReasonUserRequest = "user_request"
+	// ReasonUpstreamSignal: an upstream issuer told, with a Shared Signals
+	// SET, that a subject of its own must lose access (a session revoked,
+	// a credential changed, an account disabled or purged).
+	ReasonUpstreamSignal = "upstream_signal"
 )
 
 // RevokeResult reports what one revocation covered.
@@ -415,6 +422,7 @@ type Store interface {
 	AuthCodes
 	Consents
 	Logouts
+	Streams
 }
 
 // Sessions stores browser sessions. A session that ended or expired stays

@@ -75,8 +75,8 @@ func TestSweepSQLite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Four full batches, an empty one, the logouts', the events'.
-	want := sweep.Result{Grants: 8, Tokens: 13, Logouts: 1, Events: 1, Batches: 4 + 1 + 1 + 1}
+	// Four full batches, an empty one, the logouts', the SETs', the events'.
+	want := sweep.Result{Grants: 8, Tokens: 13, Logouts: 1, Events: 1, Batches: 4 + 1 + 1 + 1 + 1}
 	if got != want {
 		t.Errorf("Once = %+v; want %+v", got, want)
 	}
@@ -107,7 +107,7 @@ func TestSweepSQLite(t *testing.T) {
 		}
 	}
 	// A second sweep finds nothing.
-	if got, err := s.Once(ctx); err != nil || got != (sweep.Result{Batches: 3}) {
+	if got, err := s.Once(ctx); err != nil || got != (sweep.Result{Batches: 4}) {
 		t.Errorf("second Once = %+v, %v; want nothing deleted", got, err)
 	}
 }

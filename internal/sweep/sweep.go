@@ -29,6 +29,7 @@ type Maintenance interface {
 	DeleteExpired(ctx context.Context, now time.Time, limit int) (store.SweepResult, error)
 	DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int, error)
 	DeleteFinishedLogouts(ctx context.Context, before time.Time, limit int) (int, error)
+	DeleteFinishedSETs(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // Config says what to sweep and how often. Zero fields take the defaults.
@@ -40,7 +41,8 @@ type Config struct {
 	// them forever.
 	Retention time.Duration
 	// LogoutRetention is how long back-channel logout deliveries are kept
-	// once delivered or abandoned.
+	// once delivered or abandoned, and Shared Signals SETs once delivered
+	// or failed.
 	LogoutRetention time.Duration
 	// BatchSize is how many grants (or events) one store call deletes.
 	BatchSize int
@@ -64,6 +66,7 @@ type Result struct {
 	Codes    int // authorization codes past their expiry
 	Sessions int // sessions ended or expired store.SessionRetention ago
 	Logouts  int // back-channel logout deliveries finished LogoutRetention ago
+	SETs     int // Shared Signals SETs delivered or failed LogoutRetention ago
 	Events   int // log events older than the retention window
 	Batches  int // store calls made
 }
@@ -116,6 +119,16 @@ func (s *Sweeper) Once(ctx context.Context) (Result, error) {
 		n, err := s.cfg.Store.DeleteFinishedLogouts(ctx, logoutsBefore, limit)
 		if err != nil {
 			err = fmt.Errorf("sweep: delete finished logouts: %w", err)
+		}
+		return n, err
+	})
+	if err != nil {
+		return res, err
+	}
+	err = s.drain(ctx, &res, &res.SETs, func(limit int) (int, error) {
+		n, err := s.cfg.Store.DeleteFinishedSETs(ctx, logoutsBefore, limit)
+		if err != nil {
+			err = fmt.Errorf("sweep: delete finished SETs: %w", err)
 		}
 		return n, err
 	})
@@ -214,6 +227,7 @@ func (s *Sweeper) log(ctx context.Context, res Result, err error, took time.Dura
 	attrs := []slog.Attr{
 		slog.Int("grants", res.Grants), slog.Int("tokens", res.Tokens), slog.Int("jtis", res.JTIs),
 		slog.Int("codes", res.Codes), slog.Int("sessions", res.Sessions), slog.Int("logouts", res.Logouts),
+		slog.Int("sets", res.SETs),
 		slog.Int("events", res.Events), slog.Int("batches", res.Batches), slog.Duration("duration", took),
 	}
 	level := slog.LevelInfo

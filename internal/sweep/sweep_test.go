@@ -58,6 +58,12 @@ func (f *fakeStore) DeleteEventsBefore(_ context.Context, before time.Time, limi
 	return n, nil
 }
 
+func (f *fakeStore) DeleteFinishedSETs(_ context.Context, before time.Time, limit int) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return 0, f.call("sets", before, limit)
+}
+
 func (f *fakeStore) DeleteFinishedLogouts(_ context.Context, before time.Time, limit int) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -89,6 +95,7 @@ func TestOnceDrainsInBatches(t *testing.T) {
 	old := t0.Add(-retention).Format(time.RFC3339)
 	now := t0.Format(time.RFC3339)
 	logouts := "logouts " + t0.Add(-sweep.DefaultLogoutRetention).Format(time.RFC3339) + " 2"
+	sets := "sets " + t0.Add(-sweep.DefaultLogoutRetention).Format(time.RFC3339) + " 2"
 	for _, tc := range []struct {
 		name                       string
 		grants, jtis, logouts, evs int
@@ -96,17 +103,17 @@ func TestOnceDrainsInBatches(t *testing.T) {
 		calls                      []string
 	}{
 		{"a short last batch", 5, 1, 3, 3,
-			sweep.Result{Grants: 5, Tokens: 10, JTIs: 1, Logouts: 3, Events: 3, Batches: 7},
-			[]string{"expired " + now + " 2", "expired " + now + " 2", "expired " + now + " 2", logouts, logouts, "events " + old + " 2", "events " + old + " 2"}},
+			sweep.Result{Grants: 5, Tokens: 10, JTIs: 1, Logouts: 3, Events: 3, Batches: 8},
+			[]string{"expired " + now + " 2", "expired " + now + " 2", "expired " + now + " 2", logouts, logouts, sets, "events " + old + " 2", "events " + old + " 2"}},
 		{"a full last batch needs one more call", 4, 0, 0, 2,
-			sweep.Result{Grants: 4, Tokens: 8, Events: 2, Batches: 6},
-			[]string{"expired " + now + " 2", "expired " + now + " 2", "expired " + now + " 2", logouts, "events " + old + " 2", "events " + old + " 2"}},
+			sweep.Result{Grants: 4, Tokens: 8, Events: 2, Batches: 7},
+			[]string{"expired " + now + " 2", "expired " + now + " 2", "expired " + now + " 2", logouts, sets, "events " + old + " 2", "events " + old + " 2"}},
 		{"jtis outlast grants", 1, 5, 0, 0,
-			sweep.Result{Grants: 1, Tokens: 2, JTIs: 5, Batches: 5},
-			[]string{"expired " + now + " 2", "expired " + now + " 2", "expired " + now + " 2", logouts, "events " + old + " 2"}},
+			sweep.Result{Grants: 1, Tokens: 2, JTIs: 5, Batches: 6},
+			[]string{"expired " + now + " 2", "expired " + now + " 2", "expired " + now + " 2", logouts, sets, "events " + old + " 2"}},
 		{"nothing to do", 0, 0, 0, 0,
-			sweep.Result{Batches: 3},
-			[]string{"expired " + now + " 2", logouts, "events " + old + " 2"}},
+			sweep.Result{Batches: 4},
+			[]string{"expired " + now + " 2", logouts, sets, "events " + old + " 2"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeStore{grants: tc.grants, jtis: tc.jtis, logouts: tc.logouts, events: tc.evs}
@@ -135,7 +142,7 @@ func TestOnceKeepsEventsWithNegativeRetention(t *testing.T) {
 	f := &fakeStore{grants: 1, events: 9}
 	s := sweep.New(sweep.Config{Store: f, Retention: -1, Pause: -1, Now: func() time.Time { return t0 }})
 	got, err := s.Once(t.Context())
-	if err != nil || got != (sweep.Result{Grants: 1, Tokens: 2, Batches: 2}) || f.events != 9 {
+	if err != nil || got != (sweep.Result{Grants: 1, Tokens: 2, Batches: 3}) || f.events != 9 {
 		t.Errorf("Once = %+v, %v, %d events left; want 1 grant swept and the 9 events kept", got, err, f.events)
 	}
 }
@@ -214,7 +221,7 @@ func TestRunSweepsEveryInterval(t *testing.T) {
 	<-done
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if last := f.calls[len(f.calls)-3]; last != "expired "+t0.Add(2*time.Minute).Format(time.RFC3339)+" "+strconv.Itoa(sweep.DefaultBatchSize) {
+	if last := f.calls[len(f.calls)-4]; last != "expired "+t0.Add(2*time.Minute).Format(time.RFC3339)+" "+strconv.Itoa(sweep.DefaultBatchSize) {
 		t.Errorf("last sweep's call %q; want it at the clock's time, t0+2m", last)
 	}
 }

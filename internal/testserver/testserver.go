@@ -36,8 +36,11 @@ import (
 	"github.com/tokend/tokend/internal/oautherr"
 	"github.com/tokend/tokend/internal/ratelimit"
 	"github.com/tokend/tokend/internal/registry"
+	"github.com/tokend/tokend/internal/revocation"
 	"github.com/tokend/tokend/internal/scim"
 	"github.com/tokend/tokend/internal/server"
+	"github.com/tokend/tokend/internal/ssf"
+	"github.com/tokend/tokend/internal/ssfhttp"
 	"github.com/tokend/tokend/internal/store"
 	"github.com/tokend/tokend/internal/store/sqlite"
 	"github.com/tokend/tokend/internal/token"
@@ -57,11 +60,26 @@ const FailLimit = 5
 // Option changes how New sets the server up.
 type Option func(*options)
 
-type options struct{ failLimit int }
+type options struct {
+	failLimit int
+	ssf       func(*ssf.Config) // nil: no Shared Signals transmitter
+}
 
 // WithFailLimit sets how many failed authentications a key may make in a
 // minute, for tests that make many on purpose.
 func WithFailLimit(n int) Option { return func(o *options) { o.failLimit = n } }
+
+// WithSSF runs the Shared Signals transmitter (packages ssf and ssfhttp)
+// on the server's clock, polling the log every 10 ms; edit changes its
+// configuration before it starts (a push backoff, PauseAfter).
+func WithSSF(edit func(*ssf.Config)) Option {
+	return func(o *options) {
+		o.ssf = edit
+		if edit == nil {
+			o.ssf = func(*ssf.Config) {}
+		}
+	}
+}
 
 // Clock is a settable time source.
 type Clock struct {
@@ -93,6 +111,8 @@ type Server struct {
 	JWT *token.JWTs
 	// URL is the server's base URL, also its issuer.
 	URL string
+	// SSF is the Shared Signals transmitter, nil without WithSSF.
+	SSF *ssf.Transmitter
 }
 
 // New starts a server; it stops when the test ends.
@@ -146,17 +166,39 @@ func New(t testing.TB, opts ...Option) *Server {
 		Store: st, JWT: jwts, Feed: hub, UserLimiter: users, Now: clk.Now}).Mount(mux)
 	admin.New(admin.Config{Store: st, Auth: authz, Issuer: issuer, Now: clk.Now}).Mount(mux)
 	scim.New(scim.Config{Store: st, Auth: authz, BaseURL: issuer, Now: clk.Now}).Mount(mux)
+	var tr *ssf.Transmitter
+	stopSSF := func() {}
+	if o.ssf != nil {
+		tr, stopSSF = startSSF(st, jwts, authz, clk, issuer, mux, o.ssf)
+	}
 	srv.Config.Handler = server.Handler(server.Config{Ready: st.Ping}, mux)
 	srv.Start()
 	t.Cleanup(func() {
 		stopHub()
 		hub.Wait()
 		srv.Close()
+		stopSSF()
 		if err := st.Close(); err != nil {
 			t.Errorf("close store: %v", err)
 		}
 	})
-	return &Server{t: t, srv: srv, Store: st, Clock: clk, JWT: jwts, URL: issuer}
+	return &Server{t: t, srv: srv, Store: st, Clock: clk, JWT: jwts, URL: issuer, SSF: tr}
+}
+
+// startSSF starts a transmitter on mux and returns it with its stop.
+func startSSF(st *sqlite.Store, jwts *token.JWTs, authz *adminauth.Authorizer, clk *Clock, issuer string, mux *http.ServeMux,
+	edit func(*ssf.Config)) (*ssf.Transmitter, func()) {
+	cfg := ssf.Config{Store: st, Tokens: jwts, Issuer: issuer, Now: clk.Now, Poll: 10 * time.Millisecond,
+		PollEndpoint: func(id string) string { return ssfhttp.PollEndpoint(issuer, id) }}
+	edit(&cfg)
+	tr := ssf.New(cfg)
+	receiver := &ssf.Receiver{Issuers: st, Audiences: []string{issuer}, Engine: &revocation.Engine{Store: st, Now: clk.Now},
+		Now: clk.Now}
+	ssfhttp.New(ssfhttp.Config{Transmitter: tr, Receiver: receiver, Store: st, Auth: authz, Issuer: issuer,
+		JWKSPath: oauth.PathJWKS, Now: clk.Now}).Mount(mux)
+	ctx, cancel := context.WithCancel(context.Background())
+	tr.Start(ctx)
+	return tr, func() { cancel(); tr.Wait() }
 }
 
 // Response is an answer, read whole.

@@ -106,3 +106,16 @@ func (j *JWTs) MintLogoutToken(c LogoutClaims) (string, error) {
 	c.Events = map[string]map[string]any{backChannelLogoutEvent: {}}
 	return j.sign("logout+jwt", c, time.Unix(c.ExpiresAt, 0))
 }
+
+// SETKeyWindow is how long after a Security Event Token is signed its key
+// stays in the JWKS at least: a SET has no exp (SSF 1.0 §4.1.6), and a
+// receiver verifies it when it arrives.
+const SETKeyWindow = 24 * time.Hour
+
+// MintSET signs the claims of a Security Event Token (RFC 8417) with the
+// active key, typ secevent+jwt (SSF 1.0 §4.1.1). claims is the JSON object
+// the caller built, iss included: a SET queued and signed again at each
+// attempt keeps its claims.
+func (j *JWTs) MintSET(claims json.RawMessage) (string, error) {
+	return j.sign("secevent+jwt", claims, time.Now().Add(SETKeyWindow))
+}

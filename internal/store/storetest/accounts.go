@@ -26,6 +26,7 @@ func sampleClient(id string) store.Client {
 		BackchannelLogoutURI:             "https://" + id + ".example/backchannel",
 		BackchannelLogoutSessionRequired: true,
 		DPoPBoundAccessTokens:            true,
+		SSFStreams:                       true,
 
 		CanIntrospect:     true,
 		AccessTokenTTL:    90 * time.Second,

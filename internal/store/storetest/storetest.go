@@ -72,6 +72,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("UserEvents", func(t *testing.T) { t.Parallel(); testUserEvents(t, newStore) })
 	t.Run("SearchEvents", func(t *testing.T) { t.Parallel(); testSearchEvents(t, newStore) })
 	t.Run("KeepSession", func(t *testing.T) { t.Parallel(); testKeepSession(t, newStore) })
+	t.Run("Streams", func(t *testing.T) { t.Parallel(); testStreams(t, newStore) })
+	t.Run("StreamSETs", func(t *testing.T) { t.Parallel(); testStreamSETs(t, newStore) })
+	t.Run("StreamSETRaces", func(t *testing.T) { t.Parallel(); testStreamSETRaces(t, newStore) })
 }
 
 // opener opens a fresh store that is closed when t ends.

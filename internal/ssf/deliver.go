@@ -1,0 +1,206 @@
+package ssf
+
+import (
+	"bytes"
+	"context"
+	crand "crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/tokend/tokend/internal/store"
+)
+
+// maxAnswerBytes is how much of a receiver's answer is read.
+const maxAnswerBytes = 4 << 10
+
+// recordTimeout bounds the recording of an attempt's outcome once the
+// transmitter is stopping.
+const recordTimeout = 5 * time.Second
+
+// push sends the due SETs whenever some were queued, and at every poll
+// (for retries that came due), until ctx ends.
+func (t *Transmitter) push(ctx context.Context) {
+	defer t.wg.Done()
+	tick := time.NewTicker(t.cfg.Poll)
+	defer tick.Stop()
+	failing := false
+	for {
+		err := t.pushDue(ctx)
+		t.outage(ctx, "read the SET queue", err, &failing)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.due:
+		case <-tick.C:
+		}
+	}
+}
+
+// pushDue claims the due heads of the push streams, Workers at a time,
+// and attempts them, until a claim comes back empty: each stream's next
+// SET becomes its head once the last is delivered.
+func (t *Transmitter) pushDue(ctx context.Context) error {
+	for ctx.Err() == nil {
+		claim := crand.Text()
+		now := t.cfg.Now()
+		sets, err := t.cfg.Store.ClaimSETs(ctx, claim, now, now.Add(t.cfg.Lease), t.cfg.Workers)
+		if err != nil || len(sets) == 0 {
+			return err
+		}
+		var wg sync.WaitGroup
+		for _, s := range sets {
+			wg.Go(func() { t.attempt(ctx, claim, s) })
+		}
+		wg.Wait()
+	}
+	return ctx.Err()
+}
+
+// attempt pushes one SET and records the outcome.
+func (t *Transmitter) attempt(ctx context.Context, claim string, set store.StreamSET) {
+	s, err := t.cfg.Store.GetStream(ctx, set.StreamID)
+	var st stream
+	if err == nil {
+		st, err = parse(s)
+	}
+	if err != nil { // gone (its SETs with it) or the store failing: the claim lapses
+		return
+	}
+	rejected, sendErr := t.send(ctx, st, set)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	now := t.cfg.Now()
+	state, next, outcome, text := store.SETDelivered, now, OutcomeDelivered, ""
+	switch {
+	case rejected:
+		state, outcome, text = store.SETFailed, OutcomeFailed, sendErr.Error()
+	case sendErr != nil:
+		state, outcome, text = store.SETPending, OutcomeRetried, sendErr.Error()
+		next = now.Add(t.backoff(set.Attempts))
+	}
+	if err := t.cfg.Store.FinishSET(rctx, set.ID, claim, state, now, next, text); err != nil {
+		t.log.WarnContext(ctx, "ssf: cannot record a push", "stream", st.ID, "cause", err.Error())
+		return
+	}
+	t.health(rctx, st, sendErr != nil && !rejected, text, now, &outcome)
+	if t.cfg.Observer != nil {
+		t.cfg.Observer.SSFPush(outcome)
+	}
+	level := slog.LevelDebug
+	if outcome != OutcomeDelivered {
+		level = slog.LevelInfo
+	}
+	t.log.Log(ctx, level, "ssf push", "stream", st.ID, "jti", set.JTI, "outcome", outcome, "attempt", set.Attempts,
+		"cause", text)
+}
+
+// health keeps the stream's FailingSince, and pauses the stream when its
+// receiver has failed for longer than PauseAfter.
+func (t *Transmitter) health(ctx context.Context, st stream, failed bool, cause string, now time.Time, outcome *string) {
+	if failed == !st.FailingSince.IsZero() && (!failed || now.Sub(st.FailingSince) < t.cfg.PauseAfter) {
+		return // nothing changes
+	}
+	_, err := t.cfg.Store.UpdateStream(ctx, st.ID, func(s store.Stream) (store.Stream, error) {
+		cur, err := parse(s)
+		if err != nil {
+			return s, err
+		}
+		switch {
+		case !failed:
+			cur.FailingSince = time.Time{}
+		case cur.FailingSince.IsZero():
+			cur.FailingSince = now
+		case now.Sub(cur.FailingSince) >= t.cfg.PauseAfter && cur.Status == StatusEnabled:
+			cur.Status = StatusPaused
+			cur.Reason = fmt.Sprintf("push to the receiver failing since %s: %s", cur.FailingSince.UTC().Format(time.RFC3339), cause)
+			*outcome = OutcomePaused
+			t.log.WarnContext(ctx, "ssf stream paused", "stream", st.ID, "reason", cur.Reason)
+		}
+		return cur.store()
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		t.log.WarnContext(ctx, "ssf: cannot record a stream's health", "stream", st.ID, "cause", err.Error())
+	}
+	if err == nil && *outcome == OutcomePaused {
+		t.streamUpdated(ctx, st, now)
+	}
+}
+
+// streamUpdated queues the stream-updated event of a stream tokend paused
+// (SSF 1.0 §8.1.5): the receiver, unreachable now, gets it after the SETs
+// held, once the stream is enabled again.
+func (t *Transmitter) streamUpdated(ctx context.Context, st stream, now time.Time) {
+	s, err := t.cfg.Store.GetStream(ctx, st.ID)
+	if err == nil {
+		st, err = parse(s)
+	}
+	var claims []byte
+	jti := crand.Text()
+	if err == nil {
+		sig := signal{typ: EventStreamUpdated, txn: jti, subject: map[string]any{"format": "opaque", "id": st.ID},
+			payload: map[string]any{"status": st.Status, "reason": st.Reason}}
+		claims, err = t.claims(st, sig, jti, now)
+	}
+	if err == nil {
+		set := store.StreamSET{StreamID: st.ID, JTI: jti, Claims: claims, NextAttempt: now, CreatedAt: now}
+		err = t.cfg.Store.QueueSETs(ctx, "", 0, 0, []store.StreamSET{set})
+	}
+	if err != nil {
+		t.log.WarnContext(ctx, "ssf: cannot queue a stream-updated event", "stream", st.ID, "cause", err.Error())
+	}
+}
+
+// backoff is the wait after the attempt-th failed attempt.
+func (t *Transmitter) backoff(attempt int) time.Duration {
+	d := t.cfg.Backoff
+	for i := 1; i < attempt && d < t.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, t.cfg.MaxBackoff)
+	return d/2 + rand.N(d/2+1)
+}
+
+// send POSTs the SET, signed now (RFC 8935 §2). rejected is true when the
+// receiver answered 400: it will not take this SET, sent again or not.
+func (t *Transmitter) send(ctx context.Context, st stream, set store.StreamSET) (rejected bool, err error) {
+	if st.Method != MethodPush || st.EndpointURL == "" {
+		return false, errors.New("not a push stream")
+	}
+	jws, err := t.cfg.Tokens.MintSET(set.Claims)
+	if err != nil {
+		return false, fmt.Errorf("sign: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, st.EndpointURL, bytes.NewReader([]byte(jws)))
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Content-Type", "application/secevent+jwt")
+	req.Header.Set("Accept", "application/json")
+	if st.AuthorizationHeader != "" {
+		req.Header.Set("Authorization", st.AuthorizationHeader)
+	}
+	resp, err := t.http.Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
+	switch {
+	case resp.StatusCode/100 == 2:
+		return false, nil
+	case resp.StatusCode == http.StatusBadRequest:
+		var pe ReceiveError
+		if json.Unmarshal(body, &pe) == nil && pe.Err != "" {
+			return true, fmt.Errorf("rejected: %s: %s", pe.Err, pe.Description)
+		}
+		return true, errors.New("rejected: 400 without an RFC 8935 error")
+	}
+	return false, fmt.Errorf("answered %d", resp.StatusCode)
+}
