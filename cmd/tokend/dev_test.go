@@ -72,7 +72,7 @@ func TestDevAssertion(t *testing.T) {
 	}
 
 	// The server's own check, against an issuer registered as the note says.
-	data := t.TempDir()
+	data := migratedData(t)
 	if _, err := cli(t, "", "issuer", "add", "--iss", "https://idp.example", "--jwks-file", "idp-jwks.json", "--data", data); err != nil {
 		t.Fatal(err)
 	}

@@ -38,6 +38,7 @@ func wantRefused(t *testing.T, what string, err error, words ...string) {
 // the data folder's own paths; a certificate or key named by flag must
 // exist, and one without the other is refused, naming the missing one.
 func TestServeTLSFilesNamedMustExist(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cert, key := filepath.Join(dir, "nonexistent", "cert.pem"), filepath.Join(dir, "nonexistent", "key.pem")
 	cases := []struct {
@@ -51,7 +52,7 @@ func TestServeTLSFilesNamedMustExist(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			data := t.TempDir()
+			data := migratedData(t)
 			args := append([]string{"--addr", "127.0.0.1:0", "--data", data, "--log-level", "error"}, c.args...)
 			listened, stop := startServe(t, args...)
 			if listened {
@@ -65,7 +66,7 @@ func TestServeTLSFilesNamedMustExist(t *testing.T) {
 	}
 
 	// The data folder's own pair is made on first start, then reused.
-	data := t.TempDir()
+	data := migratedData(t)
 	listened, stop := startServe(t, "--addr", "127.0.0.1:0", "--data", data, "--log-level", "error")
 	if err := stop(); !listened || err != nil {
 		t.Fatalf("serve with the default certificate: %v (listened %t)", err, listened)
@@ -126,7 +127,7 @@ func TestBadValuesRefused(t *testing.T) {
 		wantRefused(t, "serve "+strings.Join(c.args, " "), stop(), c.words...)
 	}
 
-	data := t.TempDir()
+	data := migratedData(t)
 	if _, err := cli(t, "", "client", "create", "--name", "app", "--id", "app", "--data", data); err != nil {
 		t.Fatal(err)
 	}
@@ -158,6 +159,7 @@ func TestBadValuesRefused(t *testing.T) {
 // folder that does not exist, naming it, and creates nothing; a command
 // that writes still creates it.
 func TestReadOnlyCommandsNeedData(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	typo := filepath.Join(dir, "typo-data")
 	for _, args := range [][]string{
@@ -197,7 +199,8 @@ func TestReadOnlyCommandsNeedData(t *testing.T) {
 // flag and what to give, and it reads --token-format in any case, as
 // dynamic client registration reads JWT.
 func TestClientCreateSpeaksTheUsersWords(t *testing.T) {
-	data := t.TempDir()
+	t.Parallel()
+	data := migratedData(t)
 	if _, err := cli(t, "", "client", "create", "--name", "x", "--id", "X", "--data", data); err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +346,8 @@ func TestVersion(t *testing.T) {
 // the CLI keeps working beside it; once the first stops, a server starts
 // there again. Servers sharing a PostgreSQL database take no lock.
 func TestSecondServeRefused(t *testing.T) {
-	data := t.TempDir()
+	t.Parallel()
+	data := migratedData(t)
 	args := []string{"--insecure-http", "--addr", "127.0.0.1:0", "--data", data, "--log-level", "error"}
 	listened, stop := startServe(t, args...)
 	if !listened {
@@ -569,7 +573,8 @@ func TestEverySubcommandHelp(t *testing.T) {
 // TestClientDisabledShown: client show and client list say that a client
 // is disabled, in text and in JSON.
 func TestClientDisabledShown(t *testing.T) {
-	data := t.TempDir()
+	t.Parallel()
+	data := migratedData(t)
 	for _, args := range [][]string{{"client", "create", "--name", "app", "--id", "app"}, {"client", "create", "--name", "other", "--id", "other"}, {"client", "disable", "app"}} {
 		if _, err := cli(t, "", append(args, "--data", data)...); err != nil {
 			t.Fatal(err)
@@ -606,7 +611,8 @@ func regexpMatch(pattern, s string) bool { return regexp.MustCompile(pattern).Ma
 // TestIssuerJWKSURIMustBeHTTPS: an issuer's JWK Set URL is https, or http
 // to this machine only.
 func TestIssuerJWKSURIMustBeHTTPS(t *testing.T) {
-	data := t.TempDir()
+	t.Parallel()
+	data := migratedData(t)
 	_, err := cli(t, "", "issuer", "add", "--iss", "https://a.example", "--jwks-uri", "http://a.example/jwks", "--data", data)
 	wantRefused(t, "issuer add --jwks-uri http://a.example/jwks", err, "want https", "http://a.example/jwks")
 	for i, uri := range []string{"https://a.example/jwks", "http://127.0.0.1:8080/jwks", "http://localhost/jwks", "http://[::1]:9/jwks"} {
@@ -621,6 +627,7 @@ func TestIssuerJWKSURIMustBeHTTPS(t *testing.T) {
 // folder without a database, says it made a new SQLite store and where;
 // in an existing data folder it says nothing.
 func TestCLINamesNewStore(t *testing.T) {
+	t.Parallel()
 	data := filepath.Join(t.TempDir(), "typo-data")
 	_, errOut, err, _ := runCLI(t, "client", "create", "--name", "a", "--data", data)
 	abs, _ := filepath.Abs(filepath.Join(data, "tokend.db"))

@@ -254,6 +254,7 @@ func wantLines(t *testing.T, what, output string, lines ...string) {
 // and its resource server sections, which say they follow it, and checks
 // the answers the README says the reader gets.
 func TestQuickStartAsPrinted(t *testing.T) {
+	t.Parallel()
 	for _, tool := range []string{"bash", "curl", "jq"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s is not installed; the Quick start needs it (.ci/run installs curl and jq)", tool)
