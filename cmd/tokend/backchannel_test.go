@@ -20,6 +20,7 @@ import (
 // revokes a user's grants made in a browser session; the token verifies
 // against the server's JWKS, and /metrics counts the delivery.
 func TestBackchannelLogoutThroughServe(t *testing.T) {
+	t.Parallel()
 	in := startTokend(t)
 	tokens := make(chan string, 4)
 	rp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -39,8 +39,8 @@ var clientSubcommands = map[string]func(context.Context, *clientCmd) error{
 }
 
 func clientCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return errors.New("client: want create, list, show, delete, rotate-secret, disable or enable")
+	if err := needSubcommand("client", args, stderr); err != nil {
+		return err
 	}
 	c := &clientCmd{subcommand: subcommand{command: "client", sub: args[0], stdin: stdin, stdout: stdout}}
 	fs := storeFlags(c.name(), stderr)
@@ -124,13 +124,13 @@ func clientList(ctx context.Context, c *clientCmd) error {
 	if err != nil {
 		return err
 	}
-	infos := make([]oauth.ClientInfo, len(cs))
+	infos := make([]cliClientInfo, len(cs))
 	for i, client := range cs {
-		infos[i] = oauth.ClientInformation(client, "")
+		infos[i] = cliClientInfo{oauth.ClientInformation(client, ""), client.Disabled}
 	}
 	return printResult(c.stdout, c.asJSON, infos, func() error {
-		return printTable(c.stdout, "CLIENT_ID\tNAME\tAUTH\tFORMAT\tGRANTS", cs, func(client store.Client) string {
-			return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", client.ID, client.Name, client.AuthMethod, client.TokenFormat, strings.Join(client.GrantTypes, ","))
+		return printTable(c.stdout, "CLIENT_ID\tNAME\tAUTH\tFORMAT\tGRANTS\tDISABLED", cs, func(client store.Client) string {
+			return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%t", client.ID, client.Name, client.AuthMethod, client.TokenFormat, strings.Join(client.GrantTypes, ","), client.Disabled)
 		})
 	})
 }
@@ -217,8 +217,16 @@ func clientErr(id string, err error) error {
 	return err
 }
 
+// cliClientInfo is a client as the CLI's --json prints it: its RFC 7591
+// information, and whether it is disabled, which registration does not
+// say but an admin reading the list must see.
+type cliClientInfo struct {
+	oauth.ClientInfo
+	Disabled bool `json:"disabled,omitempty"`
+}
+
 func printClient(w io.Writer, c store.Client, secret string, asJSON bool) error {
-	return printResult(w, asJSON, oauth.ClientInformation(c, secret), func() error {
+	return printResult(w, asJSON, cliClientInfo{oauth.ClientInformation(c, secret), c.Disabled}, func() error {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintf(tw, "client_id:\t%s\n", c.ID)
 		if secret != "" {
@@ -230,6 +238,9 @@ func printClient(w io.Writer, c store.Client, secret string, asJSON bool) error 
 		fmt.Fprintf(tw, "token format:\t%s\n", c.TokenFormat)
 		fmt.Fprintf(tw, "can introspect:\t%t\n", c.CanIntrospect)
 		fmt.Fprintf(tw, "ssf streams:\t%t\n", c.SSFStreams)
+		if c.Disabled {
+			fmt.Fprintf(tw, "disabled:\ttrue (refused at the token endpoint, its tokens inactive: tokend client enable %s)\n", c.ID)
+		}
 		printLogoutMetadata(tw, c)
 		return tw.Flush()
 	})

@@ -13,7 +13,8 @@ import (
 // TestClientDisableEnable: the CLI disables and enables a client in the
 // store a running server reads, and refuses an unknown client.
 func TestClientDisableEnable(t *testing.T) {
-	data := t.TempDir()
+	t.Parallel()
+	data := migratedData(t)
 	out, err := cli(t, "", "client", "create", "--name", "app", "--json", "--data", data)
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +57,8 @@ func TestClientDisableEnable(t *testing.T) {
 // the post-logout ones and the back-channel logout URI, refuses those the
 // registry refuses, and client show prints them.
 func TestClientCreateLogoutFlags(t *testing.T) {
-	data := t.TempDir()
+	t.Parallel()
+	data := migratedData(t)
 	out, err := cli(t, "", "client", "create", "--name", "rp", "--id", "rp1", "--json", "--data", data,
 		"--grant", "authorization_code", "--grant", "refresh_token",
 		"--redirect-uri", "https://rp.example/cb", "--redirect-uri", "com.example.rp:/cb",

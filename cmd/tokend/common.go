@@ -153,7 +153,17 @@ func (b backend) Close() error {
 func openStore(ctx context.Context, fs *flag.FlagSet, readOnly bool) (backend, error) {
 	dataDir, dsn := fs.Lookup("data").Value.String(), fs.Lookup("dsn").Value.String()
 	if !readOnly {
-		return openBackend(ctx, dataDir, dsn)
+		_, err := os.Stat(dbFile(dataDir))
+		fresh := dsn == "" && errors.Is(err, os.ErrNotExist)
+		b, err := openBackend(ctx, dataDir, dsn)
+		if err == nil && fresh {
+			// The trap this names: a command without --dsn beside a server
+			// on PostgreSQL, or with a mistyped --data, writes where no
+			// server reads.
+			abs, _ := filepath.Abs(dbFile(dataDir))
+			fmt.Fprintf(fs.Output(), "note: made a new SQLite store, %s (no --dsn, and no database in --data %s): a server on PostgreSQL (--dsn) or on another data folder does not see what this command writes\n", abs, dataDir)
+		}
+		return b, err
 	}
 	if dsn == "" {
 		if err := existingData(dataDir, dbFile(dataDir)); err != nil {
@@ -242,7 +252,7 @@ func onStore(ctx context.Context, fs *flag.FlagSet, args []string, readOnly bool
 // noArgs refuses the positional arguments of a command that takes none.
 func noArgs(command string, pos []string) error {
 	if len(pos) > 0 {
-		return fmt.Errorf("%s: unexpected argument %q: it takes none (run \"tokend %s -h\" for its flags)", command, pos[0], command)
+		return usagef("%s: unexpected argument %q: it takes none (run \"tokend %s -h\" for its flags)", command, pos[0], command)
 	}
 	return nil
 }
@@ -279,7 +289,7 @@ func (s *subcommand) run(ctx context.Context, fs *flag.FlagSet, args []string, c
 
 // unknown is the error for a subcommand the command does not have.
 func (s *subcommand) unknown() error {
-	return fmt.Errorf("%s: unknown subcommand %q", s.command, s.sub)
+	return usagef("%s: unknown subcommand %q: want one of %s", s.command, s.sub, subNames(s.command))
 }
 
 // takesNone refuses positional arguments when the subcommand is one of
@@ -294,7 +304,7 @@ func (s *subcommand) takesNone(pos []string, subs ...string) error {
 // only returns the one positional argument the subcommand takes, what.
 func (s *subcommand) only(what string) (string, error) {
 	if len(s.pos) != 1 {
-		return "", fmt.Errorf("%s: want exactly one %s", s.name(), what)
+		return "", usagef("%s: want exactly one %s (run \"tokend %s -h\")", s.name(), what, s.name())
 	}
 	return s.pos[0], nil
 }
@@ -327,11 +337,22 @@ func printTable[T any](w io.Writer, header string, items []T, row func(T) string
 
 // parseArgs parses flags that may come before or after positional
 // arguments ("client show ID --json" and "client show --json ID" alike).
+// -h prints what the command does, an example and its flags to the flag
+// set's output and returns flag.ErrHelp; a flag it does not know, or a
+// value that does not parse, is a usage error that says where the flags
+// are listed, rather than the whole list before the error.
 func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	out := fs.Output()
+	fs.SetOutput(io.Discard) // the flag package's own messages: the error says it once
+	fs.Usage = func() {}
+	defer fs.SetOutput(out)
 	var positional []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+			printFlagHelp(out, fs)
 			return nil, err
+		} else if err != nil {
+			return nil, usagef("%s: %v (run \"tokend %s -h\" for its flags)", fs.Name(), err, fs.Name())
 		}
 		args = fs.Args()
 		if len(args) == 0 {

@@ -27,12 +27,22 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/tokend/tokend/internal/identity"
 )
 
 // tokendBin is the real binary, built once for the end-to-end tests.
 var tokendBin string
 
+// TestMain builds the binary the tests run. Password hashes the CLI makes
+// in the test process are cheap (identity.UseTestHashCost): the cost of
+// argon2id is tested in internal/identity, and here it would only slow
+// every user added under the race detector. Tests that neither set the
+// environment nor change directory run in parallel (t.Parallel): each has
+// its own data folders and addresses, and most of their time is spent
+// waiting for processes and disks.
 func TestMain(m *testing.M) {
+	identity.UseTestHashCost()
 	dir, err := os.MkdirTemp("", "tokend-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -283,6 +293,7 @@ func checkSeedAnswer(t *testing.T, r curlResult, revoked map[string]string) {
 // TestSeedCurlCommands runs the seed's curl commands verbatim (values
 // substituted where the seed has placeholders) against the real binary.
 func TestSeedCurlCommands(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Fatal("curl is needed for this test (.ci/run installs it)")
 	}
@@ -489,6 +500,7 @@ func (in *instance) postJSON(path, body string) (int, map[string]any) {
 // TestRevocationSurvivesRestart: a 200 from /oauth2/revoke is on disk, so a
 // restarted server (even after kill -9) still refuses the token.
 func TestRevocationSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	in := startTokend(t)
 	var client struct {
 		ID     string `json:"client_id"`

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -37,6 +38,7 @@ func wantRefused(t *testing.T, what string, err error, words ...string) {
 // the data folder's own paths; a certificate or key named by flag must
 // exist, and one without the other is refused, naming the missing one.
 func TestServeTLSFilesNamedMustExist(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cert, key := filepath.Join(dir, "nonexistent", "cert.pem"), filepath.Join(dir, "nonexistent", "key.pem")
 	cases := []struct {
@@ -50,7 +52,7 @@ func TestServeTLSFilesNamedMustExist(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			data := t.TempDir()
+			data := migratedData(t)
 			args := append([]string{"--addr", "127.0.0.1:0", "--data", data, "--log-level", "error"}, c.args...)
 			listened, stop := startServe(t, args...)
 			if listened {
@@ -64,7 +66,7 @@ func TestServeTLSFilesNamedMustExist(t *testing.T) {
 	}
 
 	// The data folder's own pair is made on first start, then reused.
-	data := t.TempDir()
+	data := migratedData(t)
 	listened, stop := startServe(t, "--addr", "127.0.0.1:0", "--data", data, "--log-level", "error")
 	if err := stop(); !listened || err != nil {
 		t.Fatalf("serve with the default certificate: %v (listened %t)", err, listened)
@@ -125,7 +127,7 @@ func TestBadValuesRefused(t *testing.T) {
 		wantRefused(t, "serve "+strings.Join(c.args, " "), stop(), c.words...)
 	}
 
-	data := t.TempDir()
+	data := migratedData(t)
 	if _, err := cli(t, "", "client", "create", "--name", "app", "--id", "app", "--data", data); err != nil {
 		t.Fatal(err)
 	}
@@ -157,6 +159,7 @@ func TestBadValuesRefused(t *testing.T) {
 // folder that does not exist, naming it, and creates nothing; a command
 // that writes still creates it.
 func TestReadOnlyCommandsNeedData(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	typo := filepath.Join(dir, "typo-data")
 	for _, args := range [][]string{
@@ -196,7 +199,8 @@ func TestReadOnlyCommandsNeedData(t *testing.T) {
 // flag and what to give, and it reads --token-format in any case, as
 // dynamic client registration reads JWT.
 func TestClientCreateSpeaksTheUsersWords(t *testing.T) {
-	data := t.TempDir()
+	t.Parallel()
+	data := migratedData(t)
 	if _, err := cli(t, "", "client", "create", "--name", "x", "--id", "X", "--data", data); err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +346,8 @@ func TestVersion(t *testing.T) {
 // the CLI keeps working beside it; once the first stops, a server starts
 // there again. Servers sharing a PostgreSQL database take no lock.
 func TestSecondServeRefused(t *testing.T) {
-	data := t.TempDir()
+	t.Parallel()
+	data := migratedData(t)
 	args := []string{"--insecure-http", "--addr", "127.0.0.1:0", "--data", data, "--log-level", "error"}
 	listened, stop := startServe(t, args...)
 	if !listened {
@@ -458,4 +463,178 @@ func TestStartLineNamesStore(t *testing.T) {
 			t.Errorf("serve's start lines show the DSN:\n%s\n%s", out, log)
 		}
 	})
+}
+
+// runCLI runs a command line as main does and returns what it printed on
+// each stream, its error and the exit status main would give it.
+func runCLI(t *testing.T, args ...string) (stdout, stderr string, err error, code int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err = run(t.Context(), args, strings.NewReader(""), &out, &errOut)
+	return out.String(), errOut.String(), err, exitCode(err)
+}
+
+// TestCommandGroupsWithoutSubcommand: a command that has subcommands,
+// given none, prints its help, which lists them, and exits 2; an unknown
+// subcommand is named with the list, exits 2, and creates nothing.
+func TestCommandGroupsWithoutSubcommand(t *testing.T) {
+	t.Chdir(t.TempDir())
+	data := filepath.Join(t.TempDir(), "no-data")
+	for command, h := range commandHelp {
+		_, errOut, err, code := runCLI(t, command, "--data", data)
+		if code != 2 {
+			t.Errorf("%s with no subcommand: exit %d (%v); want 2", command, code, err)
+		}
+		if command == "dev" {
+			// dev has no --data: the flag is taken for a subcommand.
+			_, errOut, _, code = runCLI(t, command)
+			if code != 2 {
+				t.Errorf("dev: exit %d; want 2", code)
+			}
+		}
+		for _, s := range h.subs {
+			if !strings.Contains(errOut, "\n  "+s.name+" ") || !strings.Contains(errOut, s.example) {
+				t.Errorf("%s with no subcommand does not list %s with its example:\n%s", command, s.name, errOut)
+			}
+		}
+		_, _, err, code = runCLI(t, command, "lsit", "--data", data)
+		wantRefused(t, command+" lsit", err, "unknown subcommand", "lsit", subNames(command))
+		if code != 2 {
+			t.Errorf("%s lsit: exit %d; want 2", command, code)
+		}
+	}
+	for _, args := range [][]string{{}, {"nosuch"}, {"help", "nosuch"}, {"client", "list", "--jsn"}, {"version", "extra"}} {
+		if _, _, err, code := runCLI(t, args...); code != 2 {
+			t.Errorf("tokend %s: exit %d (%v); want 2", strings.Join(args, " "), code, err)
+		}
+	}
+	if _, err := os.Stat(data); err == nil {
+		t.Error("a command line without a subcommand created the data folder")
+	}
+}
+
+// TestEverySubcommandHelp: `tokend COMMAND -h` and `tokend COMMAND SUB -h`
+// say in a line what the command does, give an example and list the
+// flags, exit 0, and create no data folder; a mistyped flag is said once,
+// with where the flags are listed, rather than after the whole list.
+func TestEverySubcommandHelp(t *testing.T) {
+	t.Chdir(t.TempDir())
+	var lines [][]string
+	for command, h := range commandHelp {
+		for _, s := range h.subs {
+			lines = append(lines, []string{command, s.name})
+		}
+	}
+	for command := range commandDocs {
+		lines = append(lines, []string{command})
+	}
+	for _, args := range lines {
+		name := strings.Join(args, " ")
+		doc, _ := docOf(name)
+		_, errOut, err, code := runCLI(t, append(args, "-h")...)
+		if code != 0 || !errors.Is(err, flag.ErrHelp) {
+			t.Errorf("%s -h: %v, exit %d; want the help and exit 0", name, err, code)
+		}
+		want := "tokend " + name + ": " + doc.what + ".\n\nExample:\n  " + doc.example + "\n\n"
+		if doc.what == "" || !strings.HasPrefix(errOut, want) {
+			t.Errorf("%s -h does not start with what it does and an example:\n%s", name, errOut)
+		}
+		if name != "version" && !strings.Contains(errOut, "Flags:\n  -") {
+			t.Errorf("%s -h lists no flags:\n%s", name, errOut)
+		}
+	}
+	if _, err := os.Stat("tokend-data"); err == nil {
+		t.Error("help created ./tokend-data")
+	}
+	for _, c := range []struct{ args, shown, notShown []string }{
+		{[]string{"keys", "list", "-h"}, []string{"-data"}, []string{"-alg"}},
+		{[]string{"keys", "rotate", "-h"}, []string{"-alg"}, nil},
+		{[]string{"dev", "assertion", "-h"}, []string{"-iss", "-sub", "-aud", "-key", "-jwks", "-ttl"}, []string{"-data"}},
+	} {
+		_, errOut, _, _ := runCLI(t, c.args...)
+		for _, f := range c.shown {
+			if !strings.Contains(errOut, "  "+f+" ") {
+				t.Errorf("%s does not show %s:\n%s", strings.Join(c.args, " "), f, errOut)
+			}
+		}
+		for _, f := range c.notShown {
+			if strings.Contains(errOut, "  "+f+" ") {
+				t.Errorf("%s shows %s, which it does not read:\n%s", strings.Join(c.args, " "), f, errOut)
+			}
+		}
+	}
+	_, errOut, err, code := runCLI(t, "client", "list", "--jsn")
+	wantRefused(t, "client list --jsn", err, "-jsn", `tokend client list -h`)
+	if code != 2 || errOut != "" {
+		t.Errorf("client list --jsn: exit %d, printed %q; want exit 2 and only the error", code, errOut)
+	}
+}
+
+// TestClientDisabledShown: client show and client list say that a client
+// is disabled, in text and in JSON.
+func TestClientDisabledShown(t *testing.T) {
+	t.Parallel()
+	data := migratedData(t)
+	for _, args := range [][]string{{"client", "create", "--name", "app", "--id", "app"}, {"client", "create", "--name", "other", "--id", "other"}, {"client", "disable", "app"}} {
+		if _, err := cli(t, "", append(args, "--data", data)...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	show, err := cli(t, "", "client", "show", "app", "--data", data)
+	if err != nil || !strings.Contains(show, "disabled:        true") {
+		t.Errorf("client show of a disabled client = %q, %v; want a disabled: true line", show, err)
+	}
+	if show, _ := cli(t, "", "client", "show", "other", "--data", data); strings.Contains(show, "disabled") {
+		t.Errorf("client show of an enabled client = %q; want no disabled line", show)
+	}
+	list, err := cli(t, "", "client", "list", "--data", data)
+	if err != nil || !regexpMatch(`(?m)^app .* true$`, list) || !regexpMatch(`(?m)^other .* false$`, list) {
+		t.Errorf("client list = %q, %v; want app disabled and other not", list, err)
+	}
+	var infos []struct {
+		ClientID string `json:"client_id"`
+		Disabled bool   `json:"disabled"`
+	}
+	out, err := cli(t, "", "client", "list", "--json", "--data", data)
+	if err != nil || json.Unmarshal([]byte(out), &infos) != nil || len(infos) != 2 {
+		t.Fatalf("client list --json = %q, %v", out, err)
+	}
+	for _, c := range infos {
+		if c.Disabled != (c.ClientID == "app") {
+			t.Errorf("client list --json: %s disabled %t", c.ClientID, c.Disabled)
+		}
+	}
+}
+
+func regexpMatch(pattern, s string) bool { return regexp.MustCompile(pattern).MatchString(s) }
+
+// TestIssuerJWKSURIMustBeHTTPS: an issuer's JWK Set URL is https, or http
+// to this machine only.
+func TestIssuerJWKSURIMustBeHTTPS(t *testing.T) {
+	t.Parallel()
+	data := migratedData(t)
+	_, err := cli(t, "", "issuer", "add", "--iss", "https://a.example", "--jwks-uri", "http://a.example/jwks", "--data", data)
+	wantRefused(t, "issuer add --jwks-uri http://a.example/jwks", err, "want https", "http://a.example/jwks")
+	for i, uri := range []string{"https://a.example/jwks", "http://127.0.0.1:8080/jwks", "http://localhost/jwks", "http://[::1]:9/jwks"} {
+		iss := "https://ok" + strconv.Itoa(i) + ".example"
+		if _, err := cli(t, "", "issuer", "add", "--iss", iss, "--jwks-uri", uri, "--data", data); err != nil {
+			t.Errorf("issuer add --jwks-uri %s: %v", uri, err)
+		}
+	}
+}
+
+// TestCLINamesNewStore: a command that writes, given no --dsn and a data
+// folder without a database, says it made a new SQLite store and where;
+// in an existing data folder it says nothing.
+func TestCLINamesNewStore(t *testing.T) {
+	t.Parallel()
+	data := filepath.Join(t.TempDir(), "typo-data")
+	_, errOut, err, _ := runCLI(t, "client", "create", "--name", "a", "--data", data)
+	abs, _ := filepath.Abs(filepath.Join(data, "tokend.db"))
+	if err != nil || !strings.Contains(errOut, "made a new SQLite store, "+abs) || !strings.Contains(errOut, "--dsn") {
+		t.Errorf("client create in a new data folder: %v, printed %q; want a note naming %s and --dsn", err, errOut, abs)
+	}
+	if _, errOut, err, _ := runCLI(t, "client", "create", "--name", "b", "--data", data); err != nil || errOut != "" {
+		t.Errorf("client create in an existing data folder: %v, printed %q; want nothing on stderr", err, errOut)
+	}
 }

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -46,6 +49,104 @@ var commandHelp = map[string]struct {
 		{"list", "list the trusted issuers", "tokend issuer list"},
 		{"delete", "stop trusting an issuer", "tokend issuer delete --iss https://idp.example"},
 	}},
+	"dev": {"tools for trying tokend out and for tests, never for production", []subHelp{
+		{"assertion", "make a test issuer's key (the first time) and print an assertion it signed, for the JWT bearer grant", "tokend dev assertion --iss https://idp.example --sub alice"},
+	}},
+}
+
+// commandDocs is what `tokend COMMAND -h` prints above the flags of each
+// command that has no subcommands: what it does and an example.
+var commandDocs = map[string]subHelp{
+	"serve":   {"serve", "run the authorization server", "tokend serve --addr localhost:9443 --data ./tokend-data"},
+	"revoke":  {"revoke", "revoke every grant of a subject, a client, or the pair, and log why", "tokend revoke --user alice --reason password_change"},
+	"audit":   {"audit", "read the revocation log, oldest first", "tokend audit --since 40 --limit 20"},
+	"gc":      {"gc", "delete expired grants and old log events now, as the server's sweep does every minute", "tokend gc --audit-retention 720h"},
+	"version": {"version", "print the version, and the module, revision and Go version it was built from", "tokend version"},
+}
+
+// docOf returns the description and example of a command line's first
+// words, e.g. "serve" or "client show", as its flag set is named.
+func docOf(name string) (subHelp, bool) {
+	if d, ok := commandDocs[name]; ok {
+		return d, true
+	}
+	command, sub, _ := strings.Cut(name, " ")
+	for _, s := range commandHelp[command].subs {
+		if s.name == sub {
+			return s, true
+		}
+	}
+	return subHelp{}, false
+}
+
+// printFlagHelp is a command's or a subcommand's -h: what it does, an
+// example, and its own flags, to w.
+func printFlagHelp(w io.Writer, fs *flag.FlagSet) {
+	if d, ok := docOf(fs.Name()); ok {
+		fmt.Fprintf(w, "tokend %s: %s.\n\nExample:\n  %s\n\n", fs.Name(), d.what, d.example)
+	}
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	if n == 0 {
+		fmt.Fprintln(w, "It takes no flags.")
+		return
+	}
+	fmt.Fprintln(w, "Flags:")
+	out := fs.Output()
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(out)
+}
+
+// usageError is a command line tokend cannot read (no or an unknown
+// command or subcommand, an unknown flag, a missing or extra argument):
+// main exits with status 2 for it, as the flag package does, and 1 for
+// anything that went wrong while running.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+// usagef returns a usageError with the message format makes.
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// exitCode is the process's exit status for what run returned.
+func exitCode(err error) int {
+	var ue usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		return 2
+	default:
+		return 1
+	}
+}
+
+// subNames lists the subcommands of command, as its help orders them.
+func subNames(command string) string {
+	var names []string
+	for _, s := range commandHelp[command].subs {
+		names = append(names, s.name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// needSubcommand checks the first argument of a command that has
+// subcommands. Without one (or with a flag first) it prints the
+// command's help to stderr; an
+// unknown one is named with the list of those there are. Both are usage
+// errors, found before anything is opened or created.
+func needSubcommand(command string, args []string, stderr io.Writer) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		printCommandHelp(stderr, command)
+		return usagef("%s: name a subcommand, before any flag: %s", command, subNames(command))
+	}
+	if _, ok := docOf(command + " " + args[0]); !ok {
+		return usagef("%s: unknown subcommand %q: want one of %s (run \"tokend %s -h\")", command, args[0], subNames(command), command)
+	}
+	return nil
 }
 
 // isHelp reports whether arg asks for help, as the flag package reads it.
@@ -64,7 +165,10 @@ func printCommandHelp(w io.Writer, command string) {
 		fmt.Fprintf(tw, "  \t  %s\n", s.example)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\nEvery subcommand takes --data DIR (TOKEND_DATA, default ./tokend-data) or --dsn URL (TOKEND_DSN).\n")
+	fmt.Fprintln(w)
+	if command != "dev" {
+		fmt.Fprintf(w, "Every subcommand takes --data DIR (TOKEND_DATA, default ./tokend-data) or --dsn URL (TOKEND_DSN).\n")
+	}
 	fmt.Fprintf(w, "Run \"tokend %s SUBCOMMAND -h\" for a subcommand's flags.\n", command)
 }
 
@@ -77,16 +181,14 @@ func help(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		fmt.Fprint(stdout, usage)
 		return nil
 	case len(args) > 1:
-		return fmt.Errorf("help: unexpected argument %q: name one command", args[1])
+		return usagef("help: unexpected argument %q: name one command", args[1])
 	}
 	if _, ok := commandHelp[args[0]]; ok {
 		printCommandHelp(stdout, args[0])
 		return nil
 	}
-	switch args[0] {
-	case "serve", "revoke", "audit", "gc", "version":
+	if _, ok := commandDocs[args[0]]; ok {
 		return run(ctx, []string{args[0], "-h"}, stdin, stdout, stderr)
 	}
-	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("help: unknown command %q", args[0])
+	return usagef("help: unknown command %q: want one of %s", args[0], commandNames)
 }

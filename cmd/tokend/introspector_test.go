@@ -52,6 +52,7 @@ var testBackends = []testBackend{
 // --auth-method none --can-introspect` fails and stores nothing: a public
 // client would introspect every token with its client_id alone.
 func TestClientCreateRefusesPublicIntrospector(t *testing.T) {
+	t.Parallel()
 	for _, b := range testBackends {
 		t.Run(b.name, func(t *testing.T) {
 			flags := append(b.flags(t), "--data", t.TempDir())
@@ -79,9 +80,10 @@ func TestClientCreateRefusesPublicIntrospector(t *testing.T) {
 // {"active":false} for another client's live token from the real server,
 // on either store.
 func TestStoredPublicIntrospectorIsRefused(t *testing.T) {
+	t.Parallel()
 	for _, b := range testBackends {
 		t.Run(b.name, func(t *testing.T) {
-			data := t.TempDir()
+			data := migratedData(t)
 			flags := b.flags(t)
 			st := b.open(t, data, flags)
 			now := time.Now()

@@ -31,8 +31,8 @@ var issuerSubcommands = map[string]func(context.Context, *issuerCmd) error{
 
 // issuerCommand manages the trusted issuers of the JWT bearer grant.
 func issuerCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return errors.New("issuer: want add, list or delete")
+	if err := needSubcommand("issuer", args, stderr); err != nil {
+		return err
 	}
 	c := &issuerCmd{subcommand: subcommand{command: "issuer", sub: args[0], stdout: stdout}}
 	fs := storeFlags(c.name(), stderr)
@@ -42,7 +42,7 @@ func issuerCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	if c.sub == "add" {
 		fs.StringVar(&c.jwksFile, "jwks-file", "", "a JWK Set document holding the issuer's public keys")
-		fs.StringVar(&c.jwksURI, "jwks-uri", "", "the https URL of the issuer's JWK Set")
+		fs.StringVar(&c.jwksURI, "jwks-uri", "", "the https URL of the issuer's JWK Set (http only to 127.0.0.1, [::1] or localhost, for tests)")
 		fs.StringVar(&c.subjectClaim, "subject-claim", "sub", "the claim whose value becomes the tokens' subject")
 	}
 	check := func(pos []string) error {
@@ -83,9 +83,8 @@ func issuerAdd(ctx context.Context, c *issuerCmd) error {
 		}
 		rec.JWKS = b
 	default:
-		u, err := url.Parse(c.jwksURI)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return fmt.Errorf("issuer add: --jwks-uri %q is not an http(s) URL", c.jwksURI)
+		if err := checkJWKSURI(c.jwksURI); err != nil {
+			return err
 		}
 		rec.JWKSURI = c.jwksURI
 	}
@@ -128,5 +127,24 @@ func issuerDelete(ctx context.Context, c *issuerCmd) error {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "no longer trusting %s\n", name)
+	return nil
+}
+
+// checkJWKSURI accepts an https URL for an issuer's JWK Set, or an http one
+// to a loopback host (a test issuer on this machine): keys fetched over
+// plain HTTP from elsewhere could be swapped on the way, and whoever swaps
+// them signs assertions for any subject.
+func checkJWKSURI(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return fmt.Errorf("issuer add: --jwks-uri %q is not an https URL", raw)
+	}
+	if u.Scheme == "http" {
+		switch u.Hostname() {
+		case "127.0.0.1", "::1", "localhost":
+		default:
+			return fmt.Errorf("issuer add: --jwks-uri %q: want https (http only to 127.0.0.1, [::1] or localhost, for tests): keys fetched over plain HTTP could be swapped on the way", raw)
+		}
+	}
 	return nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -20,12 +19,18 @@ func keysDir(dataDir string) string { return filepath.Join(dataDir, "keys") }
 func jwtAlgDefault() string { return envOr("TOKEND_JWT_ALG", token.RS256) }
 
 func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return errors.New("keys: want list or rotate")
+	if err := needSubcommand("keys", args, stderr); err != nil {
+		return err
 	}
 	fs := newFlagSet("keys "+args[0], stderr)
 	data := dataFlag(fs)
-	alg := fs.String("alg", os.Getenv("TOKEND_JWT_ALG"), "algorithm of the new key: RS256, ES256 or EdDSA; default the active key's, so a rotation never changes what a server signs with (env TOKEND_JWT_ALG)")
+	// rotate's --alg; in a data folder without keys, list makes the first
+	// one as a server's start would, with TOKEND_JWT_ALG's algorithm.
+	alg := new(string)
+	*alg = os.Getenv("TOKEND_JWT_ALG")
+	if args[0] == "rotate" {
+		fs.StringVar(alg, "alg", os.Getenv("TOKEND_JWT_ALG"), "algorithm of the new key: RS256, ES256 or EdDSA; default the active key's, so a rotation never changes what a server signs with (env TOKEND_JWT_ALG)")
+	}
 	pos, err := parseArgs(fs, args[1:])
 	if err != nil {
 		return err

@@ -4,8 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -31,18 +29,24 @@ Usage:
   tokend audit [--since SEQ] [--limit N] [--json]   read the revocation log
   tokend gc [--audit-retention 2160h]  delete expired grants and old log events now
   tokend version                       the version, and the revision it was built from
+  tokend dev assertion --iss URL --sub S  a test issuer's signed assertion (JWT bearer grant), for trying it out
 
-Every command takes --data DIR (TOKEND_DATA, default ./tokend-data).
+Every command but version and dev takes --data DIR (TOKEND_DATA, default ./tokend-data), the SQLite
+store's folder, or --dsn URL (TOKEND_DSN) for PostgreSQL: give the CLI the same as the server.
 Run "tokend COMMAND -h" (or "tokend help COMMAND") for a command's subcommands or flags.
 `
+
+// commandNames are tokend's commands, for the error that names a wrong one.
+const commandNames = "serve, client, user, keys, issuer, revoke, audit, gc, version, dev, help"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	if err != nil && !errors.Is(err, flag.ErrHelp) {
+	if code := exitCode(err); code != 0 {
 		fmt.Fprintln(os.Stderr, "tokend:", err)
-		os.Exit(1)
+		stop()
+		os.Exit(code)
 	}
 }
 
@@ -51,7 +55,7 @@ func main() {
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		return errors.New("no command given")
+		return usagef("no command given")
 	}
 	if _, ok := commandHelp[args[0]]; ok && len(args) > 1 && isHelp(args[1]) {
 		return help(ctx, args[:1], stdin, stdout, stderr)
@@ -73,6 +77,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return auditCommand(ctx, args[1:], stdout, stderr)
 	case "gc":
 		return gcCommand(ctx, args[1:], stdout, stderr)
+	case "dev":
+		return devCommand(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		return versionCommand(args[1:], stdout, stderr)
 	case "help":
@@ -81,7 +87,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprint(stdout, usage)
 		return nil
 	default:
-		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("unknown command %q", args[0])
+		return usagef("unknown command %q: want one of %s (run \"tokend help\")", args[0], commandNames)
 	}
 }

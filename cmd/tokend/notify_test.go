@@ -15,6 +15,7 @@ import (
 // PostgreSQL tells the running instances at once (NOTIFY), before the
 // process exits, instead of leaving them to find it at their next poll.
 func TestCLIRevocationNotifiesInstances(t *testing.T) {
+	t.Parallel()
 	dsn := freshDatabase(t)
 	ctx := t.Context()
 	pg, err := postgres.Open(ctx, dsn, postgres.Options{})

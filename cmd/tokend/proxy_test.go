@@ -20,6 +20,7 @@ import (
 // another behind the same proxy, and the request log names the client. A
 // bad --trusted-proxies stops serve with an error naming the value.
 func TestServeTrustedProxies(t *testing.T) {
+	t.Parallel()
 	t.Run("bad value", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second) // a server that starts is killed
 		defer cancel()

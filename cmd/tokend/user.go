@@ -32,8 +32,8 @@ var userSubcommands = map[string]func(context.Context, *userCmd) error{
 }
 
 func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return errors.New("user: want add, passwd, disable, enable, delete or list")
+	if err := needSubcommand("user", args, stderr); err != nil {
+		return err
 	}
 	c := &userCmd{subcommand: subcommand{command: "user", sub: args[0], stdin: stdin, stdout: stdout}}
 	fs := storeFlags(c.name(), stderr)

@@ -13,7 +13,8 @@ import (
 // deleting the user with the CLI each revoke every grant of that user, and
 // only theirs, with the reason the log records and the actor admin.
 func TestUserCommandsRevoke(t *testing.T) {
-	data := t.TempDir()
+	t.Parallel()
+	data := migratedData(t)
 	ids := map[string]string{}
 	for _, name := range []string{"ann", "ben", "cai", "dee"} {
 		if _, err := cli(t, "a good password\n", "user", "add", name, "--password-stdin", "--data", data); err != nil {
@@ -74,7 +75,8 @@ func TestUserCommandsRevoke(t *testing.T) {
 // TestUserAddProfile: user add stores --email and --name as the user's
 // email address (not marked verified) and display name.
 func TestUserAddProfile(t *testing.T) {
-	data := t.TempDir()
+	t.Parallel()
+	data := migratedData(t)
 	if _, err := cli(t, "a good password\n", "user", "add", "eve", "--password-stdin", "--email", "eve@example.com", "--name", "Eve Example", "--data", data); err != nil {
 		t.Fatal(err)
 	}

@@ -1,19 +1,19 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"runtime/debug"
+	"slices"
 )
 
 // versionCommand is `tokend version` and `tokend --version`: the version
 // set at build time, then what the Go toolchain recorded in the binary.
 func versionCommand(args []string, stdout, stderr io.Writer) error {
 	// It takes no flags: -h says what it prints, anything else is refused.
-	if len(args) == 1 && isHelp(args[0]) && args[0] != "help" {
-		fmt.Fprintln(stderr, "Usage of version: print the version, and the module, revision and Go version it was built from")
-		return flag.ErrHelp
+	if slices.ContainsFunc(args, isHelp) {
+		_, err := parseArgs(newFlagSet("version", stderr), []string{"-h"})
+		return err
 	}
 	if err := noArgs("version", args); err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"github.com/tokend/tokend/internal/ratelimit"
 	"github.com/tokend/tokend/internal/store"
 	"github.com/tokend/tokend/internal/store/sqlite"
+	"github.com/tokend/tokend/internal/testserver"
 )
 
 const adminToken = "the-admin-token-0123456789"
@@ -37,7 +38,9 @@ func (c *clock) Advance(d time.Duration) {
 // "a good password"; failures are limited to 3 a minute.
 func setup(t *testing.T) (*adminauth.Authorizer, *clock) {
 	t.Helper()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "tokend.db"), sqlite.Options{})
+	path := filepath.Join(t.TempDir(), "tokend.db")
+	testserver.MigratedDatabase(t, path) // migrated once per process, copied
+	st, err := sqlite.Open(path, sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/tokend/tokend/internal/revocation"
 	"github.com/tokend/tokend/internal/store"
 	"github.com/tokend/tokend/internal/store/sqlite"
+	"github.com/tokend/tokend/internal/testserver"
 	"github.com/tokend/tokend/internal/token"
 )
 
@@ -83,7 +84,9 @@ func openSQLite(t *testing.T, path string) store.Store {
 }
 
 func newSQLite(t *testing.T) store.Store {
-	return openSQLite(t, filepath.Join(t.TempDir(), "tokend.db"))
+	path := filepath.Join(t.TempDir(), "tokend.db")
+	testserver.MigratedDatabase(t, path) // migrated once per process, copied
+	return openSQLite(t, path)
 }
 
 // start starts a follower with cfg, stopped when t ends.

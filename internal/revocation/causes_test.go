@@ -10,6 +10,7 @@ import (
 	"github.com/tokend/tokend/internal/revocation"
 	"github.com/tokend/tokend/internal/store"
 	"github.com/tokend/tokend/internal/store/sqlite"
+	"github.com/tokend/tokend/internal/testserver"
 	"github.com/tokend/tokend/internal/token"
 )
 
@@ -29,7 +30,9 @@ var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "tokend.db"), sqlite.Options{})
+	path := filepath.Join(t.TempDir(), "tokend.db")
+	testserver.MigratedDatabase(t, path) // migrated once per process, copied
+	st, err := sqlite.Open(path, sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

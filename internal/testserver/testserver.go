@@ -122,7 +122,9 @@ func New(t testing.TB, opts ...Option) *Server {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "tokend.db"), sqlite.Options{})
+	dbPath := filepath.Join(t.TempDir(), "tokend.db")
+	MigratedDatabase(t, dbPath)
+	st, err := sqlite.Open(dbPath, sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
