@@ -12,9 +12,9 @@ import (
 	"github.com/tokend/tokend/internal/store"
 )
 
-// BenchmarkWrites measures the writer's two hot ops, an issuance
-// (CreateGrant with an access and a refresh token) and a revocation
-// (RevokeToken of a distinct token each), from 32 × GOMAXPROCS callers, so
+// BenchmarkWrites measures the writer's hot ops, an issuance (CreateGrant
+// with an access and a refresh token) and a revocation (RevokeToken of a
+// distinct token each, or RevokeGrant by ID), from 32 × GOMAXPROCS callers, so
 // that batches hold many of them. mode=perop runs every op on its own
 // statements; mode=batched lets the writer run a batch's ops of one kind
 // on shared statements (Options.perOp). Run the modes in turn, several
@@ -23,7 +23,7 @@ import (
 // writer's connection but not through the writer, so that a CPU profile
 // of the writer (pprof -focus 'Store..run') leaves them out.
 func BenchmarkWrites(b *testing.B) {
-	for _, kind := range []string{"issue", "revoke"} {
+	for _, kind := range []string{"issue", "revoke", "revoke-by-id"} {
 		for _, mode := range []string{"perop", "batched"} {
 			b.Run(kind+"/mode="+mode, func(b *testing.B) {
 				var c commits
@@ -34,7 +34,17 @@ func BenchmarkWrites(b *testing.B) {
 						b.Error(err)
 					}
 				}
-				if kind == "revoke" {
+				switch kind {
+				case "revoke-by-id": // RevokeGrant, what the cache calls for a token it holds
+					insertGrants(b, s, b.N)
+					fn = func(i int) {
+						g, _ := benchGrant(i)
+						res, err := s.RevokeGrant(context.Background(), g.ID, store.Revocation{Time: time.Now(), Reason: store.ReasonClientRequest, Actor: g.ClientID})
+						if err != nil || res.Grants != 1 {
+							b.Errorf("RevokeGrant = %+v, %v", res, err)
+						}
+					}
+				case "revoke":
 					insertGrants(b, s, b.N)
 					fn = func(i int) {
 						g, toks := benchGrant(i)

@@ -278,16 +278,16 @@ func (s *Store) RotateRefresh(ctx context.Context, old store.Hash, now time.Time
 // RevokeGrant revokes the grant, whatever its expiry, and appends one
 // event; a revoked or unknown grant gives a zero result.
 func (s *Store) RevokeGrant(ctx context.Context, grantID string, rev store.Revocation) (store.RevokeResult, error) {
-	var res store.RevokeResult
-	err := s.write(ctx, func(t *tx) error {
+	a := &revokeGrantOp{grantID: grantID, rev: rev}
+	err := s.writeGrouped(ctx, a, func(t *tx) error {
 		var err error
-		res, err = s.revoke(t, byGrant, rev, grantID)
+		a.res, err = s.revoke(t, byGrant, a.rev, a.grantID)
 		return err
 	})
 	if err != nil {
 		return store.RevokeResult{}, err
 	}
-	return res, nil
+	return a.res, nil
 }
 
 // RevokeToken looks the token up and revokes its grant in one op on the

@@ -35,6 +35,7 @@ type groupKind uint8
 const (
 	groupIssue       groupKind = iota // CreateGrant: *createGrantOp
 	groupRevokeToken                  // RevokeToken: *revokeTokenOp
+	groupRevokeGrant                  // RevokeGrant: *revokeGrantOp
 	numGroupKinds
 )
 
@@ -166,6 +167,12 @@ func (s *Store) runGroup(t *tx, k groupKind, batch []*op, idx []int, errs []erro
 			ops[j] = batch[i].group.(*revokeTokenOp)
 		}
 		return s.revokeTokens(t, ops, errs)
+	case groupRevokeGrant:
+		ops := make([]*revokeGrantOp, len(idx))
+		for j, i := range idx {
+			ops[j] = batch[i].group.(*revokeGrantOp)
+		}
+		return s.revokeGrants(t, ops)
 	}
 	return fmt.Errorf("sqlite: unknown group kind %d", k)
 }
@@ -234,7 +241,7 @@ func (s *Store) revokeTokens(t *tx, ops []*revokeTokenOp, errs []error) error {
 		return err
 	}
 	owner := make(map[string]*revokeTokenOp, len(ops)) // grant ID: the op that revokes it
-	var revoking []*revokeTokenOp
+	var revoking []grantRevocation
 	for j, o := range ops {
 		o.rec, o.res = store.TokenRecord{}, store.RevokeResult{}
 		r, ok := found[o.h]
@@ -254,7 +261,33 @@ func (s *Store) revokeTokens(t *tx, ops []*revokeTokenOp, errs []error) error {
 			continue
 		}
 		owner[r.GrantID] = o
-		revoking = append(revoking, o)
+		revoking = append(revoking, grantRevocation{r.GrantID, o.rev, &o.res})
+	}
+	return s.revokeGrantsOf(t, revoking)
+}
+
+// revokeGrantOp is a RevokeGrant: grant grantID revoked with rev; res is
+// its result.
+type revokeGrantOp struct {
+	grantID string
+	rev     store.Revocation
+	res     store.RevokeResult
+}
+
+func (*revokeGrantOp) groupKind() groupKind { return groupRevokeGrant }
+
+// revokeGrants runs ops as RevokeGrant would one after the other: the
+// first op of a grant revokes it, unless it is unknown or revoked
+// already, and the others find it revoked, a zero result.
+func (s *Store) revokeGrants(t *tx, ops []*revokeGrantOp) error {
+	seen := make(map[string]bool, len(ops))
+	revoking := make([]grantRevocation, 0, len(ops))
+	for _, o := range ops {
+		o.res = store.RevokeResult{}
+		if !seen[o.grantID] {
+			seen[o.grantID] = true
+			revoking = append(revoking, grantRevocation{o.grantID, o.rev, &o.res})
+		}
 	}
 	return s.revokeGrantsOf(t, revoking)
 }
@@ -300,17 +333,26 @@ func (p prefixed) Scan(dest ...any) error {
 	return p.sc.Scan(append([]any{p.first}, dest...)...)
 }
 
-// revokeGrantsOf revokes the grant of each op of ops, distinct live
-// grants, each with its op's revocation: the events in the order of ops,
-// then the grants' marks; each op's res is what its event reports.
-func (s *Store) revokeGrantsOf(t *tx, ops []*revokeTokenOp) error {
-	byGrant := make(map[string]*revokeTokenOp, len(ops))
+// grantRevocation is a grant to revoke with rev, and where to put what
+// its event reports.
+type grantRevocation struct {
+	grantID string
+	rev     store.Revocation
+	res     *store.RevokeResult
+}
+
+// revokeGrantsOf revokes each grant of revs, distinct grants, with its
+// revocation, unless it is unknown or revoked already: the events in the
+// order of revs, then the grants' marks. A revoked grant's res is what
+// its event reports; the others' stay zero.
+func (s *Store) revokeGrantsOf(t *tx, revs []grantRevocation) error {
+	byGrant := make(map[string]*store.RevokeResult, len(revs))
 	args := make([]any, 0, maxChunk*5)
-	err := chunks(len(ops), func(k, off int) error {
+	err := chunks(len(revs), func(k, off int) error {
 		args = args[:0]
-		for i, o := range ops[off : off+1<<k] {
-			byGrant[o.rec.GrantID] = o
-			args = append(args, i, o.rec.GrantID, ms(o.rev.Time), o.rev.Reason, o.rev.Actor)
+		for i, r := range revs[off : off+1<<k] {
+			byGrant[r.grantID] = r.res
+			args = append(args, i, r.grantID, ms(r.rev.Time), r.rev.Reason, r.rev.Actor)
 		}
 		rows, err := t.query(s.g.revokeEvents[k], args...)
 		if err != nil {
@@ -324,8 +366,8 @@ func (s *Store) revokeGrantsOf(t *tx, ops []*revokeTokenOp) error {
 			if err := rows.Scan(&grantID, &seq, &n); err != nil {
 				return err
 			}
-			if o := byGrant[grantID]; o != nil {
-				o.res = store.RevokeResult{Grants: 1, Tokens: n, Seq: seq}
+			if res := byGrant[grantID]; res != nil {
+				*res = store.RevokeResult{Grants: 1, Tokens: n, Seq: seq}
 			}
 		}
 		return rows.Err()
@@ -333,10 +375,10 @@ func (s *Store) revokeGrantsOf(t *tx, ops []*revokeTokenOp) error {
 	if err != nil {
 		return err
 	}
-	return chunks(len(ops), func(k, off int) error {
+	return chunks(len(revs), func(k, off int) error {
 		args = args[:0]
-		for _, o := range ops[off : off+1<<k] {
-			args = append(args, o.rec.GrantID, ms(o.rev.Time))
+		for _, r := range revs[off : off+1<<k] {
+			args = append(args, r.grantID, ms(r.rev.Time))
 		}
 		_, err := t.exec(s.g.revokeGrants[k], args...)
 		return err

@@ -53,23 +53,38 @@ func groupedRevocations(t *testing.T, perOp bool) ([]revokeOutcome, []store.Even
 	type call struct {
 		token string
 		kind  store.TokenKind
+		grant string // RevokeGrant of this grant instead
 	}
 	calls := []call{
-		{"g1/a", store.AccessToken},
-		{"g1/r", store.RefreshToken}, // the same grant: revoked by the first
-		{"nope", store.AccessToken},  // unknown
-		{"g2/a", store.RefreshToken}, // the wrong kind
-		{"g3/a", store.AccessToken},  // another client's
-		{"g4/a", store.AccessToken},  // revoked already
-		{"g5/r", store.RefreshToken},
-		{"g5/r", store.RefreshToken}, // twice in one batch
+		{token: "g1/a", kind: store.AccessToken},
+		{token: "g1/r", kind: store.RefreshToken}, // the same grant: revoked by the first
+		{token: "nope", kind: store.AccessToken},  // unknown
+		{token: "g2/a", kind: store.RefreshToken}, // the wrong kind
+		{token: "g3/a", kind: store.AccessToken},  // another client's
+		{token: "g4/a", kind: store.AccessToken},  // revoked already
+		{token: "g5/r", kind: store.RefreshToken},
+		{token: "g5/r", kind: store.RefreshToken}, // twice in one batch
+		// RevokeGrant after the tokens, where a group runs it, so that
+		// one by one they run in the same order.
+		{grant: "g2"},
+		{grant: "g2"},
+		{grant: "g1"}, // revoked by a token
+		{grant: "nope"},
+		{grant: "g4"},
 	}
 	out := make([]revokeOutcome, len(calls))
 	fns := make([]func(), len(calls))
 	for i, c := range calls {
 		r := store.Revocation{Time: epoch.Add(time.Duration(i+2) * time.Minute), Reason: store.ReasonClientRequest, Actor: "c1"}
 		fns[i] = func() {
-			rec, res, err := s.RevokeToken(t.Context(), store.HashToken(c.token), c.kind, "c1", r)
+			var rec store.TokenRecord
+			var res store.RevokeResult
+			var err error
+			if c.grant != "" {
+				res, err = s.RevokeGrant(t.Context(), c.grant, r)
+			} else {
+				rec, res, err = s.RevokeToken(t.Context(), store.HashToken(c.token), c.kind, "c1", r)
+			}
 			out[i] = revokeOutcome{Rec: rec, Res: res}
 			if err != nil {
 				out[i].Err = err.Error()
@@ -102,16 +117,19 @@ func TestGroupedRevocationsAnswerAsAlone(t *testing.T) {
 	if !reflect.DeepEqual(aloneEvents, groupedEvents) {
 		t.Errorf("grouped events\n%+v\nalone\n%+v", groupedEvents, aloneEvents)
 	}
-	if n := len(groupedEvents); n != 3 { // g4's, then g1's and g5's
-		t.Errorf("%d events; want 3", n)
+	if n := len(groupedEvents); n != 4 { // g4's, then g1's, g5's and g2's
+		t.Errorf("%d events; want 4", n)
 	}
-	for i, want := range []string{"", "", "not found", "not found", "", "", "", ""} {
+	for i, want := range []string{"", "", "not found", "not found", "", "", "", "", "", "", "", "", ""} {
 		if got := grouped[i].Err; (want == "") != (got == "") {
 			t.Errorf("call %d: error %q; want one with %q", i, got, want)
 		}
 	}
 	if grouped[0].Res.Grants != 1 || grouped[1].Res.Grants != 0 || !grouped[1].Rec.Revoked {
 		t.Errorf("g1 revoked twice: %+v, %+v", grouped[0], grouped[1])
+	}
+	if grouped[8].Res.Grants != 1 || grouped[9].Res.Grants != 0 || grouped[10].Res.Grants != 0 {
+		t.Errorf("g2 by ID twice, then g1: %+v, %+v, %+v", grouped[8], grouped[9], grouped[10])
 	}
 }
 
