@@ -150,6 +150,8 @@ func (e *unwritten) Unwrap() error { return e.err }
 // fails otherwise, after it may have written, and other ops share the
 // transaction, the transaction is rolled back and the batch runs again with
 // a savepoint per op, so that only the failed op's writes are undone.
+// In the first run, the grouped ops (group.go) run first, each kind on
+// shared statements; in the rerun, every op runs alone.
 func (s *Store) commit(batch []*op) {
 	results := make([]error, len(batch))
 	defer func() {
@@ -289,7 +291,14 @@ func (b *batchRun) runGroups(t *tx) opStep {
 			continue // as cheap alone
 		}
 		errs := make([]error, len(idx))
-		if err := b.s.runGroup(t, groupKind(k), b.batch, idx, errs); err != nil {
+		err := b.s.runGroup(t, groupKind(k), b.batch, idx, errs)
+		for _, e := range errs {
+			var clean *unwritten
+			if err == nil && e != nil && !errors.As(e, &clean) {
+				err = e // an op's failure after it wrote: only savepoints can undo it alone
+			}
+		}
+		if err != nil {
 			b.s.log.Debug("sqlite: a group of writes failed; running them one by one", "err", err, "ops", len(idx))
 			t.tx.Rollback() //nolint:errcheck // run again with savepoints
 			return opRerun
