@@ -9,16 +9,17 @@ import (
 )
 
 // tokenLayouts are shapes of the tokens table that BenchmarkTokenLayout
-// compares: the store's own (rows keyed by their hash), and rows in issue
-// order (a rowid) found by their hash through an index, whole or its first
-// 8 bytes.
+// compares: rows keyed by their hash, as before migration 0011, and rows in issue
+// order (a rowid) found by their hash through an index, whole (the
+// store's own since migration 0011) or its first 8 bytes.
 var tokenLayouts = map[string]string{
-	"hash-key": ``, // the migrations' schema
-	"rowid+hash-index": `CREATE TABLE tokens (
-			id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE, kind TEXT NOT NULL,
+	// Before migration 0011.
+	"hash-key": `CREATE TABLE tokens (
+			hash BLOB PRIMARY KEY, kind TEXT NOT NULL,
 			grant_id TEXT NOT NULL REFERENCES grants (id) ON DELETE CASCADE,
 			jti TEXT, issued_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, rotated_at INTEGER,
-			status_index INTEGER) STRICT`,
+			status_index INTEGER) STRICT, WITHOUT ROWID`,
+	"rowid+hash-index": ``, // the migrations' schema, since 0011
 	"rowid+prefix-index": `CREATE TABLE tokens (
 			id INTEGER PRIMARY KEY, hash BLOB NOT NULL, kind TEXT NOT NULL,
 			grant_id TEXT NOT NULL REFERENCES grants (id) ON DELETE CASCADE,
@@ -30,9 +31,9 @@ var tokenLayouts = map[string]string{
 // BenchmarkTokenLayout issues grants (an access and a refresh token each)
 // from many callers into a store that holds 100,000 grants already, and
 // reports the WAL frames, pages written, per issuance (the checkpoint is
-// off while it runs) and the process's CPU per issuance, for each layout
-// of tokens. An experiment for issue 16's "where a token's row lands":
-// the store keeps the layout that pays.
+// off while it runs), the process's CPU per issuance, and the CPU of a
+// lookup by hash, for each layout of tokens: issue 16's "where a token's
+// row lands", which chose migration 0011.
 func BenchmarkTokenLayout(b *testing.B) {
 	for _, name := range []string{"hash-key", "rowid+hash-index", "rowid+prefix-index"} {
 		b.Run("layout="+name, func(b *testing.B) {
@@ -67,6 +68,33 @@ func BenchmarkTokenLayout(b *testing.B) {
 			}
 			const page = 4096 + 24 // a frame: the page and its header
 			b.ReportMetric(float64(fi.Size()-32)/page/float64(b.N), "frames/op")
+			b.ReportMetric(lookupCost(b, s, name), "lookup-µs")
 		})
 	}
+}
+
+// lookupCost returns the mean CPU time, in µs, of finding one of the
+// benchmark's tokens by its hash with its grant, qLookupToken's join, on
+// the read pool, one lookup at a time: what an introspection that misses
+// the cache pays for the layout.
+func lookupCost(b *testing.B, s *Store, layout string) float64 {
+	q := `SELECT t.kind, g.client_id FROM tokens t JOIN grants g ON g.id = t.grant_id WHERE t.hash = ?1`
+	if layout == "rowid+prefix-index" {
+		q += ` AND substr(t.hash, 1, 8) = substr(?1, 1, 8)`
+	}
+	st, err := s.rdb.Prepare(q)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	n := min(b.N, 20_000)
+	cpu := processCPU()
+	for i := range n {
+		_, toks := benchGrant(i)
+		var kind, client string
+		if err := st.QueryRow(toks[0].Hash[:]).Scan(&kind, &client); err != nil {
+			b.Fatalf("lookup %d: %v", i, err)
+		}
+	}
+	return float64((processCPU() - cpu).Microseconds()) / float64(n)
 }
