@@ -62,6 +62,9 @@ type benchConfig struct {
 	// taskset the Go runtime gives it one P, and a goroutine blocked in
 	// fsync holds that P until the runtime's monitor takes it back.
 	gomaxprocs int
+	// profileDir, when set, receives a CPU profile of the server for each
+	// measured phase (serve --debug-addr).
+	profileDir string
 	keep       bool // keep the temporary folder
 	fill       int  // live tokens put into the store before the server starts
 	overload   int  // >1: each phase again with this many times the workers
@@ -193,6 +196,8 @@ func (b *bench) measureCeiling(ctx context.Context) error {
 type server struct {
 	url string
 	p   *proc // nil for a --target
+	// debugAddr is where the server serves Go's profiler; empty when off.
+	debugAddr string
 }
 
 func (s *server) stop() {
@@ -230,6 +235,14 @@ func (b *bench) startServer(ctx context.Context, alg string) (*server, error) {
 	if b.cfg.logLevel != "" {
 		args = append(args, "--log-level", b.cfg.logLevel)
 	}
+	var debugAddr string
+	if b.cfg.profileDir != "" {
+		var err error
+		if debugAddr, err = freeAddr(); err != nil {
+			return nil, err
+		}
+		args = append(args, "--debug-addr", debugAddr)
+	}
 	var env []string
 	if b.cfg.gomaxprocs > 0 {
 		env = append(env, fmt.Sprintf("GOMAXPROCS=%d", b.cfg.gomaxprocs))
@@ -239,7 +252,7 @@ func (b *bench) startServer(ctx context.Context, alg string) (*server, error) {
 		return nil, b.explain(err)
 	}
 	b.logf("tokend (%s) at %s", strings.Join(args[1:], " "), p.url)
-	return &server{url: p.url, p: p}, nil
+	return &server{url: p.url, p: p, debugAddr: debugAddr}, nil
 }
 
 // gen returns the generator of a timed phase against base.
@@ -264,7 +277,18 @@ func (b *bench) genN(base string, workers int) generator {
 // admission control must turn into quick 503s rather than a queue.
 func (b *bench) measure(ctx context.Context, srv *server, ph phase) {
 	b.logf("measuring %s", ph.name)
+	var profiled func() (string, error)
+	if srv.debugAddr != "" {
+		profiled = profilePhase(ctx, srv.debugAddr, b.cfg.profileDir, ph.name, b.cfg.duration)
+	}
 	b.rows = append(b.rows, ph.run(ctx, b.gen(srv.url), b.cfg.workers, b.cfg.duration, b.cpuOf(srv)))
+	if profiled != nil {
+		if path, err := profiled(); err != nil {
+			b.logf("CPU profile of %s: %v", ph.name, err)
+		} else {
+			b.logf("CPU profile of %s: %s", ph.name, path)
+		}
+	}
 	if k := b.cfg.overload; k > 1 {
 		base := b.rows[len(b.rows)-1]
 		ph.name = fmt.Sprintf("%s, %d× workers", ph.name, k)

@@ -25,6 +25,17 @@
 // savepoint. The ops queued behind it wait for its commit, so each sweep
 // batch is kept small (DeleteExpired's limit; see BenchmarkDeleteExpired).
 //
+// A batch's issuances (CreateGrant) and revocations of tokens
+// (RevokeToken) run as groups: the writer runs each kind's ops together on
+// shared statements (one multi-row INSERT of grants and one of tokens; one
+// lookup of every hash, one INSERT ... SELECT appending the events and one
+// UPDATE marking the grants), paying the statements' overhead per chunk of
+// up to 64 ops instead of per op, then runs the batch's other ops one by
+// one. Each op still gets its own answer, computed as if it had run alone
+// in the group's order; if a shared statement fails, the transaction is
+// rolled back and the batch runs again op by op under savepoints, so that
+// the failing op fails alone. See group.go and BenchmarkWrites.
+//
 // Reads go to a separate pool of query_only connections and run in
 // parallel with each other and with the writer (WAL readers see the last
 // commit and never block it).

@@ -136,8 +136,8 @@ func (s *Store) CreateGrant(ctx context.Context, g store.Grant, tokens []store.T
 	if err != nil {
 		return err
 	}
-	exp = max(exp, ms(g.ExpiresAt))
-	return s.write(ctx, func(t *tx) error { return s.insertGrant(t, g, exp, tokens) })
+	a := &createGrantOp{g: g, exp: max(exp, ms(g.ExpiresAt)), tokens: tokens}
+	return s.writeGrouped(ctx, a, func(t *tx) error { return s.insertGrant(t, a.g, a.exp, a.tokens) })
 }
 
 // insertGrant inserts g, expiring at exp, with its tokens, within t. The
@@ -166,20 +166,27 @@ func checkTokens(grantID string, tokens []store.Token) (latest int64, err error)
 }
 
 func (s *Store) insertTokens(t *tx, grantID string, tokens []store.Token) error {
+	args := make([]any, 0, 7)
 	for _, tok := range tokens {
-		var jti sql.NullString
-		if tok.JTI != "" {
-			jti = sql.NullString{String: tok.JTI, Valid: true}
-		}
-		var idx sql.NullInt64
-		if tok.StatusIndex != 0 {
-			idx = sql.NullInt64{Int64: tok.StatusIndex, Valid: true}
-		}
-		if _, err := t.exec(s.w.insertToken, tok.Hash[:], string(tok.Kind), grantID, jti, idx, ms(tok.IssuedAt), ms(tok.ExpiresAt)); err != nil {
+		if _, err := t.exec(s.w.insertToken, appendTokenArgs(args[:0], grantID, tok)...); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// appendTokenArgs appends the arguments of tok's row in qInsertToken, as
+// a token of grant grantID, to args.
+func appendTokenArgs(args []any, grantID string, tok store.Token) []any {
+	var jti sql.NullString
+	if tok.JTI != "" {
+		jti = sql.NullString{String: tok.JTI, Valid: true}
+	}
+	var idx sql.NullInt64
+	if tok.StatusIndex != 0 {
+		idx = sql.NullInt64{Int64: tok.StatusIndex, Valid: true}
+	}
+	return append(args, tok.Hash[:], string(tok.Kind), grantID, jti, idx, ms(tok.IssuedAt), ms(tok.ExpiresAt))
 }
 
 // scanToken scans a qLookupToken row for the token h; it returns the
@@ -272,16 +279,16 @@ func (s *Store) RotateRefresh(ctx context.Context, old store.Hash, now time.Time
 // RevokeGrant revokes the grant, whatever its expiry, and appends one
 // event; a revoked or unknown grant gives a zero result.
 func (s *Store) RevokeGrant(ctx context.Context, grantID string, rev store.Revocation) (store.RevokeResult, error) {
-	var res store.RevokeResult
-	err := s.write(ctx, func(t *tx) error {
+	a := &revokeGrantOp{grantID: grantID, rev: rev}
+	err := s.writeGrouped(ctx, a, func(t *tx) error {
 		var err error
-		res, err = s.revoke(t, byGrant, rev, grantID)
+		a.res, err = s.revoke(t, byGrant, a.rev, a.grantID)
 		return err
 	})
 	if err != nil {
 		return store.RevokeResult{}, err
 	}
-	return res, nil
+	return a.res, nil
 }
 
 // RevokeToken looks the token up and revokes its grant in one op on the
@@ -294,27 +301,30 @@ func (s *Store) RevokeGrant(ctx context.Context, grantID string, rev store.Revoc
 // the batch may be what revoked the grant, and if that commit failed the
 // answer "revoked already" would be false.
 func (s *Store) RevokeToken(ctx context.Context, h store.Hash, kind store.TokenKind, clientID string, rev store.Revocation) (store.TokenRecord, store.RevokeResult, error) {
-	var rec store.TokenRecord
-	var res store.RevokeResult
-	err := s.write(ctx, func(t *tx) error {
-		r, _, err := scanToken(t.queryRow(s.w.lookupToken, h[:]), h)
-		if err != nil {
-			return &unwritten{notFound(err, "token")}
-		}
-		if r.Kind != kind {
-			return &unwritten{fmt.Errorf("%w: token is a %s", store.ErrNotFound, r.Kind)}
-		}
-		rec = r
-		if r.Revoked || r.ClientID != clientID {
-			return nil
-		}
-		res, err = s.revoke(t, byGrant, rev, r.GrantID)
-		return err
-	})
-	if err != nil {
+	a := &revokeTokenOp{h: h, kind: kind, clientID: clientID, rev: rev}
+	if err := s.writeGrouped(ctx, a, func(t *tx) error { return s.revokeToken(t, a) }); err != nil {
 		return store.TokenRecord{}, store.RevokeResult{}, err
 	}
-	return rec, res, nil
+	return a.rec, a.res, nil
+}
+
+// revokeToken runs a alone, within t; revokeTokens runs many at once.
+func (s *Store) revokeToken(t *tx, a *revokeTokenOp) error {
+	// A group's run that failed may have set them.
+	a.rec, a.res = store.TokenRecord{}, store.RevokeResult{}
+	r, _, err := scanToken(t.queryRow(s.w.lookupToken, a.h[:]), a.h)
+	if err != nil {
+		return &unwritten{notFound(err, "token")}
+	}
+	if r.Kind != a.kind {
+		return &unwritten{fmt.Errorf("%w: token is a %s", store.ErrNotFound, r.Kind)}
+	}
+	a.rec = r
+	if r.Revoked || r.ClientID != a.clientID {
+		return nil
+	}
+	a.res, err = s.revoke(t, byGrant, a.rev, r.GrantID)
+	return err
 }
 
 // RevokeMatching revokes every live grant that f selects, one event per

@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"database/sql"
+	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -151,5 +153,72 @@ func TestSweepIdle(t *testing.T) {
 	}
 	if n, err := s.DeleteEventsBefore(t.Context(), epoch.Add(25*time.Hour), 0); err != nil || n != 1 {
 		t.Errorf("DeleteEventsBefore(limit 0) = %d, %v; want 1", n, err)
+	}
+}
+
+// TestMigration0011 upgrades a file whose tokens are keyed by hash: every
+// token keeps its columns, the rows are in issue order, and a token's
+// hash is still refused twice.
+func TestMigration0011(t *testing.T) {
+	ms, err := migration.Load(migrationFiles, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "tokend.db")
+	db, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms[:10] {
+		if err := apply(t.Context(), db, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, r, j := store.HashToken("a"), store.HashToken("r"), store.HashToken("j")
+	if _, err := db.Exec(`INSERT INTO grants (id, client_id, subject, username, scope, created_at, expires_at)
+		VALUES ('g1', 'c1', 'u1', 'alice', 'openid', 0, 9000000000000)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO tokens (hash, kind, grant_id, jti, status_index, issued_at, expires_at, rotated_at)
+		VALUES (?, 'refresh_token', 'g1', NULL, NULL, 2000, 9000000000000, 3000),
+			(?, 'access_token', 'g1', 'jti-1', 7, 3000, 9000000000000, NULL),
+			(?, 'access_token', 'g1', NULL, NULL, 1000, 9000000000000, NULL)`, r[:], j[:], a[:]); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s := openTest(t, path, Options{})
+	for _, c := range []struct {
+		h       store.Hash
+		jti     string
+		index   int64
+		rotated bool
+	}{{a, "", 0, false}, {r, "", 0, true}, {j, "jti-1", 7, false}} {
+		rec, err := s.LookupToken(t.Context(), c.h)
+		if err != nil || rec.GrantID != "g1" || rec.JTI != c.jti || rec.StatusIndex != c.index || rec.Rotated != c.rotated {
+			t.Errorf("LookupToken = %+v, %v; want jti %q, index %d, rotated %v", rec, err, c.jti, c.index, c.rotated)
+		}
+	}
+	var order []int64
+	rows, err := s.rdb.Query(`SELECT issued_at FROM tokens ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var at int64
+		rows.Scan(&at)
+		order = append(order, at)
+	}
+	rows.Close()
+	if !slices.Equal(order, []int64{1000, 2000, 3000}) {
+		t.Errorf("tokens in row order issued at %v; want in issue order", order)
+	}
+	g, toks := grant("g2")
+	toks[0].Hash = a
+	if err := s.CreateGrant(t.Context(), g, toks); !errors.Is(err, store.ErrAlreadyExists) {
+		t.Errorf("CreateGrant with a stored token's hash = %v; want ErrAlreadyExists", err)
 	}
 }

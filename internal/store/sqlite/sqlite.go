@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
@@ -31,6 +32,10 @@ type Options struct {
 	// commit with the number of writes it made durable, e.g. to feed a
 	// histogram. It runs on the writer goroutine and must be quick.
 	OnCommit func(batchSize int)
+	// perOp turns off the writer's grouping of a batch's ops of one kind
+	// onto shared statements (see runGroups): every op runs its own
+	// statements, as before grouping. For the benchmarks' comparison.
+	perOp bool
 }
 
 // writerCacheKiB bounds the page cache of the writer's connection (64 MiB),
@@ -48,11 +53,15 @@ type Store struct {
 	log      *slog.Logger
 	maxBatch int
 	onCommit func(int)
+	perOp    bool
+	// groupedOps counts the ops committed as part of a group.
+	groupedOps atomic.Int64
 
 	wdb *sql.DB // one connection, used by the writer goroutine only
 	rdb *sql.DB // query_only connections for reads
 	r   readStmts
 	w   writeStmts
+	g   groupStmts
 	all []*sql.Stmt // every prepared statement, to close
 
 	ops     chan *op
@@ -129,6 +138,7 @@ func Open(path string, opts Options) (*Store, error) {
 		log:      opts.Logger,
 		maxBatch: opts.MaxBatch,
 		onCommit: opts.OnCommit,
+		perOp:    opts.perOp,
 		wdb:      wdb,
 		rdb:      rdb,
 		ops:      make(chan *op, opts.MaxBatch),

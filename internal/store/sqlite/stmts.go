@@ -140,4 +140,5 @@ func (s *Store) prepareRest(r, w *preparer) {
 	}
 	s.r.userEvents, s.r.listUserGrants = r.prep(qUserEvents), r.prep(qListUserGrants)
 	s.r.searchEvents = r.prep(qSearchEvents)
+	s.prepareGroups(w)
 }

@@ -18,6 +18,9 @@ type op struct {
 	done chan error // buffered: the writer never waits for a caller that left
 	// solo: the op runs in a transaction of its own (see writeSolo).
 	solo bool
+	// group, if set, lets the writer run the op with the batch's other
+	// ops of its kind on shared statements (see group.go) instead of fn.
+	group grouped
 }
 
 // commitAnyway is what an op returns when its writes must be committed
@@ -54,6 +57,13 @@ func (s *Store) write(ctx context.Context, fn func(*tx) error) error {
 // its commit.
 func (s *Store) writeSolo(ctx context.Context, fn func(*tx) error) error {
 	return s.send(ctx, &op{ctx: ctx, fn: fn, done: make(chan error, 1), solo: true})
+}
+
+// writeGrouped is write for an op that the writer may run in a group with
+// the batch's other ops of a's kind; fn runs it alone, within the batch's
+// transaction, when it is not grouped.
+func (s *Store) writeGrouped(ctx context.Context, a grouped, fn func(*tx) error) error {
+	return s.send(ctx, &op{ctx: ctx, fn: fn, done: make(chan error, 1), group: a})
 }
 
 func (s *Store) send(ctx context.Context, o *op) error {
@@ -140,6 +150,8 @@ func (e *unwritten) Unwrap() error { return e.err }
 // fails otherwise, after it may have written, and other ops share the
 // transaction, the transaction is rolled back and the batch runs again with
 // a savepoint per op, so that only the failed op's writes are undone.
+// In the first run, the grouped ops (group.go) run first, each kind on
+// shared statements; in the rerun, every op runs alone.
 func (s *Store) commit(batch []*op) {
 	results := make([]error, len(batch))
 	defer func() {
@@ -162,6 +174,9 @@ func (s *Store) commitBatch(batch []*op, results []error, savepoints bool) bool 
 	t := b.begin()
 	if t == nil {
 		return true
+	}
+	if !savepoints && !s.perOp && b.runGroups(t) == opRerun {
+		return false
 	}
 	for i, o := range batch {
 		switch b.runOne(t, i, o) {
@@ -188,6 +203,7 @@ type batchRun struct {
 	savepoints bool
 	live       int // ops whose context had not ended when the run began
 	n          int // ops pending
+	grouped    int // ops pending that ran in a group
 }
 
 // An opStep is how a batch run goes on after one of its ops.
@@ -229,7 +245,7 @@ func (b *batchRun) begin() *tx {
 // runOne runs op i, batch[i], unless its context has ended (before the run
 // began or while earlier ops ran), under a savepoint if b.savepoints.
 func (b *batchRun) runOne(t *tx, i int, o *op) opStep {
-	if b.results[i] != nil {
+	if b.results[i] != nil || b.pending[i] { // refused, or run in a group
 		return opNext
 	}
 	if b.results[i] = o.ctx.Err(); b.results[i] != nil { // ended while earlier ops ran
@@ -255,6 +271,50 @@ func (b *batchRun) runOne(t *tx, i int, o *op) opStep {
 		return opNext
 	}
 	return b.undo(t, i, err)
+}
+
+// runGroups runs each kind of grouped op that two or more live ops of the
+// batch share, on the kind's shared statements, before the batch's other
+// ops. It returns opRerun, having rolled back, when a group's run failed:
+// the batch must run again, each op alone under a savepoint. (A group
+// always has another live op beside the one that failed, as undo needs.)
+func (b *batchRun) runGroups(t *tx) opStep {
+	var kinds [numGroupKinds][]int
+	for i, o := range b.batch {
+		if o.group != nil && b.results[i] == nil {
+			k := o.group.groupKind()
+			kinds[k] = append(kinds[k], i)
+		}
+	}
+	for k, idx := range kinds {
+		if len(idx) < 2 {
+			continue // as cheap alone
+		}
+		errs := make([]error, len(idx))
+		err := b.s.runGroup(t, groupKind(k), b.batch, idx, errs)
+		for _, e := range errs {
+			var clean *unwritten
+			if err == nil && e != nil && !errors.As(e, &clean) {
+				err = e // an op's failure after it wrote: only savepoints can undo it alone
+			}
+		}
+		if err != nil {
+			b.s.log.Debug("sqlite: a group of writes failed; running them one by one", "err", err, "ops", len(idx))
+			t.tx.Rollback() //nolint:errcheck // run again with savepoints
+			return opRerun
+		}
+		for j, i := range idx {
+			var clean *unwritten
+			if errors.As(errs[j], &clean) {
+				b.results[i] = mapErr(clean.err)
+				continue
+			}
+			b.pending[i] = true
+			b.n++
+			b.grouped++
+		}
+	}
+	return opNext
 }
 
 // keep releases the savepoint of op i, if any, and marks its writes
@@ -335,6 +395,9 @@ func (b *batchRun) finish(t *tx) {
 			}
 		}
 		return
+	}
+	if b.grouped > 0 {
+		b.s.groupedOps.Add(int64(b.grouped))
 	}
 	if b.s.onCommit != nil {
 		b.s.onCommit(b.n)

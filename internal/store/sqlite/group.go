@@ -1,0 +1,386 @@
+package sqlite
+
+import (
+	"database/sql"
+	"fmt"
+	"math/bits"
+	"strings"
+
+	"github.com/tokend/tokend/internal/store"
+)
+
+// Grouping: a batch under load holds tens of issuances or revocations, and
+// each ran its own statements (an issuance three INSERTs, a revocation a
+// lookup, an INSERT ... SELECT and an UPDATE), paying per statement for
+// binding, stepping and resetting SQLite's virtual machine. The writer
+// runs the ops of one kind that a batch holds on shared statements
+// instead: one multi-row INSERT for many grants, one lookup of many token
+// hashes, one INSERT ... SELECT appending the events of many revoked
+// grants. The B-tree work per op is the same; the statements' overhead is
+// paid per chunk of up to maxChunk rows.
+//
+// The ops of a batch are concurrent calls, none of whose callers has been
+// answered, so the order in which the transaction runs them is free: the
+// writer runs each group first, then the batch's other ops in order. A
+// group gives each op the result its own statements would have given in
+// the group's order (two revocations of one grant: the first revokes it,
+// the second finds it revoked). Any error of a shared statement fails the
+// group's run, and the writer rolls the transaction back and runs the
+// batch again, each op on its own statements under a savepoint (see
+// commit), so that a failing op (a duplicate grant ID, say) fails alone.
+
+// groupKind names the ops the writer may run together.
+type groupKind uint8
+
+const (
+	groupIssue       groupKind = iota // CreateGrant: *createGrantOp
+	groupRevokeToken                  // RevokeToken: *revokeTokenOp
+	groupRevokeGrant                  // RevokeGrant: *revokeGrantOp
+	numGroupKinds
+)
+
+// A grouped op carries its arguments and results in a value of its kind's
+// type, which both its own fn and its group's run read and write.
+type grouped interface{ groupKind() groupKind }
+
+// maxChunkLog: a shared statement takes 1, 2, 4, ... or 64 rows, each size
+// prepared once at Open; n rows run as the chunks of n's binary digits
+// (100 = 64 + 32 + 4), at most log2(n)+1 executions, never a statement
+// parsed at run time.
+const (
+	maxChunkLog = 6
+	maxChunk    = 1 << maxChunkLog
+)
+
+// multi is one shared statement in each chunk size: multi[k] takes 1<<k
+// rows.
+type multi [maxChunkLog + 1]*sql.Stmt
+
+// prepMulti prepares query(n) for each chunk size n.
+func (p *preparer) prepMulti(query func(n int) string) multi {
+	var m multi
+	for k := range m {
+		m[k] = p.prep(query(1 << k))
+	}
+	return m
+}
+
+// chunks calls fn for consecutive chunks covering rows [0, n): the rows
+// [off, off+1<<k) run on statement k.
+func chunks(n int, fn func(k, off int) error) error {
+	for off := 0; off < n; {
+		k := min(bits.Len(uint(n-off))-1, maxChunkLog)
+		if err := fn(k, off); err != nil {
+			return err
+		}
+		off += 1 << k
+	}
+	return nil
+}
+
+// rowList returns n copies of row, comma-separated: a VALUES list.
+func rowList(row string, n int) string {
+	return strings.TrimSuffix(strings.Repeat(row+",", n), ",")
+}
+
+// groupStmts are the shared statements.
+type groupStmts struct {
+	insertGrants, insertTokens multi
+	lookupTokens               multi
+	revokeEvents, revokeGrants multi
+}
+
+func qInsertGrants(n int) string {
+	return `INSERT INTO grants (id, client_id, subject, username, scope, session_id, offline, created_at, expires_at) VALUES ` +
+		rowList(`(?, ?, ?, ?, ?, nullif(?, ''), ?, ?, ?)`, n)
+}
+
+func qInsertTokens(n int) string {
+	return `INSERT INTO tokens (hash, kind, grant_id, jti, status_index, issued_at, expires_at) VALUES ` +
+		rowList(`(?, ?, ?, ?, ?, ?, ?)`, n)
+}
+
+// qLookupTokens is qLookupToken for n hashes, each row led by its hash.
+func qLookupTokens(n int) string {
+	return `SELECT t.hash, t.kind, t.grant_id, t.jti, t.status_index, t.issued_at, t.expires_at, t.rotated_at,
+			g.client_id, g.subject, g.username, g.scope, coalesce(g.session_id, ''), g.revoked_at, g.expires_at
+		FROM tokens t JOIN grants g ON g.id = t.grant_id WHERE t.hash IN (` + rowList(`?`, n) + `)`
+}
+
+// qRevokeEvents is revokeSQL's events statement for byGrant, for n grants
+// each with its own revocation: rows (i, grant ID, time, reason, actor),
+// i giving the events' order.
+func qRevokeEvents(n int) string {
+	return `WITH r (i, gid, time, reason, actor) AS (VALUES ` + rowList(`(?, ?, ?, ?, ?)`, n) + `)
+		INSERT INTO revocation_events (time, grant_id, client_id, subject, session_id, reason, actor, tokens,
+			token_hashes, jtis, status_indexes, expires_at)
+		SELECT r.time, g.id, g.client_id, g.subject, g.session_id, r.reason, r.actor,
+			count(t.hash) FILTER (WHERE t.rotated_at IS NULL),
+			unhex(group_concat(hex(t.hash), '') FILTER (WHERE t.hash IS NOT NULL)),
+			json_group_array(t.jti) FILTER (WHERE t.jti IS NOT NULL),
+			json_group_array(t.status_index) FILTER (WHERE t.status_index IS NOT NULL),
+			max(t.expires_at)
+		FROM r CROSS JOIN grants g ON g.id = r.gid LEFT JOIN tokens t ON t.grant_id = g.id AND t.expires_at > r.time
+		WHERE g.revoked_at IS NULL
+		GROUP BY r.i
+		ORDER BY r.i
+		RETURNING grant_id, seq, tokens`
+}
+
+// qRevokeGrants marks n grants revoked: rows (grant ID, time).
+func qRevokeGrants(n int) string {
+	return `WITH r (gid, time) AS (VALUES ` + rowList(`(?, ?)`, n) + `)
+		UPDATE grants AS g SET revoked_at = r.time FROM r WHERE g.id = r.gid AND g.revoked_at IS NULL`
+}
+
+// prepareGroups prepares the shared statements.
+func (s *Store) prepareGroups(w *preparer) {
+	s.g = groupStmts{
+		insertGrants: w.prepMulti(qInsertGrants),
+		insertTokens: w.prepMulti(qInsertTokens),
+		lookupTokens: w.prepMulti(qLookupTokens),
+		revokeEvents: w.prepMulti(qRevokeEvents),
+		revokeGrants: w.prepMulti(qRevokeGrants),
+	}
+}
+
+// runGroup runs the ops batch[i] for i in idx, all of kind k, on shared
+// statements. An op's result goes to errs: nil, or an *unwritten error
+// for an op refused before it wrote anything. Any other error fails the
+// whole group, whose writes the caller must then roll back.
+func (s *Store) runGroup(t *tx, k groupKind, batch []*op, idx []int, errs []error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("sqlite: group of %d ops panicked: %v", len(idx), v)
+		}
+	}()
+	switch k {
+	case groupIssue:
+		ops := make([]*createGrantOp, len(idx))
+		for j, i := range idx {
+			ops[j] = batch[i].group.(*createGrantOp)
+		}
+		return s.createGrants(t, ops)
+	case groupRevokeToken:
+		ops := make([]*revokeTokenOp, len(idx))
+		for j, i := range idx {
+			ops[j] = batch[i].group.(*revokeTokenOp)
+		}
+		return s.revokeTokens(t, ops, errs)
+	case groupRevokeGrant:
+		ops := make([]*revokeGrantOp, len(idx))
+		for j, i := range idx {
+			ops[j] = batch[i].group.(*revokeGrantOp)
+		}
+		return s.revokeGrants(t, ops)
+	}
+	return fmt.Errorf("sqlite: unknown group kind %d", k)
+}
+
+// createGrantOp is a CreateGrant: grant g, expiring at exp, with tokens.
+type createGrantOp struct {
+	g      store.Grant
+	exp    int64
+	tokens []store.Token
+}
+
+func (*createGrantOp) groupKind() groupKind { return groupIssue }
+
+// createGrants inserts the grants of ops with one multi-row INSERT per
+// chunk, then their tokens likewise.
+func (s *Store) createGrants(t *tx, ops []*createGrantOp) error {
+	args := make([]any, 0, maxChunk*9)
+	err := chunks(len(ops), func(k, off int) error {
+		args = args[:0]
+		for _, o := range ops[off : off+1<<k] {
+			g := o.g
+			args = append(args, g.ID, g.ClientID, g.Subject, g.Username, g.Scope, g.SessionID, g.Offline(), ms(g.CreatedAt), o.exp)
+		}
+		_, err := t.exec(s.g.insertGrants[k], args...)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	var toks []store.Token
+	for _, o := range ops {
+		for _, tok := range o.tokens {
+			tok.GrantID = o.g.ID
+			toks = append(toks, tok)
+		}
+	}
+	return chunks(len(toks), func(k, off int) error {
+		args = args[:0]
+		for _, tok := range toks[off : off+1<<k] {
+			args = appendTokenArgs(args, tok.GrantID, tok)
+		}
+		_, err := t.exec(s.g.insertTokens[k], args...)
+		return err
+	})
+}
+
+// revokeTokenOp is a RevokeToken: the token h, expected of kind, revoked
+// by client clientID with rev; rec and res are its results.
+type revokeTokenOp struct {
+	h        store.Hash
+	kind     store.TokenKind
+	clientID string
+	rev      store.Revocation
+	rec      store.TokenRecord
+	res      store.RevokeResult
+}
+
+func (*revokeTokenOp) groupKind() groupKind { return groupRevokeToken }
+
+// revokeTokens runs ops as revokeToken would one after the other: one
+// lookup of every hash, then the events and the revoked marks of the
+// grants to revoke, one statement each per chunk.
+func (s *Store) revokeTokens(t *tx, ops []*revokeTokenOp, errs []error) error {
+	found, err := s.lookupTokens(t, ops)
+	if err != nil {
+		return err
+	}
+	owner := make(map[string]*revokeTokenOp, len(ops)) // grant ID: the op that revokes it
+	var revoking []grantRevocation
+	for j, o := range ops {
+		o.rec, o.res = store.TokenRecord{}, store.RevokeResult{}
+		r, ok := found[o.h]
+		switch {
+		case !ok:
+			errs[j] = &unwritten{notFound(sql.ErrNoRows, "token")}
+			continue
+		case r.Kind != o.kind:
+			errs[j] = &unwritten{fmt.Errorf("%w: token is a %s", store.ErrNotFound, r.Kind)}
+			continue
+		}
+		if first, ok := owner[r.GrantID]; ok { // revoked by an earlier op of the group
+			r.Revoked, r.RevokedAt = true, fromMS(ms(first.rev.Time))
+		}
+		o.rec = r
+		if r.Revoked || r.ClientID != o.clientID {
+			continue
+		}
+		owner[r.GrantID] = o
+		revoking = append(revoking, grantRevocation{r.GrantID, o.rev, &o.res})
+	}
+	return s.revokeGrantsOf(t, revoking)
+}
+
+// revokeGrantOp is a RevokeGrant: grant grantID revoked with rev; res is
+// its result.
+type revokeGrantOp struct {
+	grantID string
+	rev     store.Revocation
+	res     store.RevokeResult
+}
+
+func (*revokeGrantOp) groupKind() groupKind { return groupRevokeGrant }
+
+// revokeGrants runs ops as RevokeGrant would one after the other: the
+// first op of a grant revokes it, unless it is unknown or revoked
+// already, and the others find it revoked, a zero result.
+func (s *Store) revokeGrants(t *tx, ops []*revokeGrantOp) error {
+	seen := make(map[string]bool, len(ops))
+	revoking := make([]grantRevocation, 0, len(ops))
+	for _, o := range ops {
+		o.res = store.RevokeResult{}
+		if !seen[o.grantID] {
+			seen[o.grantID] = true
+			revoking = append(revoking, grantRevocation{o.grantID, o.rev, &o.res})
+		}
+	}
+	return s.revokeGrantsOf(t, revoking)
+}
+
+// lookupTokens reads the records of the tokens of ops, by hash.
+func (s *Store) lookupTokens(t *tx, ops []*revokeTokenOp) (map[store.Hash]store.TokenRecord, error) {
+	found := make(map[store.Hash]store.TokenRecord, len(ops))
+	args := make([]any, 0, maxChunk)
+	err := chunks(len(ops), func(k, off int) error {
+		args = args[:0]
+		for _, o := range ops[off : off+1<<k] {
+			args = append(args, o.h[:])
+		}
+		rows, err := t.query(s.g.lookupTokens[k], args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var hash []byte
+			r, _, err := scanToken(prefixed{rows, &hash}, store.Hash{})
+			if err != nil {
+				return err
+			}
+			if len(hash) != len(r.Hash) {
+				return fmt.Errorf("sqlite: token hash of %d bytes", len(hash))
+			}
+			r.Hash = store.Hash(hash)
+			found[r.Hash] = r
+		}
+		return rows.Err()
+	})
+	return found, err
+}
+
+// prefixed is a scanner whose first column goes to first.
+type prefixed struct {
+	sc    scanner
+	first any
+}
+
+func (p prefixed) Scan(dest ...any) error {
+	return p.sc.Scan(append([]any{p.first}, dest...)...)
+}
+
+// grantRevocation is a grant to revoke with rev, and where to put what
+// its event reports.
+type grantRevocation struct {
+	grantID string
+	rev     store.Revocation
+	res     *store.RevokeResult
+}
+
+// revokeGrantsOf revokes each grant of revs, distinct grants, with its
+// revocation, unless it is unknown or revoked already: the events in the
+// order of revs, then the grants' marks. A revoked grant's res is what
+// its event reports; the others' stay zero.
+func (s *Store) revokeGrantsOf(t *tx, revs []grantRevocation) error {
+	byGrant := make(map[string]*store.RevokeResult, len(revs))
+	args := make([]any, 0, maxChunk*5)
+	err := chunks(len(revs), func(k, off int) error {
+		args = args[:0]
+		for i, r := range revs[off : off+1<<k] {
+			byGrant[r.grantID] = r.res
+			args = append(args, i, r.grantID, ms(r.rev.Time), r.rev.Reason, r.rev.Actor)
+		}
+		rows, err := t.query(s.g.revokeEvents[k], args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var grantID string
+			var seq int64
+			var n int
+			if err := rows.Scan(&grantID, &seq, &n); err != nil {
+				return err
+			}
+			if res := byGrant[grantID]; res != nil {
+				*res = store.RevokeResult{Grants: 1, Tokens: n, Seq: seq}
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return err
+	}
+	return chunks(len(revs), func(k, off int) error {
+		args = args[:0]
+		for _, r := range revs[off : off+1<<k] {
+			args = append(args, r.grantID, ms(r.rev.Time))
+		}
+		_, err := t.exec(s.g.revokeGrants[k], args...)
+		return err
+	})
+}

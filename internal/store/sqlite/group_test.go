@@ -1,0 +1,179 @@
+package sqlite
+
+import (
+	"errors"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tokend/tokend/internal/store"
+)
+
+// queued runs calls as the ops of one batch, queued in order behind a
+// blocked writer.
+func queued(t *testing.T, s *Store, calls ...func()) {
+	t.Helper()
+	release := block(t, s)
+	var wg sync.WaitGroup
+	for i, call := range calls {
+		waitQueued(t, s, i) // keep the queue in order
+		wg.Go(call)
+	}
+	waitQueued(t, s, len(calls))
+	release()
+	wg.Wait()
+}
+
+// revokeOutcome is what one RevokeToken call answered.
+type revokeOutcome struct {
+	Rec store.TokenRecord
+	Res store.RevokeResult
+	Err string
+}
+
+// groupedRevocations runs, in one batch of a store with or without
+// grouping, revocations of every case revokeToken tells apart, and returns
+// their answers and the log.
+func groupedRevocations(t *testing.T, perOp bool) ([]revokeOutcome, []store.Event) {
+	s := openTest(t, filepath.Join(t.TempDir(), "tokend.db"), Options{perOp: perOp})
+	for _, id := range []string{"g1", "g2", "g3", "g4", "g5"} {
+		g, toks := grant(id)
+		if id == "g3" {
+			g.ClientID = "c2"
+		}
+		if err := s.CreateGrant(t.Context(), g, toks); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.RevokeGrant(t.Context(), "g4", rev); err != nil {
+		t.Fatal(err)
+	}
+	type call struct {
+		token string
+		kind  store.TokenKind
+		grant string // RevokeGrant of this grant instead
+	}
+	calls := []call{
+		{token: "g1/a", kind: store.AccessToken},
+		{token: "g1/r", kind: store.RefreshToken}, // the same grant: revoked by the first
+		{token: "nope", kind: store.AccessToken},  // unknown
+		{token: "g2/a", kind: store.RefreshToken}, // the wrong kind
+		{token: "g3/a", kind: store.AccessToken},  // another client's
+		{token: "g4/a", kind: store.AccessToken},  // revoked already
+		{token: "g5/r", kind: store.RefreshToken},
+		{token: "g5/r", kind: store.RefreshToken}, // twice in one batch
+		// RevokeGrant after the tokens, where a group runs it, so that
+		// one by one they run in the same order.
+		{grant: "g2"},
+		{grant: "g2"},
+		{grant: "g1"}, // revoked by a token
+		{grant: "nope"},
+		{grant: "g4"},
+	}
+	out := make([]revokeOutcome, len(calls))
+	fns := make([]func(), len(calls))
+	for i, c := range calls {
+		r := store.Revocation{Time: epoch.Add(time.Duration(i+2) * time.Minute), Reason: store.ReasonClientRequest, Actor: "c1"}
+		fns[i] = func() {
+			var rec store.TokenRecord
+			var res store.RevokeResult
+			var err error
+			if c.grant != "" {
+				res, err = s.RevokeGrant(t.Context(), c.grant, r)
+			} else {
+				rec, res, err = s.RevokeToken(t.Context(), store.HashToken(c.token), c.kind, "c1", r)
+			}
+			out[i] = revokeOutcome{Rec: rec, Res: res}
+			if err != nil {
+				out[i].Err = err.Error()
+			}
+		}
+	}
+	queued(t, s, fns...)
+	// The two refused calls are answered, not committed.
+	if n, want := s.groupedOps.Load(), int64(len(calls)-2); perOp == (n != 0) || !perOp && n != want {
+		t.Errorf("%d ops grouped (perOp %v); want %d", n, perOp, want)
+	}
+	evs, err := s.Events(t.Context(), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, evs
+}
+
+// TestGroupedRevocationsAnswerAsAlone: a batch of revocations run as a
+// group answers each call, and logs, exactly what the same calls run one
+// by one do.
+func TestGroupedRevocationsAnswerAsAlone(t *testing.T) {
+	alone, aloneEvents := groupedRevocations(t, true)
+	grouped, groupedEvents := groupedRevocations(t, false)
+	for i := range alone {
+		if !reflect.DeepEqual(alone[i], grouped[i]) {
+			t.Errorf("call %d: grouped\n%+v\nalone\n%+v", i, grouped[i], alone[i])
+		}
+	}
+	if !reflect.DeepEqual(aloneEvents, groupedEvents) {
+		t.Errorf("grouped events\n%+v\nalone\n%+v", groupedEvents, aloneEvents)
+	}
+	if n := len(groupedEvents); n != 4 { // g4's, then g1's, g5's and g2's
+		t.Errorf("%d events; want 4", n)
+	}
+	for i, want := range []string{"", "", "not found", "not found", "", "", "", "", "", "", "", "", ""} {
+		if got := grouped[i].Err; (want == "") != (got == "") {
+			t.Errorf("call %d: error %q; want one with %q", i, got, want)
+		}
+	}
+	if grouped[0].Res.Grants != 1 || grouped[1].Res.Grants != 0 || !grouped[1].Rec.Revoked {
+		t.Errorf("g1 revoked twice: %+v, %+v", grouped[0], grouped[1])
+	}
+	if grouped[8].Res.Grants != 1 || grouped[9].Res.Grants != 0 || grouped[10].Res.Grants != 0 {
+		t.Errorf("g2 by ID twice, then g1: %+v, %+v, %+v", grouped[8], grouped[9], grouped[10])
+	}
+}
+
+// TestGroupedIssuanceFailsAlone: in a batch of issuances run as a group,
+// one whose grant ID or token is taken fails with store.ErrAlreadyExists
+// and the others are stored.
+func TestGroupedIssuanceFailsAlone(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "tokend.db"), Options{})
+	g, toks := grant("taken")
+	if err := s.CreateGrant(t.Context(), g, toks); err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{"n0", "taken", "n1", "n2", "n3"}
+	errs := make([]error, len(ids)+1)
+	fns := make([]func(), len(ids)+1)
+	for i, id := range ids {
+		g, toks := grant(id)
+		if id == "n2" {
+			g.ID = "dup-token" // n2's tokens, under another grant: taken by then
+			toks[0].GrantID, toks[1].GrantID = "", ""
+		}
+		fns[i] = func() { errs[i] = s.CreateGrant(t.Context(), g, toks) }
+	}
+	fns[len(ids)] = func() {
+		g, toks := grant("n2")
+		errs[len(ids)] = s.CreateGrant(t.Context(), g, toks)
+	}
+	queued(t, s, fns...)
+	for i, err := range errs {
+		wantTaken := i == 1 || i == len(ids)
+		if wantTaken != errors.Is(err, store.ErrAlreadyExists) || (!wantTaken && err != nil) {
+			t.Errorf("CreateGrant %d: %v (taken: %v)", i, err, wantTaken)
+		}
+	}
+	for _, id := range []string{"n0", "n1", "n3"} {
+		if _, err := s.LookupToken(t.Context(), store.HashToken(id+"/a")); err != nil {
+			t.Errorf("%s: %v", id, err)
+		}
+	}
+	rec, err := s.LookupToken(t.Context(), store.HashToken("n2/a"))
+	if err != nil || rec.GrantID != "dup-token" {
+		t.Errorf("n2/a = %+v, %v; want it of grant dup-token", rec, err)
+	}
+	if n := s.groupedOps.Load(); n != 0 {
+		t.Errorf("%d ops grouped; want 0: the group failed, and ran again op by op", n)
+	}
+}
