@@ -91,8 +91,8 @@ type groupStmts struct {
 }
 
 func qInsertGrants(n int) string {
-	return `INSERT INTO grants (id, client_id, subject, username, scope, session_id, offline, created_at, expires_at) VALUES ` +
-		rowList(`(?, ?, ?, ?, ?, nullif(?, ''), ?, ?, ?)`, n)
+	return `INSERT INTO grants (id, client_id, subject, username, scope, session_id, offline, created_at, expires_at, dpop_jkt) VALUES ` +
+		rowList(`(?, ?, ?, ?, ?, nullif(?, ''), ?, ?, ?, nullif(?, ''))`, n)
 }
 
 func qInsertTokens(n int) string {
@@ -103,7 +103,8 @@ func qInsertTokens(n int) string {
 // qLookupTokens is qLookupToken for n hashes, each row led by its hash.
 func qLookupTokens(n int) string {
 	return `SELECT t.hash, t.kind, t.grant_id, t.jti, t.status_index, t.issued_at, t.expires_at, t.rotated_at,
-			g.client_id, g.subject, g.username, g.scope, coalesce(g.session_id, ''), g.revoked_at, g.expires_at
+			g.client_id, g.subject, g.username, g.scope, coalesce(g.session_id, ''), g.revoked_at, g.expires_at,
+			coalesce(g.dpop_jkt, '')
 		FROM tokens t JOIN grants g ON g.id = t.grant_id WHERE t.hash IN (` + rowList(`?`, n) + `)`
 }
 
@@ -194,7 +195,7 @@ func (s *Store) createGrants(t *tx, ops []*createGrantOp) error {
 		args = args[:0]
 		for _, o := range ops[off : off+1<<k] {
 			g := o.g
-			args = append(args, g.ID, g.ClientID, g.Subject, g.Username, g.Scope, g.SessionID, g.Offline(), ms(g.CreatedAt), o.exp)
+			args = append(args, g.ID, g.ClientID, g.Subject, g.Username, g.Scope, g.SessionID, g.Offline(), ms(g.CreatedAt), o.exp, g.JKT)
 		}
 		_, err := t.exec(s.g.insertGrants[k], args...)
 		return err

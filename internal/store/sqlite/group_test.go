@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"sync"
@@ -175,5 +176,52 @@ func TestGroupedIssuanceFailsAlone(t *testing.T) {
 	}
 	if n := s.groupedOps.Load(); n != 0 {
 		t.Errorf("%d ops grouped; want 0: the group failed, and ran again op by op", n)
+	}
+}
+
+// TestGroupedIssuanceKeepsEveryColumn: grants created in one batch, run
+// as a group, read back as the same grants created one by one, the DPoP
+// key a grant's tokens are bound to included; and a grouped revocation
+// answers each token's record with it. The group's statements name their
+// columns apart from CreateGrant's own, so a column added to one and not
+// the other fails here.
+func TestGroupedIssuanceKeepsEveryColumn(t *testing.T) {
+	issue := func(perOp bool) []revokeOutcome {
+		s := openTest(t, filepath.Join(t.TempDir(), "tokend.db"), Options{perOp: perOp})
+		ids := []string{"b0", "b1", "b2"}
+		fns := make([]func(), len(ids))
+		for i, id := range ids {
+			g, toks := grant(id)
+			if i > 0 {
+				g.JKT = "jkt-of-" + id // b0 stays a bearer grant
+			}
+			fns[i] = func() {
+				if err := s.CreateGrant(t.Context(), g, toks); err != nil {
+					t.Errorf("CreateGrant %s: %v", id, err)
+				}
+			}
+		}
+		queued(t, s, fns...)
+		out := make([]revokeOutcome, 2*len(ids))
+		for i, id := range ids {
+			rec, err := s.LookupToken(t.Context(), store.HashToken(id+"/r"))
+			out[i] = revokeOutcome{Rec: rec, Err: fmt.Sprint(err)}
+		}
+		revs := make([]func(), len(ids))
+		for i, id := range ids {
+			revs[i] = func() {
+				rec, res, err := s.RevokeToken(t.Context(), store.HashToken(id+"/a"), store.AccessToken, "c1", rev)
+				out[len(ids)+i] = revokeOutcome{rec, res, fmt.Sprint(err)}
+			}
+		}
+		queued(t, s, revs...)
+		return out
+	}
+	grouped, alone := issue(false), issue(true)
+	if !reflect.DeepEqual(grouped, alone) {
+		t.Errorf("grouped:\n%+v\none by one:\n%+v", grouped, alone)
+	}
+	if grouped[1].Rec.JKT != "jkt-of-b1" || grouped[4].Rec.JKT != "jkt-of-b1" {
+		t.Errorf("b1's records = %+v, %+v; want its DPoP key", grouped[1].Rec, grouped[4].Rec)
 	}
 }

@@ -9,17 +9,17 @@ import (
 )
 
 // tokenLayouts are shapes of the tokens table that BenchmarkTokenLayout
-// compares: rows keyed by their hash, as before migration 0011, and rows in issue
+// compares: rows keyed by their hash, as before migration 0013, and rows in issue
 // order (a rowid) found by their hash through an index, whole (the
-// store's own since migration 0011) or its first 8 bytes.
+// store's own since migration 0013) or its first 8 bytes.
 var tokenLayouts = map[string]string{
-	// Before migration 0011.
+	// Before migration 0013.
 	"hash-key": `CREATE TABLE tokens (
 			hash BLOB PRIMARY KEY, kind TEXT NOT NULL,
 			grant_id TEXT NOT NULL REFERENCES grants (id) ON DELETE CASCADE,
 			jti TEXT, issued_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, rotated_at INTEGER,
 			status_index INTEGER) STRICT, WITHOUT ROWID`,
-	"rowid+hash-index": ``, // the migrations' schema, since 0011
+	"rowid+hash-index": ``, // the migrations' schema, since 0013
 	"rowid+prefix-index": `CREATE TABLE tokens (
 			id INTEGER PRIMARY KEY, hash BLOB NOT NULL, kind TEXT NOT NULL,
 			grant_id TEXT NOT NULL REFERENCES grants (id) ON DELETE CASCADE,
@@ -33,7 +33,7 @@ var tokenLayouts = map[string]string{
 // reports the WAL frames, pages written, per issuance (the checkpoint is
 // off while it runs), the process's CPU per issuance, and the CPU of a
 // lookup by hash, for each layout of tokens: issue 16's "where a token's
-// row lands", which chose migration 0011.
+// row lands", which chose migration 0013.
 func BenchmarkTokenLayout(b *testing.B) {
 	for _, name := range []string{"hash-key", "rowid+hash-index", "rowid+prefix-index"} {
 		b.Run("layout="+name, func(b *testing.B) {

@@ -1,4 +1,4 @@
--- 0010: Shared Signals (SSF 1.0) streams, the same tables as the SQLite
+-- 0011: Shared Signals (SSF 1.0) streams, the same tables as the SQLite
 -- backend's 0011. Each stream's SETs are queued in ssf_sets in the
 -- transaction that moves the transmitter's cursor over the revocation log
 -- (log_cursors): of several instances, the one whose move commits first

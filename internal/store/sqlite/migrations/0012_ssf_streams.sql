@@ -1,4 +1,4 @@
--- 0011: Shared Signals (SSF 1.0) streams. A client an admin allowed may
+-- 0012: Shared Signals (SSF 1.0) streams. A client an admin allowed may
 -- manage streams; each stream's SETs are queued in ssf_sets in the
 -- transaction that moves the transmitter's cursor over the revocation log
 -- (log_cursors), so that neither a restart nor a crash loses or repeats one.

@@ -1,4 +1,4 @@
--- 0011: tokens in issue order. Keyed by their hash, a random key, the
+-- 0013: tokens in issue order. Keyed by their hash, a random key, the
 -- tokens' rows landed on a random leaf of the table each, and an issuance
 -- changed more pages than it appended (BenchmarkTokenLayout: 4.0 WAL
 -- frames per issuance of two tokens in a store of 100,000 grants). With a
