@@ -53,6 +53,7 @@ type Store struct {
 	rdb *sql.DB // query_only connections for reads
 	r   readStmts
 	w   writeStmts
+	dev deviceStmts
 	all []*sql.Stmt // every prepared statement, to close
 
 	ops     chan *op
