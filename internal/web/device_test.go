@@ -99,11 +99,12 @@ func (b *browser) follow(p page) page {
 // page of the device's app with the scopes in words and the code; Allow
 // lets the polling device have tokens in the person's session, and the
 // code cannot be decided again. Deny gives the device access_denied.
+// Signing out of that session revokes the device's tokens.
 func TestDeviceVerification(t *testing.T) {
 	s := testserver.New(t)
 	dana := s.User("dana", false)
 	id := deviceClient(t, s, "Living-room TV")
-	d := startDevice(t, s, id, "openid profile offline_access")
+	d := startDevice(t, s, id, "openid profile")
 	if status, m := d.poll(t, s); status != http.StatusBadRequest || m["error"] != "authorization_pending" {
 		t.Fatalf("first poll = %d %v; want authorization_pending", status, m)
 	}
@@ -121,8 +122,7 @@ func TestDeviceVerification(t *testing.T) {
 		t.Errorf("the code field holds %q; want %q", f.values.Get("user_code"), d.userCode)
 	}
 	p = b.press(f, "action=continue")
-	wantPage(t, p, http.StatusOK, "Allow Living-room TV?", "Confirm that it is you", "Your name and username",
-		"Stay connected when you are not signed in", d.userCode)
+	wantPage(t, p, http.StatusOK, "Allow Living-room TV?", "Confirm that it is you", "Your name and username", d.userCode)
 	consent := p.form(t)
 	p = b.press(consent, "action=allow")
 	wantPage(t, p, http.StatusOK, "You can go back to your device")
@@ -143,12 +143,22 @@ func TestDeviceVerification(t *testing.T) {
 		t.Errorf("grant of %q in session %q; want dana's, in %q", rec.Subject, rec.SessionID, sessions[0].ID)
 	}
 	wantPage(t, b.press(consent, "action=deny"), http.StatusBadRequest, "That code is not one we know")
+	if access, _ := m["access_token"].(string); !s.Active(access) {
+		t.Fatal("the device's access token is not active")
+	}
 
 	denied := startDevice(t, s, id, "profile")
 	p = b.press(b.get(web.PathDevice).form(t), "action=continue", "user_code", strings.ToLower(strings.ReplaceAll(denied.userCode, "-", " ")))
 	wantPage(t, b.press(p.form(t), "action=deny"), http.StatusOK, "Your device was not connected")
 	if status, m := denied.poll(t, s); status != http.StatusBadRequest || m["error"] != "access_denied" {
 		t.Errorf("poll after Deny = %d %v; want access_denied", status, m)
+	}
+
+	// Signing out of the session that approved the request revokes the
+	// device's grant with the session's others.
+	wantPage(t, b.submit(b.get(oauth.PathEndSession).form(t), "action=sign_out"), http.StatusOK)
+	if access, _ := m["access_token"].(string); s.Active(access) {
+		t.Error("the device's access token is active after the approving session signed out")
 	}
 }
 
