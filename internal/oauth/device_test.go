@@ -198,6 +198,22 @@ func TestDeviceClients(t *testing.T) {
 	}
 }
 
+// TestDeviceRegistration: dynamic client registration takes the grant,
+// for a public client too, and the client it makes starts a device flow.
+func TestDeviceRegistration(t *testing.T) {
+	h := newDeviceHarness(t)
+	r := h.json(http.MethodPost, oauth.PathRegister, `{"client_name":"Kitchen radio","token_endpoint_auth_method":"none",
+		"grant_types":["`+oauth.GrantDeviceCode+`","refresh_token"]}`, adminBearer)
+	if r.status != http.StatusCreated {
+		t.Fatalf("DCR of a device client = %d %s", r.status, r.body)
+	}
+	id := str(r.json(t)["client_id"])
+	r = h.post(oauth.PathDeviceAuthorize, url.Values{"client_id": {id}}.Encode())
+	if r.status != http.StatusOK || str(r.json(t)["user_code"]) == "" {
+		t.Errorf("device_authorize of the registered client = %d %s", r.status, r.body)
+	}
+}
+
 // TestDeviceDiscovery: the metadata names the endpoint and the grant
 // when the verification page is served, and neither when it is not, nor
 // is the endpoint mounted then.
