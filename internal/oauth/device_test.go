@@ -1,6 +1,7 @@
 package oauth_test
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -66,6 +67,12 @@ func (h deviceHarness) wantError(deviceCode, code string) {
 // user ulla in session sid-ulla.
 func (h deviceHarness) decide(userCode string, approve bool) {
 	h.t.Helper()
+	now := h.clock.Now()
+	sess := store.Session{ID: "sid-ulla", UserID: codeUser, Username: "ulla", AuthTime: now.Add(-time.Minute),
+		Method: "pwd", CreatedAt: now.Add(-time.Minute), LastSeen: now, ExpiresAt: now.Add(time.Hour)}
+	if err := h.store.CreateSession(h.t.Context(), sess); err != nil && !errors.Is(err, store.ErrAlreadyExists) {
+		h.t.Fatal(err)
+	}
 	normal, ok := token.NormalUserCode(userCode)
 	if !ok {
 		h.t.Fatalf("user code %q does not normalise", userCode)
@@ -135,8 +142,9 @@ func TestDeviceFlow(t *testing.T) {
 }
 
 // TestDeviceDeniedExpiredUnknown: a denied request is access_denied; an
-// expired one expired_token, also once approved; a device code that was
-// never issued, or was issued to another client, is invalid_grant.
+// expired one expired_token, also once approved; one approved in a session
+// that has ended since, a device code that was never issued, or one issued
+// to another client is invalid_grant.
 func TestDeviceDeniedExpiredUnknown(t *testing.T) {
 	h := newDeviceHarness(t)
 	denied, expired, stale := h.authorize("profile"), h.authorize("profile"), h.authorize("profile")
@@ -147,6 +155,14 @@ func TestDeviceDeniedExpiredUnknown(t *testing.T) {
 	h.clock.Advance(10 * time.Minute)
 	h.wantError(str(expired["device_code"]), "expired_token")
 	h.wantError(str(stale["device_code"]), "expired_token")
+
+	ended := h.authorize("profile")
+	h.decide(str(ended["user_code"]), true)
+	if _, err := h.store.EndSession(t.Context(), "sid-ulla", h.clock.Now(), store.Revocation{Time: h.clock.Now(),
+		Reason: store.ReasonSessionEnded, Actor: codeUser}); err != nil {
+		t.Fatal(err)
+	}
+	h.wantError(str(ended["device_code"]), "invalid_grant") // approved in a session that ended since
 
 	h.wantError("never-issued", "invalid_grant")
 	other, otherSecret := h.client(registry.Spec{Name: "other", GrantTypes: []string{oauth.GrantDeviceCode}})

@@ -146,6 +146,9 @@ func (deviceCode) issue(e *Endpoints, w http.ResponseWriter, r *http.Request, c 
 	case store.DeviceDenied:
 		return oautherr.DeniedByUser()
 	case store.DeviceApproved:
+		if err := e.sessionLive(r, d.SessionID, now); err != nil {
+			return err
+		}
 		return e.exchangeDevice(w, r, c, h, d, now)
 	default:
 		return oautherr.InvalidGrant("the device code was used already")
@@ -180,4 +183,20 @@ func (e *Endpoints) exchangeDevice(w http.ResponseWriter, r *http.Request, c sto
 		return fmt.Errorf("oauth: exchange device code: %w", err)
 	}
 	return writeJSON(w, http.StatusOK, resp)
+}
+
+// sessionLive refuses the exchange of a request whose approving session
+// has ended since: ending a session revokes its grants, and a grant made
+// in it afterwards would escape that. (The window left, between this read
+// and the exchange's write, is one request's.)
+func (e *Endpoints) sessionLive(r *http.Request, sid string, now time.Time) error {
+	sess, err := e.cfg.Store.GetSession(r.Context(), sid)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return err
+	case sess.Live(now):
+		return nil
+	}
+	return oautherr.InvalidGrant("the session that approved the device has ended")
 }
