@@ -30,6 +30,9 @@ type metadata struct {
 	// DPoPSigningAlgs are the algorithms of the DPoP proofs the token
 	// endpoint accepts (RFC 9449 §5.1).
 	DPoPSigningAlgs []string `json:"dpop_signing_alg_values_supported"`
+	// DeviceAuthorizationEndpoint is RFC 8628 §4's, when the grant is
+	// offered.
+	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint,omitempty"`
 	browserMetadata
 }
 
@@ -152,6 +155,9 @@ func (e *Endpoints) metadata() metadata {
 	if e.cfg.Feed != nil {
 		m.RevocationFeedEndpoint = e.cfg.Issuer + PathRevocationStream
 		m.RevocationEventsEndpoint = e.cfg.Issuer + PathRevocationEvents
+	}
+	if (deviceCode{}).enabled(e) {
+		m.DeviceAuthorizationEndpoint = e.cfg.Issuer + PathDeviceAuthorize
 	}
 	if e.cfg.GlobalTokenRevocationPath != "" {
 		m.GlobalTokenRevocationEndpoint = e.cfg.Issuer + e.cfg.GlobalTokenRevocationPath

@@ -169,6 +169,9 @@ func (e *Endpoints) Mount(mux *http.ServeMux) {
 	e.mountForm(mux, PathToken, e.token, acceptPublicClient, acceptDPoPProofs)
 	e.mountForm(mux, PathRevoke, e.revoke, acceptPublicClient, acceptDisabledClient)
 	e.mountForm(mux, PathIntrospect, e.introspect, acceptPublicClient, acceptAdminToken)
+	if (deviceCode{}).enabled(e) {
+		e.mountForm(mux, PathDeviceAuthorize, e.deviceAuthorize, acceptPublicClient)
+	}
 	e.mountDiscovery(mux)
 	e.mountUserinfo(mux)
 	e.mountRegister(mux)

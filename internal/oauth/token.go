@@ -34,6 +34,7 @@ var grants = []grant{
 	password{},
 	refreshToken{},
 	jwtBearer{},
+	deviceCode{},
 }
 
 // GrantTypes returns the grants a client may be registered for.

@@ -41,3 +41,12 @@ func hostOf(remoteAddr string) string {
 	}
 	return addr.String()
 }
+
+// UserCodeAddressKey and UserCodeSessionKey are the Limiter keys of the
+// device verification page's wrong user codes (RFC 8628 §5.1), per address
+// and per browser session: apart from the password keys, so that typing a
+// code wrong does not lock a person out of signing in.
+func UserCodeAddressKey(remoteAddr string) string { return "user-code-addr:" + hostOf(remoteAddr) }
+
+// UserCodeSessionKey: see UserCodeAddressKey.
+func UserCodeSessionKey(sid string) string { return "user-code-sid:" + sid }

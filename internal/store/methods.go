@@ -36,6 +36,10 @@ type Writer interface {
 	EndSession(ctx context.Context, id string, endedAt time.Time, rev Revocation) (RevokeResult, error)
 	CreateAuthCode(ctx context.Context, c AuthCode) error
 	ExchangeAuthCode(ctx context.Context, h Hash, now time.Time, grant Grant, tokens []Token, reuse Revocation) (AuthCode, error)
+	CreateDeviceCode(ctx context.Context, d DeviceCode) error
+	DecideDeviceCode(ctx context.Context, h Hash, now time.Time, d DeviceDecision) (DeviceCode, error)
+	PollDeviceCode(ctx context.Context, h Hash, clientID string, now time.Time) (d DeviceCode, tooFast bool, err error)
+	ExchangeDeviceCode(ctx context.Context, h Hash, now time.Time, grant Grant, tokens []Token) (DeviceCode, error)
 	PutConsent(ctx context.Context, c Consent) error
 	DeleteConsent(ctx context.Context, userID, clientID string, rev Revocation) (RevokeResult, error)
 	QueueLogouts(ctx context.Context, name string, from, to int64, ds []LogoutDelivery) error
@@ -77,6 +81,7 @@ type Reader interface {
 	GetSession(ctx context.Context, id string) (Session, error)
 	ListSessions(ctx context.Context, userID string) ([]Session, error)
 	GetAuthCode(ctx context.Context, h Hash, now time.Time) (AuthCode, error)
+	GetDeviceCodeByUser(ctx context.Context, h Hash, now time.Time) (DeviceCode, error)
 	GetConsent(ctx context.Context, userID, clientID string) (Consent, error)
 	ListConsents(ctx context.Context, userID string) ([]Consent, error)
 	Cursor(ctx context.Context, name string) (int64, error)

@@ -420,6 +420,7 @@ type Store interface {
 
 	Sessions
 	AuthCodes
+	DeviceCodes
 	Consents
 	Logouts
 	Streams
@@ -463,6 +464,80 @@ type AuthCodes interface {
 	// the grant it produced is revoked with reuse, grant is not created,
 	// and ErrCodeReused is returned (RFC 6749 §4.1.2).
 	ExchangeAuthCode(ctx context.Context, h Hash, now time.Time, grant Grant, tokens []Token, reuse Revocation) (AuthCode, error)
+}
+
+// The states of a device code (RFC 8628): pending until the person at the
+// verification page decides, then approved or denied; approved becomes
+// used when the device exchanges it for tokens.
+const (
+	DevicePending  = "pending"
+	DeviceApproved = "approved"
+	DeviceDenied   = "denied"
+	DeviceUsed     = "used"
+)
+
+// DeviceCode is a device authorization request (RFC 8628 §3.1), stored by
+// the SHA-256 of its device code and of its normalised user code only.
+type DeviceCode struct {
+	DeviceHash Hash
+	UserHash   Hash
+	ClientID   string
+	Scope      string
+	Status     string // DevicePending, DeviceApproved, DeviceDenied or DeviceUsed
+	// Interval is the least time between two polls (RFC 8628 §3.5); a poll
+	// sooner than that lengthens it by five seconds (slow_down).
+	Interval     time.Duration
+	LastPolledAt time.Time // zero before the first poll
+	// Who decided, in which browser session, signed in when: set by
+	// DecideDeviceCode.
+	UserID    string
+	Username  string
+	SessionID string
+	AuthTime  time.Time
+	GrantID   string // the grant its exchange created, once used
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// DeviceDecision is what the person at the verification page decided, and
+// who they are.
+type DeviceDecision struct {
+	Approve   bool
+	UserID    string
+	Username  string
+	SessionID string
+	AuthTime  time.Time
+}
+
+// DeviceCodes stores the device authorization grant's requests (RFC 8628)
+// until they expire.
+type DeviceCodes interface {
+	// CreateDeviceCode stores a new pending request; ErrAlreadyExists when
+	// its device or user code hash is taken (a user code stays taken until
+	// the sweep deletes its expired request).
+	CreateDeviceCode(ctx context.Context, d DeviceCode) error
+	// GetDeviceCodeByUser returns the pending request whose user code has
+	// hash h, unexpired at now; else ErrNotFound.
+	GetDeviceCodeByUser(ctx context.Context, h Hash, now time.Time) (DeviceCode, error)
+	// DecideDeviceCode records d on the pending request whose user code has
+	// hash h, unexpired at now, and returns it as decided; ErrNotFound when
+	// there is none (decided already, expired, unknown).
+	DecideDeviceCode(ctx context.Context, h Hash, now time.Time, d DeviceDecision) (DeviceCode, error)
+	// PollDeviceCode records a poll at now of the request whose device code
+	// has hash h, issued to clientID, and returns the request. tooFast is
+	// true when the request is pending and the last poll was less than its
+	// Interval before now: then the Interval it returns is five seconds
+	// longer. Reading, comparing and updating are one atomic step, so two
+	// concurrent polls cannot both pass. ErrNotFound when h is unknown or
+	// of another client; an expired request is returned, for the caller to
+	// say so.
+	PollDeviceCode(ctx context.Context, h Hash, clientID string, now time.Time) (d DeviceCode, tooFast bool, err error)
+	// ExchangeDeviceCode marks the approved request with device code hash h
+	// used by grant and creates grant, in the request's session, with its
+	// tokens, in one transaction. The request must be approved, unexpired
+	// at now, issued to grant.ClientID and approved by grant.Subject, else
+	// ErrNotFound and nothing is written: a code is exchanged once.
+	ExchangeDeviceCode(ctx context.Context, h Hash, now time.Time, grant Grant, tokens []Token) (DeviceCode, error)
 }
 
 // Consents stores what each user agreed each client may have.
@@ -509,7 +584,8 @@ type Issuers interface {
 type Maintenance interface {
 	// DeleteExpired deletes up to limit grants whose ExpiresAt is before
 	// now, with their tokens, the used assertion jtis that expired, up to
-	// limit authorization codes expired at now, and up to limit sessions
+	// limit authorization codes and up to limit device codes expired at
+	// now (counted together in Codes), and up to limit sessions
 	// that ended or expired more than SessionRetention before now. It is
 	// called repeatedly in small batches so no lock is held for long.
 	DeleteExpired(ctx context.Context, now time.Time, limit int) (SweepResult, error)

@@ -55,6 +55,9 @@ type view struct {
 	TypeLabel string
 	// Console is the admin console's content.
 	Console *consoleView
+	// UserCode is the device verification page's user code, as typed or
+	// as shown (XXXX-XXXX).
+	UserCode string
 }
 
 // The pages, each a template of its own on the base layout.
@@ -66,6 +69,10 @@ var (
 	signedOutPage = parsePage("signedout.html")
 	accountPage   = parsePage("account.html")
 	confirmPage   = parsePage("confirm.html")
+
+	deviceCodePage    = parsePage("devicecode.html")
+	deviceConsentPage = parsePage("deviceconsent.html")
+	deviceDonePage    = parsePage("devicedone.html")
 
 	consoleSearchPage = parsePage("console.html")
 	consoleUserPage   = parsePage("consoleuser.html")

@@ -113,6 +113,7 @@ func (p *Pages) Mount(mux *http.ServeMux) {
 	p.mountPage(mux, pathAccountSignIn, p.signInFor(pathAccountSignIn, PathAccount, "your account"))
 	p.mountPage(mux, pathAccountConfirm, p.accountConfirm)
 	p.mountConsole(mux)
+	p.mountDevice(mux)
 	mux.HandleFunc("GET "+pathAssets+"{name}", serveAsset)
 }
 

@@ -71,6 +71,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (st
 	b.Queue(qDeleteExpiredTokens, now, limit).Exec(func(ct pgconn.CommandTag) error { res.Tokens += int(ct.RowsAffected()); return nil })
 	b.Queue(qDeleteUsedJTIs, now, limit).Exec(func(ct pgconn.CommandTag) error { res.JTIs = int(ct.RowsAffected()); return nil })
 	b.Queue(qDeleteExpiredCodes, now, limit).Exec(func(ct pgconn.CommandTag) error { res.Codes = int(ct.RowsAffected()); return nil })
+	queueDeleteExpiredDevice(b, now, limit, &res)
 	b.Queue(qDeleteOldSessions, now.Add(-store.SessionRetention), limit).Exec(func(ct pgconn.CommandTag) error {
 		res.Sessions = int(ct.RowsAffected())
 		return nil

@@ -27,6 +27,7 @@ const (
 		OR EXISTS (SELECT 1 FROM tokens WHERE expires_at < ?1)
 		OR EXISTS (SELECT 1 FROM used_jtis WHERE expires_at <= ?1)
 		OR EXISTS (SELECT 1 FROM auth_codes WHERE expires_at <= ?1)
+		OR EXISTS (SELECT 1 FROM device_codes WHERE expires_at <= ?1)
 		OR EXISTS (SELECT 1 FROM sessions WHERE ended_at < ?2)
 		OR EXISTS (SELECT 1 FROM sessions WHERE expires_at < ?2)`
 	qExpiredGrants = `SELECT id FROM grants WHERE expires_at < ? LIMIT ?`
@@ -153,6 +154,10 @@ func (s *Store) sweep(t *tx, now int64, limit int) (store.SweepResult, error) {
 	if res.Codes, err = affected(t.exec(s.w.deleteExpiredCodes, now, limit)); err != nil {
 		return res, err
 	}
+	if n, err = s.deleteExpiredDevice(t, now, limit); err != nil {
+		return res, err
+	}
+	res.Codes += n
 	old := now - store.SessionRetention.Milliseconds()
 	res.Sessions, err = affected(t.exec(s.w.deleteOldSessions, old, limit))
 	return res, err

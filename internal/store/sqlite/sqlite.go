@@ -62,6 +62,7 @@ type Store struct {
 	r   readStmts
 	w   writeStmts
 	g   groupStmts
+	dev deviceStmts
 	all []*sql.Stmt // every prepared statement, to close
 
 	ops     chan *op

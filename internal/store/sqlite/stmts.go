@@ -132,6 +132,7 @@ func (s *Store) prepare(ctx context.Context) error {
 // the revocations of each revokeBy, and the account page's reads.
 func (s *Store) prepareRest(r, w *preparer) {
 	s.prepareLogouts(r, w)
+	s.prepareDevice(r, w)
 	for by, cond := range revokeConds {
 		events, grants := revokeSQL(cond)
 		s.w.revoke[by] = revokeStmts{events: w.prep(events), grants: w.prep(grants)}

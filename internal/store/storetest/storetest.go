@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Sessions", func(t *testing.T) { t.Parallel(); testSessions(t, newStore) })
 	t.Run("AuthCodes", func(t *testing.T) { t.Parallel(); testAuthCodes(t, newStore) })
 	t.Run("AuthCodeRace", func(t *testing.T) { t.Parallel(); testCodeRace(t, newStore) })
+	t.Run("DeviceCodes", func(t *testing.T) { t.Parallel(); testDeviceCodes(t, newStore) })
 	t.Run("Consents", func(t *testing.T) { t.Parallel(); testConsents(t, newStore) })
 	t.Run("SweepSessionsAndCodes", func(t *testing.T) { t.Parallel(); testSweepSessionsAndCodes(t, newStore) })
 	t.Run("DPoPBinding", func(t *testing.T) { t.Parallel(); testDPoPBinding(t, newStore) })
