@@ -83,7 +83,11 @@
     }
     var i = Math.floor((ev.minute - Number(chart.dataset.start)) / 60);
     var bars = chart.querySelectorAll("rect");
-    if (i < 0 || i >= bars.length) {
+    if (i >= bars.length) {
+      slide(bars, i - bars.length + 1);
+      i = bars.length - 1;
+    }
+    if (i < 0) {
       return;
     }
     var bar = bars[i];
@@ -108,6 +112,27 @@
     var heading = document.getElementById("chart");
     heading.textContent = "The last hour: " + total + (total === 1 ? " revocation" : " revocations");
     document.getElementById("chart-max").textContent = "highest: " + high + " a minute";
+  }
+
+  // slide moves the chart on by n minutes while the page stays open: each
+  // bar takes the count of the bar n to its right, the newest n start at
+  // zero, and each bar's title names its new minute, so that "now" stays
+  // the last bar and an event of a minute the page has not drawn yet is
+  // counted, not dropped.
+  function slide(bars, n) {
+    var start = Number(chart.dataset.start) + 60 * n;
+    chart.dataset.start = String(start);
+    bars.forEach(function (b, j) {
+      var next = bars[j + n];
+      b.dataset.count = next ? next.dataset.count : "0";
+      var title = b.querySelector("title");
+      if (title) {
+        var t = new Date((start + 60 * j) * 1000);
+        var hh = String(t.getUTCHours()).padStart(2, "0");
+        var mm = String(t.getUTCMinutes()).padStart(2, "0");
+        title.textContent = hh + ":" + mm + " UTC: " + b.dataset.count;
+      }
+    });
   }
 
   function say() {
