@@ -19,6 +19,7 @@ import (
 // refresh passes, and UserInfo answers its bound token with its proof.
 // Without node and npm the test is skipped, unless TOKEND_REQUIRE_NODE=1.
 func TestDPoPWithANodeClientLibrary(t *testing.T) {
+	t.Parallel() // its own data folders and free ports; it sets no environment
 	node, npm := lookNode(t)
 	dir := t.TempDir()
 	script, err := os.ReadFile(filepath.Join("testdata", "dpop-client", "client.mjs"))

@@ -38,6 +38,7 @@ func startPlainTokend(t *testing.T) *instance {
 // came from the first; the first's /metrics counts the failed push and
 // the delivered one.
 func TestSharedSignalsBetweenTwoServers(t *testing.T) {
+	t.Parallel() // its own data folders and free ports; it sets no environment
 	up, rx := startPlainTokend(t), startPlainTokend(t)
 	up.tokend("a good password\n", "user", "add", "alice", "--password-stdin")
 	var app struct {

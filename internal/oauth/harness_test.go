@@ -24,6 +24,7 @@ import (
 	"github.com/tokend/tokend/internal/server"
 	"github.com/tokend/tokend/internal/store"
 	"github.com/tokend/tokend/internal/store/sqlite"
+	"github.com/tokend/tokend/internal/testserver"
 	"github.com/tokend/tokend/internal/token"
 )
 
@@ -83,7 +84,11 @@ func withoutRevokeHeaders(c *oauth.Config) { c.RevokeHeaders = false }
 
 func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	t.Helper()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "tokend.db"), sqlite.Options{})
+	// A copy of a database migrated once per process: the migrations are
+	// tested in internal/store/sqlite, and were most of each harness's CPU.
+	path := filepath.Join(t.TempDir(), "tokend.db")
+	testserver.MigratedDatabase(t, path)
+	st, err := sqlite.Open(path, sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

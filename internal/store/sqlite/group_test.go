@@ -3,7 +3,6 @@ package sqlite
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"sync"
 	"testing"
@@ -38,7 +37,7 @@ type revokeOutcome struct {
 // grouping, revocations of every case revokeToken tells apart, and returns
 // their answers and the log.
 func groupedRevocations(t *testing.T, perOp bool) ([]revokeOutcome, []store.Event) {
-	s := openTest(t, filepath.Join(t.TempDir(), "tokend.db"), Options{perOp: perOp})
+	s := openMigrated(t, Options{perOp: perOp})
 	for _, id := range []string{"g1", "g2", "g3", "g4", "g5"} {
 		g, toks := grant(id)
 		if id == "g3" {
@@ -138,7 +137,7 @@ func TestGroupedRevocationsAnswerAsAlone(t *testing.T) {
 // one whose grant ID or token is taken fails with store.ErrAlreadyExists
 // and the others are stored.
 func TestGroupedIssuanceFailsAlone(t *testing.T) {
-	s := openTest(t, filepath.Join(t.TempDir(), "tokend.db"), Options{})
+	s := openMigrated(t, Options{})
 	g, toks := grant("taken")
 	if err := s.CreateGrant(t.Context(), g, toks); err != nil {
 		t.Fatal(err)
@@ -187,7 +186,7 @@ func TestGroupedIssuanceFailsAlone(t *testing.T) {
 // the other fails here.
 func TestGroupedIssuanceKeepsEveryColumn(t *testing.T) {
 	issue := func(perOp bool) []revokeOutcome {
-		s := openTest(t, filepath.Join(t.TempDir(), "tokend.db"), Options{perOp: perOp})
+		s := openMigrated(t, Options{perOp: perOp})
 		ids := []string{"b0", "b1", "b2"}
 		fns := make([]func(), len(ids))
 		for i, id := range ids {

@@ -89,7 +89,7 @@ func TestMigration0002(t *testing.T) {
 // find their rows through an index: a full scan of tokens would hold the
 // writer, and the revocations queued behind it, for seconds.
 func TestQueryPlans(t *testing.T) {
-	s := openTest(t, filepath.Join(t.TempDir(), "tokend.db"), Options{})
+	s := openMigrated(t, Options{})
 	queries := []string{qExpiredGrants, qDeleteGrantTokens, qDeleteGrants, qDeleteUsedJTIs, qDeleteEvents,
 		qAnyExpired, qAnyEventsBefore, qUseJTI, qReserve}
 	for _, cond := range revokeConds {
@@ -124,7 +124,7 @@ func TestQueryPlans(t *testing.T) {
 // often without taking the write lock.
 func TestSweepIdle(t *testing.T) {
 	var commits atomic.Int64
-	s := openTest(t, filepath.Join(t.TempDir(), "tokend.db"), Options{OnCommit: func(int) { commits.Add(1) }})
+	s := openMigrated(t, Options{OnCommit: func(int) { commits.Add(1) }})
 	g, toks := grant("g1")
 	if err := s.CreateGrant(t.Context(), g, toks); err != nil {
 		t.Fatal(err)

@@ -24,7 +24,50 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t, filepath.Join(t.TempDir(), "tokend.db"), Options{}) })
+	storetest.Run(t, func(t *testing.T) store.Store { return openMigrated(t, Options{}) })
+}
+
+// template is a database file with every migration applied, made once per
+// test process by Open: the conformance suite and most tests here want a
+// new, migrated store, and applying the migrations was most of what each
+// cost under the race detector. The migrations themselves are tested from
+// scratch by TestMigrations, TestReopen, TestFileMode and the migration tests.
+var template struct {
+	once sync.Once
+	db   []byte
+	err  error
+}
+
+// openMigrated opens a new store on a copy of template; it is a real
+// SQLite file, and Open's migration check finds nothing to apply.
+func openMigrated(t testing.TB, opts Options) *Store {
+	t.Helper()
+	template.once.Do(func() {
+		dir, err := os.MkdirTemp("", "tokend-sqlite-template-")
+		if err != nil {
+			template.err = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		p := filepath.Join(dir, "tokend.db")
+		s, err := Open(p, Options{})
+		if err != nil {
+			template.err = err
+			return
+		}
+		// Closing checkpoints the WAL into the file, and removes it.
+		if template.err = s.Close(); template.err == nil {
+			template.db, template.err = os.ReadFile(p)
+		}
+	})
+	if template.err != nil {
+		t.Fatalf("the migrated template database: %v", template.err)
+	}
+	path := filepath.Join(t.TempDir(), "tokend.db")
+	if err := os.WriteFile(path, template.db, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return openTest(t, path, opts)
 }
 
 // openTest opens path and closes the store when t ends.
@@ -313,7 +356,7 @@ func waitQueued(t *testing.T, s *Store, n int) {
 func TestBatch(t *testing.T) {
 	var mu sync.Mutex
 	var batches []int
-	s := openTest(t, filepath.Join(t.TempDir(), "tokend.db"), Options{OnCommit: func(n int) {
+	s := openMigrated(t, Options{OnCommit: func(n int) {
 		mu.Lock()
 		defer mu.Unlock()
 		batches = append(batches, n)
@@ -386,7 +429,7 @@ func TestBatch(t *testing.T) {
 func TestSolo(t *testing.T) {
 	var mu sync.Mutex
 	var batches []int
-	s := openTest(t, filepath.Join(t.TempDir(), "tokend.db"), Options{OnCommit: func(n int) {
+	s := openMigrated(t, Options{OnCommit: func(n int) {
 		mu.Lock()
 		defer mu.Unlock()
 		batches = append(batches, n)
@@ -505,7 +548,7 @@ func TestLocked(t *testing.T) {
 // TestOpPanic: a panic in UpdateClient's fn surfaces in the caller, and the
 // writer keeps going.
 func TestOpPanic(t *testing.T) {
-	s := openTest(t, filepath.Join(t.TempDir(), "tokend.db"), Options{})
+	s := openMigrated(t, Options{})
 	if err := s.CreateClient(t.Context(), store.Client{ID: "c1"}); err != nil {
 		t.Fatal(err)
 	}

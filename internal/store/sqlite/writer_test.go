@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,7 +16,7 @@ import (
 func batchStore(t *testing.T) (*Store, func() []int) {
 	var mu sync.Mutex
 	var commits []int
-	s := openTest(t, filepath.Join(t.TempDir(), "tokend.db"), Options{OnCommit: func(n int) {
+	s := openMigrated(t, Options{OnCommit: func(n int) {
 		mu.Lock()
 		defer mu.Unlock()
 		commits = append(commits, n)
