@@ -288,3 +288,15 @@ func (h *Hub) Read(ctx context.Context, since int64, limit int) (evs []store.Eve
 	evs, err = h.cfg.Source.Events(ctx, since, limit)
 	return evs, wait, err
 }
+
+// ReadStored returns the events after since that the store holds now,
+// read from the store whether or not the hub has read them yet. A new
+// reader asks it once before it is told it has caught up: the hub reads
+// the log a moment after a revocation commits, and a revocation answered
+// 200 before the reader connected belongs in its backlog, not after it.
+func (h *Hub) ReadStored(ctx context.Context, since int64, limit int) ([]store.Event, error) {
+	if limit <= 0 {
+		limit = h.cfg.Batch
+	}
+	return h.cfg.Source.Events(ctx, since, limit)
+}

@@ -187,6 +187,14 @@ func (s *eventStream) follow() {
 			}
 			return // the reader reconnects and resumes
 		}
+		if len(evs) == 0 && !s.ready {
+			// Caught up with the hub; the store may hold revocations the
+			// hub has not read yet, acknowledged before this reader came.
+			evs, err = s.hub.ReadStored(s.ctx, s.cursor, 256)
+			if err != nil {
+				return // the reader reconnects and resumes
+			}
+		}
 		if len(evs) > 0 {
 			if !s.sendEvents(evs) {
 				return
