@@ -3,11 +3,11 @@ package backchannel
 import (
 	"context"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"time"
 
+	"github.com/tokend/tokend/internal/outbound"
 	"github.com/tokend/tokend/internal/store"
 	"github.com/tokend/tokend/internal/token"
 )
@@ -62,7 +62,7 @@ type Observer interface {
 type Config struct {
 	Store  Store  // required
 	Tokens Minter // required
-	// HTTP sends the Logout Tokens; nil means NewHTTPClient(Timeout).
+	// HTTP sends the Logout Tokens; nil means outbound.NewHTTPClient(Timeout).
 	HTTP    *http.Client
 	Timeout time.Duration
 	// Poll is how often the log and the due deliveries are looked at
@@ -136,43 +136,14 @@ func New(cfg Config) *Follower {
 	}
 	client := cfg.HTTP
 	if client == nil {
-		client = NewHTTPClient(cfg.Timeout)
+		client = outbound.NewHTTPClient(cfg.Timeout)
 	}
 	return &Follower{cfg: cfg, log: log, http: client, nudge: make(chan struct{}, 1), due: make(chan struct{}, 1)}
 }
 
-// NewHTTPClient returns the HTTP client Logout Tokens are sent with: every
-// step of a request bounded by timeout, no redirect followed (a 3xx is an
-// answer that is not 2xx), and no more than a few connections kept per
-// relying party.
-func NewHTTPClient(timeout time.Duration) *http.Client {
-	dialer := &net.Dialer{Timeout: min(timeout, 5*time.Second), KeepAlive: 30 * time.Second}
-	return &http.Client{
-		Timeout: timeout,
-		Transport: &http.Transport{
-			Proxy:                  http.ProxyFromEnvironment,
-			DialContext:            dialer.DialContext,
-			TLSHandshakeTimeout:    min(timeout, 5*time.Second),
-			ResponseHeaderTimeout:  timeout,
-			MaxIdleConnsPerHost:    2,
-			IdleConnTimeout:        90 * time.Second,
-			MaxResponseHeaderBytes: 16 << 10,
-			ForceAttemptHTTP2:      true,
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-}
-
 // Nudge tells the follower the log may have grown; it never blocks. The
 // feed's hub calls it for every batch of new events it reads.
-func (f *Follower) Nudge() { signal(f.nudge) }
-
-func signal(c chan struct{}) {
-	select {
-	case c <- struct{}{}:
-	default:
-	}
-}
+func (f *Follower) Nudge() { outbound.Signal(f.nudge) }
 
 // Start follows the log and delivers until ctx ends; Wait waits for both
 // to stop.
@@ -188,12 +159,5 @@ func (f *Follower) Wait() { f.wg.Wait() }
 // outage logs a failure to reach the store once, when it starts, and its
 // end; failing is the state kept between calls.
 func (f *Follower) outage(ctx context.Context, what string, err error, failing *bool) {
-	switch {
-	case err != nil && ctx.Err() == nil && !*failing:
-		f.log.WarnContext(ctx, "backchannel: cannot "+what, slog.String("cause", err.Error()))
-		*failing = true
-	case err == nil && *failing:
-		f.log.InfoContext(ctx, "backchannel: can "+what+" again")
-		*failing = false
-	}
+	outbound.Outage(ctx, f.log, "backchannel", what, err, failing)
 }

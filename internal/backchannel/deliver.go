@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/tokend/tokend/internal/outbound"
 	"github.com/tokend/tokend/internal/store"
 	"github.com/tokend/tokend/internal/token"
 )
@@ -228,10 +228,5 @@ func (f *Follower) post(ctx context.Context, uri string, d store.LogoutDelivery,
 // backoff is the wait after attempt n failed: Backoff doubled n-1 times,
 // at most MaxBackoff, drawn between half of that and all of it.
 func (f *Follower) backoff(n int) time.Duration {
-	d := f.cfg.Backoff
-	for i := 1; i < n && d < f.cfg.MaxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, f.cfg.MaxBackoff)
-	return d/2 + rand.N(d/2+1)
+	return outbound.Backoff(f.cfg.Backoff, f.cfg.MaxBackoff, n)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/tokend/tokend/internal/outbound"
 	"github.com/tokend/tokend/internal/store"
 )
 
@@ -19,7 +20,7 @@ func (f *Follower) follow(ctx context.Context) {
 		n, err := f.queueNew(ctx)
 		f.outage(ctx, "follow the revocation log", err, &failing)
 		if n > 0 {
-			signal(f.due)
+			outbound.Signal(f.due)
 		}
 		select {
 		case <-ctx.Done():

@@ -20,7 +20,7 @@ var layers = []struct {
 	{"public building blocks", []string{"dpop"}},
 	{"foundations", []string{
 		"internal/store", "internal/store/migration", "internal/atomicfile", "internal/logbuf",
-		"internal/ratelimit", "internal/sourcetest", "rs",
+		"internal/ratelimit", "internal/sourcetest", "internal/outbound", "rs",
 	}},
 	{"formats and backends", []string{
 		"internal/token", "internal/identity",

@@ -9,11 +9,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"sync"
 	"time"
 
+	"github.com/tokend/tokend/internal/outbound"
 	"github.com/tokend/tokend/internal/store"
 )
 
@@ -159,12 +159,7 @@ func (t *Transmitter) streamUpdated(ctx context.Context, st stream, now time.Tim
 
 // backoff is the wait after the attempt-th failed attempt.
 func (t *Transmitter) backoff(attempt int) time.Duration {
-	d := t.cfg.Backoff
-	for i := 1; i < attempt && d < t.cfg.MaxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, t.cfg.MaxBackoff)
-	return d/2 + rand.N(d/2+1)
+	return outbound.Backoff(t.cfg.Backoff, t.cfg.MaxBackoff, attempt)
 }
 
 // send POSTs the SET, signed now (RFC 8935 §2). rejected is true when the

@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"time"
 
+	"github.com/tokend/tokend/internal/outbound"
 	"github.com/tokend/tokend/internal/store"
 )
 
@@ -92,7 +92,7 @@ type Config struct {
 	Issuer string
 	// PollEndpoint returns the endpoint_url of a poll stream.
 	PollEndpoint func(streamID string) string
-	// HTTP pushes the SETs; nil means NewHTTPClient(Timeout).
+	// HTTP pushes the SETs; nil means outbound.NewHTTPClient(Timeout).
 	HTTP    *http.Client
 	Timeout time.Duration
 	// Poll is how often the log, the due pushes and (for a long poll)
@@ -167,47 +167,19 @@ func New(cfg Config) *Transmitter {
 	}
 	client := cfg.HTTP
 	if client == nil {
-		client = NewHTTPClient(cfg.Timeout)
+		client = outbound.NewHTTPClient(cfg.Timeout)
 	}
 	return &Transmitter{cfg: cfg, log: log, http: client, nudge: make(chan struct{}, 1), due: make(chan struct{}, 1),
 		wake: make(chan struct{})}
 }
 
-// NewHTTPClient returns the HTTP client SETs are pushed with, as package
-// backchannel's sends Logout Tokens: every step bounded by timeout, no
-// redirect followed (a 3xx is a failed attempt), few idle connections.
-func NewHTTPClient(timeout time.Duration) *http.Client {
-	dialer := &net.Dialer{Timeout: min(timeout, 5*time.Second), KeepAlive: 30 * time.Second}
-	return &http.Client{
-		Timeout: timeout,
-		Transport: &http.Transport{
-			Proxy:                  http.ProxyFromEnvironment,
-			DialContext:            dialer.DialContext,
-			TLSHandshakeTimeout:    min(timeout, 5*time.Second),
-			ResponseHeaderTimeout:  timeout,
-			MaxIdleConnsPerHost:    2,
-			IdleConnTimeout:        90 * time.Second,
-			MaxResponseHeaderBytes: 16 << 10,
-			ForceAttemptHTTP2:      true,
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-}
-
 // Nudge tells the transmitter the log may have grown; it never blocks.
 // The feed's hub calls it for every batch of new events it reads.
-func (t *Transmitter) Nudge() { notify(t.nudge) }
-
-func notify(c chan struct{}) {
-	select {
-	case c <- struct{}{}:
-	default:
-	}
-}
+func (t *Transmitter) Nudge() { outbound.Signal(t.nudge) }
 
 // queued wakes the pusher and the long polls: SETs were queued.
 func (t *Transmitter) queued() {
-	notify(t.due)
+	outbound.Signal(t.due)
 	t.mu.Lock()
 	close(t.wake)
 	t.wake = make(chan struct{})
@@ -235,12 +207,5 @@ func (t *Transmitter) Wait() { t.wg.Wait() }
 // outage logs a failure to reach the store once, when it starts, and its
 // end.
 func (t *Transmitter) outage(ctx context.Context, what string, err error, failing *bool) {
-	switch {
-	case err != nil && ctx.Err() == nil && !*failing:
-		t.log.WarnContext(ctx, "ssf: cannot "+what, slog.String("cause", err.Error()))
-		*failing = true
-	case err == nil && *failing:
-		t.log.InfoContext(ctx, "ssf: can "+what+" again")
-		*failing = false
-	}
+	outbound.Outage(ctx, t.log, "ssf", what, err, failing)
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/tokend/tokend/internal/outbound"
 	"github.com/tokend/tokend/internal/store"
 )
 
@@ -384,7 +385,7 @@ func (t *Transmitter) SetStatus(ctx context.Context, c Caller, s Status) (Status
 	}
 	t.log.InfoContext(ctx, "ssf stream status", "stream", st.ID, "status", st.Status)
 	if st.Status == StatusEnabled {
-		notify(t.due)
+		outbound.Signal(t.due)
 	}
 	return Status{StreamID: st.ID, Status: st.Status, Reason: st.Reason}, nil
 }
