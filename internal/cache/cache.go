@@ -125,6 +125,7 @@ func (s *Store) putGrant(g store.Grant, toks []store.Token, gen uint64) {
 			Scope:     g.Scope,
 			SessionID: g.SessionID,
 			JKT:       g.JKT,
+			ParentID:  g.ParentID,
 		}, gen)
 	}
 }

@@ -96,7 +96,10 @@ func (c *tokens) generation() uint64 {
 // goes first. Evicting at random would lose a working set near the
 // cache's size a little at every fill.
 func (c *tokens) put(r store.TokenRecord, gen uint64) {
-	if c.max <= 0 || r.Kind != store.AccessToken || r.Rotated {
+	// An exchanged grant's tokens are not cached: a revocation cascades
+	// to them (store.Grant.ParentID) from grants the revoking call does
+	// not name, which the cache could not follow exactly.
+	if c.max <= 0 || r.Kind != store.AccessToken || r.Rotated || r.ParentID != "" {
 		return
 	}
 	c.mu.Lock()

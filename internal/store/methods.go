@@ -73,6 +73,7 @@ type Reader interface {
 	UserEvents(ctx context.Context, subject string, limit int) ([]Event, error)
 	SearchEvents(ctx context.Context, f EventFilter, limit int) ([]Event, error)
 	ListUserGrants(ctx context.Context, subject string, now time.Time) ([]GrantActivity, error)
+	GrantChain(ctx context.Context, grantID string) ([]string, error)
 	GetIssuer(ctx context.Context, iss string) (Issuer, error)
 	ListIssuers(ctx context.Context) ([]Issuer, error)
 	Stats(ctx context.Context, now time.Time) (Stats, error)

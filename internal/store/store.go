@@ -73,6 +73,10 @@ type Client struct {
 	// SSFStreams: an admin allowed the client to manage Shared Signals
 	// streams (SSF 1.0 §8) with its access tokens, and to poll them.
 	SSFStreams bool
+	// TokenExchange: an admin allowed the client to use the token
+	// exchange grant (RFC 8693), which turns a token it was shown into a
+	// token of its own.
+	TokenExchange bool
 
 	// Lifetimes; zero means the server default.
 	AccessTokenTTL    time.Duration // tokens issued for a user
@@ -128,6 +132,18 @@ type Grant struct {
 	// when the grant is made and never changes: every token of the grant
 	// is bound to the same key.
 	JKT string
+	// ParentID is the grant whose token was exchanged for this one (RFC
+	// 8693); "" for a grant made any other way. Revoking a grant revokes
+	// every grant exchanged from it, transitively, in the same
+	// transaction.
+	ParentID string
+	// Act is the act claim of an exchanged grant (RFC 8693 §4.1), JSON:
+	// the actor, and nested in it the actors before; "" when none.
+	Act string
+	// Audience is the audience an exchanged grant's tokens are for (the
+	// resource and audience parameters of RFC 8693 §2.1); nil for the
+	// default one.
+	Audience []string
 	// CreatedAt and ExpiresAt bound the grant's life: ExpiresAt is the expiry
 	// of its longest-lived token and moves forward when a refresh rotates.
 	CreatedAt time.Time
@@ -173,6 +189,11 @@ type TokenRecord struct {
 	SessionID string
 	// JKT is the grant's DPoP key thumbprint; "" when unbound.
 	JKT string
+	// ParentID, Act and Audience are the grant's (Grant): set for an
+	// exchanged grant.
+	ParentID string
+	Act      string
+	Audience []string
 	// Rotated is true for a refresh token that has been exchanged already.
 	Rotated bool
 	// Revoked is true when the token's grant has been revoked.
@@ -258,6 +279,11 @@ type Event struct {
 	// ExpiresAt is the expiry of the longest-lived covered token: after it,
 	// a resource server may forget the event.
 	ExpiresAt time.Time
+	// ParentGrantID is the revoked grant's parent (Grant.ParentID): the
+	// grant it was exchanged from, "" when none. A grant revoked because
+	// its parent was has its own event, with the cause's reason and
+	// actor, after its parent's.
+	ParentGrantID string
 }
 
 // GrantActivity is a live grant of a user, with when its newest token was
@@ -417,6 +443,10 @@ type Store interface {
 	// ListUserGrants returns the grants of subject live at now (neither
 	// revoked nor expired), oldest first.
 	ListUserGrants(ctx context.Context, subject string, now time.Time) ([]GrantActivity, error)
+	// GrantChain returns the grants the grant grantID was exchanged from
+	// (Grant.ParentID), its parent first and the grant that began the
+	// chain last; nil for a grant not exchanged, or unknown.
+	GrantChain(ctx context.Context, grantID string) ([]string, error)
 
 	Sessions
 	AuthCodes

@@ -15,17 +15,17 @@ const (
 	clientColumns = `id, name, secret_hash, auth_method, grant_types, redirect_uris, token_format,
 		can_introspect, access_token_ttl, app_access_token_ttl, refresh_token_ttl, disabled, created_at, updated_at,
 		post_logout_redirect_uris, backchannel_logout_uri, backchannel_logout_session_required,
-		dpop_bound_access_tokens, ssf_streams`
+		dpop_bound_access_tokens, ssf_streams, token_exchange`
 	qGetClient       = `SELECT ` + clientColumns + ` FROM clients WHERE id = $1`
 	qGetClientLocked = qGetClient + ` FOR UPDATE`
 	qListClients     = `SELECT ` + clientColumns + ` FROM clients ORDER BY id`
 	qInsertClient    = `INSERT INTO clients (` + clientColumns + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`
 	qUpdateClient = `UPDATE clients SET name = $2, secret_hash = $3, auth_method = $4, grant_types = $5,
 		redirect_uris = $6, token_format = $7, can_introspect = $8, access_token_ttl = $9,
 		app_access_token_ttl = $10, refresh_token_ttl = $11, disabled = $12, created_at = $13, updated_at = $14,
 		post_logout_redirect_uris = $15, backchannel_logout_uri = $16, backchannel_logout_session_required = $17,
-		dpop_bound_access_tokens = $18, ssf_streams = $19
+		dpop_bound_access_tokens = $18, ssf_streams = $19, token_exchange = $20
 		WHERE id = $1`
 	qDeleteClient = `DELETE FROM clients WHERE id = $1`
 
@@ -45,7 +45,7 @@ func clientArgs(c store.Client) []any {
 	return []any{c.ID, c.Name, c.SecretHash, c.AuthMethod, list(c.GrantTypes), list(c.RedirectURIs), c.TokenFormat,
 		c.CanIntrospect, int64(c.AccessTokenTTL), int64(c.AppAccessTokenTTL), int64(c.RefreshTokenTTL),
 		c.Disabled, c.CreatedAt, c.UpdatedAt,
-		list(c.PostLogoutRedirectURIs), c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired, c.DPoPBoundAccessTokens, c.SSFStreams}
+		list(c.PostLogoutRedirectURIs), c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired, c.DPoPBoundAccessTokens, c.SSFStreams, c.TokenExchange}
 }
 
 // list is l for a NOT NULL text[] column: never nil.
@@ -61,7 +61,7 @@ func scanClient(row pgx.Row) (store.Client, error) {
 	var access, app, refresh int64
 	err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.AuthMethod, &c.GrantTypes, &c.RedirectURIs, &c.TokenFormat,
 		&c.CanIntrospect, &access, &app, &refresh, &c.Disabled, &c.CreatedAt, &c.UpdatedAt,
-		&c.PostLogoutRedirectURIs, &c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired, &c.DPoPBoundAccessTokens, &c.SSFStreams)
+		&c.PostLogoutRedirectURIs, &c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired, &c.DPoPBoundAccessTokens, &c.SSFStreams, &c.TokenExchange)
 	if err != nil {
 		return store.Client{}, err
 	}

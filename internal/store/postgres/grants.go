@@ -7,13 +7,18 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tokend/tokend/internal/store"
 )
 
 const (
-	qInsertGrant = `INSERT INTO grants (id, client_id, subject, username, scope, session_id, offline, created_at, expires_at, dpop_jkt)
-		VALUES ($1, $2, $3, $4, $5, nullif($6, ''), $7, $8, $9, nullif($10, ''))`
+	// qInsertGrant inserts a grant; the columns of an exchanged grant are
+	// NULL for the others. The grants_parent_live trigger checks an
+	// exchanged grant's parent (migrations/0013_token_exchange.sql).
+	qInsertGrant = `INSERT INTO grants (id, client_id, subject, username, scope, session_id, offline, created_at, expires_at, dpop_jkt,
+			parent_grant_id, act, audience)
+		VALUES ($1, $2, $3, $4, $5, nullif($6, ''), $7, $8, $9, nullif($10, ''), nullif($11, ''), nullif($12, ''), $13)`
 	// qInsertTokens inserts a grant's tokens, one array per column, in one
 	// statement. $1 is the grant; an empty jti and a zero status index are
 	// stored as NULL.
@@ -26,7 +31,7 @@ const (
 	qLookupToken = `SELECT t.kind, t.grant_id, coalesce(t.jti, ''), coalesce(t.status_index, 0),
 			t.issued_at, t.expires_at, t.rotated_at IS NOT NULL,
 			g.client_id, g.subject, g.username, g.scope, coalesce(g.session_id, ''), g.revoked_at, g.expires_at,
-			coalesce(g.dpop_jkt, '')
+			coalesce(g.dpop_jkt, ''), coalesce(g.parent_grant_id, ''), coalesce(g.act, ''), g.audience
 		FROM tokens t JOIN grants g ON g.id = t.grant_id WHERE t.hash = $1`
 	// qLockFamily takes the row lock of the grant of token $1: the lock of
 	// its family (see migrations/0001_init.sql).
@@ -83,7 +88,16 @@ var keyConds = [numRevokeBy]func(n int) string{
 // (store.Filter.KeepOffline) adds to its condition.
 const keepOffline = ` AND NOT g.offline`
 
-type revokeSQL struct{ mark, events string }
+type revokeSQL struct{ mark, events, cascade string }
+
+// coveredTokens is what an event of grant g covers: its tokens unexpired
+// at $1, rotated ones included.
+const coveredTokens = `SELECT count(*) FILTER (WHERE t.rotated_at IS NULL) AS live,
+		coalesce(array_agg(t.hash ORDER BY t.issued_at, t.hash), '{}') AS hashes,
+		coalesce(array_agg(t.jti ORDER BY t.issued_at, t.hash) FILTER (WHERE t.jti IS NOT NULL), '{}') AS jtis,
+		coalesce(array_agg(t.status_index ORDER BY t.issued_at, t.hash) FILTER (WHERE t.status_index IS NOT NULL), '{}') AS indexes,
+		max(t.expires_at) AS expires_at
+	FROM tokens t WHERE t.grant_id = g.id AND t.expires_at > $1`
 
 // revokeSQLs are the statements of each kind of revocation, and
 // revokeOnlineSQLs those that leave out the offline grants.
@@ -111,19 +125,14 @@ func revokeStatements(more string) (sqls [numRevokeBy]revokeSQL) {
 		sqls[by] = revokeSQL{
 			mark: mark,
 			events: `INSERT INTO revocation_events (time, grant_id, client_id, subject, session_id, reason, actor,
-					tokens, token_hashes, jtis, status_indexes, expires_at)
-				SELECT $1, g.id, g.client_id, g.subject, g.session_id, $2, $3, c.live, c.hashes, c.jtis, c.indexes, c.expires_at
-				FROM grants g CROSS JOIN LATERAL (
-					SELECT count(*) FILTER (WHERE t.rotated_at IS NULL) AS live,
-						coalesce(array_agg(t.hash ORDER BY t.issued_at, t.hash), '{}') AS hashes,
-						coalesce(array_agg(t.jti ORDER BY t.issued_at, t.hash) FILTER (WHERE t.jti IS NOT NULL), '{}') AS jtis,
-						coalesce(array_agg(t.status_index ORDER BY t.issued_at, t.hash) FILTER (WHERE t.status_index IS NOT NULL), '{}') AS indexes,
-						max(t.expires_at) AS expires_at
-					FROM tokens t WHERE t.grant_id = g.id AND t.expires_at > $1
-				) c
+					tokens, token_hashes, jtis, status_indexes, expires_at, parent_grant_id)
+				SELECT $1, g.id, g.client_id, g.subject, g.session_id, $2, $3, c.live, c.hashes, c.jtis, c.indexes, c.expires_at,
+					g.parent_grant_id
+				FROM grants g CROSS JOIN LATERAL (` + coveredTokens + `) c
 				WHERE ` + cond(4) + ` AND g.xmin = pg_current_xact_id_if_assigned()::xid
 				ORDER BY g.created_at, g.id
 				RETURNING seq, tokens`,
+			cascade: cascadeSQL(cond(4)),
 		}
 	}
 	return sqls
@@ -139,20 +148,57 @@ func (s *Store) queueRevoke(b *pgx.Batch, by revokeBy, rev store.Revocation, res
 func (s *Store) queueRevokeSQL(b *pgx.Batch, q revokeSQL, rev store.Revocation, res *store.RevokeResult, key ...any) {
 	b.Queue(q.mark, append([]any{rev.Time}, key...)...)
 	b.Queue(`SELECT pg_advisory_xact_lock_shared($1, $2)`, s.eventsLock.class, s.eventsLock.schema)
-	b.Queue(q.events, append([]any{rev.Time, rev.Reason, rev.Actor}, key...)...).Query(func(rows pgx.Rows) error {
+	evArgs := append([]any{rev.Time, rev.Reason, rev.Actor}, key...)
+	b.Queue(q.events, evArgs...).Query(func(rows pgx.Rows) error {
 		*res = store.RevokeResult{}
-		for rows.Next() {
-			var seq int64
-			var n int
-			if err := rows.Scan(&seq, &n); err != nil {
-				return err
-			}
-			res.Grants++
-			res.Tokens += n
-			res.Seq = max(res.Seq, seq)
-		}
-		return rows.Err()
+		return addEvents(rows, res)
 	})
+	b.Queue(q.cascade, evArgs...).Query(func(rows pgx.Rows) error { return addEvents(rows, res) })
+}
+
+// addEvents adds the events rows returns (seq, tokens) to res.
+func addEvents(rows pgx.Rows, res *store.RevokeResult) error {
+	for rows.Next() {
+		var seq int64
+		var n int
+		if err := rows.Scan(&seq, &n); err != nil {
+			return err
+		}
+		res.Grants++
+		res.Tokens += n
+		res.Seq = max(res.Seq, seq)
+	}
+	return rows.Err()
+}
+
+// cascadeSQL is the statement that follows a revocation's events, whose
+// grants the condition selects: it revokes every live grant exchanged,
+// directly or not, from the grants the revocation revoked (those whose
+// row this transaction wrote), and appends an event for each, with the
+// cause's reason and actor, in one statement whatever the chain's depth.
+// It runs after the revocation's own statements, with a snapshot taken
+// once they hold their grants' locks: an exchange in flight from one of
+// them holds a share lock on every grant of its chain
+// (grants_parent_live), so it has committed by then, and is seen, or it
+// waits and then finds its parent revoked. Grants form trees (a parent
+// exists before its child), so the walk meets no grant twice.
+func cascadeSQL(cond string) string {
+	return `WITH RECURSIVE d (id) AS (
+			SELECT c.id FROM grants g JOIN grants c ON c.parent_grant_id = g.id
+			WHERE ` + cond + ` AND g.xmin = pg_current_xact_id_if_assigned()::xid AND c.revoked_at IS NULL
+			UNION ALL
+			SELECT c.id FROM d JOIN grants c ON c.parent_grant_id = d.id WHERE c.revoked_at IS NULL
+		), m AS (
+			UPDATE grants SET revoked_at = $1 WHERE id IN (SELECT id FROM d) AND revoked_at IS NULL
+			RETURNING id, client_id, subject, session_id, parent_grant_id, created_at
+		)
+		INSERT INTO revocation_events (time, grant_id, client_id, subject, session_id, reason, actor,
+			tokens, token_hashes, jtis, status_indexes, expires_at, parent_grant_id)
+		SELECT $1, g.id, g.client_id, g.subject, g.session_id, $2, $3, c.live, c.hashes, c.jtis, c.indexes, c.expires_at,
+			g.parent_grant_id
+		FROM m g CROSS JOIN LATERAL (` + coveredTokens + `) c
+		ORDER BY g.created_at, g.id
+		RETURNING seq, tokens`
 }
 
 // CreateGrant stores g with its first tokens, atomically, in one round
@@ -171,13 +217,29 @@ func (s *Store) CreateGrant(ctx context.Context, g store.Grant, tokens []store.T
 	}
 	b := &pgx.Batch{}
 	queueGrant(b, g, tokens)
-	return s.batch(ctx, b)
+	return parentNotLive(s.batch(ctx, b))
+}
+
+// parentNotLive turns the refusal of the grants_parent_live trigger (an
+// exchanged grant whose parent is revoked or unknown) into
+// store.ErrNotFound.
+func parentNotLive(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Message == "tokend: parent grant not live" {
+		return fmt.Errorf("%w: the grant exchanged from is revoked", store.ErrNotFound)
+	}
+	return err
 }
 
 // queueGrant queues on b the statements that insert g and its tokens. The
 // grant is offline when its scope holds offline_access.
 func queueGrant(b *pgx.Batch, g store.Grant, tokens []store.Token) {
-	b.Queue(qInsertGrant, g.ID, g.ClientID, g.Subject, g.Username, g.Scope, g.SessionID, g.Offline(), g.CreatedAt, g.ExpiresAt, g.JKT)
+	var audience []string // NULL for none
+	if len(g.Audience) > 0 {
+		audience = g.Audience
+	}
+	b.Queue(qInsertGrant, g.ID, g.ClientID, g.Subject, g.Username, g.Scope, g.SessionID, g.Offline(), g.CreatedAt, g.ExpiresAt, g.JKT,
+		g.ParentID, g.Act, audience)
 	queueTokens(b, g.ID, tokens)
 }
 
@@ -227,7 +289,8 @@ func scanToken(row pgx.Row, h store.Hash) (tokenRow, error) {
 	var kind string
 	var revoked *time.Time
 	err := row.Scan(&kind, &r.rec.GrantID, &r.rec.JTI, &r.rec.StatusIndex, &r.rec.IssuedAt, &r.rec.ExpiresAt, &r.rec.Rotated,
-		&r.rec.ClientID, &r.rec.Subject, &r.rec.Username, &r.rec.Scope, &r.rec.SessionID, &revoked, &r.grantExpires, &r.rec.JKT)
+		&r.rec.ClientID, &r.rec.Subject, &r.rec.Username, &r.rec.Scope, &r.rec.SessionID, &revoked, &r.grantExpires, &r.rec.JKT,
+		&r.rec.ParentID, &r.rec.Act, &r.rec.Audience)
 	if err != nil {
 		return tokenRow{}, err
 	}
@@ -444,7 +507,7 @@ func matchBy(f store.Filter) (revokeBy, []any, error) {
 }
 
 const qEvents = `SELECT seq, time, grant_id, client_id, subject, reason, actor, tokens,
-		token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, '')
+		token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, ''), coalesce(parent_grant_id, '')
 	FROM revocation_events WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3`
 
 // Events returns up to limit events with Seq > since, oldest first; a limit
@@ -494,7 +557,7 @@ func scanEvent(row pgx.CollectableRow) (store.Event, error) {
 	var hashes [][]byte
 	var expires *time.Time
 	err := row.Scan(&e.Seq, &e.Time, &e.GrantID, &e.ClientID, &e.Subject, &e.Reason, &e.Actor, &e.Tokens,
-		&hashes, &e.JTIs, &e.StatusIndexes, &expires, &e.SessionID)
+		&hashes, &e.JTIs, &e.StatusIndexes, &expires, &e.SessionID, &e.ParentGrantID)
 	if err != nil {
 		return store.Event{}, err
 	}
@@ -525,12 +588,12 @@ const (
 	// Events it needs no horizon: a person's history is read whole each
 	// time, not followed from a position.
 	qUserEvents = `SELECT seq, time, grant_id, client_id, subject, reason, actor, tokens,
-			token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, '')
+			token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, ''), coalesce(parent_grant_id, '')
 		FROM revocation_events WHERE subject = $1 ORDER BY seq DESC LIMIT $2`
 	// qSearchEvents reads the log backwards from its newest event, and
 	// stops at the limit: an admin's page, not a hot path.
 	qSearchEvents = `SELECT seq, time, grant_id, client_id, subject, reason, actor, tokens,
-			token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, '')
+			token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, ''), coalesce(parent_grant_id, '')
 		FROM revocation_events
 		WHERE ($1 = '' OR reason = $1) AND ($2 = '' OR client_id = $2) AND ($3 = '' OR subject = $3)
 			AND ($4::timestamptz IS NULL OR time >= $4)
@@ -573,4 +636,23 @@ func (s *Store) ListUserGrants(ctx context.Context, subject string, now time.Tim
 		a.CreatedAt, a.ExpiresAt, a.LastIssued = a.CreatedAt.UTC(), a.ExpiresAt.UTC(), a.LastIssued.UTC()
 		return a, err
 	}, subject, now)
+}
+
+// qGrantChain walks a grant's parents up to the grant that began its
+// chain.
+const qGrantChain = `WITH RECURSIVE c (id, parent, depth) AS (
+		SELECT id, parent_grant_id, 0 FROM grants WHERE id = $1
+		UNION ALL
+		SELECT g.id, g.parent_grant_id, c.depth + 1 FROM c JOIN grants g ON g.id = c.parent
+	)
+	SELECT id FROM c WHERE depth > 0 ORDER BY depth`
+
+// GrantChain returns the grants grantID was exchanged from, its parent
+// first.
+func (s *Store) GrantChain(ctx context.Context, grantID string) ([]string, error) {
+	return query(ctx, s, qGrantChain, func(row pgx.Row) (string, error) {
+		var id string
+		err := row.Scan(&id)
+		return id, err
+	}, grantID)
 }

@@ -15,16 +15,16 @@ const (
 	clientColumns = `id, name, secret_hash, auth_method, grant_types, redirect_uris, token_format,
 		can_introspect, access_token_ttl, app_access_token_ttl, refresh_token_ttl, disabled, created_at, updated_at,
 		post_logout_redirect_uris, backchannel_logout_uri, backchannel_logout_session_required,
-		dpop_bound_access_tokens, ssf_streams`
+		dpop_bound_access_tokens, ssf_streams, token_exchange`
 	qGetClient    = `SELECT ` + clientColumns + ` FROM clients WHERE id = ?`
 	qListClients  = `SELECT ` + clientColumns + ` FROM clients ORDER BY id`
 	qInsertClient = `INSERT INTO clients (` + clientColumns + `)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)`
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)`
 	qUpdateClient = `UPDATE clients SET name = ?2, secret_hash = ?3, auth_method = ?4, grant_types = ?5,
 		redirect_uris = ?6, token_format = ?7, can_introspect = ?8, access_token_ttl = ?9,
 		app_access_token_ttl = ?10, refresh_token_ttl = ?11, disabled = ?12, created_at = ?13, updated_at = ?14,
 		post_logout_redirect_uris = ?15, backchannel_logout_uri = ?16, backchannel_logout_session_required = ?17,
-		dpop_bound_access_tokens = ?18, ssf_streams = ?19
+		dpop_bound_access_tokens = ?18, ssf_streams = ?19, token_exchange = ?20
 		WHERE id = ?1`
 	qDeleteClient = `DELETE FROM clients WHERE id = ?`
 
@@ -66,7 +66,7 @@ func clientArgs(c store.Client) ([]any, error) {
 	return []any{c.ID, c.Name, c.SecretHash, c.AuthMethod, grantTypes, redirectURIs, c.TokenFormat,
 		c.CanIntrospect, int64(c.AccessTokenTTL), int64(c.AppAccessTokenTTL), int64(c.RefreshTokenTTL),
 		c.Disabled, ms(c.CreatedAt), ms(c.UpdatedAt),
-		postLogout, c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired, c.DPoPBoundAccessTokens, c.SSFStreams}, nil
+		postLogout, c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired, c.DPoPBoundAccessTokens, c.SSFStreams, c.TokenExchange}, nil
 }
 
 func scanClient(sc scanner) (store.Client, error) {
@@ -75,7 +75,7 @@ func scanClient(sc scanner) (store.Client, error) {
 	var access, app, refresh, created, updated int64
 	err := sc.Scan(&c.ID, &c.Name, &c.SecretHash, &c.AuthMethod, &grantTypes, &redirectURIs, &c.TokenFormat,
 		&c.CanIntrospect, &access, &app, &refresh, &c.Disabled, &created, &updated,
-		&postLogout, &c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired, &c.DPoPBoundAccessTokens, &c.SSFStreams)
+		&postLogout, &c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired, &c.DPoPBoundAccessTokens, &c.SSFStreams, &c.TokenExchange)
 	if err != nil {
 		return c, err
 	}

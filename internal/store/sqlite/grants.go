@@ -7,27 +7,36 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/tokend/tokend/internal/store"
 )
 
 const (
-	qInsertGrant = `INSERT INTO grants (id, client_id, subject, username, scope, session_id, offline, created_at, expires_at, dpop_jkt)
-		VALUES (?, ?, ?, ?, ?, nullif(?, ''), ?, ?, ?, nullif(?, ''))`
+	qInsertGrant = `INSERT INTO grants (` + grantColumns + `) VALUES ` + grantValues
+	// grantColumns and grantValues are a grant's row in qInsertGrant and
+	// qInsertGrants (grantArgs): the columns of an exchanged grant are
+	// NULL for the others.
+	grantColumns = `id, client_id, subject, username, scope, session_id, offline, created_at, expires_at, dpop_jkt,
+		parent_grant_id, act, audience`
+	grantValues  = `(?, ?, ?, ?, ?, nullif(?, ''), ?, ?, ?, nullif(?, ''), nullif(?, ''), nullif(?, ''), nullif(?, ''))`
 	qInsertToken = `INSERT INTO tokens (hash, kind, grant_id, jti, status_index, issued_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`
 	// qLookupToken is the one query of LookupToken: the token joined with
 	// its grant, which says whether it is revoked.
 	qLookupToken = `SELECT t.kind, t.grant_id, t.jti, t.status_index, t.issued_at, t.expires_at, t.rotated_at,
 			g.client_id, g.subject, g.username, g.scope, coalesce(g.session_id, ''), g.revoked_at, g.expires_at,
-			coalesce(g.dpop_jkt, '')
+			` + lookupGrantColumns + `
 		FROM tokens t JOIN grants g ON g.id = t.grant_id WHERE t.hash = ?`
-	qMarkRotated = `UPDATE tokens SET rotated_at = ? WHERE hash = ?`
-	qExtendGrant = `UPDATE grants SET expires_at = max(expires_at, ?) WHERE id = ?`
-	qEvents      = `SELECT seq, time, grant_id, client_id, subject, reason, actor, tokens,
-			token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, '')
-		FROM revocation_events WHERE seq > ? ORDER BY seq LIMIT ?`
+	// lookupGrantColumns are the last columns of a token lookup (scanToken).
+	lookupGrantColumns = `coalesce(g.dpop_jkt, ''), coalesce(g.parent_grant_id, ''), coalesce(g.act, ''), coalesce(g.audience, '')`
+	qMarkRotated       = `UPDATE tokens SET rotated_at = ? WHERE hash = ?`
+	qExtendGrant       = `UPDATE grants SET expires_at = max(expires_at, ?) WHERE id = ?`
+	qEvents            = `SELECT ` + eventColumns + ` FROM revocation_events WHERE seq > ? ORDER BY seq LIMIT ?`
+	// eventColumns are an event's columns as scanEvent reads them.
+	eventColumns = `seq, time, grant_id, client_id, subject, reason, actor, tokens,
+			token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, ''), coalesce(parent_grant_id, '')`
 )
 
 // A revocation is two statements whatever it covers: one INSERT ... SELECT
@@ -66,13 +75,13 @@ const keepOffline = ` AND g.offline = 0`
 
 func revokeSQL(cond string) (events, grants string) {
 	events = `INSERT INTO revocation_events (time, grant_id, client_id, subject, session_id, reason, actor, tokens,
-			token_hashes, jtis, status_indexes, expires_at)
+			token_hashes, jtis, status_indexes, expires_at, parent_grant_id)
 		SELECT ?1, g.id, g.client_id, g.subject, g.session_id, ?2, ?3,
 			count(t.hash) FILTER (WHERE t.rotated_at IS NULL),
 			unhex(group_concat(hex(t.hash), '') FILTER (WHERE t.hash IS NOT NULL)),
 			json_group_array(t.jti) FILTER (WHERE t.jti IS NOT NULL),
 			json_group_array(t.status_index) FILTER (WHERE t.status_index IS NOT NULL),
-			max(t.expires_at)
+			max(t.expires_at), g.parent_grant_id
 		FROM grants g LEFT JOIN tokens t ON t.grant_id = g.id AND t.expires_at > ?1
 		WHERE g.revoked_at IS NULL AND ` + cond + `
 		GROUP BY g.id
@@ -122,6 +131,16 @@ func (s *Store) revokeWith(t *tx, st revokeStmts, rev store.Revocation, key ...a
 	if _, err := t.exec(st.grants, args...); err != nil {
 		return store.RevokeResult{}, err
 	}
+	first := res.Seq - int64(res.Grants) + 1 // the writer's events of one statement are numbered in a row
+	cascaded, err := s.cascade(t, first, res.Seq)
+	if err != nil {
+		return store.RevokeResult{}, err
+	}
+	res.Grants += len(cascaded)
+	for _, c := range cascaded {
+		res.Tokens += c.tokens
+		res.Seq = max(res.Seq, c.seq)
+	}
 	return res, nil
 }
 
@@ -143,10 +162,27 @@ func (s *Store) CreateGrant(ctx context.Context, g store.Grant, tokens []store.T
 // insertGrant inserts g, expiring at exp, with its tokens, within t. The
 // grant is offline when its scope holds offline_access.
 func (s *Store) insertGrant(t *tx, g store.Grant, exp int64, tokens []store.Token) error {
-	if _, err := t.exec(s.w.insertGrant, g.ID, g.ClientID, g.Subject, g.Username, g.Scope, g.SessionID, g.Offline(), ms(g.CreatedAt), exp, g.JKT); err != nil {
-		return err
+	if _, err := t.exec(s.w.insertGrant, grantArgs(nil, g, exp)...); err != nil {
+		return parentNotLive(err)
 	}
 	return s.insertTokens(t, g.ID, tokens)
+}
+
+// grantArgs appends the arguments of g's row, expiring at exp, in
+// grantValues to args.
+func grantArgs(args []any, g store.Grant, exp int64) []any {
+	return append(args, g.ID, g.ClientID, g.Subject, g.Username, g.Scope, g.SessionID, g.Offline(), ms(g.CreatedAt), exp, g.JKT,
+		g.ParentID, g.Act, strings.Join(g.Audience, " "))
+}
+
+// parentNotLive turns the refusal of the grants_parent_live trigger (an
+// exchanged grant whose parent is revoked or unknown) into
+// store.ErrNotFound.
+func parentNotLive(err error) error {
+	if err != nil && strings.Contains(err.Error(), "tokend: parent grant not live") {
+		return &unwritten{fmt.Errorf("%w: the grant exchanged from is revoked", store.ErrNotFound)}
+	}
+	return err
 }
 
 // checkTokens checks that tokens may join grant grantID, and returns their
@@ -197,11 +233,14 @@ func scanToken(sc scanner, h store.Hash) (store.TokenRecord, int64, error) {
 	var jti sql.NullString
 	var idx, rotated, revoked sql.NullInt64
 	var issued, expires, grantExpires int64
+	var audience string
 	err := sc.Scan(&kind, &r.GrantID, &jti, &idx, &issued, &expires, &rotated,
-		&r.ClientID, &r.Subject, &r.Username, &r.Scope, &r.SessionID, &revoked, &grantExpires, &r.JKT)
+		&r.ClientID, &r.Subject, &r.Username, &r.Scope, &r.SessionID, &revoked, &grantExpires, &r.JKT,
+		&r.ParentID, &r.Act, &audience)
 	if err != nil {
 		return store.TokenRecord{}, 0, err
 	}
+	r.Audience = strings.Fields(audience)
 	r.Kind, r.JTI, r.StatusIndex = store.TokenKind(kind), jti.String, idx.Int64
 	r.IssuedAt, r.ExpiresAt = fromMS(issued), fromMS(expires)
 	r.Rotated = rotated.Valid
@@ -423,7 +462,7 @@ func scanEvent(sc scanner) (store.Event, error) {
 	var jtis, indexes string
 	var expires sql.NullInt64
 	err := sc.Scan(&e.Seq, &at, &e.GrantID, &e.ClientID, &e.Subject, &e.Reason, &e.Actor, &e.Tokens,
-		&hashes, &jtis, &indexes, &expires, &e.SessionID)
+		&hashes, &jtis, &indexes, &expires, &e.SessionID, &e.ParentGrantID)
 	if err != nil {
 		return e, err
 	}
@@ -462,13 +501,10 @@ func parseJSON[T any](s string) ([]T, error) {
 
 const (
 	// qUserEvents reads revocation_events_subject backwards.
-	qUserEvents = `SELECT seq, time, grant_id, client_id, subject, reason, actor, tokens,
-			token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, '')
-		FROM revocation_events WHERE subject = ? ORDER BY seq DESC LIMIT ?`
+	qUserEvents = `SELECT ` + eventColumns + ` FROM revocation_events WHERE subject = ? ORDER BY seq DESC LIMIT ?`
 	// qSearchEvents reads the log backwards from its newest event, and
 	// stops at the limit: an admin's page, not a hot path.
-	qSearchEvents = `SELECT seq, time, grant_id, client_id, subject, reason, actor, tokens,
-			token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, '')
+	qSearchEvents = `SELECT ` + eventColumns + `
 		FROM revocation_events
 		WHERE (?1 = '' OR reason = ?1) AND (?2 = '' OR client_id = ?2) AND (?3 = '' OR subject = ?3) AND time >= ?4
 		ORDER BY seq DESC LIMIT ?5`

@@ -91,8 +91,7 @@ type groupStmts struct {
 }
 
 func qInsertGrants(n int) string {
-	return `INSERT INTO grants (id, client_id, subject, username, scope, session_id, offline, created_at, expires_at, dpop_jkt) VALUES ` +
-		rowList(`(?, ?, ?, ?, ?, nullif(?, ''), ?, ?, ?, nullif(?, ''))`, n)
+	return `INSERT INTO grants (` + grantColumns + `) VALUES ` + rowList(grantValues, n)
 }
 
 func qInsertTokens(n int) string {
@@ -104,7 +103,7 @@ func qInsertTokens(n int) string {
 func qLookupTokens(n int) string {
 	return `SELECT t.hash, t.kind, t.grant_id, t.jti, t.status_index, t.issued_at, t.expires_at, t.rotated_at,
 			g.client_id, g.subject, g.username, g.scope, coalesce(g.session_id, ''), g.revoked_at, g.expires_at,
-			coalesce(g.dpop_jkt, '')
+			` + lookupGrantColumns + `
 		FROM tokens t JOIN grants g ON g.id = t.grant_id WHERE t.hash IN (` + rowList(`?`, n) + `)`
 }
 
@@ -114,13 +113,13 @@ func qLookupTokens(n int) string {
 func qRevokeEvents(n int) string {
 	return `WITH r (i, gid, time, reason, actor) AS (VALUES ` + rowList(`(?, ?, ?, ?, ?)`, n) + `)
 		INSERT INTO revocation_events (time, grant_id, client_id, subject, session_id, reason, actor, tokens,
-			token_hashes, jtis, status_indexes, expires_at)
+			token_hashes, jtis, status_indexes, expires_at, parent_grant_id)
 		SELECT r.time, g.id, g.client_id, g.subject, g.session_id, r.reason, r.actor,
 			count(t.hash) FILTER (WHERE t.rotated_at IS NULL),
 			unhex(group_concat(hex(t.hash), '') FILTER (WHERE t.hash IS NOT NULL)),
 			json_group_array(t.jti) FILTER (WHERE t.jti IS NOT NULL),
 			json_group_array(t.status_index) FILTER (WHERE t.status_index IS NOT NULL),
-			max(t.expires_at)
+			max(t.expires_at), g.parent_grant_id
 		FROM r CROSS JOIN grants g ON g.id = r.gid LEFT JOIN tokens t ON t.grant_id = g.id AND t.expires_at > r.time
 		WHERE g.revoked_at IS NULL
 		GROUP BY r.i
@@ -190,12 +189,11 @@ func (*createGrantOp) groupKind() groupKind { return groupIssue }
 // createGrants inserts the grants of ops with one multi-row INSERT per
 // chunk, then their tokens likewise.
 func (s *Store) createGrants(t *tx, ops []*createGrantOp) error {
-	args := make([]any, 0, maxChunk*9)
+	args := make([]any, 0, maxChunk*13)
 	err := chunks(len(ops), func(k, off int) error {
 		args = args[:0]
 		for _, o := range ops[off : off+1<<k] {
-			g := o.g
-			args = append(args, g.ID, g.ClientID, g.Subject, g.Username, g.Scope, g.SessionID, g.Offline(), ms(g.CreatedAt), o.exp, g.JKT)
+			args = grantArgs(args, o.g, o.exp)
 		}
 		_, err := t.exec(s.g.insertGrants[k], args...)
 		return err
@@ -348,6 +346,7 @@ type grantRevocation struct {
 // its event reports; the others' stay zero.
 func (s *Store) revokeGrantsOf(t *tx, revs []grantRevocation) error {
 	byGrant := make(map[string]*store.RevokeResult, len(revs))
+	var first, last int64 // the events the group appends
 	args := make([]any, 0, maxChunk*5)
 	err := chunks(len(revs), func(k, off int) error {
 		args = args[:0]
@@ -370,13 +369,17 @@ func (s *Store) revokeGrantsOf(t *tx, revs []grantRevocation) error {
 			if res := byGrant[grantID]; res != nil {
 				*res = store.RevokeResult{Grants: 1, Tokens: n, Seq: seq}
 			}
+			if first == 0 || seq < first {
+				first = seq
+			}
+			last = max(last, seq)
 		}
 		return rows.Err()
 	})
 	if err != nil {
 		return err
 	}
-	return chunks(len(revs), func(k, off int) error {
+	err = chunks(len(revs), func(k, off int) error {
 		args = args[:0]
 		for _, r := range revs[off : off+1<<k] {
 			args = append(args, r.grantID, ms(r.rev.Time))
@@ -384,4 +387,39 @@ func (s *Store) revokeGrantsOf(t *tx, revs []grantRevocation) error {
 		_, err := t.exec(s.g.revokeGrants[k], args...)
 		return err
 	})
+	if err != nil || first == 0 {
+		return err
+	}
+	down, err := s.cascade(t, first, last)
+	if err != nil {
+		return err
+	}
+	attribute(byGrant, down)
+	return nil
+}
+
+// attribute adds each grant a cascade revoked to the result of the op
+// whose grant it was exchanged from, directly or not: byGrant maps the
+// grants the ops revoked to their results.
+func attribute(byGrant map[string]*store.RevokeResult, down []cascaded) {
+	for len(down) > 0 {
+		var later []cascaded // a child listed before its parent (created in the same millisecond)
+		for _, c := range down {
+			res, ok := byGrant[c.parent]
+			if !ok {
+				later = append(later, c)
+				continue
+			}
+			byGrant[c.grantID] = res
+			if res != nil {
+				res.Grants++
+				res.Tokens += c.tokens
+				res.Seq = max(res.Seq, c.seq)
+			}
+		}
+		if len(later) == len(down) {
+			return // unreachable: every cascaded grant's parent was revoked here
+		}
+		down = later
+	}
 }

@@ -63,6 +63,7 @@ type Store struct {
 	w   writeStmts
 	g   groupStmts
 	dev deviceStmts
+	xch exchangeStmts
 	all []*sql.Stmt // every prepared statement, to close
 
 	ops     chan *op

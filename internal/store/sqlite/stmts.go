@@ -133,6 +133,7 @@ func (s *Store) prepare(ctx context.Context) error {
 func (s *Store) prepareRest(r, w *preparer) {
 	s.prepareLogouts(r, w)
 	s.prepareDevice(r, w)
+	s.prepareExchange(r, w)
 	for by, cond := range revokeConds {
 		events, grants := revokeSQL(cond)
 		s.w.revoke[by] = revokeStmts{events: w.prep(events), grants: w.prep(grants)}
