@@ -240,7 +240,9 @@ func scanToken(sc scanner, h store.Hash) (store.TokenRecord, int64, error) {
 	if err != nil {
 		return store.TokenRecord{}, 0, err
 	}
-	r.Audience = strings.Fields(audience)
+	if audience != "" {
+		r.Audience = strings.Fields(audience)
+	}
 	r.Kind, r.JTI, r.StatusIndex = store.TokenKind(kind), jti.String, idx.Int64
 	r.IssuedAt, r.ExpiresAt = fromMS(issued), fromMS(expires)
 	r.Rotated = rotated.Valid

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/bits"
 	"strings"
@@ -391,12 +392,23 @@ func (s *Store) revokeGrantsOf(t *tx, revs []grantRevocation) error {
 		return err
 	}
 	down, err := s.cascade(t, first, last)
-	if err != nil {
+	switch {
+	case err != nil:
 		return err
+	case len(down) > 0 && len(revs) > 1:
+		// Run one by one, each op's revocation followed by its cascade,
+		// the events are numbered root, descendants, next root...; here
+		// the roots came first. The group's run is undone and the batch
+		// runs again op by op: revocations that cascade are rare.
+		return errCascadeInGroup
 	}
 	attribute(byGrant, down)
 	return nil
 }
+
+// errCascadeInGroup fails a group of revocations of which one cascaded to
+// exchanged grants (see revokeGrantsOf).
+var errCascadeInGroup = errors.New("sqlite: a grouped revocation cascaded to exchanged grants")
 
 // attribute adds each grant a cascade revoked to the result of the op
 // whose grant it was exchanged from, directly or not: byGrant maps the

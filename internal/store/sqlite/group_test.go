@@ -188,7 +188,7 @@ func TestGroupedIssuanceKeepsEveryColumn(t *testing.T) {
 	issue := func(perOp bool) []revokeOutcome {
 		s := openMigrated(t, Options{perOp: perOp})
 		ids := []string{"b0", "b1", "b2"}
-		fns := make([]func(), len(ids))
+		fns := make([]func(), len(ids), len(ids)+1)
 		for i, id := range ids {
 			g, toks := grant(id)
 			if i > 0 {
@@ -200,12 +200,23 @@ func TestGroupedIssuanceKeepsEveryColumn(t *testing.T) {
 				}
 			}
 		}
+		// x is exchanged from b0 (RFC 8693), in the same batch: its row
+		// carries its parent, actor and audience, and b0's revocation
+		// below revokes it too.
+		x, xToks := grant("x")
+		x.ParentID, x.Act, x.Audience = "b0", `{"sub":"actor"}`, []string{"https://api.example", "svc"}
+		fns = append(fns, func() {
+			if err := s.CreateGrant(t.Context(), x, xToks); err != nil {
+				t.Errorf("CreateGrant x: %v", err)
+			}
+		})
 		queued(t, s, fns...)
-		out := make([]revokeOutcome, 2*len(ids))
+		out := make([]revokeOutcome, 2*len(ids), 2*len(ids)+1)
 		for i, id := range ids {
 			rec, err := s.LookupToken(t.Context(), store.HashToken(id+"/r"))
 			out[i] = revokeOutcome{Rec: rec, Err: fmt.Sprint(err)}
 		}
+
 		revs := make([]func(), len(ids))
 		for i, id := range ids {
 			revs[i] = func() {
@@ -214,7 +225,8 @@ func TestGroupedIssuanceKeepsEveryColumn(t *testing.T) {
 			}
 		}
 		queued(t, s, revs...)
-		return out
+		rec, err := s.LookupToken(t.Context(), store.HashToken("x/r"))
+		return append(out, revokeOutcome{Rec: rec, Err: fmt.Sprint(err)})
 	}
 	grouped, alone := issue(false), issue(true)
 	if !reflect.DeepEqual(grouped, alone) {
@@ -222,5 +234,11 @@ func TestGroupedIssuanceKeepsEveryColumn(t *testing.T) {
 	}
 	if grouped[1].Rec.JKT != "jkt-of-b1" || grouped[4].Rec.JKT != "jkt-of-b1" {
 		t.Errorf("b1's records = %+v, %+v; want its DPoP key", grouped[1].Rec, grouped[4].Rec)
+	}
+	if x := grouped[6].Rec; x.ParentID != "b0" || x.Act != `{"sub":"actor"}` || len(x.Audience) != 2 || !x.Revoked {
+		t.Errorf("x's record = %+v; want its parent, actor and audience, revoked with b0", x)
+	}
+	if grouped[3].Res.Grants != 2 {
+		t.Errorf("b0's revocation = %+v; want 2 grants, b0 and x", grouped[3].Res)
 	}
 }
