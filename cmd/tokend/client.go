@@ -73,6 +73,7 @@ func (c *clientCmd) createFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.spec.TokenFormat, "token-format", registry.FormatOpaque, "opaque or jwt")
 	fs.BoolVar(&c.spec.CanIntrospect, "can-introspect", false, "may introspect any client's tokens and read the revocation feed (a resource server); not with --auth-method none")
 	fs.BoolVar(&c.spec.SSFStreams, "ssf-streams", false, "may manage Shared Signals streams and poll them with its access tokens (a receiver); not with --auth-method none")
+	fs.BoolVar(&c.spec.TokenExchange, "token-exchange", false, "may exchange tokens it was shown for tokens of its own (RFC 8693, the "+registry.GrantTokenExchange+" grant); not with --auth-method none")
 	fs.DurationVar(&c.spec.AccessTokenTTL, "access-token-ttl", 0, "lifetime of user access tokens (default: server's)")
 	fs.DurationVar(&c.spec.AppAccessTokenTTL, "app-token-ttl", 0, "lifetime of client_credentials tokens (default: server's)")
 	fs.DurationVar(&c.spec.RefreshTokenTTL, "refresh-token-ttl", 0, "lifetime of refresh tokens (default: server's)")
@@ -238,6 +239,7 @@ func printClient(w io.Writer, c store.Client, secret string, asJSON bool) error 
 		fmt.Fprintf(tw, "token format:\t%s\n", c.TokenFormat)
 		fmt.Fprintf(tw, "can introspect:\t%t\n", c.CanIntrospect)
 		fmt.Fprintf(tw, "ssf streams:\t%t\n", c.SSFStreams)
+		fmt.Fprintf(tw, "token exchange:\t%t\n", c.TokenExchange)
 		if c.Disabled {
 			fmt.Fprintf(tw, "disabled:\ttrue (refused at the token endpoint, its tokens inactive: tokend client enable %s)\n", c.ID)
 		}

@@ -42,7 +42,7 @@ func TestDiscovery(t *testing.T) {
 				m.Introspection != u+oauth.PathIntrospect || m.Registration != u+oauth.PathRegister {
 				t.Errorf("endpoints %+v do not match issuer %s", m, u)
 			}
-			for _, g := range []string{"client_credentials", "password", "refresh_token"} {
+			for _, g := range []string{"client_credentials", "password", "refresh_token", oauth.GrantTokenExchange} {
 				if !slices.Contains(m.GrantTypes, g) {
 					t.Errorf("grant_types_supported %v lacks %s", m.GrantTypes, g)
 				}

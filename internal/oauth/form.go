@@ -55,8 +55,11 @@ func parseForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 		return nil, oautherr.InvalidRequest("malformed form body")
 	}
 	for name, vs := range form {
-		if len(vs) > 1 {
+		if len(vs) > 1 && !repeatable[name] {
 			return nil, oautherr.InvalidRequest("parameter %s is repeated", name)
+		}
+		if len(vs) > 1 && !text(vs...) {
+			return nil, oautherr.InvalidRequest("parameter %.40q is not valid UTF-8 text", name)
 		}
 		// No OAuth parameter holds a NUL or invalid UTF-8, and a store
 		// may refuse them (PostgreSQL text cannot hold NUL). The token
@@ -69,6 +72,10 @@ func parseForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 	}
 	return form, nil
 }
+
+// repeatable are the parameters that may be sent more than once: the
+// targets of a token exchange (RFC 8693 §2.1, RFC 8707 §2).
+var repeatable = map[string]bool{"resource": true, "audience": true}
 
 // text reports whether every s is valid UTF-8 without a NUL.
 func text(ss ...string) bool {

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/tokend/tokend/internal/token"
 )
 
 // Header values every response of a form endpoint carries. They are
@@ -70,7 +72,25 @@ func (in *introspection) appendJSON(b []byte) []byte {
 		b = appendJSONString(b, in.Confirmation.JKT)
 		b = append(b, '}')
 	}
+	if len(in.Audience) > 0 || len(in.Act) > 0 || len(in.ExchangedFrom) > 0 {
+		b = in.appendExchange(b)
+	}
 	return append(b, '}')
+}
+
+// appendExchange appends the members of an exchanged token (RFC 8693),
+// rare enough to go through encoding/json.
+func (in *introspection) appendExchange(b []byte) []byte {
+	rest, err := json.Marshal(struct {
+		Audience      token.Audience  `json:"aud,omitempty"`
+		Act           json.RawMessage `json:"act,omitempty"`
+		ExchangedFrom []string        `json:"exchanged_from,omitempty"`
+	}{in.Audience, in.Act, in.ExchangedFrom})
+	if err != nil || len(rest) <= 2 { // act is the store's, written as JSON by the token endpoint
+		return b
+	}
+	b = append(b, ',')
+	return append(b, rest[1:len(rest)-1]...)
 }
 
 // appendJSONString appends s as a JSON string. Plain ASCII is copied as it

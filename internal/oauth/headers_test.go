@@ -32,6 +32,25 @@ func FuzzIntrospectionJSON(f *testing.F) {
 	})
 }
 
+// An exchanged token's members (RFC 8693) come out as encoding/json
+// writes them too.
+func TestIntrospectionJSONOfExchangedToken(t *testing.T) {
+	for _, in := range []introspection{
+		{Active: true, Scope: "read", Audience: token.Audience{"https://a.example/<x>"}, Act: json.RawMessage(`{"sub":"api","act":{"sub":"<gw>"}}`),
+			ExchangedFrom: []string{"p", "root"}},
+		{Active: true, Audience: token.Audience{"a", "b"}},
+		{Active: true, ExchangedFrom: []string{"root"}, Confirmation: &token.Confirmation{JKT: "k"}},
+	} {
+		want, err := json.Marshal(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := in.appendJSON(nil); string(got) != string(want) {
+			t.Errorf("appendJSON = %s\nencoding/json = %s", got, want)
+		}
+	}
+}
+
 // Grant identifiers sort by their time of issuance, so that new grants
 // append to the tables' indexes; two issued in the same millisecond differ.
 func TestGrantIDsSortByTime(t *testing.T) {

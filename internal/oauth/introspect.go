@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 
@@ -28,6 +29,16 @@ type introspection struct {
 	// Confirmation is the DPoP key a bound token is bound to (RFC 9449
 	// §6.2); nil for a bearer token.
 	Confirmation *token.Confirmation `json:"cnf,omitempty"`
+	// Audience is an exchanged token's targets (RFC 8693 §2.1).
+	Audience token.Audience `json:"aud,omitempty"`
+	// Act is an exchanged token's actor (RFC 8693 §4.1), the actors
+	// before it nested inside.
+	Act json.RawMessage `json:"act,omitempty"`
+	// ExchangedFrom is tokend's: the grants an exchanged token's grant
+	// was exchanged from (RFC 8693), its parent first and the grant that
+	// began the chain last, by the IDs the revocation log's events carry.
+	// Revoking any of them revokes the token.
+	ExchangedFrom []string `json:"exchanged_from,omitempty"`
 }
 
 // introspect is the introspection endpoint (RFC 7662). A client sees its
@@ -71,6 +82,16 @@ func (e *Endpoints) introspect(w http.ResponseWriter, r *http.Request, req reque
 	if rec.JKT != "" {
 		cnf = &token.Confirmation{JKT: rec.JKT}
 	}
+	var chain []string
+	if rec.ParentID != "" {
+		if chain, err = e.cfg.Store.GrantChain(r.Context(), rec.GrantID); err != nil {
+			return err
+		}
+	}
+	var act json.RawMessage
+	if rec.Act != "" {
+		act = json.RawMessage(rec.Act)
+	}
 	return writeIntrospection(w, introspection{
 		Active:    true,
 		Scope:     rec.Scope,
@@ -84,7 +105,10 @@ func (e *Endpoints) introspect(w http.ResponseWriter, r *http.Request, req reque
 		Issuer:    e.cfg.Issuer,
 		JTI:       rec.JTI,
 
-		Confirmation: cnf,
+		Confirmation:  cnf,
+		Audience:      token.Audience(rec.Audience),
+		Act:           act,
+		ExchangedFrom: chain,
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -104,7 +105,7 @@ func (e *Endpoints) mintJWT(ctx context.Context, c store.Client, g store.Grant, 
 	}
 	claims := token.AccessClaims{
 		Subject:   g.Subject,
-		Audience:  token.Audience{e.audience(c)},
+		Audience:  e.audiences(c, g),
 		ClientID:  c.ID,
 		Scope:     g.Scope,
 		Username:  g.Username,
@@ -123,6 +124,9 @@ func (e *Endpoints) mintJWT(ctx context.Context, c store.Client, g store.Grant, 
 	}
 	if g.JKT != "" {
 		claims.Confirmation = &token.Confirmation{JKT: g.JKT}
+	}
+	if g.Act != "" {
+		claims.Act = json.RawMessage(g.Act)
 	}
 	t.JTI = jti
 	return e.cfg.JWT.Mint(claims)
@@ -143,6 +147,15 @@ func (e *Endpoints) audience(c store.Client) string {
 		return e.cfg.JWTAudience
 	}
 	return c.ID
+}
+
+// audiences is the aud of the JWT access tokens of grant g of client c:
+// the targets an exchange asked for (Grant.Audience), else audience.
+func (e *Endpoints) audiences(c store.Client, g store.Grant) token.Audience {
+	if len(g.Audience) > 0 {
+		return token.Audience(g.Audience)
+	}
+	return token.Audience{e.audience(c)}
 }
 
 func latestExpiry(tokens []store.Token) time.Time {

@@ -46,6 +46,10 @@ type registration struct {
 	// ExtSSFStreams is tokend's: the client may manage Shared Signals
 	// streams (package ssfhttp). Absent from an update, it is kept.
 	ExtSSFStreams *bool `json:"ext_ssf_streams"`
+	// ExtTokenExchange is tokend's: the client may use the token exchange
+	// grant (RFC 8693), which then joins its grant_types. Absent from an
+	// update, it is kept.
+	ExtTokenExchange *bool `json:"ext_token_exchange"`
 }
 
 // ClientInfo is the client information response (RFC 7591 §3.2.1).
@@ -69,6 +73,7 @@ type ClientInfo struct {
 	BackchannelLogoutSessionRequired bool     `json:"backchannel_logout_session_required"`
 	DPoPBoundAccessTokens            bool     `json:"dpop_bound_access_tokens"`
 	ExtSSFStreams                    bool     `json:"ext_ssf_streams"`
+	ExtTokenExchange                 bool     `json:"ext_token_exchange"`
 }
 
 func (e *Endpoints) mountRegister(mux *http.ServeMux) {
@@ -101,6 +106,9 @@ func (m registration) spec() registry.Spec {
 	}
 	if m.ExtSSFStreams != nil {
 		s.SSFStreams = *m.ExtSSFStreams
+	}
+	if m.ExtTokenExchange != nil {
+		s.TokenExchange = *m.ExtTokenExchange
 	}
 	tokenType := m.ExtTokenType
 	if tokenType == "" {
@@ -150,6 +158,7 @@ func ClientInformation(c store.Client, secret string) ClientInfo {
 		BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
 		DPoPBoundAccessTokens:            c.DPoPBoundAccessTokens,
 		ExtSSFStreams:                    c.SSFStreams,
+		ExtTokenExchange:                 c.TokenExchange,
 	}
 	if c.TokenFormat == registry.FormatJWT {
 		resp.ExtTokenType = "JWT"
@@ -273,6 +282,9 @@ func (e *Endpoints) registerUpdate(w http.ResponseWriter, r *http.Request) error
 		spec.CanIntrospect = c.CanIntrospect
 		if m.ExtSSFStreams == nil {
 			spec.SSFStreams = c.SSFStreams
+		}
+		if m.ExtTokenExchange == nil {
+			spec.TokenExchange = c.TokenExchange
 		}
 		if err := Registration.Apply(&c, spec); err != nil {
 			return c, err

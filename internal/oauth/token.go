@@ -35,6 +35,7 @@ var grants = []grant{
 	refreshToken{},
 	jwtBearer{},
 	deviceCode{},
+	tokenExchange{},
 }
 
 // GrantTypes returns the grants a client may be registered for.

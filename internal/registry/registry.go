@@ -69,7 +69,12 @@ type Spec struct {
 	CanIntrospect bool
 	// SSFStreams lets the client manage Shared Signals streams and poll
 	// them with its access tokens. Only a confidential client may have it.
-	SSFStreams        bool
+	SSFStreams bool
+	// TokenExchange lets the client use the token exchange grant (RFC
+	// 8693), which an admin allows: it is given the grant type with it,
+	// and may not list the grant type without it. Only a confidential
+	// client may have it.
+	TokenExchange     bool
 	AccessTokenTTL    time.Duration
 	AppAccessTokenTTL time.Duration
 	RefreshTokenTTL   time.Duration
@@ -139,6 +144,9 @@ func (rules Rules) Apply(c *store.Client, spec Spec) error {
 	if err != nil {
 		return err
 	}
+	if grants, err = exchangeGrant(grants, spec.TokenExchange, public); err != nil {
+		return err
+	}
 	format := spec.TokenFormat
 	if format == "" {
 		format = FormatOpaque
@@ -168,6 +176,7 @@ func (rules Rules) Apply(c *store.Client, spec Spec) error {
 	c.TokenFormat = format
 	c.CanIntrospect = spec.CanIntrospect
 	c.SSFStreams = spec.SSFStreams
+	c.TokenExchange = spec.TokenExchange
 	c.AccessTokenTTL = spec.AccessTokenTTL
 	c.AppAccessTokenTTL = spec.AppAccessTokenTTL
 	c.RefreshTokenTTL = spec.RefreshTokenTTL
@@ -178,6 +187,27 @@ func (rules Rules) Apply(c *store.Client, spec Spec) error {
 // redirection URI (RFC 6749 §4.1), named here, below the token endpoint
 // that defines it.
 const grantAuthorizationCode = "authorization_code"
+
+// GrantTokenExchange is the token exchange grant (RFC 8693 §2.1), named
+// here, below the token endpoint that defines it: an admin's flag
+// (Spec.TokenExchange) gives it.
+const GrantTokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
+
+// exchangeGrant adds the token exchange grant to grants when an admin
+// allowed it, and refuses it listed without that.
+func exchangeGrant(grants []string, allowed, public bool) ([]string, error) {
+	listed := slices.Contains(grants, GrantTokenExchange)
+	switch {
+	case allowed && public:
+		return nil, invalid("a public client may not exchange tokens")
+	case allowed && !listed:
+		grants = append(grants, GrantTokenExchange)
+		slices.Sort(grants)
+	case !allowed && listed:
+		return nil, invalid("the %s grant is allowed by an admin: ext_token_exchange (tokend client create --token-exchange)", GrantTokenExchange)
+	}
+	return grants, nil
+}
 
 // checkLogoutURIs checks the redirection URIs, the post-logout ones and
 // the back-channel logout URI of spec, whose client has grants.

@@ -42,6 +42,9 @@ type AccessClaims struct {
 	// Confirmation binds the token to a DPoP key (RFC 9449 §6.1); nil
 	// for a bearer token.
 	Confirmation *Confirmation `json:"cnf,omitempty"`
+	// Act is the actor of an exchanged token (RFC 8693 §4.1), the actors
+	// before it nested inside; nil when there is none.
+	Act json.RawMessage `json:"act,omitempty"`
 }
 
 // Confirmation is the "cnf" claim (RFC 7800 §3.1) of a DPoP-bound token:
@@ -200,6 +203,14 @@ func (c *AccessClaims) appendJSON(b []byte) []byte {
 		b = append(b, `,"cnf":{"jkt":`...)
 		b = appendJSONString(b, c.Confirmation.JKT)
 		b = append(b, '}')
+	}
+	if len(c.Act) > 0 {
+		// Rare (exchanged tokens), and JSON already: encoding/json
+		// compacts and escapes it as it would in the struct.
+		if act, err := json.Marshal(c.Act); err == nil {
+			b = append(b, `,"act":`...)
+			b = append(b, act...)
+		}
 	}
 	return append(b, '}')
 }

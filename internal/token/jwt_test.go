@@ -336,7 +336,7 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 			}
 		}
 	}
-	multi := AccessClaims{Audience: Audience{"a", "b"}, NotBefore: 5}
+	multi := AccessClaims{Audience: Audience{"a", "b"}, NotBefore: 5, Act: json.RawMessage(`{"sub": "svc", "act": {"sub": "<gw>"}}`)}
 	want, _ := json.Marshal(multi)
 	if got := multi.appendJSON(nil); string(got) != string(want) {
 		t.Errorf("got %s; want %s", got, want)

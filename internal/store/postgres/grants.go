@@ -180,14 +180,15 @@ func addEvents(rows pgx.Rows, res *store.RevokeResult) error {
 // once they hold their grants' locks: an exchange in flight from one of
 // them holds a share lock on every grant of its chain
 // (grants_parent_live), so it has committed by then, and is seen, or it
-// waits and then finds its parent revoked. Grants form trees (a parent
+// waits and then finds its parent revoked. A parent's event comes before
+// its children's. Grants form trees (a parent
 // exists before its child), so the walk meets no grant twice.
 func cascadeSQL(cond string) string {
-	return `WITH RECURSIVE d (id) AS (
-			SELECT c.id FROM grants g JOIN grants c ON c.parent_grant_id = g.id
+	return `WITH RECURSIVE d (id, depth) AS (
+			SELECT c.id, 1 FROM grants g JOIN grants c ON c.parent_grant_id = g.id
 			WHERE ` + cond + ` AND g.xmin = pg_current_xact_id_if_assigned()::xid AND c.revoked_at IS NULL
 			UNION ALL
-			SELECT c.id FROM d JOIN grants c ON c.parent_grant_id = d.id WHERE c.revoked_at IS NULL
+			SELECT c.id, d.depth + 1 FROM d JOIN grants c ON c.parent_grant_id = d.id WHERE c.revoked_at IS NULL
 		), m AS (
 			UPDATE grants SET revoked_at = $1 WHERE id IN (SELECT id FROM d) AND revoked_at IS NULL
 			RETURNING id, client_id, subject, session_id, parent_grant_id, created_at
@@ -196,8 +197,8 @@ func cascadeSQL(cond string) string {
 			tokens, token_hashes, jtis, status_indexes, expires_at, parent_grant_id)
 		SELECT $1, g.id, g.client_id, g.subject, g.session_id, $2, $3, c.live, c.hashes, c.jtis, c.indexes, c.expires_at,
 			g.parent_grant_id
-		FROM m g CROSS JOIN LATERAL (` + coveredTokens + `) c
-		ORDER BY g.created_at, g.id
+		FROM m g JOIN d ON d.id = g.id CROSS JOIN LATERAL (` + coveredTokens + `) c
+		ORDER BY d.depth, g.created_at, g.id
 		RETURNING seq, tokens`
 }
 

@@ -17,16 +17,18 @@ const (
 	// qCascadeEvents appends one event for each live grant exchanged,
 	// directly or not, from the grants of the events ?1 to ?2: the
 	// revocations a statement just wrote, whose time, reason and actor
-	// the grants below them inherit. The recursion walks the
+	// the grants below them inherit, a parent's event before its
+	// children's (a chain is often exchanged within a millisecond, which
+	// created_at does not order). The recursion walks the
 	// grants_parent index, one probe per revoked grant; for a grant
 	// exchanged from none it finds nothing. Grants form trees (a parent
 	// exists before its child), so UNION ALL meets no grant twice.
-	qCascadeEvents = `WITH RECURSIVE d (id, time, reason, actor) AS (
-			SELECT c.id, e.time, e.reason, e.actor
+	qCascadeEvents = `WITH RECURSIVE d (id, time, reason, actor, depth) AS (
+			SELECT c.id, e.time, e.reason, e.actor, 1
 			FROM revocation_events e JOIN grants c ON c.parent_grant_id = e.grant_id
 			WHERE e.seq BETWEEN ?1 AND ?2 AND c.revoked_at IS NULL
 			UNION ALL
-			SELECT c.id, d.time, d.reason, d.actor
+			SELECT c.id, d.time, d.reason, d.actor, d.depth + 1
 			FROM d JOIN grants c ON c.parent_grant_id = d.id
 			WHERE c.revoked_at IS NULL
 		)
@@ -40,7 +42,7 @@ const (
 			max(t.expires_at), g.parent_grant_id
 		FROM d JOIN grants g ON g.id = d.id LEFT JOIN tokens t ON t.grant_id = g.id AND t.expires_at > d.time
 		GROUP BY g.id
-		ORDER BY g.created_at, g.id
+		ORDER BY min(d.depth), g.created_at, g.id
 		RETURNING seq, tokens, grant_id, parent_grant_id`
 	// qCascadeGrants marks revoked the grants of the events ?1 to ?2.
 	qCascadeGrants = `UPDATE grants AS g SET revoked_at = e.time FROM revocation_events e

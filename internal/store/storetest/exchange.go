@@ -122,6 +122,26 @@ func testTokenExchange(t *testing.T, open opener) {
 			t.Errorf("the refused grant's token: %v; want ErrNotFound", err)
 		}
 	})
+	t.Run("a parent's event before its children's", func(t *testing.T) {
+		s := open(t)
+		// Issued in one millisecond, with IDs that sort against the chain.
+		root := newFamily("a", "c1", "u1")
+		createFamily(t, s, root)
+		child := exchanged("c", "c1", root)
+		createExchanged(t, s, child)
+		grandchild := exchanged("b", "c1", child)
+		createExchanged(t, s, grandchild)
+		if _, err := s.RevokeGrant(t.Context(), "a", store.Revocation{Time: at(time.Minute), Reason: store.ReasonAdmin, Actor: "admin"}); err != nil {
+			t.Fatal(err)
+		}
+		var order []string
+		for _, e := range events(t, s) {
+			order = append(order, e.GrantID)
+		}
+		if diff := cmp.Diff(order, []string{"a", "c", "b"}); diff != "" {
+			t.Errorf("events' grants (-got +want):\n%s", diff)
+		}
+	})
 	t.Run("revoking the middle leaves what is above", func(t *testing.T) {
 		s := open(t)
 		fs := chain(t, s, "g", "c1", 3)
