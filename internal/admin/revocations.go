@@ -83,6 +83,10 @@ type Event struct {
 	ClientID string `json:"client_id"`
 	GrantID  string `json:"grant_id"`
 	Tokens   int    `json:"tokens"`
+	// ParentGrantID is the grant the revoked one was exchanged from (RFC
+	// 8693): a revocation of a grant revokes those exchanged from it, each
+	// with its own event naming its parent.
+	ParentGrantID string `json:"parent_grant_id,omitempty"`
 }
 
 // EventOf returns e as the API shows it.
@@ -90,6 +94,7 @@ func EventOf(e store.Event) Event {
 	return Event{
 		Seq: e.Seq, Time: e.Time.UTC().Format(time.RFC3339Nano), Actor: e.Actor, Reason: e.Reason,
 		Subject: e.Subject, ClientID: e.ClientID, GrantID: e.GrantID, Tokens: e.Tokens,
+		ParentGrantID: e.ParentGrantID,
 	}
 }
 

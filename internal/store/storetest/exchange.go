@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -233,4 +234,31 @@ func testTokenExchange(t *testing.T, open opener) {
 			t.Errorf("%d events; want %d, one per grant", got, total)
 		}
 	})
+}
+
+// ExchangeChain stores a grant prefix-0, with a JWT access token and a
+// refresh token, and n grants exchanged one from the other, prefix-1 to
+// prefix-n, each with one access token; it returns the first grant's ID.
+// For the backends' benchmarks of a chain's revocation.
+func ExchangeChain(tb testing.TB, s store.Store, prefix string, n int) string {
+	tb.Helper()
+	root := newFamily(prefix+"-0", "c1", "u-"+prefix)
+	if err := s.CreateGrant(context.Background(), root.grant, root.tokens()); err != nil {
+		tb.Fatal(err)
+	}
+	parent := root
+	for i := 1; i <= n; i++ {
+		f := exchanged(fmt.Sprintf("%s-%d", prefix, i), "c1", parent)
+		if err := s.CreateGrant(context.Background(), f.grant, []store.Token{f.access}); err != nil {
+			tb.Fatal(err)
+		}
+		parent = f
+	}
+	return root.grant.ID
+}
+
+// RevocationAt is a revocation at the suite's epoch plus d, for the
+// backends' benchmarks.
+func RevocationAt(d time.Duration) store.Revocation {
+	return store.Revocation{Time: at(d), Reason: store.ReasonClientRequest, Actor: "c1"}
 }
