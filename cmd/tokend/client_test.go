@@ -104,3 +104,42 @@ func TestClientCreateLogoutFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestClientCreateTokenExchange: --token-exchange is what allows a client
+// the token exchange grant (RFC 8693): it gets the grant type, client show
+// says so, and listing the grant type without the flag, or the flag for a
+// public client, is refused.
+func TestClientCreateTokenExchange(t *testing.T) {
+	t.Parallel()
+	data := migratedData(t)
+	out, err := cli(t, "", "client", "create", "--name", "api", "--id", "api1", "--token-exchange", "--json", "--data", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		GrantTypes    []string `json:"grant_types"`
+		TokenExchange bool     `json:"ext_token_exchange"`
+	}
+	if err := json.Unmarshal([]byte(out), &c); err != nil {
+		t.Fatal(err)
+	}
+	if !c.TokenExchange || !slices.Contains(c.GrantTypes, "urn:ietf:params:oauth:grant-type:token-exchange") {
+		t.Errorf("client create --token-exchange printed %s; want ext_token_exchange and the grant type", out)
+	}
+	show, err := cli(t, "", "client", "show", "api1", "--data", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(show, "token exchange:  true") {
+		t.Errorf("client show:\n%s\nwant a line saying token exchange is allowed", show)
+	}
+	for _, bad := range [][]string{
+		{"--grant", "urn:ietf:params:oauth:grant-type:token-exchange"},
+		{"--token-exchange", "--auth-method", "none"},
+	} {
+		args := append([]string{"client", "create", "--name", "bad", "--data", data}, bad...)
+		if _, err := cli(t, "", args...); err == nil {
+			t.Errorf("client create %q succeeded; want refused", bad)
+		}
+	}
+}
