@@ -60,6 +60,13 @@ type Store struct {
 	notifyOnce sync.Once
 	notifyCh   chan struct{}
 	stop       chan struct{} // closed by Close
+
+	// The group-commit writer (group.go), started by the first grouped
+	// write; groupHold, set by tests only, is called when it has taken
+	// the first op of a group, before it takes the others.
+	groupOnce sync.Once
+	groupOps  chan *groupOp
+	groupHold func()
 }
 
 var (
