@@ -10,6 +10,13 @@ import (
 	"github.com/tokend/tokend/internal/store"
 )
 
+// openOneWriter opens a store with one group writer, for inOneGroup.
+func openOneWriter(t *testing.T) *Store {
+	s := openTest(t, "", Options{})
+	s.groupWriters = 1
+	return s
+}
+
 // inOneGroup makes the calls, the first alone and the others once the
 // writer holds it, so that they all reach the writer as one group.
 func inOneGroup(t *testing.T, s *Store, calls ...func()) {
@@ -39,7 +46,7 @@ func inOneGroup(t *testing.T, s *Store, calls ...func()) {
 // waiting at once are committed in one transaction, each with its result.
 func TestGroupedWritesShareATransaction(t *testing.T) {
 	t.Parallel()
-	s := openTest(t, "", Options{})
+	s := openOneWriter(t)
 	ctx := t.Context()
 	g, toks := grant("r1")
 	if err := s.CreateGrant(ctx, g, toks); err != nil {
@@ -82,7 +89,7 @@ func TestGroupedWritesShareATransaction(t *testing.T) {
 // logs one event.
 func TestGroupedWritesFailAlone(t *testing.T) {
 	t.Parallel()
-	s := openTest(t, "", Options{})
+	s := openOneWriter(t)
 	ctx := t.Context()
 	for _, id := range []string{"taken", "r1"} {
 		g, toks := grant(id)
