@@ -3,8 +3,11 @@ package metrics
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,6 +37,26 @@ type Metrics struct {
 	logouts      *prometheus.CounterVec
 	logoutsDue   prometheus.Gauge
 	ssfPushes    *prometheus.CounterVec
+
+	// observers holds each route's and status's collectors once found:
+	// finding them in the vectors hashes the labels and formats the status
+	// on every request. The map is replaced, never changed, so a request
+	// reads it without a lock; routes are the mux's patterns and statuses a
+	// few, so it stays small.
+	observers   atomic.Pointer[map[routeStatus]*routeObservers]
+	observersMu sync.Mutex // held to replace observers
+}
+
+// routeStatus keys the collectors of one route and status.
+type routeStatus struct {
+	route string
+	code  int
+}
+
+// routeObservers are the collectors of one route and status.
+type routeObservers struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
 }
 
 // New creates the collectors and registers them with the Go and process
@@ -113,8 +136,34 @@ func (m *Metrics) Handler() http.Handler {
 // ObserveRequest records one request; endpoint is the route pattern the
 // mux matched, never the raw path, so clients cannot mint label values.
 func (m *Metrics) ObserveRequest(endpoint string, code int, d time.Duration) {
-	m.requests.WithLabelValues(endpoint, strconv.Itoa(code)).Inc()
-	m.latency.WithLabelValues(endpoint).Observe(d.Seconds())
+	o := m.observersOf(routeStatus{endpoint, code})
+	o.requests.Inc()
+	o.latency.Observe(d.Seconds())
+}
+
+// observersOf returns the collectors of key, adding them the first time.
+func (m *Metrics) observersOf(key routeStatus) *routeObservers {
+	if all := m.observers.Load(); all != nil {
+		if o := (*all)[key]; o != nil {
+			return o
+		}
+	}
+	m.observersMu.Lock()
+	defer m.observersMu.Unlock()
+	all := map[routeStatus]*routeObservers{}
+	if old := m.observers.Load(); old != nil {
+		if o := (*old)[key]; o != nil {
+			return o
+		}
+		all = maps.Clone(*old)
+	}
+	o := &routeObservers{
+		requests: m.requests.WithLabelValues(key.route, strconv.Itoa(key.code)),
+		latency:  m.latency.WithLabelValues(key.route),
+	}
+	all[key] = o
+	m.observers.Store(&all)
+	return o
 }
 
 // AuthFailed counts a failed client authentication.

@@ -50,6 +50,12 @@ func TestRevocationsCountedByReason(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.ObserveRequest("POST /oauth2/revoke", 200, 3*time.Millisecond)
+	// Each route and status counted apart, again after the first time.
+	for range 2 {
+		m.ObserveRequest("POST /oauth2/introspect", 200, time.Millisecond)
+		m.ObserveRequest("POST /oauth2/introspect", 401, time.Millisecond)
+	}
+	m.ObserveRequest("POST /oauth2/introspect", 200, time.Millisecond)
 	m.AuthFailed()
 
 	text := scrape(t, m)
@@ -58,6 +64,9 @@ func TestRevocationsCountedByReason(t *testing.T) {
 		`tokend_revocations_total{reason="admin"} 1`,
 		`tokend_revoked_tokens_total{reason="client_request"} 1`,
 		`tokend_http_requests_total{code="200",endpoint="POST /oauth2/revoke"} 1`,
+		`tokend_http_requests_total{code="200",endpoint="POST /oauth2/introspect"} 3`,
+		`tokend_http_requests_total{code="401",endpoint="POST /oauth2/introspect"} 2`,
+		`tokend_http_request_duration_seconds_count{endpoint="POST /oauth2/introspect"} 5`,
 		`tokend_client_auth_failures_total 1`,
 		`tokend_group_commit_batch_size_count`,
 	} {

@@ -3,6 +3,7 @@ package oauth
 import (
 	"encoding/json"
 	"net/http"
+	"sync"
 )
 
 // contentTypeJSON is the Content-Type of every JSON answer.
@@ -20,7 +21,20 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 func writeIntrospection(w http.ResponseWriter, in introspection) error {
 	noStore(w.Header(), hdrJSON)
 	w.WriteHeader(http.StatusOK)
-	buf := make([]byte, 0, 512)
-	_, err := w.Write(append(in.appendJSON(buf), '\n'))
+	buf := bodyBufs.Get().(*[]byte)
+	*buf = append(in.appendJSON((*buf)[:0]), '\n')
+	_, err := w.Write(*buf)
+	if cap(*buf) <= maxPooledBody {
+		bodyBufs.Put(buf)
+	}
 	return err
 }
+
+// bodyBufs hold the bodies of introspection answers, the most frequent
+// answer, between requests: a buffer per answer was an allocation of
+// half a KiB each. A Writer keeps nothing of what Write is given (io.Writer).
+var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// maxPooledBody: a buffer grown past this (a huge scope) is left to the
+// collector rather than kept.
+const maxPooledBody = 4 << 10

@@ -15,16 +15,18 @@
 //
 // A nil error from a write means PostgreSQL committed it with
 // synchronous_commit on (the store turns it on for its sessions if the
-// server has it off). PostgreSQL flushes the commits of concurrent
-// transactions together, so revocations from many requests share WAL
-// flushes without a writer goroutine of our own. A commit whose answer
-// did not arrive is an error wrapping store.ErrUnavailable, never a
-// success.
+// server has it off). A commit whose answer did not arrive is an error
+// wrapping store.ErrUnavailable, never a success.
 //
 // Each call sends its statements in one pgx batch (one round trip) that
 // PostgreSQL runs as one transaction: LookupToken, CreateGrant, RevokeGrant
 // and RevokeMatching take one round trip each, RotateRefresh and the
 // account updates, which must read before they decide what to write, two.
+// CreateGrant and RevokeGrant, the writes that come by the dozen under
+// load (issuance, and revocation of a token the cache holds), go through
+// a group-commit writer (group.go): the calls waiting at a time share one
+// batch, one transaction and one commit, each answered once it is
+// acknowledged.
 //
 // # Concurrency
 //

@@ -60,6 +60,15 @@ type Store struct {
 	notifyOnce sync.Once
 	notifyCh   chan struct{}
 	stop       chan struct{} // closed by Close
+
+	// The group-commit writer (group.go), started by the first grouped
+	// write; groupWriters and groupHold are set by tests only: the number
+	// of writers, if not groupWriters, and a call a writer makes when it
+	// has taken the first op of a group, before it takes the others.
+	groupOnce    sync.Once
+	groupOps     chan *groupOp
+	groupWriters int
+	groupHold    func()
 }
 
 var (
