@@ -236,6 +236,56 @@ func testTokenExchange(t *testing.T, open opener) {
 	})
 }
 
+// testParentAndChildAtOnce: a grant and one exchanged from it, revoked at
+// the same moment by two callers, are each logged once, and the two
+// results add up to the grants revoked: whichever comes first takes the
+// child, the other finds it revoked. A writer that runs both in one
+// transaction must not log the child twice.
+func testParentAndChildAtOnce(t *testing.T, open opener) {
+	s := open(t)
+	const n = 16
+	chains := make([][]family, n)
+	for i := range chains {
+		chains[i] = chain(t, s, fmt.Sprintf("p%d", i), "c1", 2)
+	}
+	rev := store.Revocation{Time: at(time.Minute), Reason: store.ReasonClientRequest, Actor: "c1"}
+	results := make([]store.RevokeResult, 2*n)
+	errs := make([]error, 2*n)
+	var wg sync.WaitGroup
+	for i := range chains {
+		for j, g := range []int{0, 1} { // the root, and the grant exchanged from it
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[2*i+j], errs[2*i+j] = s.RevokeGrant(t.Context(), chains[i][g].grant.ID, rev)
+			}()
+		}
+	}
+	wg.Wait()
+	total := 0
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("revocation %d: %v", i, err)
+		}
+		total += results[i].Grants
+	}
+	seen := map[string]int{}
+	for _, e := range events(t, s) {
+		seen[e.GrantID]++
+	}
+	for _, c := range chains {
+		for _, f := range c {
+			wantRevoked(t, s, rev.Time, f.access.Hash)
+			if seen[f.grant.ID] != 1 {
+				t.Errorf("grant %s logged %d times; want once", f.grant.ID, seen[f.grant.ID])
+			}
+		}
+	}
+	if want := 3 * n; total != want {
+		t.Errorf("the revocations revoked %d grants together; want %d, each grant once", total, want)
+	}
+}
+
 // ExchangeChain stores a grant prefix-0, with a JWT access token and a
 // refresh token, and n grants exchanged one from the other, prefix-1 to
 // prefix-n, each with one access token; it returns the first grant's ID.

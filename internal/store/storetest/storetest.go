@@ -66,6 +66,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Consents", func(t *testing.T) { t.Parallel(); testConsents(t, newStore) })
 	t.Run("SweepSessionsAndCodes", func(t *testing.T) { t.Parallel(); testSweepSessionsAndCodes(t, newStore) })
 	t.Run("TokenExchange", func(t *testing.T) { t.Parallel(); testTokenExchange(t, newStore) })
+	t.Run("ParentAndChildAtOnce", func(t *testing.T) { t.Parallel(); testParentAndChildAtOnce(t, newStore) })
 	t.Run("DPoPBinding", func(t *testing.T) { t.Parallel(); testDPoPBinding(t, newStore) })
 	t.Run("ProfileAndLogoutMetadata", func(t *testing.T) { t.Parallel(); testProfileAndLogoutMetadata(t, newStore) })
 	t.Run("EventSessionIDs", func(t *testing.T) { t.Parallel(); testEventSessionIDs(t, newStore) })
