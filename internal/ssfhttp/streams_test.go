@@ -192,3 +192,47 @@ func TestDCRMember(t *testing.T) {
 		t.Errorf("a public client with ext_ssf_streams: %d; want 400", r.Status)
 	}
 }
+
+// TestClientNamesItsReceiverAud: a client may name as its stream's aud
+// the receiver's own URL at its push endpoint (scheme and host of
+// delivery.endpoint_url), as a receiver that accepts only SETs for its
+// issuer needs, and nothing else: not another host's, not for a poll
+// stream; an update that moves the delivery away from that host, or to
+// poll, is refused and changes nothing.
+func TestClientNamesItsReceiverAud(t *testing.T) {
+	s := ts.New(t, ts.WithSSF(nil))
+	_, rx := receiverClient(t, s, "rx", true)
+	push := func(url string) string {
+		return `"delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":` + quote(url) + `}`
+	}
+	cfg := create(t, s, body(`"aud":"https://rx.example"`, push("https://rx.example/ssf/receive")), rx)
+	if cfg.Aud != "https://rx.example" {
+		t.Errorf("aud %v; want the one named", cfg.Aud)
+	}
+	create(t, s, body(`"aud":["https://RX.example/tenant"]`, push("https://rx.example/ssf/receive")), rx)
+	for _, b := range []string{
+		body(`"aud":"https://other.example"`, push("https://rx.example/ssf/receive")),
+		body(`"aud":"http://rx.example"`, push("https://rx.example/ssf/receive")),
+		body(`"aud":["https://rx.example","https://other.example"]`, push("https://rx.example/ssf/receive")),
+		body(`"aud":"https://rx.example"`),
+	} {
+		if r := s.Do(http.MethodPost, ssfhttp.PathStream, b, rx); r.Status != http.StatusBadRequest || r.Map(t)["error"] != "invalid_request" {
+			t.Errorf("create %s: %d %s; want 400 invalid_request", b, r.Status, r.Body)
+		}
+	}
+	id := quote(cfg.StreamID)
+	for _, b := range []string{body(`"stream_id":`+id, push("https://other.example/ssf/receive")),
+		body(`"stream_id":`+id, `"delivery":{"method":"urn:ietf:rfc:8936"}`)} {
+		if r := s.Do(http.MethodPatch, ssfhttp.PathStream, b, rx); r.Status != http.StatusBadRequest {
+			t.Errorf("update %s: %d %s; want 400", b, r.Status, r.Body)
+		}
+	}
+	var got ssf.StreamConfig
+	s.Do(http.MethodGet, ssfhttp.PathStream+"?stream_id="+cfg.StreamID, "", rx).JSON(t, &got)
+	if !jsonEqual(got, cfg) {
+		t.Errorf("after the refused updates %+v; want %+v", got, cfg)
+	}
+	if r := s.Do(http.MethodPatch, ssfhttp.PathStream, body(`"stream_id":`+id, push("https://rx.example/ssf/v2/receive")), rx); r.Status != http.StatusOK {
+		t.Errorf("update to another path on the same host: %d %s; want 200", r.Status, r.Body)
+	}
+}
