@@ -53,6 +53,7 @@ const (
 	DefaultPauseAfter = 24 * time.Hour
 	DefaultTimeout    = 10 * time.Second
 	DefaultWorkers    = 4
+	DefaultRun        = 64
 	DefaultBatch      = 500
 	DefaultLongPoll   = 30 * time.Second
 )
@@ -109,6 +110,9 @@ type Config struct {
 	Lease time.Duration
 	// Workers is how many pushes (to as many streams) run at once.
 	Workers int
+	// Run is how many SETs of one stream one claim takes at most: they
+	// are pushed one after the other and recorded in one write.
+	Run int
 	// Batch is how many log events one read returns at most.
 	Batch int
 	// LongPoll is the longest a poll that asked to wait waits.
@@ -151,6 +155,9 @@ func New(cfg Config) *Transmitter {
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultWorkers
+	}
+	if cfg.Run <= 0 {
+		cfg.Run = DefaultRun
 	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = DefaultBatch
