@@ -465,6 +465,8 @@ func upstreamError(method string, status int, body []byte) error {
 		return errors.New("the upstream has no such stream for this token's client (404)")
 	case http.StatusBadRequest:
 		return fmt.Errorf("the upstream refused the request (400): %s", detail)
+	case http.StatusTooManyRequests:
+		return fmt.Errorf("the upstream asks to wait before asking again (429): %s", detail)
 	}
 	return fmt.Errorf("the upstream answered %s with %d: %s", method, status, detail)
 }

@@ -56,6 +56,9 @@ const (
 	DefaultRun        = 64
 	DefaultBatch      = 500
 	DefaultLongPoll   = 30 * time.Second
+	// DefaultMinVerification is the min_verification_interval streams
+	// are configured with (SSF 1.0 §8.1.1).
+	DefaultMinVerification = 15 * time.Second
 )
 
 // Outcomes of a push attempt, as the Observer is told them.
@@ -117,6 +120,10 @@ type Config struct {
 	Batch int
 	// LongPoll is the longest a poll that asked to wait waits.
 	LongPoll time.Duration
+	// MinVerification is the least time between two verification
+	// requests on a stream (min_verification_interval); one sooner is
+	// refused with TooSoonError.
+	MinVerification time.Duration
 	Now      func() time.Time
 	Logger   *slog.Logger
 	Observer Observer // nil: nothing counted
@@ -144,6 +151,7 @@ func New(cfg Config) *Transmitter {
 	}{
 		{&cfg.Timeout, DefaultTimeout}, {&cfg.Poll, DefaultPoll}, {&cfg.Backoff, DefaultBackoff},
 		{&cfg.MaxBackoff, DefaultMaxBackoff}, {&cfg.PauseAfter, DefaultPauseAfter}, {&cfg.LongPoll, DefaultLongPoll},
+		{&cfg.MinVerification, DefaultMinVerification},
 	}
 	for _, d := range defaults {
 		if *d.v <= 0 {

@@ -44,6 +44,8 @@ type config struct {
 	// FailingSince is when pushes to the receiver began to fail; zero
 	// while they succeed.
 	FailingSince time.Time `json:"failing_since,omitzero"`
+	// Verified is when the receiver last asked for a verification event.
+	Verified time.Time `json:"verified,omitzero"`
 }
 
 // stream is a stored stream with its configuration read.
@@ -120,6 +122,8 @@ type StreamConfig struct {
 	EventsDelivered []string `json:"events_delivered"`
 	Delivery        Delivery `json:"delivery"`
 	Description     string   `json:"description,omitempty"`
+	// MinVerificationInterval is in seconds (SSF 1.0 §8.1.1).
+	MinVerificationInterval int `json:"min_verification_interval"`
 }
 
 // Request is the body of a create, update or replace (SSF 1.0 §8.1.1.1,
@@ -149,7 +153,8 @@ func (t *Transmitter) view(st stream) StreamConfig {
 		d.EndpointURL = t.cfg.PollEndpoint(st.ID)
 	}
 	return StreamConfig{StreamID: st.ID, Iss: t.cfg.Issuer, Aud: st.audClaim(), EventsSupported: EventsSupported,
-		EventsRequested: st.EventsRequested, EventsDelivered: st.delivered(), Delivery: d, Description: st.Description}
+		EventsRequested: st.EventsRequested, EventsDelivered: st.delivered(), Delivery: d, Description: st.Description,
+		MinVerificationInterval: int(t.cfg.MinVerification.Seconds())}
 }
 
 // apply sets on st what req says; replace clears what it leaves out.
@@ -429,14 +434,30 @@ func (t *Transmitter) SetStatus(ctx context.Context, c Caller, s Status) (Status
 	return Status{StreamID: st.ID, Status: st.Status, Reason: st.Reason}, nil
 }
 
+// TooSoonError refuses a verification request that came sooner than
+// min_verification_interval after the last (SSF 1.0 §8.1.4.2: a 429).
+type TooSoonError struct{ RetryAfter time.Duration }
+
+func (e *TooSoonError) Error() string {
+	return fmt.Sprintf("ssf: a verification was requested less than min_verification_interval ago; retry in %s", e.RetryAfter.Round(time.Second))
+}
+
 // Verify queues a verification event on the caller's stream, echoing
-// state (SSF 1.0 §8.1.4.2). A disabled stream transmits nothing.
+// state (SSF 1.0 §8.1.4.2), unless the last came less than
+// MinVerification ago (*TooSoonError). A disabled stream transmits
+// nothing.
 func (t *Transmitter) Verify(ctx context.Context, c Caller, id, state string) error {
-	st, err := t.get(ctx, c, id)
+	now := t.cfg.Now()
+	st, err := t.update(ctx, c, id, func(st *stream) error {
+		if wait := st.Verified.Add(t.cfg.MinVerification).Sub(now); wait > 0 {
+			return &TooSoonError{RetryAfter: wait}
+		}
+		st.Verified = now
+		return nil
+	})
 	if err != nil || st.Status == StatusDisabled {
 		return err
 	}
-	now := t.cfg.Now()
 	event := map[string]any{}
 	if state != "" {
 		event["state"] = state

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/tokend/tokend/internal/oauth"
 	"github.com/tokend/tokend/internal/ssf"
@@ -145,13 +146,23 @@ func TestStreamLifecycle(t *testing.T) {
 
 // TestVerification: a verification request (204) puts a verification
 // event, with the state echoed and the stream as its subject, in the
-// next poll; acknowledged, it is not handed out again.
+// next poll; acknowledged, it is not handed out again. Another request
+// sooner than the stream's min_verification_interval is a 429 with
+// Retry-After, and queues nothing.
 func TestVerification(t *testing.T) {
 	s := ts.New(t, ts.WithSSF(nil))
 	rxID, rx := receiverClient(t, s, "rx", true)
-	id := create(t, s, `{}`, rx).StreamID
+	cfg := create(t, s, `{}`, rx)
+	id := cfg.StreamID
+	if cfg.MinVerificationInterval != int(ssf.DefaultMinVerification.Seconds()) {
+		t.Errorf("min_verification_interval %d; want %v", cfg.MinVerificationInterval, ssf.DefaultMinVerification)
+	}
 	if r := s.Do(http.MethodPost, ssfhttp.PathVerify, body(`"stream_id":`+quote(id), `"state":"s-123"`), rx); r.Status != http.StatusNoContent {
 		t.Fatalf("verify: %d %s; want 204", r.Status, r.Body)
+	}
+	s.Clock.Advance(ssf.DefaultMinVerification - time.Second)
+	if r := s.Do(http.MethodPost, ssfhttp.PathVerify, body(`"stream_id":`+quote(id), `"state":"s-124"`), rx); r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+		t.Errorf("verify again within min_verification_interval: %d, Retry-After %q; want 429 with Retry-After", r.Status, r.Header.Get("Retry-After"))
 	}
 	got := poll(t, s, id, `{"returnImmediately":true}`, rx)
 	if len(got.Sets) != 1 || got.MoreAvailable {
@@ -169,6 +180,10 @@ func TestVerification(t *testing.T) {
 	}
 	if again := poll(t, s, id, `{"returnImmediately":true}`, rx); len(again.Sets) != 0 {
 		t.Errorf("after the ack a poll got %d SETs; want none", len(again.Sets))
+	}
+	s.Clock.Advance(time.Second)
+	if r := s.Do(http.MethodPost, ssfhttp.PathVerify, body(`"stream_id":`+quote(id)), rx); r.Status != http.StatusNoContent {
+		t.Errorf("verify once min_verification_interval has passed: %d %s; want 204", r.Status, r.Body)
 	}
 }
 
