@@ -124,9 +124,9 @@ type Config struct {
 	// requests on a stream (min_verification_interval); one sooner is
 	// refused with TooSoonError.
 	MinVerification time.Duration
-	Now      func() time.Time
-	Logger   *slog.Logger
-	Observer Observer // nil: nothing counted
+	Now             func() time.Time
+	Logger          *slog.Logger
+	Observer        Observer // nil: nothing counted
 }
 
 // Transmitter follows the log, queues and delivers SETs, and manages the
