@@ -56,6 +56,7 @@ const (
 	DefaultRun        = 64
 	DefaultBatch      = 500
 	DefaultLongPoll   = 30 * time.Second
+	DefaultLongPolls  = 256
 	// DefaultMinVerification is the min_verification_interval streams
 	// are configured with (SSF 1.0 §8.1.1).
 	DefaultMinVerification = 15 * time.Second
@@ -120,6 +121,12 @@ type Config struct {
 	Batch int
 	// LongPoll is the longest a poll that asked to wait waits.
 	LongPoll time.Duration
+	// LongPolls is how many polls may wait at once; one more is answered
+	// at once, as if it had asked to (RFC 8936 §2.4 lets a transmitter
+	// answer before any SET is there). The server's admission control
+	// leaves the poll endpoint to this bound: a waiting poll would
+	// otherwise hold one of its slots for up to LongPoll, idle.
+	LongPolls int
 	// MinVerification is the least time between two verification
 	// requests on a stream (min_verification_interval); one sooner is
 	// refused with TooSoonError.
@@ -140,6 +147,8 @@ type Transmitter struct {
 	due   chan struct{} // SETs were queued
 	mu    sync.Mutex
 	wake  chan struct{} // closed when SETs are queued: wakes long polls
+	// waiting holds a token for each poll waiting (LongPolls).
+	waiting chan struct{}
 	wg    sync.WaitGroup
 }
 
@@ -164,6 +173,9 @@ func New(cfg Config) *Transmitter {
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultWorkers
 	}
+	if cfg.LongPolls <= 0 {
+		cfg.LongPolls = DefaultLongPolls
+	}
 	if cfg.Run <= 0 {
 		cfg.Run = DefaultRun
 	}
@@ -185,7 +197,7 @@ func New(cfg Config) *Transmitter {
 		client = outbound.NewHTTPClient(cfg.Timeout)
 	}
 	return &Transmitter{cfg: cfg, log: log, http: client, nudge: make(chan struct{}, 1), due: make(chan struct{}, 1),
-		wake: make(chan struct{})}
+		wake: make(chan struct{}), waiting: make(chan struct{}, cfg.LongPolls)}
 }
 
 // Nudge tells the transmitter the log may have grown; it never blocks.
