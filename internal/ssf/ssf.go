@@ -149,7 +149,7 @@ type Transmitter struct {
 	wake  chan struct{} // closed when SETs are queued: wakes long polls
 	// waiting holds a token for each poll waiting (LongPolls).
 	waiting chan struct{}
-	wg    sync.WaitGroup
+	wg      sync.WaitGroup
 }
 
 // New returns a Transmitter for cfg; Start starts it.
