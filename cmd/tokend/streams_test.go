@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -162,5 +164,87 @@ func TestSubscribedWithStreamsCLI(t *testing.T) {
 	rx.stop() // its log is read once it has exited
 	if strings.Contains(rx.out.String(), bearer) || strings.Contains(created, bearer) {
 		t.Error("the upstream's bearer token was printed or logged")
+	}
+}
+
+// foreignTransmitter is an SSF transmitter that is not tokend: it gives
+// every stream its own aud (the client's, as many do), whatever the
+// request names, and notes the requests it took.
+type foreignTransmitter struct {
+	mu       sync.Mutex
+	url      string
+	auth     []string // the Authorization headers it was sent
+	deleted  []string
+	statuses map[string]int // answers to POST /stream by their status, when set
+}
+
+func (f *foreignTransmitter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	switch r.Method + " " + r.URL.Path {
+	case "GET /.well-known/ssf-configuration/tenant":
+		_ = json.NewEncoder(w).Encode(map[string]any{"issuer": f.url + "/tenant", "jwks_uri": f.url + "/jwks",
+			"delivery_methods_supported": []string{"urn:ietf:rfc:8935"}, "configuration_endpoint": f.url + "/stream"})
+	case "POST /stream":
+		f.auth = append(f.auth, r.Header.Get("Authorization"))
+		if status := f.statuses["create"]; status != 0 {
+			w.WriteHeader(status)
+			_, _ = w.Write([]byte(`{"error":"invalid_request","error_description":"events_requested names an event not supported"}`))
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte(`{"stream_id":"st-1","aud":"client-123","delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":"https://rx.example/ssf/receive"}}`))
+	case "DELETE /stream":
+		f.deleted = append(f.deleted, r.URL.Query().Get("stream_id"))
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		w.WriteHeader(http.StatusUnauthorized)
+	}
+}
+
+// TestStreamsCLIWithAForeignTransmitter: against a transmitter that is not
+// tokend, at an issuer with a path (its configuration at the well-known
+// URL SSF 1.0 §7.2 makes), `streams create` sends the token from the
+// environment and, when the stream comes back for another aud than this
+// server's issuer, deletes it again and says why; the upstream's errors
+// are said in the user's words; the URL and the token are checked first.
+func TestStreamsCLIWithAForeignTransmitter(t *testing.T) {
+	f := &foreignTransmitter{statuses: map[string]int{}}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	f.url = srv.URL
+	data := migratedData(t)
+	if _, err := cli(t, "", "issuer", "add", "--iss", srv.URL+"/tenant", "--jwks-uri", srv.URL+"/jwks", "--data", data); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(upstreamTokenEnv, "tok-secret")
+	create := []string{"streams", "create", "--upstream", srv.URL + "/tenant", "--issuer", "https://rx.example", "--data", data}
+	out, err := cli(t, "", create...)
+	wantRefused(t, "create for another aud", err, "client-123", "https://rx.example", "deleted again")
+	if strings.Contains(out, "tok-secret") || (err != nil && strings.Contains(err.Error(), "tok-secret")) {
+		t.Error("the token was printed")
+	}
+	if len(f.auth) != 1 || f.auth[0] != "Bearer tok-secret" || len(f.deleted) != 1 || f.deleted[0] != "st-1" {
+		t.Errorf("the transmitter was sent %v and deleted %v; want the token once, and st-1 deleted", f.auth, f.deleted)
+	}
+	f.statuses["create"] = http.StatusBadRequest
+	_, err = cli(t, "", create...)
+	wantRefused(t, "create refused", err, "refused the request (400)", "events_requested names an event not supported")
+	_, err = cli(t, "", "streams", "list", "--upstream", srv.URL+"/tenant")
+	wantRefused(t, "list answered 401", err, "refused the token (401)")
+	for _, args := range [][]string{
+		{"streams", "list", "--upstream", "http://idp.example"},
+		{"streams", "list"},
+		{"streams", "show", "--upstream", srv.URL + "/tenant"},
+		{"streams", "status", "st-1", "--set", "asleep", "--upstream", srv.URL + "/tenant"},
+	} {
+		if _, err := cli(t, "", args...); exitCode(err) != 2 {
+			t.Errorf("%s: %v, exit %d; want a usage error, exit 2", strings.Join(args, " "), err, exitCode(err))
+		}
+	}
+	t.Setenv(upstreamTokenEnv, "")
+	if _, err := cli(t, "", "streams", "list", "--upstream", srv.URL+"/tenant"); exitCode(err) != 2 || !strings.Contains(err.Error(), "--token-stdin") {
+		t.Errorf("list without a token: %v; want a usage error saying how to give one", err)
 	}
 }
