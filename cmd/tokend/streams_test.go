@@ -248,3 +248,87 @@ func TestStreamsCLIWithAForeignTransmitter(t *testing.T) {
 		t.Errorf("list without a token: %v; want a usage error saying how to give one", err)
 	}
 }
+
+// pollAt polls stream id of the instance as the bearer (RFC 8936) and
+// returns the SETs by jti.
+func (in *instance) pollAt(id, bearer, body string) map[string]string {
+	in.t.Helper()
+	req, _ := http.NewRequestWithContext(in.t.Context(), http.MethodPost, in.base+"/ssf/poll/"+id, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	resp, err := insecureClient().Do(req)
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got struct {
+		Sets map[string]string `json:"sets"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != http.StatusOK {
+		in.t.Fatalf("poll: %d %v", resp.StatusCode, err)
+	}
+	return got.Sets
+}
+
+// TestPollStreamAcrossCrash: a poll stream's acknowledgement, once
+// answered, holds across a crash (SIGKILL) of the transmitter: the SET
+// acknowledged never comes again, the one not acknowledged still comes,
+// until it is acknowledged too, and nothing after a clean restart.
+func TestPollStreamAcrossCrash(t *testing.T) {
+	t.Parallel() // its own data folder and free port; it sets no environment
+	in := startTokendAt(t, t.TempDir(), freeAddr(t), "TOKEND_INSECURE_HTTP=true")
+	rxID, rxSecret := in.createClient("--name", "receiver", "--grant", "client_credentials", "--ssf-streams")
+	bearer := in.token("grant_type=client_credentials", rxID, rxSecret)
+	appID, appSecret := in.createClient("--name", "app", "--grant", "password")
+	in.tokend("a good password\n", "user", "add", "alice", "--password-stdin")
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, in.base+"/ssf/stream", strings.NewReader(`{}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	resp, err := insecureClient().Do(req)
+	var stream struct {
+		ID string `json:"stream_id"`
+	}
+	if err == nil {
+		err = json.NewDecoder(resp.Body).Decode(&stream)
+		resp.Body.Close()
+	}
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create a poll stream: %v", err)
+	}
+	in.token("grant_type=password&username=alice&password=a+good+password", appID, appSecret)
+	in.tokend("a new password\n", "user", "passwd", "alice", "--password-stdin")
+	var sets map[string]string
+	eventually(t, "two SETs for the password change", func() bool {
+		sets = in.pollAt(stream.ID, bearer, `{"returnImmediately":true}`)
+		return len(sets) == 2 // credential-change and grant-revoked
+	}, in)
+	var acked, kept string
+	for jti := range sets {
+		if acked == "" {
+			acked = jti
+		} else {
+			kept = jti
+		}
+	}
+	in.pollAt(stream.ID, bearer, `{"ack":["`+acked+`"],"maxEvents":0}`)
+	in.kill()
+	in = startTokendAt(t, in.data, in.addr, "TOKEND_INSECURE_HTTP=true")
+	if got := in.pollAt(stream.ID, bearer, `{"returnImmediately":true}`); len(got) != 1 || got[kept] == "" {
+		t.Errorf("after the crash the poll got %d SETs (%v); want the one not acknowledged, %s", len(got), keys(got), kept)
+	}
+	in.pollAt(stream.ID, bearer, `{"ack":["`+kept+`"],"maxEvents":0}`)
+	in.stop()
+	in = startTokendAt(t, in.data, in.addr, "TOKEND_INSECURE_HTTP=true")
+	if got := in.pollAt(stream.ID, bearer, `{"returnImmediately":true}`); len(got) != 0 {
+		t.Errorf("after both were acknowledged the poll got %v; want none", keys(got))
+	}
+	in.stop()
+}
+
+func keys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
