@@ -84,7 +84,8 @@ func runsOf(sets []store.StreamSET) [][]store.StreamSET {
 // records how each went in one write: a commit per run instead of two
 // per SET (a claim and an outcome), which bound a stream to the store's
 // fsyncs. It stops at a SET to be retried, which those after it wait for,
-// and before an attempt that could outlast the claim; it releases the
+// and before an attempt that, with its record, could outlast the claim
+// (Lease); it releases the
 // SETs it did not attempt. A crash before the record sends the run's
 // delivered SETs again, once its claim lapses (at least once, as RFC 8935
 // has it; the jti is the same).
@@ -100,8 +101,9 @@ func (t *Transmitter) pushRun(ctx context.Context, claim string, until time.Time
 	outcomes := make([]store.SETOutcome, 0, len(run))
 	var tried []string // the outcome of each SET attempted
 	stop := false
-	for _, set := range run {
-		if stop || ctx.Err() != nil || t.cfg.Now().Add(t.cfg.Timeout).After(until) {
+	for i, set := range run {
+		late := i > 0 && t.cfg.Now().Add(t.cfg.Timeout+recordTimeout).After(until) // the first goes, as a single SET would
+		if stop || late || ctx.Err() != nil {
 			outcomes = append(outcomes, store.SETOutcome{ID: set.ID}) // not attempted: released
 			continue
 		}
