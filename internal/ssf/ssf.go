@@ -110,7 +110,9 @@ type Config struct {
 	// PauseAfter is how long a push stream's receiver may fail before its
 	// stream is paused.
 	PauseAfter time.Duration
-	// Lease is how long a claim holds a SET; it must outlast an attempt.
+	// Lease is how long a claim holds a run of SETs; it must outlast an
+	// attempt and its record, and a run stops before an attempt that
+	// would not fit.
 	Lease time.Duration
 	// Workers is how many pushes (to as many streams) run at once.
 	Workers int
