@@ -28,19 +28,7 @@ const recordTimeout = 5 * time.Second
 // (for retries that came due), until ctx ends.
 func (t *Transmitter) push(ctx context.Context) {
 	defer t.wg.Done()
-	tick := time.NewTicker(t.cfg.Poll)
-	defer tick.Stop()
-	failing := false
-	for {
-		err := t.pushDue(ctx)
-		t.outage(ctx, "read the SET queue", err, &failing)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.due:
-		case <-tick.C:
-		}
-	}
+	outbound.Loop(ctx, t.log, "ssf", "read the SET queue", t.cfg.Poll, t.due, t.pushDue)
 }
 
 // pushDue claims runs of the push streams whose heads are due, Workers

@@ -232,9 +232,3 @@ func (t *Transmitter) Start(ctx context.Context) {
 
 // Wait blocks until the transmitter has stopped, its context done.
 func (t *Transmitter) Wait() { t.wg.Wait() }
-
-// outage logs a failure to reach the store once, when it starts, and its
-// end.
-func (t *Transmitter) outage(ctx context.Context, what string, err error, failing *bool) {
-	outbound.Outage(ctx, t.log, "ssf", what, err, failing)
-}
