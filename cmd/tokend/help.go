@@ -49,6 +49,14 @@ var commandHelp = map[string]struct {
 		{"list", "list the trusted issuers", "tokend issuer list"},
 		{"delete", "stop trusting an issuer", "tokend issuer delete --iss https://idp.example"},
 	}},
+	"streams": {"subscribe this tokend, as a Shared Signals receiver, to an upstream transmitter, and manage those streams there", []subHelp{
+		{"create", "create a push stream at the upstream to this server's /ssf/receive, for its issuer; the upstream must be a trusted issuer (tokend issuer add)", "tokend streams create --upstream https://idp.example --token-stdin < upstream-token"},
+		{"list", "list this client's streams at the upstream", "tokend streams list --upstream https://idp.example --token-stdin < upstream-token"},
+		{"show", "show one stream at the upstream", "tokend streams show STREAM_ID --upstream https://idp.example --token-stdin < upstream-token"},
+		{"status", "show a stream's status at the upstream, or set it (enabled, paused, disabled)", "tokend streams status STREAM_ID --set enabled --upstream https://idp.example --token-stdin < upstream-token"},
+		{"verify", "ask the upstream to send a verification event on a stream", "tokend streams verify STREAM_ID --upstream https://idp.example --token-stdin < upstream-token"},
+		{"delete", "delete a stream at the upstream: it sends nothing more", "tokend streams delete STREAM_ID --upstream https://idp.example --token-stdin < upstream-token"},
+	}},
 	"dev": {"tools for trying tokend out and for tests, never for production", []subHelp{
 		{"assertion", "make a test issuer's key (the first time) and print an assertion it signed, for the JWT bearer grant", "tokend dev assertion --iss https://idp.example --sub alice"},
 	}},
@@ -166,7 +174,11 @@ func printCommandHelp(w io.Writer, command string) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
-	if command != "dev" {
+	switch command {
+	case "dev":
+	case "streams":
+		fmt.Fprintf(w, "Every subcommand takes --upstream URL (TOKEND_UPSTREAM) and the upstream's bearer token, from\nstandard input with --token-stdin or from %s; create also --data DIR or --dsn URL.\n", upstreamTokenEnv)
+	default:
 		fmt.Fprintf(w, "Every subcommand takes --data DIR (TOKEND_DATA, default ./tokend-data) or --dsn URL (TOKEND_DSN).\n")
 	}
 	fmt.Fprintf(w, "Run \"tokend %s SUBCOMMAND -h\" for a subcommand's flags.\n", command)

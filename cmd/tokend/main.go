@@ -24,6 +24,8 @@ Usage:
   tokend user passwd NAME --password-stdin | disable NAME | enable NAME | delete NAME | list
   tokend keys list | rotate [--alg RS256|ES256|EdDSA]
   tokend issuer add --iss URL (--jwks-file F | --jwks-uri URL) [--subject-claim sub] | list | delete --iss URL
+  tokend streams create --upstream URL --token-stdin   subscribe to an upstream's Shared Signals (push to /ssf/receive)
+  tokend streams list|show ID|status ID [--set S]|verify ID|delete ID --upstream URL --token-stdin
   tokend revoke [--subject S | --user NAME] [--client C] [--reason R] [--json]
                                        revoke every grant of a subject, a client, or the pair
   tokend audit [--since SEQ] [--limit N] [--json]   read the revocation log
@@ -31,13 +33,13 @@ Usage:
   tokend version                       the version, and the revision it was built from
   tokend dev assertion --iss URL --sub S  a test issuer's signed assertion (JWT bearer grant), for trying it out
 
-Every command but version and dev takes --data DIR (TOKEND_DATA, default ./tokend-data), the SQLite
+Every command but version, dev and streams takes --data DIR (TOKEND_DATA, default ./tokend-data), the SQLite
 store's folder, or --dsn URL (TOKEND_DSN) for PostgreSQL: give the CLI the same as the server.
 Run "tokend COMMAND -h" (or "tokend help COMMAND") for a command's subcommands or flags.
 `
 
 // commandNames are tokend's commands, for the error that names a wrong one.
-const commandNames = "serve, client, user, keys, issuer, revoke, audit, gc, version, dev, help"
+const commandNames = "serve, client, user, keys, issuer, streams, revoke, audit, gc, version, dev, help"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -71,6 +73,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return keysCommand(ctx, args[1:], stdout, stderr)
 	case "issuer":
 		return issuerCommand(ctx, args[1:], stdout, stderr)
+	case "streams":
+		return streamsCommand(ctx, args[1:], stdin, stdout, stderr)
 	case "revoke":
 		return revokeCommand(ctx, args[1:], stdout, stderr)
 	case "audit":

@@ -361,7 +361,7 @@ func build(ctx context.Context, c serveConfig, log *slog.Logger, stops *stopList
 	cfg := server.Config{
 		Addr: c.Addr, TLS: cert, Ready: p.st.Ping, Logger: log,
 		MaxInFlight: c.MaxInFlight, QueueWait: c.QueueWait,
-		Unqueued: []string{"/metrics", oauth.PathRevocationStream, web.PathConsoleLogStream},
+		Unqueued: []string{"/metrics", oauth.PathRevocationStream, web.PathConsoleLogStream, ssfhttp.PathPoll},
 		Observe:  p.m.ObserveRequest, OnReject: p.m.Rejected,
 		TrustedProxies: proxies,
 	}

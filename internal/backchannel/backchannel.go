@@ -155,9 +155,3 @@ func (f *Follower) Start(ctx context.Context) {
 
 // Wait blocks until the follower has stopped, its context done.
 func (f *Follower) Wait() { f.wg.Wait() }
-
-// outage logs a failure to reach the store once, when it starts, and its
-// end; failing is the state kept between calls.
-func (f *Follower) outage(ctx context.Context, what string, err error, failing *bool) {
-	outbound.Outage(ctx, f.log, "backchannel", what, err, failing)
-}

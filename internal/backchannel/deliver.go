@@ -30,19 +30,7 @@ const recordTimeout = 5 * time.Second
 // every poll (for retries that came due), until ctx ends.
 func (f *Follower) deliver(ctx context.Context) {
 	defer f.wg.Done()
-	tick := time.NewTicker(f.cfg.Poll)
-	defer tick.Stop()
-	failing := false
-	for {
-		err := f.deliverDue(ctx)
-		f.outage(ctx, "read the back-channel logout queue", err, &failing)
-		select {
-		case <-ctx.Done():
-			return
-		case <-f.due:
-		case <-tick.C:
-		}
-	}
+	outbound.Loop(ctx, f.log, "backchannel", "read the back-channel logout queue", f.cfg.Poll, f.due, f.deliverDue)
 }
 
 // deliverDue claims the due deliveries, Workers at a time, and attempts

@@ -3,7 +3,6 @@ package backchannel
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/tokend/tokend/internal/outbound"
 	"github.com/tokend/tokend/internal/store"
@@ -13,22 +12,13 @@ import (
 // and at every poll, until ctx ends.
 func (f *Follower) follow(ctx context.Context) {
 	defer f.wg.Done()
-	tick := time.NewTicker(f.cfg.Poll)
-	defer tick.Stop()
-	failing := false
-	for {
+	outbound.Loop(ctx, f.log, "backchannel", "follow the revocation log", f.cfg.Poll, f.nudge, func(ctx context.Context) error {
 		n, err := f.queueNew(ctx)
-		f.outage(ctx, "follow the revocation log", err, &failing)
 		if n > 0 {
 			outbound.Signal(f.due)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-f.nudge:
-		case <-tick.C:
-		}
-	}
+		return err
+	})
 }
 
 // queueNew reads the log from the cursor and queues the deliveries of

@@ -234,13 +234,13 @@ func (s Store) AckSETs(ctx context.Context, streamID string, acks []string, errs
 }
 
 // ClaimSETs passes through.
-func (s Store) ClaimSETs(ctx context.Context, claim string, now, until time.Time, limit int) ([]store.StreamSET, error) {
-	return s.Store.ClaimSETs(ctx, claim, now, until, limit)
+func (s Store) ClaimSETs(ctx context.Context, claim string, now, until time.Time, limit, perStream int) ([]store.StreamSET, error) {
+	return s.Store.ClaimSETs(ctx, claim, now, until, limit, perStream)
 }
 
-// FinishSET passes through.
-func (s Store) FinishSET(ctx context.Context, id int64, claim, state string, at, next time.Time, errText string) error {
-	return s.Store.FinishSET(ctx, id, claim, state, at, next, errText)
+// FinishSETs passes through.
+func (s Store) FinishSETs(ctx context.Context, claim string, at time.Time, outcomes []store.SETOutcome) error {
+	return s.Store.FinishSETs(ctx, claim, at, outcomes)
 }
 
 // DeleteFinishedSETs passes through.

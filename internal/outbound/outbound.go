@@ -71,3 +71,22 @@ func Outage(ctx context.Context, log *slog.Logger, who, what string, err error, 
 		*failing = false
 	}
 }
+
+// Loop runs step at once, then whenever wake is signalled and at every
+// poll, until ctx ends: the shape of each loop of a sender, which follows
+// the revocation log or works through its queue. A failing step is logged
+// as Outage does, as who failing to do what.
+func Loop(ctx context.Context, log *slog.Logger, who, what string, poll time.Duration, wake <-chan struct{}, step func(context.Context) error) {
+	tick := time.NewTicker(poll)
+	defer tick.Stop()
+	failing := false
+	for {
+		Outage(ctx, log, who, what, step(ctx), &failing)
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-tick.C:
+		}
+	}
+}

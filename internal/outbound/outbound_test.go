@@ -68,3 +68,43 @@ func TestSignalNeverBlocks(t *testing.T) {
 		t.Fatalf("len %d; want 1", len(c))
 	}
 }
+
+// TestLoop: the step runs at once and at every wake until the context
+// ends; of three failures in a row one warning is logged, and one line
+// when the step works again.
+func TestLoop(t *testing.T) {
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	ctx, cancel := context.WithCancel(t.Context())
+	wake := make(chan struct{})
+	ran := make(chan int)
+	done := make(chan struct{})
+	n := 0
+	go func() {
+		defer close(done)
+		Loop(ctx, log, "test", "reach the store", time.Hour, wake, func(context.Context) error {
+			n++
+			ran <- n
+			if n <= 3 {
+				return errors.New("store down")
+			}
+			return nil
+		})
+	}()
+	for i := 1; i <= 5; i++ {
+		if got := <-ran; got != i {
+			t.Fatalf("step run %d; want %d", got, i)
+		}
+		if i < 5 {
+			wake <- struct{}{}
+		}
+	}
+	cancel()
+	<-done
+	if c := strings.Count(logs.String(), "cannot reach the store"); c != 1 {
+		t.Errorf("%d warnings for three failures in a row; want 1:\n%s", c, logs.String())
+	}
+	if c := strings.Count(logs.String(), "can reach the store again"); c != 1 {
+		t.Errorf("%d lines for the step working again; want 1:\n%s", c, logs.String())
+	}
+}

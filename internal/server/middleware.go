@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -182,13 +184,19 @@ type admission struct {
 	slots  chan struct{}
 	wait   time.Duration
 	reject func()
-	// exempt paths are never refused (Config.Unqueued, and the probes).
+	// exempt paths, and the paths under under, are never refused
+	// (Config.Unqueued, and the probes).
 	exempt map[string]bool
+	under  []string
+}
+
+func (a *admission) exempted(path string) bool {
+	return a.exempt[path] || slices.ContainsFunc(a.under, func(p string) bool { return strings.HasPrefix(path, p) })
 }
 
 func (a *admission) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if a.exempt[r.URL.Path] {
+		if a.exempted(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -41,7 +41,8 @@ type Config struct {
 	// probes (/healthz, /readyz): what must answer under load (metrics),
 	// and requests that stay open, idle nearly all the time, for as long as
 	// their reader follows them (a stream), which would hold a slot for
-	// ever; such a handler bounds its own number.
+	// ever; such a handler bounds its own number. A path ending in "/"
+	// covers every path under it.
 	Unqueued []string
 	// Observe, when set, is told of every request (metrics); OnReject of
 	// every request refused by admission control.
@@ -83,11 +84,16 @@ func Handler(cfg Config, mux *http.ServeMux) http.Handler {
 		if wait == 0 {
 			wait = 50 * time.Millisecond
 		}
-		exempt := map[string]bool{"/healthz": true, "/readyz": true}
+		a := &admission{slots: make(chan struct{}, cfg.MaxInFlight), wait: wait, reject: cfg.OnReject,
+			exempt: map[string]bool{"/healthz": true, "/readyz": true}}
 		for _, p := range cfg.Unqueued {
-			exempt[p] = true
+			if strings.HasSuffix(p, "/") {
+				a.under = append(a.under, p)
+			} else {
+				a.exempt[p] = true
+			}
 		}
-		h = (&admission{slots: make(chan struct{}, cfg.MaxInFlight), wait: wait, reject: cfg.OnReject, exempt: exempt}).wrap(h)
+		h = a.wrap(h)
 	}
 	return withRecover(log, withClientAddr(cfg.TrustedProxies, withRequestLog(log, cfg.Observe, withSecurityHeaders(h))))
 }

@@ -70,8 +70,10 @@ func TestAdmissionControl(t *testing.T) {
 		entered <- struct{}{}
 		<-release
 	})
+	mux.HandleFunc("/waits/", func(w http.ResponseWriter, r *http.Request) {})
 	rejected := 0
-	h := Handler(Config{MaxInFlight: 2, QueueWait: 10 * time.Millisecond, OnReject: func() { rejected++ }}, mux)
+	h := Handler(Config{MaxInFlight: 2, QueueWait: 10 * time.Millisecond, OnReject: func() { rejected++ },
+		Unqueued: []string{"/waits/"}}, mux)
 	var wg sync.WaitGroup
 	for i := 0; i < 2; i++ {
 		wg.Add(1)
@@ -95,6 +97,14 @@ func TestAdmissionControl(t *testing.T) {
 	h.ServeHTTP(probe, httptest.NewRequest("GET", "/healthz", nil))
 	if probe.Code != http.StatusOK {
 		t.Errorf("/healthz under load: %d", probe.Code)
+	}
+	// Nor what is under an Unqueued path ending in "/"; the path alone is.
+	for path, want := range map[string]int{"/waits/s-1": http.StatusOK, "/waits": http.StatusServiceUnavailable} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", path, nil))
+		if rec.Code != want {
+			t.Errorf("%s under load: %d; want %d", path, rec.Code, want)
+		}
 	}
 	close(release)
 	wg.Wait()

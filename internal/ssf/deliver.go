@@ -28,44 +28,57 @@ const recordTimeout = 5 * time.Second
 // (for retries that came due), until ctx ends.
 func (t *Transmitter) push(ctx context.Context) {
 	defer t.wg.Done()
-	tick := time.NewTicker(t.cfg.Poll)
-	defer tick.Stop()
-	failing := false
-	for {
-		err := t.pushDue(ctx)
-		t.outage(ctx, "read the SET queue", err, &failing)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.due:
-		case <-tick.C:
-		}
-	}
+	outbound.Loop(ctx, t.log, "ssf", "read the SET queue", t.cfg.Poll, t.due, t.pushDue)
 }
 
-// pushDue claims the due heads of the push streams, Workers at a time,
-// and attempts them, until a claim comes back empty: each stream's next
-// SET becomes its head once the last is delivered.
+// pushDue claims runs of the push streams whose heads are due, Workers
+// streams at a time, and pushes them, until a claim comes back empty: a
+// stream's next run is claimed once this one is recorded.
 func (t *Transmitter) pushDue(ctx context.Context) error {
 	for ctx.Err() == nil {
 		claim := crand.Text()
 		now := t.cfg.Now()
-		sets, err := t.cfg.Store.ClaimSETs(ctx, claim, now, now.Add(t.cfg.Lease), t.cfg.Workers)
+		until := now.Add(t.cfg.Lease)
+		sets, err := t.cfg.Store.ClaimSETs(ctx, claim, now, until, t.cfg.Workers, t.cfg.Run)
 		if err != nil || len(sets) == 0 {
 			return err
 		}
 		var wg sync.WaitGroup
-		for _, s := range sets {
-			wg.Go(func() { t.attempt(ctx, claim, s) })
+		for _, run := range runsOf(sets) {
+			wg.Go(func() { t.pushRun(ctx, claim, until, run) })
 		}
 		wg.Wait()
 	}
 	return ctx.Err()
 }
 
-// attempt pushes one SET and records the outcome.
-func (t *Transmitter) attempt(ctx context.Context, claim string, set store.StreamSET) {
-	s, err := t.cfg.Store.GetStream(ctx, set.StreamID)
+// runsOf groups sets, in ID order, by stream, keeping that order.
+func runsOf(sets []store.StreamSET) [][]store.StreamSET {
+	var runs [][]store.StreamSET
+	at := map[string]int{}
+	for _, s := range sets {
+		i, ok := at[s.StreamID]
+		if !ok {
+			i = len(runs)
+			at[s.StreamID] = i
+			runs = append(runs, nil)
+		}
+		runs[i] = append(runs[i], s)
+	}
+	return runs
+}
+
+// pushRun pushes a stream's run of SETs one at a time, in order, and
+// records how each went in one write: a commit per run instead of two
+// per SET (a claim and an outcome), which bound a stream to the store's
+// fsyncs. It stops at a SET to be retried, which those after it wait for,
+// and before an attempt that, with its record, could outlast the claim
+// (Lease); it releases the
+// SETs it did not attempt. A crash before the record sends the run's
+// delivered SETs again, once its claim lapses (at least once, as RFC 8935
+// has it; the jti is the same).
+func (t *Transmitter) pushRun(ctx context.Context, claim string, until time.Time, run []store.StreamSET) {
+	s, err := t.cfg.Store.GetStream(ctx, run[0].StreamID)
 	var st stream
 	if err == nil {
 		st, err = parse(s)
@@ -73,32 +86,66 @@ func (t *Transmitter) attempt(ctx context.Context, claim string, set store.Strea
 	if err != nil { // gone (its SETs with it) or the store failing: the claim lapses
 		return
 	}
-	rejected, sendErr := t.send(ctx, st, set)
+	outcomes := make([]store.SETOutcome, 0, len(run))
+	var tried []string // the outcome of each SET attempted
+	stop := false
+	for i, set := range run {
+		late := i > 0 && t.cfg.Now().Add(t.cfg.Timeout+recordTimeout).After(until) // the first goes, as a single SET would
+		if stop || late || ctx.Err() != nil {
+			outcomes = append(outcomes, store.SETOutcome{ID: set.ID}) // not attempted: released
+			continue
+		}
+		o := t.attempt(ctx, st, set)
+		outcomes = append(outcomes, o.SETOutcome)
+		tried = append(tried, o.outcome)
+		stop = o.outcome == OutcomeRetried
+	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	now := t.cfg.Now()
-	state, next, outcome, text := store.SETDelivered, now, OutcomeDelivered, ""
-	switch {
-	case rejected:
-		state, outcome, text = store.SETFailed, OutcomeFailed, sendErr.Error()
-	case sendErr != nil:
-		state, outcome, text = store.SETPending, OutcomeRetried, sendErr.Error()
-		next = now.Add(t.backoff(set.Attempts))
+	if err := t.cfg.Store.FinishSETs(rctx, claim, now, outcomes); err != nil {
+		t.log.WarnContext(ctx, "ssf: cannot record pushes", "stream", st.ID, "cause", err.Error())
+		if !errors.Is(err, store.ErrNotFound) {
+			return
+		}
 	}
-	if err := t.cfg.Store.FinishSET(rctx, set.ID, claim, state, now, next, text); err != nil {
-		t.log.WarnContext(ctx, "ssf: cannot record a push", "stream", st.ID, "cause", err.Error())
+	if len(tried) == 0 {
 		return
 	}
-	t.health(rctx, st, sendErr != nil && !rejected, text, now, &outcome)
+	last := outcomes[len(tried)-1]
+	t.health(rctx, st, last.State == store.SETPending, last.Error, now, &tried[len(tried)-1])
 	if t.cfg.Observer != nil {
-		t.cfg.Observer.SSFPush(outcome)
+		for _, outcome := range tried {
+			t.cfg.Observer.SSFPush(outcome)
+		}
+	}
+}
+
+// attempted is how one push went: what to record, and the outcome.
+type attempted struct {
+	store.SETOutcome
+	outcome string
+}
+
+// attempt pushes one SET and says how it went.
+func (t *Transmitter) attempt(ctx context.Context, st stream, set store.StreamSET) attempted {
+	rejected, sendErr := t.send(ctx, st, set)
+	now := t.cfg.Now()
+	a := attempted{SETOutcome: store.SETOutcome{ID: set.ID, State: store.SETDelivered, Next: now}, outcome: OutcomeDelivered}
+	switch {
+	case rejected:
+		a.State, a.outcome, a.Error = store.SETFailed, OutcomeFailed, sendErr.Error()
+	case sendErr != nil:
+		a.State, a.outcome, a.Error = store.SETPending, OutcomeRetried, sendErr.Error()
+		a.Next = now.Add(t.backoff(set.Attempts))
 	}
 	level := slog.LevelDebug
-	if outcome != OutcomeDelivered {
+	if a.outcome != OutcomeDelivered {
 		level = slog.LevelInfo
 	}
-	t.log.Log(ctx, level, "ssf push", "stream", st.ID, "jti", set.JTI, "outcome", outcome, "attempt", set.Attempts,
-		"cause", text)
+	t.log.Log(ctx, level, "ssf push", "stream", st.ID, "jti", set.JTI, "outcome", a.outcome, "attempt", set.Attempts,
+		"cause", a.Error)
+	return a
 }
 
 // health keeps the stream's FailingSince, and pauses the stream when its

@@ -3,8 +3,8 @@ package ssf
 import (
 	"context"
 	"errors"
-	"time"
 
+	"github.com/tokend/tokend/internal/outbound"
 	"github.com/tokend/tokend/internal/store"
 )
 
@@ -12,22 +12,13 @@ import (
 // every poll, until ctx ends.
 func (t *Transmitter) follow(ctx context.Context) {
 	defer t.wg.Done()
-	tick := time.NewTicker(t.cfg.Poll)
-	defer tick.Stop()
-	failing := false
-	for {
+	outbound.Loop(ctx, t.log, "ssf", "follow the revocation log", t.cfg.Poll, t.nudge, func(ctx context.Context) error {
 		n, err := t.queueNew(ctx)
-		t.outage(ctx, "follow the revocation log", err, &failing)
 		if n > 0 {
 			t.queued()
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.nudge:
-		case <-tick.C:
-		}
-	}
+		return err
+	})
 }
 
 // queueNew reads the log from the cursor and queues the SETs of what it

@@ -80,17 +80,32 @@ func (t *Transmitter) Poll(ctx context.Context, c Caller, id string, req PollReq
 
 // waitPending reads the stream's pending SETs; when there are none and
 // wait is set, it reads again whenever SETs are queued here, and at every
-// Poll for those another instance queued, until LongPoll has passed.
+// Poll for those another instance queued, until LongPoll has passed; but
+// not when LongPolls polls wait already.
 func (t *Transmitter) waitPending(ctx context.Context, id string, limit int, wait bool) ([]store.StreamSET, error) {
 	deadline := time.NewTimer(t.cfg.LongPoll)
 	defer deadline.Stop()
 	tick := time.NewTicker(t.cfg.Poll)
 	defer tick.Stop()
+	holding := false
+	defer func() {
+		if holding {
+			<-t.waiting
+		}
+	}()
 	for {
 		woken := t.woken()
 		sets, err := t.cfg.Store.PendingSETs(ctx, id, limit)
 		if err != nil || len(sets) > 0 || !wait {
 			return sets, err
+		}
+		if !holding {
+			select {
+			case t.waiting <- struct{}{}:
+				holding = true
+			default: // LongPolls are waiting already: answer now
+				return sets, nil
+			}
 		}
 		select {
 		case <-ctx.Done():

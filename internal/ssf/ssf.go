@@ -53,8 +53,13 @@ const (
 	DefaultPauseAfter = 24 * time.Hour
 	DefaultTimeout    = 10 * time.Second
 	DefaultWorkers    = 4
+	DefaultRun        = 64
 	DefaultBatch      = 500
 	DefaultLongPoll   = 30 * time.Second
+	DefaultLongPolls  = 256
+	// DefaultMinVerification is the min_verification_interval streams
+	// are configured with (SSF 1.0 §8.1.1).
+	DefaultMinVerification = 15 * time.Second
 )
 
 // Outcomes of a push attempt, as the Observer is told them.
@@ -105,17 +110,32 @@ type Config struct {
 	// PauseAfter is how long a push stream's receiver may fail before its
 	// stream is paused.
 	PauseAfter time.Duration
-	// Lease is how long a claim holds a SET; it must outlast an attempt.
+	// Lease is how long a claim holds a run of SETs; it must outlast an
+	// attempt and its record, and a run stops before an attempt that
+	// would not fit.
 	Lease time.Duration
 	// Workers is how many pushes (to as many streams) run at once.
 	Workers int
+	// Run is how many SETs of one stream one claim takes at most: they
+	// are pushed one after the other and recorded in one write.
+	Run int
 	// Batch is how many log events one read returns at most.
 	Batch int
 	// LongPoll is the longest a poll that asked to wait waits.
 	LongPoll time.Duration
-	Now      func() time.Time
-	Logger   *slog.Logger
-	Observer Observer // nil: nothing counted
+	// LongPolls is how many polls may wait at once; one more is answered
+	// at once, as if it had asked to (RFC 8936 §2.4 lets a transmitter
+	// answer before any SET is there). The server's admission control
+	// leaves the poll endpoint to this bound: a waiting poll would
+	// otherwise hold one of its slots for up to LongPoll, idle.
+	LongPolls int
+	// MinVerification is the least time between two verification
+	// requests on a stream (min_verification_interval); one sooner is
+	// refused with TooSoonError.
+	MinVerification time.Duration
+	Now             func() time.Time
+	Logger          *slog.Logger
+	Observer        Observer // nil: nothing counted
 }
 
 // Transmitter follows the log, queues and delivers SETs, and manages the
@@ -129,7 +149,9 @@ type Transmitter struct {
 	due   chan struct{} // SETs were queued
 	mu    sync.Mutex
 	wake  chan struct{} // closed when SETs are queued: wakes long polls
-	wg    sync.WaitGroup
+	// waiting holds a token for each poll waiting (LongPolls).
+	waiting chan struct{}
+	wg      sync.WaitGroup
 }
 
 // New returns a Transmitter for cfg; Start starts it.
@@ -140,6 +162,7 @@ func New(cfg Config) *Transmitter {
 	}{
 		{&cfg.Timeout, DefaultTimeout}, {&cfg.Poll, DefaultPoll}, {&cfg.Backoff, DefaultBackoff},
 		{&cfg.MaxBackoff, DefaultMaxBackoff}, {&cfg.PauseAfter, DefaultPauseAfter}, {&cfg.LongPoll, DefaultLongPoll},
+		{&cfg.MinVerification, DefaultMinVerification},
 	}
 	for _, d := range defaults {
 		if *d.v <= 0 {
@@ -151,6 +174,12 @@ func New(cfg Config) *Transmitter {
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultWorkers
+	}
+	if cfg.LongPolls <= 0 {
+		cfg.LongPolls = DefaultLongPolls
+	}
+	if cfg.Run <= 0 {
+		cfg.Run = DefaultRun
 	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = DefaultBatch
@@ -170,7 +199,7 @@ func New(cfg Config) *Transmitter {
 		client = outbound.NewHTTPClient(cfg.Timeout)
 	}
 	return &Transmitter{cfg: cfg, log: log, http: client, nudge: make(chan struct{}, 1), due: make(chan struct{}, 1),
-		wake: make(chan struct{})}
+		wake: make(chan struct{}), waiting: make(chan struct{}, cfg.LongPolls)}
 }
 
 // Nudge tells the transmitter the log may have grown; it never blocks.
@@ -203,9 +232,3 @@ func (t *Transmitter) Start(ctx context.Context) {
 
 // Wait blocks until the transmitter has stopped, its context done.
 func (t *Transmitter) Wait() { t.wg.Wait() }
-
-// outage logs a failure to reach the store once, when it starts, and its
-// end.
-func (t *Transmitter) outage(ctx context.Context, what string, err error, failing *bool) {
-	outbound.Outage(ctx, t.log, "ssf", what, err, failing)
-}

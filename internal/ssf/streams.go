@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tokend/tokend/internal/outbound"
@@ -43,6 +44,8 @@ type config struct {
 	// FailingSince is when pushes to the receiver began to fail; zero
 	// while they succeed.
 	FailingSince time.Time `json:"failing_since,omitzero"`
+	// Verified is when the receiver last asked for a verification event.
+	Verified time.Time `json:"verified,omitzero"`
 }
 
 // stream is a stored stream with its configuration read.
@@ -119,13 +122,16 @@ type StreamConfig struct {
 	EventsDelivered []string `json:"events_delivered"`
 	Delivery        Delivery `json:"delivery"`
 	Description     string   `json:"description,omitempty"`
+	// MinVerificationInterval is in seconds (SSF 1.0 §8.1.1).
+	MinVerificationInterval int `json:"min_verification_interval"`
 }
 
 // Request is the body of a create, update or replace (SSF 1.0 §8.1.1.1,
 // §8.1.1.3, §8.1.1.4): the receiver-supplied members. An absent member is
 // nil: an update keeps it, a replace clears it. Aud is tokend's: an admin
-// creating a stream for a receiver names it (a client's stream is for the
-// client, its aud the client ID).
+// creating a stream for a receiver names it; a client's stream is for the
+// client, its aud the client ID, unless the client names its push
+// endpoint's own URL (checkClientAud).
 type Request struct {
 	StreamID        string    `json:"stream_id"`
 	EventsRequested *[]string `json:"events_requested"`
@@ -147,7 +153,8 @@ func (t *Transmitter) view(st stream) StreamConfig {
 		d.EndpointURL = t.cfg.PollEndpoint(st.ID)
 	}
 	return StreamConfig{StreamID: st.ID, Iss: t.cfg.Issuer, Aud: st.audClaim(), EventsSupported: EventsSupported,
-		EventsRequested: st.EventsRequested, EventsDelivered: st.delivered(), Delivery: d, Description: st.Description}
+		EventsRequested: st.EventsRequested, EventsDelivered: st.delivered(), Delivery: d, Description: st.Description,
+		MinVerificationInterval: int(t.cfg.MinVerification.Seconds())}
 }
 
 // apply sets on st what req says; replace clears what it leaves out.
@@ -187,7 +194,7 @@ func apply(st *stream, req Request, replace bool) error {
 	return nil
 }
 
-// audOf is the aud an admin gave, a string or strings.
+// audOf is the aud a create request named, a string or strings.
 func audOf(v any) ([]string, error) {
 	switch a := v.(type) {
 	case nil:
@@ -212,25 +219,54 @@ func audOf(v any) ([]string, error) {
 	return nil, invalid("aud must be a string or an array of strings")
 }
 
+// checkClientAud holds the aud a client named for its stream to the one
+// it may name. SSF 1.0 has the transmitter supply aud, and tokend makes a
+// client's stream's aud the client ID; a receiver that accepts only SETs
+// for its own identifier (tokend's receiver is one) needs that instead. A
+// client may name it, as the receiver's own URL at its push endpoint: each
+// value an absolute URL with delivery.endpoint_url's scheme and host. The
+// SETs meant for that audience then go nowhere but to it, so that no
+// client can collect SETs addressed to another receiver (by poll, or by
+// push to itself) and replay them there. An update that moves the
+// delivery elsewhere is refused while the aud stays.
+func checkClientAud(st stream) error {
+	if len(st.Aud) == 1 && st.Aud[0] == st.Owner {
+		return nil
+	}
+	const rule = "a client's stream may name as aud only the receiver's own URL at its push endpoint (the scheme and host of delivery.endpoint_url)"
+	ep, err := url.Parse(st.EndpointURL)
+	if st.Method != MethodPush || err != nil {
+		return invalid("%s: this stream is not pushed", rule)
+	}
+	for _, a := range st.Aud {
+		u, err := url.Parse(a)
+		if err != nil || u.Scheme != ep.Scheme || !strings.EqualFold(u.Host, ep.Host) || u.User != nil || u.Fragment != "" {
+			return invalid("%s: %q is not at %s://%s", rule, a, ep.Scheme, ep.Host)
+		}
+	}
+	return nil
+}
+
 // Create creates a stream for the caller (SSF 1.0 §8.1.1.1).
 func (t *Transmitter) Create(ctx context.Context, c Caller, req Request) (StreamConfig, error) {
 	now := t.cfg.Now()
 	id := rand.Text()
 	st := stream{Stream: store.Stream{ID: id, Owner: c.ClientID, Status: StatusEnabled, CreatedAt: now, UpdatedAt: now}}
-	if c.Admin {
-		aud, err := audOf(req.Aud)
-		if err != nil {
-			return StreamConfig{}, err
-		}
-		st.Aud = aud
-	} else if req.Aud != nil {
-		return StreamConfig{}, invalid("aud is the transmitter's: a client's stream is for the client")
+	aud, err := audOf(req.Aud)
+	if err != nil {
+		return StreamConfig{}, err
 	}
+	st.Aud = aud
 	if len(st.Aud) == 0 {
 		st.Aud = []string{cmpOr(c.ClientID, id)}
 	}
 	if err := apply(&st, req, true); err != nil {
 		return StreamConfig{}, err
+	}
+	if !c.Admin {
+		if err := checkClientAud(st); err != nil {
+			return StreamConfig{}, err
+		}
 	}
 	s, err := st.store()
 	if err != nil {
@@ -326,7 +362,15 @@ func (t *Transmitter) Update(ctx context.Context, c Caller, req Request, replace
 	if req.Aud != nil {
 		return StreamConfig{}, invalid("aud cannot be updated")
 	}
-	st, err := t.update(ctx, c, req.StreamID, func(st *stream) error { return apply(st, req, replace) })
+	st, err := t.update(ctx, c, req.StreamID, func(st *stream) error {
+		if err := apply(st, req, replace); err != nil {
+			return err
+		}
+		if !c.Admin {
+			return checkClientAud(*st)
+		}
+		return nil
+	})
 	if err != nil {
 		return StreamConfig{}, err
 	}
@@ -390,14 +434,30 @@ func (t *Transmitter) SetStatus(ctx context.Context, c Caller, s Status) (Status
 	return Status{StreamID: st.ID, Status: st.Status, Reason: st.Reason}, nil
 }
 
+// TooSoonError refuses a verification request that came sooner than
+// min_verification_interval after the last (SSF 1.0 §8.1.4.2: a 429).
+type TooSoonError struct{ RetryAfter time.Duration }
+
+func (e *TooSoonError) Error() string {
+	return fmt.Sprintf("ssf: a verification was requested less than min_verification_interval ago; retry in %s", e.RetryAfter.Round(time.Second))
+}
+
 // Verify queues a verification event on the caller's stream, echoing
-// state (SSF 1.0 §8.1.4.2). A disabled stream transmits nothing.
+// state (SSF 1.0 §8.1.4.2), unless the last came less than
+// MinVerification ago (*TooSoonError). A disabled stream transmits
+// nothing.
 func (t *Transmitter) Verify(ctx context.Context, c Caller, id, state string) error {
-	st, err := t.get(ctx, c, id)
+	now := t.cfg.Now()
+	st, err := t.update(ctx, c, id, func(st *stream) error {
+		if wait := st.Verified.Add(t.cfg.MinVerification).Sub(now); wait > 0 {
+			return &TooSoonError{RetryAfter: wait}
+		}
+		st.Verified = now
+		return nil
+	})
 	if err != nil || st.Status == StatusDisabled {
 		return err
 	}
-	now := t.cfg.Now()
 	event := map[string]any{}
 	if state != "" {
 		event["state"] = state

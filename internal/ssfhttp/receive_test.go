@@ -58,25 +58,35 @@ func live(t *testing.T, s *ts.Server, tok string) bool {
 // TestReceiverRevokesUpstreamGrants: two tokends, the first a transmitter
 // pushing to the second's receiver, which trusts it. A password change on
 // the first revokes, on the second, the grants of that subject that came
-// from the first, for upstream_signal, the first as the actor.
+// from the first, for upstream_signal, the first as the actor; whether an
+// admin of the first made the stream, or the second as a client of the
+// first allowed to manage streams, naming its own URL as the aud.
 func TestReceiverRevokesUpstreamGrants(t *testing.T) {
-	up := ts.New(t, ts.WithSSF(fastPush))
-	rx := ts.New(t, ts.WithSSF(nil))
-	alice := up.User("alice", false)
-	c, secret := up.Client("app")
-	up.PasswordTokens(c, secret, "alice")
-	tok := upstreamGrant(t, up, rx, alice.ID)
-	create(t, up, body(`"aud":`+quote(rx.URL), `"events_requested":["`+ssf.EventCredentialChange+`"]`,
-		`"delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":`+quote(rx.URL+ssfhttp.PathReceive)+`}`), ts.AdminBearer)
-	up.Clock.Advance(time.Minute)
-	r := up.Do(http.MethodPatch, scim.PathUsers+"/"+alice.ID, patchOp+`[{"op":"replace","path":"password","value":"a brand new password"}]}`, ts.AdminBearer)
-	if r.Status != http.StatusOK {
-		t.Fatalf("password change: %d %s", r.Status, r.Body)
-	}
-	eventually(t, "the upstream grant revoked", func() bool { return !live(t, rx, tok) })
-	evs := rx.Events()
-	if len(evs) != 1 || evs[0].Reason != store.ReasonUpstreamSignal || evs[0].Actor != up.URL || evs[0].Subject != alice.ID+"@"+up.URL {
-		t.Errorf("receiver's log %+v; want one upstream_signal event by %s for alice's grant", evs, up.URL)
+	for _, by := range []string{"admin", "client"} {
+		t.Run(by, func(t *testing.T) {
+			up := ts.New(t, ts.WithSSF(fastPush))
+			rx := ts.New(t, ts.WithSSF(nil))
+			alice := up.User("alice", false)
+			c, secret := up.Client("app")
+			up.PasswordTokens(c, secret, "alice")
+			tok := upstreamGrant(t, up, rx, alice.ID)
+			auth := ts.AdminBearer
+			if by == "client" {
+				_, auth = receiverClient(t, up, "rx", true)
+			}
+			create(t, up, body(`"aud":`+quote(rx.URL), `"events_requested":["`+ssf.EventCredentialChange+`"]`,
+				`"delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":`+quote(rx.URL+ssfhttp.PathReceive)+`}`), auth)
+			up.Clock.Advance(time.Minute)
+			r := up.Do(http.MethodPatch, scim.PathUsers+"/"+alice.ID, patchOp+`[{"op":"replace","path":"password","value":"a brand new password"}]}`, ts.AdminBearer)
+			if r.Status != http.StatusOK {
+				t.Fatalf("password change: %d %s", r.Status, r.Body)
+			}
+			eventually(t, "the upstream grant revoked", func() bool { return !live(t, rx, tok) })
+			evs := rx.Events()
+			if len(evs) != 1 || evs[0].Reason != store.ReasonUpstreamSignal || evs[0].Actor != up.URL || evs[0].Subject != alice.ID+"@"+up.URL {
+				t.Errorf("receiver's log %+v; want one upstream_signal event by %s for alice's grant", evs, up.URL)
+			}
+		})
 	}
 }
 

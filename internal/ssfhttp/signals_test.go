@@ -280,3 +280,31 @@ func TestPushRejectedAndRemovedSubject(t *testing.T) {
 		t.Errorf("sub_id %v; want the app, opaque", sub)
 	}
 }
+
+// TestLongPollsBounded: of two polls that ask to wait when LongPolls is
+// one, one waits and the other is answered at once, empty: the server's
+// admission control leaves the poll endpoint to this bound. The one that
+// waits gets the SET queued next.
+func TestLongPollsBounded(t *testing.T) {
+	s := ts.New(t, ts.WithSSF(func(c *ssf.Config) { c.LongPolls, c.LongPoll = 1, 20*time.Second }))
+	_, rx := receiverClient(t, s, "rx", true)
+	id := create(t, s, `{}`, rx).StreamID
+	answers := make(chan ssf.PollResponse, 2)
+	for range 2 {
+		go func() { answers <- poll(t, s, id, `{"maxEvents":10}`, rx) }()
+	}
+	if first := <-answers; len(first.Sets) != 0 {
+		t.Fatalf("the poll answered first got %d SETs; want none, at once", len(first.Sets))
+	}
+	select {
+	case second := <-answers:
+		t.Fatalf("both polls were answered (%d SETs) before any SET was queued; want one waiting", len(second.Sets))
+	default:
+	}
+	if r := s.Do(http.MethodPost, ssfhttp.PathVerify, body(`"stream_id":`+quote(id)), rx); r.Status != http.StatusNoContent {
+		t.Fatalf("verify: %d %s", r.Status, r.Body)
+	}
+	if second := <-answers; len(second.Sets) != 1 {
+		t.Errorf("the waiting poll got %d SETs; want the verification", len(second.Sets))
+	}
+}

@@ -170,6 +170,12 @@ func answer(err error) error {
 	case errors.Is(err, ssf.ErrNotFound):
 		return oautherr.NotFound("no such stream for this receiver")
 	}
+	var soon *ssf.TooSoonError
+	if errors.As(err, &soon) {
+		e := oautherr.New("too_many_requests", http.StatusTooManyRequests, "%s", strings.TrimPrefix(err.Error(), "ssf: "))
+		e.RetryAfter = soon.RetryAfter
+		return e
+	}
 	return err
 }
 

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/tokend/tokend/internal/oauth"
 	"github.com/tokend/tokend/internal/ssf"
@@ -145,13 +146,23 @@ func TestStreamLifecycle(t *testing.T) {
 
 // TestVerification: a verification request (204) puts a verification
 // event, with the state echoed and the stream as its subject, in the
-// next poll; acknowledged, it is not handed out again.
+// next poll; acknowledged, it is not handed out again. Another request
+// sooner than the stream's min_verification_interval is a 429 with
+// Retry-After, and queues nothing.
 func TestVerification(t *testing.T) {
 	s := ts.New(t, ts.WithSSF(nil))
 	rxID, rx := receiverClient(t, s, "rx", true)
-	id := create(t, s, `{}`, rx).StreamID
+	cfg := create(t, s, `{}`, rx)
+	id := cfg.StreamID
+	if cfg.MinVerificationInterval != int(ssf.DefaultMinVerification.Seconds()) {
+		t.Errorf("min_verification_interval %d; want %v", cfg.MinVerificationInterval, ssf.DefaultMinVerification)
+	}
 	if r := s.Do(http.MethodPost, ssfhttp.PathVerify, body(`"stream_id":`+quote(id), `"state":"s-123"`), rx); r.Status != http.StatusNoContent {
 		t.Fatalf("verify: %d %s; want 204", r.Status, r.Body)
+	}
+	s.Clock.Advance(ssf.DefaultMinVerification - time.Second)
+	if r := s.Do(http.MethodPost, ssfhttp.PathVerify, body(`"stream_id":`+quote(id), `"state":"s-124"`), rx); r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+		t.Errorf("verify again within min_verification_interval: %d, Retry-After %q; want 429 with Retry-After", r.Status, r.Header.Get("Retry-After"))
 	}
 	got := poll(t, s, id, `{"returnImmediately":true}`, rx)
 	if len(got.Sets) != 1 || got.MoreAvailable {
@@ -169,6 +180,10 @@ func TestVerification(t *testing.T) {
 	}
 	if again := poll(t, s, id, `{"returnImmediately":true}`, rx); len(again.Sets) != 0 {
 		t.Errorf("after the ack a poll got %d SETs; want none", len(again.Sets))
+	}
+	s.Clock.Advance(time.Second)
+	if r := s.Do(http.MethodPost, ssfhttp.PathVerify, body(`"stream_id":`+quote(id)), rx); r.Status != http.StatusNoContent {
+		t.Errorf("verify once min_verification_interval has passed: %d %s; want 204", r.Status, r.Body)
 	}
 }
 
@@ -190,5 +205,49 @@ func TestDCRMember(t *testing.T) {
 	create(t, s, `{}`, "Authorization: Bearer "+s.ClientTokens(id, secret).Access)
 	if r := s.Do(http.MethodPost, oauth.PathRegister, `{"client_name":"pub","grant_types":["authorization_code"],"redirect_uris":["https://a.example/cb"],"ext_public_client":true,"ext_ssf_streams":true}`, ts.AdminBearer); r.Status != http.StatusBadRequest {
 		t.Errorf("a public client with ext_ssf_streams: %d; want 400", r.Status)
+	}
+}
+
+// TestClientNamesItsReceiverAud: a client may name as its stream's aud
+// the receiver's own URL at its push endpoint (scheme and host of
+// delivery.endpoint_url), as a receiver that accepts only SETs for its
+// issuer needs, and nothing else: not another host's, not for a poll
+// stream; an update that moves the delivery away from that host, or to
+// poll, is refused and changes nothing.
+func TestClientNamesItsReceiverAud(t *testing.T) {
+	s := ts.New(t, ts.WithSSF(nil))
+	_, rx := receiverClient(t, s, "rx", true)
+	push := func(url string) string {
+		return `"delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":` + quote(url) + `}`
+	}
+	cfg := create(t, s, body(`"aud":"https://rx.example"`, push("https://rx.example/ssf/receive")), rx)
+	if cfg.Aud != "https://rx.example" {
+		t.Errorf("aud %v; want the one named", cfg.Aud)
+	}
+	create(t, s, body(`"aud":["https://RX.example/tenant"]`, push("https://rx.example/ssf/receive")), rx)
+	for _, b := range []string{
+		body(`"aud":"https://other.example"`, push("https://rx.example/ssf/receive")),
+		body(`"aud":"http://rx.example"`, push("https://rx.example/ssf/receive")),
+		body(`"aud":["https://rx.example","https://other.example"]`, push("https://rx.example/ssf/receive")),
+		body(`"aud":"https://rx.example"`),
+	} {
+		if r := s.Do(http.MethodPost, ssfhttp.PathStream, b, rx); r.Status != http.StatusBadRequest || r.Map(t)["error"] != "invalid_request" {
+			t.Errorf("create %s: %d %s; want 400 invalid_request", b, r.Status, r.Body)
+		}
+	}
+	id := quote(cfg.StreamID)
+	for _, b := range []string{body(`"stream_id":`+id, push("https://other.example/ssf/receive")),
+		body(`"stream_id":`+id, `"delivery":{"method":"urn:ietf:rfc:8936"}`)} {
+		if r := s.Do(http.MethodPatch, ssfhttp.PathStream, b, rx); r.Status != http.StatusBadRequest {
+			t.Errorf("update %s: %d %s; want 400", b, r.Status, r.Body)
+		}
+	}
+	var got ssf.StreamConfig
+	s.Do(http.MethodGet, ssfhttp.PathStream+"?stream_id="+cfg.StreamID, "", rx).JSON(t, &got)
+	if !jsonEqual(got, cfg) {
+		t.Errorf("after the refused updates %+v; want %+v", got, cfg)
+	}
+	if r := s.Do(http.MethodPatch, ssfhttp.PathStream, body(`"stream_id":`+id, push("https://rx.example/ssf/v2/receive")), rx); r.Status != http.StatusOK {
+		t.Errorf("update to another path on the same host: %d %s; want 200", r.Status, r.Body)
 	}
 }

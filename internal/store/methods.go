@@ -51,8 +51,8 @@ type Writer interface {
 	DeleteStream(ctx context.Context, id string) error
 	QueueSETs(ctx context.Context, name string, from, to int64, sets []StreamSET) error
 	AckSETs(ctx context.Context, streamID string, acks []string, errs map[string]string, at time.Time) error
-	ClaimSETs(ctx context.Context, claim string, now, until time.Time, limit int) ([]StreamSET, error)
-	FinishSET(ctx context.Context, id int64, claim, state string, at, next time.Time, errText string) error
+	ClaimSETs(ctx context.Context, claim string, now, until time.Time, limit, perStream int) ([]StreamSET, error)
+	FinishSETs(ctx context.Context, claim string, at time.Time, outcomes []SETOutcome) error
 	DeleteFinishedSETs(ctx context.Context, before time.Time, limit int) (int, error)
 }
 

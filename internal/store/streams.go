@@ -54,6 +54,14 @@ type StreamSET struct {
 	FinishedAt time.Time // when it was delivered or failed; zero while pending
 }
 
+// SETOutcome is how the push of one claimed SET ended, for FinishSETs.
+type SETOutcome struct {
+	ID    int64
+	State string // SETDelivered, SETFailed, SETPending (retried at Next), or "" (not attempted)
+	Next  time.Time
+	Error string
+}
+
 // Streams keeps the Shared Signals transmitter's streams and the SETs
 // queued for them, so that neither a restart nor a crash loses one.
 type Streams interface {
@@ -80,15 +88,22 @@ type Streams interface {
 	// Unknown and finished jtis are ignored (RFC 8936 §2.4: an
 	// acknowledgement may come twice).
 	AckSETs(ctx context.Context, streamID string, acks []string, errs map[string]string, at time.Time) error
-	// ClaimSETs claims, of each enabled push stream, its oldest pending
-	// SET when it is due at now and no claim holds it, up to limit: so a
-	// stream's SETs go out one at a time, in order. Each is held by claim
-	// until until and counts one more attempt.
-	ClaimSETs(ctx context.Context, claim string, now, until time.Time, limit int) ([]StreamSET, error)
-	// FinishSET records how the push attempt at SET id under claim ended,
-	// as FinishLogout does: SETDelivered or SETFailed finishes it at at,
-	// SETPending makes it due again at next with errText as its Error.
-	FinishSET(ctx context.Context, id int64, claim, state string, at, next time.Time, errText string) error
+	// ClaimSETs claims, of up to limit enabled push streams whose oldest
+	// pending SET is due at now and held by no claim, that SET and the
+	// pending ones after it, up to perStream in all: a run, which one
+	// claimer pushes in order, so that a stream's SETs go out in order
+	// and its next run is claimed only once this one is finished. Each is
+	// held by claim until until and counts one more attempt. They come
+	// in the order of their IDs.
+	ClaimSETs(ctx context.Context, claim string, now, until time.Time, limit, perStream int) ([]StreamSET, error)
+	// FinishSETs records, in one write, how the push attempts of SETs held
+	// by claim ended, as FinishLogout does for one: SETDelivered or
+	// SETFailed finishes it at at, SETPending makes it due again at Next
+	// with Error as its Error, and "" (not attempted: an earlier SET of
+	// its run is to be retried first) releases it, its attempt uncounted.
+	// ErrNotFound when one of them is no longer held by claim (its claim
+	// lapsed, and another may hold it); the others are recorded.
+	FinishSETs(ctx context.Context, claim string, at time.Time, outcomes []SETOutcome) error
 	// CountSETs counts the SETs of the stream in state.
 	CountSETs(ctx context.Context, streamID, state string) (int64, error)
 	// DeleteFinishedSETs deletes up to limit SETs finished before before.

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -35,22 +36,33 @@ const (
 	qPendingSETs = `SELECT ` + setColumns + ` FROM ssf_sets WHERE stream_id = $1 AND state = 'pending' ORDER BY id LIMIT $2`
 	qFinishByJTI = `UPDATE ssf_sets SET state = $3, error = $4, finished_at = $5, claim = '', claimed_until = 'epoch'
 		WHERE stream_id = $1 AND jti = $2 AND state = 'pending'`
-	// qClaimSETs claims the head (oldest pending SET) of each enabled push
-	// stream when it is due and unclaimed: $1 the claim, $2 now, $3 until,
-	// $4 the limit. SKIP LOCKED: a head that another instance's claim is
-	// taking is left to it, and this one takes others; the outer
-	// conditions are checked again on the locked row.
-	qClaimSETs = `UPDATE ssf_sets SET claim = $1, claimed_until = $3, attempts = attempts + 1
-		WHERE id IN (SELECT d.id FROM ssf_sets d
+	// qClaimSETs claims a run of each of up to $4 enabled push streams
+	// whose head (oldest pending SET) is due and unclaimed: the head and
+	// the pending SETs after it, up to $5 in all. $1 the claim, $2 now, $3
+	// until. SKIP LOCKED: a head that another instance's claim is taking
+	// is left to it, with its stream, and this one takes others; the
+	// outer conditions are checked again on the rows it updates.
+	qClaimSETs = `WITH heads AS (
+			SELECT d.id, d.stream_id FROM ssf_sets d
 			WHERE d.id IN (SELECT min(s.id) FROM ssf_sets s JOIN ssf_streams t ON t.id = s.stream_id
 				WHERE s.state = 'pending' AND t.method = 'urn:ietf:rfc:8935' AND t.status = 'enabled'
 				GROUP BY s.stream_id)
 			AND d.next_attempt <= $2 AND d.claimed_until <= $2
-			ORDER BY d.next_attempt, d.id LIMIT $4 FOR UPDATE OF d SKIP LOCKED)
-		AND state = 'pending' AND claimed_until <= $2
+			ORDER BY d.next_attempt, d.id LIMIT $4 FOR UPDATE OF d SKIP LOCKED),
+		runs AS (
+			SELECT r.id FROM (
+				SELECT s.id, row_number() OVER (PARTITION BY s.stream_id ORDER BY s.id) AS n
+				FROM ssf_sets s JOIN heads h ON h.stream_id = s.stream_id AND s.id >= h.id
+				WHERE s.state = 'pending') r
+			WHERE r.n <= $5)
+		UPDATE ssf_sets SET claim = $1, claimed_until = $3, attempts = attempts + 1
+		WHERE id IN (SELECT id FROM runs) AND state = 'pending' AND claimed_until <= $2
 		RETURNING ` + setColumns
 	qFinishSET = `UPDATE ssf_sets SET state = $3, next_attempt = $5, error = $6, claim = '', claimed_until = 'epoch',
 			finished_at = CASE WHEN $3 = 'pending' THEN NULL ELSE $4::timestamptz END
+		WHERE id = $1 AND claim = $2 AND state = 'pending'`
+	// qReleaseSET lets go of a SET claimed but not attempted.
+	qReleaseSET = `UPDATE ssf_sets SET claim = '', claimed_until = 'epoch', attempts = attempts - 1
 		WHERE id = $1 AND claim = $2 AND state = 'pending'`
 	qCountSETs  = `SELECT count(*) FROM ssf_sets WHERE stream_id = $1 AND state = $2`
 	qDeleteSETs = `WITH d AS (
@@ -250,15 +262,15 @@ func (s *Store) AckSETs(ctx context.Context, streamID string, acks []string, err
 	return s.batch(ctx, b)
 }
 
-// ClaimSETs claims the due heads of the enabled push streams; see
-// store.Streams.
-func (s *Store) ClaimSETs(ctx context.Context, claim string, now, until time.Time, limit int) ([]store.StreamSET, error) {
+// ClaimSETs claims runs of the enabled push streams whose heads are due;
+// see store.Streams.
+func (s *Store) ClaimSETs(ctx context.Context, claim string, now, until time.Time, limit, perStream int) ([]store.StreamSET, error) {
 	if claim == "" {
 		return nil, errors.New("postgres: ClaimSETs needs a claim")
 	}
 	var out []store.StreamSET
 	b := &pgx.Batch{}
-	b.Queue(qClaimSETs, claim, now, until, limit).Query(func(rows pgx.Rows) error {
+	b.Queue(qClaimSETs, claim, now, until, limit, max(perStream, 1)).Query(func(rows pgx.Rows) error {
 		var err error
 		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.StreamSET, error) { return scanSET(row) })
 		return err
@@ -266,25 +278,36 @@ func (s *Store) ClaimSETs(ctx context.Context, claim string, now, until time.Tim
 	if err := s.batch(ctx, b); err != nil {
 		return nil, err
 	}
-	slices.SortFunc(out, func(a, b store.StreamSET) int { return a.NextAttempt.Compare(b.NextAttempt) })
+	slices.SortFunc(out, func(a, b store.StreamSET) int { return cmp.Compare(a.ID, b.ID) })
 	return out, nil
 }
 
-// FinishSET records how a push attempt ended; see store.Streams.
-func (s *Store) FinishSET(ctx context.Context, id int64, claim, state string, at, next time.Time, errText string) error {
-	switch state {
-	case store.SETPending, store.SETDelivered, store.SETFailed:
-	default:
-		return fmt.Errorf("postgres: unknown SET state %q", state)
-	}
-	var n int64
+// FinishSETs records how push attempts ended, in one transaction; see
+// store.Streams.
+func (s *Store) FinishSETs(ctx context.Context, claim string, at time.Time, outcomes []store.SETOutcome) error {
+	var lost []int64
 	b := &pgx.Batch{}
-	b.Queue(qFinishSET, id, claim, state, at, next, errText).Exec(func(ct pgconn.CommandTag) error { n = ct.RowsAffected(); return nil })
+	for _, o := range outcomes {
+		count := func(ct pgconn.CommandTag) error {
+			if ct.RowsAffected() == 0 {
+				lost = append(lost, o.ID)
+			}
+			return nil
+		}
+		switch o.State {
+		case "":
+			b.Queue(qReleaseSET, o.ID, claim).Exec(count)
+		case store.SETPending, store.SETDelivered, store.SETFailed:
+			b.Queue(qFinishSET, o.ID, claim, o.State, at, o.Next, o.Error).Exec(count)
+		default:
+			return fmt.Errorf("postgres: unknown SET state %q", o.State)
+		}
+	}
 	if err := s.batch(ctx, b); err != nil {
 		return err
 	}
-	if n == 0 {
-		return fmt.Errorf("SET %d under claim %q: %w", id, claim, store.ErrNotFound)
+	if len(lost) > 0 {
+		return fmt.Errorf("SETs %v under claim %q: %w", lost, claim, store.ErrNotFound)
 	}
 	return nil
 }

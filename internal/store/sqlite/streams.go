@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -30,18 +31,28 @@ const (
 	qPendingSETs = `SELECT ` + setColumns + ` FROM ssf_sets WHERE stream_id = ? AND state = 'pending' ORDER BY id LIMIT ?`
 	qFinishByJTI = `UPDATE ssf_sets SET state = ?3, error = ?4, finished_at = ?5, claim = '', claimed_until = 0
 		WHERE stream_id = ?1 AND jti = ?2 AND state = 'pending'`
-	// qClaimSETs claims the head (oldest pending SET) of each enabled push
-	// stream when it is due and unclaimed: ?1 the claim, ?2 now, ?3 until,
-	// ?4 the limit.
+	// qClaimSETs claims a run of each of up to ?4 enabled push streams
+	// whose head (oldest pending SET) is due and unclaimed: the head and
+	// the pending SETs after it, up to ?5 in all. ?1 the claim, ?2 now,
+	// ?3 until.
 	qClaimSETs = `UPDATE ssf_sets SET claim = ?1, claimed_until = ?3, attempts = attempts + 1
-		WHERE id IN (SELECT d.id FROM ssf_sets d JOIN (
-				SELECT min(s.id) AS id FROM ssf_sets s JOIN ssf_streams t ON t.id = s.stream_id
-				WHERE s.state = 'pending' AND t.method = 'urn:ietf:rfc:8935' AND t.status = 'enabled'
-				GROUP BY s.stream_id) h ON h.id = d.id
-			WHERE d.next_attempt <= ?2 AND d.claimed_until <= ?2 ORDER BY d.next_attempt, d.id LIMIT ?4)
+		WHERE id IN (SELECT r.id FROM (
+				SELECT s.id, row_number() OVER (PARTITION BY s.stream_id ORDER BY s.id) AS n
+				FROM ssf_sets s JOIN (
+					SELECT d.id, d.stream_id FROM ssf_sets d JOIN (
+						SELECT min(s.id) AS id FROM ssf_sets s JOIN ssf_streams t ON t.id = s.stream_id
+						WHERE s.state = 'pending' AND t.method = 'urn:ietf:rfc:8935' AND t.status = 'enabled'
+						GROUP BY s.stream_id) h ON h.id = d.id
+					WHERE d.next_attempt <= ?2 AND d.claimed_until <= ?2 ORDER BY d.next_attempt, d.id LIMIT ?4
+				) heads ON heads.stream_id = s.stream_id AND s.id >= heads.id
+				WHERE s.state = 'pending') r
+			WHERE r.n <= ?5)
 		RETURNING ` + setColumns
 	qFinishSET = `UPDATE ssf_sets SET state = ?3, next_attempt = ?5, error = ?6, claim = '', claimed_until = 0,
 			finished_at = CASE WHEN ?3 = 'pending' THEN NULL ELSE ?4 END
+		WHERE id = ?1 AND claim = ?2 AND state = 'pending'`
+	// qReleaseSET lets go of a SET claimed but not attempted.
+	qReleaseSET = `UPDATE ssf_sets SET claim = '', claimed_until = 0, attempts = attempts - 1
 		WHERE id = ?1 AND claim = ?2 AND state = 'pending'`
 	qCountSETs  = `SELECT count(*) FROM ssf_sets WHERE stream_id = ? AND state = ?`
 	qDeleteSETs = `DELETE FROM ssf_sets WHERE id IN (SELECT id FROM ssf_sets WHERE finished_at < ?1 LIMIT ?2)`
@@ -221,15 +232,15 @@ func (s *Store) AckSETs(ctx context.Context, streamID string, acks []string, err
 	})
 }
 
-// ClaimSETs claims the due heads of the enabled push streams; see
-// store.Streams.
-func (s *Store) ClaimSETs(ctx context.Context, claim string, now, until time.Time, limit int) ([]store.StreamSET, error) {
+// ClaimSETs claims runs of the enabled push streams whose heads are due;
+// see store.Streams.
+func (s *Store) ClaimSETs(ctx context.Context, claim string, now, until time.Time, limit, perStream int) ([]store.StreamSET, error) {
 	if claim == "" {
 		return nil, errors.New("sqlite: ClaimSETs needs a claim")
 	}
 	var out []store.StreamSET
 	err := s.write(ctx, func(t *tx) error {
-		rows, err := t.tx.QueryContext(t.ctx, qClaimSETs, claim, ms(now), ms(until), limit)
+		rows, err := t.tx.QueryContext(t.ctx, qClaimSETs, claim, ms(now), ms(until), limit, max(perStream, 1))
 		if err != nil {
 			return err
 		}
@@ -247,24 +258,42 @@ func (s *Store) ClaimSETs(ctx context.Context, claim string, now, until time.Tim
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(out, func(a, b store.StreamSET) int { return a.NextAttempt.Compare(b.NextAttempt) })
+	slices.SortFunc(out, func(a, b store.StreamSET) int { return cmp.Compare(a.ID, b.ID) })
 	return out, nil
 }
 
-// FinishSET records how a push attempt ended; see store.Streams.
-func (s *Store) FinishSET(ctx context.Context, id int64, claim, state string, at, next time.Time, errText string) error {
-	switch state {
-	case store.SETPending, store.SETDelivered, store.SETFailed:
-	default:
-		return fmt.Errorf("sqlite: unknown SET state %q", state)
+// FinishSETs records how push attempts ended, in one write; see
+// store.Streams.
+func (s *Store) FinishSETs(ctx context.Context, claim string, at time.Time, outcomes []store.SETOutcome) error {
+	for _, o := range outcomes {
+		switch o.State {
+		case "", store.SETPending, store.SETDelivered, store.SETFailed:
+		default:
+			return fmt.Errorf("sqlite: unknown SET state %q", o.State)
+		}
 	}
 	return s.write(ctx, func(t *tx) error {
-		res, err := t.tx.ExecContext(t.ctx, qFinishSET, id, claim, state, ms(at), ms(next), errText)
-		if err != nil {
-			return err
+		var lost []int64
+		for _, o := range outcomes {
+			var res sql.Result
+			var err error
+			if o.State == "" {
+				res, err = t.tx.ExecContext(t.ctx, qReleaseSET, o.ID, claim)
+			} else {
+				res, err = t.tx.ExecContext(t.ctx, qFinishSET, o.ID, claim, o.State, ms(at), ms(o.Next), o.Error)
+			}
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				lost = append(lost, o.ID)
+			}
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			return &unwritten{cmpErr(err, fmt.Errorf("SET %d under claim %q: %w", id, claim, store.ErrNotFound))}
+		if len(lost) > 0 {
+			// The others' outcomes are kept.
+			return &commitAnyway{fmt.Errorf("SETs %v under claim %q: %w", lost, claim, store.ErrNotFound)}
 		}
 		return nil
 	})

@@ -148,58 +148,76 @@ func testStreamSETs(t *testing.T, open opener) {
 	testPushClaims(t, s)
 }
 
-// testPushClaims: of each enabled push stream, its head alone is claimed,
-// and the next once the head is finished.
+// testPushClaims: of each enabled push stream, a run from its head is
+// claimed, as long as asked, and the next run once this one is finished;
+// a SET released unattempted counts no attempt; FinishSETs records what
+// its claim still holds and says when it held not all.
 func testPushClaims(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	if _, err := s.UpdateStream(ctx, "off", func(st store.Stream) (store.Stream, error) { st.Status = "paused"; return st, nil }); err != nil {
 		t.Fatal(err)
 	}
 	now := at(time.Minute)
-	claim := func(name string) []store.StreamSET {
+	claim := func(name string, perStream int) []store.StreamSET {
 		t.Helper()
-		got, err := s.ClaimSETs(ctx, name, now, now.Add(time.Minute), 10)
+		got, err := s.ClaimSETs(ctx, name, now, now.Add(time.Minute), 10, perStream)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return got
 	}
-	got := claim("c1")
+	finish := func(name string, outcomes ...store.SETOutcome) error {
+		return s.FinishSETs(ctx, name, now, outcomes)
+	}
+	got := claim("c1", 1)
 	if !cmp.Equal(jtis(got), []string{"p1"}) || got[0].Attempts != 1 || got[0].Claim != "c1" {
 		t.Fatalf("first claim = %+v; want p1 alone (the paused and poll streams' SETs are not pushed), attempt 1", got)
 	}
-	if again := claim("c2"); len(again) != 0 {
-		t.Errorf("a held head was claimed again: %v; the next must wait for it", jtis(again))
+	p1 := got[0].ID
+	if again := claim("c2", 10); len(again) != 0 {
+		t.Errorf("a held head was claimed again, or its stream's next: %v; the next must wait for it", jtis(again))
 	}
-	if err := s.FinishSET(ctx, got[0].ID, "c2", store.SETDelivered, now, now, ""); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("FinishSET under another claim = %v; want ErrNotFound", err)
+	if err := finish("c2", store.SETOutcome{ID: p1, State: store.SETDelivered}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("FinishSETs under another claim = %v; want ErrNotFound", err)
 	}
 	// A failed attempt makes it due again later, and it stays the head.
-	if err := s.FinishSET(ctx, got[0].ID, "c1", store.SETPending, now, now.Add(time.Hour), "503"); err != nil {
+	if err := finish("c1", store.SETOutcome{ID: p1, State: store.SETPending, Next: now.Add(time.Hour), Error: "503"}); err != nil {
 		t.Fatal(err)
 	}
-	if again := claim("c3"); len(again) != 0 {
+	if again := claim("c3", 10); len(again) != 0 {
 		t.Errorf("claimed %v while the head waits to be retried; want nothing, in order", jtis(again))
 	}
 	now = now.Add(2 * time.Hour)
-	got = claim("c4")
-	if !cmp.Equal(jtis(got), []string{"p1"}) || got[0].Attempts != 2 || got[0].Error != "503" {
-		t.Fatalf("claim after the backoff = %+v; want p1, attempt 2, its error kept", got)
+	got = claim("c4", 2)
+	if !cmp.Equal(jtis(got), []string{"p1", "p2"}) || got[0].Attempts != 2 || got[0].Error != "503" || got[1].Attempts != 1 {
+		t.Fatalf("claim after the backoff = %+v; want the run p1 (attempt 2, its error kept), p2", got)
 	}
-	if err := s.FinishSET(ctx, got[0].ID, "c4", store.SETDelivered, now, now, ""); err != nil {
+	if err := finish("c4", store.SETOutcome{ID: p1, State: store.SETDelivered}, store.SETOutcome{ID: got[1].ID}); err != nil {
 		t.Fatal(err)
 	}
-	if got = claim("c5"); !cmp.Equal(jtis(got), []string{"p2"}) {
-		t.Errorf("claim after p1 delivered = %v; want p2", jtis(got))
+	got = claim("c5", 10)
+	if !cmp.Equal(jtis(got), []string{"p2", "p3"}) || got[0].Attempts != 1 {
+		t.Fatalf("claim after p1 delivered, p2 released = %+v; want the run p2 (attempt 1: the release counted none), p3", got)
 	}
-	if n, err := s.DeleteFinishedSETs(ctx, now.Add(time.Second), 100); err != nil || n != 3 {
-		t.Errorf("DeleteFinishedSETs = %d, %v; want 3 (p1, q1, q2)", n, err)
+	p2, p3 := got[0].ID, got[1].ID
+	err := finish("c5", store.SETOutcome{ID: p2, State: store.SETDelivered}, store.SETOutcome{ID: p1, State: store.SETDelivered})
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("FinishSETs naming a SET the claim does not hold = %v; want ErrNotFound", err)
+	}
+	if err := finish("c5", store.SETOutcome{ID: p3, State: store.SETFailed, Error: "invalid_key"}); err != nil {
+		t.Errorf("FinishSETs of p3 = %v; want it recorded", err)
+	}
+	if n, _ := s.CountSETs(ctx, "push", store.SETDelivered); n != 2 {
+		t.Errorf("push has %d delivered; want p1, and p2 though its FinishSETs named a SET not held", n)
+	}
+	if n, err := s.DeleteFinishedSETs(ctx, now.Add(time.Second), 100); err != nil || n != 5 {
+		t.Errorf("DeleteFinishedSETs = %d, %v; want 5 (p1, p2, p3, q1, q2)", n, err)
 	}
 }
 
 // testStreamSETRaces: of followers queueing the same events at once, one
-// does; of claims made at once, each head goes to one, and a stream's
-// second SET to none while its head is held.
+// does; of claims made at once, each stream's run (its two SETs) goes to
+// one, whole.
 func testStreamSETRaces(t *testing.T, open opener) {
 	s := open(t)
 	ctx := t.Context()
@@ -232,25 +250,28 @@ func testStreamSETRaces(t *testing.T, open opener) {
 	}
 	var mu sync.Mutex
 	seen := map[int64]int{}
+	byStream := map[string]string{} // the claim that took a stream's run
 	for i := range n {
 		wg.Go(func() {
-			got, err := s.ClaimSETs(ctx, fmt.Sprintf("k%d", i), at(time.Minute), at(time.Hour), 3)
+			k := fmt.Sprintf("k%d", i)
+			got, err := s.ClaimSETs(ctx, k, at(time.Minute), at(time.Hour), 3, 2)
 			if err != nil {
 				t.Errorf("ClaimSETs: %v", err)
 			}
 			mu.Lock()
 			defer mu.Unlock()
 			for _, e := range got {
-				if e.JTI != "first" {
-					t.Errorf("claimed %s of %s while its head was pending", e.JTI, e.StreamID)
+				if other, ok := byStream[e.StreamID]; ok && other != k {
+					t.Errorf("%s of %s claimed by %s, its stream's run by %s", e.JTI, e.StreamID, k, other)
 				}
+				byStream[e.StreamID] = k
 				seen[e.ID]++
 			}
 		})
 	}
 	wg.Wait()
-	if len(seen) != 10 {
-		t.Errorf("%d heads claimed; want all 10", len(seen))
+	if len(seen) != 20 {
+		t.Errorf("%d SETs claimed; want all 20, each stream's two as one run", len(seen))
 	}
 	for id, k := range seen {
 		if k != 1 {
