@@ -22,11 +22,10 @@
 // PostgreSQL runs as one transaction: LookupToken, CreateGrant, RevokeGrant
 // and RevokeMatching take one round trip each, RotateRefresh and the
 // account updates, which must read before they decide what to write, two.
-// CreateGrant and RevokeGrant, the writes that come by the dozen under
-// load (issuance, and revocation of a token the cache holds), go through
+// CreateGrant, the write that comes by the dozen under load, goes through
 // a group-commit writer (group.go): the calls waiting at a time share one
 // batch, one transaction and one commit, each answered once it is
-// acknowledged.
+// acknowledged. Revocations run alone (group.go says why).
 //
 // # Concurrency
 //

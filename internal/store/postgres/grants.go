@@ -223,7 +223,7 @@ func (s *Store) CreateGrant(ctx context.Context, g store.Grant, tokens []store.T
 	if latest.After(g.ExpiresAt) {
 		g.ExpiresAt = latest
 	}
-	return parentNotLive(s.writeGrouped(ctx, "", func(b *pgx.Batch) { queueGrant(b, g, tokens) }))
+	return parentNotLive(s.writeGrouped(ctx, func(b *pgx.Batch) { queueGrant(b, g, tokens) }))
 }
 
 // parentNotLive turns the refusal of the grants_parent_live trigger (an
@@ -408,8 +408,9 @@ func (s *Store) RotateRefresh(ctx context.Context, old store.Hash, now time.Time
 // wait for its row lock, then find it revoked.
 func (s *Store) RevokeGrant(ctx context.Context, grantID string, rev store.Revocation) (store.RevokeResult, error) {
 	var res store.RevokeResult
-	err := s.writeGrouped(ctx, grantID, func(b *pgx.Batch) { s.queueRevoke(b, byGrant, rev, &res, grantID) })
-	if err != nil {
+	b := &pgx.Batch{}
+	s.queueRevoke(b, byGrant, rev, &res, grantID)
+	if err := s.batch(ctx, b); err != nil {
 		return store.RevokeResult{}, err
 	}
 	return res, nil

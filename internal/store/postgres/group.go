@@ -19,16 +19,18 @@ import (
 //
 // The ops run in the transaction one after the other, each seeing what the
 // ones before it wrote, so each gets the result it would get alone in
-// that order, with one exception that the writer keeps out: a revocation's
-// events statement picks the grants this transaction marked (g.xmin), so
-// two revocations of one grant in one transaction would both log it. The
-// writer groups only ops whose grants it knows (CreateGrant, RevokeGrant),
-// and runs a second revocation of a grant of the group after the group, in
-// a transaction of its own. If the server refuses the group's transaction
-// (a duplicate grant, a deadlock), nothing of it was committed, and each op
-// runs again alone, so that a failing op fails alone. If the answer does
-// not come (the connection broke), the outcome is unknown and every op is
-// answered the error, as a lone op would be.
+// that order. Only issuances are grouped. A revocation's events statement
+// picks the grants its transaction marked (g.xmin), and its cascade
+// reaches the grants exchanged from them (RFC 8693), which no caller knows
+// beforehand: a revocation of a grant and one of a grant exchanged from it
+// in one transaction would log the second twice. Grouping revocations
+// gained little besides (the statements, not the commit, are their cost:
+// BenchmarkRevokeGrant), so each runs in a transaction of its own. If the
+// server refuses the group's transaction (a duplicate grant ID, an
+// exchange from a grant revoked meanwhile), nothing of it was committed,
+// and each op runs again alone, so that a failing op fails alone. If the
+// answer does not come (the connection broke), the outcome is unknown and
+// every op is answered the error, as a lone op would be.
 
 // maxGroup bounds the ops sent in one transaction.
 const maxGroup = 64
@@ -36,23 +38,22 @@ const maxGroup = 64
 // groupWriters is how many groups may be in flight at once, each on its
 // own connection. One would leave PostgreSQL one backend, one core, for
 // every grouped write: a revocation's statements cost the server more
-// than its commit, and with a single writer revocations were twice as
-// slow as one transaction each on the pool (BenchmarkRevokeGrant).
+// than its commit, and with a single writer grouped revocations were
+// twice as slow as one transaction each on the pool (BenchmarkRevokeGrant).
 const groupWriters = 4
 
 // groupOp is a write the writer may run with others: queue queues its
 // statements and the callbacks that take its results on a batch (and may
-// be called again, for a rerun); grantID is the grant it revokes, or "".
+// be called again, for a rerun).
 type groupOp struct {
-	ctx     context.Context
-	queue   func(b *pgx.Batch)
-	grantID string
-	done    chan error
+	ctx   context.Context
+	queue func(b *pgx.Batch)
+	done  chan error
 }
 
 // writeGrouped runs the op that queue queues, with others when they wait
 // at the same time, and returns once its transaction has committed.
-func (s *Store) writeGrouped(ctx context.Context, grantID string, queue func(b *pgx.Batch)) error {
+func (s *Store) writeGrouped(ctx context.Context, queue func(b *pgx.Batch)) error {
 	if err := s.usable(ctx); err != nil {
 		return err
 	}
@@ -66,7 +67,7 @@ func (s *Store) writeGrouped(ctx context.Context, grantID string, queue func(b *
 			go s.runGroups()
 		}
 	})
-	o := &groupOp{ctx: ctx, queue: queue, grantID: grantID, done: make(chan error, 1)}
+	o := &groupOp{ctx: ctx, queue: queue, done: make(chan error, 1)}
 	select {
 	case s.groupOps <- o:
 	case <-ctx.Done():
@@ -88,9 +89,9 @@ func (s *Store) writeGrouped(ctx context.Context, grantID string, queue func(b *
 
 // runGroups is a writer: it takes the ops waiting, sends them as one
 // transaction, answers them, and takes the next, until the store closes.
-// Two writers' groups may wait for each other's row locks, or deadlock
-// (two revocations of one grant in each, taken in opposite orders): the
-// server then refuses one group, whose ops run again alone.
+// A group may wait for a revocation's row locks (an exchanged grant's
+// insert takes a share lock on its chain, grants_parent_live); a deadlock
+// the server breaks by refusing the group makes its ops run again alone.
 func (s *Store) runGroups() {
 	group := make([]*groupOp, 0, maxGroup)
 	for {
@@ -120,27 +121,19 @@ func (s *Store) runGroups() {
 
 // commitGroup runs group, answering each op.
 func (s *Store) commitGroup(group []*groupOp) {
-	var live, later []*groupOp
-	granted := make(map[string]bool, len(group))
+	live := group[:0:0]
 	for _, o := range group {
-		switch {
-		case o.ctx.Err() != nil: // its caller left: nothing is written
+		if o.ctx.Err() != nil { // its caller left: nothing is written
 			o.done <- o.ctx.Err()
-		case o.grantID != "" && granted[o.grantID]:
-			later = append(later, o)
-		default:
-			granted[o.grantID] = o.grantID != ""
-			live = append(live, o)
+			continue
 		}
+		live = append(live, o)
 	}
 	switch {
 	case len(live) == 1:
 		s.runAlone(live[0])
 	case len(live) > 1:
 		s.runTogether(live)
-	}
-	for _, o := range later {
-		s.runAlone(o)
 	}
 }
 
