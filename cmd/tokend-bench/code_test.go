@@ -15,6 +15,7 @@ import (
 // with the session, and each exchange answered with an access token and an
 // ID Token signed with the server's default algorithm.
 func TestExchangeCode(t *testing.T) {
+	t.Parallel() // its own tokend, data folder and port
 	var log bytes.Buffer
 	cfg := benchConfig{
 		tokend: binary(t), backend: "sqlite", ops: map[string]bool{opExchangeCode: true},

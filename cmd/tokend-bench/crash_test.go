@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -38,9 +39,15 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// binaryMu: the tests that run tokend run in parallel, and the first of
+// them builds it.
+var binaryMu sync.Mutex
+
 // binary returns the tokend binary, building it on first use.
 func binary(t *testing.T) string {
 	t.Helper()
+	binaryMu.Lock()
+	defer binaryMu.Unlock()
 	if fi, err := os.Stat(tokendBin); err == nil && !fi.IsDir() {
 		return tokendBin
 	}
@@ -70,6 +77,7 @@ func envInt(t *testing.T, name string, def int) int {
 // with TOKEND_CRASH_ROUNDS and TOKEND_CRASH_CONCURRENCY, or with
 // `tokend-bench crash`.
 func TestCrash(t *testing.T) {
+	t.Parallel() // its own tokend, data folder and port
 	var out, log bytes.Buffer
 	cfg := crashConfig{
 		tokend:      binary(t),
@@ -124,6 +132,7 @@ func (l *lyingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // TestCrashDetectsLostRevocation shows that the crash test fails when a
 // revocation acknowledged with a 200 did not happen.
 func TestCrashDetectsLostRevocation(t *testing.T) {
+	t.Parallel() // its own tokend, data folder and port
 	var out, log bytes.Buffer
 	cfg := crashConfig{
 		tokend:      binary(t),

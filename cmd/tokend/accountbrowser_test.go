@@ -37,6 +37,7 @@ const removedWords = "You removed the app’s access"
 // second's session and every grant of the person, its own session going
 // on. axe-core checks every page on the way.
 func TestAccountInABrowser(t *testing.T) {
+	t.Parallel() // its own tokend, data folder, port, relying parties and Chromium
 	chrome := chromiumPath(t)
 	began := time.Now()
 	var in *instance

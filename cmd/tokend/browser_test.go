@@ -68,6 +68,7 @@ const (
 // session's cookie, and sign-out with its confirmation page, the
 // post-logout redirect and the back-channel Logout Token.
 func TestSignInInABrowser(t *testing.T) {
+	t.Parallel() // its own tokend, data folder, port, relying parties and Chromium
 	chrome := chromiumPath(t)
 	began := time.Now()
 	var in *instance

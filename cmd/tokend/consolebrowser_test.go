@@ -26,6 +26,7 @@ const (
 // token of the person inactive. A person who is not an admin gets the 403
 // page. axe-core checks every page of the console on the way.
 func TestConsoleInABrowser(t *testing.T) {
+	t.Parallel() // its own tokend, data folder, port, relying parties and Chromium
 	chrome := chromiumPath(t)
 	began := time.Now()
 	var in *instance

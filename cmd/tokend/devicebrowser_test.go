@@ -42,6 +42,7 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // device's app, and allows it; the device then gets its tokens, which
 // UserInfo accepts as the person's. axe-core checks each device page.
 func TestDeviceInABrowser(t *testing.T) {
+	t.Parallel() // its own tokend, data folder, port, relying parties and Chromium
 	chrome := chromiumPath(t)
 	began := time.Now()
 	var in *instance

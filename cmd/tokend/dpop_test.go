@@ -115,6 +115,7 @@ func introspectJKT(t *testing.T, node *stack.Tokend, tok string) string {
 // DPoP proofs' jtis through the database, so a proof accepted by one is
 // refused by the other, whose memory never saw it.
 func TestDPoPReplayOnSeveralInstances(t *testing.T) {
+	t.Parallel()
 	c := startCluster(t, 2)
 	id, secret, err := c.nodes[0].CreateClient(t.Context(), "--dsn", c.dsn, "--name", "app", "--grant", "client_credentials")
 	if err != nil {

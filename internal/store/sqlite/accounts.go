@@ -323,7 +323,7 @@ func (s *Store) revokeUser(t *tx, id string, rev store.Revocation) (store.Revoke
 }
 
 // list runs a read query and scans every row.
-func list[T any](ctx context.Context, st *sql.Stmt, scan func(scanner) (T, error), args ...any) ([]T, error) {
+func list[T any](ctx context.Context, st *stmt, scan func(scanner) (T, error), args ...any) ([]T, error) {
 	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, mapErr(err)

@@ -96,7 +96,7 @@ func insertGrants(b *testing.B, s *Store, n int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	t := &tx{ctx: context.Background(), tx: sqlTx, stmts: map[*sql.Stmt]*sql.Stmt{}}
+	t := &tx{ctx: context.Background(), tx: sqlTx, stmts: map[*stmt]*sql.Stmt{}}
 	for i := range n {
 		g, toks := benchGrant(i)
 		if err := s.insertGrant(t, g, ms(g.ExpiresAt), toks); err != nil {

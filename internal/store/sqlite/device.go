@@ -38,8 +38,8 @@ const (
 
 // deviceStmts are the device authorization grant's statements.
 type deviceStmts struct {
-	getByUser                                   *sql.Stmt
-	insert, decide, poll, pollTooFast, use, del *sql.Stmt
+	getByUser                                   *stmt
+	insert, decide, poll, pollTooFast, use, del *stmt
 }
 
 // prepareDevice prepares the device codes' statements, read ones with r

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 )
 
@@ -58,8 +57,8 @@ const (
 )
 
 type exchangeStmts struct {
-	cascadeEvents, cascadeGrants *sql.Stmt // on the writer
-	grantChain                   *sql.Stmt // on the read pool
+	cascadeEvents, cascadeGrants *stmt // on the writer
+	grantChain                   *stmt // on the read pool
 }
 
 // prepareExchange prepares the cascade's statements and GrantChain's.

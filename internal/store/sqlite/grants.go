@@ -91,7 +91,7 @@ func revokeSQL(cond string) (events, grants string) {
 	return events, grants
 }
 
-type revokeStmts struct{ events, grants *sql.Stmt }
+type revokeStmts struct{ events, grants *stmt }
 
 // revoke revokes the grants that by and key select, within t.
 func (s *Store) revoke(t *tx, by revokeBy, rev store.Revocation, key ...any) (store.RevokeResult, error) {

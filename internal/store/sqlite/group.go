@@ -55,7 +55,7 @@ const (
 
 // multi is one shared statement in each chunk size: multi[k] takes 1<<k
 // rows.
-type multi [maxChunkLog + 1]*sql.Stmt
+type multi [maxChunkLog + 1]*stmt
 
 // prepMulti prepares query(n) for each chunk size n.
 func (p *preparer) prepMulti(query func(n int) string) multi {

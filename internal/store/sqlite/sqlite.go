@@ -64,7 +64,10 @@ type Store struct {
 	g   groupStmts
 	dev deviceStmts
 	xch exchangeStmts
-	all []*sql.Stmt // every prepared statement, to close
+	all []*stmt // every statement, to close
+	// unprepared: write statements the batch being committed ran
+	// unprepared; the writer goroutine's only.
+	unprepared []*stmt
 
 	ops     chan *op
 	mu      sync.RWMutex // guards closed against senders
@@ -146,9 +149,7 @@ func Open(path string, opts Options) (*Store, error) {
 		ops:      make(chan *op, opts.MaxBatch),
 		done:     make(chan struct{}),
 	}
-	if err := s.prepare(ctx); err != nil {
-		return fail(err, wdb, rdb)
-	}
+	s.prepare()
 	go s.run()
 	return s, nil
 }
@@ -181,25 +182,15 @@ func dsn(path string, writer bool) string {
 	return path + "?" + q.Encode()
 }
 
-// preparer prepares statements on one pool and remembers the first error.
+// preparer makes the statements of one pool, each prepared when first
+// needed (see stmt).
 type preparer struct {
-	ctx context.Context
-	s   *Store
-	db  *sql.DB
-	err error
+	s  *Store
+	db *sql.DB
 }
 
-func (p *preparer) prep(query string) *sql.Stmt {
-	if p.err != nil {
-		return nil
-	}
-	st, err := p.db.PrepareContext(p.ctx, query)
-	if err != nil {
-		p.err = fmt.Errorf("preparing %q: %w", query, err)
-		return nil
-	}
-	p.s.all = append(p.s.all, st)
-	return st
+func (p *preparer) prep(query string) *stmt {
+	return p.s.newStmt(p.db, query)
 }
 
 // Ping reports whether the database answers.
@@ -226,7 +217,7 @@ func (s *Store) Close() error {
 		<-s.done
 		var errs []error
 		for _, st := range s.all {
-			errs = append(errs, st.Close())
+			errs = append(errs, st.close())
 		}
 		errs = append(errs, s.rdb.Close(), s.wdb.Close())
 		s.closeErr = errors.Join(errs...)

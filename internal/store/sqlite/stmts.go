@@ -1,47 +1,42 @@
 package sqlite
 
-import (
-	"context"
-	"database/sql"
-)
-
 // readStmts run on the read pool; database/sql prepares each once per
 // connection.
 type readStmts struct {
-	getClient, listClients          *sql.Stmt
-	getUser, getUserByID, listUsers *sql.Stmt
-	lookupToken, events             *sql.Stmt
-	getIssuer, listIssuers          *sql.Stmt
-	anyExpired, anyEventsBefore     *sql.Stmt
-	stats, lastReserved             *sql.Stmt
-	getSession, listSessions        *sql.Stmt
-	getAuthCode                     *sql.Stmt
-	getConsent, listConsents        *sql.Stmt
-	cursor, getLogout, countLogouts *sql.Stmt
-	userEvents, listUserGrants      *sql.Stmt
-	searchEvents                    *sql.Stmt
+	getClient, listClients          *stmt
+	getUser, getUserByID, listUsers *stmt
+	lookupToken, events             *stmt
+	getIssuer, listIssuers          *stmt
+	anyExpired, anyEventsBefore     *stmt
+	stats, lastReserved             *stmt
+	getSession, listSessions        *stmt
+	getAuthCode                     *stmt
+	getConsent, listConsents        *stmt
+	cursor, getLogout, countLogouts *stmt
+	userEvents, listUserGrants      *stmt
+	searchEvents                    *stmt
 }
 
 // writeStmts run on the write connection, inside the writer's transactions.
 type writeStmts struct {
-	savepoint, release, rollbackTo                         *sql.Stmt
-	getClient, insertClient, updateClient, deleteClient    *sql.Stmt
-	getUser, insertUser, updateUser, deleteUser            *sql.Stmt
-	insertGrant, insertToken                               *sql.Stmt
-	lookupToken, markRotated, extendGrant                  *sql.Stmt
+	savepoint, release, rollbackTo                         *stmt
+	getClient, insertClient, updateClient, deleteClient    *stmt
+	getUser, insertUser, updateUser, deleteUser            *stmt
+	insertGrant, insertToken                               *stmt
+	lookupToken, markRotated, extendGrant                  *stmt
 	revoke, revokeOnline                                   [numRevokeBy]revokeStmts
-	insertIssuer, deleteIssuer, useJTI                     *sql.Stmt
-	expiredGrants, deleteGrantTokens, deleteGrants         *sql.Stmt
-	deleteExpiredTokens                                    *sql.Stmt
-	deleteUsedJTIs, deleteEvents, reserve                  *sql.Stmt
-	insertSession, touchSession, reauthSession, endSession *sql.Stmt
-	endUserSessions, deleteOldSessions                     *sql.Stmt
-	insertAuthCode, lookupAuthCode, useAuthCode            *sql.Stmt
-	deleteExpiredCodes                                     *sql.Stmt
-	putConsent, deleteConsent                              *sql.Stmt
-	deleteUserConsents, deleteClientConsents               *sql.Stmt
-	moveCursor, insertCursor, queueLogout                  *sql.Stmt
-	claimLogouts, finishLogout, deleteLogouts              *sql.Stmt
+	insertIssuer, deleteIssuer, useJTI                     *stmt
+	expiredGrants, deleteGrantTokens, deleteGrants         *stmt
+	deleteExpiredTokens                                    *stmt
+	deleteUsedJTIs, deleteEvents, reserve                  *stmt
+	insertSession, touchSession, reauthSession, endSession *stmt
+	endUserSessions, deleteOldSessions                     *stmt
+	insertAuthCode, lookupAuthCode, useAuthCode            *stmt
+	deleteExpiredCodes                                     *stmt
+	putConsent, deleteConsent                              *stmt
+	deleteUserConsents, deleteClientConsents               *stmt
+	moveCursor, insertCursor, queueLogout                  *stmt
+	claimLogouts, finishLogout, deleteLogouts              *stmt
 }
 
 // prepareReads prepares the statements of the read pool.
@@ -68,12 +63,13 @@ func (s *Store) prepareReads(r *preparer) {
 	}
 }
 
-// prepare prepares every statement the store runs, so that the hot paths
-// (LookupToken, CreateGrant, RevokeGrant, RotateRefresh) parse no SQL.
-func (s *Store) prepare(ctx context.Context) error {
-	r := &preparer{ctx: ctx, s: s, db: s.rdb}
+// prepare makes every statement the store runs. Each is prepared when
+// first needed (see stmt), and from then on the hot paths (LookupToken,
+// CreateGrant, RevokeGrant, RotateRefresh) parse no SQL.
+func (s *Store) prepare() {
+	r := &preparer{s: s, db: s.rdb}
 	s.prepareReads(r)
-	w := &preparer{ctx: ctx, s: s, db: s.wdb}
+	w := &preparer{s: s, db: s.wdb}
 	s.w = writeStmts{
 		// One savepoint name serves every op: an op's savepoint is released
 		// (or rolled back to and released) before the next op's opens.
@@ -121,10 +117,6 @@ func (s *Store) prepare(ctx context.Context) error {
 		deleteClientConsents: w.prep(qDeleteClientConsents),
 	}
 	s.prepareRest(r, w)
-	if r.err != nil {
-		return r.err
-	}
-	return w.err
 }
 
 // prepareRest prepares the rest of the statements (prepare would grow

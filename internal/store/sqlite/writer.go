@@ -130,6 +130,9 @@ func (s *Store) run() {
 		}
 		s.commit(batch)
 		clear(batch) // let the ops and their results be collected
+		if len(s.unprepared) > 0 {
+			s.prepareUnprepared()
+		}
 	}
 }
 
@@ -239,7 +242,7 @@ func (b *batchRun) begin() *tx {
 		}
 		return nil
 	}
-	return &tx{ctx: ctx, tx: sqlTx, stmts: make(map[*sql.Stmt]*sql.Stmt)}
+	return &tx{ctx: ctx, tx: sqlTx, stmts: make(map[*stmt]*sql.Stmt), unprepared: &b.s.unprepared}
 }
 
 // runOne runs op i, batch[i], unless its context has ended (before the run
@@ -415,30 +418,51 @@ func runOp(fn func(*tx) error, t *tx) (err error) {
 }
 
 // tx is the batch's transaction as an op sees it: it runs the store's
-// prepared statements, each bound to the transaction once per batch.
+// statements, each bound to the transaction once per batch. A statement
+// not yet prepared runs unprepared and, if unprepared is set, is queued
+// there for the writer to prepare after the batch (see stmt).
 type tx struct {
-	ctx   context.Context
-	tx    *sql.Tx
-	stmts map[*sql.Stmt]*sql.Stmt
+	ctx        context.Context
+	tx         *sql.Tx
+	stmts      map[*stmt]*sql.Stmt
+	unprepared *[]*stmt
 }
 
-func (t *tx) stmt(st *sql.Stmt) *sql.Stmt {
-	ts, ok := t.stmts[st]
-	if !ok {
-		ts = t.tx.StmtContext(t.ctx, st)
-		t.stmts[st] = ts
+// stmt returns st bound to the transaction, or nil if st is not prepared.
+func (t *tx) stmt(st *stmt) *sql.Stmt {
+	if ts, ok := t.stmts[st]; ok {
+		return ts
 	}
+	p := st.ready.Load()
+	if p == nil {
+		if t.unprepared != nil && !st.wanted {
+			st.wanted = true
+			*t.unprepared = append(*t.unprepared, st)
+		}
+		return nil
+	}
+	ts := t.tx.StmtContext(t.ctx, p)
+	t.stmts[st] = ts
 	return ts
 }
 
-func (t *tx) exec(st *sql.Stmt, args ...any) (sql.Result, error) {
-	return t.stmt(st).ExecContext(t.ctx, args...)
+func (t *tx) exec(st *stmt, args ...any) (sql.Result, error) {
+	if ts := t.stmt(st); ts != nil {
+		return ts.ExecContext(t.ctx, args...)
+	}
+	return t.tx.ExecContext(t.ctx, st.query, args...)
 }
 
-func (t *tx) query(st *sql.Stmt, args ...any) (*sql.Rows, error) {
-	return t.stmt(st).QueryContext(t.ctx, args...)
+func (t *tx) query(st *stmt, args ...any) (*sql.Rows, error) {
+	if ts := t.stmt(st); ts != nil {
+		return ts.QueryContext(t.ctx, args...)
+	}
+	return t.tx.QueryContext(t.ctx, st.query, args...)
 }
 
-func (t *tx) queryRow(st *sql.Stmt, args ...any) *sql.Row {
-	return t.stmt(st).QueryRowContext(t.ctx, args...)
+func (t *tx) queryRow(st *stmt, args ...any) *sql.Row {
+	if ts := t.stmt(st); ts != nil {
+		return ts.QueryRowContext(t.ctx, args...)
+	}
+	return t.tx.QueryRowContext(t.ctx, st.query, args...)
 }

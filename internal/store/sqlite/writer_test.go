@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"cmp"
-	"database/sql"
 	"errors"
 	"fmt"
 	"sync"
@@ -156,9 +155,9 @@ func TestBatchAborted(t *testing.T) {
 		t.Run(c.broken, func(t *testing.T) {
 			s, commits := batchStore(t)
 			w := s.w
-			// A statement of the read pool fails in a write transaction.
-			broken := map[string]**sql.Stmt{"savepoint": &s.w.savepoint, "release": &s.w.release, "rollbackTo": &s.w.rollbackTo}[c.broken]
-			*broken = s.r.stats
+			// A statement that is no SQL fails.
+			broken := map[string]**stmt{"savepoint": &s.w.savepoint, "release": &s.w.release, "rollbackTo": &s.w.rollbackTo}[c.broken]
+			*broken = &stmt{db: s.wdb, query: "no SQL"}
 			errs := inBatch(t, s, insert(s, "a", nil), insert(s, "failed", errBoom), insert(s, "c", nil))
 			s.w = w
 			for i, err := range errs {
@@ -184,11 +183,7 @@ func TestBatchAborted(t *testing.T) {
 func TestCommitFails(t *testing.T) {
 	s, commits := batchStore(t)
 	// A deferred foreign key that does not hold fails the COMMIT.
-	deferFKs, err := s.wdb.Prepare(`PRAGMA defer_foreign_keys = ON`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer deferFKs.Close()
+	deferFKs := s.newStmt(s.wdb, `PRAGMA defer_foreign_keys = ON`)
 	orphan := func(t *tx) error {
 		if _, err := t.exec(deferFKs); err != nil {
 			return err
