@@ -30,6 +30,13 @@ const (
 // browser sign-in would, and returns it with its PKCE verifier.
 func (h *harness) issueCode(clientID, scope, nonce string) (code, verifier string) {
 	h.t.Helper()
+	return h.issueBoundCode(clientID, scope, nonce, "")
+}
+
+// issueBoundCode is issueCode for a code the authorization request bound
+// to the DPoP key with thumbprint jkt (RFC 9449 §10).
+func (h *harness) issueBoundCode(clientID, scope, nonce, jkt string) (code, verifier string) {
+	h.t.Helper()
 	code, err := token.NewJTI()
 	if err != nil {
 		h.t.Fatal(err)
@@ -40,7 +47,7 @@ func (h *harness) issueCode(clientID, scope, nonce string) (code, verifier strin
 		Hash: store.HashToken(code), ClientID: clientID, RedirectURI: codeRedirect,
 		CodeChallenge: oauth2.S256ChallengeFromVerifier(verifier), UserID: codeUser, Username: "ulla",
 		SessionID: "sid-" + code[:6], Scope: scope, Nonce: nonce, AuthTime: now.Add(-time.Minute),
-		CreatedAt: now, ExpiresAt: now.Add(60 * time.Second),
+		CreatedAt: now, ExpiresAt: now.Add(60 * time.Second), JKT: jkt,
 	}
 	if err := h.store.CreateAuthCode(h.t.Context(), c); err != nil {
 		h.t.Fatal(err)

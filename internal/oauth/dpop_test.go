@@ -347,3 +347,26 @@ func TestDPoPCodeExchange(t *testing.T) {
 		t.Fatalf("the refresh token is bound to %q, want %q", rec.JKT, key.JKT)
 	}
 }
+
+// TestDPoPBoundCode: a code the authorization request bound with dpop_jkt
+// (RFC 9449 §10) is exchanged only with a proof of that key: without a
+// proof, or with another key's, it is invalid_grant and stays unused, so
+// that the rightful client, proving its key, still gets tokens bound to it.
+func TestDPoPBoundCode(t *testing.T) {
+	h := newHarness(t, withJWT(t, "ES256"), withAuthorizationCodes)
+	id, _ := h.client(registry.Spec{Name: "spa", AuthMethod: registry.AuthNone, RedirectURIs: []string{codeRedirect},
+		GrantTypes: []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}})
+	key, thief := h.newKey(), h.newKey()
+	code, verifier := h.issueBoundCode(id, "api", "", key.JKT)
+	form := url.Values{"grant_type": {"authorization_code"}, "client_id": {id}, "code": {code},
+		"redirect_uri": {codeRedirect}, "code_verifier": {verifier}}
+	wantError(t, h.post(oauth.PathToken, form.Encode(), ""), http.StatusBadRequest, "invalid_grant")
+	wantError(t, h.post(oauth.PathToken, form.Encode(), h.proof(thief, dpop.ProofClaims{})), http.StatusBadRequest, "invalid_grant")
+	r := h.post(oauth.PathToken, form.Encode(), h.proof(key, dpop.ProofClaims{}))
+	if r.status != http.StatusOK || r.json(t)["token_type"] != "DPoP" {
+		t.Fatalf("exchange with the bound key: %d %s", r.status, r.body)
+	}
+	if rec := h.record(str(r.json(t)["access_token"])); rec.JKT != key.JKT {
+		t.Fatalf("the access token is bound to %q, want %q", rec.JKT, key.JKT)
+	}
+}

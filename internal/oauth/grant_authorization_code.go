@@ -75,7 +75,9 @@ func (authorizationCode) issue(e *Endpoints, w http.ResponseWriter, r *http.Requ
 
 // redeemable returns the code the request presents, once it is known to be
 // unexpired, issued to c for the redirect_uri the request repeats (RFC 6749
-// §4.1.3), and matched by the request's code_verifier (RFC 7636 §4.6).
+// §4.1.3), matched by the request's code_verifier (RFC 7636 §4.6), and,
+// when the authorization request bound it with dpop_jkt, presented with a
+// DPoP proof of that key (RFC 9449 §10).
 // Every refusal is invalid_grant, without saying which check failed.
 func (e *Endpoints) redeemable(r *http.Request, c store.Client, form url.Values) (store.AuthCode, error) {
 	raw, err := required(form, "code")
@@ -94,6 +96,11 @@ func (e *Endpoints) redeemable(r *http.Request, c store.Client, form url.Values)
 	}
 	if !verifierMatches(form.Get("code_verifier"), code.CodeChallenge) {
 		return store.AuthCode{}, oautherr.InvalidGrant("the code_verifier does not match the code_challenge")
+	}
+	if code.JKT != "" {
+		if p := proofOf(r.Context()); p == nil || p.JKT != code.JKT {
+			return store.AuthCode{}, oautherr.InvalidGrant("the authorization code is bound to a DPoP key (dpop_jkt): the DPoP proof must be made with that key")
+		}
 	}
 	return code, nil
 }

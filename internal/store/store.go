@@ -359,6 +359,10 @@ type AuthCode struct {
 	AuthTime      time.Time
 	CreatedAt     time.Time
 	ExpiresAt     time.Time
+	// JKT is the thumbprint of the DPoP key the request bound the code to
+	// with dpop_jkt (RFC 9449 §10), or "": only a token request proving
+	// that key may exchange it.
+	JKT string
 }
 
 // Consent is what a user agreed a client may have.

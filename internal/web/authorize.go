@@ -20,11 +20,12 @@ const grantAuthorizationCode = "authorization_code"
 
 // authParams are the authorization request's parameters this endpoint
 // reads (RFC 6749 §4.1.1, RFC 7636 §4.3, OpenID Connect Core 1.0
-// §3.1.2.1), in the order the pages forward them as hidden fields. Any
+// §3.1.2.1, RFC 9449 §10), in the order the pages forward them as hidden fields. Any
 // other parameter is ignored (RFC 6749 §3.1).
 var authParams = []string{
 	"response_type", "client_id", "redirect_uri", "scope", "state", "response_mode",
 	"code_challenge", "code_challenge_method", "nonce", "prompt", "max_age", "login_hint",
+	"dpop_jkt",
 }
 
 // prompt is the OpenID Connect prompt parameter (Core §3.1.2.1).
@@ -52,10 +53,13 @@ type authRequest struct {
 	scope         string
 	nonce         string
 	challenge     string
-	prompt        prompt
-	maxAge        time.Duration
-	hasMaxAge     bool
-	loginHint     string
+	// jkt is the DPoP key thumbprint the client bound the code to
+	// (dpop_jkt, RFC 9449 §10), or "".
+	jkt       string
+	prompt    prompt
+	maxAge    time.Duration
+	hasMaxAge bool
+	loginHint string
 	// signedIn: the user signed in with a password in this request, which
 	// satisfies prompt=login and max_age; the pages that follow forward
 	// neither, so that they do not ask for the password again.
@@ -172,6 +176,10 @@ func (req *authRequest) read(vals url.Values) error {
 		return req.fail("invalid_request", err.Error())
 	}
 	req.challenge = req.params["code_challenge"]
+	if err := checkThumbprint(req.params["dpop_jkt"]); err != nil {
+		return req.fail("invalid_request", err.Error())
+	}
+	req.jkt = req.params["dpop_jkt"]
 	var err error
 	if req.scope, err = normalScope(req.params["scope"]); err != nil {
 		return req.fail("invalid_scope", err.Error())

@@ -40,7 +40,7 @@
 // The sign-in and consent pages post to /oauth2/authorize with the
 // authorization parameters (response_type, client_id, redirect_uri, scope,
 // state, response_mode, code_challenge, code_challenge_method, nonce,
-// prompt, max_age, login_hint, those that were sent; after a sign-in, the
+// prompt, max_age, login_hint, dpop_jkt, those that were sent; after a sign-in, the
 // consent page forwards prompt without login, and no max_age, which the
 // sign-in satisfied) and:
 //

@@ -183,7 +183,7 @@ func (p *Pages) issue(w http.ResponseWriter, r *http.Request, req *authRequest, 
 		Hash: store.HashToken(code), ClientID: req.client.ID, RedirectURI: req.askedRedirect,
 		CodeChallenge: req.challenge, UserID: si.user.ID, Username: si.user.Username,
 		SessionID: si.session.ID, Scope: req.scope, Nonce: req.nonce, AuthTime: si.session.AuthTime,
-		CreatedAt: now, ExpiresAt: now.Add(codeTTL),
+		CreatedAt: now, ExpiresAt: now.Add(codeTTL), JKT: req.jkt,
 	})
 	if err != nil {
 		return err

@@ -105,6 +105,26 @@ func TestTokenEndpointHoldsTheCodeToItsRequest(t *testing.T) {
 	z.tokens(t, s, code)
 }
 
+// TestCodeBoundToDPoPKey: dpop_jkt (RFC 9449 §10) is carried through the
+// sign-in and consent pages into the code, which the token endpoint then
+// refuses to a request that proves no key.
+func TestCodeBoundToDPoPKey(t *testing.T) {
+	s := testserver.New(t)
+	s.User("ada", false)
+	a := newApp(s, "Photo Album", true)
+	b := newBrowser(t, s)
+	const jkt = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+	z := a.request("openid", "dpop_jkt", jkt)
+	code := b.authorize(z, "ada")
+	stored, err := s.Store.GetAuthCode(t.Context(), store.HashToken(code), time.Now())
+	if err != nil || stored.JKT != jkt {
+		t.Fatalf("the code is bound to %q (%v); want %q", stored.JKT, err, jkt)
+	}
+	if status, tr := z.exchange(t, s, code); status != http.StatusBadRequest || tr.Error != "invalid_grant" {
+		t.Errorf("a bound code without a proof: %d %+v; want 400 invalid_grant", status, tr)
+	}
+}
+
 // TestOpenRedirectRefused: a client that is unknown or disabled, or a
 // redirect URI the client did not register (another host, another path,
 // an extra query, another scheme, another port), gets the error page and
@@ -183,6 +203,8 @@ func TestAuthorizationErrorsRedirected(t *testing.T) {
 		{"PKCE without a method", a.request("openid", "code_challenge_method", ""), "invalid_request"},
 		{"no PKCE", a.request("openid", "code_challenge", "", "code_challenge_method", ""), "invalid_request"},
 		{"a challenge that is no digest", a.request("openid", "code_challenge", "short"), "invalid_request"},
+		{"a dpop_jkt that is no thumbprint", a.request("openid", "dpop_jkt", "short"), "invalid_request"},
+		{"a dpop_jkt with a character base64url has not", a.request("openid", "dpop_jkt", strings.Repeat("~", 43)), "invalid_request"},
 		{"not registered for the grant", app{id: cc, redirect: appRedirect}.request("openid"), "unauthorized_client"},
 		{"a bad scope", a.request("open\"id"), "invalid_scope"},
 		{"an unknown prompt", a.request("openid", "prompt", "later"), "invalid_request"},

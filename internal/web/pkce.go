@@ -1,6 +1,9 @@
 package web
 
-import "errors"
+import (
+	"errors"
+	"strings"
+)
 
 // PKCE (RFC 7636) is required of every client, public or confidential
 // (RFC 9700 §2.1.1), and only with S256: the plain method would send the
@@ -19,6 +22,16 @@ func checkChallenge(method, challenge string) error {
 		return errors.New("code_challenge_method must be S256")
 	case len(challenge) != 43 || !unreserved(challenge):
 		return errors.New("code_challenge is not the base64url of a SHA-256 digest")
+	}
+	return nil
+}
+
+// checkThumbprint checks the dpop_jkt of an authorization request (RFC
+// 9449 §10): absent, or the base64url JWK SHA-256 thumbprint (RFC 7638) of
+// the key the client will prove at the token endpoint, 43 characters.
+func checkThumbprint(jkt string) error {
+	if jkt != "" && (len(jkt) != 43 || !unreserved(jkt) || strings.ContainsAny(jkt, ".~")) {
+		return errors.New("dpop_jkt is not the base64url SHA-256 thumbprint of a key")
 	}
 	return nil
 }

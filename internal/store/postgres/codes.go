@@ -13,8 +13,8 @@ import (
 
 const (
 	codeColumns = `hash, client_id, redirect_uri, code_challenge, user_id, username, session_id,
-		scope, nonce, auth_time, created_at, expires_at`
-	qInsertAuthCode = `INSERT INTO auth_codes (` + codeColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
+		scope, nonce, auth_time, created_at, expires_at, dpop_jkt`
+	qInsertAuthCode = `INSERT INTO auth_codes (` + codeColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
 	qGetAuthCode    = `SELECT ` + codeColumns + ` FROM auth_codes WHERE hash = $1 AND expires_at > $2`
 	// qLockAuthCode reads a code with what its exchange recorded, and takes
 	// its row lock: concurrent exchanges of one code run one after the
@@ -31,7 +31,7 @@ func scanCode(row pgx.Row, more ...any) (store.AuthCode, error) {
 	var c store.AuthCode
 	var hash []byte
 	dest := append([]any{&hash, &c.ClientID, &c.RedirectURI, &c.CodeChallenge, &c.UserID, &c.Username, &c.SessionID,
-		&c.Scope, &c.Nonce, &c.AuthTime, &c.CreatedAt, &c.ExpiresAt}, more...)
+		&c.Scope, &c.Nonce, &c.AuthTime, &c.CreatedAt, &c.ExpiresAt, &c.JKT}, more...)
 	if err := row.Scan(dest...); err != nil {
 		return store.AuthCode{}, err
 	}
@@ -48,7 +48,7 @@ func scanCode(row pgx.Row, more ...any) (store.AuthCode, error) {
 func (s *Store) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
 	b := &pgx.Batch{}
 	b.Queue(qInsertAuthCode, c.Hash[:], c.ClientID, c.RedirectURI, c.CodeChallenge, c.UserID, c.Username, c.SessionID,
-		c.Scope, c.Nonce, c.AuthTime, c.CreatedAt, c.ExpiresAt)
+		c.Scope, c.Nonce, c.AuthTime, c.CreatedAt, c.ExpiresAt, c.JKT)
 	return s.batch(ctx, b)
 }
 

@@ -10,8 +10,8 @@ import (
 
 const (
 	codeColumns = `hash, client_id, redirect_uri, code_challenge, user_id, username, session_id,
-		scope, nonce, auth_time, created_at, expires_at`
-	qInsertAuthCode = `INSERT INTO auth_codes (` + codeColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		scope, nonce, auth_time, created_at, expires_at, dpop_jkt`
+	qInsertAuthCode = `INSERT INTO auth_codes (` + codeColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qGetAuthCode    = `SELECT ` + codeColumns + ` FROM auth_codes WHERE hash = ?1 AND expires_at > ?2`
 	// qLookupAuthCode reads a code with what its exchange recorded.
 	qLookupAuthCode = `SELECT ` + codeColumns + `, used_at IS NOT NULL, coalesce(grant_id, '')
@@ -21,7 +21,7 @@ const (
 
 func codeArgs(c store.AuthCode) []any {
 	return []any{c.Hash[:], c.ClientID, c.RedirectURI, c.CodeChallenge, c.UserID, c.Username, c.SessionID,
-		c.Scope, c.Nonce, ms(c.AuthTime), ms(c.CreatedAt), ms(c.ExpiresAt)}
+		c.Scope, c.Nonce, ms(c.AuthTime), ms(c.CreatedAt), ms(c.ExpiresAt), c.JKT}
 }
 
 // scanCode scans the codeColumns of a row, and then into more.
@@ -30,7 +30,7 @@ func scanCode(sc scanner, more ...any) (store.AuthCode, error) {
 	var hash []byte
 	var authTime, created, expires int64
 	dest := append([]any{&hash, &c.ClientID, &c.RedirectURI, &c.CodeChallenge, &c.UserID, &c.Username, &c.SessionID,
-		&c.Scope, &c.Nonce, &authTime, &created, &expires}, more...)
+		&c.Scope, &c.Nonce, &authTime, &created, &expires, &c.JKT}, more...)
 	if err := sc.Scan(dest...); err != nil {
 		return store.AuthCode{}, err
 	}

@@ -13,13 +13,15 @@ import (
 )
 
 // sampleCode is the code named name that client c1 obtained for alice
-// (u1) in session s1 at epoch, living 60s.
+// (u1) in session s1 at epoch, living 60s, bound to a DPoP key so that
+// every read shows the binding kept.
 func sampleCode(name string) store.AuthCode {
 	return store.AuthCode{
 		Hash: store.HashToken(name), ClientID: "c1", RedirectURI: "https://app.example/cb",
 		CodeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", UserID: "u1", Username: "alice",
 		SessionID: "s1", Scope: "openid profile", Nonce: "n-0S6_WzA2Mj",
 		AuthTime: epoch, CreatedAt: epoch, ExpiresAt: at(time.Minute),
+		JKT: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I",
 	}
 }
 
