@@ -13,6 +13,12 @@ import (
 // client deleted, a session ended...) cascades without knowing of it.
 
 const (
+	// hasChildren ends the RETURNING clause of a revocation's events: it
+	// reports whether the grant has a live grant exchanged from it, one
+	// probe of grants_parent, so that the cascade's statements run only
+	// when there is something to cascade to.
+	hasChildren = `EXISTS (SELECT 1 FROM grants c
+		WHERE c.parent_grant_id = revocation_events.grant_id AND c.revoked_at IS NULL)`
 	// qCascadeEvents appends one event for each live grant exchanged,
 	// directly or not, from the grants of the events ?1 to ?2: the
 	// revocations a statement just wrote, whose time, reason and actor
@@ -20,7 +26,9 @@ const (
 	// children's (a chain is often exchanged within a millisecond, which
 	// created_at does not order). The recursion walks the
 	// grants_parent index, one probe per revoked grant; for a grant
-	// exchanged from none it finds nothing. Grants form trees (a parent
+	// exchanged from none it finds nothing. The CROSS JOIN keeps d the
+	// outer loop: joined the other way, the planner scanned every grant to
+	// meet d, on every revocation. Grants form trees (a parent
 	// exists before its child), so UNION ALL meets no grant twice.
 	qCascadeEvents = `WITH RECURSIVE d (id, time, reason, actor, depth) AS (
 			SELECT c.id, e.time, e.reason, e.actor, 1
@@ -39,8 +47,8 @@ const (
 			json_group_array(t.jti) FILTER (WHERE t.jti IS NOT NULL),
 			json_group_array(t.status_index) FILTER (WHERE t.status_index IS NOT NULL),
 			max(t.expires_at), g.parent_grant_id
-		FROM d JOIN grants g ON g.id = d.id LEFT JOIN tokens t ON t.grant_id = g.id AND t.expires_at > d.time
-		GROUP BY g.id
+		FROM d CROSS JOIN grants g ON g.id = d.id LEFT JOIN tokens t ON t.grant_id = g.id AND t.expires_at > d.time
+		GROUP BY d.id
 		ORDER BY min(d.depth), g.created_at, g.id
 		RETURNING seq, tokens, grant_id, parent_grant_id`
 	// qCascadeGrants marks revoked the grants of the events ?1 to ?2.

@@ -86,7 +86,7 @@ func revokeSQL(cond string) (events, grants string) {
 		WHERE g.revoked_at IS NULL AND ` + cond + `
 		GROUP BY g.id
 		ORDER BY g.created_at, g.id
-		RETURNING seq, tokens`
+		RETURNING seq, tokens, ` + hasChildren
 	grants = `UPDATE grants AS g SET revoked_at = ?1 WHERE g.revoked_at IS NULL AND ` + cond
 	return events, grants
 }
@@ -111,16 +111,19 @@ func (s *Store) revokeWith(t *tx, st revokeStmts, rev store.Revocation, key ...a
 		return store.RevokeResult{}, err
 	}
 	var res store.RevokeResult
+	parents := false // a revoked grant has a live grant exchanged from it
 	for rows.Next() {
 		var seq int64
 		var n int
-		if err := rows.Scan(&seq, &n); err != nil {
+		var children bool
+		if err := rows.Scan(&seq, &n, &children); err != nil {
 			rows.Close()
 			return store.RevokeResult{}, err
 		}
 		res.Grants++
 		res.Tokens += n
 		res.Seq = max(res.Seq, seq)
+		parents = parents || children
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return store.RevokeResult{}, err
@@ -130,6 +133,9 @@ func (s *Store) revokeWith(t *tx, st revokeStmts, rev store.Revocation, key ...a
 	}
 	if _, err := t.exec(st.grants, args...); err != nil {
 		return store.RevokeResult{}, err
+	}
+	if !parents {
+		return res, nil
 	}
 	first := res.Seq - int64(res.Grants) + 1 // the writer's events of one statement are numbered in a row
 	cascaded, err := s.cascade(t, first, res.Seq)

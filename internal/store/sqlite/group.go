@@ -125,7 +125,7 @@ func qRevokeEvents(n int) string {
 		WHERE g.revoked_at IS NULL
 		GROUP BY r.i
 		ORDER BY r.i
-		RETURNING grant_id, seq, tokens`
+		RETURNING grant_id, seq, tokens, ` + hasChildren
 }
 
 // qRevokeGrants marks n grants revoked: rows (grant ID, time).
@@ -348,6 +348,7 @@ type grantRevocation struct {
 func (s *Store) revokeGrantsOf(t *tx, revs []grantRevocation) error {
 	byGrant := make(map[string]*store.RevokeResult, len(revs))
 	var first, last int64 // the events the group appends
+	parents := false      // a revoked grant has a live grant exchanged from it
 	args := make([]any, 0, maxChunk*5)
 	err := chunks(len(revs), func(k, off int) error {
 		args = args[:0]
@@ -364,9 +365,11 @@ func (s *Store) revokeGrantsOf(t *tx, revs []grantRevocation) error {
 			var grantID string
 			var seq int64
 			var n int
-			if err := rows.Scan(&grantID, &seq, &n); err != nil {
+			var children bool
+			if err := rows.Scan(&grantID, &seq, &n, &children); err != nil {
 				return err
 			}
+			parents = parents || children
 			if res := byGrant[grantID]; res != nil {
 				*res = store.RevokeResult{Grants: 1, Tokens: n, Seq: seq}
 			}
@@ -388,7 +391,7 @@ func (s *Store) revokeGrantsOf(t *tx, revs []grantRevocation) error {
 		_, err := t.exec(s.g.revokeGrants[k], args...)
 		return err
 	})
-	if err != nil || first == 0 {
+	if err != nil || !parents {
 		return err
 	}
 	down, err := s.cascade(t, first, last)
