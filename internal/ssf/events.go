@@ -50,6 +50,15 @@ func (t *Transmitter) signals(ctx context.Context, ev store.Event, users map[str
 		return signal{typ: typ, key: key, txn: txn, seq: ev.Seq, subject: subject, keys: keys, payload: payload}
 	}
 	out := []signal{common(EventGrantRevoked, fmt.Sprintf("grant:%d", ev.Seq), grantPayload(ev))}
+	if ev.ParentGrantID != "" {
+		// A grant exchanged from another (RFC 8693) is revoked with it,
+		// in the same write: the cause is told once, by the event of
+		// the grant the revocation named. Told again here it would say
+		// nothing new, or worse: an exchanged grant belongs to no
+		// session, and a session-revoked SET without a session would
+		// read as every session of the user ended.
+		return out, nil
+	}
 	at := fmt.Sprintf("%s:%d", ev.Subject, ev.Time.UnixMilli())
 	switch ev.Reason {
 	case store.ReasonSessionEnded:

@@ -308,3 +308,55 @@ func TestLongPollsBounded(t *testing.T) {
 		t.Errorf("the waiting poll got %d SETs; want the verification", len(second.Sets))
 	}
 }
+
+// TestSessionEndWithExchangedGrant: ending a session whose grant a
+// service exchanged (RFC 8693) is one session-revoked SET naming that
+// session, and a grant-revoked SET for each grant, the exchanged one
+// naming its parent's revocation cause: the cascade adds no second
+// session-revoked SET, which without a session would read as every
+// session of the user ended.
+func TestSessionEndWithExchangedGrant(t *testing.T) {
+	s := ts.New(t, ts.WithSSF(nil))
+	rxID, rx := receiverClient(t, s, "rx", true)
+	alice := s.User("alice", false)
+	app, _ := s.Client("app")
+	ctx, now := t.Context(), s.Clock.Now()
+	if err := s.Store.CreateSession(ctx, store.Session{ID: "sid-1", UserID: alice.ID, Username: "alice", AuthTime: now,
+		Method: "pwd", CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []store.Grant{
+		{ID: "g-root", ClientID: app, Subject: alice.ID, Username: "alice", Scope: "api", SessionID: "sid-1"},
+		{ID: "g-exchanged", ClientID: app, Subject: alice.ID, Username: "alice", Scope: "api", ParentID: "g-root"},
+	} {
+		g.CreatedAt, g.ExpiresAt = now, now.Add(time.Hour)
+		tok := store.Token{Hash: store.HashToken(g.ID), Kind: store.AccessToken, IssuedAt: now, ExpiresAt: g.ExpiresAt}
+		if err := s.Store.CreateGrant(ctx, g, []store.Token{tok}); err != nil {
+			t.Fatalf("CreateGrant(%s): %v", g.ID, err)
+		}
+	}
+	id := create(t, s, `{}`, rx).StreamID
+	if r := s.Do(http.MethodDelete, "/admin/sessions/sid-1", "", ts.AdminBearer); r.Status/100 != 2 {
+		t.Fatalf("ending the session: %d %s", r.Status, r.Body)
+	}
+	eventually(t, "the session's SETs", func() bool { // queued in one write, the follower's
+		n, _ := s.Store.CountSETs(ctx, id, store.SETPending)
+		return n >= 3
+	})
+	counts := map[string]int{}
+	for _, raw := range poll(t, s, id, `{"returnImmediately":true}`, rx).Sets {
+		c := verifySET(t, s, raw, rxID)
+		for typ := range c["events"].(map[string]any) {
+			counts[typ]++
+		}
+		if e, ok := c["events"].(map[string]any)[ssf.EventSessionRevoked].(map[string]any); ok {
+			sub, _ := c["sub_id"].(map[string]any)
+			if sub["format"] != "complex" || e == nil {
+				t.Errorf("session-revoked sub_id %v; want the user and the session", c["sub_id"])
+			}
+		}
+	}
+	if counts[ssf.EventSessionRevoked] != 1 || counts[ssf.EventGrantRevoked] != 2 {
+		t.Errorf("SETs by type %v; want one session-revoked and two grant-revoked", counts)
+	}
+}
