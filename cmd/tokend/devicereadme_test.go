@@ -25,6 +25,7 @@ curl -sk -c $J -b $J -d "csrf_token=$CSRF&user_code=$C&action=allow" https://loc
 // polling loop, which ends with tokens once the person, played by curl in
 // the background, has allowed the device.
 func TestDeviceREADMEAsPrinted(t *testing.T) {
+	t.Parallel() // in a network namespace of its own, or alone on the machine's ports (chooseReadmeNet)
 	for _, tool := range []string{"bash", "curl", "jq"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s is not installed; the README's commands need it (.ci/run installs curl and jq)", tool)

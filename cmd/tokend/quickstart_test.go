@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -144,11 +145,19 @@ type readmeNet struct {
 	api    bool // the resource servers' section can run
 }
 
+// machinePorts is held by a README test that runs on the machine's
+// network, not in a namespace of its own, until it ends.
+var machinePorts sync.Mutex
+
 func chooseReadmeNet(t *testing.T) readmeNet {
 	t.Helper()
 	if exec.Command("unshare", "-rn", "ip", "link", "set", "lo", "up").Run() == nil {
 		return readmeNet{wrap: []string{"unshare", "-rn", "sh", "-c", `ip link set lo up && exec "$@"`, "sh"}, api: true}
 	}
+	// Without a namespace the README tests, which run in parallel, would
+	// each find 9443 free and start a server on it: one at a time.
+	machinePorts.Lock()
+	t.Cleanup(machinePorts.Unlock)
 	free := func(addr string) bool {
 		ln, err := net.Listen("tcp", addr)
 		if err == nil {

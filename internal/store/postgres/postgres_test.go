@@ -22,7 +22,8 @@ import (
 )
 
 // The tests run against the PostgreSQL at TOKEND_TEST_POSTGRES_DSN, each
-// in a fresh schema dropped when it ends. Without a reachable server they
+// in a fresh schema dropped when it ends (the conformance suite's in a
+// migrated one from a schemaPool, reset when it ends). Without a reachable server they
 // skip, unless TOKEND_REQUIRE_POSTGRES=1 (as in CI), where they fail.
 const defaultTestDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 
@@ -109,7 +110,8 @@ func openTest(t testing.TB, schema string, opts Options) *Store {
 
 func TestConformance(t *testing.T) {
 	needPostgres(t)
-	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t, "", Options{}) })
+	pool := newSchemaPool(t)
+	storetest.Run(t, func(st *testing.T) store.Store { return openTest(st, pool.take(st, t), Options{}) })
 }
 
 var (
