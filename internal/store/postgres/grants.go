@@ -99,6 +99,15 @@ const coveredTokens = `SELECT count(*) FILTER (WHERE t.rotated_at IS NULL) AS li
 		max(t.expires_at) AS expires_at
 	FROM tokens t WHERE t.grant_id = g.id AND t.expires_at > $1`
 
+// insertEvents appends an event for each grant g, with what it covers, c
+// (coveredTokens), at $1 with reason $2 and actor $3: the head of every
+// statement that writes revocation events, the revocations' and their
+// cascade's.
+const insertEvents = `INSERT INTO revocation_events (time, grant_id, client_id, subject, session_id, reason, actor,
+		tokens, token_hashes, jtis, status_indexes, expires_at, parent_grant_id)
+	SELECT $1, g.id, g.client_id, g.subject, g.session_id, $2, $3, c.live, c.hashes, c.jtis, c.indexes, c.expires_at,
+		g.parent_grant_id`
+
 // revokeSQLs are the statements of each kind of revocation, and
 // revokeOnlineSQLs those that leave out the offline grants.
 var revokeSQLs, revokeOnlineSQLs = revokeStatements(""), revokeStatements(keepOffline)
@@ -124,10 +133,7 @@ func revokeStatements(more string) (sqls [numRevokeBy]revokeSQL) {
 		}
 		sqls[by] = revokeSQL{
 			mark: mark,
-			events: `INSERT INTO revocation_events (time, grant_id, client_id, subject, session_id, reason, actor,
-					tokens, token_hashes, jtis, status_indexes, expires_at, parent_grant_id)
-				SELECT $1, g.id, g.client_id, g.subject, g.session_id, $2, $3, c.live, c.hashes, c.jtis, c.indexes, c.expires_at,
-					g.parent_grant_id
+			events: insertEvents + `
 				FROM grants g CROSS JOIN LATERAL (` + coveredTokens + `) c
 				WHERE ` + cond(4) + ` AND g.xmin = pg_current_xact_id_if_assigned()::xid
 				ORDER BY g.created_at, g.id
@@ -200,10 +206,7 @@ func cascadeSQL(cond string) string {
 			UPDATE grants SET revoked_at = $1 WHERE id = ANY (ARRAY(SELECT id FROM d)) AND revoked_at IS NULL
 			RETURNING id, client_id, subject, session_id, parent_grant_id, created_at
 		)
-		INSERT INTO revocation_events (time, grant_id, client_id, subject, session_id, reason, actor,
-			tokens, token_hashes, jtis, status_indexes, expires_at, parent_grant_id)
-		SELECT $1, g.id, g.client_id, g.subject, g.session_id, $2, $3, c.live, c.hashes, c.jtis, c.indexes, c.expires_at,
-			g.parent_grant_id
+		` + insertEvents + `
 		FROM m g JOIN d ON d.id = g.id CROSS JOIN LATERAL (` + coveredTokens + `) c
 		ORDER BY d.depth, g.created_at, g.id
 		RETURNING seq, tokens`

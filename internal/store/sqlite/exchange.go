@@ -39,14 +39,8 @@ const (
 			FROM d JOIN grants c ON c.parent_grant_id = d.id
 			WHERE c.revoked_at IS NULL
 		)
-		INSERT INTO revocation_events (time, grant_id, client_id, subject, session_id, reason, actor, tokens,
-			token_hashes, jtis, status_indexes, expires_at, parent_grant_id)
-		SELECT d.time, g.id, g.client_id, g.subject, g.session_id, d.reason, d.actor,
-			count(t.hash) FILTER (WHERE t.rotated_at IS NULL),
-			unhex(group_concat(hex(t.hash), '') FILTER (WHERE t.hash IS NOT NULL)),
-			json_group_array(t.jti) FILTER (WHERE t.jti IS NOT NULL),
-			json_group_array(t.status_index) FILTER (WHERE t.status_index IS NOT NULL),
-			max(t.expires_at), g.parent_grant_id
+		` + insertEvents + `
+		SELECT d.time, g.id, g.client_id, g.subject, g.session_id, d.reason, d.actor, ` + coveredTokens + `, g.parent_grant_id
 		FROM d CROSS JOIN grants g ON g.id = d.id LEFT JOIN tokens t ON t.grant_id = g.id AND t.expires_at > d.time
 		GROUP BY d.id
 		ORDER BY min(d.depth), g.created_at, g.id

@@ -73,15 +73,25 @@ var revokeConds = [numRevokeBy]string{
 // (store.Filter.KeepOffline) adds to its condition.
 const keepOffline = ` AND g.offline = 0`
 
-func revokeSQL(cond string) (events, grants string) {
-	events = `INSERT INTO revocation_events (time, grant_id, client_id, subject, session_id, reason, actor, tokens,
-			token_hashes, jtis, status_indexes, expires_at, parent_grant_id)
-		SELECT ?1, g.id, g.client_id, g.subject, g.session_id, ?2, ?3,
-			count(t.hash) FILTER (WHERE t.rotated_at IS NULL),
+// insertEvents begins every statement that appends revocation events,
+// and coveredTokens is what an event covers, aggregated over the grant g's
+// tokens t unexpired at the revocation: the live ones counted, the
+// hashes, the jtis and the status indexes of all, rotated ones included,
+// and the latest expiry. Every revocation statement (one by one, grouped,
+// and the cascade to exchanged grants) writes its events with these two.
+const (
+	insertEvents = `INSERT INTO revocation_events (time, grant_id, client_id, subject, session_id, reason, actor, tokens,
+			token_hashes, jtis, status_indexes, expires_at, parent_grant_id)`
+	coveredTokens = `count(t.hash) FILTER (WHERE t.rotated_at IS NULL),
 			unhex(group_concat(hex(t.hash), '') FILTER (WHERE t.hash IS NOT NULL)),
 			json_group_array(t.jti) FILTER (WHERE t.jti IS NOT NULL),
 			json_group_array(t.status_index) FILTER (WHERE t.status_index IS NOT NULL),
-			max(t.expires_at), g.parent_grant_id
+			max(t.expires_at)`
+)
+
+func revokeSQL(cond string) (events, grants string) {
+	events = insertEvents + `
+		SELECT ?1, g.id, g.client_id, g.subject, g.session_id, ?2, ?3, ` + coveredTokens + `, g.parent_grant_id
 		FROM grants g LEFT JOIN tokens t ON t.grant_id = g.id AND t.expires_at > ?1
 		WHERE g.revoked_at IS NULL AND ` + cond + `
 		GROUP BY g.id

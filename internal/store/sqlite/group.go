@@ -113,14 +113,8 @@ func qLookupTokens(n int) string {
 // i giving the events' order.
 func qRevokeEvents(n int) string {
 	return `WITH r (i, gid, time, reason, actor) AS (VALUES ` + rowList(`(?, ?, ?, ?, ?)`, n) + `)
-		INSERT INTO revocation_events (time, grant_id, client_id, subject, session_id, reason, actor, tokens,
-			token_hashes, jtis, status_indexes, expires_at, parent_grant_id)
-		SELECT r.time, g.id, g.client_id, g.subject, g.session_id, r.reason, r.actor,
-			count(t.hash) FILTER (WHERE t.rotated_at IS NULL),
-			unhex(group_concat(hex(t.hash), '') FILTER (WHERE t.hash IS NOT NULL)),
-			json_group_array(t.jti) FILTER (WHERE t.jti IS NOT NULL),
-			json_group_array(t.status_index) FILTER (WHERE t.status_index IS NOT NULL),
-			max(t.expires_at), g.parent_grant_id
+		` + insertEvents + `
+		SELECT r.time, g.id, g.client_id, g.subject, g.session_id, r.reason, r.actor, ` + coveredTokens + `, g.parent_grant_id
 		FROM r CROSS JOIN grants g ON g.id = r.gid LEFT JOIN tokens t ON t.grant_id = g.id AND t.expires_at > r.time
 		WHERE g.revoked_at IS NULL
 		GROUP BY r.i
