@@ -304,11 +304,31 @@ func testParentAndChildAtOnce(t *testing.T, open opener) {
 	}
 }
 
-// ExchangeChain stores a grant prefix-0, with a JWT access token and a
+// BenchRevokeExchangeChain revokes the first grant of a chain of 1,000
+// grants exchanged one from the other (RFC 8693), b.N times: one
+// RevokeGrant, which revokes the 1,001 grants and appends their events in
+// one transaction. Each chain is built off the clock. Both backends run
+// it, as BenchmarkRevokeExchangeChain.
+func BenchRevokeExchangeChain(b *testing.B, s store.Store) {
+	const depth = 1000
+	rev := store.Revocation{Time: at(time.Minute), Reason: store.ReasonClientRequest, Actor: "c1"}
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		root := exchangeChain(b, s, fmt.Sprint("chain", i), depth)
+		b.StartTimer()
+		res, err := s.RevokeGrant(context.Background(), root, rev)
+		if err != nil || res.Grants != depth+1 {
+			b.Fatalf("RevokeGrant = %+v, %v; want %d grants", res, err, depth+1)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(depth+1), "ns/grant")
+}
+
+// exchangeChain stores a grant prefix-0, with a JWT access token and a
 // refresh token, and n grants exchanged one from the other, prefix-1 to
 // prefix-n, each with one access token; it returns the first grant's ID.
-// For the backends' benchmarks of a chain's revocation.
-func ExchangeChain(tb testing.TB, s store.Store, prefix string, n int) string {
+func exchangeChain(tb testing.TB, s store.Store, prefix string, n int) string {
 	tb.Helper()
 	root := newFamily(prefix+"-0", "c1", "u-"+prefix)
 	if err := s.CreateGrant(context.Background(), root.grant, root.tokens()); err != nil {
@@ -323,10 +343,4 @@ func ExchangeChain(tb testing.TB, s store.Store, prefix string, n int) string {
 		parent = f
 	}
 	return root.grant.ID
-}
-
-// RevocationAt is a revocation at the suite's epoch plus d, for the
-// backends' benchmarks.
-func RevocationAt(d time.Duration) store.Revocation {
-	return store.Revocation{Time: at(d), Reason: store.ReasonClientRequest, Actor: "c1"}
 }
