@@ -95,13 +95,7 @@ func (st *stmt) close() error {
 func (s *Store) prepareUnprepared() {
 	for _, st := range s.unprepared {
 		st.wanted = false
-		st.mu.Lock()
-		if !st.closed && st.ready.Load() == nil {
-			if p, err := st.db.PrepareContext(context.Background(), st.query); err == nil {
-				st.ready.Store(p)
-			}
-		}
-		st.mu.Unlock()
+		st.prepared(context.Background())
 	}
 	clear(s.unprepared)
 	s.unprepared = s.unprepared[:0]
