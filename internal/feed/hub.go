@@ -70,6 +70,7 @@ type Hub struct {
 	last      int64         // highest sequence number read
 	wake      chan struct{} // closed when events past last arrive
 	listeners []func([]store.Event)
+	followers []func()
 	started   bool
 }
 
@@ -109,6 +110,19 @@ func (h *Hub) Subscribe(fn func([]store.Event)) {
 		panic("feed: Subscribe after Start")
 	}
 	h.listeners = append(h.listeners, fn)
+}
+
+// Follow has fn called whenever new events are in the hub, once they
+// are: a follower of the log that fn wakes finds them with Events, from
+// memory, instead of reading the store at every commit. fn must be
+// quick. Follow must be called before Start.
+func (h *Hub) Follow(fn func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.started {
+		panic("feed: Follow after Start")
+	}
+	h.followers = append(h.followers, fn)
 }
 
 // Start reads the whole log (listeners see every event; the ring keeps the
@@ -236,6 +250,9 @@ func (h *Hub) catchUp(ctx context.Context) (int, error) {
 				fn(evs)
 			}
 			h.append(evs)
+			for _, fn := range h.followers {
+				fn()
+			}
 			total += len(evs)
 		}
 		if len(evs) < h.cfg.Batch {
@@ -287,6 +304,15 @@ func (h *Hub) Read(ctx context.Context, since int64, limit int) (evs []store.Eve
 	// them, being past the audit retention).
 	evs, err = h.cfg.Source.Events(ctx, since, limit)
 	return evs, wait, err
+}
+
+// Events returns up to limit events with Seq > since that the hub has
+// read, oldest first: Read without the wait, so that the hub serves as
+// the revocation log to the followers Follow wakes. The events must not
+// be modified.
+func (h *Hub) Events(ctx context.Context, since int64, limit int) ([]store.Event, error) {
+	evs, _, err := h.Read(ctx, since, limit)
+	return evs, err
 }
 
 // ReadStored returns the events after since that the store holds now,

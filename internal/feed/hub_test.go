@@ -286,3 +286,55 @@ func BenchmarkAppend(b *testing.B) {
 		h.append(batch(8))
 	}
 }
+
+// A follower woken by Follow finds every new event with Events, from
+// memory: the hub does not read the store again for it.
+func TestFollowerReadsThroughTheHub(t *testing.T) {
+	log := &memLog{}
+	log.add(3)
+	h := New(Config{Source: log, Poll: time.Hour, Ring: 2})
+	woken := make(chan struct{}, 1)
+	h.Follow(func() {
+		select {
+		case woken <- struct{}{}:
+		default:
+		}
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	t.Cleanup(func() { cancel(); h.Wait() })
+	if err := h.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var since int64
+	for round := range 3 {
+		select {
+		case <-woken:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("round %d: the follower was never woken", round)
+		}
+		reads := log.reads.Load()
+		evs, err := h.Events(t.Context(), since, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := log.reads.Load(); got != reads {
+			t.Fatalf("round %d: Events read the store %d times", round, got-reads)
+		}
+		if len(evs) == 0 || evs[0].Seq != since+1 {
+			t.Fatalf("round %d: read %v after %d", round, seqs(evs), since)
+		}
+		since = evs[len(evs)-1].Seq
+		log.add(2)
+		h.Nudge()
+	}
+	if since != 7 {
+		t.Fatalf("the follower read up to %d; want 7", since)
+	}
+	// Older than the ring (trimmed to the newest 2 once it held 5): read
+	// from the store.
+	reads := log.reads.Load()
+	evs, err := h.Events(t.Context(), 0, 2)
+	if err != nil || len(evs) != 2 || evs[0].Seq != 1 || log.reads.Load() != reads+1 {
+		t.Fatalf("Events(0) = %v, %v, after %d reads of the store", seqs(evs), err, log.reads.Load()-reads)
+	}
+}
