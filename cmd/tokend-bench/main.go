@@ -107,7 +107,7 @@ func newBenchFlagSet(cfg *benchConfig, f *benchFlags) *flag.FlagSet {
 	fs.StringVar(&cfg.logLevel, "server-log-level", "", "--log-level for tokend serve (default: tokend's own, info, which logs every request)")
 	fs.StringVar(&cfg.profileDir, "server-profile", "", "folder that receives a CPU profile of the server (serve --debug-addr) for each issue, introspect, revoke and JWT phase, named after the phase, for go tool pprof")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the temporary folder (data, logs)")
-	fs.IntVar(&cfg.gomaxprocs, "server-gomaxprocs", 0, "GOMAXPROCS of tokend serve (default: tokend's own, at least 4)")
+	fs.IntVar(&cfg.gomaxprocs, "server-gomaxprocs", 0, "GOMAXPROCS of tokend serve (default: tokend's own, at least 2)")
 	fs.IntVar(&cfg.fill, "fill", 0, "live tokens written into the store before the server starts, to measure a large store")
 	fs.IntVar(&cfg.overload, "overload", 0, "when > 1, measure each issue, introspect and revoke phase again with this many times --workers")
 	return fs

@@ -49,8 +49,11 @@ import (
 // On one CPU Go would give it one, and then the store's writer, blocked in
 // fsync, holds the only slot: requests cannot run to queue their writes
 // for the next commit, and group commit degenerates to a write or two a
-// commit.
-const minProcs = 4
+// commit. Two are enough for that. More slots than CPUs cost CPU: at four
+// on one CPU, the threads the kernel takes turns between leave goroutines
+// looking busy for milliseconds, and the runtime preempts them with a
+// signal, which took 14 % of an introspection's CPU (1 % at two).
+const minProcs = 2
 
 // gcPercent is the garbage collector's target when GOGC is not set.
 // tokend's live heap is small (the data is in the store), so at Go's
