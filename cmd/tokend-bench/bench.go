@@ -272,23 +272,31 @@ func (b *bench) genN(base string, workers int) generator {
 	return newHTTPGen(c, base, workers)
 }
 
+// profile starts a CPU profile of srv for the phase called name, when
+// the server was started with --server-profile; the function it returns
+// saves it once the phase is over and says where.
+func (b *bench) profile(ctx context.Context, srv *server, name string) func() {
+	if srv.debugAddr == "" {
+		return func() {}
+	}
+	profiled := profilePhase(ctx, srv.debugAddr, b.cfg.profileDir, name, b.cfg.duration)
+	return func() {
+		if path, err := profiled(); err != nil {
+			b.logf("CPU profile of %s: %v", name, err)
+		} else {
+			b.logf("CPU profile of %s: %s", name, path)
+		}
+	}
+}
+
 // measure runs ph on srv with the run's workers and, with --overload K,
 // again with K times as many, the row of an overloaded server: what
 // admission control must turn into quick 503s rather than a queue.
 func (b *bench) measure(ctx context.Context, srv *server, ph phase) {
 	b.logf("measuring %s", ph.name)
-	var profiled func() (string, error)
-	if srv.debugAddr != "" {
-		profiled = profilePhase(ctx, srv.debugAddr, b.cfg.profileDir, ph.name, b.cfg.duration)
-	}
+	profiled := b.profile(ctx, srv, ph.name)
 	b.rows = append(b.rows, ph.run(ctx, b.gen(srv.url), b.cfg.workers, b.cfg.duration, b.cpuOf(srv)))
-	if profiled != nil {
-		if path, err := profiled(); err != nil {
-			b.logf("CPU profile of %s: %v", ph.name, err)
-		} else {
-			b.logf("CPU profile of %s: %s", ph.name, path)
-		}
-	}
+	profiled()
 	if k := b.cfg.overload; k > 1 {
 		base := b.rows[len(b.rows)-1]
 		ph.name = fmt.Sprintf("%s, %d× workers", ph.name, k)
@@ -596,7 +604,9 @@ func (f *firstServer) refresh(ctx context.Context, user, password string) error 
 		},
 	}
 	b.logf("measuring %s", ph.name)
+	profiled := b.profile(ctx, f.srv, ph.name)
 	r := ph.run(ctx, b.gen(f.srv.url), w, b.cfg.duration, b.cpuOf(f.srv))
+	profiled()
 	if r.exhausted && r.errors > 0 {
 		r.note = "a worker stopped when its refresh failed (its chain broke)"
 	}

@@ -105,7 +105,7 @@ func newBenchFlagSet(cfg *benchConfig, f *benchFlags) *flag.FlagSet {
 	fs.StringVar(&f.client, "client", "raw", "load generator's HTTP client: raw (a minimal HTTP/1.1 client, cheap enough not to be the bottleneck) or net/http")
 	fs.BoolVar(&f.pin, "pin", true, "pin the server to CPU 0 and the load generator to CPU 1 with taskset")
 	fs.StringVar(&cfg.logLevel, "server-log-level", "", "--log-level for tokend serve (default: tokend's own, info, which logs every request)")
-	fs.StringVar(&cfg.profileDir, "server-profile", "", "folder that receives a CPU profile of the server (serve --debug-addr) for each issue, introspect, revoke and JWT phase, named after the phase, for go tool pprof")
+	fs.StringVar(&cfg.profileDir, "server-profile", "", "folder that receives a CPU profile of the server (serve --debug-addr) for each issue, introspect, revoke, refresh and JWT phase, named after the phase, for go tool pprof")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the temporary folder (data, logs)")
 	fs.IntVar(&cfg.gomaxprocs, "server-gomaxprocs", 0, "GOMAXPROCS of tokend serve (default: tokend's own, at least 2)")
 	fs.IntVar(&cfg.fill, "fill", 0, "live tokens written into the store before the server starts, to measure a large store")
