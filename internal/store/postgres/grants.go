@@ -46,16 +46,24 @@ const (
 //     their row locks, in the order of their IDs (two bulk revocations that
 //     overlap cannot deadlock). A rotation of one of them in progress holds
 //     the lock; the UPDATE waits for it to commit and then sees its tokens.
-//  2. the transaction takes the revocation log's advisory lock, shared, so
-//     that Events can wait for it (see Events).
-//  3. an INSERT ... SELECT appends one event per grant that statement 1
+//  2. an INSERT ... SELECT appends one event per grant that statement 1
 //     revoked: the rows whose current version this transaction wrote (xmin
 //     is its ID). It runs with a snapshot taken after statement 1 got its
 //     locks, so it counts every token the rotations committed, and stores
 //     what each event covered.
+//  3. the cascade (cascadeSQL) revokes and logs the grants exchanged from
+//     them.
 //
-// Parameters of statement 1: $1 the time, $2 onwards the key; of statement
-// 3: $1 the time, $2 the reason, $3 the actor, $4 onwards the key.
+// (Before statement 2 the transaction also takes an advisory lock, shared,
+// for older readers; see queueRevokeSQL.)
+//
+// Statements 2 and 3 append events only for grants this transaction wrote,
+// so a transaction has its ID before it takes a sequence number: Events
+// relies on that (horizon.go).
+//
+// Parameters of statement 1: $1 the time, $2 onwards the key; of
+// statements 2 and 3: $1 the time, $2 the reason, $3 the actor, $4 onwards
+// the key.
 type revokeBy int
 
 const (
@@ -153,6 +161,11 @@ func (s *Store) queueRevoke(b *pgx.Batch, by revokeBy, rev store.Revocation, res
 // queueRevokeSQL queues on b the statements q with key.
 func (s *Store) queueRevokeSQL(b *pgx.Batch, q revokeSQL, rev store.Revocation, res *store.RevokeResult, key ...any) {
 	b.Queue(q.mark, append([]any{rev.Time}, key...)...)
+	// Readers before the safe-read horizon (horizon.go) took this lock
+	// exclusively to wait for the appends in flight. Taken shared only, it
+	// never waits here: it is kept so that such a reader, on an instance
+	// not upgraded yet, still waits for this append. Remove it once no
+	// version older than the horizon may share the database.
 	b.Queue(`SELECT pg_advisory_xact_lock_shared($1, $2)`, s.eventsLock.class, s.eventsLock.schema)
 	evArgs := append([]any{rev.Time, rev.Reason, rev.Actor}, key...)
 	b.Queue(q.events, evArgs...).Query(func(rows pgx.Rows) error {
@@ -513,52 +526,6 @@ func matchBy(f store.Filter) (revokeBy, []any, error) {
 	default:
 		return 0, nil, errors.New("postgres: a filter needs a subject, a client ID or a session ID")
 	}
-}
-
-const qEvents = `SELECT seq, time, grant_id, client_id, subject, reason, actor, tokens,
-		token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, ''), coalesce(parent_grant_id, '')
-	FROM revocation_events WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3`
-
-// Events returns up to limit events with Seq > since, oldest first; a limit
-// of zero or less means no limit.
-//
-// A reader that resumes from the last Seq it saw must never skip an event.
-// Sequence numbers are taken in one order and committed in another: an
-// event with Seq 11 may be visible before the one with Seq 10 commits. So
-// Events returns only events up to a horizon below which nothing is in
-// flight. Every revocation holds the revocation log's advisory lock,
-// shared, from before it takes its numbers until it has committed. Events
-// takes the lock exclusively, which waits for the revocations in flight to
-// commit, reads the last number taken, and lets go at once; every event
-// numbered up to there has committed or never will, and Events reads
-// those. The lock is held for one short statement, so readers delay
-// revocations only by that; events committed meanwhile with higher numbers
-// are returned by the next call.
-func (s *Store) Events(ctx context.Context, since int64, limit int) ([]store.Event, error) {
-	var horizon int64
-	b := &pgx.Batch{}
-	b.Queue(`SELECT pg_advisory_xact_lock($1, $2)`, s.eventsLock.class, s.eventsLock.schema)
-	queueRow(b, `SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM revocation_seq`,
-		func(row pgx.Row) error { return row.Scan(&horizon) })
-	if err := s.batch(ctx, b); err != nil {
-		return nil, err
-	}
-	if horizon <= since {
-		return nil, nil
-	}
-	var lim *int
-	if limit > 0 {
-		lim = &limit
-	}
-	rows, err := s.pool.Query(ctx, qEvents, since, horizon, lim)
-	if err != nil {
-		return nil, s.mapErr(ctx, err)
-	}
-	evs, err := pgx.CollectRows(rows, scanEvent)
-	if err != nil {
-		return nil, s.mapErr(ctx, err)
-	}
-	return evs, nil
 }
 
 func scanEvent(row pgx.CollectableRow) (store.Event, error) {

@@ -52,8 +52,9 @@ type Store struct {
 	log    *slog.Logger
 	pool   *pgxpool.Pool
 	closed atomic.Bool
-	// eventsLock is the key of the advisory lock that orders appends to the
-	// revocation log with reads of it; see Events.
+	// eventsLock is the key of the advisory lock that revocations take,
+	// shared, for the readers of older tokend versions sharing the
+	// database (see queueRevokeSQL); this version's readers never take it.
 	eventsLock lockKey
 
 	// Notifications to other instances (notify.go).
@@ -86,7 +87,7 @@ type lockKey struct{ class, schema int32 }
 // The classes of tokend's advisory locks.
 const (
 	lockMigrate int32 = 0x746b6401 // "tkd" 1: applying migrations
-	lockEvents  int32 = 0x746b6402 // "tkd" 2: appending to / reading the revocation log
+	lockEvents  int32 = 0x746b6402 // "tkd" 2: appending to the revocation log (older readers wait for it)
 )
 
 func newLockKey(class int32, schema string) lockKey {
