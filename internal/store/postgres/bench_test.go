@@ -55,6 +55,40 @@ func BenchmarkRevokeGrant(b *testing.B) {
 	})
 }
 
+// BenchmarkRevokeGrantFollowed is BenchmarkRevokeGrant/parallel with a
+// reader following the log as the feed's hub does under load: Events from
+// the last Seq it read, again as soon as it returns. reads/op is how many
+// reads it made per revocation.
+func BenchmarkRevokeGrantFollowed(b *testing.B) {
+	s := openTest(b, "", Options{MaxConns: defaultMaxConns})
+	createGrants(b, s, b.N)
+	ctx, stop := context.WithCancel(context.Background())
+	var reads atomic.Int64
+	var follower sync.WaitGroup
+	follower.Go(func() {
+		var last int64
+		for ctx.Err() == nil {
+			evs, err := s.Events(ctx, last, 1000)
+			if err != nil {
+				return
+			}
+			reads.Add(1)
+			if len(evs) > 0 {
+				last = evs[len(evs)-1].Seq
+			}
+		}
+	})
+	benchmark(b, true, func(i int) {
+		if res, err := s.RevokeGrant(context.Background(), fmt.Sprint("g", i), rev); err != nil || res.Grants != 1 {
+			b.Errorf("RevokeGrant = %+v, %v", res, err)
+		}
+	})
+	b.StopTimer()
+	stop()
+	follower.Wait()
+	b.ReportMetric(float64(reads.Load())/float64(b.N), "reads/op")
+}
+
 func BenchmarkRotateRefresh(b *testing.B) {
 	modes(b, func(b *testing.B, parallel bool) {
 		s := openTest(b, "", Options{MaxConns: defaultMaxConns})
