@@ -33,8 +33,16 @@
 // it before it reads the refresh token, and a revocation before it counts
 // the tokens it covers. So of parallel rotations of one token exactly one
 // wins and the others see reuse, and a revocation racing a rotation covers
-// the rotation's new tokens. Revocation events get their sequence numbers
-// under a shared advisory lock that Events takes exclusively for a moment,
-// so that a reader resuming from a sequence number never skips an event
-// committed late (see Store.Events).
+// the rotation's new tokens.
+//
+// Revocation events get their sequence numbers in one order and commit in
+// another. A reader resuming from a sequence number never skips an event
+// committed late: Events returns events only up to a safe-read horizon,
+// below which every number has committed or rolled back (horizon.go says
+// how, and why a filter on each row's writer ID would not do). Appends
+// take no lock a reader waits on; a reader waits for the transactions
+// that were writing when it looked, on the whole server, and so for a
+// writing transaction left open. (Revocations still take the log's
+// advisory lock, shared, which no reader of this version takes, for the
+// readers of older versions during a rolling upgrade.)
 package postgres

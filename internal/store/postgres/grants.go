@@ -162,10 +162,11 @@ func (s *Store) queueRevoke(b *pgx.Batch, by revokeBy, rev store.Revocation, res
 func (s *Store) queueRevokeSQL(b *pgx.Batch, q revokeSQL, rev store.Revocation, res *store.RevokeResult, key ...any) {
 	b.Queue(q.mark, append([]any{rev.Time}, key...)...)
 	// Readers before the safe-read horizon (horizon.go) took this lock
-	// exclusively to wait for the appends in flight. Taken shared only, it
-	// never waits here: it is kept so that such a reader, on an instance
-	// not upgraded yet, still waits for this append. Remove it once no
-	// version older than the horizon may share the database.
+	// exclusively to wait for the appends in flight; readers now never
+	// take it, so it waits only behind such an older reader. It is kept so
+	// that an instance not upgraded yet still waits for this append.
+	// Remove it once no version older than the horizon may share the
+	// database.
 	b.Queue(`SELECT pg_advisory_xact_lock_shared($1, $2)`, s.eventsLock.class, s.eventsLock.schema)
 	evArgs := append([]any{rev.Time, rev.Reason, rev.Actor}, key...)
 	b.Queue(q.events, evArgs...).Query(func(rows pgx.Rows) error {
