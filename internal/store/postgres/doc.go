@@ -41,8 +41,10 @@
 // below which every number has committed or rolled back (horizon.go says
 // how, and why a filter on each row's writer ID would not do). Appends
 // take no lock a reader waits on; a reader waits for the transactions
-// that were writing when it looked, on the whole server, and so for a
-// writing transaction left open. (Revocations still take the log's
-// advisory lock, shared, which no reader of this version takes, for the
-// readers of older versions during a rolling upgrade.)
+// that were writing when it looked, on the whole server. Should one of
+// them stay open (a writing transaction left idle, not tokend's), the
+// reader gives up on the horizon after horizonPatience and takes the
+// log's advisory lock exclusively, which every append holds shared:
+// that waits for the appends in flight alone, as readers did before the
+// horizon (and as older versions' readers still do).
 package postgres

@@ -54,8 +54,8 @@ const (
 //  3. the cascade (cascadeSQL) revokes and logs the grants exchanged from
 //     them.
 //
-// (Before statement 2 the transaction also takes an advisory lock, shared,
-// for older readers; see queueRevokeSQL.)
+// (Before statement 2 the transaction also takes the revocation log's
+// advisory lock, shared; see queueRevokeSQL.)
 //
 // Statements 2 and 3 append events only for grants this transaction wrote,
 // so a transaction has its ID before it takes a sequence number: Events
@@ -161,12 +161,11 @@ func (s *Store) queueRevoke(b *pgx.Batch, by revokeBy, rev store.Revocation, res
 // queueRevokeSQL queues on b the statements q with key.
 func (s *Store) queueRevokeSQL(b *pgx.Batch, q revokeSQL, rev store.Revocation, res *store.RevokeResult, key ...any) {
 	b.Queue(q.mark, append([]any{rev.Time}, key...)...)
-	// Readers before the safe-read horizon (horizon.go) took this lock
-	// exclusively to wait for the appends in flight; readers now never
-	// take it, so it waits only behind such an older reader. It is kept so
-	// that an instance not upgraded yet still waits for this append.
-	// Remove it once no version older than the horizon may share the
-	// database.
+	// A reader takes this lock exclusively, to wait for the appends in
+	// flight, when a transaction that is not tokend's holds the safe-read
+	// horizon back (horizon.go), and so do the readers of tokend versions
+	// before the horizon. Taken before the events take their numbers, held
+	// until the transaction ends.
 	b.Queue(`SELECT pg_advisory_xact_lock_shared($1, $2)`, s.eventsLock.class, s.eventsLock.schema)
 	evArgs := append([]any{rev.Time, rev.Reason, rev.Actor}, key...)
 	b.Queue(q.events, evArgs...).Query(func(rows pgx.Rows) error {

@@ -51,9 +51,17 @@ import (
 // What a reader waits for is every transaction with an ID that was in
 // flight when it sampled: on the whole server (transaction IDs are the
 // cluster's), revocations or not. Appends never wait for readers, and
-// readers never wait for transactions that begin after they sampled. A
-// writing transaction left open on the server holds the feed back until
-// it ends (the README says so to operators).
+// readers never wait for transactions that begin after they sampled.
+//
+// A writing transaction left open on the server, in any database (an
+// "idle in transaction" session, a long batch job), would hold the horizon
+// back as long as it stays open. So a reader waits for the horizon only
+// horizonPatience; past that it waits for the appends alone, the way
+// readers did before the horizon: every transaction that appends events
+// takes the revocation log's advisory lock, shared, before it takes a
+// number and until it ends (queueRevokeSQL), and the reader takes it
+// exclusively, which waits for the appends in flight and no other
+// transaction, and holds appends back for one short statement.
 
 const (
 	qLastSeq    = `SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM revocation_seq`
@@ -61,6 +69,10 @@ const (
 	// qSettled is true once no transaction with an ID below $1 is in
 	// flight.
 	qSettled = `SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::bigint::text::xid8`
+	// qEventsUpTo reads the events with $2 >= seq > $1.
+	qEventsUpTo = `SELECT seq, time, grant_id, client_id, subject, reason, actor, tokens,
+			token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, ''), coalesce(parent_grant_id, '')
+		FROM revocation_events WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3`
 	// qSettledEvents reads the events with $2 >= seq > $1 when qSettled
 	// holds for $3 in its own snapshot, and none otherwise.
 	qSettledEvents = `SELECT seq, time, grant_id, client_id, subject, reason, actor, tokens,
@@ -74,6 +86,11 @@ const (
 // reader waits for revocations and other writes in flight, which take
 // milliseconds.
 const horizonPause = 20 * time.Millisecond
+
+// horizonPatience is how long a reader waits for the horizon before it
+// takes the revocation log's lock instead: writes that take longer are
+// not tokend's, or something is wrong with them.
+const horizonPatience = 100 * time.Millisecond
 
 // Events returns up to limit events with Seq > since, oldest first; a limit
 // of zero or less means no limit. Every event whose revocation committed
@@ -91,10 +108,13 @@ func (s *Store) Events(ctx context.Context, since int64, limit int) ([]store.Eve
 		lim = &limit
 	}
 	pause := time.Millisecond / 2
-	for {
+	for start := time.Now(); ; {
 		evs, settled, err := s.readSettled(ctx, since, last, bound, lim)
 		if err != nil || settled {
 			return evs, err
+		}
+		if time.Since(start) >= horizonPatience {
+			return s.eventsLocked(ctx, since, lim)
 		}
 		t := time.NewTimer(pause)
 		select {
@@ -141,4 +161,31 @@ func (s *Store) readSettled(ctx context.Context, since, last, bound int64, limit
 	// grows: settled for the first means settled for the second, and rows
 	// from the second mean it found the horizon settled.
 	return evs, settled || len(evs) > 0, nil
+}
+
+// eventsLocked reads the events past since under the revocation log's
+// lock, taken exclusively: it waits for the transactions appending events
+// to end, reads the last number handed out, and lets go at once (the
+// batch is one transaction); every event up to that number has committed
+// or never will.
+func (s *Store) eventsLocked(ctx context.Context, since int64, limit *int) ([]store.Event, error) {
+	var last int64
+	b := &pgx.Batch{}
+	b.Queue(`SELECT pg_advisory_xact_lock($1, $2)`, s.eventsLock.class, s.eventsLock.schema)
+	queueRow(b, qLastSeq, func(row pgx.Row) error { return row.Scan(&last) })
+	if err := s.batch(ctx, b); err != nil {
+		return nil, err
+	}
+	if last <= since {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, qEventsUpTo, since, last, limit)
+	if err != nil {
+		return nil, s.mapErr(ctx, err)
+	}
+	evs, err := pgx.CollectRows(rows, scanEvent)
+	if err != nil {
+		return nil, s.mapErr(ctx, err)
+	}
+	return evs, nil
 }

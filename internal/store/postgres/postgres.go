@@ -52,9 +52,10 @@ type Store struct {
 	log    *slog.Logger
 	pool   *pgxpool.Pool
 	closed atomic.Bool
-	// eventsLock is the key of the advisory lock that revocations take,
-	// shared, for the readers of older tokend versions sharing the
-	// database (see queueRevokeSQL); this version's readers never take it.
+	// eventsLock is the key of the advisory lock that appends to the
+	// revocation log take, shared, and a reader exclusively when the
+	// safe-read horizon is held back (horizon.go) or when it is of an
+	// older tokend version sharing the database.
 	eventsLock lockKey
 
 	// Notifications to other instances (notify.go).
@@ -87,7 +88,7 @@ type lockKey struct{ class, schema int32 }
 // The classes of tokend's advisory locks.
 const (
 	lockMigrate int32 = 0x746b6401 // "tkd" 1: applying migrations
-	lockEvents  int32 = 0x746b6402 // "tkd" 2: appending to the revocation log (older readers wait for it)
+	lockEvents  int32 = 0x746b6402 // "tkd" 2: appending to the revocation log (readers wait for it when the horizon is held back)
 )
 
 func newLockKey(class int32, schema string) lockKey {
