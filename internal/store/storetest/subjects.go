@@ -40,7 +40,10 @@ func userDisabled() store.Revocation {
 func changedBy() store.Revocation { return store.Revocation{Time: at(2 * time.Hour), Actor: "admin"} }
 
 func setDisabled(disabled bool) func(store.User) (store.User, error) {
-	return func(u store.User) (store.User, error) { u.Disabled, u.UpdatedAt = disabled, at(time.Hour); return u, nil }
+	return func(u store.User) (store.User, error) {
+		u.Disabled, u.UpdatedAt = disabled, at(time.Hour)
+		return u, nil
+	}
 }
 
 func setProfile(u store.User) (store.User, error) {
@@ -146,7 +149,10 @@ func testSubjectWithGrants(t *testing.T, open opener) {
 	}
 	s := grantless(t, open)
 	pw := passwordChanged()
-	enableWithPassword := func(u store.User) (store.User, error) { u.Disabled, u.PasswordHash = false, "$argon2id$new"; return u, nil }
+	enableWithPassword := func(u store.User) (store.User, error) {
+		u.Disabled, u.PasswordHash = false, "$argon2id$new"
+		return u, nil
+	}
 	if _, err := s.UpdateUser(t.Context(), "alice", enableWithPassword, &pw); err != nil {
 		t.Fatal(err)
 	}
