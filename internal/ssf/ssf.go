@@ -28,12 +28,15 @@ const (
 	EventCredentialChange = "https://schemas.openid.net/secevent/caep/event-type/credential-change"
 	EventAccountDisabled  = "https://schemas.openid.net/secevent/risc/event-type/account-disabled"
 	EventAccountPurged    = "https://schemas.openid.net/secevent/risc/event-type/account-purged"
+	EventAccountEnabled   = "https://schemas.openid.net/secevent/risc/event-type/account-enabled"
+	EventClaimsChange     = "https://schemas.openid.net/secevent/caep/event-type/token-claims-change"
 	EventGrantRevoked     = "urn:tokend:secevent:event-type:grant-revoked"
 )
 
 // EventsSupported are the event types a stream may request, in the order
 // a stream configuration lists them.
-var EventsSupported = []string{EventSessionRevoked, EventCredentialChange, EventAccountDisabled, EventAccountPurged, EventGrantRevoked}
+var EventsSupported = []string{EventSessionRevoked, EventCredentialChange, EventAccountDisabled, EventAccountPurged,
+	EventAccountEnabled, EventClaimsChange, EventGrantRevoked}
 
 // The statuses of a stream (SSF 1.0 §8.1.2).
 const (
