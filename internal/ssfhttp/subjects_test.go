@@ -2,11 +2,13 @@ package ssfhttp_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/tokend/tokend/internal/scim"
 	"github.com/tokend/tokend/internal/ssf"
+	"github.com/tokend/tokend/internal/ssfhttp"
 	"github.com/tokend/tokend/internal/store"
 	ts "github.com/tokend/tokend/internal/testserver"
 )
@@ -71,6 +73,48 @@ func TestSubjectSignals(t *testing.T) {
 				t.Errorf("step %d: sub_id %v; want bob", i, sub)
 			}
 			poll(t, s, id, body(`"ack":[`+quote(jti)+`]`, `"maxEvents":0`), rx)
+		}
+	}
+}
+
+// TestInactivityTimeout: a stream's configuration says its
+// inactivity_timeout; a stream whose receiver shows no activity for that
+// long, by the transmitter's clock, is paused with the reason, while one
+// whose receiver polled meanwhile stays enabled. Enabled again, the
+// paused stream gets the stream-updated event of the pause.
+func TestInactivityTimeout(t *testing.T) {
+	s := ts.New(t, ts.WithSSF(func(c *ssf.Config) { c.InactivityTimeout = time.Hour }))
+	rxID, rx := receiverClient(t, s, "rx", true)
+	idle := create(t, s, `{}`, rx)
+	if idle.InactivityTimeout != 3600 {
+		t.Errorf("inactivity_timeout %d; want 3600 (seconds)", idle.InactivityTimeout)
+	}
+	busy := create(t, s, `{}`, rx).StreamID
+	s.Clock.Advance(40 * time.Minute)
+	poll(t, s, busy, `{"returnImmediately":true}`, rx)
+	s.Clock.Advance(30 * time.Minute) // idle for 70 min, busy for 30
+	var paused store.Stream
+	eventually(t, "the idle stream paused", func() bool {
+		paused, _ = s.Store.GetStream(t.Context(), idle.StreamID)
+		return paused.Status == ssf.StatusPaused
+	})
+	if !strings.Contains(paused.Reason, "inactivity_timeout") {
+		t.Errorf("paused for %q; want the inactivity_timeout named", paused.Reason)
+	}
+	// The pass that paused the idle stream looked at the busy one too.
+	if st, err := s.Store.GetStream(t.Context(), busy); err != nil || st.Status != ssf.StatusEnabled {
+		t.Errorf("the busy stream: %q (%v); want it enabled still", st.Status, err)
+	}
+	if r := s.Do(http.MethodPost, ssfhttp.PathStatus, body(`"stream_id":`+quote(idle.StreamID), `"status":"enabled"`), ts.AdminBearer); r.Status != http.StatusOK {
+		t.Fatalf("enable: %d %s", r.Status, r.Body)
+	}
+	got := poll(t, s, idle.StreamID, `{"returnImmediately":true}`, ts.AdminBearer) // rx's token has expired by now
+	if len(got.Sets) != 1 {
+		t.Fatalf("%d SETs after enabling; want the stream-updated event", len(got.Sets))
+	}
+	for _, raw := range got.Sets {
+		if e := event(t, verifySET(t, s, raw, rxID), ssf.EventStreamUpdated); e["status"] != ssf.StatusPaused || e["reason"] != paused.Reason {
+			t.Errorf("stream-updated %v; want the pause and its reason", e)
 		}
 	}
 }
