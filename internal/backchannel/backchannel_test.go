@@ -133,7 +133,7 @@ func TestRetriedUntilDelivered(t *testing.T) {
 	obs := &counts{}
 	cfg := fast(st, jwts)
 	cfg.Observer = obs
-	start(t, cfg)
+	stop := start(t, cfg)
 	if _, err := s.engine.EndSession(t.Context(), "s1", "alice"); err != nil {
 		t.Fatal(err)
 	}
@@ -142,6 +142,7 @@ func TestRetriedUntilDelivered(t *testing.T) {
 		t.Errorf("%d requests; want 3", n)
 	}
 	waitCount(t, st, store.LogoutDelivered, 1)
+	stop() // an outcome is counted once its record is written: wait for the count too
 	if obs.get(backchannel.OutcomeRetried) != 2 || obs.get(backchannel.OutcomeDelivered) != 1 {
 		t.Errorf("observed %v; want 2 retried, 1 delivered", obs.outcomes)
 	}
@@ -159,11 +160,12 @@ func TestAbandonedPastHorizon(t *testing.T) {
 	obs := &counts{}
 	cfg := fast(st, jwts)
 	cfg.Observer, cfg.Horizon = obs, 500*time.Millisecond
-	start(t, cfg)
+	stop := start(t, cfg)
 	if _, err := s.engine.EndSession(t.Context(), "s1", "alice"); err != nil {
 		t.Fatal(err)
 	}
 	waitCount(t, st, store.LogoutAbandoned, 1)
+	stop() // an outcome is counted once its record is written: wait for the count too
 	// The last attempt is abandoned after its request failed, or before
 	// sending one when it comes due past the horizon.
 	_, _, n := rp.received()
