@@ -207,6 +207,19 @@ func (a *fakeAS) revoke(jti, token string) {
 	a.mu.Unlock()
 }
 
+// subjectEntry publishes a revocation message that covers no token, as a
+// subject entry of tokend's log would be if a feed sent one (tokend's does
+// not): no jti, no hash, no exp.
+func (a *fakeAS) subjectEntry() {
+	data, _ := json.Marshal(map[string]any{"seq": len(a.events) + 1, "jti": []string{}, "token_hashes": []string{},
+		"sub": "carol", "reason": "user_disabled"})
+	a.mu.Lock()
+	a.events = append(a.events, "event: revocation\ndata: "+string(data))
+	close(a.push)
+	a.push = make(chan struct{})
+	a.mu.Unlock()
+}
+
 // drop closes every open stream (a restart of the server).
 func (a *fakeAS) drop() {
 	a.mu.Lock()

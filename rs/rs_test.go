@@ -190,6 +190,29 @@ func TestFeedRevocationIsHonoured(t *testing.T) {
 	}
 }
 
+// TestFeedGoesOnPastMessageWithoutTokens: a message that covers no token
+// (a subject entry of the log, which tokend's feed leaves out) changes
+// nothing, and the follower goes on: the revocation after it is honoured.
+func TestFeedGoesOnPastMessageWithoutTokens(t *testing.T) {
+	a := newFakeAS(t)
+	r := newGuard(t, a, nil)
+	waitFeed(t, r)
+	h := r.Middleware(echo)
+	tok := a.jwt(9, nil)
+	a.subjectEntry()
+	a.revoke("jti-9", tok)
+	deadline := time.Now().Add(2 * time.Second)
+	for call(t, h, "Bearer "+tok).status == 200 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if got := call(t, h, "Bearer "+tok).status; got != 401 {
+		t.Errorf("the token revoked after a message without tokens: %d; want 401", got)
+	}
+	if !r.FeedHealthy() {
+		t.Error("the feed is not healthy after a message without tokens")
+	}
+}
+
 func TestFeedResumesWithLastEventID(t *testing.T) {
 	a := newFakeAS(t)
 	r := newGuard(t, a, nil)

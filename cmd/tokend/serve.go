@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -164,6 +165,8 @@ type serveConfig struct {
 	MetricsAddr string // the metrics' own listener, without authentication; off when empty
 	DPoPNonces  bool   // require server nonces in DPoP proofs (RFC 9449 §8)
 
+	SSFInactivity time.Duration // a Shared Signals stream's inactivity_timeout; 0: none
+
 	envErr error // the first TOKEND_* variable whose value could not be parsed
 }
 
@@ -199,6 +202,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.DurationVar(&c.ClientCacheTTL, "client-cache-ttl", env.Duration("TOKEND_CLIENT_CACHE_TTL", cache.DefaultClientTTL), "how long a client read from the store is trusted: how late another instance's change to a client is seen here; 0: read the store every time (env TOKEND_CLIENT_CACHE_TTL)")
 	fs.StringVar(&c.DebugAddr, "debug-addr", envOr("TOKEND_DEBUG_ADDR", ""), "serve Go's profiler (/debug/pprof/) on this address, e.g. localhost:6060; off when empty (env TOKEND_DEBUG_ADDR)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", envOr("TOKEND_METRICS_ADDR", ""), "serve /metrics without authentication over plain HTTP on this address, e.g. localhost:9090; off when empty (the public listener serves it to the admin token only) (env TOKEND_METRICS_ADDR)")
+	fs.DurationVar(&c.SSFInactivity, "ssf-inactivity-timeout", env.Duration("TOKEND_SSF_INACTIVITY_TIMEOUT", ssf.DefaultInactivityTimeout), "a Shared Signals stream whose receiver neither polls, nor takes a pushed SET, nor calls the stream management API for this long is paused (its inactivity_timeout, SSF 1.0 §8.1.1); 0: never (env TOKEND_SSF_INACTIVITY_TIMEOUT)")
 	fs.BoolVar(&c.DPoPNonces, "dpop-nonces", env.Bool("TOKEND_DPOP_NONCES", false), "require a server nonce in every DPoP proof at the token endpoint (RFC 9449 §8), made with the key in <data>/dpop-nonce-key, which instances on one PostgreSQL must share (env TOKEND_DPOP_NONCES)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -257,6 +261,8 @@ func (c serveConfig) Validate() error {
 		{c.RefreshTokenTTL <= 0, fmt.Sprintf("--refresh-token-ttl must be positive, e.g. 720h, not %s", c.RefreshTokenTTL)},
 		{c.SessionTTL <= 0, fmt.Sprintf("--session-ttl must be positive, e.g. 12h, not %s", c.SessionTTL)},
 		{c.TokenCache < 0, fmt.Sprintf("--token-cache must not be negative, not %d (0 turns the cache off)", c.TokenCache)},
+		{c.SSFInactivity < 0 || (c.SSFInactivity > 0 && c.SSFInactivity < time.Second),
+			fmt.Sprintf("--ssf-inactivity-timeout must be 0 (never) or at least 1s, e.g. 720h, not %s", c.SSFInactivity)},
 	}
 	for _, check := range checks {
 		if check.bad {
@@ -556,6 +562,8 @@ func startSSF(ctx context.Context, p parts, stops *stopList) *ssf.Transmitter {
 		PollEndpoint: func(id string) string { return ssfhttp.PollEndpoint(p.c.Issuer, id) },
 		Logger:       p.log,
 		Observer:     p.m,
+		// 0 means the default to ssf.Config, none to the flag.
+		InactivityTimeout: cmp.Or(p.c.SSFInactivity, -1),
 	})
 	p.hub.Follow(t.Nudge)
 	p.m.SSFStreams(func(ctx context.Context) ([]metrics.SSFStream, error) {

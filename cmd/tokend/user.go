@@ -118,7 +118,7 @@ func userPasswd(ctx context.Context, c *userCmd) error {
 }
 
 // userSetDisabled is `user disable`, which revokes the user's grants, and
-// `user enable`, which revokes nothing.
+// `user enable`, which revokes nothing and logs user_enabled.
 func userSetDisabled(ctx context.Context, c *userCmd) error {
 	disable := c.sub == "disable"
 	apply := func(u store.User) (store.User, error) {
@@ -126,7 +126,7 @@ func userSetDisabled(ctx context.Context, c *userCmd) error {
 		return u, nil
 	}
 	if !disable {
-		if _, err := c.st.UpdateUser(ctx, c.user, apply, nil); err != nil {
+		if _, err := revoker(c.st, c.now).ChangeUser(ctx, c.user, "admin", apply); err != nil {
 			return userErr(c.user, err)
 		}
 		return nil

@@ -93,3 +93,28 @@ func TestUserAddProfile(t *testing.T) {
 		t.Errorf("stored email %q verified %t name %q; want eve@example.com, false, Eve Example", u.Email, u.EmailVerified, u.Name)
 	}
 }
+
+// TestUserEnableLogged: disabling and enabling a user who holds no grant
+// with the CLI revokes nothing and logs both, as subject entries (no
+// grant, no client) by admin: user_disabled, then user_enabled.
+func TestUserEnableLogged(t *testing.T) {
+	t.Parallel()
+	data := migratedData(t)
+	if _, err := cli(t, "a good password\n", "user", "add", "eve", "--password-stdin", "--data", data); err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range []string{"disable", "enable"} {
+		if _, err := cli(t, "", "user", sub, "eve", "--data", data); err != nil {
+			t.Fatalf("tokend user %s: %v", sub, err)
+		}
+	}
+	evs := auditEvents(t, data)
+	if len(evs) != 2 || evs[0].Reason != "user_disabled" || evs[1].Reason != "user_enabled" {
+		t.Fatalf("log %+v; want user_disabled, then user_enabled", evs)
+	}
+	for _, e := range evs {
+		if e.GrantID != "" || e.ClientID != "" || e.Actor != "admin" || e.Tokens != 0 {
+			t.Errorf("event %+v; want a subject entry by admin", e)
+		}
+	}
+}

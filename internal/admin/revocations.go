@@ -87,6 +87,10 @@ type Event struct {
 	// 8693): a revocation of a grant revokes those exchanged from it, each
 	// with its own event naming its parent.
 	ParentGrantID string `json:"parent_grant_id,omitempty"`
+	// Claims are, for a claims_changed subject entry (a change to a user
+	// that revoked nothing: GrantID and ClientID are empty), the claims
+	// that changed.
+	Claims []string `json:"claims,omitempty"`
 }
 
 // EventOf returns e as the API shows it.
@@ -94,7 +98,7 @@ func EventOf(e store.Event) Event {
 	return Event{
 		Seq: e.Seq, Time: e.Time.UTC().Format(time.RFC3339Nano), Actor: e.Actor, Reason: e.Reason,
 		Subject: e.Subject, ClientID: e.ClientID, GrantID: e.GrantID, Tokens: e.Tokens,
-		ParentGrantID: e.ParentGrantID,
+		ParentGrantID: e.ParentGrantID, Claims: e.Claims,
 	}
 }
 

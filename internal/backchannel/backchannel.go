@@ -24,6 +24,7 @@ const (
 	DefaultTokenTTL   = 2 * time.Minute
 	DefaultTimeout    = 10 * time.Second
 	DefaultWorkers    = 4
+	DefaultRun        = 64
 	DefaultBatch      = 500
 )
 
@@ -42,7 +43,7 @@ type Store interface {
 	Cursor(ctx context.Context, name string) (int64, error)
 	QueueLogouts(ctx context.Context, name string, from, to int64, ds []store.LogoutDelivery) error
 	ClaimLogouts(ctx context.Context, claim string, now, until time.Time, limit int) ([]store.LogoutDelivery, error)
-	FinishLogout(ctx context.Context, id int64, claim, state string, at, next time.Time) error
+	FinishLogouts(ctx context.Context, claim string, at time.Time, outcomes []store.LogoutOutcome) error
 	CountLogouts(ctx context.Context, state string) (int64, error)
 }
 
@@ -82,9 +83,12 @@ type Config struct {
 	// Lease is how long a claim holds deliveries; it must outlast an
 	// attempt (Timeout), or another instance may send one again.
 	Lease time.Duration
-	// Workers is how many attempts run at once, and how many deliveries
-	// one claim takes.
+	// Workers is how many attempts run at once.
 	Workers int
+	// Run is how many deliveries one claim takes at most: they are
+	// attempted Workers at a time and their outcomes recorded in one
+	// write.
+	Run int
 	// Batch is how many events one read of the log returns at most.
 	Batch    int
 	Now      func() time.Time
@@ -123,6 +127,9 @@ func New(cfg Config) *Follower {
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultWorkers
+	}
+	if cfg.Run <= 0 {
+		cfg.Run = DefaultRun
 	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = DefaultBatch

@@ -2,6 +2,7 @@ package backchannel_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -132,7 +133,7 @@ func TestRetriedUntilDelivered(t *testing.T) {
 	obs := &counts{}
 	cfg := fast(st, jwts)
 	cfg.Observer = obs
-	start(t, cfg)
+	stop := start(t, cfg)
 	if _, err := s.engine.EndSession(t.Context(), "s1", "alice"); err != nil {
 		t.Fatal(err)
 	}
@@ -141,6 +142,7 @@ func TestRetriedUntilDelivered(t *testing.T) {
 		t.Errorf("%d requests; want 3", n)
 	}
 	waitCount(t, st, store.LogoutDelivered, 1)
+	stop() // an outcome is counted once its record is written: wait for the count too
 	if obs.get(backchannel.OutcomeRetried) != 2 || obs.get(backchannel.OutcomeDelivered) != 1 {
 		t.Errorf("observed %v; want 2 retried, 1 delivered", obs.outcomes)
 	}
@@ -158,11 +160,12 @@ func TestAbandonedPastHorizon(t *testing.T) {
 	obs := &counts{}
 	cfg := fast(st, jwts)
 	cfg.Observer, cfg.Horizon = obs, 500*time.Millisecond
-	start(t, cfg)
+	stop := start(t, cfg)
 	if _, err := s.engine.EndSession(t.Context(), "s1", "alice"); err != nil {
 		t.Fatal(err)
 	}
 	waitCount(t, st, store.LogoutAbandoned, 1)
+	stop() // an outcome is counted once its record is written: wait for the count too
 	// The last attempt is abandoned after its request failed, or before
 	// sending one when it comes due past the horizon.
 	_, _, n := rp.received()
@@ -384,16 +387,16 @@ func freshSchema(t *testing.T, dsn string) string {
 	return name
 }
 
-// stoppingStore is a store whose FinishLogout first stops the follower,
+// stoppingStore is a store whose FinishLogouts first stops the follower,
 // as a shutdown that comes just after the client answered.
 type stoppingStore struct {
 	store.Store
 	stop context.CancelFunc
 }
 
-func (s stoppingStore) FinishLogout(ctx context.Context, id int64, claim, state string, at, next time.Time) error {
+func (s stoppingStore) FinishLogouts(ctx context.Context, claim string, at time.Time, outcomes []store.LogoutOutcome) error {
 	s.stop()
-	return s.Store.FinishLogout(ctx, id, claim, state, at, next)
+	return s.Store.FinishLogouts(ctx, claim, at, outcomes)
 }
 
 // TestAnswerRecordedWhenStopping: a client's answer is recorded although
@@ -480,5 +483,49 @@ func TestStopReleasesAnInterruptedDelivery(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the interrupted delivery was not sent after the restart: its claim was not released")
 		}
+	}
+}
+
+// countingFinish counts the writes that record deliveries' outcomes.
+type countingFinish struct {
+	store.Store
+	mu     sync.Mutex
+	writes int
+	total  int
+}
+
+func (s *countingFinish) FinishLogouts(ctx context.Context, claim string, at time.Time, outcomes []store.LogoutOutcome) error {
+	s.mu.Lock()
+	s.writes++
+	s.total += len(outcomes)
+	s.mu.Unlock()
+	return s.Store.FinishLogouts(ctx, claim, at, outcomes)
+}
+
+// TestRunRecordedInOneWrite: the Logout Tokens of ten clients, queued
+// together, are claimed as one run and their outcomes recorded in one
+// write, although Workers attempts run at a time.
+func TestRunRecordedInOneWrite(t *testing.T) {
+	st, jwts := newSQLite(t), newJWTs(t)
+	rp := newReceiver(t, nil)
+	s := newSeed(t, st)
+	s.session(t, "s1", "u1")
+	for i := range 10 {
+		id := fmt.Sprintf("rp%d", i)
+		s.client(t, id, rp.URL)
+		s.grant(t, "g-"+id, id, "u1", "s1", "openid")
+	}
+	if _, err := s.engine.EndSession(t.Context(), "s1", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	counting := &countingFinish{Store: st}
+	cfg := fast(counting, jwts)
+	cfg.Workers = 3
+	start(t, cfg)
+	waitCount(t, st, store.LogoutDelivered, 10)
+	counting.mu.Lock()
+	defer counting.mu.Unlock()
+	if counting.writes != 1 || counting.total != 10 {
+		t.Errorf("%d writes recorded %d outcomes; want the ten in one", counting.writes, counting.total)
 	}
 }

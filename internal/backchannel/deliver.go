@@ -33,9 +33,9 @@ func (f *Follower) deliver(ctx context.Context) {
 	outbound.Loop(ctx, f.log, "backchannel", "read the back-channel logout queue", f.cfg.Poll, f.due, f.deliverDue)
 }
 
-// deliverDue claims the due deliveries, Workers at a time, and attempts
-// them, until a claim comes back short. A look at the count first spares
-// the store a write when nothing is pending.
+// deliverDue claims the due deliveries, a run of up to Run at a time, and
+// attempts them, Workers at once, until a claim comes back short. A look
+// at the count first spares the store a write when nothing is pending.
 func (f *Follower) deliverDue(ctx context.Context) error {
 	for {
 		pending, err := f.cfg.Store.CountLogouts(ctx, store.LogoutPending)
@@ -50,47 +50,90 @@ func (f *Follower) deliverDue(ctx context.Context) error {
 		}
 		claim := crand.Text()
 		now := f.cfg.Now()
-		ds, err := f.claim(ctx, claim, now)
+		until := now.Add(f.cfg.Lease)
+		ds, err := f.claim(ctx, claim, now, until)
 		if err != nil {
 			return err
 		}
-		var wg sync.WaitGroup
-		for _, d := range ds {
-			wg.Go(func() { f.attempt(ctx, claim, d) })
-		}
-		wg.Wait()
-		if len(ds) < f.cfg.Workers || ctx.Err() != nil {
+		f.record(ctx, claim, f.attemptAll(ctx, until, ds))
+		if len(ds) < f.cfg.Run || ctx.Err() != nil {
 			return ctx.Err()
 		}
 	}
 }
 
-// claim claims up to Workers due deliveries under claim. The claim is not
-// cut short by ctx: a write abandoned on its context may still commit (the
-// SQLite writer runs an op it was handed), and a claim committed but never
-// seen would hold its deliveries for a whole lease. When ctx has ended by
-// the time the claim returns, what it claimed is released at once.
-func (f *Follower) claim(ctx context.Context, claim string, now time.Time) ([]store.LogoutDelivery, error) {
+// attemptAll attempts ds, Workers at a time, and returns how each went.
+// A delivery whose attempt, with the record, could outlast the claim
+// (until) is not attempted but released, as one the follower's stop
+// interrupted: a claim's deliveries are recorded together, so none may
+// be sent after its claim lapsed and another instance may hold it.
+func (f *Follower) attemptAll(ctx context.Context, until time.Time, ds []store.LogoutDelivery) []attempted {
+	out := make([]attempted, len(ds))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(f.cfg.Workers, len(ds)) {
+		wg.Go(func() {
+			for i := range next {
+				now := f.cfg.Now()
+				if now.Add(f.cfg.Timeout + recordTimeout).After(until) {
+					out[i] = released(ds[i], now)
+					continue
+				}
+				out[i] = f.attempt(ctx, ds[i])
+			}
+		})
+	}
+	for i := range ds {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return out
+}
+
+// claim claims up to Run due deliveries under claim, held until until. The
+// claim is not cut short by ctx: a write abandoned on its context may
+// still commit (the SQLite writer runs an op it was handed), and a claim
+// committed but never seen would hold its deliveries for a whole lease.
+// When ctx has ended by the time the claim returns, what it claimed is
+// released at once.
+func (f *Follower) claim(ctx context.Context, claim string, now, until time.Time) ([]store.LogoutDelivery, error) {
 	claimCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
-	ds, err := f.cfg.Store.ClaimLogouts(claimCtx, claim, now, now.Add(f.cfg.Lease), f.cfg.Workers)
+	ds, err := f.cfg.Store.ClaimLogouts(claimCtx, claim, now, until, f.cfg.Run)
 	cancel()
 	if err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		for _, d := range ds {
-			f.release(ctx, claim, d, now)
+		out := make([]attempted, len(ds))
+		for i, d := range ds {
+			out[i] = released(d, now)
 		}
+		f.record(ctx, claim, out)
 		return nil, err
 	}
 	return ds, nil
 }
 
-// attempt makes one attempt at d, held by claim, and records its outcome.
-// When ctx ends before the client answered, the claim is released with the
-// delivery due at once, so that the next start (or another instance) sends
-// it without waiting for the lease to lapse.
-func (f *Follower) attempt(ctx context.Context, claim string, d store.LogoutDelivery) {
+// attempted is how the attempt at one delivery went: what to record, and
+// what to log of it. released is true when it was not made (or made
+// without an answer) and the delivery is given back, due at once.
+type attempted struct {
+	store.LogoutOutcome
+	attrs    []slog.Attr
+	released bool
+}
+
+func released(d store.LogoutDelivery, now time.Time) attempted {
+	return attempted{LogoutOutcome: store.LogoutOutcome{ID: d.ID, State: store.LogoutPending, Next: now}, released: true,
+		attrs: []slog.Attr{slog.String("client", d.ClientID), slog.Int64("seq", d.EventSeq)}}
+}
+
+// attempt makes one attempt at d and says how it went. When ctx ends
+// before the client answered, d is released, due at once, so that the
+// next start (or another instance) sends it without waiting for the
+// lease to lapse.
+func (f *Follower) attempt(ctx context.Context, d store.LogoutDelivery) attempted {
 	now := f.cfg.Now()
 	deadline := d.RevokedAt.Add(f.cfg.Horizon)
 	state, next := store.LogoutAbandoned, now
@@ -107,8 +150,7 @@ func (f *Follower) attempt(ctx context.Context, claim string, d store.LogoutDeli
 	default:
 		status, err := f.post(ctx, uri, d, now)
 		if err != nil && ctx.Err() != nil {
-			f.release(ctx, claim, d, now)
-			return
+			return released(d, now)
 		}
 		state, attrs = f.judge(status, err, attrs)
 		if state == store.LogoutPending {
@@ -117,26 +159,35 @@ func (f *Follower) attempt(ctx context.Context, claim string, d store.LogoutDeli
 			}
 		}
 	}
-	// Recorded even if the follower is stopping: an answer the client
-	// gave is not to be asked for again after a restart.
-	done, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
-	defer cancel()
-	if err := f.cfg.Store.FinishLogout(done, d.ID, claim, state, now, next); err != nil {
-		f.log.LogAttrs(ctx, slog.LevelWarn, "backchannel: cannot record a delivery's outcome", append(attrs, slog.String("error", err.Error()))...)
-		return
-	}
-	f.report(ctx, state, next, attrs)
+	return attempted{LogoutOutcome: store.LogoutOutcome{ID: d.ID, State: state, Next: next}, attrs: attrs}
 }
 
-// release gives back the claim on d, due at now, for an attempt the
-// follower's stop interrupted. If it cannot be recorded, the claim lapses
-// after the lease as it would after a crash.
-func (f *Follower) release(ctx context.Context, claim string, d store.LogoutDelivery, now time.Time) {
+// record writes the outcomes of a claim's attempts in one write, even if
+// the follower is stopping: an answer a client gave is not to be asked
+// for again after a restart. If it cannot, the claim lapses after the
+// lease and the deliveries are sent again (with new Logout Tokens), as
+// after a crash. The attempts made are then logged and counted.
+func (f *Follower) record(ctx context.Context, claim string, as []attempted) {
+	if len(as) == 0 {
+		return
+	}
+	outcomes := make([]store.LogoutOutcome, len(as))
+	for i, a := range as {
+		outcomes[i] = a.LogoutOutcome
+	}
 	done, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	if err := f.cfg.Store.FinishLogout(done, d.ID, claim, store.LogoutPending, now, now); err != nil {
-		f.log.LogAttrs(ctx, slog.LevelWarn, "backchannel: cannot release an interrupted delivery",
-			slog.String("client", d.ClientID), slog.Int64("seq", d.EventSeq), slog.String("error", err.Error()))
+	if err := f.cfg.Store.FinishLogouts(done, claim, f.cfg.Now(), outcomes); err != nil {
+		f.log.WarnContext(ctx, "backchannel: cannot record the outcomes of deliveries", "claim", claim, "deliveries", len(as),
+			"error", err.Error())
+		if !errors.Is(err, store.ErrNotFound) {
+			return
+		}
+	}
+	for _, a := range as {
+		if !a.released {
+			f.report(ctx, a.State, a.Next, a.attrs)
+		}
 	}
 }
 

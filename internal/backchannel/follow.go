@@ -53,7 +53,7 @@ func (f *Follower) queueNew(ctx context.Context) (queued int, err error) {
 }
 
 // deliveries are the deliveries evs call for, due at once: one per event
-// of a grant made in a session whose client has a back-channel logout
+// of a grant (never a subject entry) made in a session whose client has a back-channel logout
 // URI, but for a client's own revocation request, which it knows of, and
 // for events past the retry horizon, which would be abandoned unsent.
 // The store leaves out those of a revocation queued already for the same
@@ -63,7 +63,7 @@ func (f *Follower) deliveries(ctx context.Context, evs []store.Event) ([]store.L
 	listens := map[string]bool{} // by client ID: has a back-channel logout URI
 	var ds []store.LogoutDelivery
 	for _, e := range evs {
-		if e.SessionID == "" || e.Reason == store.ReasonClientRequest || now.Sub(e.Time) >= f.cfg.Horizon {
+		if e.SubjectLevel() || e.SessionID == "" || e.Reason == store.ReasonClientRequest || now.Sub(e.Time) >= f.cfg.Horizon {
 			continue
 		}
 		has, known := listens[e.ClientID]

@@ -70,6 +70,9 @@ func New(inner store.Store, cfg Config) *Store {
 // again. Subscribe it to the feed hub.
 func (s *Store) Apply(evs []store.Event) {
 	for _, e := range evs {
+		if e.SubjectLevel() {
+			continue // revoked nothing: no cached token changes
+		}
 		s.tokens.revoked(e.GrantID, e.Time)
 		if e.Reason == store.ReasonClientDeleted || e.Reason == store.ReasonSecretRotated {
 			s.clients.forget(e.ClientID)
@@ -262,9 +265,10 @@ func (s *Store) DeleteClient(ctx context.Context, id string, rev store.Revocatio
 }
 
 // UpdateUser drops every cached token when the update revokes the user's
-// grants (a password change, a disable).
+// grants (a password change, a disable): a Revocation without a reason
+// revokes nothing.
 func (s *Store) UpdateUser(ctx context.Context, username string, fn func(store.User) (store.User, error), revoke *store.Revocation) (store.RevokeResult, error) {
-	if revoke != nil {
+	if revoke != nil && revoke.Reason != "" {
 		defer s.tokens.clear()
 	}
 	return s.Store.UpdateUser(ctx, username, fn, revoke)
@@ -383,6 +387,11 @@ func (s *Store) ClaimLogouts(ctx context.Context, claim string, now, until time.
 // FinishLogout passes through: the cache holds no deliveries.
 func (s *Store) FinishLogout(ctx context.Context, id int64, claim, state string, at, next time.Time) error {
 	return s.Store.FinishLogout(ctx, id, claim, state, at, next)
+}
+
+// FinishLogouts passes through: it revokes nothing.
+func (s *Store) FinishLogouts(ctx context.Context, claim string, at time.Time, outcomes []store.LogoutOutcome) error {
+	return s.Store.FinishLogouts(ctx, claim, at, outcomes)
 }
 
 // DeleteFinishedLogouts passes through: the cache holds no deliveries.

@@ -204,6 +204,11 @@ func (s Nudging) FinishLogout(ctx context.Context, id int64, claim, state string
 	return s.Store.FinishLogout(ctx, id, claim, state, at, next)
 }
 
+// FinishLogouts passes through: it revokes nothing.
+func (s Nudging) FinishLogouts(ctx context.Context, claim string, at time.Time, outcomes []store.LogoutOutcome) error {
+	return s.Store.FinishLogouts(ctx, claim, at, outcomes)
+}
+
 // DeleteFinishedLogouts passes through: it revokes nothing, and logs no event.
 func (s Nudging) DeleteFinishedLogouts(ctx context.Context, before time.Time, limit int) (int, error) {
 	return s.Store.DeleteFinishedLogouts(ctx, before, limit)

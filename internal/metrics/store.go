@@ -201,6 +201,11 @@ func (s Store) FinishLogout(ctx context.Context, id int64, claim, state string, 
 	return s.Store.FinishLogout(ctx, id, claim, state, at, next)
 }
 
+// FinishLogouts passes through: it revokes nothing.
+func (s Store) FinishLogouts(ctx context.Context, claim string, at time.Time, outcomes []store.LogoutOutcome) error {
+	return s.Store.FinishLogouts(ctx, claim, at, outcomes)
+}
+
 // DeleteFinishedLogouts passes through: it revokes nothing.
 func (s Store) DeleteFinishedLogouts(ctx context.Context, before time.Time, limit int) (int, error) {
 	return s.Store.DeleteFinishedLogouts(ctx, before, limit)

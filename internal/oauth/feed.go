@@ -93,8 +93,14 @@ func since(r *http.Request) (int64, error) {
 }
 
 // live reports whether an event is still worth sending: some token it
-// covers may be unexpired somewhere.
+// covers may be unexpired somewhere. A subject entry of the log (a change
+// to a user that revoked no grant) never is: it covers no token, and is
+// for the Shared Signals transmitter; the feed moves its cursor past it
+// as past an expired one.
 func (e *Endpoints) live(ev store.Event) bool {
+	if ev.SubjectLevel() {
+		return false
+	}
 	return ev.ExpiresAt.IsZero() || e.cfg.Now().Before(ev.ExpiresAt.Add(expiredSkip))
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/tokend/tokend/internal/registry"
 	"github.com/tokend/tokend/internal/revocation"
 	"github.com/tokend/tokend/internal/statuslist"
+	"github.com/tokend/tokend/internal/store"
 	"github.com/tokend/tokend/internal/token"
 )
 
@@ -505,5 +506,51 @@ func TestStatusListPastReservationsIs404(t *testing.T) {
 	}
 	if got := get(oauth.PathStatusLists + "3"); got != http.StatusNotFound {
 		t.Errorf("GET list 3: %d; want 404", got)
+	}
+}
+
+// TestFeedPassesOverSubjectEntries: a subject entry of the log (here a
+// password change and a disable of a user who holds no grant, which
+// revoke nothing) is not sent to resource servers, by the stream or by
+// polling, and the feed goes on past it: the next revocation comes next,
+// a reader resuming from before it gets that revocation, and polling's
+// next_since moves over it.
+func TestFeedPassesOverSubjectEntries(t *testing.T) {
+	h := newFeedHarness(t)
+	appID, appSecret := h.client(jwtClient("app"))
+	auth := "Bearer " + testAdminToken
+	s := h.stream(auth, "")
+	before := s.until("ready")
+	h.user("carol", "correct horse battery")
+	engine := &revocation.Engine{Store: h.cfg.Store, Now: h.clock.Now}
+	disable := func(u store.User) (store.User, error) { u.Disabled = true; return u, nil }
+	if _, err := engine.DisableUser(t.Context(), "carol", "admin", disable); err != nil {
+		t.Fatal(err)
+	}
+	tk := h.passwordTokens(appID, appSecret, "alice")
+	if r := h.post(oauth.PathRevoke, "token="+url.QueryEscape(tk.Access), basic(appID, appSecret)); r.status != http.StatusOK {
+		t.Fatalf("revoke: %d %s", r.status, r.body)
+	}
+	ev := s.next()
+	if ev.event != "revocation" || !strings.Contains(ev.data, b64hash(tk.Access)) || strings.Contains(ev.data, store.ReasonUserDisabled) {
+		t.Fatalf("after the subject entry the stream sent %+v; want alice's revocation", ev)
+	}
+	entries, err := h.store.Events(t.Context(), 0, 10)
+	if err != nil || len(entries) != 2 || !entries[0].SubjectLevel() {
+		t.Fatalf("log %+v (%v); want carol's subject entry, then alice's revocation", entries, err)
+	}
+	s.close()
+	resumed := h.stream(auth, before.id)
+	if again := resumed.next(); again.event != "revocation" || again.id != ev.id {
+		t.Errorf("resuming from %s: %+v; want alice's revocation, id %s", before.id, again, ev.id)
+	}
+	resumed.close()
+	r := h.get(oauth.PathRevocationEvents+"?since="+before.id+"&limit=1", "Authorization: "+auth)
+	var page struct {
+		Events    []feed.Message `json:"events"`
+		NextSince int64          `json:"next_since"`
+	}
+	if err := json.Unmarshal([]byte(r.body), &page); err != nil || len(page.Events) != 0 || page.NextSince != entries[0].Seq {
+		t.Errorf("polling the subject entry alone: %s (%v); want no event and next_since %d", r.body, err, entries[0].Seq)
 	}
 }

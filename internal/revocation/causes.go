@@ -39,6 +39,16 @@ func (e *Engine) DisableUser(ctx context.Context, username, actor string, fn fun
 	})
 }
 
+// ChangeUser applies fn to the stored user named username and revokes
+// nothing: a change that is neither a password change nor a disable (an
+// enable, a new name or email). The store logs, in the same transaction,
+// what the change tells the log's followers as subject entries by actor
+// (store.SubjectEntries): user_enabled when the user was disabled and no
+// longer is, claims_changed when claims tokend releases changed.
+func (e *Engine) ChangeUser(ctx context.Context, username, actor string, fn func(store.User) (store.User, error)) (store.RevokeResult, error) {
+	return e.Store.UpdateUser(ctx, username, fn, &store.Revocation{Time: e.now(), Actor: actor})
+}
+
 // DeleteUser removes the user named username and revokes every grant of
 // the user, atomically, for user_deleted by actor.
 func (e *Engine) DeleteUser(ctx context.Context, username, actor string) (store.RevokeResult, error) {

@@ -111,7 +111,9 @@ func cmpString(a, b string) int {
 }
 
 // TestReenableDoesNotRevoke: active:true and changes of ignored attributes
-// revoke nothing.
+// revoke nothing; the change of displayName and email is logged as one
+// claims_changed subject entry (no grant), and active:true of a user
+// enabled already as nothing.
 func TestReenableDoesNotRevoke(t *testing.T) {
 	s := ts.New(t)
 	c, sec := s.Client("web")
@@ -132,7 +134,8 @@ func TestReenableDoesNotRevoke(t *testing.T) {
 		t.Errorf("PUT: %d %s; want 200", r.Status, r.Body)
 	}
 	s.CheckLive(t, tk)
-	if evs := s.Events(); len(evs) != 0 {
-		t.Errorf("revocation log holds %v; want nothing", evs)
+	evs := s.Events()
+	if len(evs) != 1 || evs[0].GrantID != "" || evs[0].Reason != store.ReasonClaimsChanged {
+		t.Errorf("revocation log holds %v; want one claims_changed subject entry", evs)
 	}
 }

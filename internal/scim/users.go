@@ -288,8 +288,10 @@ func (s *Users) apply(ctx context.Context, id string, c changes, p adminauth.Pri
 	now := s.cfg.Now()
 	// Disabling the user outranks a password change as the reason: both
 	// revoke the same grants, in one event each. Other changes revoke
-	// nothing. The revocation is logged at the user's new UpdatedAt.
-	update := s.updateUser
+	// nothing, but an enable and a change of claims are logged as subject
+	// entries (Engine.ChangeUser). The change is logged at the user's new
+	// UpdatedAt.
+	update := s.engine.At(now).ChangeUser
 	switch {
 	case c.active != nil && !*c.active:
 		update = s.engine.At(now).DisableUser
@@ -337,14 +339,6 @@ func (s *Users) apply(ctx context.Context, id string, c changes, p adminauth.Pri
 }
 
 var errRenamed = errors.New("scim: the user was renamed during the update")
-
-// updateUser applies fn to the stored user without revoking anything: a
-// change that is neither a disable nor a password change. It has the
-// signature of the engine's user updates; actor is unused, as nothing is
-// logged.
-func (s *Users) updateUser(ctx context.Context, username, _ string, fn func(store.User) (store.User, error)) (store.RevokeResult, error) {
-	return s.cfg.Store.UpdateUser(ctx, username, fn, nil)
-}
 
 // delete is DELETE /scim2/Users/{id} (RFC 7644 §3.6): 204. The user and
 // every grant of the user go in one transaction. The store deletes by

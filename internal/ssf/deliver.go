@@ -113,6 +113,9 @@ func (t *Transmitter) pushRun(ctx context.Context, claim string, until time.Time
 		return
 	}
 	last := outcomes[len(tried)-1]
+	if tried[0] != OutcomeRetried {
+		t.active(rctx, st) // the receiver answered: it is there
+	}
 	t.health(rctx, st, last.State == store.SETPending, last.Error, now, &tried[len(tried)-1])
 	if t.cfg.Observer != nil {
 		for _, outcome := range tried {

@@ -33,11 +33,14 @@ type signal struct {
 var userReasons = map[string]bool{
 	store.ReasonPasswordChange: true, store.ReasonUserDisabled: true, store.ReasonUserDeleted: true,
 	store.ReasonSessionEnded: true, store.ReasonConsentRevoked: true, store.ReasonUserRequest: true,
+	store.ReasonUserEnabled: true, store.ReasonClaimsChanged: true,
 }
 
-// signals are what ev tells: the tokend grant-revoked event always, and
-// the standard event of its reason where there is one (the table in the
-// README). users caches the users looked up for their email, by ID.
+// signals are what ev tells: the tokend grant-revoked event for every
+// grant's, and the standard event of its reason where there is one (the
+// table in the README); a subject entry of the log (a change to a user
+// that revoked no grant) tells the standard event alone. users caches the
+// users looked up for their email and claims, by ID.
 func (t *Transmitter) signals(ctx context.Context, ev store.Event, users map[string]*store.User) ([]signal, error) {
 	subject, keys, err := t.subjectOf(ctx, ev, users)
 	if err != nil {
@@ -49,7 +52,10 @@ func (t *Transmitter) signals(ctx context.Context, ev store.Event, users map[str
 		payload["initiating_entity"] = initiator(ev)
 		return signal{typ: typ, key: key, txn: txn, seq: ev.Seq, subject: subject, keys: keys, payload: payload}
 	}
-	out := []signal{common(EventGrantRevoked, fmt.Sprintf("grant:%d", ev.Seq), grantPayload(ev))}
+	var out []signal
+	if !ev.SubjectLevel() {
+		out = append(out, common(EventGrantRevoked, fmt.Sprintf("grant:%d", ev.Seq), grantPayload(ev)))
+	}
 	if ev.ParentGrantID != "" {
 		// A grant exchanged from another (RFC 8693) is revoked with it,
 		// in the same write: the cause is told once, by the event of
@@ -59,6 +65,9 @@ func (t *Transmitter) signals(ctx context.Context, ev store.Event, users map[str
 		// read as every session of the user ended.
 		return out, nil
 	}
+	// A subject entry of a password change, a disable or a deletion has
+	// the key the grants' events of the same change would have: a stream
+	// gets one SET of it either way.
 	at := fmt.Sprintf("%s:%d", ev.Subject, ev.Time.UnixMilli())
 	switch ev.Reason {
 	case store.ReasonSessionEnded:
@@ -77,8 +86,30 @@ func (t *Transmitter) signals(ctx context.Context, ev store.Event, users map[str
 		out = append(out, common(EventAccountDisabled, "disabled:"+at, map[string]any{}))
 	case store.ReasonUserDeleted:
 		out = append(out, common(EventAccountPurged, "purged:"+ev.Subject, map[string]any{}))
+	case store.ReasonUserEnabled:
+		out = append(out, common(EventAccountEnabled, "enabled:"+at, map[string]any{}))
+	case store.ReasonClaimsChanged:
+		// The claims' values are the user's as the SET is queued; a
+		// user deleted since has an account-purged SET to come instead.
+		if u := users[ev.Subject]; u != nil {
+			out = append(out, common(EventClaimsChange, "claims:"+at, map[string]any{"claims": claimValues(*u, ev.Claims)}))
+		}
 	}
 	return out, nil
+}
+
+// claimValues are the values of the named claims of u (store.ProfileClaims),
+// as userinfo gives them.
+func claimValues(u store.User, names []string) map[string]any {
+	all := map[string]any{"preferred_username": u.Username, "name": u.Name, "given_name": u.GivenName,
+		"family_name": u.FamilyName, "email": u.Email, "email_verified": u.EmailVerified}
+	out := make(map[string]any, len(names))
+	for _, n := range names {
+		if v, ok := all[n]; ok {
+			out[n] = v
+		}
+	}
+	return out
 }
 
 // grantPayload is the tokend grant-revoked event: which client's grant,
@@ -102,11 +133,13 @@ func grantPayload(ev store.Event) map[string]any {
 	return p
 }
 
-// initiator is the CAEP initiating_entity of ev (CAEP 1.0 §2).
+// initiator is the CAEP initiating_entity of ev (CAEP 1.0 §2). Only an
+// admin (the console, SCIM, the CLI) enables a user or changes the
+// user's claims.
 func initiator(ev store.Event) string {
 	switch {
 	case ev.Actor == "admin" || ev.Reason == store.ReasonAdmin || ev.Reason == store.ReasonClientDeleted ||
-		ev.Reason == store.ReasonSecretRotated:
+		ev.Reason == store.ReasonSecretRotated || ev.Reason == store.ReasonUserEnabled || ev.Reason == store.ReasonClaimsChanged:
 		return "admin"
 	case ev.Reason == store.ReasonRefreshReuse || ev.Reason == store.ReasonCodeReuse:
 		return "policy"

@@ -46,6 +46,7 @@ func (t *Transmitter) Poll(ctx context.Context, c Caller, id string, req PollReq
 	if st.Method != MethodPoll {
 		return PollResponse{}, invalid("stream %q is delivered by push", id)
 	}
+	t.active(ctx, st)
 	errs := make(map[string]string, len(req.SetErrs))
 	for jti, e := range req.SetErrs {
 		errs[jti] = strings.TrimSpace(e.Err + ": " + e.Description)

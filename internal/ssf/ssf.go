@@ -28,12 +28,15 @@ const (
 	EventCredentialChange = "https://schemas.openid.net/secevent/caep/event-type/credential-change"
 	EventAccountDisabled  = "https://schemas.openid.net/secevent/risc/event-type/account-disabled"
 	EventAccountPurged    = "https://schemas.openid.net/secevent/risc/event-type/account-purged"
+	EventAccountEnabled   = "https://schemas.openid.net/secevent/risc/event-type/account-enabled"
+	EventClaimsChange     = "https://schemas.openid.net/secevent/caep/event-type/token-claims-change"
 	EventGrantRevoked     = "urn:tokend:secevent:event-type:grant-revoked"
 )
 
 // EventsSupported are the event types a stream may request, in the order
 // a stream configuration lists them.
-var EventsSupported = []string{EventSessionRevoked, EventCredentialChange, EventAccountDisabled, EventAccountPurged, EventGrantRevoked}
+var EventsSupported = []string{EventSessionRevoked, EventCredentialChange, EventAccountDisabled, EventAccountPurged,
+	EventAccountEnabled, EventClaimsChange, EventGrantRevoked}
 
 // The statuses of a stream (SSF 1.0 §8.1.2).
 const (
@@ -60,6 +63,11 @@ const (
 	// DefaultMinVerification is the min_verification_interval streams
 	// are configured with (SSF 1.0 §8.1.1).
 	DefaultMinVerification = 15 * time.Second
+	// DefaultInactivityTimeout is the inactivity_timeout streams are
+	// configured with (SSF 1.0 §8.1.1): a month, long enough that a
+	// receiver that polls, or takes pushed SETs, or asks for a
+	// verification now and then, is never paused for it.
+	DefaultInactivityTimeout = 30 * 24 * time.Hour
 )
 
 // Outcomes of a push attempt, as the Observer is told them.
@@ -133,9 +141,14 @@ type Config struct {
 	// requests on a stream (min_verification_interval); one sooner is
 	// refused with TooSoonError.
 	MinVerification time.Duration
-	Now             func() time.Time
-	Logger          *slog.Logger
-	Observer        Observer // nil: nothing counted
+	// InactivityTimeout is how long a stream's receiver may show no
+	// activity (a management call, a poll, a pushed SET taken) before
+	// the transmitter pauses the stream (inactivity_timeout, SSF 1.0
+	// §8.1.1); negative: never.
+	InactivityTimeout time.Duration
+	Now               func() time.Time
+	Logger            *slog.Logger
+	Observer          Observer // nil: nothing counted
 }
 
 // Transmitter follows the log, queues and delivers SETs, and manages the
@@ -162,10 +175,10 @@ func New(cfg Config) *Transmitter {
 	}{
 		{&cfg.Timeout, DefaultTimeout}, {&cfg.Poll, DefaultPoll}, {&cfg.Backoff, DefaultBackoff},
 		{&cfg.MaxBackoff, DefaultMaxBackoff}, {&cfg.PauseAfter, DefaultPauseAfter}, {&cfg.LongPoll, DefaultLongPoll},
-		{&cfg.MinVerification, DefaultMinVerification},
+		{&cfg.MinVerification, DefaultMinVerification}, {&cfg.InactivityTimeout, DefaultInactivityTimeout},
 	}
 	for _, d := range defaults {
-		if *d.v <= 0 {
+		if *d.v == 0 || (*d.v < 0 && d.v != &cfg.InactivityTimeout) {
 			*d.v = d.def
 		}
 	}
@@ -225,9 +238,10 @@ func (t *Transmitter) woken() <-chan struct{} {
 // Start follows the log and pushes until ctx ends; Wait waits for both to
 // stop.
 func (t *Transmitter) Start(ctx context.Context) {
-	t.wg.Add(2)
+	t.wg.Add(3)
 	go t.follow(ctx)
 	go t.push(ctx)
+	go t.expire(ctx)
 }
 
 // Wait blocks until the transmitter has stopped, its context done.

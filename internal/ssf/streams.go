@@ -46,6 +46,9 @@ type config struct {
 	FailingSince time.Time `json:"failing_since,omitzero"`
 	// Verified is when the receiver last asked for a verification event.
 	Verified time.Time `json:"verified,omitzero"`
+	// LastActivity is when the receiver was last active, as recorded at
+	// most once every activityEvery; zero before its first activity.
+	LastActivity time.Time `json:"last_activity,omitzero"`
 }
 
 // stream is a stored stream with its configuration read.
@@ -124,6 +127,10 @@ type StreamConfig struct {
 	Description     string   `json:"description,omitempty"`
 	// MinVerificationInterval is in seconds (SSF 1.0 §8.1.1).
 	MinVerificationInterval int `json:"min_verification_interval"`
+	// InactivityTimeout is in seconds (SSF 1.0 §8.1.1): a stream whose
+	// receiver is not active for that long is paused. Absent when the
+	// transmitter pauses none.
+	InactivityTimeout int `json:"inactivity_timeout,omitempty"`
 }
 
 // Request is the body of a create, update or replace (SSF 1.0 §8.1.1.1,
@@ -154,7 +161,7 @@ func (t *Transmitter) view(st stream) StreamConfig {
 	}
 	return StreamConfig{StreamID: st.ID, Iss: t.cfg.Issuer, Aud: st.audClaim(), EventsSupported: EventsSupported,
 		EventsRequested: st.EventsRequested, EventsDelivered: st.delivered(), Delivery: d, Description: st.Description,
-		MinVerificationInterval: int(t.cfg.MinVerification.Seconds())}
+		MinVerificationInterval: int(t.cfg.MinVerification.Seconds()), InactivityTimeout: int(max(t.cfg.InactivityTimeout, 0).Seconds())}
 }
 
 // apply sets on st what req says; replace clears what it leaves out.
@@ -309,6 +316,7 @@ func (t *Transmitter) Get(ctx context.Context, c Caller, id string) (StreamConfi
 	if err != nil {
 		return StreamConfig{}, err
 	}
+	t.active(ctx, st)
 	return t.view(st), nil
 }
 
@@ -347,6 +355,7 @@ func (t *Transmitter) update(ctx context.Context, c Caller, id string, fn func(*
 			return s, err
 		}
 		st.UpdatedAt = t.cfg.Now()
+		st.LastActivity = st.UpdatedAt // every update is the receiver's (or an admin's) call
 		out = st
 		return st.store()
 	})
@@ -406,6 +415,7 @@ func (t *Transmitter) GetStatus(ctx context.Context, c Caller, id string) (Statu
 	if err != nil {
 		return Status{}, err
 	}
+	t.active(ctx, st)
 	return Status{StreamID: st.ID, Status: st.Status, Reason: st.Reason}, nil
 }
 

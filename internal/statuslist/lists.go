@@ -131,8 +131,10 @@ func (l *Lists) Signed() uint64 { return l.signed.Load() }
 // TTL returns the ttl the tokens carry.
 func (l *Lists) TTL() time.Duration { return l.cfg.TTL }
 
-// Apply sets the bit of every status index the events cover. It is quick
-// (no encoding happens here) so the feed is never held up.
+// Apply sets the bit of every status index the events cover; a subject
+// entry of the log (store.Event.SubjectLevel) covers none, and so sets
+// none. It is quick (no encoding happens here) so the feed is never held
+// up.
 func (l *Lists) Apply(evs []store.Event) {
 	for _, ev := range evs {
 		for _, idx := range ev.StatusIndexes {

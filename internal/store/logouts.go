@@ -44,6 +44,15 @@ type LogoutDelivery struct {
 	FinishedAt   time.Time // when it was delivered or abandoned; zero while pending
 }
 
+// LogoutOutcome is how the attempt at one claimed delivery ended, for
+// FinishLogouts: State LogoutDelivered or LogoutAbandoned finishes it,
+// LogoutPending makes it due again at Next.
+type LogoutOutcome struct {
+	ID    int64
+	State string
+	Next  time.Time
+}
+
 // Logouts keeps what back-channel logout needs to survive a restart and
 // to run on several instances sharing one database: the position of each
 // follower of the revocation log (a cursor, by name), and the Logout
@@ -70,6 +79,12 @@ type Logouts interface {
 	// released. ErrNotFound when claim does not hold the delivery (it
 	// lapsed, and another claim took it).
 	FinishLogout(ctx context.Context, id int64, claim, state string, at, next time.Time) error
+	// FinishLogouts records, in one write, how the attempts at deliveries
+	// held by claim ended, as FinishLogout does for one, at at. Each
+	// claim is released. ErrNotFound when one of them is no longer held
+	// by claim (its claim lapsed, and another may hold it); the others
+	// are recorded.
+	FinishLogouts(ctx context.Context, claim string, at time.Time, outcomes []LogoutOutcome) error
 	// GetLogout returns the delivery id, or ErrNotFound.
 	GetLogout(ctx context.Context, id int64) (LogoutDelivery, error)
 	// CountLogouts counts the deliveries in state.

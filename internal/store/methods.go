@@ -45,6 +45,7 @@ type Writer interface {
 	QueueLogouts(ctx context.Context, name string, from, to int64, ds []LogoutDelivery) error
 	ClaimLogouts(ctx context.Context, claim string, now, until time.Time, limit int) ([]LogoutDelivery, error)
 	FinishLogout(ctx context.Context, id int64, claim, state string, at, next time.Time) error
+	FinishLogouts(ctx context.Context, claim string, at time.Time, outcomes []LogoutOutcome) error
 	DeleteFinishedLogouts(ctx context.Context, before time.Time, limit int) (int, error)
 	CreateStream(ctx context.Context, s Stream) error
 	UpdateStream(ctx context.Context, id string, fn func(Stream) (Stream, error)) (Stream, error)

@@ -208,6 +208,10 @@ func (r TokenRecord) Active(now time.Time) bool {
 
 // Revocation says who revoked a grant, why and when. It becomes one event
 // of the revocation log, written in the same transaction as the revocation.
+//
+// Given to UpdateUser with no Reason, it revokes nothing: it says who
+// changed the user and when, for the subject entries the change logs
+// (SubjectEntries: user_enabled, claims_changed).
 type Revocation struct {
 	Time   time.Time
 	Reason string // one of the Reason constants
@@ -245,6 +249,13 @@ const (
 	// SET, that a subject of its own must lose access (a session revoked,
 	// a credential changed, an account disabled or purged).
 	ReasonUpstreamSignal = "upstream_signal"
+	// ReasonUserEnabled: a disabled user was enabled again. Only ever a
+	// subject entry (Event.SubjectLevel): enabling revokes nothing.
+	ReasonUserEnabled = "user_enabled"
+	// ReasonClaimsChanged: claims tokend releases about the user (the
+	// username, the name, the email) changed. Only ever a subject entry,
+	// whose Event.Claims names them.
+	ReasonClaimsChanged = "claims_changed"
 )
 
 // RevokeResult reports what one revocation covered.
@@ -284,7 +295,19 @@ type Event struct {
 	// its parent was has its own event, with the cause's reason and
 	// actor, after its parent's.
 	ParentGrantID string
+	// Claims are, for a claims_changed entry, the OpenID Connect names
+	// of the claims that changed (ProfileClaims); nil otherwise.
+	Claims []string
 }
+
+// SubjectLevel reports whether e is a subject entry: a change to a user
+// that the log carries although it revoked no grant (a password change,
+// a disable or a deletion of a user who held none, an enable, a change of
+// claims). It has no grant, no client and covers no token; the followers
+// that act on revoked tokens (the feed, the status lists, the caches,
+// back-channel logout) pass over it, the Shared Signals transmitter
+// tells of it.
+func (e Event) SubjectLevel() bool { return e.GrantID == "" }
 
 // GrantActivity is a live grant of a user, with when its newest token was
 // issued (at the grant, or by a refresh): the last use the store knows of

@@ -151,8 +151,11 @@ func (p *Pages) history(r *http.Request, si signedIn) ([]historyEntry, error) {
 	}
 	var out []historyEntry
 	var last store.Event
-	for i, e := range evs {
-		if i > 0 && e.ClientID == last.ClientID && e.Reason == last.Reason && e.Actor == last.Actor && e.Time.Equal(last.Time) {
+	for _, e := range evs {
+		if e.SubjectLevel() {
+			continue // no app lost access: the page lists what apps lost
+		}
+		if len(out) > 0 && e.ClientID == last.ClientID && e.Reason == last.Reason && e.Actor == last.Actor && e.Time.Equal(last.Time) {
 			out[len(out)-1].Grants++
 			continue
 		}

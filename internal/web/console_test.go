@@ -243,7 +243,8 @@ func TestConsoleEndSession(t *testing.T) {
 }
 
 // TestConsoleDisableEnable: a disabled user's tokens stop and they cannot
-// sign in; enabled again, they can, and enabling revoked nothing.
+// sign in; enabled again, they can, and enabling revoked nothing: the log
+// has its user_enabled subject entry (no grant), by the admin.
 func TestConsoleDisableEnable(t *testing.T) {
 	s := testserver.New(t)
 	s.User("root", true)
@@ -270,7 +271,11 @@ func TestConsoleDisableEnable(t *testing.T) {
 	if st := passwordGrant(s, id, secret, "alice", testserver.Password); st != http.StatusOK {
 		t.Errorf("an enabled user: password grant %d; want 200", st)
 	}
-	wantActor(t, s, 1, store.ReasonUserDisabled, "root")
+	evs := s.Events()
+	if len(evs) != 2 || evs[0].Reason != store.ReasonUserDisabled || evs[1].Reason != store.ReasonUserEnabled ||
+		evs[1].Actor != "root" || evs[1].GrantID != "" {
+		t.Errorf("log %+v; want alice's disable, then her user_enabled subject entry by root", evs)
+	}
 }
 
 // TestConsoleResetPassword: passwords that differ change nothing; the

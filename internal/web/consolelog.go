@@ -177,9 +177,14 @@ func (p *Pages) readLog(r *http.Request, lv *logView, f store.EventFilter) error
 }
 
 // logEntry is the row of e, with the names of its client, actor and
-// subject read through the caches users and clients.
+// subject read through the caches users and clients. A subject entry (a
+// change to a user that revoked no grant) is a row of no app and no grant:
+// the audit log shows it.
 func (p *Pages) logEntry(r *http.Request, users, clients map[string]string, e store.Event) (logEntry, error) {
 	entry := logEntry{When: e.Time.UTC().Format("2 Jan 15:04:05"), Reason: e.Reason, Tokens: e.Tokens, Grants: 1}
+	if e.SubjectLevel() {
+		entry.Grants = 0
+	}
 	var err error
 	if entry.Client, err = p.cachedName(r, clients, e.ClientID); err != nil {
 		return entry, err
@@ -208,6 +213,9 @@ func groupKey(e logEntry) string {
 func (lv *logView) chart(start time.Time, evs []store.Event) {
 	counts := make([]int, chartMinutes)
 	for _, e := range evs {
+		if e.SubjectLevel() {
+			continue // revoked nothing: the chart counts revocations
+		}
 		if i := int(e.Time.Sub(start) / time.Minute); i >= 0 && i < chartMinutes {
 			counts[i]++
 			lv.Total++

@@ -50,7 +50,10 @@ type liveEvent struct {
 	User     string `json:"user"`
 	UserPath string `json:"user_path,omitempty"`
 	Tokens   int    `json:"tokens"`
-	Minute   int64  `json:"minute"` // unix time of the event's minute, for the chart
+	// Grants is 1 for a revoked grant's event, 0 for a subject entry (a
+	// change to a user that revoked none).
+	Grants int   `json:"grants"`
+	Minute int64 `json:"minute"` // unix time of the event's minute, for the chart
 }
 
 // liveStats are the live counts the stream sends.
@@ -218,7 +221,7 @@ func (s *logStream) sendEvents(evs []store.Event) bool {
 			return false
 		}
 		data, err := json.Marshal(liveEvent{Seq: ev.Seq, When: le.When, Reason: le.Reason, Actor: le.Actor, Client: le.Client,
-			User: le.User, UserPath: le.UserPath, Tokens: le.Tokens, Minute: ev.Time.Truncate(time.Minute).Unix()})
+			User: le.User, UserPath: le.UserPath, Tokens: le.Tokens, Grants: le.Grants, Minute: ev.Time.Truncate(time.Minute).Unix()})
 		if err != nil {
 			return false
 		}

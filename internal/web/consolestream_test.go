@@ -29,6 +29,7 @@ type liveEvent struct {
 	User     string `json:"user"`
 	UserPath string `json:"user_path"`
 	Tokens   int    `json:"tokens"`
+	Grants   int    `json:"grants"`
 }
 
 // streamWait bounds the wait for one event of a stream: the hub polls the
@@ -183,6 +184,13 @@ func TestConsoleLiveLog(t *testing.T) {
 	b.cback(b.cconfirm(b.get("/console/users/bob"), []string{"Disable bob?"}, []string{"do", "disable"}), "/console/users/bob", "user_disabled")
 	if got := nextRevocation(t, all); got.Reason != "user_disabled" || got.User != "bob" || got.Actor != "root" || got.Seq <= ev.Seq {
 		t.Errorf("after Last-Event-ID %d the stream sent %+v; want bob's disabling by root", ev.Seq, got)
+	}
+	// Enabling bob revokes nothing: its subject entry comes as a row of no
+	// grant.
+	p = b.get("/console/users/bob")
+	b.cback(b.csend(p.formWith(t, "action", ""), "action", "enable"), "/console/users/bob", "user_enabled")
+	if got := nextRevocation(t, all); got.Reason != "user_enabled" || got.User != "bob" || got.Grants != 0 || got.Client != "" {
+		t.Errorf("after bob's enabling the stream sent %+v; want his user_enabled entry, of no grant and no app", got)
 	}
 
 	newBrowser(t, s).openStream(web.PathConsoleLogStream, http.StatusSeeOther)

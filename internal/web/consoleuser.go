@@ -173,8 +173,9 @@ func (p *Pages) adminForgetConsent(r *http.Request, actor string, u store.User, 
 }
 
 // adminSetDisabled disables u, revoking every grant and ending every
-// session (Engine.DisableUser), or enables u, which revokes nothing and
-// so is in no revocation log: the log line names the admin.
+// session (Engine.DisableUser), or enables u, which revokes nothing: the
+// revocation log has a user_enabled subject entry by the admin
+// (Engine.ChangeUser).
 func (p *Pages) adminSetDisabled(r *http.Request, actor string, u store.User, disable bool) (string, error) {
 	now := p.cfg.Now()
 	apply := func(u store.User) (store.User, error) {
@@ -182,7 +183,7 @@ func (p *Pages) adminSetDisabled(r *http.Request, actor string, u store.User, di
 		return u, nil
 	}
 	if !disable {
-		if _, err := p.cfg.Store.UpdateUser(r.Context(), u.Username, apply, nil); err != nil {
+		if _, err := p.cfg.Engine.At(now).ChangeUser(r.Context(), u.Username, actor, apply); err != nil {
 			return "", notFound(err, "user")
 		}
 		p.logAdmin(r, "console: user enabled", actor, u.Username)

@@ -238,7 +238,7 @@ func (s *Store) UpdateUser(ctx context.Context, username string, fn func(store.U
 		b = &pgx.Batch{}
 		b.Queue(qUpdateUser, userArgs(u)...).Exec(exactlyOne("updating the user"))
 		if revoke != nil {
-			s.queueRevokeUser(b, u.ID, *revoke, &res)
+			s.queueUserChange(b, old, u, *revoke, &res)
 		}
 		return t.send(b, true)
 	})
@@ -262,6 +262,7 @@ func (s *Store) DeleteUser(ctx context.Context, username string, rev store.Revoc
 		b = &pgx.Batch{}
 		b.Queue(qDeleteUserConsents, id)
 		s.queueRevokeUser(b, id, rev, &res)
+		s.queueSubjectEntry(b, store.Event{Time: rev.Time, Subject: id, Reason: rev.Reason, Actor: rev.Actor}, true, &res)
 		return t.send(b, true)
 	})
 	if err != nil {
@@ -276,6 +277,50 @@ func (s *Store) DeleteUser(ctx context.Context, username string, rev store.Revoc
 func (s *Store) queueRevokeUser(b *pgx.Batch, id string, rev store.Revocation, res *store.RevokeResult) {
 	b.Queue(qEndUserSessions, id, rev.Time, rev.KeepSession)
 	s.queueRevoke(b, bySubject, rev, res, id)
+}
+
+// qSubjectEntry appends a subject entry (store.SubjectEntries): no grant,
+// no client, no token. With $6 it is appended only when the transaction
+// revoked no grant of the subject at $1: a grant row this transaction
+// wrote with that revoked_at is one the revocation before it marked.
+const qSubjectEntry = `INSERT INTO revocation_events (time, grant_id, client_id, subject, reason, actor, tokens, claims)
+	SELECT $1::timestamptz, '', '', $2::text, $3::text, $4::text, 0, $5::text[]
+	WHERE NOT $6::boolean OR NOT EXISTS (SELECT 1 FROM grants g
+		WHERE g.subject = $2 AND g.revoked_at = $1 AND g.xmin = pg_current_xact_id_if_assigned()::xid)
+	RETURNING seq`
+
+// queueUserChange queues on b what rev revokes of the user old became u
+// (when it has a Reason) and the subject entries of the change
+// (store.SubjectEntries); res holds the result once b has run.
+func (s *Store) queueUserChange(b *pgx.Batch, old, u store.User, rev store.Revocation, res *store.RevokeResult) {
+	ifNoGrant, always := store.SubjectEntries(old, u, rev)
+	if ifNoGrant != nil {
+		s.queueRevokeUser(b, u.ID, rev, res)
+		s.queueSubjectEntry(b, *ifNoGrant, true, res)
+	}
+	for _, e := range always {
+		s.queueSubjectEntry(b, e, false, res)
+	}
+}
+
+// queueSubjectEntry queues on b the append of the subject entry e, only
+// when the transaction revoked no grant of its subject if unlessRevoked.
+// The safe-read horizon (horizon.go) holds for it as for a revocation's
+// events: the transaction has written the user's row, and so has its ID,
+// before it takes the entry's number. It takes the log's lock, shared, as
+// every append does for readers of older versions (queueRevokeSQL).
+func (s *Store) queueSubjectEntry(b *pgx.Batch, e store.Event, unlessRevoked bool, res *store.RevokeResult) {
+	b.Queue(`SELECT pg_advisory_xact_lock_shared($1, $2)`, s.eventsLock.class, s.eventsLock.schema)
+	b.Queue(qSubjectEntry, e.Time, e.Subject, e.Reason, e.Actor, e.Claims, unlessRevoked).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var seq int64
+			if err := rows.Scan(&seq); err != nil {
+				return err
+			}
+			res.Seq = max(res.Seq, seq)
+		}
+		return rows.Err()
+	})
 }
 
 // query runs a read query and scans every row.

@@ -533,9 +533,12 @@ func scanEvent(row pgx.CollectableRow) (store.Event, error) {
 	var hashes [][]byte
 	var expires *time.Time
 	err := row.Scan(&e.Seq, &e.Time, &e.GrantID, &e.ClientID, &e.Subject, &e.Reason, &e.Actor, &e.Tokens,
-		&hashes, &e.JTIs, &e.StatusIndexes, &expires, &e.SessionID, &e.ParentGrantID)
+		&hashes, &e.JTIs, &e.StatusIndexes, &expires, &e.SessionID, &e.ParentGrantID, &e.Claims)
 	if err != nil {
 		return store.Event{}, err
+	}
+	if len(e.Claims) == 0 {
+		e.Claims = nil
 	}
 	e.Time = e.Time.UTC()
 	if expires != nil {
@@ -564,12 +567,14 @@ const (
 	// Events it needs no horizon: a person's history is read whole each
 	// time, not followed from a position.
 	qUserEvents = `SELECT seq, time, grant_id, client_id, subject, reason, actor, tokens,
-			token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, ''), coalesce(parent_grant_id, '')
+			token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, ''), coalesce(parent_grant_id, ''),
+			coalesce(claims, '{}')
 		FROM revocation_events WHERE subject = $1 ORDER BY seq DESC LIMIT $2`
 	// qSearchEvents reads the log backwards from its newest event, and
 	// stops at the limit: an admin's page, not a hot path.
 	qSearchEvents = `SELECT seq, time, grant_id, client_id, subject, reason, actor, tokens,
-			token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, ''), coalesce(parent_grant_id, '')
+			token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, ''), coalesce(parent_grant_id, ''),
+			coalesce(claims, '{}')
 		FROM revocation_events
 		WHERE ($1 = '' OR reason = $1) AND ($2 = '' OR client_id = $2) AND ($3 = '' OR subject = $3)
 			AND ($4::timestamptz IS NULL OR time >= $4)

@@ -175,6 +175,34 @@ func (s *Store) FinishLogout(ctx context.Context, id int64, claim, state string,
 	return nil
 }
 
+// FinishLogouts records the outcomes of attempts in one round trip, one
+// implicit transaction; see store.Logouts.
+func (s *Store) FinishLogouts(ctx context.Context, claim string, at time.Time, outcomes []store.LogoutOutcome) error {
+	if len(outcomes) == 0 {
+		return nil
+	}
+	var done int64
+	b := &pgx.Batch{}
+	for _, o := range outcomes {
+		switch o.State {
+		case store.LogoutPending, store.LogoutDelivered, store.LogoutAbandoned:
+		default:
+			return fmt.Errorf("postgres: unknown delivery state %q", o.State)
+		}
+		b.Queue(qFinishLogout, o.ID, claim, o.State, at, o.Next).Exec(func(ct pgconn.CommandTag) error {
+			done += ct.RowsAffected()
+			return nil
+		})
+	}
+	if err := s.batch(ctx, b); err != nil {
+		return err
+	}
+	if lost := int64(len(outcomes)) - done; lost > 0 {
+		return fmt.Errorf("%d of %d logout deliveries not held by claim %q: %w", lost, len(outcomes), claim, store.ErrNotFound)
+	}
+	return nil
+}
+
 // GetLogout returns delivery id, or store.ErrNotFound.
 func (s *Store) GetLogout(ctx context.Context, id int64) (store.LogoutDelivery, error) {
 	if err := s.usable(ctx); err != nil {

@@ -37,6 +37,10 @@ const (
 	qUpdateUser  = `UPDATE users SET username = ?2, password_hash = ?3, admin = ?4, disabled = ?5, created_at = ?6, updated_at = ?7,
 		email = ?8, email_verified = ?9, given_name = ?10, family_name = ?11, name = ?12 WHERE id = ?1`
 	qDeleteUser = `DELETE FROM users WHERE username = ? RETURNING id`
+	// qInsertSubjectEntry appends a subject entry (store.SubjectEntries):
+	// no grant, no client, no token.
+	qInsertSubjectEntry = `INSERT INTO revocation_events (time, grant_id, client_id, subject, reason, actor, tokens, claims)
+		VALUES (?, '', '', ?, ?, ?, 0, ?) RETURNING seq`
 )
 
 type scanner interface{ Scan(dest ...any) error }
@@ -280,7 +284,7 @@ func (s *Store) UpdateUser(ctx context.Context, username string, fn func(store.U
 			return err
 		}
 		if revoke != nil {
-			res, err = s.revokeUser(t, u.ID, *revoke)
+			res, err = s.logUserChange(t, old, u, *revoke)
 		}
 		return err
 	})
@@ -304,6 +308,9 @@ func (s *Store) DeleteUser(ctx context.Context, username string, rev store.Revoc
 		}
 		var err error
 		res, err = s.revokeUser(t, id, rev)
+		if err == nil && res.Grants == 0 {
+			res.Seq, err = s.appendSubjectEntry(t, store.Event{Time: rev.Time, Subject: id, Reason: rev.Reason, Actor: rev.Actor})
+		}
 		return err
 	})
 	if err != nil {
@@ -320,6 +327,47 @@ func (s *Store) revokeUser(t *tx, id string, rev store.Revocation) (store.Revoke
 		return store.RevokeResult{}, err
 	}
 	return s.revoke(t, bySubject, rev, id)
+}
+
+// logUserChange revokes what rev revokes of the user old became u (when
+// it has a Reason) and appends the subject entries of the change
+// (store.SubjectEntries), within t.
+func (s *Store) logUserChange(t *tx, old, u store.User, rev store.Revocation) (store.RevokeResult, error) {
+	ifNoGrant, always := store.SubjectEntries(old, u, rev)
+	var res store.RevokeResult
+	if ifNoGrant != nil {
+		var err error
+		if res, err = s.revokeUser(t, u.ID, rev); err != nil {
+			return res, err
+		}
+		if res.Grants == 0 {
+			always = append([]store.Event{*ifNoGrant}, always...)
+		}
+	}
+	for _, e := range always {
+		seq, err := s.appendSubjectEntry(t, e)
+		if err != nil {
+			return store.RevokeResult{}, err
+		}
+		res.Seq = max(res.Seq, seq)
+	}
+	return res, nil
+}
+
+// appendSubjectEntry appends the subject entry e within t and returns its
+// sequence number.
+func (s *Store) appendSubjectEntry(t *tx, e store.Event) (int64, error) {
+	var claims any
+	if len(e.Claims) > 0 {
+		b, err := json.Marshal(e.Claims)
+		if err != nil {
+			return 0, err
+		}
+		claims = string(b)
+	}
+	var seq int64
+	err := t.queryRow(s.w.insertSubjectEntry, ms(e.Time), e.Subject, e.Reason, e.Actor, claims).Scan(&seq)
+	return seq, err
 }
 
 // list runs a read query and scans every row.

@@ -36,7 +36,8 @@ const (
 	qEvents            = `SELECT ` + eventColumns + ` FROM revocation_events WHERE seq > ? ORDER BY seq LIMIT ?`
 	// eventColumns are an event's columns as scanEvent reads them.
 	eventColumns = `seq, time, grant_id, client_id, subject, reason, actor, tokens,
-			token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, ''), coalesce(parent_grant_id, '')`
+			token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, ''), coalesce(parent_grant_id, ''),
+			coalesce(claims, '[]')`
 )
 
 // A revocation is two statements whatever it covers: one INSERT ... SELECT
@@ -477,10 +478,10 @@ func scanEvent(sc scanner) (store.Event, error) {
 	var e store.Event
 	var at int64
 	var hashes []byte
-	var jtis, indexes string
+	var jtis, indexes, claims string
 	var expires sql.NullInt64
 	err := sc.Scan(&e.Seq, &at, &e.GrantID, &e.ClientID, &e.Subject, &e.Reason, &e.Actor, &e.Tokens,
-		&hashes, &jtis, &indexes, &expires, &e.SessionID, &e.ParentGrantID)
+		&hashes, &jtis, &indexes, &expires, &e.SessionID, &e.ParentGrantID, &claims)
 	if err != nil {
 		return e, err
 	}
@@ -500,6 +501,9 @@ func scanEvent(sc scanner) (store.Event, error) {
 	}
 	if e.StatusIndexes, err = parseJSON[int64](indexes); err != nil {
 		return e, fmt.Errorf("event %d status_indexes: %w", e.Seq, err)
+	}
+	if e.Claims, err = parseJSON[string](claims); err != nil {
+		return e, fmt.Errorf("event %d claims: %w", e.Seq, err)
 	}
 	return e, nil
 }

@@ -173,6 +173,43 @@ func (s *Store) FinishLogout(ctx context.Context, id int64, claim, state string,
 	})
 }
 
+// FinishLogouts records the outcomes of attempts in one write; see
+// store.Logouts.
+func (s *Store) FinishLogouts(ctx context.Context, claim string, at time.Time, outcomes []store.LogoutOutcome) error {
+	for _, o := range outcomes {
+		switch o.State {
+		case store.LogoutPending, store.LogoutDelivered, store.LogoutAbandoned:
+		default:
+			return fmt.Errorf("sqlite: unknown delivery state %q", o.State)
+		}
+	}
+	var lost int
+	err := s.write(ctx, func(t *tx) error {
+		lost = 0
+		for _, o := range outcomes {
+			res, err := t.exec(s.w.finishLogout, o.ID, claim, o.State, ms(at), ms(o.Next))
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				lost++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if lost > 0 {
+		return fmt.Errorf("%d of %d logout deliveries not held by claim %q: %w", lost, len(outcomes), claim, store.ErrNotFound)
+	}
+	return nil
+}
+
 // GetLogout returns delivery id, or store.ErrNotFound.
 func (s *Store) GetLogout(ctx context.Context, id int64) (store.LogoutDelivery, error) {
 	d, err := scanLogout(s.r.getLogout.QueryRowContext(ctx, id))

@@ -22,6 +22,7 @@ type writeStmts struct {
 	savepoint, release, rollbackTo                         *stmt
 	getClient, insertClient, updateClient, deleteClient    *stmt
 	getUser, insertUser, updateUser, deleteUser            *stmt
+	insertSubjectEntry                                     *stmt
 	insertGrant, insertToken                               *stmt
 	lookupToken, markRotated, extendGrant                  *stmt
 	revoke, revokeOnline                                   [numRevokeBy]revokeStmts
@@ -73,22 +74,23 @@ func (s *Store) prepare() {
 	s.w = writeStmts{
 		// One savepoint name serves every op: an op's savepoint is released
 		// (or rolled back to and released) before the next op's opens.
-		savepoint:    w.prep(`SAVEPOINT op`),
-		release:      w.prep(`RELEASE op`),
-		rollbackTo:   w.prep(`ROLLBACK TO op`),
-		getClient:    w.prep(qGetClient),
-		insertClient: w.prep(qInsertClient),
-		updateClient: w.prep(qUpdateClient),
-		deleteClient: w.prep(qDeleteClient),
-		getUser:      w.prep(qGetUser),
-		insertUser:   w.prep(qInsertUser),
-		updateUser:   w.prep(qUpdateUser),
-		deleteUser:   w.prep(qDeleteUser),
-		insertGrant:  w.prep(qInsertGrant),
-		insertToken:  w.prep(qInsertToken),
-		lookupToken:  w.prep(qLookupToken),
-		markRotated:  w.prep(qMarkRotated),
-		extendGrant:  w.prep(qExtendGrant),
+		savepoint:          w.prep(`SAVEPOINT op`),
+		release:            w.prep(`RELEASE op`),
+		rollbackTo:         w.prep(`ROLLBACK TO op`),
+		getClient:          w.prep(qGetClient),
+		insertClient:       w.prep(qInsertClient),
+		updateClient:       w.prep(qUpdateClient),
+		deleteClient:       w.prep(qDeleteClient),
+		getUser:            w.prep(qGetUser),
+		insertUser:         w.prep(qInsertUser),
+		updateUser:         w.prep(qUpdateUser),
+		deleteUser:         w.prep(qDeleteUser),
+		insertSubjectEntry: w.prep(qInsertSubjectEntry),
+		insertGrant:        w.prep(qInsertGrant),
+		insertToken:        w.prep(qInsertToken),
+		lookupToken:        w.prep(qLookupToken),
+		markRotated:        w.prep(qMarkRotated),
+		extendGrant:        w.prep(qExtendGrant),
 
 		insertIssuer:        w.prep(qInsertIssuer),
 		deleteIssuer:        w.prep(qDeleteIssuer),

@@ -39,6 +39,7 @@ var ignoreLogoutID = cmpopts.IgnoreFields(store.LogoutDelivery{}, "ID")
 func testLogouts(t *testing.T, open opener) {
 	t.Run("queue and cursor", func(t *testing.T) { testQueueLogouts(t, open) })
 	t.Run("claim and finish", func(t *testing.T) { testClaimLogouts(t, open) })
+	t.Run("finish a claim's in one write", func(t *testing.T) { testFinishLogouts(t, open) })
 	t.Run("delete finished", func(t *testing.T) { testDeleteFinishedLogouts(t, open) })
 	t.Run("concurrent queue and claim", func(t *testing.T) { testLogoutRaces(t, open) })
 }
@@ -50,6 +51,55 @@ func cursorAt(t *testing.T, s store.Store, name string) int64 {
 		t.Fatalf("Cursor(%s): %v", name, err)
 	}
 	return seq
+}
+
+// testFinishLogouts: FinishLogouts records the outcomes of a claim's
+// deliveries together, each as FinishLogout would; one its claim no
+// longer holds (lapsed, and claimed again by another) is ErrNotFound and
+// left alone, the others are recorded all the same.
+func testFinishLogouts(t *testing.T, open opener) {
+	s := open(t)
+	ds := []store.LogoutDelivery{delivery("c1", "s1", 1, 0), delivery("c2", "s1", 2, 0), delivery("c3", "s1", 3, 0),
+		delivery("c4", "s1", 4, 0)}
+	if err := s.QueueLogouts(t.Context(), "bcl", 0, 4, ds); err != nil {
+		t.Fatalf("QueueLogouts: %v", err)
+	}
+	now := at(time.Minute)
+	got, err := s.ClaimLogouts(t.Context(), "k1", now, now.Add(time.Second), 10)
+	if err != nil || len(got) != 4 {
+		t.Fatalf("ClaimLogouts = %d, %v; want the 4", len(got), err)
+	}
+	later := now.Add(2 * time.Second) // k1 has lapsed: k2 takes c4's
+	if again, err := s.ClaimLogouts(t.Context(), "k2", later, later.Add(time.Minute), 1); err != nil || len(again) != 1 || again[0].ID != got[0].ID {
+		t.Fatalf("claim after the lapse = %+v, %v; want the first", again, err)
+	}
+	retry := later.Add(time.Hour)
+	outcomes := []store.LogoutOutcome{{ID: got[0].ID, State: store.LogoutDelivered, Next: later},
+		{ID: got[1].ID, State: store.LogoutDelivered, Next: later}, {ID: got[2].ID, State: store.LogoutPending, Next: retry},
+		{ID: got[3].ID, State: store.LogoutAbandoned, Next: later}}
+	if err := s.FinishLogouts(t.Context(), "k1", later, outcomes); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("FinishLogouts with one lapsed = %v; want ErrNotFound", err)
+	}
+	want := map[int64]struct {
+		state string
+		claim string
+	}{got[0].ID: {store.LogoutPending, "k2"}, got[1].ID: {store.LogoutDelivered, ""}, got[2].ID: {store.LogoutPending, ""},
+		got[3].ID: {store.LogoutAbandoned, ""}}
+	for id, w := range want {
+		d, err := s.GetLogout(t.Context(), id)
+		if err != nil || d.State != w.state || d.Claim != w.claim {
+			t.Errorf("delivery %d: %s held by %q (%v); want %s held by %q", id, d.State, d.Claim, err, w.state, w.claim)
+		}
+		if id == got[2].ID && !d.NextAttempt.Equal(retry) {
+			t.Errorf("retried delivery due %v; want %v", d.NextAttempt, retry)
+		}
+		if id == got[1].ID && !d.FinishedAt.Equal(later) {
+			t.Errorf("delivered at %v; want %v", d.FinishedAt, later)
+		}
+	}
+	if err := s.FinishLogouts(t.Context(), "k2", later, []store.LogoutOutcome{{ID: got[0].ID, State: "lost"}}); err == nil {
+		t.Error("FinishLogouts with an unknown state succeeded")
+	}
 }
 
 // claimAll claims every delivery due at now, held until now+1m.

@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("RevokeMatching", func(t *testing.T) { t.Parallel(); testRevokeMatching(t, newStore) })
 	t.Run("Events", func(t *testing.T) { t.Parallel(); testEvents(t, newStore) })
 	t.Run("FollowWhileRevoking", func(t *testing.T) { t.Parallel(); testFollowWhileRevoking(t, newStore) })
+	t.Run("SubjectEntries", func(t *testing.T) { t.Parallel(); testSubjectEntries(t, newStore) })
 	t.Run("EventCoverage", func(t *testing.T) { t.Parallel(); testEventCoverage(t, newStore) })
 	t.Run("Issuers", func(t *testing.T) { t.Parallel(); testIssuers(t, newStore) })
 	t.Run("UseJTI", func(t *testing.T) { t.Parallel(); testUseJTI(t, newStore) })

@@ -52,7 +52,7 @@
   function addRow(ev) {
     var top = rows.rows[0];
     if (sameRow(top, ev)) {
-      top.cells[5].textContent = String(Number(top.cells[5].textContent) + 1);
+      top.cells[5].textContent = String(Number(top.cells[5].textContent) + ev.grants);
       top.cells[6].textContent = String(Number(top.cells[6].textContent) + ev.tokens);
       return;
     }
@@ -63,7 +63,7 @@
     tr.appendChild(cell("By", ev.actor));
     tr.appendChild(cell("App", ev.client));
     tr.appendChild(cell("User", ev.user, ev.user_path));
-    tr.appendChild(cell("Grants", "1"));
+    tr.appendChild(cell("Grants", String(ev.grants)));
     tr.appendChild(cell("Tokens", String(ev.tokens)));
     rows.insertBefore(tr, rows.firstChild);
     while (rows.rows.length > maxRows) {
@@ -78,8 +78,8 @@
   // highest again.
   var chart = document.getElementById("chart-bars");
   function addToChart(ev) {
-    if (!chart) {
-      return;
+    if (!chart || ev.grants === 0) {
+      return; // the chart counts revocations; a subject entry revoked nothing
     }
     var i = Math.floor((ev.minute - Number(chart.dataset.start)) / 60);
     var bars = chart.querySelectorAll("rect");
