@@ -36,7 +36,8 @@ import (
 // Why that suffices: a transaction that holds a number up to L took it
 // before step 1, and had its ID before it took it (every statement that
 // appends events appends them only for grants its transaction has already
-// written; see the revocation statements), so its ID is below B. At step
+// written, see the revocation statements, or for a user whose row it has
+// already written, see queueSubjectEntry), so its ID is below B. At step
 // 3 it has ended, and the snapshot sees its events if it committed.
 //
 // Why a simpler horizon does not suffice: filtering on the ID of the
