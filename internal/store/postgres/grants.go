@@ -563,19 +563,17 @@ func scanEvent(row pgx.CollectableRow) (store.Event, error) {
 }
 
 const (
+	// eventColumns are the columns of an event, as scanEvent scans them.
+	eventColumns = `seq, time, grant_id, client_id, subject, reason, actor, tokens,
+			token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, ''), coalesce(parent_grant_id, ''),
+			coalesce(claims, '{}')`
 	// qUserEvents reads revocation_events_subject backwards. Unlike
 	// Events it needs no horizon: a person's history is read whole each
 	// time, not followed from a position.
-	qUserEvents = `SELECT seq, time, grant_id, client_id, subject, reason, actor, tokens,
-			token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, ''), coalesce(parent_grant_id, ''),
-			coalesce(claims, '{}')
-		FROM revocation_events WHERE subject = $1 ORDER BY seq DESC LIMIT $2`
+	qUserEvents = `SELECT ` + eventColumns + ` FROM revocation_events WHERE subject = $1 ORDER BY seq DESC LIMIT $2`
 	// qSearchEvents reads the log backwards from its newest event, and
 	// stops at the limit: an admin's page, not a hot path.
-	qSearchEvents = `SELECT seq, time, grant_id, client_id, subject, reason, actor, tokens,
-			token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, ''), coalesce(parent_grant_id, ''),
-			coalesce(claims, '{}')
-		FROM revocation_events
+	qSearchEvents = `SELECT ` + eventColumns + ` FROM revocation_events
 		WHERE ($1 = '' OR reason = $1) AND ($2 = '' OR client_id = $2) AND ($3 = '' OR subject = $3)
 			AND ($4::timestamptz IS NULL OR time >= $4)
 		ORDER BY seq DESC LIMIT $5`

@@ -71,15 +71,11 @@ const (
 	// flight.
 	qSettled = `SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::bigint::text::xid8`
 	// qEventsUpTo reads the events with $2 >= seq > $1.
-	qEventsUpTo = `SELECT seq, time, grant_id, client_id, subject, reason, actor, tokens,
-			token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, ''), coalesce(parent_grant_id, '')
-		FROM revocation_events WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3`
+	qEventsUpTo = `SELECT ` + eventColumns + ` FROM revocation_events
+		WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3`
 	// qSettledEvents reads the events with $2 >= seq > $1 when qSettled
 	// holds for $3 in its own snapshot, and none otherwise.
-	qSettledEvents = `SELECT seq, time, grant_id, client_id, subject, reason, actor, tokens,
-			token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, ''), coalesce(parent_grant_id, ''),
-			coalesce(claims, '{}')
-		FROM revocation_events
+	qSettledEvents = `SELECT ` + eventColumns + ` FROM revocation_events
 		WHERE seq > $1 AND seq <= $2 AND pg_snapshot_xmin(pg_current_snapshot()) >= $3::bigint::text::xid8
 		ORDER BY seq LIMIT $4`
 )
