@@ -59,6 +59,9 @@ func profilePhase(ctx context.Context, debugAddr, dir, name string, d time.Durat
 		if g.err != nil {
 			return "", g.err
 		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", err
+		}
 		path := filepath.Join(dir, fileName(name)+".pprof")
 		return path, os.WriteFile(path, g.body, 0o644)
 	}
