@@ -126,6 +126,16 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if _, ok := cc.RuntimeParams["application_name"]; !ok {
 		cc.RuntimeParams["application_name"] = "tokend"
 	}
+	// No JIT compilation: tokend's statements are short, and PostgreSQL
+	// compiles a statement with LLVM at each execution once its estimated
+	// cost passes jit_above_cost. A revocation's cascade (a recursive walk
+	// of the exchanged grants, estimated high whatever it finds) passes it
+	// once grants has a few hundred thousand rows, and each revocation then
+	// spent seconds compiling: 2 revocations a second where there were a
+	// thousand. A DSN that sets jit keeps its own.
+	if _, ok := cc.RuntimeParams["jit"]; !ok {
+		cc.RuntimeParams["jit"] = "off"
+	}
 	if opts.Schema != "" {
 		// The schema need not exist yet: PostgreSQL skips a missing schema
 		// in the search_path, and migrate creates it.

@@ -399,6 +399,47 @@ func TestSynchronousCommit(t *testing.T) {
 	}
 }
 
+// The store's statements are never JIT-compiled, even on a server that
+// would compile every statement: a revocation's cascade, estimated costly
+// on a large grants table, spent seconds compiling at each execution.
+func TestNoJITCompilation(t *testing.T) {
+	dsn := testDSN()
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	s := openTest(t, "", Options{})
+	createNamed(t, s, "g1")
+	everything := "options=-c%20jit_above_cost%3D0%20-c%20jit_inline_above_cost%3D0%20-c%20jit_optimize_above_cost%3D0"
+	s2, err := Open(t.Context(), dsn+sep+everything, Options{Schema: s.schema(t), MaxConns: 2})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s2.Close()
+	var plan string
+	q := `EXPLAIN (ANALYZE, FORMAT TEXT) ` + cascadeSQL("g.id = $4")
+	rows, err := s2.pool.Query(t.Context(), q, time.Now(), "r", "a", "g1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan += line + "\n"
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(plan, "Recursive Union") || strings.Contains(plan, "JIT") {
+		t.Errorf("the cascade's plan, with every statement worth compiling:\n%s", plan)
+	}
+	if _, err := s2.RevokeGrant(t.Context(), "g1", rev); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestRevocationAndEventAreOneTransaction: a trigger makes the insert into
 // the log fail, as a crash between the two writes would.
 func TestRevocationAndEventAreOneTransaction(t *testing.T) {
