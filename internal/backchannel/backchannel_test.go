@@ -167,10 +167,12 @@ func TestAbandonedPastHorizon(t *testing.T) {
 	waitCount(t, st, store.LogoutAbandoned, 1)
 	stop() // an outcome is counted once its record is written: wait for the count too
 	// The last attempt is abandoned after its request failed, or before
-	// sending one when it comes due past the horizon.
+	// sending one when it comes due past the horizon. How many attempts
+	// fit in the horizon depends on the machine's speed: on a busy one
+	// the first retry may already come due past it.
 	_, _, n := rp.received()
-	if retried := obs.get(backchannel.OutcomeRetried); n < 2 || obs.get(backchannel.OutcomeAbandoned) != 1 || retried < n-1 || retried > n {
-		t.Errorf("%d requests, observed %v; want several requests, each retried but the last, then abandoned", n, obs.outcomes)
+	if retried := obs.get(backchannel.OutcomeRetried); n < 1 || obs.get(backchannel.OutcomeAbandoned) != 1 || retried < n-1 || retried > n {
+		t.Errorf("%d requests, observed %v; want requests each retried but the last, then abandoned", n, obs.outcomes)
 	}
 }
 
