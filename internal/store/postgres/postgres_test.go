@@ -375,21 +375,29 @@ func (s *Store) schema(t testing.TB) string {
 	return name
 }
 
-// The store keeps commits durable on a server whose sessions start with
-// synchronous_commit=off.
-func TestSynchronousCommit(t *testing.T) {
+// openWithSettings opens a second store on s's schema, through the test
+// DSN with param added: settings a server or its DSN would give the
+// sessions. It is closed when t ends.
+func openWithSettings(t *testing.T, s *Store, param string) *Store {
+	t.Helper()
 	dsn := testDSN()
 	sep := "?"
 	if strings.Contains(dsn, "?") {
 		sep = "&"
 	}
-	s := openTest(t, "", Options{})
-	schema := s.schema(t)
-	s2, err := Open(t.Context(), dsn+sep+"options=-c%20synchronous_commit%3Doff", Options{Schema: schema, MaxConns: 2})
+	s2, err := Open(t.Context(), dsn+sep+param, Options{Schema: s.schema(t), MaxConns: 2})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	defer s2.Close()
+	t.Cleanup(func() { s2.Close() })
+	return s2
+}
+
+// The store keeps commits durable on a server whose sessions start with
+// synchronous_commit=off.
+func TestSynchronousCommit(t *testing.T) {
+	s := openTest(t, "", Options{})
+	s2 := openWithSettings(t, s, "options=-c%20synchronous_commit%3Doff")
 	var got string
 	if err := s2.pool.QueryRow(t.Context(), `SHOW synchronous_commit`).Scan(&got); err != nil {
 		t.Fatal(err)
@@ -403,19 +411,9 @@ func TestSynchronousCommit(t *testing.T) {
 // would compile every statement: a revocation's cascade, estimated costly
 // on a large grants table, spent seconds compiling at each execution.
 func TestNoJITCompilation(t *testing.T) {
-	dsn := testDSN()
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
 	s := openTest(t, "", Options{})
 	createNamed(t, s, "g1")
-	everything := "options=-c%20jit_above_cost%3D0%20-c%20jit_inline_above_cost%3D0%20-c%20jit_optimize_above_cost%3D0"
-	s2, err := Open(t.Context(), dsn+sep+everything, Options{Schema: s.schema(t), MaxConns: 2})
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer s2.Close()
+	s2 := openWithSettings(t, s, "options=-c%20jit_above_cost%3D0%20-c%20jit_inline_above_cost%3D0%20-c%20jit_optimize_above_cost%3D0")
 	var plan string
 	q := `EXPLAIN (ANALYZE, FORMAT TEXT) ` + cascadeSQL("g.id = $4")
 	rows, err := s2.pool.Query(t.Context(), q, time.Now(), "r", "a", "g1")
