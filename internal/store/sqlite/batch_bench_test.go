@@ -13,8 +13,9 @@ import (
 )
 
 // BenchmarkWrites measures the writer's hot ops, an issuance (CreateGrant
-// with an access and a refresh token) and a revocation (RevokeToken of a
-// distinct token each, or RevokeGrant by ID), from 32 × GOMAXPROCS callers, so
+// with an access and a refresh token), a revocation (RevokeToken of a
+// distinct token each, or RevokeGrant by ID) and a refresh token's rotation
+// (RotateRefresh, each of a distinct grant), from 32 × GOMAXPROCS callers, so
 // that batches hold many of them. mode=perop runs every op on its own
 // statements; mode=batched lets the writer run a batch's ops of one kind
 // on shared statements (Options.perOp). Run the modes in turn, several
@@ -23,7 +24,7 @@ import (
 // writer's connection but not through the writer, so that a CPU profile
 // of the writer (pprof -focus 'Store..run') leaves them out.
 func BenchmarkWrites(b *testing.B) {
-	for _, kind := range []string{"issue", "revoke", "revoke-by-id"} {
+	for _, kind := range []string{"issue", "revoke", "revoke-by-id", "rotate"} {
 		for _, mode := range []string{"perop", "batched"} {
 			b.Run(kind+"/mode="+mode, func(b *testing.B) {
 				var c commits
@@ -42,6 +43,19 @@ func BenchmarkWrites(b *testing.B) {
 						res, err := s.RevokeGrant(context.Background(), g.ID, store.Revocation{Time: time.Now(), Reason: store.ReasonClientRequest, Actor: g.ClientID})
 						if err != nil || res.Grants != 1 {
 							b.Errorf("RevokeGrant = %+v, %v", res, err)
+						}
+					}
+				case "rotate":
+					insertGrants(b, s, b.N)
+					fn = func(i int) {
+						g, toks := benchGrant(i)
+						now := time.Now()
+						fresh := []store.Token{
+							{Hash: store.HashToken(g.ID + "/a2"), Kind: store.AccessToken, IssuedAt: now, ExpiresAt: now.Add(time.Hour)},
+							{Hash: store.HashToken(g.ID + "/r2"), Kind: store.RefreshToken, IssuedAt: now, ExpiresAt: now.Add(24 * time.Hour)},
+						}
+						if _, err := s.RotateRefresh(context.Background(), toks[1].Hash, now, fresh, store.Revocation{}); err != nil {
+							b.Errorf("RotateRefresh: %v", err)
 						}
 					}
 				case "revoke":

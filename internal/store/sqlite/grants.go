@@ -289,10 +289,11 @@ func (s *Store) LookupToken(ctx context.Context, h store.Hash) (store.TokenRecor
 //
 // On success it returns old's record as it now is (Rotated is true).
 func (s *Store) RotateRefresh(ctx context.Context, old store.Hash, now time.Time, tokens []store.Token, reuse store.Revocation) (store.TokenRecord, error) {
-	var rec store.TokenRecord
-	err := s.write(ctx, func(t *tx) error {
+	a := &rotateOp{old: old, now: now, tokens: tokens}
+	err := s.writeGrouped(ctx, a, func(t *tx) error {
 		// Every refusal before the first write is unwritten: the batch
 		// need not be run again with savepoints to undo it.
+		a.rec = store.TokenRecord{}
 		r, grantExpires, err := scanToken(t.queryRow(s.w.lookupToken, old[:]), old)
 		if err != nil {
 			return &unwritten{notFound(err, "refresh token")}
@@ -308,8 +309,8 @@ func (s *Store) RotateRefresh(ctx context.Context, old store.Hash, now time.Time
 			}
 			return &commitAnyway{store.ErrRefreshReused}
 		}
-		if r.Revoked || !now.Before(r.ExpiresAt) || ms(now) >= grantExpires {
-			return &unwritten{fmt.Errorf("%w: refresh token revoked or expired", store.ErrNotFound)}
+		if err := rotatable(r, grantExpires, now); err != nil {
+			return &unwritten{err}
 		}
 		exp, err := checkTokens(r.GrantID, tokens)
 		if err != nil {
@@ -325,13 +326,22 @@ func (s *Store) RotateRefresh(ctx context.Context, old store.Hash, now time.Time
 			return err
 		}
 		r.Rotated = true
-		rec = r
+		a.rec = r
 		return nil
 	})
 	if err != nil {
 		return store.TokenRecord{}, err
 	}
-	return rec, nil
+	return a.rec, nil
+}
+
+// rotatable refuses a refresh token whose grant is revoked, or which or
+// whose grant (expiring at grantExpires, ms) has expired at now.
+func rotatable(r store.TokenRecord, grantExpires int64, now time.Time) error {
+	if r.Revoked || !now.Before(r.ExpiresAt) || ms(now) >= grantExpires {
+		return fmt.Errorf("%w: refresh token revoked or expired", store.ErrNotFound)
+	}
+	return nil
 }
 
 // RevokeGrant revokes the grant, whatever its expiry, and appends one

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/bits"
 	"strings"
+	"time"
 
 	"github.com/tokend/tokend/internal/store"
 )
@@ -37,6 +38,7 @@ const (
 	groupIssue       groupKind = iota // CreateGrant: *createGrantOp
 	groupRevokeToken                  // RevokeToken: *revokeTokenOp
 	groupRevokeGrant                  // RevokeGrant: *revokeGrantOp
+	groupRotate                       // RotateRefresh: *rotateOp
 	numGroupKinds
 )
 
@@ -89,6 +91,7 @@ type groupStmts struct {
 	insertGrants, insertTokens multi
 	lookupTokens               multi
 	revokeEvents, revokeGrants multi
+	markRotated, extendGrants  multi
 }
 
 func qInsertGrants(n int) string {
@@ -128,6 +131,18 @@ func qRevokeGrants(n int) string {
 		UPDATE grants AS g SET revoked_at = r.time FROM r WHERE g.id = r.gid AND g.revoked_at IS NULL`
 }
 
+// qMarkRotated is qMarkRotated for n tokens: rows (hash, time).
+func qMarkRotatedMany(n int) string {
+	return `WITH r (hash, at) AS (VALUES ` + rowList(`(?, ?)`, n) + `)
+		UPDATE tokens AS t SET rotated_at = r.at FROM r WHERE t.hash = r.hash`
+}
+
+// qExtendGrants is qExtendGrant for n grants: rows (grant ID, expiry).
+func qExtendGrants(n int) string {
+	return `WITH r (gid, exp) AS (VALUES ` + rowList(`(?, ?)`, n) + `)
+		UPDATE grants AS g SET expires_at = max(g.expires_at, r.exp) FROM r WHERE g.id = r.gid`
+}
+
 // prepareGroups prepares the shared statements.
 func (s *Store) prepareGroups(w *preparer) {
 	s.g = groupStmts{
@@ -136,6 +151,8 @@ func (s *Store) prepareGroups(w *preparer) {
 		lookupTokens: w.prepMulti(qLookupTokens),
 		revokeEvents: w.prepMulti(qRevokeEvents),
 		revokeGrants: w.prepMulti(qRevokeGrants),
+		markRotated:  w.prepMulti(qMarkRotatedMany),
+		extendGrants: w.prepMulti(qExtendGrants),
 	}
 }
 
@@ -168,6 +185,12 @@ func (s *Store) runGroup(t *tx, k groupKind, batch []*op, idx []int, errs []erro
 			ops[j] = batch[i].group.(*revokeGrantOp)
 		}
 		return s.revokeGrants(t, ops)
+	case groupRotate:
+		ops := make([]*rotateOp, len(idx))
+		for j, i := range idx {
+			ops[j] = batch[i].group.(*rotateOp)
+		}
+		return s.rotations(t, ops, errs)
 	}
 	return fmt.Errorf("sqlite: unknown group kind %d", k)
 }
@@ -238,7 +261,8 @@ func (s *Store) revokeTokens(t *tx, ops []*revokeTokenOp, errs []error) error {
 	var revoking []grantRevocation
 	for j, o := range ops {
 		o.rec, o.res = store.TokenRecord{}, store.RevokeResult{}
-		r, ok := found[o.h]
+		f, ok := found[o.h]
+		r := f.rec
 		switch {
 		case !ok:
 			errs[j] = &unwritten{notFound(sql.ErrNoRows, "token")}
@@ -287,13 +311,29 @@ func (s *Store) revokeGrants(t *tx, ops []*revokeGrantOp) error {
 }
 
 // lookupTokens reads the records of the tokens of ops, by hash.
-func (s *Store) lookupTokens(t *tx, ops []*revokeTokenOp) (map[store.Hash]store.TokenRecord, error) {
-	found := make(map[store.Hash]store.TokenRecord, len(ops))
+func (s *Store) lookupTokens(t *tx, ops []*revokeTokenOp) (map[store.Hash]foundToken, error) {
+	hashes := make([]store.Hash, len(ops))
+	for j, o := range ops {
+		hashes[j] = o.h
+	}
+	return s.lookupHashes(t, hashes)
+}
+
+// foundToken is a token's record and its grant's expiry (ms), as
+// scanToken reads them.
+type foundToken struct {
+	rec          store.TokenRecord
+	grantExpires int64
+}
+
+// lookupHashes reads the records of the tokens with these hashes.
+func (s *Store) lookupHashes(t *tx, hashes []store.Hash) (map[store.Hash]foundToken, error) {
+	found := make(map[store.Hash]foundToken, len(hashes))
 	args := make([]any, 0, maxChunk)
-	err := chunks(len(ops), func(k, off int) error {
+	err := chunks(len(hashes), func(k, off int) error {
 		args = args[:0]
-		for _, o := range ops[off : off+1<<k] {
-			args = append(args, o.h[:])
+		for _, h := range hashes[off : off+1<<k] {
+			args = append(args, h[:])
 		}
 		rows, err := t.query(s.g.lookupTokens[k], args...)
 		if err != nil {
@@ -302,7 +342,7 @@ func (s *Store) lookupTokens(t *tx, ops []*revokeTokenOp) (map[store.Hash]store.
 		defer rows.Close()
 		for rows.Next() {
 			var hash []byte
-			r, _, err := scanToken(prefixed{rows, &hash}, store.Hash{})
+			r, grantExpires, err := scanToken(prefixed{rows, &hash}, store.Hash{})
 			if err != nil {
 				return err
 			}
@@ -310,7 +350,7 @@ func (s *Store) lookupTokens(t *tx, ops []*revokeTokenOp) (map[store.Hash]store.
 				return fmt.Errorf("sqlite: token hash of %d bytes", len(hash))
 			}
 			r.Hash = store.Hash(hash)
-			found[r.Hash] = r
+			found[r.Hash] = foundToken{r, grantExpires}
 		}
 		return rows.Err()
 	})
@@ -431,4 +471,119 @@ func attribute(byGrant map[string]*store.RevokeResult, down []cascaded) {
 		}
 		down = later
 	}
+}
+
+// rotateOp is a RotateRefresh of the refresh token old at now, for
+// tokens; rec is its result.
+type rotateOp struct {
+	old    store.Hash
+	now    time.Time
+	tokens []store.Token
+	rec    store.TokenRecord
+}
+
+func (*rotateOp) groupKind() groupKind { return groupRotate }
+
+// errRunAlone fails a group whose ops cannot share statements, so that
+// the writer runs them one by one.
+var errRunAlone = errors.New("sqlite: ops that must run alone")
+
+// rotations runs ops as RotateRefresh would one after the other: one
+// lookup of every refresh token, then one statement each per chunk to
+// mark them rotated, insert the new tokens and extend the grants. A reuse
+// (a token rotated already, whose grant it revokes and logs) and two
+// rotations of one grant (the second must see the first's) are rare
+// enough to run alone: the group fails, and the writer runs the batch
+// one by one.
+func (s *Store) rotations(t *tx, ops []*rotateOp, errs []error) error {
+	hashes := make([]store.Hash, len(ops))
+	for j, o := range ops {
+		hashes[j] = o.old
+	}
+	found, err := s.lookupHashes(t, hashes)
+	if err != nil {
+		return err
+	}
+	grants := make(map[string]bool, len(ops))
+	var rotating []*rotateOp
+	var exps []int64
+	for j, o := range ops {
+		o.rec = store.TokenRecord{}
+		f, ok := found[o.old]
+		r := f.rec
+		switch {
+		case !ok:
+			errs[j] = &unwritten{notFound(sql.ErrNoRows, "refresh token")}
+			continue
+		case r.Kind != store.RefreshToken:
+			errs[j] = &unwritten{fmt.Errorf("%w: not a refresh token", store.ErrNotFound)}
+			continue
+		case r.Rotated && r.Revoked:
+			// Reused, its grant revoked already: nothing to write, and the
+			// answer stands once the batch commits (an earlier op of it
+			// may be what revoked the grant).
+			errs[j] = &commitAnyway{store.ErrRefreshReused}
+			continue
+		case r.Rotated || grants[r.GrantID]:
+			return errRunAlone
+		}
+		if err := rotatable(r, f.grantExpires, o.now); err != nil {
+			errs[j] = &unwritten{err}
+			continue
+		}
+		exp, err := checkTokens(r.GrantID, o.tokens)
+		if err != nil {
+			errs[j] = &unwritten{err}
+			continue
+		}
+		grants[r.GrantID] = true
+		r.Rotated = true
+		o.rec = r
+		rotating = append(rotating, o)
+		exps = append(exps, exp)
+	}
+	return s.rotate(t, rotating, exps)
+}
+
+// rotate writes the rotations ops, whose grants' new expiries are exps:
+// old tokens marked rotated, new tokens inserted, grants extended.
+func (s *Store) rotate(t *tx, ops []*rotateOp, exps []int64) error {
+	args := make([]any, 0, maxChunk*7)
+	err := chunks(len(ops), func(k, off int) error {
+		args = args[:0]
+		for _, o := range ops[off : off+1<<k] {
+			args = append(args, o.old[:], ms(o.now))
+		}
+		_, err := t.exec(s.g.markRotated[k], args...)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	var toks []store.Token
+	for _, o := range ops {
+		for _, tok := range o.tokens {
+			tok.GrantID = o.rec.GrantID
+			toks = append(toks, tok)
+		}
+	}
+	err = chunks(len(toks), func(k, off int) error {
+		args = args[:0]
+		for _, tok := range toks[off : off+1<<k] {
+			args = appendTokenArgs(args, tok.GrantID, tok)
+		}
+		_, err := t.exec(s.g.insertTokens[k], args...)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return chunks(len(ops), func(k, off int) error {
+		args = args[:0]
+		for i, o := range ops[off : off+1<<k] {
+			args = append(args, o.rec.GrantID, exps[off+i])
+		}
+		_, err := t.exec(s.g.extendGrants[k], args...)
+		return err
+	})
 }

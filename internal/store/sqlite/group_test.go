@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -240,5 +241,146 @@ func TestGroupedIssuanceKeepsEveryColumn(t *testing.T) {
 	}
 	if grouped[3].Res.Grants != 2 {
 		t.Errorf("b0's revocation = %+v; want 2 grants, b0 and x", grouped[3].Res)
+	}
+}
+
+// rotateOutcome is what one RotateRefresh call answered.
+type rotateOutcome struct {
+	Rec store.TokenRecord
+	Err string
+}
+
+// groupedRotations runs the rotations of these refresh tokens ("" for an
+// unknown one) in one batch of a store with or without grouping, after
+// setup, and returns their answers, the log and the records of every
+// token, old and new, as they are afterwards.
+func groupedRotations(t *testing.T, perOp bool, setup func(*Store), tokens []string) (out []rotateOutcome, evs []store.Event, after []rotateOutcome, grouped int64) {
+	s := openMigrated(t, Options{perOp: perOp})
+	for _, id := range []string{"g1", "g2", "g3", "g4", "g5", "g6"} {
+		g, toks := grant(id)
+		if err := s.CreateGrant(t.Context(), g, toks); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setup(s)
+	now := epoch.Add(time.Minute)
+	reuse := store.Revocation{Time: now, Reason: store.ReasonRefreshReuse, Actor: "c1"}
+	out = make([]rotateOutcome, len(tokens))
+	fns := make([]func(), len(tokens))
+	var hashes []store.Hash
+	for i, tok := range tokens {
+		fresh := []store.Token{
+			{Hash: store.HashToken(fmt.Sprintf("new%d/a", i)), Kind: store.AccessToken, IssuedAt: now, ExpiresAt: now.Add(time.Hour)},
+			{Hash: store.HashToken(fmt.Sprintf("new%d/r", i)), Kind: store.RefreshToken, IssuedAt: now, ExpiresAt: now.Add(48 * time.Hour)},
+		}
+		hashes = append(hashes, store.HashToken(tok), fresh[0].Hash, fresh[1].Hash)
+		fns[i] = func() {
+			rec, err := s.RotateRefresh(t.Context(), store.HashToken(tok), now, fresh, reuse)
+			out[i] = rotateOutcome{Rec: rec}
+			if err != nil {
+				out[i].Err = err.Error()
+			}
+		}
+	}
+	before := s.groupedOps.Load()
+	queued(t, s, fns...)
+	grouped = s.groupedOps.Load() - before
+	evs, err := s.Events(t.Context(), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hashes {
+		rec, err := s.LookupToken(t.Context(), h)
+		o := rotateOutcome{Rec: rec}
+		if err != nil {
+			o.Err = err.Error()
+		}
+		after = append(after, o)
+	}
+	// And the rows as they are, what no record shows: when each token was
+	// rotated, when each grant expires.
+	rows, err := s.rdb.QueryContext(t.Context(), `SELECT hex(t.hash) || ' ' || coalesce(t.rotated_at, '-') || ' ' || g.id || ' ' || g.expires_at
+		FROM tokens t JOIN grants g ON g.id = t.grant_id ORDER BY t.hash`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var row string
+		if err := rows.Scan(&row); err != nil {
+			t.Fatal(err)
+		}
+		after = append(after, rotateOutcome{Err: row})
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out, evs, after, grouped
+}
+
+// TestGroupedRotationsAnswerAsAlone: a batch of refresh token rotations
+// run as a group answers each call, logs and leaves the tokens exactly as
+// the same calls run one by one; a reuse makes the batch run one by one,
+// with the same answers.
+func TestGroupedRotationsAnswerAsAlone(t *testing.T) {
+	revokeG4 := func(s *Store) {
+		if _, err := s.RevokeGrant(t.Context(), "g4", rev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rotated := func(s *Store, ids ...string) {
+		for _, id := range ids {
+			fresh := []store.Token{{Hash: store.HashToken(id + "/r2"), Kind: store.RefreshToken, IssuedAt: epoch, ExpiresAt: epoch.Add(time.Hour)}}
+			if _, err := s.RotateRefresh(t.Context(), store.HashToken(id+"/r"), epoch, fresh, rev); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	cases := []struct {
+		name    string
+		setup   func(*Store)
+		tokens  []string
+		errs    []string // a part of each call's error, "" for none
+		grouped int64    // ops committed in a group
+	}{{
+		name: "grouped",
+		setup: func(s *Store) {
+			revokeG4(s)
+			rotated(s, "g5")
+			if _, err := s.RevokeGrant(t.Context(), "g5", rev); err != nil {
+				t.Fatal(err)
+			}
+		},
+		tokens:  []string{"g1/r", "g2/r", "nope", "g3/a", "g4/r", "g5/r", "g6/r"},
+		errs:    []string{"", "", "not found", "not found", "not found", "reused", ""},
+		grouped: 4, // g1, g2, g6 and the reuse of g5, which waits for the commit
+	}, {
+		name:   "a reuse runs alone",
+		setup:  func(s *Store) { rotated(s, "g2") },
+		tokens: []string{"g1/r", "g2/r", "g3/r", "g1/r"},
+		errs:   []string{"", "reused", "", "reused"},
+	}}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			alone, aloneEvents, aloneAfter, _ := groupedRotations(t, true, c.setup, c.tokens)
+			grouped, groupedEvents, groupedAfter, n := groupedRotations(t, false, c.setup, c.tokens)
+			if n != c.grouped {
+				t.Errorf("%d ops committed in a group; want %d", n, c.grouped)
+			}
+			if !reflect.DeepEqual(alone, grouped) {
+				t.Errorf("answers grouped\n%+v\nalone\n%+v", grouped, alone)
+			}
+			if !reflect.DeepEqual(aloneEvents, groupedEvents) {
+				t.Errorf("events grouped\n%+v\nalone\n%+v", groupedEvents, aloneEvents)
+			}
+			if !reflect.DeepEqual(aloneAfter, groupedAfter) {
+				t.Errorf("tokens after, grouped\n%+v\nalone\n%+v", groupedAfter, aloneAfter)
+			}
+			for i, want := range c.errs {
+				if got := grouped[i].Err; (want == "") != (got == "") || !strings.Contains(got, want) {
+					t.Errorf("call %d (%s): error %q; want one with %q", i, c.tokens[i], got, want)
+				}
+			}
+		})
 	}
 }

@@ -297,7 +297,8 @@ func (b *batchRun) runGroups(t *tx) opStep {
 		err := b.s.runGroup(t, groupKind(k), b.batch, idx, errs)
 		for _, e := range errs {
 			var clean *unwritten
-			if err == nil && e != nil && !errors.As(e, &clean) {
+			var keep *commitAnyway
+			if err == nil && e != nil && !errors.As(e, &clean) && !errors.As(e, &keep) {
 				err = e // an op's failure after it wrote: only savepoints can undo it alone
 			}
 		}
@@ -311,6 +312,10 @@ func (b *batchRun) runGroups(t *tx) opStep {
 			if errors.As(errs[j], &clean) {
 				b.results[i] = mapErr(clean.err)
 				continue
+			}
+			var keep *commitAnyway
+			if errors.As(errs[j], &keep) {
+				b.results[i] = keep.err // its answer once the batch commits
 			}
 			b.pending[i] = true
 			b.n++
