@@ -11,9 +11,10 @@ import (
 	"github.com/tokend/tokend/internal/store"
 )
 
-// Grouping: a batch under load holds tens of issuances or revocations, and
-// each ran its own statements (an issuance three INSERTs, a revocation a
-// lookup, an INSERT ... SELECT and an UPDATE), paying per statement for
+// Grouping: a batch under load holds tens of issuances, revocations or
+// refresh token rotations, and each ran its own statements (an issuance
+// three INSERTs, a revocation a lookup, an INSERT ... SELECT and an UPDATE,
+// a rotation a lookup, two UPDATEs and two INSERTs), paying per statement for
 // binding, stepping and resetting SQLite's virtual machine. The writer
 // runs the ops of one kind that a batch holds on shared statements
 // instead: one multi-row INSERT for many grants, one lookup of many token
