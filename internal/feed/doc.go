@@ -13,9 +13,13 @@
 //
 // The hub keeps the most recent events in memory and serves readers from
 // there; a reader who resumes from further back is served from the store.
+// The followers that keep a cursor of their own in the store (back-channel
+// logout, the Shared Signals transmitter) read the log the same way
+// (Hub.Events), woken by the hub once it holds the new events (Hub.Follow),
+// rather than each reading the store after every commit.
 //
-// The log's sequence numbers must appear in commit order: a backend may not
-// make an event visible after one with a higher sequence number (SQLite's
-// single writer guarantees it; a backend whose sequences can commit out of
-// order must serialise the appends to the log).
+// The log's sequence numbers must appear in commit order: Events may not
+// return an event while one with a lower sequence number may still commit
+// (SQLite's single writer guarantees it; PostgreSQL's Events waits for a
+// safe-read horizon).
 package feed
