@@ -222,11 +222,23 @@ func (s *Store) createGrants(t *tx, ops []*createGrantOp) error {
 	}
 	var toks []store.Token
 	for _, o := range ops {
-		for _, tok := range o.tokens {
-			tok.GrantID = o.g.ID
-			toks = append(toks, tok)
-		}
+		toks = appendTokensOf(toks, o.g.ID, o.tokens)
 	}
+	return s.insertTokenRows(t, toks, args)
+}
+
+// appendTokensOf appends tokens to toks as tokens of grant grantID.
+func appendTokensOf(toks []store.Token, grantID string, tokens []store.Token) []store.Token {
+	for _, tok := range tokens {
+		tok.GrantID = grantID
+		toks = append(toks, tok)
+	}
+	return toks
+}
+
+// insertTokenRows inserts toks, each with its GrantID, with one multi-row
+// INSERT per chunk; args is a buffer for the arguments.
+func (s *Store) insertTokenRows(t *tx, toks []store.Token, args []any) error {
 	return chunks(len(toks), func(k, off int) error {
 		args = args[:0]
 		for _, tok := range toks[off : off+1<<k] {
@@ -563,20 +575,9 @@ func (s *Store) rotate(t *tx, ops []*rotateOp, exps []int64) error {
 	}
 	var toks []store.Token
 	for _, o := range ops {
-		for _, tok := range o.tokens {
-			tok.GrantID = o.rec.GrantID
-			toks = append(toks, tok)
-		}
+		toks = appendTokensOf(toks, o.rec.GrantID, o.tokens)
 	}
-	err = chunks(len(toks), func(k, off int) error {
-		args = args[:0]
-		for _, tok := range toks[off : off+1<<k] {
-			args = appendTokenArgs(args, tok.GrantID, tok)
-		}
-		_, err := t.exec(s.g.insertTokens[k], args...)
-		return err
-	})
-	if err != nil {
+	if err := s.insertTokenRows(t, toks, args); err != nil {
 		return err
 	}
 	return chunks(len(ops), func(k, off int) error {
