@@ -156,23 +156,10 @@ func (s *Store) ClaimLogouts(ctx context.Context, claim string, now, until time.
 	return ds, nil
 }
 
-// FinishLogout records the outcome of an attempt; see store.Logouts.
+// FinishLogout records the outcome of an attempt; see store.Logouts. It
+// is FinishLogouts of one outcome.
 func (s *Store) FinishLogout(ctx context.Context, id int64, claim, state string, at, next time.Time) error {
-	switch state {
-	case store.LogoutPending, store.LogoutDelivered, store.LogoutAbandoned:
-	default:
-		return fmt.Errorf("postgres: unknown delivery state %q", state)
-	}
-	var n int64
-	b := &pgx.Batch{}
-	b.Queue(qFinishLogout, id, claim, state, at, next).Exec(func(ct pgconn.CommandTag) error { n = ct.RowsAffected(); return nil })
-	if err := s.batch(ctx, b); err != nil {
-		return err
-	}
-	if n == 0 {
-		return fmt.Errorf("logout delivery %d under claim %q: %w", id, claim, store.ErrNotFound)
-	}
-	return nil
+	return s.FinishLogouts(ctx, claim, at, []store.LogoutOutcome{{ID: id, State: state, Next: next}})
 }
 
 // FinishLogouts records the outcomes of attempts in one round trip, one

@@ -151,26 +151,10 @@ func (s *Store) ClaimLogouts(ctx context.Context, claim string, now, until time.
 	return ds, nil
 }
 
-// FinishLogout records the outcome of an attempt; see store.Logouts.
+// FinishLogout records the outcome of an attempt; see store.Logouts. It
+// is FinishLogouts of one outcome.
 func (s *Store) FinishLogout(ctx context.Context, id int64, claim, state string, at, next time.Time) error {
-	switch state {
-	case store.LogoutPending, store.LogoutDelivered, store.LogoutAbandoned:
-	default:
-		return fmt.Errorf("sqlite: unknown delivery state %q", state)
-	}
-	return s.write(ctx, func(t *tx) error {
-		res, err := t.exec(s.w.finishLogout, id, claim, state, ms(at), ms(next))
-		if err != nil {
-			return err
-		}
-		switch n, err := res.RowsAffected(); {
-		case err != nil:
-			return err
-		case n == 0:
-			return &unwritten{fmt.Errorf("logout delivery %d under claim %q: %w", id, claim, store.ErrNotFound)}
-		}
-		return nil
-	})
+	return s.FinishLogouts(ctx, claim, at, []store.LogoutOutcome{{ID: id, State: state, Next: next}})
 }
 
 // FinishLogouts records the outcomes of attempts in one write; see
