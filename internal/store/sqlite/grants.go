@@ -31,8 +31,6 @@ const (
 		FROM tokens t JOIN grants g ON g.id = t.grant_id WHERE t.hash = ?`
 	// lookupGrantColumns are the last columns of a token lookup (scanToken).
 	lookupGrantColumns = `coalesce(g.dpop_jkt, ''), coalesce(g.parent_grant_id, ''), coalesce(g.act, ''), coalesce(g.audience, '')`
-	qMarkRotated       = `UPDATE tokens SET rotated_at = ? WHERE hash = ?`
-	qExtendGrant       = `UPDATE grants SET expires_at = max(expires_at, ?) WHERE id = ?`
 	qEvents            = `SELECT ` + eventColumns + ` FROM revocation_events WHERE seq > ? ORDER BY seq LIMIT ?`
 	// eventColumns are an event's columns as scanEvent reads them.
 	eventColumns = `seq, time, grant_id, client_id, subject, reason, actor, tokens,
@@ -291,43 +289,22 @@ func (s *Store) LookupToken(ctx context.Context, h store.Hash) (store.TokenRecor
 func (s *Store) RotateRefresh(ctx context.Context, old store.Hash, now time.Time, tokens []store.Token, reuse store.Revocation) (store.TokenRecord, error) {
 	a := &rotateOp{old: old, now: now, tokens: tokens}
 	err := s.writeGrouped(ctx, a, func(t *tx) error {
-		// Every refusal before the first write is unwritten: the batch
-		// need not be run again with savepoints to undo it.
-		a.rec = store.TokenRecord{}
-		r, grantExpires, err := scanToken(t.queryRow(s.w.lookupToken, old[:]), old)
-		if err != nil {
-			return &unwritten{notFound(err, "refresh token")}
-		}
-		if r.Kind != store.RefreshToken {
-			return &unwritten{fmt.Errorf("%w: not a refresh token", store.ErrNotFound)}
-		}
-		if r.Rotated {
-			if !r.Revoked {
-				if _, err := s.revoke(t, byGrant, reuse, r.GrantID); err != nil {
-					return err
-				}
+		// Alone, the op is a group of one; what a group leaves to run
+		// alone is a reuse of a token whose grant is live.
+		errs := make([]error, 1)
+		err := s.rotations(t, []*rotateOp{a}, errs)
+		if errors.Is(err, errReused) {
+			grantID := a.rec.GrantID
+			a.rec = store.TokenRecord{}
+			if _, err := s.revoke(t, byGrant, reuse, grantID); err != nil {
+				return err
 			}
 			return &commitAnyway{store.ErrRefreshReused}
 		}
-		if err := rotatable(r, grantExpires, now); err != nil {
-			return &unwritten{err}
-		}
-		exp, err := checkTokens(r.GrantID, tokens)
 		if err != nil {
-			return &unwritten{err}
-		}
-		if _, err := t.exec(s.w.markRotated, ms(now), old[:]); err != nil {
 			return err
 		}
-		if err := s.insertTokens(t, r.GrantID, tokens); err != nil {
-			return err
-		}
-		if _, err := t.exec(s.w.extendGrant, exp, r.GrantID); err != nil {
-			return err
-		}
-		r.Rotated = true
-		a.rec = r
-		return nil
+		return errs[0]
 	})
 	if err != nil {
 		return store.TokenRecord{}, err

@@ -132,13 +132,13 @@ func qRevokeGrants(n int) string {
 		UPDATE grants AS g SET revoked_at = r.time FROM r WHERE g.id = r.gid AND g.revoked_at IS NULL`
 }
 
-// qMarkRotated is qMarkRotated for n tokens: rows (hash, time).
+// qMarkRotatedMany marks n tokens rotated: rows (hash, time).
 func qMarkRotatedMany(n int) string {
 	return `WITH r (hash, at) AS (VALUES ` + rowList(`(?, ?)`, n) + `)
 		UPDATE tokens AS t SET rotated_at = r.at FROM r WHERE t.hash = r.hash`
 }
 
-// qExtendGrants is qExtendGrant for n grants: rows (grant ID, expiry).
+// qExtendGrants raises the expiry of n grants: rows (grant ID, expiry).
 func qExtendGrants(n int) string {
 	return `WITH r (gid, exp) AS (VALUES ` + rowList(`(?, ?)`, n) + `)
 		UPDATE grants AS g SET expires_at = max(g.expires_at, r.exp) FROM r WHERE g.id = r.gid`
@@ -498,16 +498,21 @@ type rotateOp struct {
 func (*rotateOp) groupKind() groupKind { return groupRotate }
 
 // errRunAlone fails a group whose ops cannot share statements, so that
-// the writer runs them one by one.
-var errRunAlone = errors.New("sqlite: ops that must run alone")
+// the writer runs them one by one; errReused is the one kind of rotation
+// that must (see rotations).
+var (
+	errRunAlone = errors.New("sqlite: ops that must run alone")
+	errReused   = fmt.Errorf("%w: a refresh token reused while its grant is live", errRunAlone)
+)
 
 // rotations runs ops as RotateRefresh would one after the other: one
 // lookup of every refresh token, then one statement each per chunk to
 // mark them rotated, insert the new tokens and extend the grants. A reuse
-// (a token rotated already, whose grant it revokes and logs) and two
+// of a token whose grant is live (errReused: it revokes the grant and logs
+// it, which RotateRefresh does alone, o.rec naming the grant) and two
 // rotations of one grant (the second must see the first's) are rare
 // enough to run alone: the group fails, and the writer runs the batch
-// one by one.
+// one by one. Each op's refusal goes to errs, as RotateRefresh answers it.
 func (s *Store) rotations(t *tx, ops []*rotateOp, errs []error) error {
 	hashes := make([]store.Hash, len(ops))
 	for j, o := range ops {
@@ -537,7 +542,10 @@ func (s *Store) rotations(t *tx, ops []*rotateOp, errs []error) error {
 			// may be what revoked the grant).
 			errs[j] = &commitAnyway{store.ErrRefreshReused}
 			continue
-		case r.Rotated || grants[r.GrantID]:
+		case r.Rotated:
+			o.rec = r
+			return errReused
+		case grants[r.GrantID]:
 			return errRunAlone
 		}
 		if err := rotatable(r, f.grantExpires, o.now); err != nil {

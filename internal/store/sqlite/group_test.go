@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -379,6 +380,18 @@ func TestGroupedRotationsAnswerAsAlone(t *testing.T) {
 			for i, want := range c.errs {
 				if got := grouped[i].Err; (want == "") != (got == "") || !strings.Contains(got, want) {
 					t.Errorf("call %d (%s): error %q; want one with %q", i, c.tokens[i], got, want)
+				}
+			}
+			// Each token rotated is marked at the rotation's time, and its
+			// grant lives as long as the new refresh token.
+			now := epoch.Add(time.Minute)
+			for i, tok := range c.tokens {
+				if c.errs[i] != "" {
+					continue
+				}
+				row := fmt.Sprintf("%X %d %s %d", store.HashToken(tok), ms(now), grouped[i].Rec.GrantID, ms(now.Add(48*time.Hour)))
+				if !slices.ContainsFunc(groupedAfter, func(o rotateOutcome) bool { return o.Err == row }) {
+					t.Errorf("call %d (%s): no row %q among\n%+v", i, tok, row, groupedAfter)
 				}
 			}
 		})

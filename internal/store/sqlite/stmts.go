@@ -24,7 +24,7 @@ type writeStmts struct {
 	getUser, insertUser, updateUser, deleteUser            *stmt
 	insertSubjectEntry                                     *stmt
 	insertGrant, insertToken                               *stmt
-	lookupToken, markRotated, extendGrant                  *stmt
+	lookupToken                                            *stmt
 	revoke, revokeOnline                                   [numRevokeBy]revokeStmts
 	insertIssuer, deleteIssuer, useJTI                     *stmt
 	expiredGrants, deleteGrantTokens, deleteGrants         *stmt
@@ -89,8 +89,6 @@ func (s *Store) prepare() {
 		insertGrant:        w.prep(qInsertGrant),
 		insertToken:        w.prep(qInsertToken),
 		lookupToken:        w.prep(qLookupToken),
-		markRotated:        w.prep(qMarkRotated),
-		extendGrant:        w.prep(qExtendGrant),
 
 		insertIssuer:        w.prep(qInsertIssuer),
 		deleteIssuer:        w.prep(qDeleteIssuer),
