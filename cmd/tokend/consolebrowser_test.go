@@ -90,6 +90,15 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	t.Log("bulk revocation of one app's grants: counted first, then revoked; the live log shows it")
 
+	// A change that revokes nothing is in the log too, as a row of no app
+	// and no grant: a user who holds none disabled, from the CLI.
+	in.tokend("a passphrase for bob\n", "user", "add", "--password-stdin", "bob")
+	in.tokend("", "user", "disable", "bob")
+	logTab.expectLiveRow("bob", "", "user_disabled")
+	if g := logTab.text("#log-rows tr.new td:nth-child(6)"); g != "0" {
+		t.Errorf("the live log counts %q grants for a disable that revoked none; want 0", g)
+	}
+
 	b.revokeEverything(in, logTab, photos, photo)
 	logTab.poll("the chart to count both revocations", `document.getElementById("chart").textContent === "The last hour: 2 revocations"`)
 	logTab.poll("the live counts to say no token is left", `document.getElementById("live-tokens").textContent === "0"`)
