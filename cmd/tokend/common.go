@@ -126,6 +126,9 @@ type backend struct {
 	store.Store
 	notifier feed.Notifier // wakes this instance's feed
 	notify   func()        // wakes the other instances' feeds
+	// onEvents, for SQLite, hands the entries of the revocation log
+	// this process appends to fn as each batch commits (sqlite.Store.OnEvents).
+	onEvents func(fn func([]store.Event))
 	// revoked, for the CLI on PostgreSQL, is set by the first revocation
 	// the command commits; Close then tells the running instances at
 	// once, instead of at their next poll of the log.
@@ -223,7 +226,7 @@ func openExisting(ctx context.Context, dataDir, dsn string, opts ...storeOptions
 	if err != nil {
 		return backend{}, err
 	}
-	return backend{Store: db}, nil
+	return backend{Store: db, onEvents: db.OnEvents}, nil
 }
 
 // onStore runs a command line that works on the store: it parses args

@@ -453,11 +453,18 @@ func buildStore(ctx context.Context, c serveConfig, log *slog.Logger, m *metrics
 			log.Error("close store", slog.String("cause", err.Error()))
 		}
 	})
-	// Every revocation made through the wrapped store nudges the feed at
-	// once, and, on PostgreSQL, the other instances' feeds.
+	// Every revocation made through the wrapped store reaches the feed at
+	// once: on SQLite, the writer hands the hub the log's new entries as
+	// it commits them, which spares the hub reading them back; on
+	// PostgreSQL, the revocation nudges this instance's hub and the other
+	// instances' to read the log.
 	hub := feed.New(feed.Config{Source: db, Notifier: db.notifier, Logger: log})
 	nudge := hub.Nudge
-	if db.notify != nil {
+	switch {
+	case db.onEvents != nil:
+		db.onEvents(hub.Offer)
+		nudge = func() {}
+	case db.notify != nil:
 		nudge = func() { hub.Nudge(); db.notify() }
 	}
 	// The cache is the innermost decorator, so that every write passes

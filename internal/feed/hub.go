@@ -59,8 +59,11 @@ type Hub struct {
 	cfg   Config
 	log   *slog.Logger
 	nudge chan struct{}
-	done  chan struct{}
-	wg    sync.WaitGroup
+	// offers are batches of events this process committed (Offer),
+	// waiting for the follower.
+	offers chan []store.Event
+	done   chan struct{}
+	wg     sync.WaitGroup
 	// readAt is when the log was last read successfully (unix ns).
 	readAt atomic.Int64
 
@@ -90,13 +93,18 @@ func New(cfg Config) *Hub {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Hub{
-		cfg:   cfg,
-		log:   log,
-		nudge: make(chan struct{}, 1),
-		done:  make(chan struct{}),
-		wake:  make(chan struct{}),
+		cfg:    cfg,
+		log:    log,
+		nudge:  make(chan struct{}, 1),
+		offers: make(chan []store.Event, offerQueue),
+		done:   make(chan struct{}),
+		wake:   make(chan struct{}),
 	}
 }
+
+// offerQueue is how many offered batches wait for the follower; past it,
+// an offer becomes a nudge (the follower reads the store instead).
+const offerQueue = 256
 
 // Subscribe has fn called with every batch of new events, in log order,
 // from the follower goroutine, before any reader can see them: whatever fn
@@ -165,6 +173,22 @@ func (h *Hub) Nudge() {
 	}
 }
 
+// Offer hands the hub entries of the log that this process has just
+// committed, in the log's order (a store's OnEvents): the hub takes them
+// as they are, without reading them back from the store, when they follow
+// on from the last entry it holds. What does not (an entry of another
+// process came in between, an offer was dropped) it reads from the store,
+// so an offer never makes the hub miss or repeat an entry. The events
+// must not be modified afterwards. Offer never blocks: when the follower
+// lags, it only nudges.
+func (h *Hub) Offer(evs []store.Event) {
+	select {
+	case h.offers <- evs:
+	default:
+		h.Nudge()
+	}
+}
+
 // Current reports whether the hub has read the log successfully within
 // maxAge. A hub that cannot read the log (its database is unreachable)
 // knows nothing of the revocations made meanwhile on other instances, so
@@ -190,6 +214,10 @@ func (h *Hub) follow(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case evs := <-h.offers:
+			if h.take(evs) {
+				continue // nothing to read
+			}
 		case <-h.nudge:
 		case <-tick.C:
 		}
@@ -246,13 +274,7 @@ func (h *Hub) catchUp(ctx context.Context) (int, error) {
 			return total, err
 		}
 		if len(evs) > 0 {
-			for _, fn := range h.listeners {
-				fn(evs)
-			}
-			h.append(evs)
-			for _, fn := range h.followers {
-				fn()
-			}
+			h.deliver(evs)
 			total += len(evs)
 		}
 		if len(evs) < h.cfg.Batch {
@@ -261,6 +283,37 @@ func (h *Hub) catchUp(ctx context.Context) (int, error) {
 			h.readAt.Store(start.UnixNano())
 			return total, nil
 		}
+	}
+}
+
+// take delivers the events of an offer that follow on from the last one
+// the hub holds, and passes over those it holds already. It reports
+// whether it placed them all; if not, the follower reads the store. Only
+// the follower calls it.
+func (h *Hub) take(evs []store.Event) bool {
+	last := h.Last()
+	for len(evs) > 0 && evs[0].Seq <= last {
+		evs = evs[1:] // read from the store already
+	}
+	n := 0
+	for n < len(evs) && evs[n].Seq == last+1+int64(n) {
+		n++
+	}
+	if n > 0 {
+		h.deliver(evs[:n])
+	}
+	return n == len(evs)
+}
+
+// deliver hands new events, the next in the log, to the listeners, then
+// keeps them in the ring and wakes the readers and the followers.
+func (h *Hub) deliver(evs []store.Event) {
+	for _, fn := range h.listeners {
+		fn(evs)
+	}
+	h.append(evs)
+	for _, fn := range h.followers {
+		fn()
 	}
 }
 

@@ -3,6 +3,7 @@ package feed
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -336,5 +337,64 @@ func TestFollowerReadsThroughTheHub(t *testing.T) {
 	evs, err := h.Events(t.Context(), 0, 2)
 	if err != nil || len(evs) != 2 || evs[0].Seq != 1 || log.reads.Load() != reads+1 {
 		t.Fatalf("Events(0) = %v, %v, after %d reads of the store", seqs(evs), err, log.reads.Load()-reads)
+	}
+}
+
+// TestOfferTakesWhatFollows: events this process committed, offered to
+// the hub, reach the listeners and readers without a read of the log
+// when they follow on from what the hub holds; a gap (another process's
+// entry in between) is read from the log; what the hub holds already is
+// passed over. Every listener sees every event once, in order.
+func TestOfferTakesWhatFollows(t *testing.T) {
+	log := &memLog{}
+	log.add(3)
+	h := New(Config{Source: log, Poll: time.Hour})
+	var mu sync.Mutex
+	var seen []int64
+	h.Subscribe(func(evs []store.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, seqs(evs)...)
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer func() { cancel(); h.Wait() }()
+	if err := h.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	committed := func(n int) []store.Event { // as a store's writer would offer them
+		log.add(n)
+		log.mu.Lock()
+		defer log.mu.Unlock()
+		return append([]store.Event(nil), log.evs[len(log.evs)-n:]...)
+	}
+
+	reads := log.reads.Load()
+	h.Offer(committed(2))
+	waitFor(t, h, 3, 2, 5*time.Second)
+	if n := log.reads.Load() - reads; n != 0 {
+		t.Errorf("offered events 4, 5 took %d reads of the log; want none", n)
+	}
+
+	log.add(1) // 6, another process's: never offered
+	h.Offer(committed(2))
+	got := waitFor(t, h, 5, 3, 5*time.Second)
+	if want := []int64{6, 7, 8}; !slices.Equal(seqs(got), want) {
+		t.Errorf("after a gap, read %v; want %v", seqs(got), want)
+	}
+	if log.reads.Load() == reads {
+		t.Error("the gap was not read from the log")
+	}
+
+	// Offered again, or partly held already: passed over.
+	log.mu.Lock()
+	again := append([]store.Event(nil), log.evs[6:]...) // 7, 8
+	log.mu.Unlock()
+	h.Offer(again)
+	h.Offer(committed(1)) // 9
+	waitFor(t, h, 8, 1, 5*time.Second)
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []int64{1, 2, 3, 4, 5, 6, 7, 8, 9}; !slices.Equal(seen, want) {
+		t.Errorf("the listener saw %v; want %v", seen, want)
 	}
 }

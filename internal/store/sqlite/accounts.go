@@ -40,7 +40,7 @@ const (
 	// qInsertSubjectEntry appends a subject entry (store.SubjectEntries):
 	// no grant, no client, no token.
 	qInsertSubjectEntry = `INSERT INTO revocation_events (time, grant_id, client_id, subject, reason, actor, tokens, claims)
-		VALUES (?, '', '', ?, ?, ?, 0, ?) RETURNING seq`
+		VALUES (?, '', '', ?, ?, ?, 0, ?) RETURNING ` + eventColumns
 )
 
 type scanner interface{ Scan(dest ...any) error }
@@ -365,9 +365,12 @@ func (s *Store) appendSubjectEntry(t *tx, e store.Event) (int64, error) {
 		}
 		claims = string(b)
 	}
-	var seq int64
-	err := t.queryRow(s.w.insertSubjectEntry, ms(e.Time), e.Subject, e.Reason, e.Actor, claims).Scan(&seq)
-	return seq, err
+	logged, err := scanEvent(t.queryRow(s.w.insertSubjectEntry, ms(e.Time), e.Subject, e.Reason, e.Actor, claims))
+	if err != nil {
+		return 0, err
+	}
+	t.logged(logged)
+	return logged.Seq, nil
 }
 
 // list runs a read query and scans every row.

@@ -44,7 +44,7 @@ const (
 		FROM d CROSS JOIN grants g ON g.id = d.id LEFT JOIN tokens t ON t.grant_id = g.id AND t.expires_at > d.time
 		GROUP BY d.id
 		ORDER BY min(d.depth), g.created_at, g.id
-		RETURNING seq, tokens, grant_id, parent_grant_id`
+		RETURNING ` + eventColumns
 	// qCascadeGrants marks revoked the grants of the events ?1 to ?2.
 	qCascadeGrants = `UPDATE grants AS g SET revoked_at = e.time FROM revocation_events e
 		WHERE e.seq BETWEEN ?1 AND ?2 AND g.id = e.grant_id AND g.revoked_at IS NULL`
@@ -91,12 +91,13 @@ func (s *Store) cascade(t *tx, first, last int64) ([]cascaded, error) {
 	}
 	var out []cascaded
 	for rows.Next() {
-		var c cascaded
-		if err := rows.Scan(&c.seq, &c.tokens, &c.grantID, &c.parent); err != nil {
+		e, err := scanEvent(rows)
+		if err != nil {
 			rows.Close()
 			return nil, err
 		}
-		out = append(out, c)
+		t.logged(e)
+		out = append(out, cascaded{seq: e.Seq, tokens: e.Tokens, grantID: e.GrantID, parent: e.ParentGrantID})
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return nil, err

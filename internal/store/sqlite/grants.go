@@ -95,7 +95,7 @@ func revokeSQL(cond string) (events, grants string) {
 		WHERE g.revoked_at IS NULL AND ` + cond + `
 		GROUP BY g.id
 		ORDER BY g.created_at, g.id
-		RETURNING seq, tokens, ` + hasChildren
+		RETURNING ` + eventColumns + `, ` + hasChildren
 	grants = `UPDATE grants AS g SET revoked_at = ?1 WHERE g.revoked_at IS NULL AND ` + cond
 	return events, grants
 }
@@ -122,16 +122,16 @@ func (s *Store) revokeWith(t *tx, st revokeStmts, rev store.Revocation, key ...a
 	var res store.RevokeResult
 	parents := false // a revoked grant has a live grant exchanged from it
 	for rows.Next() {
-		var seq int64
-		var n int
 		var children bool
-		if err := rows.Scan(&seq, &n, &children); err != nil {
+		e, err := scanEventAnd(rows, &children)
+		if err != nil {
 			rows.Close()
 			return store.RevokeResult{}, err
 		}
+		t.logged(e)
 		res.Grants++
-		res.Tokens += n
-		res.Seq = max(res.Seq, seq)
+		res.Tokens += e.Tokens
+		res.Seq = max(res.Seq, e.Seq)
 		parents = parents || children
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
@@ -460,15 +460,20 @@ func (s *Store) Events(ctx context.Context, since int64, limit int) ([]store.Eve
 	return evs, mapErr(rows.Err())
 }
 
-// scanEvent scans a qEvents row.
-func scanEvent(sc scanner) (store.Event, error) {
+// scanEvent scans a row of eventColumns: a qEvents row, or what a
+// statement appending events returns.
+func scanEvent(sc scanner) (store.Event, error) { return scanEventAnd(sc) }
+
+// scanEventAnd is scanEvent for a row of eventColumns followed by
+// columns of its own, scanned into extra.
+func scanEventAnd(sc scanner, extra ...any) (store.Event, error) {
 	var e store.Event
 	var at int64
 	var hashes []byte
 	var jtis, indexes, claims string
 	var expires sql.NullInt64
-	err := sc.Scan(&e.Seq, &at, &e.GrantID, &e.ClientID, &e.Subject, &e.Reason, &e.Actor, &e.Tokens,
-		&hashes, &jtis, &indexes, &expires, &e.SessionID, &e.ParentGrantID, &claims)
+	err := sc.Scan(append([]any{&e.Seq, &at, &e.GrantID, &e.ClientID, &e.Subject, &e.Reason, &e.Actor, &e.Tokens,
+		&hashes, &jtis, &indexes, &expires, &e.SessionID, &e.ParentGrantID, &claims}, extra...)...)
 	if err != nil {
 		return e, err
 	}

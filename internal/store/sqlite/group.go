@@ -123,7 +123,7 @@ func qRevokeEvents(n int) string {
 		WHERE g.revoked_at IS NULL
 		GROUP BY r.i
 		ORDER BY r.i
-		RETURNING grant_id, seq, tokens, ` + hasChildren
+		RETURNING ` + eventColumns + `, ` + hasChildren
 }
 
 // qRevokeGrants marks n grants revoked: rows (grant ID, time).
@@ -409,21 +409,20 @@ func (s *Store) revokeGrantsOf(t *tx, revs []grantRevocation) error {
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var grantID string
-			var seq int64
-			var n int
 			var children bool
-			if err := rows.Scan(&grantID, &seq, &n, &children); err != nil {
+			e, err := scanEventAnd(rows, &children)
+			if err != nil {
 				return err
 			}
+			t.logged(e)
 			parents = parents || children
-			if res := byGrant[grantID]; res != nil {
-				*res = store.RevokeResult{Grants: 1, Tokens: n, Seq: seq}
+			if res := byGrant[e.GrantID]; res != nil {
+				*res = store.RevokeResult{Grants: 1, Tokens: e.Tokens, Seq: e.Seq}
 			}
-			if first == 0 || seq < first {
-				first = seq
+			if first == 0 || e.Seq < first {
+				first = e.Seq
 			}
-			last = max(last, seq)
+			last = max(last, e.Seq)
 		}
 		return rows.Err()
 	})

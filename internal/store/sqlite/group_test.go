@@ -40,6 +40,7 @@ type revokeOutcome struct {
 // their answers and the log.
 func groupedRevocations(t *testing.T, perOp bool) ([]revokeOutcome, []store.Event) {
 	s := openMigrated(t, Options{perOp: perOp})
+	defer publishedEvents(t, s)()
 	for _, id := range []string{"g1", "g2", "g3", "g4", "g5"} {
 		g, toks := grant(id)
 		if id == "g3" {
@@ -257,6 +258,7 @@ type rotateOutcome struct {
 // token, old and new, as they are afterwards.
 func groupedRotations(t *testing.T, perOp bool, setup func(*Store), tokens []string) (out []rotateOutcome, evs []store.Event, after []rotateOutcome, grouped int64) {
 	s := openMigrated(t, Options{perOp: perOp})
+	defer publishedEvents(t, s)()
 	for _, id := range []string{"g1", "g2", "g3", "g4", "g5", "g6"} {
 		g, toks := grant(id)
 		if err := s.CreateGrant(t.Context(), g, toks); err != nil {

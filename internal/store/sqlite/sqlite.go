@@ -56,6 +56,8 @@ type Store struct {
 	perOp    bool
 	// groupedOps counts the ops committed as part of a group.
 	groupedOps atomic.Int64
+	// onEvents is OnEvents's fn, nil until set.
+	onEvents atomic.Pointer[func([]store.Event)]
 
 	wdb *sql.DB // one connection, used by the writer goroutine only
 	rdb *sql.DB // query_only connections for reads
@@ -152,6 +154,24 @@ func Open(path string, opts Options) (*Store, error) {
 	s.prepare()
 	go s.run()
 	return s, nil
+}
+
+// OnEvents has fn called with the entries of the revocation log that
+// this store's writes append, once each batch of them has committed and
+// before the writes are answered: every entry this process appends, in
+// the log's order, exactly once. fn runs on the writer goroutine, which
+// every write waits for, so it must be quick; it may keep the slice, which
+// the writer does not reuse. A follower
+// of the log (the feed's hub, Offer) learns of this process's revocations
+// from fn without reading them back; the log's other writers (the CLI,
+// another process on the same file) it still has to read. fn replaces
+// any fn set before; nil stops the calls.
+func (s *Store) OnEvents(fn func([]store.Event)) {
+	if fn == nil {
+		s.onEvents.Store(nil)
+		return
+	}
+	s.onEvents.Store(&fn)
 }
 
 // dsn is the driver's name for path: pragmas every connection runs when it

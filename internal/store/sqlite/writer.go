@@ -1,11 +1,15 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
+
+	"github.com/tokend/tokend/internal/store"
 )
 
 // An op is one write: fn runs on the writer goroutine inside the batch's
@@ -260,6 +264,7 @@ func (b *batchRun) runOne(t *tx, i int, o *op) opStep {
 			return opAborted
 		}
 	}
+	logged := len(t.events) // what undo's rollback to the savepoint unlogs
 	err := runOp(o.fn, t)
 	var keep *commitAnyway
 	var clean *unwritten
@@ -273,6 +278,7 @@ func (b *batchRun) runOne(t *tx, i int, o *op) opStep {
 		b.results[i] = mapErr(clean.err) // nothing to undo
 		return opNext
 	}
+	t.events = t.events[:logged]
 	return b.undo(t, i, err)
 }
 
@@ -410,6 +416,12 @@ func (b *batchRun) finish(t *tx) {
 	if b.s.onCommit != nil {
 		b.s.onCommit(b.n)
 	}
+	if fn := b.s.onEvents.Load(); fn != nil && len(t.events) > 0 {
+		// In the order of the log: a group's statement returns its rows
+		// in no set order.
+		slices.SortFunc(t.events, func(a, b store.Event) int { return cmp.Compare(a.Seq, b.Seq) })
+		(*fn)(t.events)
+	}
 }
 
 // runOp calls fn, turning a panic into an *opPanic.
@@ -431,7 +443,17 @@ type tx struct {
 	tx         *sql.Tx
 	stmts      map[*stmt]*sql.Stmt
 	unprepared *[]*stmt
+	// events are the revocation log's entries the transaction appended,
+	// as the statements that appended them returned them: once the batch
+	// commits, the writer hands them to the store's follower (OnEvents)
+	// instead of the follower reading them back.
+	events []store.Event
 }
+
+// logged records e, an entry of the revocation log the transaction
+// appended. Every statement that appends to the log calls it for each row
+// it returns.
+func (t *tx) logged(e store.Event) { t.events = append(t.events, e) }
 
 // stmt returns st bound to the transaction, or nil if st is not prepared.
 func (t *tx) stmt(st *stmt) *sql.Stmt {
