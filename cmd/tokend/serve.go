@@ -471,6 +471,7 @@ func buildStore(ctx context.Context, c serveConfig, log *slog.Logger, m *metrics
 	// through it; it is current while the hub reads the log.
 	cached := cache.New(db, cache.Config{
 		Tokens:    c.TokenCache,
+		Refreshes: cache.DefaultRefreshes,
 		Clients:   cache.DefaultClients,
 		ClientTTL: c.ClientCacheTTL,
 		Current:   func() bool { return hub.Current(cacheCurrent) },

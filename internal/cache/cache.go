@@ -11,6 +11,7 @@ import (
 // Defaults of Config.
 const (
 	DefaultTokens    = 65536
+	DefaultRefreshes = 65536
 	DefaultClients   = 4096
 	DefaultClientTTL = time.Second
 )
@@ -19,6 +20,9 @@ const (
 type Config struct {
 	// Tokens is how many access tokens are kept at most; 0 or less, none.
 	Tokens int
+	// Refreshes is how many refresh tokens' facts (LookupTokenFacts) are
+	// kept at most; 0 or less, none.
+	Refreshes int
 	// Clients is how many clients are kept at most.
 	Clients int
 	// ClientTTL is how long a client read from the store is trusted: how
@@ -33,15 +37,17 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Store is a store.Store with memory caches of access tokens and clients;
-// see the package documentation. It defines every write (store.Writer);
-// its reads other than LookupToken and GetClient are the wrapped store's.
+// Store is a store.Store with memory caches of access tokens, refresh
+// tokens' facts and clients; see the package documentation. It defines
+// every write (store.Writer); its reads other than LookupToken,
+// LookupTokenFacts and GetClient are the wrapped store's.
 type Store struct {
 	store.Store
-	current func() bool
-	now     func() time.Time
-	tokens  *tokens
-	clients *clients
+	current   func() bool
+	now       func() time.Time
+	tokens    *tokens
+	refreshes *refreshes
+	clients   *clients
 }
 
 // New wraps inner. Give the revocation log's events to Apply.
@@ -56,11 +62,12 @@ func New(inner store.Store, cfg Config) *Store {
 		cfg.Now = time.Now
 	}
 	return &Store{
-		Store:   inner,
-		current: cfg.Current,
-		now:     cfg.Now,
-		tokens:  newTokens(cfg.Tokens),
-		clients: newClients(cfg.Clients, cfg.ClientTTL),
+		Store:     inner,
+		current:   cfg.Current,
+		now:       cfg.Now,
+		tokens:    newTokens(cfg.Tokens),
+		refreshes: newRefreshes(cfg.Refreshes),
+		clients:   newClients(cfg.Clients, cfg.ClientTTL),
 	}
 }
 
@@ -108,18 +115,29 @@ func (s *Store) CreateGrant(ctx context.Context, g store.Grant, toks []store.Tok
 }
 
 // putGrant caches the access tokens of g, stored with it at generation
-// gen.
+// gen, and the facts of its refresh tokens.
 func (s *Store) putGrant(g store.Grant, toks []store.Token, gen uint64) {
+	var facts *grantFacts
 	for _, t := range toks {
-		if t.Kind != store.AccessToken {
-			continue
-		}
 		if t.GrantID == "" {
 			t.GrantID = g.ID
 		}
 		// The stores keep milliseconds; so does the cache, so that a token
 		// expires at the same instant whichever answers.
 		t.IssuedAt, t.ExpiresAt = millis(t.IssuedAt), millis(t.ExpiresAt)
+		if t.Kind == store.RefreshToken && g.ParentID == "" {
+			// An exchanged grant's refresh token is read from the store
+			// at its first refresh, and its act and audience kept as the
+			// store returns them.
+			if facts == nil {
+				facts = &grantFacts{id: g.ID, clientID: g.ClientID, subject: g.Subject, username: g.Username,
+					scope: g.Scope, sessionID: g.SessionID, jkt: g.JKT}
+			}
+			s.refreshes.put(store.TokenRecord{Token: t}, facts, s.now())
+		}
+		if t.Kind != store.AccessToken {
+			continue
+		}
 		s.tokens.put(store.TokenRecord{
 			Token:     t,
 			ClientID:  g.ClientID,
@@ -201,12 +219,19 @@ func (s *Store) RevokeMatching(ctx context.Context, f store.Filter, rev store.Re
 	return s.Store.RevokeMatching(ctx, f, rev)
 }
 
-// RotateRefresh drops the grant's cached access tokens when the refresh
+// RotateRefresh keeps the facts of the new refresh token in place of the
+// old one's, and drops the grant's cached access tokens when the refresh
 // token was reused, which revokes the grant. Other outcomes change no
-// access token.
+// access token. A refused token's facts are dropped: it will not be
+// exchanged.
 func (s *Store) RotateRefresh(ctx context.Context, old store.Hash, now time.Time, toks []store.Token, reuse store.Revocation) (store.TokenRecord, error) {
 	rec, err := s.Store.RotateRefresh(ctx, old, now, toks, reuse)
-	if err == nil || errors.Is(err, store.ErrNotFound) {
+	if err == nil {
+		s.refreshes.rotated(old, rec, toks, s.now())
+		return rec, nil
+	}
+	s.refreshes.forget(old)
+	if errors.Is(err, store.ErrNotFound) {
 		return rec, err
 	}
 	// Reuse, or a failure that may have committed it: the record does not
@@ -219,6 +244,7 @@ func (s *Store) RotateRefresh(ctx context.Context, old store.Hash, now time.Time
 // deletes them, so that a swept token is unknown here too.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (store.SweepResult, error) {
 	defer s.tokens.forgetExpired(now)
+	defer s.refreshes.forgetExpired(now)
 	return s.Store.DeleteExpired(ctx, now, limit)
 }
 

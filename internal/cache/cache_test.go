@@ -20,7 +20,7 @@ import (
 // runs through it, with caches large enough to hold everything it writes.
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
-		return cache.New(openSQLite(t), cache.Config{Tokens: 1 << 16, Clients: 1 << 10, ClientTTL: time.Hour})
+		return cache.New(openSQLite(t), cache.Config{Tokens: 1 << 16, Refreshes: 1 << 16, Clients: 1 << 10, ClientTTL: time.Hour})
 	})
 }
 
@@ -76,12 +76,17 @@ func lookup(t *testing.T, s store.Store, h store.Hash) store.TokenRecord {
 // counting counts the token lookups that reach the store.
 type counting struct {
 	store.Store
-	lookups atomic.Int64
+	lookups, facts atomic.Int64
 }
 
 func (c *counting) LookupToken(ctx context.Context, h store.Hash) (store.TokenRecord, error) {
 	c.lookups.Add(1)
 	return c.Store.LookupToken(ctx, h)
+}
+
+func (c *counting) LookupTokenFacts(ctx context.Context, h store.Hash) (store.TokenRecord, error) {
+	c.facts.Add(1)
+	return c.Store.LookupTokenFacts(ctx, h)
 }
 
 func TestAccessTokensAreServedFromMemoryRefreshTokensNot(t *testing.T) {

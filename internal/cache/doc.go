@@ -19,8 +19,20 @@
 //     disabling a client or rotating its secret on another instance takes
 //     effect here within that time.
 //
-// Only access tokens are cached: a refresh token changes (it is rotated)
-// without a revocation event, and its exchange reads the store in the
-// writer's transaction anyway. A revoked record never changes again, so a
-// token cached as revoked stays correct until it is evicted.
+// Only access tokens are cached as LookupToken answers them: a refresh
+// token changes (it is rotated) without a revocation event. A revoked
+// record never changes again, so a token cached as revoked stays correct
+// until it is evicted.
+//
+// Of refresh tokens, what never changes is kept instead (LookupTokenFacts):
+// the token's grant, its client, subject, scope and DPoP key, which the
+// refresh grant mints the new tokens for. Their state it leaves to
+// RotateRefresh, which checks it in the writer's transaction: a rotated
+// token presented again revokes its grant, a revoked or expired one is
+// refused, whether its facts came from here or from the store. Facts need
+// no invalidation, by this process or another; a token's are kept from
+// its issuance (CreateGrant, a code exchange, a rotation) until it is
+// rotated, refused, expired, or evicted, and read from the store when
+// missing. On SQLite that read is the costly one: the read pool's page
+// cache is dropped at every commit of the writer.
 package cache

@@ -36,7 +36,12 @@ func (refreshToken) issue(e *Endpoints, w http.ResponseWriter, r *http.Request, 
 		return oautherr.InvalidGrant("invalid refresh token")
 	}
 	h := store.HashToken(raw)
-	rec, err := e.cfg.Store.LookupToken(r.Context(), h)
+	// Only what never changes of the token is used here: the grant's
+	// client, subject, username, scope, DPoP key and ID, which the new
+	// tokens are minted for. Whether it may still be exchanged (rotated
+	// already: reuse; revoked; expired) RotateRefresh decides in its own
+	// transaction, so the facts may come from memory (LookupTokenFacts).
+	rec, err := e.cfg.Store.LookupTokenFacts(r.Context(), h)
 	if errors.Is(err, store.ErrNotFound) {
 		return oautherr.InvalidGrant("invalid refresh token")
 	}

@@ -65,12 +65,18 @@ func (h *harness) cfgJWT() *token.JWTs { return h.cfg.JWT }
 type countingStore struct {
 	store.Store
 	lookups     atomic.Int64
+	facts       atomic.Int64 // LookupTokenFacts
 	revocations atomic.Int64
 }
 
 func (c *countingStore) LookupToken(ctx context.Context, h store.Hash) (store.TokenRecord, error) {
 	c.lookups.Add(1)
 	return c.Store.LookupToken(ctx, h)
+}
+
+func (c *countingStore) LookupTokenFacts(ctx context.Context, h store.Hash) (store.TokenRecord, error) {
+	c.facts.Add(1)
+	return c.Store.LookupTokenFacts(ctx, h)
 }
 
 func (c *countingStore) RevokeToken(ctx context.Context, h store.Hash, kind store.TokenKind, clientID string, rev store.Revocation) (store.TokenRecord, store.RevokeResult, error) {

@@ -70,6 +70,7 @@ type Reader interface {
 	GetUserByID(ctx context.Context, id string) (User, error)
 	ListUsers(ctx context.Context) ([]User, error)
 	LookupToken(ctx context.Context, h Hash) (TokenRecord, error)
+	LookupTokenFacts(ctx context.Context, h Hash) (TokenRecord, error)
 	Events(ctx context.Context, since int64, limit int) ([]Event, error)
 	UserEvents(ctx context.Context, subject string, limit int) ([]Event, error)
 	SearchEvents(ctx context.Context, f EventFilter, limit int) ([]Event, error)

@@ -438,6 +438,16 @@ type Store interface {
 	// LookupToken returns the token with that hash, whatever its state
 	// (expired, rotated or revoked tokens are returned too), or ErrNotFound.
 	LookupToken(ctx context.Context, h Hash) (TokenRecord, error)
+	// LookupTokenFacts returns what never changes of the token with that
+	// hash, or ErrNotFound: a record of which only the token (its kind,
+	// grant, issue and expiry) and its grant's client, subject, username,
+	// scope, session, DPoP key, parent, act and audience are sure. Its
+	// Rotated and Revoked may be out of date, and a token deleted by the
+	// sweep may still be returned until it expires. It is for a caller
+	// that acts on those facts alone and leaves the token's state to a
+	// write that checks it, as the refresh grant leaves it to RotateRefresh;
+	// a store answers it from memory where LookupToken could not be.
+	LookupTokenFacts(ctx context.Context, h Hash) (TokenRecord, error)
 	// RotateRefresh exchanges the refresh token old for the new tokens, which
 	// join old's grant, extending the grant's ExpiresAt when needed. The
 	// grant must be live and old unexpired at now, else ErrNotFound. If old

@@ -337,6 +337,11 @@ func (s *Store) LookupToken(ctx context.Context, h store.Hash) (store.TokenRecor
 	return r.rec, nil
 }
 
+// LookupTokenFacts is LookupToken, whose answer is exact.
+func (s *Store) LookupTokenFacts(ctx context.Context, h store.Hash) (store.TokenRecord, error) {
+	return s.LookupToken(ctx, h)
+}
+
 // RotateRefresh exchanges the refresh token old for tokens:
 //
 //   - old unknown, or not a refresh token: store.ErrNotFound;

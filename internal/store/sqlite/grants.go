@@ -275,6 +275,11 @@ func (s *Store) LookupToken(ctx context.Context, h store.Hash) (store.TokenRecor
 	return r, nil
 }
 
+// LookupTokenFacts is LookupToken, whose answer is exact.
+func (s *Store) LookupTokenFacts(ctx context.Context, h store.Hash) (store.TokenRecord, error) {
+	return s.LookupToken(ctx, h)
+}
+
 // RotateRefresh exchanges the refresh token old for tokens, in one op:
 //
 //   - old unknown, or not a refresh token: store.ErrNotFound;

@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("RevokeGrant", func(t *testing.T) { t.Parallel(); testRevokeGrant(t, newStore) })
 	t.Run("RevokeToken", func(t *testing.T) { t.Parallel(); testRevokeToken(t, newStore) })
 	t.Run("RotateRefresh", func(t *testing.T) { t.Parallel(); testRotateRefresh(t, newStore) })
+	t.Run("TokenFacts", func(t *testing.T) { t.Parallel(); testTokenFacts(t, newStore) })
 	t.Run("RevokeMatching", func(t *testing.T) { t.Parallel(); testRevokeMatching(t, newStore) })
 	t.Run("Events", func(t *testing.T) { t.Parallel(); testEvents(t, newStore) })
 	t.Run("FollowWhileRevoking", func(t *testing.T) { t.Parallel(); testFollowWhileRevoking(t, newStore) })
