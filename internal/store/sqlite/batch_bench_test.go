@@ -104,7 +104,7 @@ func benchGrant(i int) (store.Grant, []store.Token) {
 
 // insertGrants inserts grants 0 ... n-1 of benchGrant in one transaction
 // on the writer's connection, bypassing the writer, which must be idle.
-func insertGrants(b *testing.B, s *Store, n int) {
+func insertGrants(b testing.TB, s *Store, n int) {
 	b.Helper()
 	sqlTx, err := s.wdb.Begin()
 	if err != nil {

@@ -119,6 +119,39 @@ func TestQueryPlans(t *testing.T) {
 	}
 }
 
+// TestStatsPlan checks that Stats counts the tokens from indexes alone
+// (see qStats): reading every live token's row costs seconds of CPU on a
+// large store.
+func TestStatsPlan(t *testing.T) {
+	s := openMigrated(t, Options{})
+	rows, err := s.wdb.Query("EXPLAIN QUERY PLAN "+qStats, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	tokens := 0
+	for _, step := range plan {
+		if strings.Contains(step, " tokens ") || strings.HasSuffix(step, " t") || strings.Contains(step, " t USING") {
+			tokens++
+			if !strings.Contains(step, "USING COVERING INDEX") {
+				t.Errorf("Stats reads tokens' rows:\n\t%s", strings.Join(plan, "\n\t"))
+			}
+		}
+	}
+	if tokens != 2 {
+		t.Errorf("Stats plan has %d steps over tokens; want 2:\n\t%s", tokens, strings.Join(plan, "\n\t"))
+	}
+}
+
 // TestSweepIdle: when nothing has expired, DeleteExpired and
 // DeleteEventsBefore read and do not write, so a sweeper may call them
 // often without taking the write lock.
