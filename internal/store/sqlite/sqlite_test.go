@@ -876,3 +876,17 @@ func BenchmarkStats(b *testing.B) {
 		}
 	}
 }
+
+// TestWriterCheckpointInterval: the writer's connection checkpoints the
+// WAL every walCheckpointPages pages, not SQLite's default 1000 (see
+// walCheckpointPages).
+func TestWriterCheckpointInterval(t *testing.T) {
+	s := openMigrated(t, Options{})
+	var pages int
+	if err := s.wdb.QueryRowContext(t.Context(), `PRAGMA wal_autocheckpoint`).Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if pages != walCheckpointPages {
+		t.Errorf("wal_autocheckpoint = %d; want %d", pages, walCheckpointPages)
+	}
+}
