@@ -97,20 +97,7 @@ func TestQueryPlans(t *testing.T) {
 		queries = append(queries, events, grants)
 	}
 	for _, q := range queries {
-		rows, err := s.wdb.Query("EXPLAIN QUERY PLAN "+q, "[]", 1, 2, 3, 4)
-		if err != nil {
-			t.Fatalf("EXPLAIN %s: %v", q, err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
+		plan := queryPlan(t, s, q, "[]", 1, 2, 3, 4)
 		for _, step := range plan {
 			if strings.HasPrefix(step, "SCAN ") && step != "SCAN CONSTANT ROW" && !strings.HasPrefix(step, "SCAN json_each") {
 				t.Errorf("%s\nscans a table:\n\t%s", q, strings.Join(plan, "\n\t"))
@@ -124,20 +111,7 @@ func TestQueryPlans(t *testing.T) {
 // large store.
 func TestStatsPlan(t *testing.T) {
 	s := openMigrated(t, Options{})
-	rows, err := s.wdb.Query("EXPLAIN QUERY PLAN "+qStats, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
+	plan := queryPlan(t, s, qStats, 1)
 	tokens := 0
 	for _, step := range plan {
 		if strings.Contains(step, " tokens ") || strings.HasSuffix(step, " t") || strings.Contains(step, " t USING") {
@@ -254,4 +228,28 @@ func TestMigration0013(t *testing.T) {
 	if err := s.CreateGrant(t.Context(), g, toks); !errors.Is(err, store.ErrAlreadyExists) {
 		t.Errorf("CreateGrant with a stored token's hash = %v; want ErrAlreadyExists", err)
 	}
+}
+
+// queryPlan returns the steps of SQLite's plan for q with args, as
+// EXPLAIN QUERY PLAN details them.
+func queryPlan(t *testing.T, s *Store, q string, args ...any) []string {
+	t.Helper()
+	rows, err := s.wdb.Query("EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		t.Fatalf("EXPLAIN %s: %v", q, err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return plan
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -63,12 +62,7 @@ func BenchmarkRotationLayout(b *testing.B) {
 				benchmark(b, true, fn)
 				b.StopTimer()
 				b.ReportMetric(float64((processCPU()-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
-				fi, err := os.Stat(path + "-wal")
-				if err != nil {
-					b.Fatal(err)
-				}
-				const page = 4096 + 24 // a frame: the page and its header
-				b.ReportMetric(float64(fi.Size()-32)/page/float64(b.N), "frames/op")
+				reportWALFrames(b, path)
 			})
 		}
 	}
@@ -211,10 +205,5 @@ func rotationPages(t *testing.T, ddl string) float64 {
 			t.Fatal(err)
 		}
 	}
-	fi, err := os.Stat(path + "-wal")
-	if err != nil {
-		t.Fatal(err)
-	}
-	const page = 4096 + 24 // a frame: the page and its header
-	return float64(fi.Size()-32) / page / grants
+	return walFrames(t, path) / grants
 }
