@@ -171,11 +171,10 @@ func Open(path string, opts Options) (*Store, error) {
 // before the writes are answered: every entry this process appends, in
 // the log's order, exactly once. fn runs on the writer goroutine, which
 // every write waits for, so it must be quick; it may keep the slice, which
-// the writer does not reuse. A follower
-// of the log (the feed's hub, Offer) learns of this process's revocations
-// from fn without reading them back; the log's other writers (the CLI,
-// another process on the same file) it still has to read. fn replaces
-// any fn set before; nil stops the calls.
+// the writer does not reuse. A follower of the log (the feed's hub, Offer)
+// learns of this process's revocations from fn without reading them back;
+// the log's other writers (the CLI, another process on the same file) it
+// still has to read. fn replaces any fn set before; nil stops the calls.
 func (s *Store) OnEvents(fn func([]store.Event)) {
 	if fn == nil {
 		s.onEvents.Store(nil)
