@@ -224,16 +224,14 @@ func (s *Store) revokeToken(t *tx, rv *Revocation, res *Revoked) error {
 		return err
 	}
 	for rows.Next() {
-		var seq int64
-		var n int
-		var children bool
-		if err := rows.Scan(&seq, &n, &children); err != nil {
+		e, err := scanEvent(rows)
+		if err != nil {
 			rows.Close()
 			return err
 		}
 		res.Grants++
-		res.Tokens += n
-		res.Seq = max(res.Seq, seq)
+		res.Tokens += e.tokens
+		res.Seq = max(res.Seq, e.seq)
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil || res.Grants == 0 {
 		return err
@@ -317,15 +315,12 @@ func (s *Store) revokeGrantsOf(t *tx, revs []grantRevocation) error {
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var grantID string
-			var seq int64
-			var n int
-			var children bool
-			if err := rows.Scan(&grantID, &seq, &n, &children); err != nil {
+			e, err := scanEvent(rows)
+			if err != nil {
 				return err
 			}
-			if res := byGrant[grantID]; res != nil {
-				res.Grants, res.Tokens, res.Seq = 1, n, seq
+			if res := byGrant[e.grantID]; res != nil {
+				res.Grants, res.Tokens, res.Seq = 1, e.tokens, e.seq
 			}
 		}
 		return rows.Err()
@@ -341,4 +336,26 @@ func (s *Store) revokeGrantsOf(t *tx, revs []grantRevocation) error {
 		_, err := t.exec(s.st.revokeGrants[k], args...)
 		return err
 	})
+}
+
+// event is what the store's writer reads of each event a revocation
+// statement returns (tokendsql.EventColumns), for the feed.
+type event struct {
+	seq, at, expiresAt                        int64
+	grantID, clientID, subject, reason, actor string
+	tokens                                    int
+	hashes                                    []byte
+	jtis, indexes, sessionID, parent, claims  string
+}
+
+// scanEvent scans a row of tokendsql.EventColumns and hasChildren, as the
+// store's scanEventAnd does.
+func scanEvent(rows *sql.Rows) (event, error) {
+	var e event
+	var expires sql.NullInt64
+	var children bool
+	err := rows.Scan(&e.seq, &e.at, &e.grantID, &e.clientID, &e.subject, &e.reason, &e.actor, &e.tokens,
+		&e.hashes, &e.jtis, &e.indexes, &expires, &e.sessionID, &e.parent, &e.claims, &children)
+	e.expiresAt = expires.Int64
+	return e, err
 }

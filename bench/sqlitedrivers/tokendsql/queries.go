@@ -29,6 +29,11 @@ const (
 			json_group_array(t.jti) FILTER (WHERE t.jti IS NOT NULL),
 			json_group_array(t.status_index) FILTER (WHERE t.status_index IS NOT NULL),
 			max(t.expires_at)`
+	// EventColumns is grants.go's eventColumns: what a statement that
+	// appends events returns of each, for the writer to hand the feed.
+	EventColumns = `seq, time, grant_id, client_id, subject, reason, actor, tokens,
+			token_hashes, jtis, status_indexes, expires_at, coalesce(session_id, ''), coalesce(parent_grant_id, ''),
+			coalesce(claims, '[]')`
 	// hasChildren is exchange.go's: whether a revoked grant has a live
 	// grant exchanged from it (the cascade, which never runs here).
 	hasChildren = `EXISTS (SELECT 1 FROM grants c
@@ -43,7 +48,7 @@ const (
 		WHERE g.revoked_at IS NULL AND g.id = ?4
 		GROUP BY g.id
 		ORDER BY g.created_at, g.id
-		RETURNING seq, tokens, ` + hasChildren
+		RETURNING ` + EventColumns + `, ` + hasChildren
 	QRevokeGrant = `UPDATE grants AS g SET revoked_at = ?1 WHERE g.revoked_at IS NULL AND g.id = ?4`
 )
 
@@ -88,7 +93,7 @@ func QRevokeEventsN(n int) string {
 		WHERE g.revoked_at IS NULL
 		GROUP BY r.i
 		ORDER BY r.i
-		RETURNING grant_id, seq, tokens, ` + hasChildren
+		RETURNING ` + EventColumns + `, ` + hasChildren
 }
 
 // QRevokeGrants is group.go's qRevokeGrants: n grants marked revoked, rows

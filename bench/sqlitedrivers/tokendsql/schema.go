@@ -6,7 +6,7 @@
 package tokendsql
 
 // Schema is the store's grants, tokens and revocation_events tables, their
-// indexes and the trigger on grants, as migrations 0001 to 0016 leave them
+// indexes and the trigger on grants, as migrations 0001 to 0018 leave them
 // (columns added by ALTER TABLE come last, in the migrations' order). The
 // other tables are left out: no statement here reads or writes them.
 const Schema = `
@@ -52,8 +52,8 @@ CREATE TABLE tokens (
     status_index INTEGER
 ) STRICT;
 CREATE UNIQUE INDEX tokens_hash ON tokens (hash);
-CREATE INDEX tokens_grant_id ON tokens (grant_id, expires_at, rotated_at);
-CREATE INDEX tokens_expires_at ON tokens (expires_at, rotated_at);
+CREATE INDEX tokens_grant_id ON tokens (grant_id, issued_at, expires_at, rotated_at); -- 0018
+CREATE INDEX tokens_expires_at ON tokens (expires_at);                               -- 0018
 
 CREATE TABLE revocation_events (
     seq       INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -69,7 +69,8 @@ CREATE TABLE revocation_events (
     status_indexes TEXT NOT NULL DEFAULT '[]',  -- 0002
     expires_at INTEGER,                         -- 0002
     session_id TEXT,                            -- 0008
-    parent_grant_id TEXT                        -- 0015
+    parent_grant_id TEXT,                       -- 0015
+    claims TEXT                                 -- 0017
 ) STRICT;
 CREATE INDEX revocation_events_time ON revocation_events (time);
 CREATE INDEX revocation_events_subject ON revocation_events (subject, seq);
@@ -88,7 +89,8 @@ func Pragmas(writer bool) []Pragma {
 			Pragma{"journal_mode", "wal"},
 			Pragma{"synchronous", "full"},
 			Pragma{"temp_store", "memory"},
-			Pragma{"cache_size", "-65536"}, // writerCacheKiB, 64 MiB
+			Pragma{"cache_size", "-65536"},       // writerCacheKiB, 64 MiB
+			Pragma{"wal_autocheckpoint", "8000"}, // walCheckpointPages
 		)
 	}
 	return append(p, Pragma{"query_only", "1"})
