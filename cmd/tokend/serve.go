@@ -736,12 +736,11 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	if err := lvl.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
-	opts := &slog.HandlerOptions{Level: lvl}
 	switch strings.ToLower(format) {
 	case "text":
-		return slog.New(server.WithRequestIDs(slog.NewTextHandler(w, opts))), nil
+		return slog.New(server.NewLogHandler(w, false, lvl)), nil
 	case "json":
-		return slog.New(server.WithRequestIDs(slog.NewJSONHandler(w, opts))), nil
+		return slog.New(server.NewLogHandler(w, true, lvl)), nil
 	default:
 		return nil, fmt.Errorf("--log-format must be text or json, not %q", format)
 	}

@@ -110,7 +110,8 @@ func withRequestLog(log *slog.Logger, observe func(route string, status int, d t
 		case rec.status == 0:
 			rec.status = http.StatusOK
 		}
-		d := time.Since(start)
+		end := time.Now()
+		d := end.Sub(start)
 		route := inner.Pattern // set by the mux on the request it routed
 		if route == "" {
 			route = "unmatched"
@@ -120,16 +121,10 @@ func withRequestLog(log *slog.Logger, observe func(route string, status int, d t
 		}
 		// Logged with the request's own context, which has no id: the id
 		// is added here, whatever the handler.
-		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("request_id", id),
-			slog.String("method", r.Method),
-			slog.String("route", route),
-			slog.String("path", r.URL.Path),
-			slog.Int("status", rec.status),
-			slog.Int("bytes", rec.bytes),
-			slog.Duration("duration", d),
-			slog.String("remote", r.RemoteAddr),
-		)
+		logRequest(r.Context(), log, end, &requestLine{
+			id: id, method: r.Method, route: route, path: r.URL.Path,
+			status: rec.status, bytes: rec.bytes, duration: d, remote: r.RemoteAddr,
+		})
 	})
 }
 

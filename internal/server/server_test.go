@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -145,28 +146,34 @@ func TestHealthAndReadiness(t *testing.T) {
 }
 
 // What a handler logs about a request carries the request's id, once,
-// through WithRequestIDs; the request line too.
+// through WithRequestIDs and through a LogHandler; the request line too.
 func TestHandlerLogsCarryTheRequestID(t *testing.T) {
-	var logBuf bytes.Buffer
-	log := slog.New(WithRequestIDs(slog.NewJSONHandler(&logBuf, nil)))
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /oauth2/token", func(w http.ResponseWriter, r *http.Request) {
-		log.ErrorContext(r.Context(), "store failed")
-		w.WriteHeader(http.StatusServiceUnavailable)
-	})
-	rec := httptest.NewRecorder()
-	Handler(Config{Logger: log}, mux).ServeHTTP(rec, httptest.NewRequest("POST", "/oauth2/token", nil))
-	id := rec.Header().Get("X-Request-Id")
-	if len(id) != 16 {
-		t.Fatalf("X-Request-Id %q; want 16 hex characters", id)
+	handlers := map[string]func(w io.Writer) slog.Handler{
+		"WithRequestIDs": func(w io.Writer) slog.Handler { return WithRequestIDs(slog.NewJSONHandler(w, nil)) },
+		"LogHandler":     func(w io.Writer) slog.Handler { return NewLogHandler(w, true, slog.LevelInfo) },
 	}
-	lines := strings.Split(strings.TrimSpace(logBuf.String()), "\n")
-	if len(lines) != 2 {
-		t.Fatalf("%d log lines; want the handler's and the request's:\n%s", len(lines), logBuf.String())
-	}
-	for _, l := range lines {
-		if n := strings.Count(l, `"request_id":"`+id+`"`); n != 1 {
-			t.Errorf("log line has the request id %d times; want once: %s", n, l)
+	for name, handler := range handlers {
+		var logBuf bytes.Buffer
+		log := slog.New(handler(&logBuf))
+		mux := http.NewServeMux()
+		mux.HandleFunc("POST /oauth2/token", func(w http.ResponseWriter, r *http.Request) {
+			log.ErrorContext(r.Context(), "store failed")
+			w.WriteHeader(http.StatusServiceUnavailable)
+		})
+		rec := httptest.NewRecorder()
+		Handler(Config{Logger: log}, mux).ServeHTTP(rec, httptest.NewRequest("POST", "/oauth2/token", nil))
+		id := rec.Header().Get("X-Request-Id")
+		if len(id) != 16 {
+			t.Fatalf("%s: X-Request-Id %q; want 16 hex characters", name, id)
+		}
+		lines := strings.Split(strings.TrimSpace(logBuf.String()), "\n")
+		if len(lines) != 2 {
+			t.Fatalf("%s: %d log lines; want the handler's and the request's:\n%s", name, len(lines), logBuf.String())
+		}
+		for _, l := range lines {
+			if n := strings.Count(l, `"request_id":"`+id+`"`); n != 1 {
+				t.Errorf("%s: log line has the request id %d times; want once: %s", name, n, l)
+			}
 		}
 	}
 }
