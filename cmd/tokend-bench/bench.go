@@ -25,7 +25,11 @@ const (
 	opRevoke            = "revoke (distinct tokens)"
 	opIntrospectActive  = "introspect active"
 	opIntrospectRevoked = "introspect revoked"
-	opRefresh           = "refresh (rotation)"
+	// opRevokeAgain revokes tokens already revoked, which the server's
+	// cache answers without a write: revocation's request path alone, the
+	// most a revocation could reach with a store that cost nothing.
+	opRevokeAgain = "revoke again (no write)"
+	opRefresh     = "refresh (rotation)"
 	// opExchangeCode selects the phase; its row adds the ID Token's
 	// algorithm, as the JWT rows name theirs.
 	opExchangeCode = "exchange code (authorization_code)"
@@ -38,6 +42,7 @@ var opKeys = []struct{ key, name string }{
 	{"introspect", opIntrospectActive},
 	{"revoke", opRevoke},
 	{"introspect-revoked", opIntrospectRevoked},
+	{"revoke-again", opRevokeAgain},
 	{"refresh", opRefresh},
 	{"code", opExchangeCode},
 	{"jwt-es256", opIssueJWTES256},
@@ -378,7 +383,7 @@ func (b *bench) measureServer(ctx context.Context) error {
 		srv, _ := b.startServer(ctx, "")
 		return b.measureFirst(ctx, srv, opaque, jwtc, user, password)
 	}
-	if b.want(opIssueOpaque, opIssueJWTRS256, opIntrospectActive, opRevoke, opIntrospectRevoked, opRefresh, opExchangeCode) {
+	if b.want(opIssueOpaque, opIssueJWTRS256, opIntrospectActive, opRevoke, opIntrospectRevoked, opRevokeAgain, opRefresh, opExchangeCode) {
 		alg := "" // the server's default, unless RS256 is measured
 		if b.want(opIssueJWTRS256) {
 			alg = "RS256"
@@ -425,7 +430,7 @@ func (b *bench) measureFirst(ctx context.Context, srv *server, opaque, jwtc clie
 			return err
 		}
 	}
-	if b.want(opRevoke, opIntrospectRevoked) {
+	if b.want(opRevoke, opIntrospectRevoked, opRevokeAgain) {
 		if err := f.fillRevokePool(ctx); err != nil {
 			return err
 		}
@@ -435,6 +440,11 @@ func (b *bench) measureFirst(ctx context.Context, srv *server, opaque, jwtc clie
 	}
 	if b.want(opIntrospectRevoked) {
 		if err := f.introspectRevoked(ctx); err != nil {
+			return err
+		}
+	}
+	if b.want(opRevokeAgain) {
+		if err := f.revokeAgain(ctx); err != nil {
 			return err
 		}
 	}
@@ -551,19 +561,27 @@ func (f *firstServer) revoke(ctx context.Context) {
 	f.revoked = slices.Concat(done...)
 }
 
-// introspectRevoked measures introspection of revoked tokens, asked about
-// in turn: those of the revocation phase, or when it did not run, tokens
-// of the pool revoked untimed.
-func (f *firstServer) introspectRevoked(ctx context.Context) error {
+// revokedTokens returns the tokens of the revocation phase, or when it
+// did not run, tokens of the pool revoked untimed.
+func (f *firstServer) revokedTokens(ctx context.Context) ([]string, error) {
 	b := f.b
 	if len(f.revoked) == 0 {
-		// Revocation was not measured: revoke some tokens untimed.
 		n := min(b.cfg.active, len(f.revokePool.tokens))
 		toks := f.revokePool.tokens[:n]
 		if err := revokeMany(ctx, b.client, f.srv.url, f.auth, toks, b.cfg.workers); err != nil {
-			return err
+			return nil, err
 		}
 		f.revoked = toks
+	}
+	return f.revoked, nil
+}
+
+// introspectRevoked measures introspection of revoked tokens, asked about
+// in turn.
+func (f *firstServer) introspectRevoked(ctx context.Context) error {
+	b := f.b
+	if _, err := f.revokedTokens(ctx); err != nil {
+		return err
 	}
 	ph := phase{
 		name:  opIntrospectRevoked,
@@ -573,6 +591,33 @@ func (f *firstServer) introspectRevoked(ctx context.Context) error {
 		check: func(_ int, body []byte) bool { return bytes.Contains(body, []byte(`"active":false`)) },
 	}
 	b.logf("%d revoked tokens to introspect in turn", len(f.revoked))
+	b.measure(ctx, f.srv, ph)
+	return nil
+}
+
+// revokeAgain measures revocation of tokens revoked already, asked about
+// in turn: the last --introspect-tokens the revocation phase revoked,
+// which the server's token cache holds. Each is answered 200, as RFC 7009
+// answers a token that is no longer valid, and none reaches the store.
+func (f *firstServer) revokeAgain(ctx context.Context) error {
+	b := f.b
+	revoked, err := f.revokedTokens(ctx)
+	if err != nil {
+		return err
+	}
+	revoked = revoked[max(0, len(revoked)-b.cfg.active):]
+	next := cycle(revoked, b.maxWorkers())
+	ph := phase{
+		name: opRevokeAgain,
+		path: oauth.PathRevoke,
+		auth: f.auth,
+		body: func(w int) (string, bool) {
+			form, ok := next(w)
+			return form + "&token_type_hint=access_token", ok
+		},
+		check: func(int, []byte) bool { return true },
+	}
+	b.logf("%d revoked tokens to revoke again in turn", len(revoked))
 	b.measure(ctx, f.srv, ph)
 	return nil
 }

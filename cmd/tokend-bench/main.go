@@ -101,7 +101,7 @@ func newBenchFlagSet(cfg *benchConfig, f *benchFlags) *flag.FlagSet {
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long each operation is measured")
 	fs.IntVar(&cfg.workers, "workers", 64, "concurrent workers, one keep-alive connection each")
 	fs.IntVar(&cfg.preissue, "preissue", 0, "tokens pre-issued (untimed) for the revocation phase, each revoked once (default: 3× what the issuance phase issued, at least 20000)")
-	fs.IntVar(&cfg.active, "introspect-tokens", 2000, "active tokens the introspection phase asks about in turn")
+	fs.IntVar(&cfg.active, "introspect-tokens", 2000, "active tokens the introspection phase asks about in turn, and revoked ones the revoke-again phase revokes again")
 	fs.StringVar(&f.client, "client", "raw", "load generator's HTTP client: raw (a minimal HTTP/1.1 client, cheap enough not to be the bottleneck) or net/http")
 	fs.BoolVar(&f.pin, "pin", true, "pin the server to CPU 0 and the load generator to CPU 1 with taskset")
 	fs.StringVar(&cfg.logLevel, "server-log-level", "", "--log-level for tokend serve (default: tokend's own, info, which logs every request)")
