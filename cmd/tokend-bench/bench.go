@@ -18,7 +18,11 @@ import (
 
 // The operations, by the names the table prints.
 const (
-	opCeiling           = "ceiling (bare net/http)"
+	opCeiling = "ceiling (bare net/http)"
+	// opCeilingAnswer is the ceiling answering each request with the
+	// headers and body an introspection gets, worked out by nothing: what
+	// the answer's bytes alone cost.
+	opCeilingAnswer     = "ceiling answering as introspection"
 	opIssueOpaque       = "issue opaque (client_credentials)"
 	opIssueJWTRS256     = "issue JWT RS256"
 	opIssueJWTES256     = "issue JWT ES256"
@@ -37,6 +41,7 @@ const (
 
 // opKeys are the names --ops takes, in the order the operations run.
 var opKeys = []struct{ key, name string }{
+	{"ceiling-answer", opCeilingAnswer},
 	{"issue", opIssueOpaque},
 	{"jwt-rs256", opIssueJWTRS256},
 	{"introspect", opIntrospectActive},
@@ -193,6 +198,12 @@ func (b *bench) measureCeiling(ctx context.Context) error {
 		body: func(int) (string, bool) { return ceilingBody, true },
 	}
 	b.ceil = ph.run(ctx, b.gen(p.url), b.cfg.workers, b.cfg.duration, cpuMeter{serverPID: p.pid()})
+	if b.want(opCeilingAnswer) {
+		b.logf("measuring %s", opCeilingAnswer)
+		ph.name, ph.path = opCeilingAnswer, pathAnswer
+		ph.check = func(_ int, body []byte) bool { return bytes.Contains(body, []byte(`"active":true`)) }
+		b.rows = append(b.rows, ph.run(ctx, b.gen(p.url), b.cfg.workers, b.cfg.duration, cpuMeter{serverPID: p.pid()}))
+	}
 	return nil
 }
 
