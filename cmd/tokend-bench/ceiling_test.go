@@ -2,15 +2,12 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tokend/tokend/internal/oauth"
 )
@@ -22,17 +19,7 @@ import (
 func TestCeilingAnswersAsIntrospection(t *testing.T) {
 	t.Parallel() // its own tokend, data folder and port
 	var log bytes.Buffer
-	cfg := benchConfig{
-		tokend: binary(t), backend: "sqlite", duration: time.Second, workers: 1, raw: true, serverCPU: -1,
-		logLevel: "warn", stdout: io.Discard, stderr: &log,
-	}
-	tmp := t.TempDir()
-	cfg.data = filepath.Join(tmp, "data")
-	b := &bench{cfg: cfg, bin: cfg.tokend, tmp: tmp, client: loadClient(cfg.workers)}
-	b.logf = func(format string, args ...any) { fmt.Fprintf(&log, format+"\n", args...) }
-	if err := b.setup(t.Context()); err != nil {
-		t.Fatalf("%v\n%s", err, log.String())
-	}
+	b := smallBench(t, nil, &log, nil)
 	srv, err := b.startServer(t.Context(), "")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, log.String())

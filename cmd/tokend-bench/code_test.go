@@ -2,9 +2,6 @@ package main
 
 import (
 	"bytes"
-	"fmt"
-	"io"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -17,23 +14,8 @@ import (
 func TestExchangeCode(t *testing.T) {
 	t.Parallel() // its own tokend, data folder and port
 	var log bytes.Buffer
-	cfg := benchConfig{
-		tokend: binary(t), backend: "sqlite", ops: map[string]bool{opExchangeCode: true},
-		duration: time.Second, workers: 4, raw: true, serverCPU: -1, logLevel: "warn",
-		stdout: io.Discard, stderr: &log,
-	}
-	tmp := t.TempDir()
-	cfg.data = filepath.Join(tmp, "data")
-	b := &bench{cfg: cfg, bin: cfg.tokend, tmp: tmp, client: loadClient(cfg.workers)}
-	b.logf = func(format string, args ...any) { fmt.Fprintf(&log, format+"\n", args...) }
-	err := b.setup(t.Context())
-	if err == nil {
-		err = b.measureServer(t.Context())
-	}
-	t.Logf("\n%s", log.String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := smallBench(t, map[string]bool{opExchangeCode: true}, &log, nil)
+	measured(t, b, &log)
 	if len(b.rows) != 1 {
 		t.Fatalf("%d rows; want the exchange's only", len(b.rows))
 	}

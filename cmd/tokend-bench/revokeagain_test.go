@@ -2,11 +2,7 @@ package main
 
 import (
 	"bytes"
-	"fmt"
-	"io"
-	"path/filepath"
 	"testing"
-	"time"
 )
 
 // TestRevokeAgain runs the phase that revokes tokens revoked already, at a
@@ -15,23 +11,8 @@ import (
 func TestRevokeAgain(t *testing.T) {
 	t.Parallel() // its own tokend, data folder and port
 	var log bytes.Buffer
-	cfg := benchConfig{
-		tokend: binary(t), backend: "sqlite", ops: map[string]bool{opRevokeAgain: true},
-		duration: time.Second, workers: 4, raw: true, serverCPU: -1, logLevel: "warn", active: 50, preissue: 50,
-		stdout: io.Discard, stderr: &log,
-	}
-	tmp := t.TempDir()
-	cfg.data = filepath.Join(tmp, "data")
-	b := &bench{cfg: cfg, bin: cfg.tokend, tmp: tmp, client: loadClient(cfg.workers)}
-	b.logf = func(format string, args ...any) { fmt.Fprintf(&log, format+"\n", args...) }
-	err := b.setup(t.Context())
-	if err == nil {
-		err = b.measureServer(t.Context())
-	}
-	t.Logf("\n%s", log.String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := smallBench(t, map[string]bool{opRevokeAgain: true}, &log, func(c *benchConfig) { c.active, c.preissue = 50, 50 })
+	measured(t, b, &log)
 	if len(b.rows) != 1 || b.rows[0].name != opRevokeAgain {
 		t.Fatalf("rows %+v; want the revoke-again phase's only", b.rows)
 	}
