@@ -23,9 +23,8 @@ import (
 // (WithRequestIDs), and a fast path for the request log line.
 type LogHandler struct {
 	requestIDs
-	out   *lockedWriter
-	json  bool
-	level slog.Leveler
+	out  *lockedWriter
+	json bool
 }
 
 // NewLogHandler returns a LogHandler writing records at level or above to
@@ -39,7 +38,7 @@ func NewLogHandler(w io.Writer, json bool, level slog.Leveler) *LogHandler {
 	} else {
 		inner = slog.NewTextHandler(out, opts)
 	}
-	return &LogHandler{requestIDs: requestIDs{inner}, out: out, json: json, level: level}
+	return &LogHandler{requestIDs: requestIDs{inner}, out: out, json: json}
 }
 
 // lockedWriter serializes the writes of slog's handler and of the fast
@@ -158,7 +157,7 @@ func appendRequestJSON(b []byte, end time.Time, l *requestLine) ([]byte, bool) {
 		b = append(b, `,"`...)
 		b = append(b, key...)
 		b = append(b, `":"`...)
-		if classify(v) == unsure || !jsonPlain(v) {
+		if !jsonRaw(v) {
 			ok = false
 		}
 		b = append(b, v...)
@@ -223,11 +222,12 @@ func classify(v string) quoting {
 	return q
 }
 
-// jsonPlain reports whether v goes into a JSON string unescaped: no '"'
-// (classify has ruled out the rest).
-func jsonPlain(v string) bool {
+// jsonRaw reports whether slog's JSON handler writes v as it is, between
+// quotes: printable ASCII without '"' or '\\'. Anything else it escapes
+// by tables the fast path does not copy.
+func jsonRaw(v string) bool {
 	for i := 0; i < len(v); i++ {
-		if v[i] == '"' {
+		if c := v[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
 			return false
 		}
 	}
